@@ -1,0 +1,45 @@
+# The README's two commands: `make run` and `make test`. Both set up what is
+# missing first. A target dir outside the clone lets fresh clones (and CI on
+# this machine) reuse the slow lancedb build.
+CARGO_TARGET_DIR ?= /var/tmp/pond-target
+export CARGO_TARGET_DIR
+POND := $(CARGO_TARGET_DIR)/debug/pond
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup build run test lint bench clean-store
+
+## Install the system tools the build needs (protoc for lance, mold to link fast).
+setup:
+	@missing=""; \
+	command -v protoc >/dev/null || missing="$$missing protobuf-compiler"; \
+	command -v mold >/dev/null || missing="$$missing mold"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get install -y $$missing || { $(SUDO) apt-get update && $(SUDO) apt-get install -y $$missing; }; \
+	fi
+	@command -v cargo >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs"; exit 1; }
+
+build: setup
+	cargo build --locked
+
+## Sync this machine's sessions (or the shipped samples) into the default store.
+run: build
+	@if $(POND) adapters | grep -qE ' found, [1-9]'; then \
+	  $(POND) sync; \
+	else \
+	  echo "no Claude Code or Codex sessions on this machine: ingesting the samples in tests/fixtures/"; \
+	  $(POND) sync claude-code --path tests/fixtures/claude-code && \
+	  $(POND) sync codex --path tests/fixtures/codex; \
+	fi
+	$(POND) status
+
+test: setup lint
+	cargo test --locked
+
+lint: setup
+	cargo fmt --check
+	cargo clippy --locked --all-targets -- -D warnings
+
+## Release-build benchmarks (slow to compile the first time).
+bench: setup
+	cargo bench --locked --bench ingest

@@ -1,0 +1,260 @@
+//! Claude Code: `~/.claude/projects/<encoded cwd>/<session>.jsonl`.
+//!
+//! Each line is a self-describing record (`user`, `assistant`, `system`,
+//! `summary`, and a growing zoo of bookkeeping types). Subagents live either
+//! beside their parent as `agent-<id>.jsonl` (old layout) or under
+//! `<session>/subagents/agent-<id>.jsonl` with an `agent-<id>.meta.json` (2.1.x);
+//! both become child sessions.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::{
+    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, env_dir, is_uuid,
+    json_text, str_field, timestamp_field, walk,
+};
+use crate::model::{Message, Part, PartKind, Role, SessionFacts};
+
+pub struct ClaudeCode;
+
+/// Record types that carry no message but are known; anything else is counted
+/// as unknown (and still kept byte-for-byte).
+const BOOKKEEPING: &[&str] = &[
+    "file-history-snapshot",
+    "attachment",
+    "progress",
+    "queue-operation",
+    "permission-mode",
+    "mode",
+    "worktree-state",
+    "agent-name",
+    "last-prompt",
+    "pr-link",
+    "frame-link",
+    "relocated",
+    "bridge-session",
+    "started",
+    "result",
+];
+
+impl Adapter for ClaudeCode {
+    fn name(&self) -> &'static str {
+        "claude-code"
+    }
+
+    fn default_root(&self) -> PathBuf {
+        env_dir("CLAUDE_CONFIG_DIR")
+            .unwrap_or_else(|| crate::paths::home_dir().join(".claude"))
+            .join("projects")
+    }
+
+    fn discover(&self, root: &Path) -> Discovery {
+        let (found, problems) = walk(root, |p| {
+            let name = file_name(p);
+            name.ends_with(".jsonl") || (name.starts_with("agent-") && name.ends_with(".meta.json"))
+        });
+        let files = found
+            .into_iter()
+            .map(|(path, rel_path)| {
+                let name = file_name(&path).to_string();
+                let (stem, layout) = match name.strip_suffix(".meta.json") {
+                    Some(stem) => (stem.to_string(), Layout::Document),
+                    None => (name.trim_end_matches(".jsonl").to_string(), Layout::Jsonl),
+                };
+                let session_hint = (stem.starts_with("agent-") || is_uuid(&stem)).then(|| stem.clone());
+                SourceFile {
+                    parent_hint: subagent_parent(&path),
+                    path,
+                    rel_path,
+                    layout,
+                    session_hint,
+                }
+            })
+            .collect();
+        Discovery { files, problems }
+    }
+
+    fn identify(&self, file: &SourceFile, first_records: &[Value]) -> Option<String> {
+        file.session_hint.clone().or_else(|| {
+            first_records
+                .iter()
+                .find_map(|r| str_field(r, "sessionId"))
+                .map(str::to_string)
+        })
+    }
+
+    fn interpret(&self, ctx: RecordContext<'_>, record: &Value) -> Interpretation {
+        if ctx.file.layout == Layout::Document {
+            // agent-<id>.meta.json: {"agentType": ...}
+            let mut facts = base_facts(ctx, record);
+            facts.title = str_field(record, "agentType").map(|t| format!("subagent: {t}"));
+            return Interpretation::facts(facts);
+        }
+        let mut facts = base_facts(ctx, record);
+        let Some(kind) = str_field(record, "type") else {
+            return Interpretation::unknown();
+        };
+        match kind {
+            "user" | "assistant" => {
+                let message = conversation_message(ctx, record, kind);
+                if let Some(m) = &message {
+                    if m.model.is_some() {
+                        facts.model.clone_from(&m.model);
+                    }
+                }
+                Interpretation {
+                    understood: true,
+                    facts,
+                    message,
+                }
+            }
+            "system" => {
+                let text = str_field(record, "content").map(str::to_string).or_else(|| {
+                    str_field(record, "subtype").map(|s| format!("[{s}]"))
+                });
+                let message = text.map(|t| Message {
+                    id: message_id(ctx, record),
+                    session_id: ctx.session_id.to_string(),
+                    seq: ctx.offset,
+                    role: Role::System,
+                    timestamp: timestamp_field(record, "timestamp"),
+                    model: None,
+                    parts: vec![Part::text(PartKind::Text, t)],
+                });
+                Interpretation {
+                    understood: true,
+                    facts,
+                    message,
+                }
+            }
+            "summary" => {
+                facts.title = str_field(record, "summary").map(str::to_string);
+                Interpretation::facts(facts)
+            }
+            "custom-title" => {
+                facts.title = str_field(record, "customTitle").map(str::to_string);
+                Interpretation::facts(facts)
+            }
+            "ai-title" => {
+                facts.title = str_field(record, "aiTitle").map(str::to_string);
+                Interpretation::facts(facts)
+            }
+            k if BOOKKEEPING.contains(&k) => Interpretation::facts(facts),
+            _ => Interpretation {
+                understood: false,
+                facts,
+                message: None,
+            },
+        }
+    }
+}
+
+fn file_name(p: &Path) -> &str {
+    p.file_name().and_then(|n| n.to_str()).unwrap_or_default()
+}
+
+/// `<session>/subagents/agent-x.jsonl` names its parent in the path.
+fn subagent_parent(path: &Path) -> Option<String> {
+    let dir = path.parent()?;
+    if dir.file_name()? != "subagents" {
+        return None;
+    }
+    let owner = dir.parent()?.file_name()?.to_str()?;
+    is_uuid(owner).then(|| owner.to_string())
+}
+
+fn base_facts(ctx: RecordContext<'_>, record: &Value) -> SessionFacts {
+    let mut facts = SessionFacts {
+        project: str_field(record, "cwd").map(str::to_string),
+        git_branch: str_field(record, "gitBranch").map(str::to_string),
+        parent_id: ctx.file.parent_hint.clone(),
+        ..SessionFacts::default()
+    };
+    // Old-layout subagent files carry their parent's sessionId on every record.
+    if facts.parent_id.is_none() {
+        if let Some(sid) = str_field(record, "sessionId") {
+            if sid != ctx.session_id && ctx.session_id.starts_with("agent-") {
+                facts.parent_id = Some(sid.to_string());
+            }
+        }
+    }
+    facts.saw(timestamp_field(record, "timestamp"));
+    facts
+}
+
+fn message_id(ctx: RecordContext<'_>, record: &Value) -> String {
+    match str_field(record, "uuid") {
+        Some(uuid) => format!("{}/{uuid}", ctx.session_id),
+        None => format!("{}/sha-{}", ctx.session_id, &ctx.sha256[..16]),
+    }
+}
+
+fn conversation_message(ctx: RecordContext<'_>, record: &Value, kind: &str) -> Option<Message> {
+    let body = record.get("message")?;
+    let parts = match body.get("content") {
+        Some(Value::String(s)) => vec![Part::text(PartKind::Text, s.clone())],
+        Some(Value::Array(blocks)) => blocks.iter().map(block_part).collect(),
+        _ => Vec::new(),
+    };
+    let mut role = if kind == "assistant" { Role::Assistant } else { Role::User };
+    if role == Role::User && !parts.is_empty() && parts.iter().all(|p| p.kind == PartKind::ToolResult) {
+        role = Role::Tool;
+    }
+    Some(Message {
+        id: message_id(ctx, record),
+        session_id: ctx.session_id.to_string(),
+        seq: ctx.offset,
+        role,
+        timestamp: timestamp_field(record, "timestamp"),
+        model: str_field(body, "model").map(str::to_string),
+        parts,
+    })
+}
+
+fn block_part(block: &Value) -> Part {
+    let kind = str_field(block, "type").unwrap_or("unknown");
+    match kind {
+        "text" => Part::text(PartKind::Text, str_field(block, "text").unwrap_or_default()),
+        "thinking" => Part::text(PartKind::Thinking, str_field(block, "thinking").unwrap_or_default()),
+        "redacted_thinking" => Part::text(PartKind::Thinking, "[redacted thinking]"),
+        "tool_use" | "server_tool_use" => Part {
+            kind: PartKind::ToolCall,
+            text: block.get("input").map(json_text),
+            tool_name: str_field(block, "name").map(str::to_string),
+            tool_call_id: str_field(block, "id").map(str::to_string),
+            is_error: false,
+        },
+        "tool_result" => Part {
+            kind: PartKind::ToolResult,
+            text: block.get("content").map(tool_result_text),
+            tool_name: None,
+            tool_call_id: str_field(block, "tool_use_id").map(str::to_string),
+            is_error: block.get("is_error").and_then(Value::as_bool).unwrap_or(false),
+        },
+        "image" | "document" => {
+            let media = block
+                .get("source")
+                .and_then(|s| str_field(s, "media_type"))
+                .unwrap_or("unknown type");
+            Part::text(PartKind::File, format!("[{kind}: {media}]"))
+        }
+        other => Part::text(PartKind::Other, format!("[{other}]")),
+    }
+}
+
+fn tool_result_text(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items
+            .iter()
+            .map(|item| match str_field(item, "type") {
+                Some("text") => str_field(item, "text").unwrap_or_default().to_string(),
+                Some(other) => format!("[{other}]"),
+                None => json_text(item),
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        other => json_text(other),
+    }
+}

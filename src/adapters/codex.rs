@@ -1,0 +1,235 @@
+//! OpenAI Codex CLI: `$CODEX_HOME/sessions/YYYY/MM/DD/rollout-<ts>-<uuid>.jsonl`.
+//!
+//! Current rollouts wrap every line in an envelope `{timestamp, type, payload}`;
+//! older ones (≤0.4x) write the response items directly, after a first line
+//! `{id, timestamp, instructions}`. Records carry no ids of their own, so
+//! message ids derive from the record's content hash within its session: the
+//! same line read twice, from any host, gets the same id.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::{
+    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, env_dir, is_uuid,
+    json_text, str_field, timestamp_field, walk,
+};
+use crate::model::{Message, Part, PartKind, Role, SessionFacts};
+
+pub struct Codex;
+
+/// Envelope types that carry no message of their own. `event_msg` duplicates
+/// what `response_item` already holds (user text, agent text), so it is not
+/// turned into messages twice.
+const BOOKKEEPING: &[&str] = &["event_msg", "world_state"];
+
+/// Response items that are state rather than conversation.
+const QUIET_ITEMS: &[&str] = &["ghost_snapshot"];
+
+impl Adapter for Codex {
+    fn name(&self) -> &'static str {
+        "codex"
+    }
+
+    fn default_root(&self) -> PathBuf {
+        env_dir("CODEX_HOME")
+            .unwrap_or_else(|| crate::paths::home_dir().join(".codex"))
+            .join("sessions")
+    }
+
+    fn discover(&self, root: &Path) -> Discovery {
+        let (found, problems) = walk(root, |p| p.extension().is_some_and(|e| e == "jsonl"));
+        let files = found
+            .into_iter()
+            .map(|(path, rel_path)| {
+                let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+                let session_hint = stem
+                    .len()
+                    .checked_sub(36)
+                    .and_then(|start| stem.get(start..))
+                    .filter(|tail| is_uuid(tail))
+                    .map(str::to_string);
+                SourceFile {
+                    path,
+                    rel_path,
+                    layout: Layout::Jsonl,
+                    session_hint,
+                    parent_hint: None,
+                }
+            })
+            .collect();
+        Discovery { files, problems }
+    }
+
+    fn identify(&self, file: &SourceFile, first_records: &[Value]) -> Option<String> {
+        let from_meta = first_records.iter().find_map(|r| {
+            if str_field(r, "type") == Some("session_meta") {
+                r.get("payload").and_then(|p| str_field(p, "id"))
+            } else if r.get("type").is_none() && r.get("instructions").is_some() {
+                str_field(r, "id")
+            } else {
+                None
+            }
+        });
+        from_meta.map(str::to_string).or_else(|| file.session_hint.clone())
+    }
+
+    fn interpret(&self, ctx: RecordContext<'_>, record: &Value) -> Interpretation {
+        let at = timestamp_field(record, "timestamp");
+        let mut facts = SessionFacts::default();
+        facts.saw(at);
+        let envelope_type = str_field(record, "type");
+        let payload = record.get("payload").filter(|p| p.is_object());
+        match (envelope_type, payload) {
+            (Some("session_meta"), Some(p)) => {
+                facts.project = str_field(p, "cwd").map(str::to_string);
+                facts.git_branch = p.get("git").and_then(|g| str_field(g, "branch")).map(str::to_string);
+                facts.saw(timestamp_field(p, "timestamp"));
+                Interpretation::facts(facts)
+            }
+            (Some("turn_context"), Some(p)) => {
+                facts.project = str_field(p, "cwd").map(str::to_string);
+                facts.model = str_field(p, "model").map(str::to_string);
+                Interpretation::facts(facts)
+            }
+            (Some("response_item"), Some(p)) => item(ctx, p, at, facts),
+            (Some("compacted"), Some(p)) => {
+                let text = str_field(p, "message").unwrap_or("[compacted]").to_string();
+                let message = new_message(ctx, Role::System, at, vec![Part::text(PartKind::Text, text)]);
+                Interpretation {
+                    understood: true,
+                    facts,
+                    message: Some(message),
+                }
+            }
+            (Some(t), Some(_)) if BOOKKEEPING.contains(&t) => Interpretation::facts(facts),
+            (Some(_), Some(_)) => Interpretation {
+                understood: false,
+                facts,
+                message: None,
+            },
+            // Legacy layout: items at top level, state markers, a header line.
+            _ if str_field(record, "record_type") == Some("state") => Interpretation::facts(facts),
+            (Some(_), None) => item(ctx, record, at, facts),
+            (None, _) if record.get("instructions").is_some() || record.get("id").is_some() => {
+                Interpretation::facts(facts)
+            }
+            _ => Interpretation::unknown(),
+        }
+    }
+}
+
+fn new_message(ctx: RecordContext<'_>, role: Role, at: Option<chrono::DateTime<chrono::Utc>>, parts: Vec<Part>) -> Message {
+    Message {
+        id: format!("{}/sha-{}", ctx.session_id, &ctx.sha256[..16]),
+        session_id: ctx.session_id.to_string(),
+        seq: ctx.offset,
+        role,
+        timestamp: at,
+        model: None,
+        parts,
+    }
+}
+
+fn item(
+    ctx: RecordContext<'_>,
+    p: &Value,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+    facts: SessionFacts,
+) -> Interpretation {
+    let kind = str_field(p, "type").unwrap_or_default();
+    let (role, parts) = match kind {
+        "message" => {
+            let role = str_field(p, "role").and_then(Role::parse).unwrap_or(Role::User);
+            let parts = match p.get("content") {
+                Some(Value::Array(blocks)) => blocks.iter().map(content_part).collect(),
+                Some(Value::String(s)) => vec![Part::text(PartKind::Text, s.clone())],
+                _ => Vec::new(),
+            };
+            (role, parts)
+        }
+        "reasoning" => {
+            let summaries: Vec<Part> = p
+                .get("summary")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|s| str_field(s, "text"))
+                .map(|t| Part::text(PartKind::Thinking, t))
+                .collect();
+            let parts = if summaries.is_empty() {
+                vec![Part::text(PartKind::Thinking, "[encrypted reasoning]")]
+            } else {
+                summaries
+            };
+            (Role::Assistant, parts)
+        }
+        "function_call" | "custom_tool_call" => (
+            Role::Assistant,
+            vec![tool_call(
+                str_field(p, "name"),
+                str_field(p, "call_id"),
+                p.get("arguments").or_else(|| p.get("input")),
+            )],
+        ),
+        "local_shell_call" => (
+            Role::Assistant,
+            vec![tool_call(Some("local_shell"), str_field(p, "call_id"), p.get("action"))],
+        ),
+        "web_search_call" => (
+            Role::Assistant,
+            vec![tool_call(Some("web_search"), str_field(p, "id"), p.get("action"))],
+        ),
+        "function_call_output" | "custom_tool_call_output" => (
+            Role::Tool,
+            vec![Part {
+                kind: PartKind::ToolResult,
+                text: p.get("output").map(output_text),
+                tool_name: None,
+                tool_call_id: str_field(p, "call_id").map(str::to_string),
+                is_error: false,
+            }],
+        ),
+        k if QUIET_ITEMS.contains(&k) => return Interpretation::facts(facts),
+        _ => {
+            return Interpretation {
+                understood: false,
+                facts,
+                message: None,
+            };
+        }
+    };
+    Interpretation {
+        understood: true,
+        facts,
+        message: Some(new_message(ctx, role, at, parts)),
+    }
+}
+
+fn tool_call(name: Option<&str>, call_id: Option<&str>, input: Option<&Value>) -> Part {
+    Part {
+        kind: PartKind::ToolCall,
+        text: input.map(json_text),
+        tool_name: name.map(str::to_string),
+        tool_call_id: call_id.map(str::to_string),
+        is_error: false,
+    }
+}
+
+fn content_part(block: &Value) -> Part {
+    match str_field(block, "type").unwrap_or_default() {
+        "input_text" | "output_text" | "text" => {
+            Part::text(PartKind::Text, str_field(block, "text").unwrap_or_default())
+        }
+        "input_image" => Part::text(PartKind::File, "[image]"),
+        other => Part::text(PartKind::Other, format!("[{other}]")),
+    }
+}
+
+/// Tool output is a string, or `{content, metadata}` in some versions.
+fn output_text(output: &Value) -> String {
+    match output {
+        Value::Object(o) => o.get("content").map(json_text).unwrap_or_else(|| output.to_string()),
+        other => json_text(other),
+    }
+}

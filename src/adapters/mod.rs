@@ -1,0 +1,165 @@
+//! Client adapters: find a client's session files and translate its records
+//! into the canonical model.
+//!
+//! An adapter is pure translation. It never reads byte ranges, tracks offsets
+//! or touches the store: the sync pipeline hands it parsed JSON records and
+//! keeps the raw bytes itself, so every adapter is lossless for free.
+
+pub mod claude_code;
+pub mod codex;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::model::{Message, SessionFacts};
+
+/// How a source file grows, which decides how the pipeline reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// One JSON record per line, appended to; read incrementally by offset.
+    Jsonl,
+    /// One JSON document rewritten whole; re-read entirely when it changes.
+    Document,
+}
+
+/// A file an adapter found, with what its name alone says about its session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    /// Path below the root it was found under, `/`-separated.
+    pub rel_path: String,
+    pub layout: Layout,
+    /// The session id when the file name carries it.
+    pub session_hint: Option<String>,
+    /// The parent session when the directory layout says so (subagents).
+    pub parent_hint: Option<String>,
+}
+
+/// What the adapter made of one record.
+#[derive(Debug, Default)]
+pub struct Interpretation {
+    /// `false` when the record's type is unknown to the adapter. Its bytes are
+    /// kept all the same; the sync counts it.
+    pub understood: bool,
+    pub facts: SessionFacts,
+    pub message: Option<Message>,
+}
+
+impl Interpretation {
+    pub fn unknown() -> Self {
+        Interpretation::default()
+    }
+    pub fn facts(facts: SessionFacts) -> Self {
+        Interpretation {
+            understood: true,
+            facts,
+            message: None,
+        }
+    }
+}
+
+/// What an adapter gets to know about where a record sits.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordContext<'a> {
+    pub file: &'a SourceFile,
+    pub session_id: &'a str,
+    /// Byte offset of the record in its file; orders messages and derives ids
+    /// for records that carry none.
+    pub offset: u64,
+    /// SHA-256 of the record's bytes, hex.
+    pub sha256: &'a str,
+}
+
+pub trait Adapter: Send + Sync {
+    /// The client's name as users type it (`claude-code`).
+    fn name(&self) -> &'static str;
+
+    /// Where the client keeps its sessions on this machine.
+    fn default_root(&self) -> PathBuf;
+
+    /// Lists the session files under `root`.
+    fn discover(&self, root: &Path) -> Discovery;
+
+    /// Names the session a file holds, from the file and its first records.
+    fn identify(&self, file: &SourceFile, first_records: &[Value]) -> Option<String>;
+
+    /// Translates one record.
+    fn interpret(&self, ctx: RecordContext<'_>, record: &Value) -> Interpretation;
+}
+
+/// Files found under a root, plus what could not be read while looking.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    pub files: Vec<SourceFile>,
+    pub problems: Vec<String>,
+}
+
+/// Every adapter this build knows.
+pub fn all() -> Vec<Box<dyn Adapter>> {
+    vec![Box::new(claude_code::ClaudeCode), Box::new(codex::Codex)]
+}
+
+pub fn by_name(name: &str) -> Option<Box<dyn Adapter>> {
+    all().into_iter().find(|a| a.name() == name)
+}
+
+pub fn names() -> Vec<&'static str> {
+    all().iter().map(|a| a.name()).collect()
+}
+
+/// Walks `root` for regular files accepted by `keep`, in a stable order.
+pub(crate) fn walk(root: &Path, keep: impl Fn(&Path) -> bool) -> (Vec<(PathBuf, String)>, Vec<String>) {
+    let mut files = Vec::new();
+    let mut problems = Vec::new();
+    for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
+        match entry {
+            Ok(e) if e.file_type().is_file() && keep(e.path()) => {
+                let rel = e
+                    .path()
+                    .strip_prefix(root)
+                    .unwrap_or(e.path())
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                files.push((e.path().to_path_buf(), rel));
+            }
+            Ok(_) => {}
+            Err(e) => problems.push(format!("{}: {e}", root.display())),
+        }
+    }
+    (files, problems)
+}
+
+pub(crate) fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+pub(crate) fn timestamp_field(v: &Value, key: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    str_field(v, key).and_then(crate::model::parse_timestamp)
+}
+
+/// Compact JSON for tool inputs and structured outputs, so they stay searchable.
+pub(crate) fn json_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn env_dir(var: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// Whether `s` looks like a UUID (8-4-4-4-12 hex).
+pub(crate) fn is_uuid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+}

@@ -1,0 +1,84 @@
+//! `pond show`: a session as a transcript a person can read.
+
+use std::process::ExitCode;
+
+use serde::Serialize;
+
+use super::{Context, ShowArgs, output};
+use crate::model::{Message, PartKind, Session};
+use crate::store::{OpenMode, Store, TableKind, schema, sql_str};
+
+#[derive(Debug, Serialize)]
+struct Transcript {
+    session: Session,
+    messages: Vec<Message>,
+}
+
+/// Lines of tool output shown without `--full`.
+const TOOL_PREVIEW_LINES: usize = 8;
+
+pub async fn run(ctx: &Context, args: ShowArgs) -> anyhow::Result<ExitCode> {
+    let store = Store::open(&ctx.location, OpenMode::Existing).await?;
+    let id = output::resolve_session(&store, &args.session_id).await?;
+    let by_id = format!("id = {}", sql_str(&id));
+    let mut session = None;
+    for b in store.scan(TableKind::Sessions, Some(&by_id), None).await? {
+        session = schema::sessions_from_batch(&b)?.into_iter().next().or(session);
+    }
+    let session = session.ok_or_else(|| anyhow::anyhow!("session `{id}` vanished while reading"))?;
+    let mut messages = Vec::new();
+    let of_session = format!("session_id = {}", sql_str(&id));
+    for b in store.scan(TableKind::Messages, Some(&of_session), None).await? {
+        messages.extend(schema::messages_from_batch(&b)?);
+    }
+    messages.sort_by_key(|m| m.seq);
+
+    if args.json {
+        output::print_json(&Transcript { session, messages })?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("session {} ({})", session.id, session.client);
+    if let Some(t) = &session.title {
+        println!("title:   {t}");
+    }
+    if let Some(p) = &session.project {
+        println!("project: {p}{}", session.git_branch.as_ref().map(|b| format!(" @ {b}")).unwrap_or_default());
+    }
+    if let Some(parent) = &session.parent_id {
+        println!("parent:  {parent}");
+    }
+    println!(
+        "time:    {} → {}, {} messages\n",
+        output::time(session.started_at),
+        output::time(session.updated_at),
+        session.message_count
+    );
+    for m in &messages {
+        println!("── {} · {}", m.role.as_str(), output::time(m.timestamp));
+        for part in &m.parts {
+            let text = part.text.as_deref().unwrap_or("");
+            match part.kind {
+                PartKind::Text => println!("{text}"),
+                PartKind::Thinking => println!("(thinking) {}", output::clip(text, 400)),
+                PartKind::ToolCall => println!(
+                    "→ {} {}",
+                    part.tool_name.as_deref().unwrap_or("tool"),
+                    output::clip(text, 400)
+                ),
+                PartKind::ToolResult => {
+                    let marker = if part.is_error { "← error" } else { "←" };
+                    let lines: Vec<&str> = text.lines().collect();
+                    if args.full || lines.len() <= TOOL_PREVIEW_LINES {
+                        println!("{marker} {text}");
+                    } else {
+                        println!("{marker} {}", lines[..TOOL_PREVIEW_LINES].join("\n  "));
+                        println!("  … {} more lines (--full)", lines.len() - TOOL_PREVIEW_LINES);
+                    }
+                }
+                PartKind::File | PartKind::Other => println!("{text}"),
+            }
+        }
+        println!();
+    }
+    Ok(ExitCode::SUCCESS)
+}

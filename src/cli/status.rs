@@ -1,0 +1,120 @@
+//! `pond status`: what the store holds and how this host's syncs are going.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use serde::Serialize;
+
+use super::{Context, StatusArgs, output};
+use crate::store::{FORMAT_VERSION, OpenMode, Store, StoreError, TableKind, schema};
+use crate::sync::lock::{self, Holder};
+use crate::sync::report::{SyncReport, read_last_sync};
+
+#[derive(Debug, Serialize)]
+struct ClientCounts {
+    client: String,
+    sessions: u64,
+    messages: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct Status {
+    store: String,
+    exists: bool,
+    host: String,
+    format_version: u32,
+    sessions: u64,
+    messages: u64,
+    raw_records: u64,
+    disk_bytes: Option<u64>,
+    clients: Vec<ClientCounts>,
+    last_sync: Option<SyncReport>,
+    lock_holder: Option<Holder>,
+}
+
+pub async fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let state_dir = crate::paths::state_dir();
+    let mut status = Status {
+        store: ctx.location.display.clone(),
+        exists: false,
+        host: ctx.host.clone(),
+        format_version: FORMAT_VERSION,
+        sessions: 0,
+        messages: 0,
+        raw_records: 0,
+        disk_bytes: None,
+        clients: Vec::new(),
+        last_sync: read_last_sync(&state_dir, &ctx.location.key),
+        lock_holder: lock::current_holder(&lock::lock_path(&state_dir, &ctx.location.key)),
+    };
+    match Store::open(&ctx.location, OpenMode::Existing).await {
+        Ok(store) => {
+            status.exists = true;
+            status.raw_records = store.count(TableKind::Raw, None).await? as u64;
+            status.disk_bytes = store.disk_usage();
+            let mut per_client: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+            for b in store
+                .scan(TableKind::Sessions, None, Some(&["client", "message_count"]))
+                .await?
+            {
+                let c = schema::Columns::new(&b);
+                let (client, count) = (c.str("client")?, c.u64("message_count")?);
+                for i in 0..b.num_rows() {
+                    let e = per_client.entry(client.value(i).to_string()).or_default();
+                    e.0 += 1;
+                    e.1 += count.value(i);
+                }
+            }
+            for (client, (sessions, messages)) in per_client {
+                status.sessions += sessions;
+                status.messages += messages;
+                status.clients.push(ClientCounts { client, sessions, messages });
+            }
+        }
+        Err(StoreError::NotFound(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+
+    if args.json {
+        output::print_json(&status)?;
+    } else {
+        print_human(&status);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_human(s: &Status) {
+    println!("store:    {}", s.store);
+    if !s.exists {
+        println!("          (empty: run `pond sync` to fill it)");
+    }
+    println!("host:     {}", s.host);
+    println!(
+        "contents: {} sessions, {} messages, {} raw records{}",
+        s.sessions,
+        s.messages,
+        s.raw_records,
+        s.disk_bytes
+            .map(|b| format!(", {:.1} MiB on disk", b as f64 / 1048576.0))
+            .unwrap_or_default()
+    );
+    for c in &s.clients {
+        println!("  {:<12} {:>6} sessions {:>8} messages", c.client, c.sessions, c.messages);
+    }
+    match &s.last_sync {
+        Some(r) => println!(
+            "last sync: {} ({:?}) in {:.2}s: +{} sessions, +{} messages, +{} records{}",
+            r.finished_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            r.outcome,
+            r.duration_secs,
+            r.sessions_inserted,
+            r.messages_inserted,
+            r.records_inserted,
+            r.error.as_ref().map(|e| format!("; error: {e}")).unwrap_or_default()
+        ),
+        None => println!("last sync: never from this host"),
+    }
+    if let Some(h) = &s.lock_holder {
+        println!("sync running: pid {} since {}", h.pid, output::time(Some(h.started_at)));
+    }
+}

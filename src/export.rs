@@ -1,0 +1,118 @@
+//! Writes a session's source files back from the raw records, byte for byte.
+//!
+//! The store keeps every record with its file, generation and offset; the
+//! newest generation of a file, in offset order, is exactly the file as the
+//! client last wrote it. Nothing here knows any client.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+
+use crate::model::RawRecord;
+use crate::store::{Store, TableKind, schema, sql_str};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportedFile {
+    pub path: PathBuf,
+    pub rel_path: String,
+    pub bytes: u64,
+    pub records: u64,
+    pub host: String,
+    pub root: String,
+}
+
+/// Exports every source file of `session_id` under `out_dir`, at its path
+/// relative to the root it was synced from. Existing files are only replaced
+/// with `overwrite`.
+pub async fn export_raw(
+    store: &Store,
+    session_id: &str,
+    out_dir: &Path,
+    prefer_host: &str,
+    overwrite: bool,
+) -> anyhow::Result<Vec<ExportedFile>> {
+    let filter = format!("session_id = {}", sql_str(session_id));
+    let mut by_file: BTreeMap<String, Vec<RawRecord>> = BTreeMap::new();
+    for b in store.scan(TableKind::Raw, Some(&filter), None).await? {
+        for r in schema::raw_from_batch(&b)? {
+            by_file.entry(r.file_id.clone()).or_default().push(r);
+        }
+    }
+    if by_file.is_empty() {
+        bail!("no raw records for session `{session_id}`");
+    }
+
+    // One copy per relative path: this host's if it has one, else the first.
+    let mut chosen: BTreeMap<String, Vec<RawRecord>> = BTreeMap::new();
+    for (_, records) in by_file {
+        let rel = records[0].rel_path.clone();
+        let better = match chosen.get(&rel) {
+            None => true,
+            Some(current) => current[0].host != prefer_host && records[0].host == prefer_host,
+        };
+        if better {
+            chosen.insert(rel, records);
+        }
+    }
+
+    let mut written = Vec::new();
+    for (rel_path, records) in chosen {
+        let records = latest_generation(records);
+        check_contiguous(&rel_path, &records)?;
+        let target = out_dir.join(safe_relative(&rel_path)?);
+        if target.exists() && !overwrite {
+            bail!("{} exists; pass --force to replace it", target.display());
+        }
+        if let Some(dir) = target.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let mut bytes = Vec::with_capacity(records.iter().map(|r| r.bytes.len()).sum());
+        for r in &records {
+            bytes.extend_from_slice(&r.bytes);
+        }
+        crate::paths::write_atomic(&target, &bytes).with_context(|| format!("cannot write {}", target.display()))?;
+        written.push(ExportedFile {
+            path: target,
+            rel_path,
+            bytes: bytes.len() as u64,
+            records: records.len() as u64,
+            host: records[0].host.clone(),
+            root: records[0].root.clone(),
+        });
+    }
+    Ok(written)
+}
+
+fn latest_generation(mut records: Vec<RawRecord>) -> Vec<RawRecord> {
+    let newest = records.iter().map(|r| r.generation).max().unwrap_or_default();
+    records.retain(|r| r.generation == newest);
+    records.sort_by_key(|r| r.offset);
+    records
+}
+
+/// A gap means a record is missing: exporting would silently corrupt the file.
+fn check_contiguous(rel_path: &str, records: &[RawRecord]) -> anyhow::Result<()> {
+    let mut expected = 0;
+    for r in records {
+        if r.offset != expected {
+            bail!(
+                "{rel_path}: the store has no bytes for offsets {expected}..{}; refusing to export an incomplete file",
+                r.offset
+            );
+        }
+        expected = r.offset + r.length;
+    }
+    Ok(())
+}
+
+/// Refuses paths that would escape the output directory.
+fn safe_relative(rel_path: &str) -> anyhow::Result<PathBuf> {
+    let path = Path::new(rel_path);
+    if path.components().all(|c| matches!(c, Component::Normal(_))) {
+        Ok(path.to_path_buf())
+    } else {
+        bail!("refusing to export to unsafe path `{rel_path}`")
+    }
+}

@@ -1,0 +1,14 @@
+//! pond keeps every AI coding-agent session a team runs, lossless and
+//! searchable, in a Lance store the team owns.
+//!
+//! Layers, each ignorant of the ones above it: [`model`] (canonical types),
+//! [`adapters`] (client formats → model), [`store`] (model ↔ Lance tables),
+//! [`sync`] (the pipeline joining them), [`export`], and [`cli`].
+
+pub mod adapters;
+pub mod cli;
+pub mod export;
+pub mod model;
+pub mod paths;
+pub mod store;
+pub mod sync;

@@ -1,0 +1,52 @@
+//! Where pond keeps its per-host files, following the XDG base-directory rules.
+//!
+//! Kept separate so every command and test resolves the same locations from the
+//! same environment variables.
+
+use std::path::PathBuf;
+
+/// `$XDG_STATE_HOME/pond`, default `~/.local/state/pond`: locks, cursors and
+/// last-sync records that belong to this host only.
+pub fn state_dir() -> PathBuf {
+    xdg_dir("XDG_STATE_HOME", ".local/state").join("pond")
+}
+
+/// `$XDG_DATA_HOME/pond/store`, default `~/.local/share/pond/store`: the store
+/// used when no `--store` is given.
+pub fn default_store_dir() -> PathBuf {
+    xdg_dir("XDG_DATA_HOME", ".local/share")
+        .join("pond")
+        .join("store")
+}
+
+/// The user's home directory; `/` when `HOME` is unset (daemons, some CI).
+pub fn home_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"))
+}
+
+fn xdg_dir(var: &str, fallback_under_home: &str) -> PathBuf {
+    match std::env::var_os(var) {
+        // The spec says relative values are invalid and must be ignored.
+        Some(v) if PathBuf::from(&v).is_absolute() => PathBuf::from(v),
+        _ => home_dir().join(fallback_under_home),
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a reader sees the old file or the new
+/// one, never a torn write, even if the process dies mid-way.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}

@@ -1,0 +1,131 @@
+//! Turns what a user typed for `--store` into a URI lancedb can open, a display
+//! form safe to print, and a short key that names this store's per-host files.
+//!
+//! Credentials can arrive inside a URL (`s3://KEY:SECRET@bucket`, `?sas=...`);
+//! only `display` ever leaves this module for logs, errors and records.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::StoreError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreLocation {
+    /// What lancedb connects to. May hold credentials: never print it.
+    uri: String,
+    /// The URI with user info and query removed.
+    pub display: String,
+    /// 16 hex digits naming this store in per-host file names.
+    pub key: String,
+    /// Set for stores on the local filesystem.
+    pub local_dir: Option<PathBuf>,
+}
+
+const REMOTE_SCHEMES: &[&str] = &["s3", "s3+ddb", "gs", "az", "abfs", "abfss", "memory"];
+
+impl StoreLocation {
+    pub fn parse(input: &str) -> Result<StoreLocation, StoreError> {
+        let input = input.trim();
+        if input.is_empty() {
+            return Err(StoreError::InvalidLocation {
+                input: String::new(),
+                reason: "the store location is empty".into(),
+            });
+        }
+        match input.split_once("://") {
+            Some(("file", rest)) => Self::local(Path::new(rest), input),
+            Some((scheme, _)) if REMOTE_SCHEMES.contains(&scheme) => {
+                let url = url::Url::parse(input).map_err(|e| StoreError::InvalidLocation {
+                    input: redact_raw(input),
+                    reason: e.to_string(),
+                })?;
+                let mut shown = url.clone();
+                let _ = shown.set_username("");
+                let _ = shown.set_password(None);
+                shown.set_query(None);
+                shown.set_fragment(None);
+                let display = shown.to_string();
+                Ok(StoreLocation {
+                    key: short_key(display.trim_end_matches('/')),
+                    uri: input.to_string(),
+                    display,
+                    local_dir: None,
+                })
+            }
+            Some((scheme, _)) => Err(StoreError::InvalidLocation {
+                input: redact_raw(input),
+                reason: format!(
+                    "unsupported scheme `{scheme}://` (use a path, file://, s3://, gs://, az:// or memory://)"
+                ),
+            }),
+            None => Self::local(Path::new(input), input),
+        }
+    }
+
+    fn local(path: &Path, input: &str) -> Result<StoreLocation, StoreError> {
+        let absolute = std::path::absolute(path).map_err(|e| StoreError::InvalidLocation {
+            input: input.to_string(),
+            reason: e.to_string(),
+        })?;
+        let display = absolute.display().to_string();
+        Ok(StoreLocation {
+            key: short_key(&display),
+            uri: display.clone(),
+            display,
+            local_dir: Some(absolute),
+        })
+    }
+
+    pub(crate) fn uri(&self) -> &str {
+        &self.uri
+    }
+}
+
+fn short_key(canonical: &str) -> String {
+    let digest = Sha256::digest(canonical.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Best-effort redaction for input that did not even parse as a URL.
+fn redact_raw(input: &str) -> String {
+    let without_query = input.split('?').next().unwrap_or_default();
+    match without_query.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((_, host)) => format!("{scheme}://***@{host}"),
+            None => without_query.to_string(),
+        },
+        None => without_query.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_reach_display() {
+        let loc = StoreLocation::parse("s3://AKIA:secret@bucket/prefix?token=abc").unwrap();
+        assert_eq!(loc.display, "s3://bucket/prefix");
+        assert!(!loc.display.contains("secret"));
+    }
+
+    #[test]
+    fn plain_paths_become_absolute_local_stores() {
+        let loc = StoreLocation::parse("relative/store").unwrap();
+        assert!(loc.local_dir.unwrap().is_absolute());
+    }
+
+    #[test]
+    fn unknown_schemes_are_refused() {
+        assert!(StoreLocation::parse("ftp://x/y").is_err());
+    }
+
+    #[test]
+    fn key_is_stable_and_short() {
+        let a = StoreLocation::parse("/tmp/a").unwrap();
+        let b = StoreLocation::parse("file:///tmp/a").unwrap();
+        assert_eq!(a.key, b.key);
+        assert_eq!(a.key.len(), 16);
+    }
+}

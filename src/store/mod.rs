@@ -1,0 +1,345 @@
+//! The Lance store: tables, their schemas, and the few operations pond needs.
+//!
+//! It speaks only the canonical model (sessions, messages, raw records) and
+//! knows nothing of any client. Every write is keyed on a deterministic `id`
+//! and inserts only what is absent, so repeating a write (after a crash or an
+//! ambiguous failure) never stores anything twice.
+
+mod location;
+pub mod schema;
+
+use std::collections::HashMap;
+
+use arrow_array::{RecordBatch, RecordBatchIterator};
+use futures::TryStreamExt;
+use lancedb::database::CreateTableMode;
+use lancedb::query::{ExecutableQuery, QueryBase, Select};
+use lancedb::{Connection, Table};
+
+pub use location::StoreLocation;
+
+/// The on-store layout this binary reads and writes. Bump it when a change
+/// would make an older binary misread the store.
+pub const FORMAT_VERSION: u32 = 1;
+
+const FORMAT_KEY: &str = "format_version";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("invalid store location `{input}`: {reason}")]
+    InvalidLocation { input: String, reason: String },
+    #[error("no pond store at {0} yet; run `pond sync` first")]
+    NotFound(String),
+    #[error(
+        "the store at {location} has format version {found}, newer than the {supported} this pond understands; upgrade pond to use it"
+    )]
+    NewerFormat {
+        location: String,
+        found: u32,
+        supported: u32,
+    },
+    #[error("cannot prepare the store at {location}: {source}")]
+    Prepare {
+        location: String,
+        source: std::io::Error,
+    },
+    #[error("store {location}: {operation} failed: {source}")]
+    Lance {
+        location: String,
+        operation: String,
+        #[source]
+        source: lancedb::Error,
+    },
+    #[error("store schema mismatch: {0}")]
+    Schema(String),
+}
+
+/// Whether opening may create the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    Create,
+    Existing,
+}
+
+/// The tables pond keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TableKind {
+    Raw,
+    Messages,
+    Sessions,
+}
+
+impl TableKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            TableKind::Raw => schema::RAW,
+            TableKind::Messages => schema::MESSAGES,
+            TableKind::Sessions => schema::SESSIONS,
+        }
+    }
+
+    fn schema(self) -> arrow_schema::SchemaRef {
+        match self {
+            TableKind::Raw => schema::raw_schema(),
+            TableKind::Messages => schema::messages_schema(),
+            TableKind::Sessions => schema::sessions_schema(),
+        }
+    }
+}
+
+pub struct Store {
+    location: StoreLocation,
+    db: Connection,
+    tables: HashMap<TableKind, Table>,
+}
+
+impl Store {
+    pub async fn open(location: &StoreLocation, mode: OpenMode) -> Result<Store, StoreError> {
+        if let Some(dir) = &location.local_dir {
+            match mode {
+                OpenMode::Create => {
+                    std::fs::create_dir_all(dir).map_err(|source| StoreError::Prepare {
+                        location: location.display.clone(),
+                        source,
+                    })?
+                }
+                OpenMode::Existing if !dir.join(format!("{}.lance", schema::META)).exists() => {
+                    return Err(StoreError::NotFound(location.display.clone()));
+                }
+                OpenMode::Existing => {}
+            }
+        }
+        let db = lancedb::connect(location.uri())
+            .execute()
+            .await
+            .map_err(|source| lance_error(location, "connect", source))?;
+        let mut store = Store {
+            location: location.clone(),
+            db,
+            tables: HashMap::new(),
+        };
+        store.check_format(mode).await?;
+        for kind in [TableKind::Raw, TableKind::Messages, TableKind::Sessions] {
+            let table = store.open_table(kind.name(), kind.schema(), mode).await?;
+            store.tables.insert(kind, table);
+        }
+        Ok(store)
+    }
+
+    pub fn location(&self) -> &StoreLocation {
+        &self.location
+    }
+
+    async fn open_table(
+        &self,
+        name: &str,
+        schema: arrow_schema::SchemaRef,
+        mode: OpenMode,
+    ) -> Result<Table, StoreError> {
+        match self.db.open_table(name).execute().await {
+            Ok(t) => Ok(t),
+            Err(lancedb::Error::TableNotFound { .. }) if mode == OpenMode::Create => self
+                .db
+                .create_empty_table(name, schema)
+                // Another process may create it between our open and create.
+                .mode(CreateTableMode::exist_ok(|b| b))
+                .execute()
+                .await
+                .map_err(|e| lance_error(&self.location, &format!("create table {name}"), e)),
+            Err(lancedb::Error::TableNotFound { .. }) => {
+                Err(StoreError::NotFound(self.location.display.clone()))
+            }
+            Err(e) => Err(lance_error(&self.location, &format!("open table {name}"), e)),
+        }
+    }
+
+    /// Refuses a store written by a newer pond; stamps a new store.
+    async fn check_format(&self, mode: OpenMode) -> Result<(), StoreError> {
+        let meta = match self.db.open_table(schema::META).execute().await {
+            Ok(t) => t,
+            Err(lancedb::Error::TableNotFound { .. }) if mode == OpenMode::Create => {
+                let stamp = meta_batch(FORMAT_KEY, &FORMAT_VERSION.to_string())?;
+                self.db
+                    .create_table(schema::META, stamp)
+                    .mode(CreateTableMode::exist_ok(|b| b))
+                    .execute()
+                    .await
+                    .map_err(|e| lance_error(&self.location, "stamp format version", e))?
+            }
+            Err(lancedb::Error::TableNotFound { .. }) => {
+                return Err(StoreError::NotFound(self.location.display.clone()));
+            }
+            Err(e) => return Err(lance_error(&self.location, "open pond_meta", e)),
+        };
+        let found = read_format_version(&meta)
+            .await
+            .map_err(|e| lance_error(&self.location, "read format version", e))?;
+        match found {
+            Some(found) if found > FORMAT_VERSION => Err(StoreError::NewerFormat {
+                location: self.location.display.clone(),
+                found,
+                supported: FORMAT_VERSION,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn table(&self, kind: TableKind) -> Result<&Table, StoreError> {
+        self.tables
+            .get(&kind)
+            .ok_or_else(|| StoreError::Schema(format!("table {} is not open", kind.name())))
+    }
+
+    /// Inserts the rows whose `id` is not in the table yet, in one commit.
+    /// Returns how many were new. The batch must not repeat an `id`.
+    pub async fn insert_absent(&self, kind: TableKind, batch: RecordBatch) -> Result<u64, StoreError> {
+        if batch.num_rows() == 0 {
+            return Ok(0);
+        }
+        let table = self.table(kind)?;
+        let schema = batch.schema();
+        let reader = RecordBatchIterator::new(vec![Ok(batch)], schema);
+        let mut merge = table.merge_insert(&["id"]);
+        merge.when_not_matched_insert_all();
+        let result = merge
+            .execute(Box::new(reader))
+            .await
+            .map_err(|e| lance_error(&self.location, &format!("insert into {}", kind.name()), e))?;
+        Ok(result.num_inserted_rows)
+    }
+
+    /// Inserts new rows and replaces existing ones with the same `id`, in one
+    /// commit. Returns (inserted, updated).
+    pub async fn upsert(&self, kind: TableKind, batch: RecordBatch) -> Result<(u64, u64), StoreError> {
+        if batch.num_rows() == 0 {
+            return Ok((0, 0));
+        }
+        let table = self.table(kind)?;
+        let schema = batch.schema();
+        let reader = RecordBatchIterator::new(vec![Ok(batch)], schema);
+        let mut merge = table.merge_insert(&["id"]);
+        merge.when_matched_update_all(None).when_not_matched_insert_all();
+        let result = merge
+            .execute(Box::new(reader))
+            .await
+            .map_err(|e| lance_error(&self.location, &format!("upsert into {}", kind.name()), e))?;
+        Ok((result.num_inserted_rows, result.num_updated_rows))
+    }
+
+    /// Reads the rows matching an SQL `filter`, only the named columns when given.
+    pub async fn scan(
+        &self,
+        kind: TableKind,
+        filter: Option<&str>,
+        columns: Option<&[&str]>,
+    ) -> Result<Vec<RecordBatch>, StoreError> {
+        let table = self.table(kind)?;
+        let mut query = table.query();
+        if let Some(f) = filter {
+            query = query.only_if(f);
+        }
+        if let Some(cols) = columns {
+            query = query.select(Select::columns(cols));
+        }
+        let op = || format!("read {}", kind.name());
+        let stream = query
+            .execute()
+            .await
+            .map_err(|e| lance_error(&self.location, &op(), e))?;
+        stream
+            .try_collect()
+            .await
+            .map_err(|e| lance_error(&self.location, &op(), e))
+    }
+
+    pub async fn count(&self, kind: TableKind, filter: Option<&str>) -> Result<usize, StoreError> {
+        self.table(kind)?
+            .count_rows(filter.map(str::to_string))
+            .await
+            .map_err(|e| lance_error(&self.location, &format!("count {}", kind.name()), e))
+    }
+
+    /// Bytes the store occupies, for local stores.
+    pub fn disk_usage(&self) -> Option<u64> {
+        self.location.local_dir.as_deref().map(dir_size)
+    }
+}
+
+fn dir_size(dir: &std::path::Path) -> u64 {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
+
+fn lance_error(location: &StoreLocation, operation: &str, source: lancedb::Error) -> StoreError {
+    StoreError::Lance {
+        location: location.display.clone(),
+        operation: operation.to_string(),
+        source,
+    }
+}
+
+fn meta_batch(key: &str, value: &str) -> Result<RecordBatch, StoreError> {
+    RecordBatch::try_new(
+        schema::meta_schema(),
+        vec![
+            std::sync::Arc::new(arrow_array::StringArray::from(vec![key])),
+            std::sync::Arc::new(arrow_array::StringArray::from(vec![value])),
+        ],
+    )
+    .map_err(|e| StoreError::Schema(e.to_string()))
+}
+
+async fn read_format_version(meta: &Table) -> lancedb::Result<Option<u32>> {
+    let batches: Vec<RecordBatch> = meta
+        .query()
+        .only_if(format!("key = '{FORMAT_KEY}'"))
+        .execute()
+        .await?
+        .try_collect()
+        .await?;
+    let mut newest = None;
+    for b in &batches {
+        let Ok(values) = schema::Columns::new(b).str("value") else {
+            continue;
+        };
+        for v in values.iter().flatten() {
+            if let Ok(n) = v.parse::<u32>() {
+                newest = newest.max(Some(n));
+            }
+        }
+    }
+    Ok(newest)
+}
+
+/// Records `version` as the store's format. Used by upgrades, and by tests
+/// that need a store from the future.
+pub async fn stamp_format_version(location: &StoreLocation, version: u32) -> Result<(), StoreError> {
+    let store = Store::open(location, OpenMode::Create).await?;
+    let meta = store
+        .db
+        .open_table(schema::META)
+        .execute()
+        .await
+        .map_err(|e| lance_error(location, "open pond_meta", e))?;
+    meta.add(meta_batch(FORMAT_KEY, &version.to_string())?)
+        .execute()
+        .await
+        .map_err(|e| lance_error(location, "stamp format version", e))?;
+    Ok(())
+}
+
+/// Quotes a value for an SQL filter.
+pub fn sql_str(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// `column IN (...)` for a set of string values.
+pub fn sql_in<'a>(column: &str, values: impl IntoIterator<Item = &'a str>) -> String {
+    let list: Vec<String> = values.into_iter().map(sql_str).collect();
+    format!("{column} IN ({})", list.join(", "))
+}

@@ -1,0 +1,129 @@
+//! The per-host single-flight lock: one sync per store per host at a time.
+//!
+//! An OS file lock (`flock`) rather than a pid file, because the kernel drops
+//! it when the holder dies, so a crash never leaves a lock that blocks forever.
+//! The lock file is never unlinked (unlinking would let a waiter and a newcomer
+//! lock two different inodes); its content only names the current holder.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Who holds the lock, as written into the lock file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    pub pid: u32,
+    pub started_at: DateTime<Utc>,
+}
+
+/// A held lock; released when dropped.
+#[derive(Debug)]
+pub struct SyncLock {
+    file: Option<File>,
+    pub path: PathBuf,
+}
+
+pub enum Acquired {
+    Locked(SyncLock),
+    /// `--no-wait` and another process holds it.
+    Busy(Option<Holder>),
+}
+
+pub fn lock_path(state_dir: &Path, store_key: &str) -> PathBuf {
+    state_dir.join(format!("sync-{store_key}.lock"))
+}
+
+fn open(path: &Path) -> std::io::Result<File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+}
+
+/// Takes the lock. Without `no_wait`, blocks until it is free, calling
+/// `on_wait` once with the current holder first.
+pub fn acquire(
+    path: &Path,
+    no_wait: bool,
+    on_wait: impl FnOnce(Option<&Holder>),
+) -> std::io::Result<Acquired> {
+    let file = open(path)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            let holder = read_holder(path);
+            if no_wait {
+                return Ok(Acquired::Busy(holder));
+            }
+            on_wait(holder.as_ref());
+            file.lock()?;
+        }
+        Err(TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {
+            tracing::warn!(
+                "{} does not support file locks; syncing without the single-flight lock",
+                path.display()
+            );
+            return Ok(Acquired::Locked(SyncLock {
+                file: None,
+                path: path.to_path_buf(),
+            }));
+        }
+        Err(TryLockError::Error(e)) => return Err(e),
+    }
+    let mut lock = SyncLock {
+        file: Some(file),
+        path: path.to_path_buf(),
+    };
+    lock.write_holder(&Holder {
+        pid: std::process::id(),
+        started_at: Utc::now(),
+    })?;
+    Ok(Acquired::Locked(lock))
+}
+
+impl SyncLock {
+    fn write_holder(&mut self, holder: &Holder) -> std::io::Result<()> {
+        if let Some(f) = self.file.as_mut() {
+            let json = serde_json::to_vec(holder).map_err(std::io::Error::other)?;
+            f.set_len(0)?;
+            f.seek(SeekFrom::Start(0))?;
+            f.write_all(&json)?;
+            f.flush()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SyncLock {
+    fn drop(&mut self) {
+        // Clear the holder so status does not show a finished sync; the lock
+        // itself goes with the file handle.
+        if let Some(f) = self.file.as_mut() {
+            let _ = f.set_len(0);
+        }
+    }
+}
+
+/// The holder named in the lock file, if any.
+pub fn read_holder(path: &Path) -> Option<Holder> {
+    let mut s = String::new();
+    File::open(path).ok()?.read_to_string(&mut s).ok()?;
+    serde_json::from_str(&s).ok()
+}
+
+/// The current holder if the lock is taken right now (for `pond status`).
+pub fn current_holder(path: &Path) -> Option<Holder> {
+    let file = File::open(path).ok()?;
+    match file.try_lock_shared() {
+        Ok(()) => None,
+        Err(_) => read_holder(path),
+    }
+}

@@ -1,0 +1,575 @@
+//! The one sync pipeline: discover files, read what changed, translate it
+//! through the adapter, commit it in a few keyed batches, advance cursors.
+//!
+//! Order matters for crash safety: rows are committed before the cursor that
+//! says they were read is saved. A crash in between makes the next sync read
+//! the same bytes again, and the keyed inserts turn that into a no-op.
+
+pub mod cursor;
+pub mod lock;
+pub mod records;
+pub mod report;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use chrono::Utc;
+use serde_json::Value;
+
+use crate::adapters::{Adapter, Layout, RecordContext, SourceFile};
+use crate::model::{Message, RawRecord, RecordStatus, Session, SessionFacts, max_time, min_time};
+use crate::store::schema::{self, MessageRow};
+use crate::store::{Store, TableKind, sql_in};
+use cursor::{Cursors, FileCursor, sha256_hex};
+use records::Parsed;
+use report::SyncReport;
+
+/// Raw bytes gathered before a commit: big enough that a sync is a handful of
+/// commits, small enough to bound memory.
+pub const DEFAULT_BATCH_BYTES: u64 = 64 * 1024 * 1024;
+
+pub struct SyncOptions {
+    pub adapters: Vec<Box<dyn Adapter>>,
+    /// Read this directory instead of each adapter's default root.
+    pub path: Option<PathBuf>,
+    pub host: String,
+    pub dry_run: bool,
+    pub state_dir: PathBuf,
+    pub batch_bytes: u64,
+}
+
+/// Runs one sync against an open store, filling `report`. Problems with single
+/// files or records land in `report.errors`; only store failures are errors.
+pub async fn run(
+    store: &Store,
+    opts: &SyncOptions,
+    report: &mut SyncReport,
+    progress: &dyn Fn(&str),
+) -> anyhow::Result<()> {
+    let mut cursors = Cursors::load(&opts.state_dir, &store.location().key);
+    for adapter in &opts.adapters {
+        let root = opts.path.clone().unwrap_or_else(|| adapter.default_root());
+        if !root.is_dir() {
+            if opts.path.is_some() {
+                report.problem(&root, None, "not a directory");
+            }
+            continue;
+        }
+        let root = std::path::absolute(&root).unwrap_or(root);
+        sync_root(store, opts, adapter.as_ref(), &root, &mut cursors, report, progress).await?;
+    }
+    Ok(())
+}
+
+/// A file that changed since its cursor, with what is known of it.
+struct Planned {
+    file: SourceFile,
+    file_id: String,
+    prior: Prior,
+}
+
+enum Prior {
+    Cursor(FileCursor),
+    Stored(StoredExtent),
+    Nothing,
+}
+
+/// What the store holds of a file whose cursor this host has lost.
+#[derive(Debug, Clone)]
+struct StoredExtent {
+    generation: u32,
+    session_id: String,
+    first_sha: Option<String>,
+    last: (u64, u64, u64, String), // offset, length, line, sha
+}
+
+/// The translated result of reading one file.
+struct FileWork {
+    file_id: String,
+    session_id: String,
+    parent_hint: Option<String>,
+    raw: Vec<RawRecord>,
+    messages: Vec<Message>,
+    facts: SessionFacts,
+    cursor: FileCursor,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn sync_root(
+    store: &Store,
+    opts: &SyncOptions,
+    adapter: &dyn Adapter,
+    root: &Path,
+    cursors: &mut Cursors,
+    report: &mut SyncReport,
+    progress: &dyn Fn(&str),
+) -> anyhow::Result<()> {
+    let client = adapter.name();
+    let root_str = root.display().to_string();
+    let discovery = adapter.discover(root);
+    for p in discovery.problems {
+        report.problem(root, None, p);
+    }
+    report.files_scanned += discovery.files.len() as u64;
+
+    let mut planned = Vec::new();
+    for file in discovery.files {
+        let file_id = file_id(&opts.host, client, &root_str, &file.rel_path);
+        let meta = match std::fs::metadata(&file.path) {
+            Ok(m) => m,
+            Err(e) => {
+                report.problem(&file.path, None, format!("cannot stat: {e}"));
+                continue;
+            }
+        };
+        let prior = match cursors.files.get(&file_id) {
+            Some(c) if c.size == meta.len() && c.mtime_ns == cursor::mtime_ns(&meta) => continue,
+            Some(c) => Prior::Cursor(c.clone()),
+            None => Prior::Nothing,
+        };
+        planned.push(Planned { file, file_id, prior });
+    }
+    report.files_changed += planned.len() as u64;
+    progress(&format!(
+        "{client}: {} files under {}, {} changed",
+        report.files_scanned,
+        root.display(),
+        planned.len()
+    ));
+
+    let lost: Vec<&str> = planned
+        .iter()
+        .filter(|p| matches!(p.prior, Prior::Nothing))
+        .map(|p| p.file_id.as_str())
+        .collect();
+    let mut stored = stored_extents(store, &lost).await?;
+    for p in &mut planned {
+        if let (Prior::Nothing, Some(extent)) = (&p.prior, stored.remove(&p.file_id)) {
+            p.prior = Prior::Stored(extent);
+        }
+    }
+
+    let mut batch: Vec<FileWork> = Vec::new();
+    let mut batch_bytes = 0;
+    let mut touched_only = false;
+    for p in planned {
+        match read_file(adapter, &opts.host, &root_str, p, report) {
+            // Touched, or only a partial line so far: nothing to commit.
+            Ok(Some(work)) if work.raw.is_empty() => {
+                if !opts.dry_run && work.cursor.consumed > 0 {
+                    cursors.files.insert(work.file_id, work.cursor);
+                    touched_only = true;
+                }
+            }
+            Ok(Some(work)) => {
+                batch_bytes += work.raw.iter().map(|r| r.length).sum::<u64>();
+                batch.push(work);
+                if batch_bytes >= opts.batch_bytes {
+                    commit(store, opts, client, std::mem::take(&mut batch), cursors, report).await?;
+                    batch_bytes = 0;
+                    progress(&format!("{client}: committed {} records so far", report.records_inserted));
+                }
+            }
+            Ok(None) => {}
+            Err((path, e)) => report.problem(&path, None, format!("{e:#}")),
+        }
+    }
+    commit(store, opts, client, batch, cursors, report).await?;
+    if touched_only {
+        cursors.save().context("cannot save sync cursors")?;
+    }
+    Ok(())
+}
+
+fn file_id(host: &str, client: &str, root: &str, rel_path: &str) -> String {
+    let key = format!("{host}\0{client}\0{root}\0{rel_path}");
+    sha256_hex(key.as_bytes())[..32].to_string()
+}
+
+/// The latest generation the store holds of each file, for files this host
+/// has no cursor for.
+async fn stored_extents(store: &Store, file_ids: &[&str]) -> anyhow::Result<HashMap<String, StoredExtent>> {
+    let mut extents: HashMap<String, StoredExtent> = HashMap::new();
+    if file_ids.is_empty() {
+        return Ok(extents);
+    }
+    let filter = sql_in("file_id", file_ids.iter().copied());
+    let columns = ["file_id", "generation", "offset", "length", "line", "sha256", "session_id"];
+    let batches = store.scan(TableKind::Raw, Some(&filter), Some(&columns)).await?;
+    for b in &batches {
+        let c = schema::Columns::new(b);
+        let (fid, generation, offset) = (c.str("file_id")?, c.u32("generation")?, c.u64("offset")?);
+        let (length, line, sha, session) = (c.u64("length")?, c.u64("line")?, c.str("sha256")?, c.str("session_id")?);
+        for i in 0..b.num_rows() {
+            let row = (offset.value(i), length.value(i), line.value(i), sha.value(i).to_string());
+            let g = generation.value(i);
+            let e = extents.entry(fid.value(i).to_string()).or_insert_with(|| StoredExtent {
+                generation: g,
+                session_id: session.value(i).to_string(),
+                first_sha: None,
+                last: row.clone(),
+            });
+            if g > e.generation {
+                *e = StoredExtent {
+                    generation: g,
+                    session_id: session.value(i).to_string(),
+                    first_sha: None,
+                    last: row.clone(),
+                };
+            }
+            if g == e.generation {
+                if row.0 == 0 {
+                    e.first_sha = Some(row.3.clone());
+                }
+                if row.0 >= e.last.0 {
+                    e.last = row;
+                }
+            }
+        }
+    }
+    Ok(extents)
+}
+
+/// Where reading resumes.
+struct Start {
+    generation: u32,
+    offset: u64,
+    line: u64,
+    session_id: Option<String>,
+}
+
+type FileError = (PathBuf, anyhow::Error);
+
+fn read_file(
+    adapter: &dyn Adapter,
+    host: &str,
+    root: &str,
+    planned: Planned,
+    report: &mut SyncReport,
+) -> Result<Option<FileWork>, FileError> {
+    let path = planned.file.path.clone();
+    let fail = |e: anyhow::Error| (path.clone(), e);
+    let mut f = std::fs::File::open(&path).context("cannot open").map_err(fail)?;
+    let meta = f.metadata().context("cannot stat").map_err(fail)?;
+    let size = meta.len();
+    let layout = planned.file.layout;
+
+    let start = resume_point(&mut f, size, layout, &planned.prior).map_err(fail)?;
+    if start.generation > 0 && start.offset == 0 && !matches!(planned.prior, Prior::Nothing) {
+        report.files_rewritten += 1;
+    }
+    let buf = cursor::read_at(&mut f, start.offset, size - start.offset)
+        .context("cannot read")
+        .map_err(fail)?;
+    report.bytes_read += buf.len() as u64;
+
+    let (segments, used) = match layout {
+        Layout::Jsonl => records::split(&buf, start.offset, start.line),
+        Layout::Document if buf.is_empty() => (Vec::new(), 0),
+        Layout::Document => (
+            vec![records::Segment {
+                offset: 0,
+                line: 1,
+                bytes: &buf,
+            }],
+            buf.len(),
+        ),
+    };
+    let consumed = start.offset + used as u64;
+    let next_line = segments
+        .last()
+        .map(|s| if s.terminated() { s.line + 1 } else { s.line })
+        .unwrap_or(start.line);
+
+    let parsed: Vec<Parsed> = segments.iter().map(|s| records::parse(s.bytes)).collect();
+    let session_id = start.session_id.clone().unwrap_or_else(|| {
+        let first: Vec<Value> = parsed
+            .iter()
+            .filter_map(|p| match p {
+                Parsed::Values(v) | Parsed::Invalid { values: v, .. } => Some(v.iter()),
+                Parsed::Blank => None,
+            })
+            .flatten()
+            .take(64)
+            .cloned()
+            .collect();
+        adapter
+            .identify(&planned.file, &first)
+            .unwrap_or_else(|| format!("{}-{}", adapter.name(), &planned.file_id[..16]))
+    });
+
+    let mut work = FileWork {
+        file_id: planned.file_id.clone(),
+        session_id: session_id.clone(),
+        parent_hint: planned.file.parent_hint.clone(),
+        raw: Vec::with_capacity(segments.len()),
+        messages: Vec::new(),
+        facts: SessionFacts::default(),
+        cursor: FileCursor {
+            session_id: session_id.clone(),
+            generation: start.generation,
+            consumed,
+            next_line,
+            size,
+            mtime_ns: cursor::mtime_ns(&meta),
+            head_sha: String::new(),
+            tail_sha: String::new(),
+        },
+    };
+    let (head, tail) = cursor::fingerprint_after_read(&mut f, &buf, start.offset, consumed)
+        .context("cannot read")
+        .map_err(fail)?;
+    work.cursor.head_sha = head;
+    work.cursor.tail_sha = tail;
+
+    let mut seen_messages = HashSet::new();
+    for (segment, parsed) in segments.iter().zip(parsed) {
+        let sha = sha256_hex(segment.bytes);
+        let (values, status) = match parsed {
+            Parsed::Blank => (Vec::new(), RecordStatus::Blank),
+            Parsed::Values(v) => (v, RecordStatus::Parsed),
+            Parsed::Invalid { values, error } => {
+                report.unparsed_records += 1;
+                report.problem(&path, Some(segment.line), format!("invalid JSON: {error}"));
+                (values, RecordStatus::Unparsed)
+            }
+        };
+        let mut status = status;
+        for (i, value) in values.iter().enumerate() {
+            let key = if i == 0 { sha.clone() } else { sha256_hex(format!("{sha}/{i}").as_bytes()) };
+            let ctx = RecordContext {
+                file: &planned.file,
+                session_id: &session_id,
+                offset: segment.offset,
+                sha256: &key,
+            };
+            let meaning = adapter.interpret(ctx, value);
+            if !meaning.understood {
+                report.unknown_records += 1;
+                if status == RecordStatus::Parsed {
+                    status = RecordStatus::Unknown;
+                }
+            }
+            work.facts.absorb(meaning.facts);
+            if let Some(m) = meaning.message {
+                if seen_messages.insert(m.id.clone()) {
+                    work.messages.push(m);
+                }
+            }
+        }
+        work.raw.push(RawRecord {
+            id: format!("{}:{}:{}", planned.file_id, start.generation, segment.offset),
+            file_id: planned.file_id.clone(),
+            host: host.to_string(),
+            client: adapter.name().to_string(),
+            root: root.to_string(),
+            rel_path: planned.file.rel_path.clone(),
+            session_id: session_id.clone(),
+            generation: start.generation,
+            offset: segment.offset,
+            length: segment.bytes.len() as u64,
+            line: segment.line,
+            sha256: sha,
+            status,
+            bytes: segment.bytes.to_vec(),
+        });
+    }
+    Ok(Some(work))
+}
+
+/// Decides where to resume: after what is stored when the file only grew,
+/// from the start in a new generation when it was rewritten.
+fn resume_point(f: &mut std::fs::File, size: u64, layout: Layout, prior: &Prior) -> anyhow::Result<Start> {
+    let fresh = |generation, session_id| Start {
+        generation,
+        offset: 0,
+        line: 1,
+        session_id,
+    };
+    Ok(match prior {
+        Prior::Nothing => fresh(0, None),
+        Prior::Cursor(c) => {
+            let intact = size >= c.consumed
+                && cursor::fingerprint(f, c.consumed)? == (c.head_sha.clone(), c.tail_sha.clone());
+            let grown_in_place = intact && (layout == Layout::Jsonl || size == c.consumed);
+            if grown_in_place {
+                Start {
+                    generation: c.generation,
+                    offset: c.consumed,
+                    line: c.next_line,
+                    session_id: Some(c.session_id.clone()),
+                }
+            } else {
+                fresh(c.generation + 1, Some(c.session_id.clone()))
+            }
+        }
+        Prior::Stored(e) => {
+            let (offset, length, line, sha) = &e.last;
+            let end = offset + length;
+            let last = cursor::read_at(f, *offset, *length)?;
+            let first_ok = match &e.first_sha {
+                Some(first) if *offset > 0 => {
+                    let first_len = first_record_len(f)?;
+                    &sha256_hex(&cursor::read_at(f, 0, first_len)?) == first
+                }
+                _ => true,
+            };
+            let intact = size >= end && &sha256_hex(&last) == sha && first_ok;
+            if intact && (layout == Layout::Jsonl || size == end) {
+                let line = if last.last() == Some(&b'\n') { line + 1 } else { *line };
+                Start {
+                    generation: e.generation,
+                    offset: end,
+                    line,
+                    session_id: Some(e.session_id.clone()),
+                }
+            } else {
+                fresh(e.generation + 1, Some(e.session_id.clone()))
+            }
+        }
+    })
+}
+
+/// Length of the file's first line, newline included.
+fn first_record_len(f: &mut std::fs::File) -> std::io::Result<u64> {
+    use std::io::{BufRead, BufReader, Seek, SeekFrom};
+    f.seek(SeekFrom::Start(0))?;
+    let mut line = Vec::new();
+    BufReader::new(&mut *f).read_until(b'\n', &mut line)?;
+    Ok(line.len() as u64)
+}
+
+/// Commits one batch: raw records, then messages, then sessions, then cursors.
+async fn commit(
+    store: &Store,
+    opts: &SyncOptions,
+    client: &str,
+    batch: Vec<FileWork>,
+    cursors: &mut Cursors,
+    report: &mut SyncReport,
+) -> anyhow::Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let now = Utc::now();
+    let raw: Vec<RawRecord> = batch.iter().flat_map(|w| w.raw.iter().cloned()).collect();
+    let mut seen = HashSet::new();
+    let messages: Vec<MessageRow<'_>> = batch
+        .iter()
+        .flat_map(|w| w.messages.iter())
+        .filter(|m| seen.insert(m.id.as_str()))
+        .map(|message| MessageRow {
+            message,
+            client,
+            host: &opts.host,
+        })
+        .collect();
+
+    // Facts per session, in file order.
+    let mut touched: BTreeMap<&str, SessionFacts> = BTreeMap::new();
+    for w in &batch {
+        let facts = touched.entry(w.session_id.as_str()).or_default();
+        let mut file_facts = w.facts.clone();
+        if file_facts.parent_id.is_none() {
+            file_facts.parent_id.clone_from(&w.parent_hint);
+        }
+        facts.absorb(file_facts);
+    }
+    let ids: Vec<&str> = touched.keys().copied().collect();
+    let existing: HashMap<String, Session> = store
+        .scan(TableKind::Sessions, Some(&sql_in("id", ids.iter().copied())), None)
+        .await?
+        .iter()
+        .map(schema::sessions_from_batch)
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .map(|s| (s.id.clone(), s))
+        .collect();
+
+    if opts.dry_run {
+        report.records_inserted += raw.len() as u64;
+        report.messages_inserted += messages.len() as u64;
+        report.sessions_inserted += ids.iter().filter(|id| !existing.contains_key(**id)).count() as u64;
+        return Ok(());
+    }
+
+    let inserted = store.insert_absent(TableKind::Raw, schema::raw_batch(&raw, now)?).await?;
+    report.records_inserted += inserted;
+    report.commits += u64::from(!raw.is_empty());
+    let inserted = store
+        .insert_absent(TableKind::Messages, schema::messages_batch(&messages, now)?)
+        .await?;
+    report.messages_inserted += inserted;
+    report.commits += u64::from(!messages.is_empty());
+
+    let counts = message_counts(store, &ids).await?;
+    let sessions: Vec<Session> = touched
+        .into_iter()
+        .map(|(id, facts)| merge_session(existing.get(id), id, client, &opts.host, facts, counts.get(id)))
+        .collect();
+    let (inserted, updated) = store
+        .upsert(TableKind::Sessions, schema::sessions_batch(&sessions, now)?)
+        .await?;
+    report.sessions_inserted += inserted;
+    report.sessions_updated += updated;
+    report.commits += u64::from(!sessions.is_empty());
+
+    for w in batch {
+        cursors.files.insert(w.file_id, w.cursor);
+    }
+    cursors
+        .save()
+        .context("cannot save sync cursors (the data is committed; the next sync re-checks it)")?;
+    Ok(())
+}
+
+async fn message_counts(store: &Store, session_ids: &[&str]) -> anyhow::Result<HashMap<String, u64>> {
+    let filter = sql_in("session_id", session_ids.iter().copied());
+    let batches = store
+        .scan(TableKind::Messages, Some(&filter), Some(&["session_id"]))
+        .await?;
+    let mut counts = HashMap::new();
+    for b in &batches {
+        for id in schema::Columns::new(b).str("session_id")?.iter().flatten() {
+            *counts.entry(id.to_string()).or_insert(0) += 1;
+        }
+    }
+    Ok(counts)
+}
+
+fn merge_session(
+    existing: Option<&Session>,
+    id: &str,
+    client: &str,
+    host: &str,
+    facts: SessionFacts,
+    count: Option<&u64>,
+) -> Session {
+    let base = existing.cloned().unwrap_or_else(|| Session {
+        id: id.to_string(),
+        client: client.to_string(),
+        project: None,
+        git_branch: None,
+        model: None,
+        title: None,
+        started_at: None,
+        updated_at: None,
+        parent_id: None,
+        host: host.to_string(),
+        message_count: 0,
+    });
+    Session {
+        project: base.project.or(facts.project),
+        git_branch: facts.git_branch.or(base.git_branch),
+        model: facts.model.or(base.model),
+        title: facts.title.or(base.title),
+        parent_id: base.parent_id.or(facts.parent_id),
+        started_at: min_time(base.started_at, facts.first_seen),
+        updated_at: max_time(base.updated_at, facts.last_seen),
+        host: host.to_string(),
+        message_count: count.copied().unwrap_or(base.message_count),
+        ..base
+    }
+}

@@ -1,0 +1,148 @@
+//! Cutting a byte range of a JSONL file into records without losing a byte.
+//!
+//! Every byte read belongs to exactly one segment, so concatenating segments
+//! reproduces the file. A trailing line that does not yet parse is left for the
+//! next sync (the client is still writing it); one that parses completely is a
+//! finished record that merely lacks its newline, which real files do have.
+
+use serde_json::Value;
+
+/// A run of bytes that forms one record: a line with its newline, or a
+/// complete unterminated last line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment<'a> {
+    /// Absolute byte offset in the file.
+    pub offset: u64,
+    /// 1-based line number of the first byte.
+    pub line: u64,
+    pub bytes: &'a [u8],
+}
+
+impl Segment<'_> {
+    pub fn terminated(&self) -> bool {
+        self.bytes.last() == Some(&b'\n')
+    }
+}
+
+/// Segments `buf` (the file's bytes from `base_offset`, at line `base_line`).
+/// Returns the segments and how many bytes of `buf` they cover.
+pub fn split(buf: &[u8], base_offset: u64, base_line: u64) -> (Vec<Segment<'_>>, usize) {
+    let mut segments = Vec::new();
+    let mut start = 0;
+    let mut line = base_line;
+    for (i, &b) in buf.iter().enumerate() {
+        if b == b'\n' {
+            segments.push(Segment {
+                offset: base_offset + start as u64,
+                line,
+                bytes: &buf[start..=i],
+            });
+            start = i + 1;
+            line += 1;
+        }
+    }
+    let tail = &buf[start..];
+    if !tail.is_empty() && is_complete_json(tail) {
+        segments.push(Segment {
+            offset: base_offset + start as u64,
+            line,
+            bytes: tail,
+        });
+        start = buf.len();
+    }
+    (segments, start)
+}
+
+/// True when `bytes` hold one or more whole JSON objects or arrays and nothing else.
+fn is_complete_json(bytes: &[u8]) -> bool {
+    let trimmed = bytes.trim_ascii();
+    if !matches!(trimmed.first(), Some(b'{') | Some(b'[')) {
+        return false;
+    }
+    matches!(parse(trimmed), Parsed::Values(_))
+}
+
+/// What a segment holds.
+#[derive(Debug)]
+pub enum Parsed {
+    Blank,
+    /// Usually one value; real files sometimes have two objects on one line.
+    Values(Vec<Value>),
+    /// Not (entirely) JSON. `values` holds what parsed before the error.
+    Invalid { values: Vec<Value>, error: String },
+}
+
+pub fn parse(bytes: &[u8]) -> Parsed {
+    let trimmed = bytes.trim_ascii();
+    if trimmed.is_empty() {
+        return Parsed::Blank;
+    }
+    let mut values = Vec::with_capacity(1);
+    for item in serde_json::Deserializer::from_slice(trimmed).into_iter::<Value>() {
+        match item {
+            Ok(v) => values.push(v),
+            Err(e) => {
+                return Parsed::Invalid {
+                    values,
+                    error: e.to_string(),
+                };
+            }
+        }
+    }
+    Parsed::Values(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn joined(segs: &[Segment<'_>]) -> Vec<u8> {
+        segs.iter().flat_map(|s| s.bytes.iter().copied()).collect()
+    }
+
+    #[test]
+    fn partial_last_line_is_left_for_later() {
+        let buf = b"{\"a\":1}\n{\"b\":";
+        let (segs, used) = split(buf, 0, 1);
+        assert_eq!(segs.len(), 1);
+        assert_eq!(used, 8);
+    }
+
+    #[test]
+    fn complete_unterminated_line_is_a_record() {
+        let buf = b"{\"a\":1}\n{\"b\":2}";
+        let (segs, used) = split(buf, 10, 3);
+        assert_eq!(segs.len(), 2);
+        assert_eq!(used, buf.len());
+        assert_eq!(segs[1].offset, 18);
+        assert_eq!(segs[1].line, 4);
+        assert!(!segs[1].terminated());
+        assert_eq!(joined(&segs), buf);
+    }
+
+    #[test]
+    fn blank_and_crlf_lines_are_kept_exactly() {
+        let buf = b"{\"a\":1}\r\n\n{\"b\":2}\n";
+        let (segs, used) = split(buf, 0, 1);
+        assert_eq!(segs.len(), 3);
+        assert_eq!(used, buf.len());
+        assert!(matches!(parse(segs[1].bytes), Parsed::Blank));
+        assert_eq!(joined(&segs), buf);
+    }
+
+    #[test]
+    fn two_objects_on_one_line_both_parse() {
+        match parse(b"{\"a\":1}{\"b\":2}\n") {
+            Parsed::Values(v) => assert_eq!(v.len(), 2),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn garbage_is_invalid_not_fatal() {
+        assert!(matches!(parse(b"{not json\n"), Parsed::Invalid { .. }));
+        // A bare scalar tail might still be growing: never taken unterminated.
+        let (segs, used) = split(b"123", 0, 1);
+        assert!(segs.is_empty() && used == 0);
+    }
+}

@@ -1,0 +1,121 @@
+//! What a sync did, for the terminal, for `--json`, and as the last-sync
+//! record this host keeps for every run, success or failure.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Everything found was read and committed.
+    Ok,
+    /// Committed, but some files or records had problems (listed in `errors`).
+    Partial,
+    /// Nothing was committed, or only part of it: see `error`.
+    Failed,
+    /// `--no-wait` found another sync holding the lock.
+    Skipped,
+}
+
+/// One problem met while syncing; never fatal to the rest of the sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    pub file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncReport {
+    pub outcome: Outcome,
+    /// Set when the sync failed as a whole.
+    pub error: Option<String>,
+    pub store: String,
+    pub host: String,
+    pub pond_version: String,
+    pub adapters: Vec<String>,
+    pub dry_run: bool,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub duration_secs: f64,
+    pub files_scanned: u64,
+    pub files_changed: u64,
+    pub files_rewritten: u64,
+    pub bytes_read: u64,
+    pub sessions_inserted: u64,
+    pub sessions_updated: u64,
+    pub messages_inserted: u64,
+    pub records_inserted: u64,
+    pub unparsed_records: u64,
+    pub unknown_records: u64,
+    pub commits: u64,
+    pub errors: Vec<Problem>,
+}
+
+impl SyncReport {
+    pub fn new(store: &str, host: &str, adapters: Vec<String>, dry_run: bool) -> SyncReport {
+        let now = Utc::now();
+        SyncReport {
+            outcome: Outcome::Ok,
+            error: None,
+            store: store.to_string(),
+            host: host.to_string(),
+            pond_version: env!("CARGO_PKG_VERSION").to_string(),
+            adapters,
+            dry_run,
+            started_at: now,
+            finished_at: now,
+            duration_secs: 0.0,
+            files_scanned: 0,
+            files_changed: 0,
+            files_rewritten: 0,
+            bytes_read: 0,
+            sessions_inserted: 0,
+            sessions_updated: 0,
+            messages_inserted: 0,
+            records_inserted: 0,
+            unparsed_records: 0,
+            unknown_records: 0,
+            commits: 0,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Stamps the end time and settles the outcome.
+    pub fn finish(&mut self, failure: Option<String>) {
+        self.finished_at = Utc::now();
+        self.duration_secs = (self.finished_at - self.started_at).num_milliseconds() as f64 / 1000.0;
+        if let Some(e) = failure {
+            self.outcome = Outcome::Failed;
+            self.error = Some(e);
+        } else if self.outcome == Outcome::Ok && !self.errors.is_empty() {
+            self.outcome = Outcome::Partial;
+        }
+    }
+
+    pub fn problem(&mut self, file: &Path, line: Option<u64>, message: impl Into<String>) {
+        self.errors.push(Problem {
+            file: file.display().to_string(),
+            line,
+            message: message.into(),
+        });
+    }
+}
+
+/// The last-sync record: the report plus whether it reached its destination.
+pub fn last_sync_path(state_dir: &Path, store_key: &str) -> PathBuf {
+    state_dir.join(format!("last-sync-{store_key}.json"))
+}
+
+pub fn write_last_sync(state_dir: &Path, store_key: &str, report: &SyncReport) -> std::io::Result<()> {
+    let json = serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?;
+    crate::paths::write_atomic(&last_sync_path(state_dir, store_key), &json)
+}
+
+pub fn read_last_sync(state_dir: &Path, store_key: &str) -> Option<SyncReport> {
+    let bytes = std::fs::read(last_sync_path(state_dir, store_key)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}

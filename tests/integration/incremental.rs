@@ -1,0 +1,162 @@
+//! Rules 3–5: reading only what changed, partial lines, rewritten files.
+
+use std::io::Write;
+
+use crate::harness::{Pond, assert_same_tree, count, fixtures};
+
+/// A real 438-line Claude Code session.
+fn real_session() -> Vec<u8> {
+    std::fs::read(fixtures("claude-code").join("sample-project/fe5e1c67-53e7-4862-81ae-d0e013e3270b.jsonl"))
+        .expect("fixture")
+}
+
+fn lines(bytes: &[u8]) -> Vec<&[u8]> {
+    bytes.split_inclusive(|b| *b == b'\n').collect()
+}
+
+const NAME: &str = "proj/fe5e1c67-53e7-4862-81ae-d0e013e3270b.jsonl";
+
+fn setup(pond: &Pond, content: &[u8]) -> std::path::PathBuf {
+    let src = pond.root.join("src");
+    std::fs::create_dir_all(src.join("proj")).unwrap();
+    std::fs::write(src.join(NAME), content).unwrap();
+    src
+}
+
+fn append(path: &std::path::Path, bytes: &[u8]) {
+    let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    f.write_all(bytes).unwrap();
+}
+
+fn session_messages(pond: &Pond) -> u64 {
+    let s = pond.json(&["sessions", "--json"]);
+    s[0]["messages"].as_u64().unwrap()
+}
+
+fn export_matches(pond: &Pond, src: &std::path::Path) {
+    let out = pond.root.join(format!("out-{}", rand_suffix()));
+    pond.export_all(&out);
+    assert_same_tree(src, &out);
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+}
+
+#[test]
+fn rule3_appended_records_are_inserted_exactly_once() {
+    let pond = Pond::new();
+    let all = real_session();
+    let all_lines = lines(&all);
+    let src = setup(&pond, &all_lines[..100].concat());
+
+    let first = pond.sync("claude-code", &src);
+    assert_eq!(count(&first, "records_inserted"), 100);
+    let after_first = session_messages(&pond);
+
+    append(&src.join(NAME), &all_lines[100..].concat());
+    let second = pond.sync("claude-code", &src);
+    assert_eq!(count(&second, "records_inserted"), (all_lines.len() - 100) as u64, "{second}");
+    assert_eq!(count(&second, "files_rewritten"), 0);
+    assert_eq!(
+        session_messages(&pond),
+        after_first + count(&second, "messages_inserted"),
+        "message count follows the inserts"
+    );
+    // Reading from the offset must equal reading the whole file at once.
+    let whole = Pond::new();
+    let whole_src = setup(&whole, &all);
+    whole.sync("claude-code", &whole_src);
+    assert_eq!(session_messages(&pond), session_messages(&whole));
+    export_matches(&pond, &src);
+}
+
+#[test]
+fn rule4_partial_last_line_is_ingested_once_after_completion() {
+    let pond = Pond::new();
+    let all = real_session();
+    let all_lines = lines(&all);
+    let eleventh = all_lines[10];
+    let (head, rest) = eleventh.split_at(eleventh.len() / 2);
+    let src = setup(&pond, &[all_lines[..10].concat(), head.to_vec()].concat());
+
+    let first = pond.sync("claude-code", &src);
+    assert_eq!(count(&first, "records_inserted"), 10, "{first}");
+    assert_eq!(count(&first, "unparsed_records"), 0, "a partial line is not an error");
+    let again = pond.sync("claude-code", &src);
+    assert_eq!(count(&again, "records_inserted"), 0);
+
+    append(&src.join(NAME), rest);
+    let completed = pond.sync("claude-code", &src);
+    assert_eq!(count(&completed, "records_inserted"), 1, "{completed}");
+    export_matches(&pond, &src);
+}
+
+#[test]
+fn rule4_complete_line_without_newline_is_kept_and_continues_exactly() {
+    let pond = Pond::new();
+    let all = real_session();
+    let all_lines = lines(&all);
+    let mut content = all_lines[..10].concat();
+    content.pop(); // the tenth record, complete but unterminated
+    let src = setup(&pond, &content);
+
+    let first = pond.sync("claude-code", &src);
+    assert_eq!(count(&first, "records_inserted"), 10);
+    export_matches(&pond, &src);
+
+    append(&src.join(NAME), &[b"\n".as_slice(), all_lines[10]].concat());
+    let second = pond.sync("claude-code", &src);
+    // The newline that closes line 10 is kept as its own record, so no byte moves.
+    assert_eq!(count(&second, "records_inserted"), 2, "{second}");
+    assert_eq!(count(&second, "messages_inserted"), 1, "{second}");
+    export_matches(&pond, &src);
+}
+
+#[test]
+fn rule5_truncated_or_rewritten_file_is_reread_without_duplicates() {
+    let pond = Pond::new();
+    let all = real_session();
+    let all_lines = lines(&all);
+    let src = setup(&pond, &all_lines[..80].concat());
+    pond.sync("claude-code", &src);
+    let before = session_messages(&pond);
+
+    // Truncated to a prefix: nothing new to insert, export follows the file.
+    std::fs::write(src.join(NAME), all_lines[..30].concat()).unwrap();
+    let truncated = pond.sync("claude-code", &src);
+    assert_eq!(count(&truncated, "files_rewritten"), 1, "{truncated}");
+    assert_eq!(count(&truncated, "messages_inserted"), 0, "{truncated}");
+    assert_eq!(session_messages(&pond), before, "messages survive a truncation");
+    export_matches(&pond, &src);
+
+    // Rewritten with some records dropped and others added.
+    let rewritten = [all_lines[..20].concat(), all_lines[90..120].concat()].concat();
+    std::fs::write(src.join(NAME), &rewritten).unwrap();
+    let third = pond.sync("claude-code", &src);
+    assert_eq!(count(&third, "files_rewritten"), 1);
+    assert_eq!(count(&third, "messages_inserted"), session_messages(&pond) - before, "{third}");
+    export_matches(&pond, &src);
+
+    // Appending after a rewrite resumes in the new generation.
+    append(&src.join(NAME), &all_lines[120..130].concat());
+    let fourth = pond.sync("claude-code", &src);
+    assert_eq!(count(&fourth, "records_inserted"), 10);
+    assert_eq!(count(&fourth, "files_rewritten"), 0);
+    export_matches(&pond, &src);
+}
+
+#[test]
+fn rule2_lost_cursors_are_rebuilt_from_the_store_without_duplicates() {
+    let pond = Pond::new();
+    let all = real_session();
+    let all_lines = lines(&all);
+    let src = setup(&pond, &all_lines[..200].concat());
+    pond.sync("claude-code", &src);
+    std::fs::remove_dir_all(&pond.state).unwrap();
+
+    append(&src.join(NAME), &all_lines[200..210].concat());
+    let after = pond.sync("claude-code", &src);
+    assert_eq!(count(&after, "records_inserted"), 10, "{after}");
+    export_matches(&pond, &src);
+}
