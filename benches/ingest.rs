@@ -14,7 +14,9 @@ use pond::sync::{DEFAULT_BATCH_BYTES, SyncOptions};
 fn corpus() -> PathBuf {
     std::env::var_os("POND_BENCH_CORPUS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench-corpus/claude-code"))
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench-corpus/claude-code")
+        })
 }
 
 fn dir_bytes(dir: &Path) -> u64 {
@@ -31,9 +33,11 @@ fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|kb| kb.parse::<f64>().ok())
+            })
         })
         .map(|kb| kb / 1024.0)
         .unwrap_or(f64::NAN)
@@ -41,9 +45,18 @@ fn peak_rss_mib() -> f64 {
 
 async fn sync_once(location: &StoreLocation, opts: &SyncOptions) -> (f64, SyncReport) {
     let started = Instant::now();
-    let store = Store::open(location, OpenMode::Create).await.expect("open store");
-    let mut report = SyncReport::new(&location.display, &opts.host, vec!["claude-code".into()], false);
-    pond::sync::run(&store, opts, &mut report, &|_| {}).await.expect("sync");
+    let store = Store::open(location, OpenMode::Create)
+        .await
+        .expect("open store");
+    let mut report = SyncReport::new(
+        &location.display,
+        &opts.host,
+        vec!["claude-code".into()],
+        false,
+    );
+    pond::sync::run(&store, opts, &mut report, &|_| {})
+        .await
+        .expect("sync");
     report.finish(None);
     (started.elapsed().as_secs_f64(), report)
 }
@@ -52,11 +65,15 @@ fn main() {
     // `cargo bench` passes `--bench`; nothing to filter in a single benchmark.
     let corpus = corpus();
     if !corpus.is_dir() {
-        eprintln!("ingest bench: corpus {} not found; set POND_BENCH_CORPUS", corpus.display());
+        eprintln!(
+            "ingest bench: corpus {} not found; set POND_BENCH_CORPUS",
+            corpus.display()
+        );
         return;
     }
     let work = tempfile::tempdir().expect("tempdir");
-    let location = StoreLocation::parse(work.path().join("store").to_str().expect("utf-8")).expect("location");
+    let location =
+        StoreLocation::parse(work.path().join("store").to_str().expect("utf-8")).expect("location");
     let opts = SyncOptions {
         adapters: vec![pond::adapters::by_name("claude-code").expect("adapter")],
         path: Some(corpus.clone()),
@@ -78,7 +95,12 @@ fn main() {
     resync.sort_by(f64::total_cmp);
     let store_bytes = dir_bytes(&work.path().join("store"));
 
-    println!("ingest bench: corpus {} ({} files, {:.1} MB)", corpus.display(), first.files_scanned, raw_bytes as f64 / 1e6);
+    println!(
+        "ingest bench: corpus {} ({} files, {:.1} MB)",
+        corpus.display(),
+        first.files_scanned,
+        raw_bytes as f64 / 1e6
+    );
     println!(
         "  first sync:   {first_secs:.2} s  ({} sessions, {} messages, {} records, {} commits, {:.1} MB/s)",
         first.sessions_inserted,
@@ -87,7 +109,13 @@ fn main() {
         first.commits,
         raw_bytes as f64 / 1e6 / first_secs
     );
-    println!("  no-op re-sync: {:.3} s median of {} (min {:.3}, max {:.3})", resync[resync.len() / 2], resync.len(), resync[0], resync[resync.len() - 1]);
+    println!(
+        "  no-op re-sync: {:.3} s median of {} (min {:.3}, max {:.3})",
+        resync[resync.len() / 2],
+        resync.len(),
+        resync[0],
+        resync[resync.len() - 1]
+    );
     println!(
         "  store size:   {:.1} MB = {:.2}x the raw {:.1} MB",
         store_bytes as f64 / 1e6,

@@ -66,13 +66,15 @@ pub async fn export_raw(
             bail!("{} exists; pass --force to replace it", target.display());
         }
         if let Some(dir) = target.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
         }
         let mut bytes = Vec::with_capacity(records.iter().map(|r| r.bytes.len()).sum());
         for r in &records {
             bytes.extend_from_slice(&r.bytes);
         }
-        crate::paths::write_atomic(&target, &bytes).with_context(|| format!("cannot write {}", target.display()))?;
+        crate::paths::write_atomic(&target, &bytes)
+            .with_context(|| format!("cannot write {}", target.display()))?;
         written.push(ExportedFile {
             path: target,
             rel_path,
@@ -86,7 +88,11 @@ pub async fn export_raw(
 }
 
 fn latest_generation(mut records: Vec<RawRecord>) -> Vec<RawRecord> {
-    let newest = records.iter().map(|r| r.generation).max().unwrap_or_default();
+    let newest = records
+        .iter()
+        .map(|r| r.generation)
+        .max()
+        .unwrap_or_default();
     records.retain(|r| r.generation == newest);
     records.sort_by_key(|r| r.offset);
     records

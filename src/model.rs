@@ -103,7 +103,11 @@ pub struct Message {
 impl Message {
     /// All part texts joined: what search and transcripts read.
     pub fn plain_text(&self) -> String {
-        let texts: Vec<&str> = self.parts.iter().filter_map(|p| p.text.as_deref()).collect();
+        let texts: Vec<&str> = self
+            .parts
+            .iter()
+            .filter_map(|p| p.text.as_deref())
+            .collect();
         texts.join("\n")
     }
 

@@ -62,7 +62,7 @@ impl Adapter for ClaudeCode {
                     Some(stem) => (stem.to_string(), Layout::Document),
                     None => (name.trim_end_matches(".jsonl").to_string(), Layout::Jsonl),
                 };
-                let session_hint = (stem.starts_with("agent-") || is_uuid(&stem)).then(|| stem.clone());
+                let session_hint = (is_agent_id(&stem) || is_uuid(&stem)).then(|| stem.clone());
                 SourceFile {
                     parent_hint: subagent_parent(&path),
                     path,
@@ -98,10 +98,10 @@ impl Adapter for ClaudeCode {
         match kind {
             "user" | "assistant" => {
                 let message = conversation_message(ctx, record, kind);
-                if let Some(m) = &message {
-                    if m.model.is_some() {
-                        facts.model.clone_from(&m.model);
-                    }
+                if let Some(m) = &message
+                    && m.model.is_some()
+                {
+                    facts.model.clone_from(&m.model);
                 }
                 Interpretation {
                     understood: true,
@@ -110,9 +110,9 @@ impl Adapter for ClaudeCode {
                 }
             }
             "system" => {
-                let text = str_field(record, "content").map(str::to_string).or_else(|| {
-                    str_field(record, "subtype").map(|s| format!("[{s}]"))
-                });
+                let text = str_field(record, "content")
+                    .map(str::to_string)
+                    .or_else(|| str_field(record, "subtype").map(|s| format!("[{s}]")));
                 let message = text.map(|t| Message {
                     id: message_id(ctx, record),
                     session_id: ctx.session_id.to_string(),
@@ -150,6 +150,12 @@ impl Adapter for ClaudeCode {
     }
 }
 
+/// `agent-<id>` with an alphanumeric id, as Claude Code names subagent files.
+fn is_agent_id(stem: &str) -> bool {
+    stem.strip_prefix("agent-")
+        .is_some_and(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
 fn file_name(p: &Path) -> &str {
     p.file_name().and_then(|n| n.to_str()).unwrap_or_default()
 }
@@ -172,12 +178,12 @@ fn base_facts(ctx: RecordContext<'_>, record: &Value) -> SessionFacts {
         ..SessionFacts::default()
     };
     // Old-layout subagent files carry their parent's sessionId on every record.
-    if facts.parent_id.is_none() {
-        if let Some(sid) = str_field(record, "sessionId") {
-            if sid != ctx.session_id && ctx.session_id.starts_with("agent-") {
-                facts.parent_id = Some(sid.to_string());
-            }
-        }
+    if facts.parent_id.is_none()
+        && is_agent_id(ctx.session_id)
+        && let Some(sid) = str_field(record, "sessionId")
+        && sid != ctx.session_id
+    {
+        facts.parent_id = Some(sid.to_string());
     }
     facts.saw(timestamp_field(record, "timestamp"));
     facts
@@ -197,8 +203,15 @@ fn conversation_message(ctx: RecordContext<'_>, record: &Value, kind: &str) -> O
         Some(Value::Array(blocks)) => blocks.iter().map(block_part).collect(),
         _ => Vec::new(),
     };
-    let mut role = if kind == "assistant" { Role::Assistant } else { Role::User };
-    if role == Role::User && !parts.is_empty() && parts.iter().all(|p| p.kind == PartKind::ToolResult) {
+    let mut role = if kind == "assistant" {
+        Role::Assistant
+    } else {
+        Role::User
+    };
+    if role == Role::User
+        && !parts.is_empty()
+        && parts.iter().all(|p| p.kind == PartKind::ToolResult)
+    {
         role = Role::Tool;
     }
     Some(Message {
@@ -216,7 +229,10 @@ fn block_part(block: &Value) -> Part {
     let kind = str_field(block, "type").unwrap_or("unknown");
     match kind {
         "text" => Part::text(PartKind::Text, str_field(block, "text").unwrap_or_default()),
-        "thinking" => Part::text(PartKind::Thinking, str_field(block, "thinking").unwrap_or_default()),
+        "thinking" => Part::text(
+            PartKind::Thinking,
+            str_field(block, "thinking").unwrap_or_default(),
+        ),
         "redacted_thinking" => Part::text(PartKind::Thinking, "[redacted thinking]"),
         "tool_use" | "server_tool_use" => Part {
             kind: PartKind::ToolCall,
@@ -230,7 +246,10 @@ fn block_part(block: &Value) -> Part {
             text: block.get("content").map(tool_result_text),
             tool_name: None,
             tool_call_id: str_field(block, "tool_use_id").map(str::to_string),
-            is_error: block.get("is_error").and_then(Value::as_bool).unwrap_or(false),
+            is_error: block
+                .get("is_error")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
         },
         "image" | "document" => {
             let media = block

@@ -42,7 +42,10 @@ impl Adapter for Codex {
         let files = found
             .into_iter()
             .map(|(path, rel_path)| {
-                let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+                let stem = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or_default();
                 let session_hint = stem
                     .len()
                     .checked_sub(36)
@@ -71,7 +74,9 @@ impl Adapter for Codex {
                 None
             }
         });
-        from_meta.map(str::to_string).or_else(|| file.session_hint.clone())
+        from_meta
+            .map(str::to_string)
+            .or_else(|| file.session_hint.clone())
     }
 
     fn interpret(&self, ctx: RecordContext<'_>, record: &Value) -> Interpretation {
@@ -83,7 +88,10 @@ impl Adapter for Codex {
         match (envelope_type, payload) {
             (Some("session_meta"), Some(p)) => {
                 facts.project = str_field(p, "cwd").map(str::to_string);
-                facts.git_branch = p.get("git").and_then(|g| str_field(g, "branch")).map(str::to_string);
+                facts.git_branch = p
+                    .get("git")
+                    .and_then(|g| str_field(g, "branch"))
+                    .map(str::to_string);
                 facts.saw(timestamp_field(p, "timestamp"));
                 Interpretation::facts(facts)
             }
@@ -95,7 +103,12 @@ impl Adapter for Codex {
             (Some("response_item"), Some(p)) => item(ctx, p, at, facts),
             (Some("compacted"), Some(p)) => {
                 let text = str_field(p, "message").unwrap_or("[compacted]").to_string();
-                let message = new_message(ctx, Role::System, at, vec![Part::text(PartKind::Text, text)]);
+                let message = new_message(
+                    ctx,
+                    Role::System,
+                    at,
+                    vec![Part::text(PartKind::Text, text)],
+                );
                 Interpretation {
                     understood: true,
                     facts,
@@ -119,7 +132,12 @@ impl Adapter for Codex {
     }
 }
 
-fn new_message(ctx: RecordContext<'_>, role: Role, at: Option<chrono::DateTime<chrono::Utc>>, parts: Vec<Part>) -> Message {
+fn new_message(
+    ctx: RecordContext<'_>,
+    role: Role,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+    parts: Vec<Part>,
+) -> Message {
     Message {
         id: format!("{}/sha-{}", ctx.session_id, &ctx.sha256[..16]),
         session_id: ctx.session_id.to_string(),
@@ -140,7 +158,9 @@ fn item(
     let kind = str_field(p, "type").unwrap_or_default();
     let (role, parts) = match kind {
         "message" => {
-            let role = str_field(p, "role").and_then(Role::parse).unwrap_or(Role::User);
+            let role = str_field(p, "role")
+                .and_then(Role::parse)
+                .unwrap_or(Role::User);
             let parts = match p.get("content") {
                 Some(Value::Array(blocks)) => blocks.iter().map(content_part).collect(),
                 Some(Value::String(s)) => vec![Part::text(PartKind::Text, s.clone())],
@@ -174,11 +194,19 @@ fn item(
         ),
         "local_shell_call" => (
             Role::Assistant,
-            vec![tool_call(Some("local_shell"), str_field(p, "call_id"), p.get("action"))],
+            vec![tool_call(
+                Some("local_shell"),
+                str_field(p, "call_id"),
+                p.get("action"),
+            )],
         ),
         "web_search_call" => (
             Role::Assistant,
-            vec![tool_call(Some("web_search"), str_field(p, "id"), p.get("action"))],
+            vec![tool_call(
+                Some("web_search"),
+                str_field(p, "id"),
+                p.get("action"),
+            )],
         ),
         "function_call_output" | "custom_tool_call_output" => (
             Role::Tool,
@@ -229,7 +257,10 @@ fn content_part(block: &Value) -> Part {
 /// Tool output is a string, or `{content, metadata}` in some versions.
 fn output_text(output: &Value) -> String {
     match output {
-        Value::Object(o) => o.get("content").map(json_text).unwrap_or_else(|| output.to_string()),
+        Value::Object(o) => o
+            .get("content")
+            .map(json_text)
+            .unwrap_or_else(|| output.to_string()),
         other => json_text(other),
     }
 }

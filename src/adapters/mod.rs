@@ -109,7 +109,10 @@ pub fn names() -> Vec<&'static str> {
 }
 
 /// Walks `root` for regular files accepted by `keep`, in a stable order.
-pub(crate) fn walk(root: &Path, keep: impl Fn(&Path) -> bool) -> (Vec<(PathBuf, String)>, Vec<String>) {
+pub(crate) fn walk(
+    root: &Path,
+    keep: impl Fn(&Path) -> bool,
+) -> (Vec<(PathBuf, String)>, Vec<String>) {
     let mut files = Vec::new();
     let mut problems = Vec::new();
     for entry in walkdir::WalkDir::new(root).sort_by_file_name() {

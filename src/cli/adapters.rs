@@ -20,7 +20,11 @@ pub fn run(args: AdaptersArgs) -> anyhow::Result<ExitCode> {
         .map(|a| {
             let root = a.default_root();
             let found = root.is_dir();
-            let files = if found { a.discover(&root).files.len() } else { 0 };
+            let files = if found {
+                a.discover(&root).files.len()
+            } else {
+                0
+            };
             AdapterLine {
                 name: a.name(),
                 default_root: root.display().to_string(),
@@ -33,7 +37,11 @@ pub fn run(args: AdaptersArgs) -> anyhow::Result<ExitCode> {
         output::print_json(&lines)?;
     } else {
         for l in &lines {
-            let state = if l.found { format!("found, {} files", l.files) } else { "not found".to_string() };
+            let state = if l.found {
+                format!("found, {} files", l.files)
+            } else {
+                "not found".to_string()
+            };
             println!("{:<12} {:<40} {state}", l.name, l.default_root);
         }
     }

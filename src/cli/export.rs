@@ -14,7 +14,12 @@ pub async fn run(ctx: &Context, args: ExportArgs) -> anyhow::Result<ExitCode> {
         output::print_json(&files)?;
     } else {
         for f in &files {
-            println!("{} ({} bytes, {} records)", f.path.display(), f.bytes, f.records);
+            println!(
+                "{} ({} bytes, {} records)",
+                f.path.display(),
+                f.bytes,
+                f.records
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

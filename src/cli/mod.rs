@@ -19,7 +19,11 @@ use clap::{Parser, Subcommand};
 use crate::store::StoreLocation;
 
 #[derive(Debug, Parser)]
-#[command(name = "pond", version, about = "Keep every AI coding-agent session, lossless and searchable.")]
+#[command(
+    name = "pond",
+    version,
+    about = "Keep every AI coding-agent session, lossless and searchable."
+)]
 pub struct Cli {
     /// Store URL or path (default: $XDG_DATA_HOME/pond/store).
     #[arg(long, global = true, env = "POND_STORE", value_name = "URL")]

@@ -33,11 +33,23 @@ pub async fn resolve_session(store: &Store, given: &str) -> anyhow::Result<Strin
     if store.count(TableKind::Sessions, Some(&exact)).await? > 0 {
         return Ok(given.to_string());
     }
-    let escaped = given.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = given
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
     let prefix = format!("id LIKE {}", sql_str(&format!("{escaped}%")));
     let mut ids = Vec::new();
-    for b in store.scan(TableKind::Sessions, Some(&prefix), Some(&["id"])).await? {
-        ids.extend(schema::Columns::new(&b).str("id")?.iter().flatten().map(str::to_string));
+    for b in store
+        .scan(TableKind::Sessions, Some(&prefix), Some(&["id"]))
+        .await?
+    {
+        ids.extend(
+            schema::Columns::new(&b)
+                .str("id")?
+                .iter()
+                .flatten()
+                .map(str::to_string),
+        );
     }
     match ids.len() {
         1 => Ok(ids.remove(0)),

@@ -43,9 +43,15 @@ impl From<Session> for SessionLine {
 
 pub async fn run(ctx: &Context, args: SessionsArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open(&ctx.location, OpenMode::Existing).await?;
-    let filter = args.client.as_deref().map(|c| format!("client = {}", sql_str(c)));
+    let filter = args
+        .client
+        .as_deref()
+        .map(|c| format!("client = {}", sql_str(c)));
     let mut sessions = Vec::new();
-    for b in store.scan(TableKind::Sessions, filter.as_deref(), None).await? {
+    for b in store
+        .scan(TableKind::Sessions, filter.as_deref(), None)
+        .await?
+    {
         sessions.extend(schema::sessions_from_batch(&b)?);
     }
     sessions.sort_by(|a, b| {

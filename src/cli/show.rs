@@ -23,12 +23,19 @@ pub async fn run(ctx: &Context, args: ShowArgs) -> anyhow::Result<ExitCode> {
     let by_id = format!("id = {}", sql_str(&id));
     let mut session = None;
     for b in store.scan(TableKind::Sessions, Some(&by_id), None).await? {
-        session = schema::sessions_from_batch(&b)?.into_iter().next().or(session);
+        session = schema::sessions_from_batch(&b)?
+            .into_iter()
+            .next()
+            .or(session);
     }
-    let session = session.ok_or_else(|| anyhow::anyhow!("session `{id}` vanished while reading"))?;
+    let session =
+        session.ok_or_else(|| anyhow::anyhow!("session `{id}` vanished while reading"))?;
     let mut messages = Vec::new();
     let of_session = format!("session_id = {}", sql_str(&id));
-    for b in store.scan(TableKind::Messages, Some(&of_session), None).await? {
+    for b in store
+        .scan(TableKind::Messages, Some(&of_session), None)
+        .await?
+    {
         messages.extend(schema::messages_from_batch(&b)?);
     }
     messages.sort_by_key(|m| m.seq);
@@ -42,7 +49,14 @@ pub async fn run(ctx: &Context, args: ShowArgs) -> anyhow::Result<ExitCode> {
         println!("title:   {t}");
     }
     if let Some(p) = &session.project {
-        println!("project: {p}{}", session.git_branch.as_ref().map(|b| format!(" @ {b}")).unwrap_or_default());
+        println!(
+            "project: {p}{}",
+            session
+                .git_branch
+                .as_ref()
+                .map(|b| format!(" @ {b}"))
+                .unwrap_or_default()
+        );
     }
     if let Some(parent) = &session.parent_id {
         println!("parent:  {parent}");
@@ -72,7 +86,10 @@ pub async fn run(ctx: &Context, args: ShowArgs) -> anyhow::Result<ExitCode> {
                         println!("{marker} {text}");
                     } else {
                         println!("{marker} {}", lines[..TOOL_PREVIEW_LINES].join("\n  "));
-                        println!("  … {} more lines (--full)", lines.len() - TOOL_PREVIEW_LINES);
+                        println!(
+                            "  … {} more lines (--full)",
+                            lines.len() - TOOL_PREVIEW_LINES
+                        );
                     }
                 }
                 PartKind::File | PartKind::Other => println!("{text}"),

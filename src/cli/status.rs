@@ -54,7 +54,11 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<ExitCode> {
             status.disk_bytes = store.disk_usage();
             let mut per_client: BTreeMap<String, (u64, u64)> = BTreeMap::new();
             for b in store
-                .scan(TableKind::Sessions, None, Some(&["client", "message_count"]))
+                .scan(
+                    TableKind::Sessions,
+                    None,
+                    Some(&["client", "message_count"]),
+                )
                 .await?
             {
                 let c = schema::Columns::new(&b);
@@ -68,7 +72,11 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<ExitCode> {
             for (client, (sessions, messages)) in per_client {
                 status.sessions += sessions;
                 status.messages += messages;
-                status.clients.push(ClientCounts { client, sessions, messages });
+                status.clients.push(ClientCounts {
+                    client,
+                    sessions,
+                    messages,
+                });
             }
         }
         Err(StoreError::NotFound(_)) => {}
@@ -99,7 +107,10 @@ fn print_human(s: &Status) {
             .unwrap_or_default()
     );
     for c in &s.clients {
-        println!("  {:<12} {:>6} sessions {:>8} messages", c.client, c.sessions, c.messages);
+        println!(
+            "  {:<12} {:>6} sessions {:>8} messages",
+            c.client, c.sessions, c.messages
+        );
     }
     match &s.last_sync {
         Some(r) => println!(
@@ -110,11 +121,18 @@ fn print_human(s: &Status) {
             r.sessions_inserted,
             r.messages_inserted,
             r.records_inserted,
-            r.error.as_ref().map(|e| format!("; error: {e}")).unwrap_or_default()
+            r.error
+                .as_ref()
+                .map(|e| format!("; error: {e}"))
+                .unwrap_or_default()
         ),
         None => println!("last sync: never from this host"),
     }
     if let Some(h) = &s.lock_holder {
-        println!("sync running: pid {} since {}", h.pid, output::time(Some(h.started_at)));
+        println!(
+            "sync running: pid {} since {}",
+            h.pid,
+            output::time(Some(h.started_at))
+        );
     }
 }

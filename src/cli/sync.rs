@@ -16,7 +16,10 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> anyhow::Result<ExitCode> {
     let selected = match &args.adapter {
         Some(name) => match adapters::by_name(name) {
             Some(a) => vec![a],
-            None => bail!("unknown adapter `{name}`; known: {}", adapters::names().join(", ")),
+            None => bail!(
+                "unknown adapter `{name}`; known: {}",
+                adapters::names().join(", ")
+            ),
         },
         None if args.path.is_some() => {
             bail!("--path needs an ADAPTER, e.g. `pond sync claude-code --path DIR`")
@@ -37,8 +40,12 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> anyhow::Result<ExitCode> {
         Acquired::Busy(holder) => {
             let mut report = SyncReport::new(&ctx.location.display, &ctx.host, names, args.dry_run);
             report.outcome = Outcome::Skipped;
-            let who = holder.map(|h| format!("pid {}", h.pid)).unwrap_or_else(|| "another process".into());
-            report.error = Some(format!("another sync of this store is running here ({who})"));
+            let who = holder
+                .map(|h| format!("pid {}", h.pid))
+                .unwrap_or_else(|| "another process".into());
+            report.error = Some(format!(
+                "another sync of this store is running here ({who})"
+            ));
             report.finish(None);
             if args.json {
                 output::print_json(&report)?;
@@ -71,10 +78,10 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> anyhow::Result<ExitCode> {
     .await;
     report.finish(result.err().map(|e| format!("{e:#}")));
 
-    if !args.dry_run {
-        if let Err(e) = write_last_sync(&state_dir, &ctx.location.key, &report) {
-            eprintln!("pond: warning: cannot write the last-sync record: {e}");
-        }
+    if !args.dry_run
+        && let Err(e) = write_last_sync(&state_dir, &ctx.location.key, &report)
+    {
+        eprintln!("pond: warning: cannot write the last-sync record: {e}");
     }
     if args.json {
         output::print_json(&report)?;
@@ -103,9 +110,17 @@ async fn open_for_sync(location: &StoreLocation, dry_run: bool) -> anyhow::Resul
 }
 
 fn print_human(r: &SyncReport) {
-    let verb = if r.dry_run { "would insert" } else { "inserted" };
+    let verb = if r.dry_run {
+        "would insert"
+    } else {
+        "inserted"
+    };
     match r.outcome {
-        Outcome::Failed => println!("sync FAILED after {:.2}s: {}", r.duration_secs, r.error.as_deref().unwrap_or("")),
+        Outcome::Failed => println!(
+            "sync FAILED after {:.2}s: {}",
+            r.duration_secs,
+            r.error.as_deref().unwrap_or("")
+        ),
         _ => println!(
             "sync {} in {:.2}s: {} files scanned, {} changed ({} rewritten), {} bytes read",
             match r.outcome {
@@ -137,6 +152,9 @@ fn print_human(r: &SyncReport) {
         }
     }
     if r.errors.len() > SHOWN {
-        println!("  … and {} more problems (see --json)", r.errors.len() - SHOWN);
+        println!(
+            "  … and {} more problems (see --json)",
+            r.errors.len() - SHOWN
+        );
     }
 }

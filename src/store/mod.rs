@@ -48,7 +48,7 @@ pub enum StoreError {
         location: String,
         operation: String,
         #[source]
-        source: lancedb::Error,
+        source: Box<lancedb::Error>,
     },
     #[error("store schema mismatch: {0}")]
     Schema(String),
@@ -149,7 +149,11 @@ impl Store {
             Err(lancedb::Error::TableNotFound { .. }) => {
                 Err(StoreError::NotFound(self.location.display.clone()))
             }
-            Err(e) => Err(lance_error(&self.location, &format!("open table {name}"), e)),
+            Err(e) => Err(lance_error(
+                &self.location,
+                &format!("open table {name}"),
+                e,
+            )),
         }
     }
 
@@ -192,7 +196,11 @@ impl Store {
 
     /// Inserts the rows whose `id` is not in the table yet, in one commit.
     /// Returns how many were new. The batch must not repeat an `id`.
-    pub async fn insert_absent(&self, kind: TableKind, batch: RecordBatch) -> Result<u64, StoreError> {
+    pub async fn insert_absent(
+        &self,
+        kind: TableKind,
+        batch: RecordBatch,
+    ) -> Result<u64, StoreError> {
         if batch.num_rows() == 0 {
             return Ok(0);
         }
@@ -210,7 +218,11 @@ impl Store {
 
     /// Inserts new rows and replaces existing ones with the same `id`, in one
     /// commit. Returns (inserted, updated).
-    pub async fn upsert(&self, kind: TableKind, batch: RecordBatch) -> Result<(u64, u64), StoreError> {
+    pub async fn upsert(
+        &self,
+        kind: TableKind,
+        batch: RecordBatch,
+    ) -> Result<(u64, u64), StoreError> {
         if batch.num_rows() == 0 {
             return Ok((0, 0));
         }
@@ -218,7 +230,9 @@ impl Store {
         let schema = batch.schema();
         let reader = RecordBatchIterator::new(vec![Ok(batch)], schema);
         let mut merge = table.merge_insert(&["id"]);
-        merge.when_matched_update_all(None).when_not_matched_insert_all();
+        merge
+            .when_matched_update_all(None)
+            .when_not_matched_insert_all();
         let result = merge
             .execute(Box::new(reader))
             .await
@@ -279,7 +293,7 @@ fn lance_error(location: &StoreLocation, operation: &str, source: lancedb::Error
     StoreError::Lance {
         location: location.display.clone(),
         operation: operation.to_string(),
-        source,
+        source: Box::new(source),
     }
 }
 
@@ -318,7 +332,10 @@ async fn read_format_version(meta: &Table) -> lancedb::Result<Option<u32>> {
 
 /// Records `version` as the store's format. Used by upgrades, and by tests
 /// that need a store from the future.
-pub async fn stamp_format_version(location: &StoreLocation, version: u32) -> Result<(), StoreError> {
+pub async fn stamp_format_version(
+    location: &StoreLocation,
+    version: u32,
+) -> Result<(), StoreError> {
     let store = Store::open(location, OpenMode::Create).await?;
     let meta = store
         .db

@@ -156,7 +156,10 @@ pub struct MessageRow<'a> {
     pub host: &'a str,
 }
 
-pub fn messages_batch(rows: &[MessageRow<'_>], now: DateTime<Utc>) -> Result<RecordBatch, StoreError> {
+pub fn messages_batch(
+    rows: &[MessageRow<'_>],
+    now: DateTime<Utc>,
+) -> Result<RecordBatch, StoreError> {
     let mut tools = ListBuilder::new(StringBuilder::new());
     let mut parts_json = Vec::with_capacity(rows.len());
     let mut texts = Vec::with_capacity(rows.len());
@@ -166,7 +169,8 @@ pub fn messages_batch(rows: &[MessageRow<'_>], now: DateTime<Utc>) -> Result<Rec
         }
         tools.append(true);
         parts_json.push(
-            serde_json::to_string(&row.message.parts).map_err(|e| StoreError::Schema(e.to_string()))?,
+            serde_json::to_string(&row.message.parts)
+                .map_err(|e| StoreError::Schema(e.to_string()))?,
         );
         texts.push(row.message.plain_text());
     }
@@ -177,7 +181,9 @@ pub fn messages_batch(rows: &[MessageRow<'_>], now: DateTime<Utc>) -> Result<Rec
             strings(rows.iter().map(|r| r.message.session_id.as_str())),
             strings(rows.iter().map(|r| r.client)),
             strings(rows.iter().map(|r| r.host)),
-            Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.message.seq))),
+            Arc::new(UInt64Array::from_iter_values(
+                rows.iter().map(|r| r.message.seq),
+            )),
             strings(rows.iter().map(|r| r.message.role.as_str())),
             timestamps(rows.iter().map(|r| micros(r.message.timestamp)).collect()),
             opt_strings(rows.iter().map(|r| r.message.model.as_deref())),
@@ -203,7 +209,9 @@ pub fn sessions_batch(rows: &[Session], now: DateTime<Utc>) -> Result<RecordBatc
             opt_strings(rows.iter().map(|s| s.parent_id.as_deref())),
             timestamps(rows.iter().map(|s| micros(s.started_at)).collect()),
             timestamps(rows.iter().map(|s| micros(s.updated_at)).collect()),
-            Arc::new(UInt64Array::from_iter_values(rows.iter().map(|s| s.message_count))),
+            Arc::new(UInt64Array::from_iter_values(
+                rows.iter().map(|s| s.message_count),
+            )),
             timestamps(vec![Some(now.timestamp_micros()); rows.len()]),
         ],
     )
@@ -224,7 +232,11 @@ impl<'a> Columns<'a> {
         self.batch
             .column_by_name(name)
             .and_then(|c| c.as_any().downcast_ref::<T>())
-            .ok_or_else(|| StoreError::Schema(format!("column `{name}` is missing or has an unexpected type")))
+            .ok_or_else(|| {
+                StoreError::Schema(format!(
+                    "column `{name}` is missing or has an unexpected type"
+                ))
+            })
     }
 
     pub fn str(&self, name: &str) -> Result<&'a StringArray, StoreError> {
@@ -284,7 +296,12 @@ pub fn sessions_from_batch(b: &RecordBatch) -> Result<Vec<Session>, StoreError> 
 
 pub fn messages_from_batch(b: &RecordBatch) -> Result<Vec<Message>, StoreError> {
     let c = Columns::new(b);
-    let (id, session, seq, role) = (c.str("id")?, c.str("session_id")?, c.u64("seq")?, c.str("role")?);
+    let (id, session, seq, role) = (
+        c.str("id")?,
+        c.str("session_id")?,
+        c.u64("seq")?,
+        c.str("role")?,
+    );
     let (ts, model, parts) = (c.time("timestamp")?, c.str("model")?, c.str("parts")?);
     (0..b.num_rows())
         .map(|i| {
@@ -305,7 +322,12 @@ pub fn messages_from_batch(b: &RecordBatch) -> Result<Vec<Message>, StoreError> 
 
 pub fn raw_from_batch(b: &RecordBatch) -> Result<Vec<RawRecord>, StoreError> {
     let c = Columns::new(b);
-    let (id, file_id, host, client) = (c.str("id")?, c.str("file_id")?, c.str("host")?, c.str("client")?);
+    let (id, file_id, host, client) = (
+        c.str("id")?,
+        c.str("file_id")?,
+        c.str("host")?,
+        c.str("client")?,
+    );
     let (root, rel, session) = (c.str("root")?, c.str("rel_path")?, c.str("session_id")?);
     let (generation, offset, line) = (c.u32("generation")?, c.u64("offset")?, c.u64("line")?);
     let length = c.u64("length")?;

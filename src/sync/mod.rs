@@ -57,7 +57,16 @@ pub async fn run(
             continue;
         }
         let root = std::path::absolute(&root).unwrap_or(root);
-        sync_root(store, opts, adapter.as_ref(), &root, &mut cursors, report, progress).await?;
+        sync_root(
+            store,
+            opts,
+            adapter.as_ref(),
+            &root,
+            &mut cursors,
+            report,
+            progress,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -128,7 +137,11 @@ async fn sync_root(
             Some(c) => Prior::Cursor(c.clone()),
             None => Prior::Nothing,
         };
-        planned.push(Planned { file, file_id, prior });
+        planned.push(Planned {
+            file,
+            file_id,
+            prior,
+        });
     }
     report.files_changed += planned.len() as u64;
     progress(&format!(
@@ -166,9 +179,20 @@ async fn sync_root(
                 batch_bytes += work.raw.iter().map(|r| r.length).sum::<u64>();
                 batch.push(work);
                 if batch_bytes >= opts.batch_bytes {
-                    commit(store, opts, client, std::mem::take(&mut batch), cursors, report).await?;
+                    commit(
+                        store,
+                        opts,
+                        client,
+                        std::mem::take(&mut batch),
+                        cursors,
+                        report,
+                    )
+                    .await?;
                     batch_bytes = 0;
-                    progress(&format!("{client}: committed {} records so far", report.records_inserted));
+                    progress(&format!(
+                        "{client}: committed {} records so far",
+                        report.records_inserted
+                    ));
                 }
             }
             Ok(None) => {}
@@ -189,27 +213,52 @@ fn file_id(host: &str, client: &str, root: &str, rel_path: &str) -> String {
 
 /// The latest generation the store holds of each file, for files this host
 /// has no cursor for.
-async fn stored_extents(store: &Store, file_ids: &[&str]) -> anyhow::Result<HashMap<String, StoredExtent>> {
+async fn stored_extents(
+    store: &Store,
+    file_ids: &[&str],
+) -> anyhow::Result<HashMap<String, StoredExtent>> {
     let mut extents: HashMap<String, StoredExtent> = HashMap::new();
     if file_ids.is_empty() {
         return Ok(extents);
     }
     let filter = sql_in("file_id", file_ids.iter().copied());
-    let columns = ["file_id", "generation", "offset", "length", "line", "sha256", "session_id"];
-    let batches = store.scan(TableKind::Raw, Some(&filter), Some(&columns)).await?;
+    let columns = [
+        "file_id",
+        "generation",
+        "offset",
+        "length",
+        "line",
+        "sha256",
+        "session_id",
+    ];
+    let batches = store
+        .scan(TableKind::Raw, Some(&filter), Some(&columns))
+        .await?;
     for b in &batches {
         let c = schema::Columns::new(b);
         let (fid, generation, offset) = (c.str("file_id")?, c.u32("generation")?, c.u64("offset")?);
-        let (length, line, sha, session) = (c.u64("length")?, c.u64("line")?, c.str("sha256")?, c.str("session_id")?);
+        let (length, line, sha, session) = (
+            c.u64("length")?,
+            c.u64("line")?,
+            c.str("sha256")?,
+            c.str("session_id")?,
+        );
         for i in 0..b.num_rows() {
-            let row = (offset.value(i), length.value(i), line.value(i), sha.value(i).to_string());
+            let row = (
+                offset.value(i),
+                length.value(i),
+                line.value(i),
+                sha.value(i).to_string(),
+            );
             let g = generation.value(i);
-            let e = extents.entry(fid.value(i).to_string()).or_insert_with(|| StoredExtent {
-                generation: g,
-                session_id: session.value(i).to_string(),
-                first_sha: None,
-                last: row.clone(),
-            });
+            let e = extents
+                .entry(fid.value(i).to_string())
+                .or_insert_with(|| StoredExtent {
+                    generation: g,
+                    session_id: session.value(i).to_string(),
+                    first_sha: None,
+                    last: row.clone(),
+                });
             if g > e.generation {
                 *e = StoredExtent {
                     generation: g,
@@ -250,7 +299,9 @@ fn read_file(
 ) -> Result<Option<FileWork>, FileError> {
     let path = planned.file.path.clone();
     let fail = |e: anyhow::Error| (path.clone(), e);
-    let mut f = std::fs::File::open(&path).context("cannot open").map_err(fail)?;
+    let mut f = std::fs::File::open(&path)
+        .context("cannot open")
+        .map_err(fail)?;
     let meta = f.metadata().context("cannot stat").map_err(fail)?;
     let size = meta.len();
     let layout = planned.file.layout;
@@ -337,7 +388,11 @@ fn read_file(
         };
         let mut status = status;
         for (i, value) in values.iter().enumerate() {
-            let key = if i == 0 { sha.clone() } else { sha256_hex(format!("{sha}/{i}").as_bytes()) };
+            let key = if i == 0 {
+                sha.clone()
+            } else {
+                sha256_hex(format!("{sha}/{i}").as_bytes())
+            };
             let ctx = RecordContext {
                 file: &planned.file,
                 session_id: &session_id,
@@ -352,14 +407,17 @@ fn read_file(
                 }
             }
             work.facts.absorb(meaning.facts);
-            if let Some(m) = meaning.message {
-                if seen_messages.insert(m.id.clone()) {
-                    work.messages.push(m);
-                }
+            if let Some(m) = meaning.message
+                && seen_messages.insert(m.id.clone())
+            {
+                work.messages.push(m);
             }
         }
         work.raw.push(RawRecord {
-            id: format!("{}:{}:{}", planned.file_id, start.generation, segment.offset),
+            id: format!(
+                "{}:{}:{}",
+                planned.file_id, start.generation, segment.offset
+            ),
             file_id: planned.file_id.clone(),
             host: host.to_string(),
             client: adapter.name().to_string(),
@@ -380,7 +438,12 @@ fn read_file(
 
 /// Decides where to resume: after what is stored when the file only grew,
 /// from the start in a new generation when it was rewritten.
-fn resume_point(f: &mut std::fs::File, size: u64, layout: Layout, prior: &Prior) -> anyhow::Result<Start> {
+fn resume_point(
+    f: &mut std::fs::File,
+    size: u64,
+    layout: Layout,
+    prior: &Prior,
+) -> anyhow::Result<Start> {
     let fresh = |generation, session_id| Start {
         generation,
         offset: 0,
@@ -417,7 +480,11 @@ fn resume_point(f: &mut std::fs::File, size: u64, layout: Layout, prior: &Prior)
             };
             let intact = size >= end && &sha256_hex(&last) == sha && first_ok;
             if intact && (layout == Layout::Jsonl || size == end) {
-                let line = if last.last() == Some(&b'\n') { line + 1 } else { *line };
+                let line = if last.last() == Some(&b'\n') {
+                    line + 1
+                } else {
+                    *line
+                };
                 Start {
                     generation: e.generation,
                     offset: end,
@@ -478,7 +545,11 @@ async fn commit(
     }
     let ids: Vec<&str> = touched.keys().copied().collect();
     let existing: HashMap<String, Session> = store
-        .scan(TableKind::Sessions, Some(&sql_in("id", ids.iter().copied())), None)
+        .scan(
+            TableKind::Sessions,
+            Some(&sql_in("id", ids.iter().copied())),
+            None,
+        )
         .await?
         .iter()
         .map(schema::sessions_from_batch)
@@ -491,11 +562,14 @@ async fn commit(
     if opts.dry_run {
         report.records_inserted += raw.len() as u64;
         report.messages_inserted += messages.len() as u64;
-        report.sessions_inserted += ids.iter().filter(|id| !existing.contains_key(**id)).count() as u64;
+        report.sessions_inserted +=
+            ids.iter().filter(|id| !existing.contains_key(**id)).count() as u64;
         return Ok(());
     }
 
-    let inserted = store.insert_absent(TableKind::Raw, schema::raw_batch(&raw, now)?).await?;
+    let inserted = store
+        .insert_absent(TableKind::Raw, schema::raw_batch(&raw, now)?)
+        .await?;
     report.records_inserted += inserted;
     report.commits += u64::from(!raw.is_empty());
     let inserted = store
@@ -507,7 +581,16 @@ async fn commit(
     let counts = message_counts(store, &ids).await?;
     let sessions: Vec<Session> = touched
         .into_iter()
-        .map(|(id, facts)| merge_session(existing.get(id), id, client, &opts.host, facts, counts.get(id)))
+        .map(|(id, facts)| {
+            merge_session(
+                existing.get(id),
+                id,
+                client,
+                &opts.host,
+                facts,
+                counts.get(id),
+            )
+        })
         .collect();
     let (inserted, updated) = store
         .upsert(TableKind::Sessions, schema::sessions_batch(&sessions, now)?)
@@ -525,7 +608,10 @@ async fn commit(
     Ok(())
 }
 
-async fn message_counts(store: &Store, session_ids: &[&str]) -> anyhow::Result<HashMap<String, u64>> {
+async fn message_counts(
+    store: &Store,
+    session_ids: &[&str],
+) -> anyhow::Result<HashMap<String, u64>> {
     let filter = sql_in("session_id", session_ids.iter().copied());
     let batches = store
         .scan(TableKind::Messages, Some(&filter), Some(&["session_id"]))

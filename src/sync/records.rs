@@ -69,7 +69,10 @@ pub enum Parsed {
     /// Usually one value; real files sometimes have two objects on one line.
     Values(Vec<Value>),
     /// Not (entirely) JSON. `values` holds what parsed before the error.
-    Invalid { values: Vec<Value>, error: String },
+    Invalid {
+        values: Vec<Value>,
+        error: String,
+    },
 }
 
 pub fn parse(bytes: &[u8]) -> Parsed {

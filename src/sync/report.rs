@@ -87,7 +87,8 @@ impl SyncReport {
     /// Stamps the end time and settles the outcome.
     pub fn finish(&mut self, failure: Option<String>) {
         self.finished_at = Utc::now();
-        self.duration_secs = (self.finished_at - self.started_at).num_milliseconds() as f64 / 1000.0;
+        self.duration_secs =
+            (self.finished_at - self.started_at).num_milliseconds() as f64 / 1000.0;
         if let Some(e) = failure {
             self.outcome = Outcome::Failed;
             self.error = Some(e);
@@ -110,7 +111,11 @@ pub fn last_sync_path(state_dir: &Path, store_key: &str) -> PathBuf {
     state_dir.join(format!("last-sync-{store_key}.json"))
 }
 
-pub fn write_last_sync(state_dir: &Path, store_key: &str, report: &SyncReport) -> std::io::Result<()> {
+pub fn write_last_sync(
+    state_dir: &Path,
+    store_key: &str,
+    report: &SyncReport,
+) -> std::io::Result<()> {
     let json = serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?;
     crate::paths::write_atomic(&last_sync_path(state_dir, store_key), &json)
 }

@@ -8,7 +8,12 @@ fn sources(dir: &str) -> Vec<(String, String)> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "rs"))
-        .map(|p| (p.display().to_string(), std::fs::read_to_string(&p).unwrap()))
+        .map(|p| {
+            (
+                p.display().to_string(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -25,7 +30,10 @@ fn rule10_adapters_do_not_import_the_store() {
 fn rule10_store_knows_no_client() {
     for (file, text) in sources("store") {
         for forbidden in ["adapters", "claude", "codex"] {
-            assert!(!text.to_lowercase().contains(forbidden), "{file} mentions {forbidden}");
+            assert!(
+                !text.to_lowercase().contains(forbidden),
+                "{file} mentions {forbidden}"
+            );
         }
     }
 }

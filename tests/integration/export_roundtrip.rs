@@ -19,7 +19,13 @@ fn roundtrip(client: &str) {
 
     // Rule 2: a second sync with nothing new inserts nothing and commits nothing.
     let again = pond.sync(client, &src);
-    for key in ["records_inserted", "messages_inserted", "sessions_inserted", "commits", "files_changed"] {
+    for key in [
+        "records_inserted",
+        "messages_inserted",
+        "sessions_inserted",
+        "commits",
+        "files_changed",
+    ] {
         assert_eq!(count(&again, key), 0, "{key} on re-sync: {again}");
     }
 }
@@ -43,7 +49,13 @@ fn rule2_same_sessions_from_a_second_host_add_no_messages() {
     let sessions_before = pond.session_ids().len();
 
     let other = pond
-        .cmd(&["sync", "claude-code", "--path", src.to_str().unwrap(), "--json"])
+        .cmd(&[
+            "sync",
+            "claude-code",
+            "--path",
+            src.to_str().unwrap(),
+            "--json",
+        ])
         .env("POND_HOST", "second-host")
         .output()
         .expect("run");
@@ -72,7 +84,13 @@ fn subagents_become_child_sessions_in_both_layouts() {
             .clone()
     };
     // New layout: <session>/subagents/agent-<id>.jsonl
-    assert_eq!(parent_of("agent-a0ad4f44468bdf20d"), "0a1b2c3d-4e5f-4061-8071-2a3b4c5d6e7f");
+    assert_eq!(
+        parent_of("agent-a0ad4f44468bdf20d"),
+        "0a1b2c3d-4e5f-4061-8071-2a3b4c5d6e7f"
+    );
     // Subagent file beside the project's sessions, parent named in its records.
-    assert_eq!(parent_of("agent-a4becfc08a776e405"), "4530697c-5596-4c05-851f-01d49eb6fd68");
+    assert_eq!(
+        parent_of("agent-a4becfc08a776e405"),
+        "4530697c-5596-4c05-851f-01d49eb6fd68"
+    );
 }

@@ -9,7 +9,10 @@ fn lines(bytes: &[u8]) -> Vec<&[u8]> {
 #[test]
 fn rule6_corrupt_line_is_kept_reported_and_the_rest_ingested() {
     let pond = Pond::new();
-    let real = std::fs::read(fixtures("claude-code").join("sample-project/1af7fc5e-8455-4414-9ccd-011d40f70b2a.jsonl")).unwrap();
+    let real = std::fs::read(
+        fixtures("claude-code").join("sample-project/1af7fc5e-8455-4414-9ccd-011d40f70b2a.jsonl"),
+    )
+    .unwrap();
     let mut records = lines(&real);
     let total = records.len();
     assert!(total > 12);
@@ -22,10 +25,19 @@ fn rule6_corrupt_line_is_kept_reported_and_the_rest_ingested() {
     let report = pond.sync("claude-code", &src);
     assert_eq!(report["outcome"], "partial", "{report}");
     assert_eq!(count(&report, "unparsed_records"), 1);
-    assert_eq!(count(&report, "records_inserted"), total as u64, "every line is stored");
+    assert_eq!(
+        count(&report, "records_inserted"),
+        total as u64,
+        "every line is stored"
+    );
     let problem = &report["errors"][0];
     assert_eq!(problem["line"], 10, "{problem}");
-    assert!(problem["file"].as_str().unwrap().ends_with("1af7fc5e-8455-4414-9ccd-011d40f70b2a.jsonl"));
+    assert!(
+        problem["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("1af7fc5e-8455-4414-9ccd-011d40f70b2a.jsonl")
+    );
     assert!(count(&report, "messages_inserted") > 0);
 
     let out = pond.root.join("out");
@@ -58,7 +70,12 @@ fn last_sync_record(pond: &Pond) -> serde_json::Value {
     let entry = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("last-sync-"))
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("last-sync-")
+        })
         .unwrap_or_else(|| panic!("no last-sync record in {}", dir.display()));
     serde_json::from_slice(&std::fs::read(entry).unwrap()).unwrap()
 }
@@ -83,16 +100,31 @@ fn rule8_last_sync_record_is_written_on_failure() {
     std::fs::write(&blocker, b"not a directory").unwrap();
     let store = blocker.join("store");
     let out = pond
-        .cmd(&["sync", "codex", "--path", fixtures("codex").to_str().unwrap(), "--json"])
+        .cmd(&[
+            "sync",
+            "codex",
+            "--path",
+            fixtures("codex").to_str().unwrap(),
+            "--json",
+        ])
         .env("POND_STORE", &store)
         .output()
         .unwrap();
-    assert!(!out.status.success(), "sync into an unwritable store must fail");
+    assert!(
+        !out.status.success(),
+        "sync into an unwritable store must fail"
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["outcome"], "failed");
     let record = last_sync_record(&pond);
     assert_eq!(record["outcome"], "failed");
-    assert!(record["error"].as_str().unwrap().contains("cannot prepare the store"), "{record}");
+    assert!(
+        record["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot prepare the store"),
+        "{record}"
+    );
 }
 
 #[test]
@@ -102,13 +134,32 @@ fn rule9_store_with_newer_format_is_refused() {
     let location = pond::store::StoreLocation::parse(pond.store.to_str().unwrap()).unwrap();
     tokio::runtime::Runtime::new()
         .unwrap()
-        .block_on(pond::store::stamp_format_version(&location, pond::store::FORMAT_VERSION + 1))
+        .block_on(pond::store::stamp_format_version(
+            &location,
+            pond::store::FORMAT_VERSION + 1,
+        ))
         .unwrap();
 
-    for args in [vec!["status"], vec!["sessions"], vec!["sync", "codex", "--path", fixtures("codex").to_str().unwrap()]] {
+    for args in [
+        vec!["status"],
+        vec!["sessions"],
+        vec![
+            "sync",
+            "codex",
+            "--path",
+            fixtures("codex").to_str().unwrap(),
+        ],
+    ] {
         let out = pond.output(&args);
         assert!(!out.status.success(), "{args:?} must refuse a newer store");
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(text.contains("newer than the 1 this pond understands"), "{args:?}: {text}");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains("newer than the 1 this pond understands"),
+            "{args:?}: {text}"
+        );
     }
 }

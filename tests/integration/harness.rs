@@ -59,11 +59,18 @@ impl Pond {
 
     pub fn json(&self, args: &[&str]) -> Value {
         let stdout = self.ok(args);
-        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("pond {args:?}: bad JSON ({e}): {stdout}"))
+        serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("pond {args:?}: bad JSON ({e}): {stdout}"))
     }
 
     pub fn sync(&self, adapter: &str, dir: &Path) -> Value {
-        self.json(&["sync", adapter, "--path", dir.to_str().expect("utf-8 path"), "--json"])
+        self.json(&[
+            "sync",
+            adapter,
+            "--path",
+            dir.to_str().expect("utf-8 path"),
+            "--json",
+        ])
     }
 
     pub fn session_ids(&self) -> Vec<String> {
@@ -78,13 +85,21 @@ impl Pond {
     /// Exports every session into `out`.
     pub fn export_all(&self, out: &Path) {
         for id in self.session_ids() {
-            self.ok(&["export", &id, "--raw", "--out", out.to_str().expect("utf-8")]);
+            self.ok(&[
+                "export",
+                &id,
+                "--raw",
+                "--out",
+                out.to_str().expect("utf-8"),
+            ]);
         }
     }
 }
 
 pub fn fixtures(client: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(client)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(client)
 }
 
 pub fn copy_dir(src: &Path, dst: &Path) {
@@ -105,7 +120,11 @@ pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
             if path.is_dir() {
                 stack.push(path);
             } else {
-                let rel = path.strip_prefix(dir).expect("prefix").to_string_lossy().replace('\\', "/");
+                let rel = path
+                    .strip_prefix(dir)
+                    .expect("prefix")
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 files.insert(rel, std::fs::read(&path).expect("read"));
             }
         }
@@ -114,7 +133,9 @@ pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 pub fn count(v: &Value, key: &str) -> u64 {
-    v[key].as_u64().unwrap_or_else(|| panic!("`{key}` missing in {v}"))
+    v[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("`{key}` missing in {v}"))
 }
 
 /// Asserts two trees hold the same files with the same bytes, naming the first difference.
@@ -124,6 +145,9 @@ pub fn assert_same_tree(expected: &Path, actual: &Path) {
     let a_names: Vec<&String> = a.keys().collect();
     assert_eq!(e_names, a_names, "exported file set differs");
     for (name, bytes) in &e {
-        assert!(a[name] == *bytes, "{name}: exported bytes differ from the source");
+        assert!(
+            a[name] == *bytes,
+            "{name}: exported bytes differ from the source"
+        );
     }
 }

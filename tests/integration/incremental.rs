@@ -6,8 +6,10 @@ use crate::harness::{Pond, assert_same_tree, count, fixtures};
 
 /// A real 438-line Claude Code session.
 fn real_session() -> Vec<u8> {
-    std::fs::read(fixtures("claude-code").join("sample-project/fe5e1c67-53e7-4862-81ae-d0e013e3270b.jsonl"))
-        .expect("fixture")
+    std::fs::read(
+        fixtures("claude-code").join("sample-project/fe5e1c67-53e7-4862-81ae-d0e013e3270b.jsonl"),
+    )
+    .expect("fixture")
 }
 
 fn lines(bytes: &[u8]) -> Vec<&[u8]> {
@@ -40,7 +42,10 @@ fn export_matches(pond: &Pond, src: &std::path::Path) {
 }
 
 fn rand_suffix() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
 }
 
 #[test]
@@ -56,7 +61,11 @@ fn rule3_appended_records_are_inserted_exactly_once() {
 
     append(&src.join(NAME), &all_lines[100..].concat());
     let second = pond.sync("claude-code", &src);
-    assert_eq!(count(&second, "records_inserted"), (all_lines.len() - 100) as u64, "{second}");
+    assert_eq!(
+        count(&second, "records_inserted"),
+        (all_lines.len() - 100) as u64,
+        "{second}"
+    );
     assert_eq!(count(&second, "files_rewritten"), 0);
     assert_eq!(
         session_messages(&pond),
@@ -82,7 +91,11 @@ fn rule4_partial_last_line_is_ingested_once_after_completion() {
 
     let first = pond.sync("claude-code", &src);
     assert_eq!(count(&first, "records_inserted"), 10, "{first}");
-    assert_eq!(count(&first, "unparsed_records"), 0, "a partial line is not an error");
+    assert_eq!(
+        count(&first, "unparsed_records"),
+        0,
+        "a partial line is not an error"
+    );
     let again = pond.sync("claude-code", &src);
     assert_eq!(count(&again, "records_inserted"), 0);
 
@@ -127,7 +140,11 @@ fn rule5_truncated_or_rewritten_file_is_reread_without_duplicates() {
     let truncated = pond.sync("claude-code", &src);
     assert_eq!(count(&truncated, "files_rewritten"), 1, "{truncated}");
     assert_eq!(count(&truncated, "messages_inserted"), 0, "{truncated}");
-    assert_eq!(session_messages(&pond), before, "messages survive a truncation");
+    assert_eq!(
+        session_messages(&pond),
+        before,
+        "messages survive a truncation"
+    );
     export_matches(&pond, &src);
 
     // Rewritten with some records dropped and others added.
@@ -135,7 +152,11 @@ fn rule5_truncated_or_rewritten_file_is_reread_without_duplicates() {
     std::fs::write(src.join(NAME), &rewritten).unwrap();
     let third = pond.sync("claude-code", &src);
     assert_eq!(count(&third, "files_rewritten"), 1);
-    assert_eq!(count(&third, "messages_inserted"), session_messages(&pond) - before, "{third}");
+    assert_eq!(
+        count(&third, "messages_inserted"),
+        session_messages(&pond) - before,
+        "{third}"
+    );
     export_matches(&pond, &src);
 
     // Appending after a rewrite resumes in the new generation.

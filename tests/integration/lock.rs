@@ -11,7 +11,9 @@ use crate::harness::{Pond, count, fixtures};
 #[test]
 fn rule7_a_held_lock_makes_no_wait_skip_and_others_wait() {
     let pond = Pond::new();
-    let key = pond::store::StoreLocation::parse(pond.store.to_str().unwrap()).unwrap().key;
+    let key = pond::store::StoreLocation::parse(pond.store.to_str().unwrap())
+        .unwrap()
+        .key;
     let path = lock_path(&pond.state.join("pond"), &key);
     let Acquired::Locked(held) = acquire(&path, true, |_| {}).unwrap() else {
         panic!("fresh lock must be free");
@@ -22,7 +24,12 @@ fn rule7_a_held_lock_makes_no_wait_skip_and_others_wait() {
     let skipped = pond.json(&["sync", "codex", "--path", codex, "--no-wait", "--json"]);
     assert_eq!(skipped["outcome"], "skipped", "{skipped}");
     assert_eq!(count(&skipped, "records_inserted"), 0);
-    assert!(skipped["error"].as_str().unwrap().contains(&format!("pid {}", std::process::id())));
+    assert!(
+        skipped["error"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("pid {}", std::process::id()))
+    );
 
     let mut waiting = pond
         .cmd(&["sync", "codex", "--path", codex, "--json"])
@@ -37,9 +44,17 @@ fn rule7_a_held_lock_makes_no_wait_skip_and_others_wait() {
             let _ = tx.send(line);
         }
     });
-    let line = rx.recv_timeout(Duration::from_secs(120)).expect("the waiting sync says so");
-    assert!(line.contains("waiting") && line.contains(&std::process::id().to_string()), "{line}");
-    assert!(waiting.try_wait().unwrap().is_none(), "it must wait while the lock is held");
+    let line = rx
+        .recv_timeout(Duration::from_secs(120))
+        .expect("the waiting sync says so");
+    assert!(
+        line.contains("waiting") && line.contains(&std::process::id().to_string()),
+        "{line}"
+    );
+    assert!(
+        waiting.try_wait().unwrap().is_none(),
+        "it must wait while the lock is held"
+    );
 
     drop(held);
     let out = waiting.wait_with_output().unwrap();
@@ -52,8 +67,12 @@ fn rule7_a_held_lock_makes_no_wait_skip_and_others_wait() {
 #[test]
 fn rule7_status_names_the_lock_holder() {
     let pond = Pond::new();
-    let key = pond::store::StoreLocation::parse(pond.store.to_str().unwrap()).unwrap().key;
-    let Acquired::Locked(_held) = acquire(&lock_path(&pond.state.join("pond"), &key), true, |_| {}).unwrap() else {
+    let key = pond::store::StoreLocation::parse(pond.store.to_str().unwrap())
+        .unwrap()
+        .key;
+    let Acquired::Locked(_held) =
+        acquire(&lock_path(&pond.state.join("pond"), &key), true, |_| {}).unwrap()
+    else {
         panic!("fresh lock must be free");
     };
     let status = pond.json(&["status", "--json"]);

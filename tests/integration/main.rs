@@ -3,8 +3,8 @@
 //!
 //! One test binary with modules, because every test binary links lancedb.
 
-mod harness;
 mod architecture;
+mod harness;
 
 mod export_roundtrip;
 mod failures;

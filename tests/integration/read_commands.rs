@@ -24,7 +24,10 @@ fn sessions_json_lists_required_fields_and_filters_by_client() {
     let codex = codex.as_array().unwrap();
     assert!(!codex.is_empty());
     assert!(codex.iter().all(|s| s["client"] == "codex"));
-    let rtchess = codex.iter().find(|s| s["id"] == "019aad50-a7e6-7422-b7a8-0b384290624f").expect("rtchess session");
+    let rtchess = codex
+        .iter()
+        .find(|s| s["id"] == "019aad50-a7e6-7422-b7a8-0b384290624f")
+        .expect("rtchess session");
     assert_eq!(rtchess["project"], "/Users/pinouchon/code/rtchess");
     assert!(count(rtchess, "messages") > 100);
 
@@ -38,12 +41,20 @@ fn show_prints_user_assistant_and_tool_turns_in_order() {
     let text = pond.ok(&["show", "019aad50-a7e6-7422-b7a8-0b384290624f"]);
     assert!(text.contains("── user"));
     assert!(text.contains("── assistant"));
-    assert!(text.contains("→ shell") || text.contains("→ apply_patch"), "tool calls are shown");
+    assert!(
+        text.contains("→ shell") || text.contains("→ apply_patch"),
+        "tool calls are shown"
+    );
     assert!(text.contains("I want to make a chess variant"));
 
     // A unique prefix is enough; --json keeps source order.
     let json = pond.json(&["show", "019aad50", "--json"]);
-    let seqs: Vec<u64> = json["messages"].as_array().unwrap().iter().map(|m| m["seq"].as_u64().unwrap()).collect();
+    let seqs: Vec<u64> = json["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_u64().unwrap())
+        .collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]));
     assert_eq!(json["session"]["client"], "codex");
 }
@@ -56,9 +67,17 @@ fn show_claude_code_session_has_tool_calls_and_results() {
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|m| m["parts"].as_array().unwrap().iter().map(|p| p["kind"].as_str().unwrap()))
+        .flat_map(|m| {
+            m["parts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["kind"].as_str().unwrap())
+        })
         .collect();
-    assert!(kinds.contains(&"tool_call") && kinds.contains(&"tool_result") && kinds.contains(&"text"));
+    assert!(
+        kinds.contains(&"tool_call") && kinds.contains(&"tool_result") && kinds.contains(&"text")
+    );
     assert_eq!(json["session"]["project"], "/path/to/Demo");
 }
 
@@ -90,7 +109,10 @@ fn adapters_reports_default_roots_under_home() {
     let list = list.as_array().unwrap();
     let codex = list.iter().find(|a| a["name"] == "codex").unwrap();
     assert_eq!(codex["found"], true);
-    assert_eq!(codex["default_root"], home.join(".codex/sessions").to_str().unwrap());
+    assert_eq!(
+        codex["default_root"],
+        home.join(".codex/sessions").to_str().unwrap()
+    );
     let claude = list.iter().find(|a| a["name"] == "claude-code").unwrap();
     assert_eq!(claude["found"], false);
 
@@ -106,7 +128,10 @@ fn bad_input_gets_clear_errors_not_panics() {
         (&["sync", "nope"], "unknown adapter `nope`"),
         (&["sync", "--path", "/tmp"], "--path needs an ADAPTER"),
         (&["show", "no-such-session"], "no session `no-such-session`"),
-        (&["export", "no-such-session", "--raw", "--out", "/tmp/x"], "no session"),
+        (
+            &["export", "no-such-session", "--raw", "--out", "/tmp/x"],
+            "no session",
+        ),
         (&["--store", "ftp://host/x", "status"], "unsupported scheme"),
     ];
     for (args, expected) in cases {
@@ -121,7 +146,14 @@ fn bad_input_gets_clear_errors_not_panics() {
 #[test]
 fn dry_run_writes_nothing() {
     let pond = Pond::new();
-    let report = pond.json(&["sync", "codex", "--path", fixtures("codex").to_str().unwrap(), "--dry-run", "--json"]);
+    let report = pond.json(&[
+        "sync",
+        "codex",
+        "--path",
+        fixtures("codex").to_str().unwrap(),
+        "--dry-run",
+        "--json",
+    ]);
     assert!(count(&report, "records_inserted") > 0);
     assert!(!pond.store.exists(), "a dry run must not create the store");
     let status = pond.json(&["status", "--json"]);
