@@ -53,6 +53,12 @@ pub async fn run(
         if !root.is_dir() {
             if opts.path.is_some() {
                 report.problem(&root, None, "not a directory");
+            } else {
+                progress(&format!(
+                    "{}: nothing to sync ({} not found)",
+                    adapter.name(),
+                    root.display()
+                ));
             }
             continue;
         }

@@ -8,6 +8,7 @@ mod harness;
 
 mod export_roundtrip;
 mod failures;
+mod formats;
 mod incremental;
 mod lock;
 mod read_commands;
