@@ -36,6 +36,7 @@ const BOOKKEEPING: &[&str] = &[
     "bridge-session",
     "started",
     "result",
+    "atis-latch",
 ];
 
 impl Adapter for ClaudeCode {
@@ -109,6 +110,44 @@ impl Adapter for ClaudeCode {
                     message,
                 }
             }
+            // Early versions wrote tool calls and results as records of their own.
+            "tool_use" | "tool_result" => {
+                let part = if kind == "tool_use" {
+                    Part {
+                        kind: PartKind::ToolCall,
+                        text: record.get("input").map(json_text),
+                        tool_name: str_field(record, "name").map(str::to_string),
+                        tool_call_id: str_field(record, "uuid").map(str::to_string),
+                        is_error: false,
+                    }
+                } else {
+                    Part {
+                        kind: PartKind::ToolResult,
+                        text: record.get("output").map(json_text),
+                        tool_name: str_field(record, "name").map(str::to_string),
+                        tool_call_id: None,
+                        is_error: false,
+                    }
+                };
+                let role = if kind == "tool_use" {
+                    Role::Assistant
+                } else {
+                    Role::Tool
+                };
+                Interpretation {
+                    understood: true,
+                    facts,
+                    message: Some(Message {
+                        id: message_id(ctx, record),
+                        session_id: ctx.session_id.to_string(),
+                        seq: ctx.offset,
+                        role,
+                        timestamp: timestamp_field(record, "timestamp"),
+                        model: None,
+                        parts: vec![part],
+                    }),
+                }
+            }
             "system" => {
                 let text = str_field(record, "content")
                     .map(str::to_string)
@@ -172,7 +211,9 @@ fn subagent_parent(path: &Path) -> Option<String> {
 
 fn base_facts(ctx: RecordContext<'_>, record: &Value) -> SessionFacts {
     let mut facts = SessionFacts {
-        project: str_field(record, "cwd").map(str::to_string),
+        project: str_field(record, "cwd")
+            .or_else(|| str_field(record, "project"))
+            .map(str::to_string),
         git_branch: str_field(record, "gitBranch").map(str::to_string),
         parent_id: ctx.file.parent_hint.clone(),
         ..SessionFacts::default()

@@ -21,7 +21,11 @@ pub struct Codex;
 /// Envelope types that carry no message of their own. `event_msg` duplicates
 /// what `response_item` already holds (user text, agent text), so it is not
 /// turned into messages twice.
-const BOOKKEEPING: &[&str] = &["event_msg", "world_state"];
+const BOOKKEEPING: &[&str] = &[
+    "event_msg",
+    "world_state",
+    "inter_agent_communication_metadata",
+];
 
 /// Response items that are state rather than conversation.
 const QUIET_ITEMS: &[&str] = &["ghost_snapshot"];
@@ -200,6 +204,30 @@ fn item(
                 p.get("action"),
             )],
         ),
+        // Messages between agents of a multi-agent run.
+        "agent_message" => {
+            let parts = match p.get("content") {
+                Some(Value::Array(blocks)) => blocks.iter().map(content_part).collect(),
+                _ => Vec::new(),
+            };
+            (Role::Assistant, parts)
+        }
+        "tool_search_call" => (
+            Role::Assistant,
+            vec![tool_call(
+                Some("tool_search"),
+                str_field(p, "call_id"),
+                p.get("arguments"),
+            )],
+        ),
+        "image_generation_call" => (
+            Role::Assistant,
+            vec![tool_call(
+                Some("image_generation"),
+                str_field(p, "id"),
+                p.get("revised_prompt"),
+            )],
+        ),
         "web_search_call" => (
             Role::Assistant,
             vec![tool_call(
@@ -207,6 +235,16 @@ fn item(
                 str_field(p, "id"),
                 p.get("action"),
             )],
+        ),
+        "tool_search_output" => (
+            Role::Tool,
+            vec![Part {
+                kind: PartKind::ToolResult,
+                text: p.get("tools").map(json_text),
+                tool_name: None,
+                tool_call_id: str_field(p, "call_id").map(str::to_string),
+                is_error: false,
+            }],
         ),
         "function_call_output" | "custom_tool_call_output" => (
             Role::Tool,
@@ -250,6 +288,7 @@ fn content_part(block: &Value) -> Part {
             Part::text(PartKind::Text, str_field(block, "text").unwrap_or_default())
         }
         "input_image" => Part::text(PartKind::File, "[image]"),
+        "encrypted_content" => Part::text(PartKind::Other, "[encrypted content]"),
         other => Part::text(PartKind::Other, format!("[{other}]")),
     }
 }
