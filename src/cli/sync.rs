@@ -73,7 +73,8 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> anyhow::Result<ExitCode> {
     };
     let result = async {
         let store = open_for_sync(&ctx.location, args.dry_run).await?;
-        crate::sync::run(&store, &opts, &mut report, &progress).await
+        crate::sync::run(&store, &opts, &mut report, &progress).await?;
+        anyhow::Ok(())
     }
     .await;
     report.finish(result.err().map(|e| format!("{e:#}")));

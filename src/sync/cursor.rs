@@ -49,6 +49,10 @@ impl Cursors {
         cursors
     }
 
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     pub fn save(&self) -> std::io::Result<()> {
         let json = serde_json::to_vec(self).map_err(std::io::Error::other)?;
         crate::paths::write_atomic(&self.path, &json)

@@ -20,10 +20,25 @@ use serde_json::Value;
 use crate::adapters::{Adapter, Layout, RecordContext, SourceFile};
 use crate::model::{Message, RawRecord, RecordStatus, Session, SessionFacts, max_time, min_time};
 use crate::store::schema::{self, MessageRow};
-use crate::store::{Store, TableKind, sql_in};
+use crate::store::{Store, StoreError, TableKind, sql_in};
 use cursor::{Cursors, FileCursor, sha256_hex};
 use records::Parsed;
 use report::SyncReport;
+
+/// Why a sync stopped. Problems with single files or records are not errors:
+/// they are reported in [`SyncReport::errors`] and the sync goes on.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(
+        "cannot save sync cursors to {path}: {source} (committed data is safe; the next sync re-checks it)"
+    )]
+    Cursors {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
 
 /// Raw bytes gathered before a commit: big enough that a sync is a handful of
 /// commits, small enough to bound memory.
@@ -46,7 +61,7 @@ pub async fn run(
     opts: &SyncOptions,
     report: &mut SyncReport,
     progress: &dyn Fn(&str),
-) -> anyhow::Result<()> {
+) -> Result<(), SyncError> {
     let mut cursors = Cursors::load(&opts.state_dir, &store.location().key);
     for adapter in &opts.adapters {
         let root = opts.path.clone().unwrap_or_else(|| adapter.default_root());
@@ -119,7 +134,7 @@ async fn sync_root(
     cursors: &mut Cursors,
     report: &mut SyncReport,
     progress: &dyn Fn(&str),
-) -> anyhow::Result<()> {
+) -> Result<(), SyncError> {
     let client = adapter.name();
     let root_str = root.display().to_string();
     let discovery = adapter.discover(root);
@@ -207,7 +222,7 @@ async fn sync_root(
     }
     commit(store, opts, client, batch, cursors, report).await?;
     if touched_only {
-        cursors.save().context("cannot save sync cursors")?;
+        save_cursors(cursors)?;
     }
     Ok(())
 }
@@ -222,7 +237,7 @@ fn file_id(host: &str, client: &str, root: &str, rel_path: &str) -> String {
 async fn stored_extents(
     store: &Store,
     file_ids: &[&str],
-) -> anyhow::Result<HashMap<String, StoredExtent>> {
+) -> Result<HashMap<String, StoredExtent>, StoreError> {
     let mut extents: HashMap<String, StoredExtent> = HashMap::new();
     if file_ids.is_empty() {
         return Ok(extents);
@@ -521,7 +536,7 @@ async fn commit(
     batch: Vec<FileWork>,
     cursors: &mut Cursors,
     report: &mut SyncReport,
-) -> anyhow::Result<()> {
+) -> Result<(), SyncError> {
     if batch.is_empty() {
         return Ok(());
     }
@@ -608,16 +623,20 @@ async fn commit(
     for w in batch {
         cursors.files.insert(w.file_id, w.cursor);
     }
-    cursors
-        .save()
-        .context("cannot save sync cursors (the data is committed; the next sync re-checks it)")?;
-    Ok(())
+    save_cursors(cursors)
+}
+
+fn save_cursors(cursors: &Cursors) -> Result<(), SyncError> {
+    cursors.save().map_err(|source| SyncError::Cursors {
+        path: cursors.path().to_path_buf(),
+        source,
+    })
 }
 
 async fn message_counts(
     store: &Store,
     session_ids: &[&str],
-) -> anyhow::Result<HashMap<String, u64>> {
+) -> Result<HashMap<String, u64>, StoreError> {
     let filter = sql_in("session_id", session_ids.iter().copied());
     let batches = store
         .scan(TableKind::Messages, Some(&filter), Some(&["session_id"]))
