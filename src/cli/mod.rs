@@ -4,11 +4,13 @@
 //! library's results into text or `--json` and an exit code.
 
 mod adapters;
+mod agent;
 mod export;
 mod output;
 mod sessions;
 mod show;
 mod status;
+mod storage;
 mod sync;
 
 use std::path::PathBuf;
@@ -31,6 +33,9 @@ pub struct Cli {
     /// Name this host records in synced rows (default: the system host name).
     #[arg(long, global = true, env = "POND_HOST")]
     pub host: Option<String>,
+    /// Config file (default: $XDG_CONFIG_HOME/pond/config.toml, if it exists).
+    #[arg(long, global = true, env = "POND_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// More log output (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -52,6 +57,47 @@ pub enum Command {
     Export(ExportArgs),
     /// List the supported clients and where their sessions live here.
     Adapters(AdaptersArgs),
+    /// Run sync in a loop (for services, containers and CI sidecars).
+    Agent(AgentArgs),
+    /// Check that a store can hold a shared archive safely.
+    #[command(subcommand)]
+    Storage(StorageCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StorageCommand {
+    /// Probe write, read, list, delete and conditional put. Exit status: 0 safe,
+    /// 3 unreachable, 4 access denied, 5 no conditional put, 6 broken.
+    Check(StorageCheckArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StorageCheckArgs {
+    /// Store URL or path (default: the configured store).
+    pub url: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AgentArgs {
+    /// Only this client (see `pond adapters`).
+    pub adapter: Option<String>,
+    /// Read this directory instead of the client's default location (needs ADAPTER).
+    #[arg(long, value_name = "DIR")]
+    pub path: Option<PathBuf>,
+    /// Time between syncs.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub every: std::time::Duration,
+    /// Random extra delay per round, so a fleet does not commit in lockstep.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub jitter: std::time::Duration,
+    /// Sync even into a store without conditional put (data can be lost).
+    #[arg(long)]
+    pub allow_unsafe_store: bool,
+    /// One JSON object per round on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -67,6 +113,9 @@ pub struct SyncArgs {
     /// Read and parse everything, write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Sync even into a store without conditional put (data can be lost).
+    #[arg(long)]
+    pub allow_unsafe_store: bool,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -74,6 +123,12 @@ pub struct SyncArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
+    /// Every host that ever synced to this store, from the shared records.
+    #[arg(long)]
+    pub all_hosts: bool,
+    /// With --all-hosts: a host without a successful sync this recent is stale.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub stale_after: std::time::Duration,
     #[arg(long)]
     pub json: bool,
 }
@@ -131,17 +186,25 @@ pub struct Context {
 }
 
 impl Context {
+    /// Flags and environment first, then the config file, then defaults.
     fn from_cli(cli: &Cli) -> anyhow::Result<Context> {
-        let location = match &cli.store {
-            Some(s) => StoreLocation::parse(s)?,
-            None => StoreLocation::parse(&crate::paths::default_store_dir().display().to_string())?,
-        };
-        let host = match &cli.host {
-            Some(h) if !h.trim().is_empty() => h.trim().to_string(),
-            _ => hostname::get()
-                .map(|h| h.to_string_lossy().into_owned())
-                .unwrap_or_else(|_| "unknown-host".to_string()),
-        };
+        let config = crate::config::load(cli.config.as_deref())?;
+        let url = cli
+            .store
+            .clone()
+            .or(config.store.url)
+            .unwrap_or_else(|| crate::paths::default_store_dir().display().to_string());
+        let location = StoreLocation::parse(&url)?.with_options(config.store.options);
+        let host = [cli.host.clone(), config.host]
+            .into_iter()
+            .flatten()
+            .map(|h| h.trim().to_string())
+            .find(|h| !h.is_empty())
+            .unwrap_or_else(|| {
+                hostname::get()
+                    .map(|h| h.to_string_lossy().into_owned())
+                    .unwrap_or_else(|_| "unknown-host".to_string())
+            });
         Ok(Context { location, host })
     }
 }
@@ -169,5 +232,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Show(args) => show::run(&ctx, args).await,
         Command::Export(args) => export::run(&ctx, args).await,
         Command::Adapters(args) => adapters::run(args),
+        Command::Agent(args) => agent::run(&ctx, args).await,
+        Command::Storage(StorageCommand::Check(args)) => storage::check(&ctx, args).await,
     }
 }

@@ -6,6 +6,9 @@ use std::process::ExitCode;
 use serde::Serialize;
 
 use super::{Context, StatusArgs, output};
+use chrono::{DateTime, Utc};
+
+use crate::store::fleet::HostRow;
 use crate::store::{FORMAT_VERSION, OpenMode, Store, StoreError, TableKind, schema};
 use crate::sync::lock::{self, Holder};
 use crate::sync::report::{SyncReport, read_last_sync};
@@ -33,6 +36,9 @@ struct Status {
 }
 
 pub async fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<ExitCode> {
+    if args.all_hosts {
+        return fleet(ctx, &args).await;
+    }
     let state_dir = crate::paths::state_dir();
     let mut status = Status {
         store: ctx.location.display.clone(),
@@ -134,5 +140,106 @@ fn print_human(s: &Status) {
             h.pid,
             output::time(Some(h.started_at))
         );
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct HostStatus {
+    #[serde(flatten)]
+    row: HostRow,
+    /// Seconds since the last successful sync (since the first run if none).
+    lag_secs: i64,
+    stale: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct FleetTotals {
+    hosts: usize,
+    stale: usize,
+    failing: usize,
+    runs: u64,
+    sessions: u64,
+    messages: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct Fleet {
+    store: String,
+    generated_at: DateTime<Utc>,
+    stale_after_secs: u64,
+    hosts: Vec<HostStatus>,
+    totals: FleetTotals,
+}
+
+/// `status --all-hosts`: reads the one-row-per-host table, never the run history.
+async fn fleet(ctx: &Context, args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let store = Store::open(&ctx.location, OpenMode::Existing).await?;
+    let now = Utc::now();
+    let stale_after = chrono::Duration::from_std(args.stale_after).unwrap_or(chrono::Duration::MAX);
+    let hosts: Vec<HostStatus> = store
+        .hosts()
+        .await?
+        .into_iter()
+        .map(|row| {
+            let since = row.last_success.unwrap_or(row.last_run);
+            let lag = now - since;
+            HostStatus {
+                stale: row.last_success.is_none() || lag > stale_after,
+                lag_secs: lag.num_seconds(),
+                row,
+            }
+        })
+        .collect();
+    let totals = FleetTotals {
+        hosts: hosts.len(),
+        stale: hosts.iter().filter(|h| h.stale).count(),
+        failing: hosts.iter().filter(|h| h.row.outcome == "failed").count(),
+        runs: hosts.iter().map(|h| h.row.runs).sum(),
+        sessions: store.count(TableKind::Sessions, None).await? as u64,
+        messages: store.count(TableKind::Messages, None).await? as u64,
+    };
+    let fleet = Fleet {
+        store: ctx.location.display.clone(),
+        generated_at: now,
+        stale_after_secs: args.stale_after.as_secs(),
+        hosts,
+        totals,
+    };
+    if args.json {
+        output::print_json(&fleet)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("store: {}", fleet.store);
+    println!(
+        "{:<24} {:<17} {:<17} {:<8} {:>8} {:>6}  error",
+        "host", "last run", "last success", "outcome", "lag", "runs"
+    );
+    for h in &fleet.hosts {
+        println!(
+            "{:<24} {:<17} {:<17} {:<8} {:>8} {:>6}  {}{}",
+            output::clip(&h.row.host, 24),
+            output::time(Some(h.row.last_run)),
+            output::time(h.row.last_success),
+            h.row.outcome,
+            humanize_secs(h.lag_secs),
+            h.row.runs,
+            if h.stale { "STALE " } else { "" },
+            output::clip(h.row.error.as_deref().unwrap_or(""), 60)
+        );
+    }
+    let t = &fleet.totals;
+    println!(
+        "{} hosts ({} stale, {} failing), {} runs; archive: {} sessions, {} messages",
+        t.hosts, t.stale, t.failing, t.runs, t.sessions, t.messages
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn humanize_secs(secs: i64) -> String {
+    match secs {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
     }
 }

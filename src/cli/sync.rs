@@ -1,4 +1,7 @@
-//! `pond sync`: take the host lock, run the pipeline, record and print the run.
+//! `pond sync`: take the host lock, check the store, run the pipeline, record
+//! the run locally and in the shared store, print it.
+//!
+//! [`round`] is one complete sync as the agent also runs it.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -6,84 +9,34 @@ use std::process::ExitCode;
 use anyhow::bail;
 
 use super::{Context, SyncArgs, output};
-use crate::adapters;
+use crate::adapters::{self, Adapter};
+use crate::store::probe::{self, Verdict};
 use crate::store::{OpenMode, Store, StoreError, StoreLocation};
 use crate::sync::lock::{self, Acquired};
 use crate::sync::report::{Outcome, SyncReport, write_last_sync};
 use crate::sync::{DEFAULT_BATCH_BYTES, SyncOptions};
 
+/// What one sync round needs beyond the shared [`Context`].
+pub struct RoundSpec {
+    pub adapter: Option<String>,
+    pub path: Option<std::path::PathBuf>,
+    pub no_wait: bool,
+    pub dry_run: bool,
+    pub allow_unsafe_store: bool,
+    /// Print progress lines on stderr.
+    pub progress: bool,
+}
+
 pub async fn run(ctx: &Context, args: SyncArgs) -> anyhow::Result<ExitCode> {
-    let selected = match &args.adapter {
-        Some(name) => match adapters::by_name(name) {
-            Some(a) => vec![a],
-            None => bail!(
-                "unknown adapter `{name}`; known: {}",
-                adapters::names().join(", ")
-            ),
-        },
-        None if args.path.is_some() => {
-            bail!("--path needs an ADAPTER, e.g. `pond sync claude-code --path DIR`")
-        }
-        None => adapters::all(),
-    };
-    let names = selected.iter().map(|a| a.name().to_string()).collect();
-    let state_dir = crate::paths::state_dir();
-    let lock_path = lock::lock_path(&state_dir, &ctx.location.key);
-    let quiet = args.json;
-    let _lock = match lock::acquire(&lock_path, args.no_wait, |holder| {
-        let who = holder
-            .map(|h| format!("pid {} (since {})", h.pid, h.started_at.format("%H:%M:%S")))
-            .unwrap_or_else(|| "another process".to_string());
-        eprintln!("pond: waiting for the sync already running on this host: {who}");
-    })? {
-        Acquired::Locked(l) => l,
-        Acquired::Busy(holder) => {
-            let mut report = SyncReport::new(&ctx.location.display, &ctx.host, names, args.dry_run);
-            report.outcome = Outcome::Skipped;
-            let who = holder
-                .map(|h| format!("pid {}", h.pid))
-                .unwrap_or_else(|| "another process".into());
-            report.error = Some(format!(
-                "another sync of this store is running here ({who})"
-            ));
-            report.finish(None);
-            if args.json {
-                output::print_json(&report)?;
-            } else {
-                println!("skipped: another sync of this store is running on this host ({who})");
-            }
-            return Ok(ExitCode::SUCCESS);
-        }
-    };
-
-    let opts = SyncOptions {
-        adapters: selected,
-        path: args.path.clone(),
-        host: ctx.host.clone(),
+    let spec = RoundSpec {
+        adapter: args.adapter,
+        path: args.path,
+        no_wait: args.no_wait,
         dry_run: args.dry_run,
-        state_dir: state_dir.clone(),
-        batch_bytes: DEFAULT_BATCH_BYTES,
+        allow_unsafe_store: args.allow_unsafe_store,
+        progress: !args.json && std::io::stderr().is_terminal(),
     };
-    let mut report = SyncReport::new(&ctx.location.display, &ctx.host, names, args.dry_run);
-    let show_progress = !quiet && std::io::stderr().is_terminal();
-    let progress = |line: &str| {
-        if show_progress {
-            eprintln!("{line}");
-        }
-    };
-    let result = async {
-        let store = open_for_sync(&ctx.location, args.dry_run).await?;
-        crate::sync::run(&store, &opts, &mut report, &progress).await?;
-        anyhow::Ok(())
-    }
-    .await;
-    report.finish(result.err().map(|e| format!("{e:#}")));
-
-    if !args.dry_run
-        && let Err(e) = write_last_sync(&state_dir, &ctx.location.key, &report)
-    {
-        eprintln!("pond: warning: cannot write the last-sync record: {e}");
-    }
+    let report = round(ctx, &spec).await?;
     if args.json {
         output::print_json(&report)?;
     } else {
@@ -96,9 +49,137 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// A dry run must not create a store; against one that does not exist yet it
-/// compares with an empty in-memory store, so everything counts as new.
-async fn open_for_sync(location: &StoreLocation, dry_run: bool) -> anyhow::Result<Store> {
+/// Selects adapters; errors only for bad arguments.
+pub fn select_adapters(
+    adapter: Option<&str>,
+    path_given: bool,
+) -> anyhow::Result<Vec<Box<dyn Adapter>>> {
+    Ok(match adapter {
+        Some(name) => match adapters::by_name(name) {
+            Some(a) => vec![a],
+            None => bail!(
+                "unknown adapter `{name}`; known: {}",
+                adapters::names().join(", ")
+            ),
+        },
+        None if path_given => {
+            bail!("--path needs an ADAPTER, e.g. `pond sync claude-code --path DIR`")
+        }
+        None => adapters::all(),
+    })
+}
+
+/// One sync: lock, store check, pipeline, records. Failures of the sync itself
+/// are in the returned report; `Err` is reserved for bad arguments and a lock
+/// file that cannot be opened at all.
+pub async fn round(ctx: &Context, spec: &RoundSpec) -> anyhow::Result<SyncReport> {
+    let selected = select_adapters(spec.adapter.as_deref(), spec.path.is_some())?;
+    let names = selected.iter().map(|a| a.name().to_string()).collect();
+    let state_dir = crate::paths::state_dir();
+    let lock_path = lock::lock_path(&state_dir, &ctx.location.key);
+    let _lock = match lock::acquire(&lock_path, spec.no_wait, |holder| {
+        let who = holder
+            .map(|h| format!("pid {} (since {})", h.pid, h.started_at.format("%H:%M:%S")))
+            .unwrap_or_else(|| "another process".to_string());
+        eprintln!("pond: waiting for the sync already running on this host: {who}");
+    })? {
+        Acquired::Locked(l) => l,
+        Acquired::Busy(holder) => {
+            let mut report = SyncReport::new(&ctx.location.display, &ctx.host, names, spec.dry_run);
+            report.outcome = Outcome::Skipped;
+            let who = holder
+                .map(|h| format!("pid {}", h.pid))
+                .unwrap_or_else(|| "another process".into());
+            report.error = Some(format!(
+                "another sync of this store is running on this host ({who})"
+            ));
+            report.finish(None);
+            return Ok(report);
+        }
+    };
+
+    let opts = SyncOptions {
+        adapters: selected,
+        path: spec.path.clone(),
+        host: ctx.host.clone(),
+        dry_run: spec.dry_run,
+        state_dir: state_dir.clone(),
+        batch_bytes: DEFAULT_BATCH_BYTES,
+    };
+    let mut report = SyncReport::new(&ctx.location.display, &ctx.host, names, spec.dry_run);
+    let show = spec.progress;
+    let progress = |line: &str| {
+        if show {
+            eprintln!("{line}");
+        }
+    };
+    let mut opened = None;
+    let result = async {
+        let store = open_for_sync(&ctx.location, spec.dry_run, spec.allow_unsafe_store).await?;
+        let store = opened.insert(store);
+        crate::sync::run(store, &opts, &mut report, &progress).await?;
+        anyhow::Ok(())
+    }
+    .await;
+    if let Some(store) = &opened {
+        report.commit_retries = store.retries();
+    }
+    report.finish(result.err().map(|e| format!("{e:#}")));
+
+    if !spec.dry_run {
+        report.shared_record_error = match &opened {
+            Some(store) => store
+                .record_run(&report.run_row())
+                .await
+                .err()
+                .map(|e| e.to_string()),
+            None => Some(
+                "the store could not be opened, so this run is recorded on this host only".into(),
+            ),
+        };
+        if let Err(e) = write_last_sync(&state_dir, &ctx.location.key, &report) {
+            eprintln!("pond: warning: cannot write the last-sync record: {e}");
+        }
+    }
+    Ok(report)
+}
+
+/// Opens the store for a sync. Remote stores are probed first: one without
+/// conditional put would lose commits silently, so it is refused unless the
+/// user insists. A dry run must not create a store; against one that does not
+/// exist yet it compares with an empty in-memory store.
+async fn open_for_sync(
+    location: &StoreLocation,
+    dry_run: bool,
+    allow_unsafe: bool,
+) -> anyhow::Result<Store> {
+    if location.is_remote() {
+        let probe = probe::probe(location).await;
+        let failed = probe
+            .checks
+            .iter()
+            .find(|c| !c.ok)
+            .map(|c| format!("{}: {}", c.name, c.detail));
+        match probe.verdict {
+            Verdict::Safe => {}
+            Verdict::NoConditionalPut if allow_unsafe => {
+                tracing::warn!(
+                    "{} lacks conditional put; syncing anyway as asked",
+                    location.display
+                );
+            }
+            Verdict::NoConditionalPut => bail!(
+                "refusing {}: it does not support conditional put, so concurrent syncs would silently lose data \
+                 (`pond storage check` explains; --allow-unsafe-store overrides)",
+                location.display
+            ),
+            verdict => bail!(
+                "store {} is not usable ({verdict:?}): {}",
+                location.display,
+                failed.unwrap_or_default()
+            ),
+        }
+    }
     if !dry_run {
         return Ok(Store::open(location, OpenMode::Create).await?);
     }
@@ -110,7 +191,7 @@ async fn open_for_sync(location: &StoreLocation, dry_run: bool) -> anyhow::Resul
     }
 }
 
-fn print_human(r: &SyncReport) {
+pub fn print_human(r: &SyncReport) {
     let verb = if r.dry_run {
         "would insert"
     } else {
@@ -122,11 +203,19 @@ fn print_human(r: &SyncReport) {
             r.duration_secs,
             r.error.as_deref().unwrap_or("")
         ),
+        Outcome::Skipped => {
+            println!(
+                "skipped: {}",
+                r.error.as_deref().unwrap_or("another sync is running")
+            );
+            return;
+        }
         _ => println!(
             "sync {} in {:.2}s: {} files scanned, {} changed ({} rewritten), {} bytes read",
-            match r.outcome {
-                Outcome::Partial => "finished with problems",
-                _ => "ok",
+            if r.outcome == Outcome::Partial {
+                "finished with problems"
+            } else {
+                "ok"
             },
             r.duration_secs,
             r.files_scanned,
@@ -136,14 +225,22 @@ fn print_human(r: &SyncReport) {
         ),
     }
     println!(
-        "  {verb}: {} sessions ({} updated), {} messages, {} raw records in {} commits",
-        r.sessions_inserted, r.sessions_updated, r.messages_inserted, r.records_inserted, r.commits
+        "  {verb}: {} sessions ({} updated), {} messages, {} raw records in {} commits ({} retried)",
+        r.sessions_inserted,
+        r.sessions_updated,
+        r.messages_inserted,
+        r.records_inserted,
+        r.commits,
+        r.commit_retries
     );
     if r.unparsed_records + r.unknown_records > 0 {
         println!(
             "  kept as raw only: {} unparsed (invalid JSON), {} of unknown type",
             r.unparsed_records, r.unknown_records
         );
+    }
+    if let Some(e) = &r.shared_record_error {
+        println!("  warning: run not recorded in the shared store: {e}");
     }
     const SHOWN: usize = 20;
     for p in r.errors.iter().take(SHOWN) {

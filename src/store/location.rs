@@ -4,6 +4,7 @@
 //! Credentials can arrive inside a URL (`s3://KEY:SECRET@bucket`, `?sas=...`);
 //! only `display` ever leaves this module for logs, errors and records.
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -20,7 +21,18 @@ pub struct StoreLocation {
     pub key: String,
     /// Set for stores on the local filesystem.
     pub local_dir: Option<PathBuf>,
+    /// Object-store options (endpoint, credentials, ...). Never printed.
+    options: BTreeMap<String, String>,
 }
+
+/// Per-request limits for remote stores unless the user sets their own, so an
+/// unreachable endpoint fails in seconds rather than minutes.
+const REMOTE_DEFAULTS: &[(&str, &str)] = &[
+    ("connect_timeout", "5s"),
+    ("timeout", "300s"),
+    ("client_max_retries", "3"),
+    ("client_retry_timeout", "30"),
+];
 
 const REMOTE_SCHEMES: &[&str] = &["s3", "s3+ddb", "gs", "az", "abfs", "abfss", "memory"];
 
@@ -51,6 +63,7 @@ impl StoreLocation {
                     uri: input.to_string(),
                     display,
                     local_dir: None,
+                    options: BTreeMap::new(),
                 })
             }
             Some((scheme, _)) => Err(StoreError::InvalidLocation {
@@ -74,11 +87,49 @@ impl StoreLocation {
             uri: display.clone(),
             display,
             local_dir: Some(absolute),
+            options: BTreeMap::new(),
         })
+    }
+
+    /// Adds object-store options (from the config file); later ones win.
+    pub fn with_options(mut self, options: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.options.extend(options);
+        self
     }
 
     pub(crate) fn uri(&self) -> &str {
         &self.uri
+    }
+
+    /// `s3`, `gs`, `az`, `memory`, or `file` for local stores.
+    pub fn scheme(&self) -> &str {
+        match self.local_dir {
+            Some(_) => "file",
+            None => self.uri.split("://").next().unwrap_or_default(),
+        }
+    }
+
+    /// Whether commits go through a network object store, where conditional
+    /// put must be checked rather than assumed.
+    pub fn is_remote(&self) -> bool {
+        !matches!(self.scheme(), "file" | "memory")
+    }
+
+    pub(crate) fn user_options(&self) -> &BTreeMap<String, String> {
+        &self.options
+    }
+
+    /// What lancedb gets: the user's options over pond's remote defaults.
+    /// Lance itself also reads the standard `AWS_*` / `AZURE_*` variables.
+    pub(crate) fn storage_options(&self) -> HashMap<String, String> {
+        let mut all: HashMap<String, String> = HashMap::new();
+        if self.is_remote() {
+            for (k, v) in REMOTE_DEFAULTS {
+                all.insert(k.to_string(), v.to_string());
+            }
+        }
+        all.extend(self.options.clone());
+        all
     }
 }
 

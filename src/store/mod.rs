@@ -5,10 +5,14 @@
 //! and inserts only what is absent, so repeating a write (after a crash or an
 //! ambiguous failure) never stores anything twice.
 
+pub mod fleet;
 mod location;
+pub mod probe;
+pub mod retry;
 pub mod schema;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow_array::{RecordBatch, RecordBatchIterator};
 use futures::TryStreamExt;
@@ -67,7 +71,19 @@ pub enum TableKind {
     Raw,
     Messages,
     Sessions,
+    /// One row per sync run of any host: the fleet's history.
+    SyncRuns,
+    /// One row per host: its latest run, kept small so fleet status stays fast.
+    Hosts,
 }
+
+const ALL_TABLES: [TableKind; 5] = [
+    TableKind::Raw,
+    TableKind::Messages,
+    TableKind::Sessions,
+    TableKind::SyncRuns,
+    TableKind::Hosts,
+];
 
 impl TableKind {
     pub fn name(self) -> &'static str {
@@ -75,6 +91,8 @@ impl TableKind {
             TableKind::Raw => schema::RAW,
             TableKind::Messages => schema::MESSAGES,
             TableKind::Sessions => schema::SESSIONS,
+            TableKind::SyncRuns => fleet::SYNC_RUNS,
+            TableKind::Hosts => fleet::HOSTS,
         }
     }
 
@@ -83,6 +101,8 @@ impl TableKind {
             TableKind::Raw => schema::raw_schema(),
             TableKind::Messages => schema::messages_schema(),
             TableKind::Sessions => schema::sessions_schema(),
+            TableKind::SyncRuns => fleet::sync_runs_schema(),
+            TableKind::Hosts => fleet::hosts_schema(),
         }
     }
 }
@@ -91,6 +111,9 @@ pub struct Store {
     location: StoreLocation,
     db: Connection,
     tables: HashMap<TableKind, Table>,
+    retry: retry::RetryPolicy,
+    /// Writes retried after a lost commit race or a transient failure.
+    retries: AtomicU64,
 }
 
 impl Store {
@@ -110,6 +133,7 @@ impl Store {
             }
         }
         let db = lancedb::connect(location.uri())
+            .storage_options(location.storage_options())
             .execute()
             .await
             .map_err(|source| lance_error(location, "connect", source))?;
@@ -117,13 +141,35 @@ impl Store {
             location: location.clone(),
             db,
             tables: HashMap::new(),
+            retry: retry::RetryPolicy::default(),
+            retries: AtomicU64::new(0),
         };
         store.check_format(mode).await?;
-        for kind in [TableKind::Raw, TableKind::Messages, TableKind::Sessions] {
-            let table = store.open_table(kind.name(), kind.schema(), mode).await?;
-            store.tables.insert(kind, table);
+        for kind in ALL_TABLES {
+            match store.open_table(kind.name(), kind.schema(), mode).await {
+                Ok(table) => {
+                    store.tables.insert(kind, table);
+                }
+                // Read commands on a store from before a table existed see it empty.
+                Err(StoreError::NotFound(_)) if mode == OpenMode::Existing => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(store)
+    }
+
+    /// How many writes were retried since the store was opened.
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+
+    pub fn with_retry_policy(mut self, policy: retry::RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    pub fn has_table(&self, kind: TableKind) -> bool {
+        self.tables.contains_key(&kind)
     }
 
     pub fn location(&self) -> &StoreLocation {
@@ -194,49 +240,60 @@ impl Store {
             .ok_or_else(|| StoreError::Schema(format!("table {} is not open", kind.name())))
     }
 
-    /// Inserts the rows whose `id` is not in the table yet, in one commit.
-    /// Returns how many were new. The batch must not repeat an `id`.
+    /// Inserts the rows whose `id` is not in the table yet, in one commit,
+    /// retried as a whole on conflict. Returns how many were new. The batch
+    /// must not repeat an `id`.
     pub async fn insert_absent(
         &self,
         kind: TableKind,
         batch: RecordBatch,
     ) -> Result<u64, StoreError> {
-        if batch.num_rows() == 0 {
-            return Ok(0);
-        }
-        let table = self.table(kind)?;
-        let schema = batch.schema();
-        let reader = RecordBatchIterator::new(vec![Ok(batch)], schema);
-        let mut merge = table.merge_insert(&["id"]);
-        merge.when_not_matched_insert_all();
-        let result = merge
-            .execute(Box::new(reader))
+        self.merge(kind, batch, false)
             .await
-            .map_err(|e| lance_error(&self.location, &format!("insert into {}", kind.name()), e))?;
-        Ok(result.num_inserted_rows)
+            .map(|(inserted, _)| inserted)
     }
 
     /// Inserts new rows and replaces existing ones with the same `id`, in one
-    /// commit. Returns (inserted, updated).
+    /// commit, retried as a whole on conflict. Returns (inserted, updated).
     pub async fn upsert(
         &self,
         kind: TableKind,
         batch: RecordBatch,
     ) -> Result<(u64, u64), StoreError> {
+        self.merge(kind, batch, true).await
+    }
+
+    async fn merge(
+        &self,
+        kind: TableKind,
+        batch: RecordBatch,
+        update: bool,
+    ) -> Result<(u64, u64), StoreError> {
         if batch.num_rows() == 0 {
             return Ok((0, 0));
         }
         let table = self.table(kind)?;
-        let schema = batch.schema();
-        let reader = RecordBatchIterator::new(vec![Ok(batch)], schema);
-        let mut merge = table.merge_insert(&["id"]);
-        merge
-            .when_matched_update_all(None)
-            .when_not_matched_insert_all();
-        let result = merge
-            .execute(Box::new(reader))
+        let what = format!(
+            "{} into {}",
+            if update { "upsert" } else { "insert" },
+            kind.name()
+        );
+        let attempt = || {
+            let batch = batch.clone();
+            async move {
+                let schema = batch.schema();
+                let reader = RecordBatchIterator::new(vec![Ok(batch)], schema);
+                let mut merge = table.merge_insert(&["id"]);
+                if update {
+                    merge.when_matched_update_all(None);
+                }
+                merge.when_not_matched_insert_all();
+                merge.execute(Box::new(reader)).await
+            }
+        };
+        let result = retry::with_retry(self.retry, &self.retries, &what, attempt)
             .await
-            .map_err(|e| lance_error(&self.location, &format!("upsert into {}", kind.name()), e))?;
+            .map_err(|e| lance_error(&self.location, &what, e))?;
         Ok((result.num_inserted_rows, result.num_updated_rows))
     }
 
@@ -247,6 +304,9 @@ impl Store {
         filter: Option<&str>,
         columns: Option<&[&str]>,
     ) -> Result<Vec<RecordBatch>, StoreError> {
+        if !self.has_table(kind) {
+            return Ok(Vec::new());
+        }
         let table = self.table(kind)?;
         let mut query = table.query();
         if let Some(f) = filter {
@@ -267,6 +327,9 @@ impl Store {
     }
 
     pub async fn count(&self, kind: TableKind, filter: Option<&str>) -> Result<usize, StoreError> {
+        if !self.has_table(kind) {
+            return Ok(0);
+        }
         self.table(kind)?
             .count_rows(filter.map(str::to_string))
             .await

@@ -31,13 +31,23 @@ fn compressed(name: &str, data_type: DataType) -> Field {
     )]))
 }
 
-fn utc() -> DataType {
+/// The `id` column of every table: Lance's unenforced primary key. With it,
+/// two writers that insert the same new key at once conflict and one retries
+/// (finding the row present) instead of both committing a duplicate.
+pub(crate) fn key_field() -> Field {
+    Field::new("id", DataType::Utf8, false).with_metadata(HashMap::from([(
+        "lance-schema:unenforced-primary-key".to_string(),
+        "true".to_string(),
+    )]))
+}
+
+pub(crate) fn utc() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
 pub fn raw_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Utf8, false),
+        key_field(),
         Field::new("file_id", DataType::Utf8, false),
         Field::new("host", DataType::Utf8, false),
         Field::new("client", DataType::Utf8, false),
@@ -57,7 +67,7 @@ pub fn raw_schema() -> SchemaRef {
 
 pub fn messages_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Utf8, false),
+        key_field(),
         Field::new("session_id", DataType::Utf8, false),
         Field::new("client", DataType::Utf8, false),
         Field::new("host", DataType::Utf8, false),
@@ -78,7 +88,7 @@ pub fn messages_schema() -> SchemaRef {
 
 pub fn sessions_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Utf8, false),
+        key_field(),
         Field::new("client", DataType::Utf8, false),
         Field::new("host", DataType::Utf8, false),
         Field::new("project", DataType::Utf8, true),
@@ -104,19 +114,19 @@ fn micros(t: Option<DateTime<Utc>>) -> Option<i64> {
     t.map(|t| t.timestamp_micros())
 }
 
-fn timestamps(values: Vec<Option<i64>>) -> ArrayRef {
+pub(crate) fn timestamps(values: Vec<Option<i64>>) -> ArrayRef {
     Arc::new(TimestampMicrosecondArray::from(values).with_timezone("UTC"))
 }
 
-fn strings<'a>(values: impl Iterator<Item = &'a str>) -> ArrayRef {
+pub(crate) fn strings<'a>(values: impl Iterator<Item = &'a str>) -> ArrayRef {
     Arc::new(StringArray::from_iter_values(values))
 }
 
-fn opt_strings<'a>(values: impl Iterator<Item = Option<&'a str>>) -> ArrayRef {
+pub(crate) fn opt_strings<'a>(values: impl Iterator<Item = Option<&'a str>>) -> ArrayRef {
     Arc::new(StringArray::from_iter(values))
 }
 
-fn batch(schema: SchemaRef, columns: Vec<ArrayRef>) -> Result<RecordBatch, StoreError> {
+pub(crate) fn batch(schema: SchemaRef, columns: Vec<ArrayRef>) -> Result<RecordBatch, StoreError> {
     RecordBatch::try_new(schema, columns).map_err(|e| StoreError::Schema(e.to_string()))
 }
 

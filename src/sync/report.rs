@@ -52,7 +52,13 @@ pub struct SyncReport {
     pub unparsed_records: u64,
     pub unknown_records: u64,
     pub commits: u64,
+    /// Store writes retried after losing a commit race or a transient failure.
+    pub commit_retries: u64,
     pub errors: Vec<Problem>,
+    /// Set when the run could not be recorded in the shared store's fleet
+    /// tables (the local record is then the only trace of this run).
+    #[serde(default)]
+    pub shared_record_error: Option<String>,
 }
 
 impl SyncReport {
@@ -80,7 +86,9 @@ impl SyncReport {
             unparsed_records: 0,
             unknown_records: 0,
             commits: 0,
+            commit_retries: 0,
             errors: Vec::new(),
+            shared_record_error: None,
         }
     }
 
@@ -103,6 +111,40 @@ impl SyncReport {
             line,
             message: message.into(),
         });
+    }
+}
+
+impl SyncReport {
+    /// The row this run adds to the shared store's fleet history.
+    pub fn run_row(&self) -> crate::store::fleet::RunRow {
+        crate::store::fleet::RunRow {
+            id: format!("{}/{}", self.host, self.started_at.to_rfc3339()),
+            host: self.host.clone(),
+            pond_version: self.pond_version.clone(),
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            outcome: self.outcome.as_str().to_string(),
+            error: self.error.clone(),
+            clients: self.adapters.join(","),
+            files_scanned: self.files_scanned,
+            sessions_inserted: self.sessions_inserted,
+            messages_inserted: self.messages_inserted,
+            records_inserted: self.records_inserted,
+            unparsed_records: self.unparsed_records,
+            commit_retries: self.commit_retries,
+            duration_secs: self.duration_secs,
+        }
+    }
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Partial => "partial",
+            Outcome::Failed => "failed",
+            Outcome::Skipped => "skipped",
+        }
     }
 }
 

@@ -1,0 +1,167 @@
+//! `pond agent`: sync in a loop until told to stop.
+//!
+//! Built for services, containers and CI sidecars: a failed round is logged and
+//! retried later (with growing pauses), never fatal; SIGTERM or SIGINT stops it
+//! within seconds. A round cut short loses nothing: rows are keyed and cursors
+//! advance only after their commit, so the next sync resumes where it stopped.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::sync::{RoundSpec, print_human, round};
+use super::{AgentArgs, Context};
+use crate::sync::report::Outcome;
+
+/// How long a round in flight may finish after a stop signal before it is abandoned.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+/// The longest pause after repeated failures.
+const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+pub async fn run(ctx: &Context, args: AgentArgs) -> anyhow::Result<ExitCode> {
+    // Validate arguments once, so a typo fails now rather than every round.
+    super::sync::select_adapters(args.adapter.as_deref(), args.path.is_some())?;
+    let stop = stop_signal()?;
+    let spec = RoundSpec {
+        adapter: args.adapter.clone(),
+        path: args.path.clone(),
+        // A round never queues behind a manual sync; it skips and tries next time.
+        no_wait: true,
+        dry_run: false,
+        allow_unsafe_store: args.allow_unsafe_store,
+        progress: false,
+    };
+    eprintln!(
+        "pond agent: syncing {} every {} (+ up to {} jitter) as host {}",
+        ctx.location.display,
+        humantime::format_duration(args.every),
+        humantime::format_duration(args.jitter),
+        ctx.host
+    );
+    let mut failures: u32 = 0;
+    let mut first = true;
+    loop {
+        let pause = if first {
+            jitter(args.jitter)
+        } else {
+            backoff(args.every, failures) + jitter(args.jitter)
+        };
+        first = false;
+        if wait_or_stop(pause, &stop).await {
+            break;
+        }
+
+        let mut this_round = std::pin::pin!(round(ctx, &spec));
+        let mut stop_rx = stop.clone();
+        let finished = tokio::select! {
+            r = &mut this_round => Some(r),
+            _ = stop_rx.wait_for(|s| *s) => {
+                eprintln!("pond agent: stopping; letting the round in flight finish (up to {}s)", STOP_GRACE.as_secs());
+                match tokio::time::timeout(STOP_GRACE, &mut this_round).await {
+                    Ok(r) => { report_round(r, &args, &mut failures)?; }
+                    Err(_) => eprintln!("pond agent: abandoned the round in flight; the next sync resumes it"),
+                }
+                None
+            }
+        };
+        match finished {
+            Some(r) => report_round(r, &args, &mut failures)?,
+            None => break,
+        }
+        if *stop.borrow() {
+            break;
+        }
+    }
+    eprintln!("pond agent: stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report_round(
+    result: anyhow::Result<crate::sync::report::SyncReport>,
+    args: &AgentArgs,
+    failures: &mut u32,
+) -> anyhow::Result<()> {
+    match result {
+        Ok(report) => {
+            if report.outcome == Outcome::Failed {
+                *failures += 1;
+            } else if report.outcome != Outcome::Skipped {
+                *failures = 0;
+            }
+            if args.json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print_human(&report);
+            }
+        }
+        Err(e) => {
+            *failures += 1;
+            eprintln!("pond agent: round failed: {e:#}");
+        }
+    }
+    if *failures > 0 {
+        eprintln!(
+            "pond agent: {} failed round(s) in a row; next try in about {}",
+            failures,
+            humantime::format_duration(backoff(args.every, *failures))
+        );
+    }
+    Ok(())
+}
+
+/// The pause before the next round: `every`, doubled per consecutive failure
+/// (up to 16x), capped at an hour but never below `every`.
+fn backoff(every: Duration, failures: u32) -> Duration {
+    let factor = 1u32 << failures.min(4);
+    every.saturating_mul(factor).min(MAX_BACKOFF.max(every))
+}
+
+fn jitter(max: Duration) -> Duration {
+    if max.is_zero() {
+        return Duration::ZERO;
+    }
+    Duration::from_millis(fastrand::u64(0..=max.as_millis() as u64))
+}
+
+/// Sleeps for `pause`; returns true if a stop signal came first.
+async fn wait_or_stop(pause: Duration, stop: &watch::Receiver<bool>) -> bool {
+    let mut waiter = stop.clone();
+    tokio::select! {
+        _ = tokio::time::sleep(pause) => *stop.borrow(),
+        _ = waiter.wait_for(|s| *s) => true,
+    }
+}
+
+/// A flag that turns true on SIGTERM or SIGINT.
+fn stop_signal() -> anyhow::Result<watch::Receiver<bool>> {
+    let (tx, rx) = watch::channel(false);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        let _ = tx.send(true);
+    });
+    Ok(rx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_then_caps() {
+        let every = Duration::from_secs(300);
+        assert_eq!(backoff(every, 0), every);
+        assert_eq!(backoff(every, 1), every * 2);
+        assert_eq!(backoff(every, 10), Duration::from_secs(3600));
+        let long = Duration::from_secs(7200);
+        assert_eq!(
+            backoff(long, 3),
+            long,
+            "never below the configured interval"
+        );
+    }
+}

@@ -1,0 +1,87 @@
+//! The optional config file, `$XDG_CONFIG_HOME/pond/config.toml`.
+//!
+//! Everything in it can also come from flags or environment variables (a CI
+//! runner needs no file); the file exists for settings too long for a flag,
+//! such as object-store options. Unknown keys are errors, so a typo is not
+//! silently ignored.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// Host name to record, below `--host` and `POND_HOST`.
+    pub host: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Store URL or path, below `--store` and `POND_STORE`.
+    pub url: Option<String>,
+    /// Object-store options passed to Lance (`aws_endpoint`, `allow_http`,
+    /// `azure_storage_account_name`, ...). May hold secrets: never printed.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+}
+
+pub fn default_path() -> PathBuf {
+    let base = match std::env::var_os("XDG_CONFIG_HOME") {
+        Some(v) if Path::new(&v).is_absolute() => PathBuf::from(v),
+        _ => crate::paths::home_dir().join(".config"),
+    };
+    base.join("pond").join("config.toml")
+}
+
+/// Loads `explicit` (which must exist) or the default file (which may not).
+pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+    let path = explicit.map(Path::to_path_buf).unwrap_or_else(default_path);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {
+            return Ok(Config::default());
+        }
+        Err(source) => return Err(ConfigError::Read { path, source }),
+    };
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path,
+        message: e.message().to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_options_parse() {
+        let c: Config = toml::from_str(
+            "host = \"ci-7\"\n[store]\nurl = \"s3://b/p\"\n[store.options]\naws_endpoint = \"http://127.0.0.1:9000\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.store.url.as_deref(), Some("s3://b/p"));
+        assert_eq!(c.store.options["aws_endpoint"], "http://127.0.0.1:9000");
+        assert_eq!(c.host.as_deref(), Some("ci-7"));
+    }
+
+    #[test]
+    fn typos_are_errors() {
+        assert!(toml::from_str::<Config>("[store]\nulr = \"x\"\n").is_err());
+    }
+}
