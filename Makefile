@@ -18,6 +18,7 @@ setup:
 	  $(SUDO) apt-get install -y $$missing || { $(SUDO) apt-get update && $(SUDO) apt-get install -y $$missing; }; \
 	fi
 	@command -v cargo >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs"; exit 1; }
+	@command -v npm >/dev/null || { echo "npm not found: the tests need it for Azurite (apt-get install npm)"; exit 1; }
 
 build: setup
 	cargo build --locked
@@ -33,7 +34,14 @@ run: build
 	fi
 	$(POND) status
 
+## Every test. The shared-store tests talk to real servers on loopback (moto for
+## S3, Azurite for Azure, s3rver as a store without conditional put), started
+## here and stopped when the tests end, pass or fail.
 test: setup lint
+	cargo build --locked --all-targets
+	@env_file=$$(scripts/test-services.sh start) && \
+	trap 'scripts/test-services.sh stop' EXIT && \
+	set -a && . "$$env_file" && set +a && \
 	cargo test --locked
 
 lint: setup

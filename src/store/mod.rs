@@ -6,6 +6,7 @@
 //! ambiguous failure) never stores anything twice.
 
 pub mod fleet;
+mod init;
 mod location;
 pub mod probe;
 pub mod retry;
@@ -16,7 +17,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow_array::{RecordBatch, RecordBatchIterator};
 use futures::TryStreamExt;
-use lancedb::database::CreateTableMode;
 use lancedb::query::{ExecutableQuery, QueryBase, Select};
 use lancedb::{Connection, Table};
 
@@ -144,18 +144,64 @@ impl Store {
             retry: retry::RetryPolicy::default(),
             retries: AtomicU64::new(0),
         };
-        store.check_format(mode).await?;
+        if mode == OpenMode::Create && !store.all_tables_exist().await? {
+            store.create_tables().await?;
+        }
+        store.check_format().await?;
         for kind in ALL_TABLES {
-            match store.open_table(kind.name(), kind.schema(), mode).await {
+            match store.db.open_table(kind.name()).execute().await {
                 Ok(table) => {
                     store.tables.insert(kind, table);
                 }
                 // Read commands on a store from before a table existed see it empty.
-                Err(StoreError::NotFound(_)) if mode == OpenMode::Existing => {}
-                Err(e) => return Err(e),
+                Err(lancedb::Error::TableNotFound { .. }) if mode == OpenMode::Existing => {}
+                Err(e) => {
+                    return Err(lance_error(
+                        location,
+                        &format!("open table {}", kind.name()),
+                        e,
+                    ));
+                }
             }
         }
         Ok(store)
+    }
+
+    async fn all_tables_exist(&self) -> Result<bool, StoreError> {
+        let names = self
+            .db
+            .table_names()
+            .execute()
+            .await
+            .map_err(|e| lance_error(&self.location, "list tables", e))?;
+        Ok(std::iter::once(schema::META)
+            .chain(ALL_TABLES.iter().map(|k| k.name()))
+            .all(|t| names.iter().any(|n| n == t)))
+    }
+
+    /// Creates whatever tables are missing, one host at a time (see [`init`]).
+    async fn create_tables(&self) -> Result<(), StoreError> {
+        if let init::Role::Opener = init::gate(&self.location).await? {
+            return Ok(());
+        }
+        let stamp = meta_batch(FORMAT_KEY, &FORMAT_VERSION.to_string())?;
+        self.create_if_missing(schema::META, stamp).await?;
+        for kind in ALL_TABLES {
+            self.create_if_missing(kind.name(), RecordBatch::new_empty(kind.schema()))
+                .await?;
+        }
+        init::mark_ready(&self.location).await
+    }
+
+    async fn create_if_missing(&self, name: &str, data: RecordBatch) -> Result<(), StoreError> {
+        match self.db.create_table(name, data).execute().await {
+            Ok(_) | Err(lancedb::Error::TableAlreadyExists { .. }) => Ok(()),
+            Err(e) => Err(lance_error(
+                &self.location,
+                &format!("create table {name}"),
+                e,
+            )),
+        }
     }
 
     /// How many writes were retried since the store was opened.
@@ -176,46 +222,10 @@ impl Store {
         &self.location
     }
 
-    async fn open_table(
-        &self,
-        name: &str,
-        schema: arrow_schema::SchemaRef,
-        mode: OpenMode,
-    ) -> Result<Table, StoreError> {
-        match self.db.open_table(name).execute().await {
-            Ok(t) => Ok(t),
-            Err(lancedb::Error::TableNotFound { .. }) if mode == OpenMode::Create => self
-                .db
-                .create_empty_table(name, schema)
-                // Another process may create it between our open and create.
-                .mode(CreateTableMode::exist_ok(|b| b))
-                .execute()
-                .await
-                .map_err(|e| lance_error(&self.location, &format!("create table {name}"), e)),
-            Err(lancedb::Error::TableNotFound { .. }) => {
-                Err(StoreError::NotFound(self.location.display.clone()))
-            }
-            Err(e) => Err(lance_error(
-                &self.location,
-                &format!("open table {name}"),
-                e,
-            )),
-        }
-    }
-
-    /// Refuses a store written by a newer pond; stamps a new store.
-    async fn check_format(&self, mode: OpenMode) -> Result<(), StoreError> {
+    /// Refuses a store written by a newer pond.
+    async fn check_format(&self) -> Result<(), StoreError> {
         let meta = match self.db.open_table(schema::META).execute().await {
             Ok(t) => t,
-            Err(lancedb::Error::TableNotFound { .. }) if mode == OpenMode::Create => {
-                let stamp = meta_batch(FORMAT_KEY, &FORMAT_VERSION.to_string())?;
-                self.db
-                    .create_table(schema::META, stamp)
-                    .mode(CreateTableMode::exist_ok(|b| b))
-                    .execute()
-                    .await
-                    .map_err(|e| lance_error(&self.location, "stamp format version", e))?
-            }
             Err(lancedb::Error::TableNotFound { .. }) => {
                 return Err(StoreError::NotFound(self.location.display.clone()));
             }

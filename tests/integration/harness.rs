@@ -12,6 +12,10 @@ pub struct Pond {
     pub root: PathBuf,
     pub store: PathBuf,
     pub state: PathBuf,
+    /// POND_STORE for every command: the local `store` dir unless changed.
+    pub store_url: String,
+    /// Extra environment for every command (object-store settings).
+    pub env: Vec<(String, String)>,
 }
 
 impl Pond {
@@ -19,11 +23,21 @@ impl Pond {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path().to_path_buf();
         Pond {
+            store_url: root.join("store").display().to_string(),
             store: root.join("store"),
             state: root.join("state"),
             root,
             _dir: dir,
+            env: Vec::new(),
         }
+    }
+
+    /// A pond whose store is `url`, reached with `env` (e.g. [`Services::s3_env`]).
+    pub fn remote(url: &str, env: Vec<(String, String)>) -> Pond {
+        let mut pond = Pond::new();
+        pond.store_url = url.to_string();
+        pond.env = env;
+        pond
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
@@ -32,11 +46,15 @@ impl Pond {
             .env("HOME", self.root.join("home"))
             .env("XDG_STATE_HOME", &self.state)
             .env("XDG_DATA_HOME", self.root.join("data"))
-            .env("POND_STORE", &self.store)
+            .env("POND_STORE", &self.store_url)
             .env("POND_HOST", "test-host")
             .env_remove("CLAUDE_CONFIG_DIR")
             .env_remove("CODEX_HOME")
+            .env_remove("POND_CONFIG")
             .env_remove("POND_LOG");
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
         cmd
     }
 
@@ -150,4 +168,176 @@ pub fn assert_same_tree(expected: &Path, actual: &Path) {
             "{name}: exported bytes differ from the source"
         );
     }
+}
+
+/// The real servers `scripts/test-services.sh` started (`make test` does).
+pub struct Services {
+    pub s3: String,
+    pub nocond_s3: String,
+    pub azurite: String,
+    pub azurite_account: String,
+    pub azurite_key: String,
+}
+
+pub fn services() -> Services {
+    let get = |k: &str| {
+        std::env::var(k).unwrap_or_else(|_| {
+            panic!("{k} is not set: these tests need the real S3 and Azure servers; run `make test`, or `scripts/test-services.sh start` and source the env file it prints")
+        })
+    };
+    Services {
+        s3: get("POND_TEST_S3_ENDPOINT"),
+        nocond_s3: get("POND_TEST_NOCOND_S3_ENDPOINT"),
+        azurite: get("POND_TEST_AZURITE_ENDPOINT"),
+        azurite_account: get("POND_TEST_AZURITE_ACCOUNT"),
+        azurite_key: get("POND_TEST_AZURITE_KEY"),
+    }
+}
+
+fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+impl Services {
+    /// The standard AWS variables a CI runner would set.
+    pub fn s3_env(&self) -> Vec<(String, String)> {
+        s3_env_for(&self.s3)
+    }
+
+    pub fn azure_env(&self, key: &str) -> Vec<(String, String)> {
+        pairs(&[
+            ("AZURE_STORAGE_ACCOUNT_NAME", &self.azurite_account),
+            ("AZURE_STORAGE_ACCOUNT_KEY", key),
+            ("AZURE_STORAGE_ENDPOINT", &self.azurite),
+            ("AZURE_ALLOW_HTTP", "true"),
+        ])
+    }
+
+    /// The same settings as store options, for opening the store in-process.
+    pub fn s3_options(&self) -> Vec<(String, String)> {
+        pairs(&[
+            ("aws_endpoint", &self.s3),
+            ("aws_region", "us-east-1"),
+            ("aws_access_key_id", "pond-test"),
+            ("aws_secret_access_key", "pond-test"),
+            ("allow_http", "true"),
+        ])
+    }
+
+    pub fn azure_options(&self) -> Vec<(String, String)> {
+        pairs(&[
+            ("azure_storage_account_name", &self.azurite_account),
+            ("azure_storage_account_key", &self.azurite_key),
+            ("azure_storage_endpoint", &self.azurite),
+            ("allow_http", "true"),
+        ])
+    }
+}
+
+pub fn s3_env_for(endpoint: &str) -> Vec<(String, String)> {
+    pairs(&[
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "pond-test"),
+        ("AWS_SECRET_ACCESS_KEY", "pond-test"),
+        ("AWS_ALLOW_HTTP", "true"),
+    ])
+}
+
+/// Creates a bucket on the S3 server (moto accepts unsigned requests).
+pub fn create_bucket(endpoint: &str, bucket: &str) {
+    use std::io::{Read, Write};
+    let addr = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut conn = std::net::TcpStream::connect(addr).expect("connect to the S3 server");
+    write!(
+        conn,
+        "PUT /{bucket} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    conn.read_to_string(&mut response).unwrap();
+    assert!(
+        response.starts_with("HTTP/1.1 200"),
+        "create bucket {bucket}: {response}"
+    );
+}
+
+/// A bucket name no other test uses.
+pub fn unique_bucket(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}-{:x}", nanos % (1u128 << 48))
+}
+
+/// Runs `cmd`, killing it if it has not finished within `limit`.
+pub fn output_within(cmd: &mut Command, limit: std::time::Duration) -> Output {
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn pond");
+    let started = std::time::Instant::now();
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "pond did not finish within {limit:?}; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Opens a store in-process to check what it holds.
+pub fn open_store(
+    url: &str,
+    options: Vec<(String, String)>,
+) -> (tokio::runtime::Runtime, pond::store::Store) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let location = pond::store::StoreLocation::parse(url)
+        .unwrap()
+        .with_options(options);
+    let store = runtime
+        .block_on(pond::store::Store::open(
+            &location,
+            pond::store::OpenMode::Existing,
+        ))
+        .unwrap();
+    (runtime, store)
+}
+
+/// Every value of a string column, duplicates included.
+pub fn column(
+    runtime: &tokio::runtime::Runtime,
+    store: &pond::store::Store,
+    table: pond::store::TableKind,
+    name: &str,
+) -> Vec<String> {
+    let batches = runtime
+        .block_on(store.scan(table, None, Some(&[name])))
+        .unwrap();
+    let mut values = Vec::new();
+    for b in &batches {
+        let col = pond::store::schema::Columns::new(b);
+        values.extend(col.str(name).unwrap().iter().flatten().map(str::to_string));
+    }
+    values
+}
+
+/// Asserts no value repeats and returns them as a set.
+pub fn unique(values: Vec<String>, what: &str) -> std::collections::BTreeSet<String> {
+    let n = values.len();
+    let set: std::collections::BTreeSet<String> = values.into_iter().collect();
+    assert_eq!(set.len(), n, "{what}: {} keys stored twice", n - set.len());
+    set
 }

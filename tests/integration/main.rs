@@ -3,11 +3,15 @@
 //!
 //! One test binary with modules, because every test binary links lancedb.
 
+mod agent;
 mod architecture;
+mod crash;
 mod harness;
+mod shared_store;
 
 mod export_roundtrip;
 mod failures;
+mod faults;
 mod formats;
 mod incremental;
 mod lock;

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Starts (and stops) the real servers the tests talk to, on loopback:
+#   moto      S3 with conditional put (If-None-Match), the shared-archive case
+#   Azurite   Azure Blob, for az:// stores
+#   s3rver    an S3 emulator WITHOUT conditional put, which pond must refuse
+# Tools are installed once under $POND_TEST_TOOLS (outside the clone, reused).
+#
+#   scripts/test-services.sh start   # prints the env file to source
+#   scripts/test-services.sh stop
+set -euo pipefail
+
+TOOLS="${POND_TEST_TOOLS:-/var/tmp/pond-test-tools}"
+RUN="${POND_TEST_RUN:-$TOOLS/run}"
+
+install_tools() {
+    mkdir -p "$TOOLS"
+    if [ ! -x "$TOOLS/venv/bin/moto_server" ] || ! "$TOOLS/venv/bin/python" -c 'import azure.storage.blob' 2>/dev/null; then
+        echo "installing moto[server] and azure-storage-blob into $TOOLS/venv" >&2
+        python3 -m venv "$TOOLS/venv"
+        "$TOOLS/venv/bin/pip" install -q 'moto[server]' azure-storage-blob
+    fi
+    if [ ! -x "$TOOLS/node_modules/.bin/azurite-blob" ] || [ ! -x "$TOOLS/node_modules/.bin/s3rver" ]; then
+        echo "installing azurite and s3rver into $TOOLS/node_modules" >&2
+        (cd "$TOOLS" && npm install --silent --no-fund --no-audit azurite@3 s3rver@3)
+    fi
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_for() { # port name
+    for _ in $(seq 1 100); do
+        if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null; then return 0; fi
+        sleep 0.2
+    done
+    echo "$2 did not start on port $1 (log: $RUN/$2.log)" >&2
+    exit 1
+}
+
+start() {
+    install_tools
+    stop quiet
+    mkdir -p "$RUN"
+    rm -rf "$RUN/azurite" "$RUN/s3rver"
+    mkdir -p "$RUN/azurite" "$RUN/s3rver"
+    local moto az nocond
+    moto=$(free_port); az=$(free_port); nocond=$(free_port)
+
+    "$TOOLS/venv/bin/moto_server" -H 127.0.0.1 -p "$moto" >"$RUN/moto.log" 2>&1 &
+    echo $! >"$RUN/pids"
+    "$TOOLS/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$az" \
+        --location "$RUN/azurite" --loose --skipApiVersionCheck --silent >"$RUN/azurite.log" 2>&1 &
+    echo $! >>"$RUN/pids"
+    "$TOOLS/node_modules/.bin/s3rver" -d "$RUN/s3rver" -a 127.0.0.1 -p "$nocond" --silent \
+        --configure-bucket pond-nocond >"$RUN/s3rver.log" 2>&1 &
+    echo $! >>"$RUN/pids"
+    wait_for "$moto" moto; wait_for "$az" azurite; wait_for "$nocond" s3rver
+
+    # Azurite's well-known development account.
+    local account=devstoreaccount1
+    local key='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
+    "$TOOLS/venv/bin/python" - "$az" "$account" "$key" <<'PY'
+import sys
+from azure.storage.blob import BlobServiceClient
+port, account, key = sys.argv[1:]
+url = f"http://127.0.0.1:{port}/{account}"
+svc = BlobServiceClient(account_url=url, credential={"account_name": account, "account_key": key})
+for name in ["pond-race", "pond-faults", "pond-check"]:
+    svc.create_container(name)
+PY
+    cat >"$RUN/env" <<ENV
+POND_TEST_S3_ENDPOINT=http://127.0.0.1:$moto
+POND_TEST_NOCOND_S3_ENDPOINT=http://127.0.0.1:$nocond
+POND_TEST_AZURITE_ENDPOINT=http://127.0.0.1:$az/$account
+POND_TEST_AZURITE_ACCOUNT=$account
+POND_TEST_AZURITE_KEY=$key
+ENV
+    echo "$RUN/env"
+}
+
+stop() {
+    if [ -f "$RUN/pids" ]; then
+        while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$RUN/pids"
+        rm -f "$RUN/pids"
+        [ "${1:-}" = quiet ] || echo "stopped test services" >&2
+    fi
+}
+
+case "${1:-}" in
+    start) start ;;
+    stop) stop ;;
+    *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac
