@@ -18,7 +18,6 @@ setup:
 	  $(SUDO) apt-get install -y $$missing || { $(SUDO) apt-get update && $(SUDO) apt-get install -y $$missing; }; \
 	fi
 	@command -v cargo >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs"; exit 1; }
-	@command -v npm >/dev/null || { echo "npm not found: the tests need it for Azurite (apt-get install npm)"; exit 1; }
 
 build: setup
 	cargo build --locked
@@ -48,6 +47,11 @@ lint: setup
 	cargo fmt --check
 	cargo clippy --locked --all-targets -- -D warnings
 
-## Release-build benchmarks (slow to compile the first time).
+## Release-build benchmarks (slow to compile the first time). multiwriter
+## needs the S3 server, started and stopped here as for the tests.
 bench: setup
 	cargo bench --locked --bench ingest
+	@env_file=$$(scripts/test-services.sh start) && \
+	trap 'scripts/test-services.sh stop' EXIT && \
+	set -a && . "$$env_file" && set +a && \
+	cargo bench --locked --bench multiwriter

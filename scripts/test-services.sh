@@ -13,6 +13,9 @@ TOOLS="${POND_TEST_TOOLS:-/var/tmp/pond-test-tools}"
 RUN="${POND_TEST_RUN:-$TOOLS/run}"
 
 install_tools() {
+    for tool in python3 npm; do
+        command -v "$tool" >/dev/null || { echo "$tool is needed for the test servers (apt-get install python3-venv npm)" >&2; exit 1; }
+    done
     mkdir -p "$TOOLS"
     if [ ! -x "$TOOLS/venv/bin/moto_server" ] || ! "$TOOLS/venv/bin/python" -c 'import azure.storage.blob' 2>/dev/null; then
         echo "installing moto[server] and azure-storage-blob into $TOOLS/venv" >&2

@@ -153,8 +153,9 @@ async fn open_for_sync(
     dry_run: bool,
     allow_unsafe: bool,
 ) -> anyhow::Result<Store> {
-    if location.is_remote() {
+    if location.is_remote() && !probe::recently_safe(&crate::paths::state_dir(), location) {
         let probe = probe::probe(location).await;
+        probe::remember(&crate::paths::state_dir(), location, &probe);
         let failed = probe
             .checks
             .iter()

@@ -17,8 +17,45 @@ use serde::Serialize;
 
 use super::StoreLocation;
 
+/// How long a "safe" verdict is trusted before a sync probes the store again.
+/// A store does not lose conditional put from one sync to the next, and the
+/// probe costs five requests on every no-op sync otherwise.
+pub const VERDICT_TTL: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+fn verdict_path(state_dir: &std::path::Path, location: &StoreLocation) -> std::path::PathBuf {
+    state_dir.join(format!("storage-check-{}.json", location.key))
+}
+
+/// Whether this host found the store safe within [`VERDICT_TTL`].
+pub fn recently_safe(state_dir: &std::path::Path, location: &StoreLocation) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Saved {
+        verdict: Verdict,
+        checked_at: chrono::DateTime<chrono::Utc>,
+    }
+    std::fs::read(verdict_path(state_dir, location))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Saved>(&b).ok())
+        .is_some_and(|s| {
+            s.verdict == Verdict::Safe && chrono::Utc::now() - s.checked_at < VERDICT_TTL
+        })
+}
+
+/// Keeps a safe verdict for [`recently_safe`]; forgets any other.
+pub fn remember(state_dir: &std::path::Path, location: &StoreLocation, report: &ProbeReport) {
+    let path = verdict_path(state_dir, location);
+    if report.verdict != Verdict::Safe {
+        let _ = std::fs::remove_file(path);
+        return;
+    }
+    let saved = serde_json::json!({ "verdict": report.verdict, "checked_at": chrono::Utc::now() });
+    if let Err(e) = crate::paths::write_atomic(&path, saved.to_string().as_bytes()) {
+        tracing::warn!("cannot remember the storage check: {e}");
+    }
+}
+
 /// The probe's conclusion; each has its own exit status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Everything works, conditional put included.
