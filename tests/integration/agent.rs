@@ -1,4 +1,4 @@
-//! The agent survives failing rounds and stops promptly on SIGTERM.
+//! Rule 15: the agent survives failing rounds and stops promptly on SIGTERM.
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::harness::{Pond, fixtures};
 
 #[test]
-fn agent_survives_a_failing_round_and_stops_on_sigterm() {
+fn rule15_agent_survives_a_failing_round_and_stops_on_sigterm() {
     let mut pond = Pond::new();
     // The store's parent is a file at first, so the first rounds fail.
     let blocker = pond.root.join("blocker");

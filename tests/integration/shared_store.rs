@@ -1,4 +1,4 @@
-//! Many hosts, one archive (spec rules 11–13): concurrent syncs from separate
+//! Rules 11, 14 and 16: concurrent syncs from separate
 //! host processes against real object stores lose nothing and store nothing twice.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -194,7 +194,7 @@ fn rule11_hosts_racing_on_azure_store_exactly_the_union() {
 }
 
 #[test]
-fn store_settings_can_come_from_the_config_file_alone() {
+fn rule14_store_settings_from_the_config_file_alone_never_leak_secrets() {
     let s = services();
     let bucket = unique_bucket("config");
     create_bucket(&s.s3, &bucket);
