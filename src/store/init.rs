@@ -35,7 +35,7 @@ fn marker(prefix: &ObjectPath, name: &str) -> ObjectPath {
 fn gate_error(location: &StoreLocation, what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Prepare {
         location: location.display.clone(),
-        source: std::io::Error::other(format!("{what}: {e}")),
+        source: std::io::Error::other(location.redact(&format!("{what}: {e}"))),
     }
 }
 

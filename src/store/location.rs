@@ -115,6 +115,29 @@ impl StoreLocation {
         !matches!(self.scheme(), "file" | "memory")
     }
 
+    /// Removes every secret this location knows of from `text` (an error
+    /// message from a lower layer): the raw URI, secret-looking options, and
+    /// the standard credential variables.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        if self.uri != self.display {
+            out = out.replace(&self.uri, &self.display);
+        }
+        let secret_options = self
+            .options
+            .iter()
+            .filter(|(k, _)| is_secret_key(k))
+            .map(|(_, v)| v.clone());
+        let secret_env = SECRET_VARS.iter().filter_map(|v| std::env::var(v).ok());
+        for secret in secret_options.chain(secret_env) {
+            // Short values would redact innocent text and are no real secret.
+            if secret.len() >= 6 {
+                out = out.replace(&secret, "***");
+            }
+        }
+        out
+    }
+
     pub(crate) fn user_options(&self) -> &BTreeMap<String, String> {
         &self.options
     }
@@ -131,6 +154,32 @@ impl StoreLocation {
         all.extend(self.options.clone());
         all
     }
+}
+
+const SECRET_VARS: &[&str] = &[
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AZURE_STORAGE_ACCOUNT_KEY",
+    "AZURE_STORAGE_ACCESS_KEY",
+    "AZURE_STORAGE_SAS_KEY",
+    "AZURE_STORAGE_TOKEN",
+    "AZURE_CLIENT_SECRET",
+    "GOOGLE_SERVICE_ACCOUNT_KEY",
+];
+
+fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    [
+        "secret",
+        "token",
+        "password",
+        "sas",
+        "account_key",
+        "access_key",
+        "service_account_key",
+    ]
+    .iter()
+    .any(|s| k.contains(s))
 }
 
 fn short_key(canonical: &str) -> String {
@@ -159,6 +208,22 @@ mod tests {
         let loc = StoreLocation::parse("s3://AKIA:secret@bucket/prefix?token=abc").unwrap();
         assert_eq!(loc.display, "s3://bucket/prefix");
         assert!(!loc.display.contains("secret"));
+    }
+
+    #[test]
+    fn errors_are_scrubbed_of_secrets() {
+        let loc = StoreLocation::parse("s3://AKIA:hunter22@bucket/p")
+            .unwrap()
+            .with_options([(
+                "aws_secret_access_key".to_string(),
+                "s3cr3t-value".to_string(),
+            )]);
+        let scrubbed = loc.redact("failed at s3://AKIA:hunter22@bucket/p with key s3cr3t-value");
+        assert!(
+            !scrubbed.contains("hunter22") && !scrubbed.contains("s3cr3t-value"),
+            "{scrubbed}"
+        );
+        assert!(scrubbed.contains("s3://bucket/p"));
     }
 
     #[test]

@@ -47,12 +47,13 @@ pub enum StoreError {
         location: String,
         source: std::io::Error,
     },
-    #[error("store {location}: {operation} failed: {source}")]
+    /// Carries the message only, scrubbed of secrets: Lance errors can quote
+    /// the URI and options they were given.
+    #[error("store {location}: {operation} failed: {message}")]
     Lance {
         location: String,
         operation: String,
-        #[source]
-        source: Box<lancedb::Error>,
+        message: String,
     },
     #[error("store schema mismatch: {0}")]
     Schema(String),
@@ -366,7 +367,7 @@ fn lance_error(location: &StoreLocation, operation: &str, source: lancedb::Error
     StoreError::Lance {
         location: location.display.clone(),
         operation: operation.to_string(),
-        source: Box::new(source),
+        message: location.redact(&source.to_string()),
     }
 }
 

@@ -99,6 +99,14 @@ pub struct ProbeReport {
 
 /// Runs the probe. Never fails: every problem is a verdict.
 pub async fn probe(location: &StoreLocation) -> ProbeReport {
+    let mut report = probe_unredacted(location).await;
+    for check in &mut report.checks {
+        check.detail = location.redact(&check.detail);
+    }
+    report
+}
+
+async fn probe_unredacted(location: &StoreLocation) -> ProbeReport {
     let mut report = ProbeReport {
         store: location.display.clone(),
         verdict: Verdict::Safe,
