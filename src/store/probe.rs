@@ -248,11 +248,16 @@ fn classify(e: Option<object_store::Error>) -> Verdict {
         Some(other) => {
             // Access errors sometimes arrive as generic ones with the status inside.
             let text = other.to_string();
-            if text.contains("403")
-                || text.contains("401")
-                || text.contains("AccessDenied")
-                || text.contains("AuthorizationFailure")
-            {
+            // Whole phrases: a bare "403" also matches timings like "299.603403ms".
+            const REFUSALS: &[&str] = &[
+                "403 Forbidden",
+                "401 Unauthorized",
+                "AccessDenied",
+                "AuthorizationFailure",
+                "InvalidAccessKeyId",
+                "SignatureDoesNotMatch",
+            ];
+            if REFUSALS.iter().any(|r| text.contains(r)) {
                 Verdict::AccessDenied
             } else {
                 Verdict::Unreachable
