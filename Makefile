@@ -39,7 +39,7 @@ run: build
 test: setup lint
 	cargo build --locked --all-targets
 	@env_file=$$(scripts/test-services.sh start) && \
-	trap 'scripts/test-services.sh stop' EXIT && \
+	trap 'scripts/test-services.sh stop "$$(dirname "$$env_file")"' EXIT && \
 	set -a && . "$$env_file" && set +a && \
 	cargo test --locked
 
@@ -52,6 +52,6 @@ lint: setup
 bench: setup
 	cargo bench --locked --bench ingest
 	@env_file=$$(scripts/test-services.sh start) && \
-	trap 'scripts/test-services.sh stop' EXIT && \
+	trap 'scripts/test-services.sh stop "$$(dirname "$$env_file")"' EXIT && \
 	set -a && . "$$env_file" && set +a && \
 	cargo bench --locked --bench multiwriter

@@ -5,12 +5,13 @@
 #   s3rver    an S3 emulator WITHOUT conditional put, which pond must refuse
 # Tools are installed once under $POND_TEST_TOOLS (outside the clone, reused).
 #
-#   scripts/test-services.sh start   # prints the env file to source
-#   scripts/test-services.sh stop
+#   scripts/test-services.sh start        # prints the env file to source
+#   scripts/test-services.sh stop RUNDIR  # RUNDIR: the env file's directory
+# Each start gets its own run directory, so concurrent test runs never stop
+# each other's servers.
 set -euo pipefail
 
 TOOLS="${POND_TEST_TOOLS:-/var/tmp/pond-test-tools}"
-RUN="${POND_TEST_RUN:-$TOOLS/run}"
 
 install_tools() {
     for tool in python3 npm; do
@@ -43,9 +44,9 @@ wait_for() { # port name
 
 start() {
     install_tools
-    stop quiet
-    mkdir -p "$RUN"
-    rm -rf "$RUN/azurite" "$RUN/s3rver"
+    RUN=$(mktemp -d "${TMPDIR:-/tmp}/pond-services.XXXXXX")
+    # A failed start must not leave servers behind.
+    trap 'stop "$RUN" 2>/dev/null' EXIT
     mkdir -p "$RUN/azurite" "$RUN/s3rver"
     local moto az nocond
     moto=$(free_port); az=$(free_port); nocond=$(free_port)
@@ -79,19 +80,21 @@ POND_TEST_AZURITE_ENDPOINT=http://127.0.0.1:$az/$account
 POND_TEST_AZURITE_ACCOUNT=$account
 POND_TEST_AZURITE_KEY=$key
 ENV
+    trap - EXIT
     echo "$RUN/env"
 }
 
 stop() {
+    RUN="$1"
     if [ -f "$RUN/pids" ]; then
         while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$RUN/pids"
-        rm -f "$RUN/pids"
-        [ "${1:-}" = quiet ] || echo "stopped test services" >&2
+        rm -rf "$RUN"
+        echo "stopped test services" >&2
     fi
 }
 
 case "${1:-}" in
     start) start ;;
-    stop) stop ;;
-    *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+    stop) stop "${2:?usage: $0 stop RUNDIR}" ;;
+    *) echo "usage: $0 start | stop RUNDIR" >&2; exit 2 ;;
 esac
