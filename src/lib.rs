@@ -13,3 +13,4 @@ pub mod model;
 pub mod paths;
 pub mod store;
 pub mod sync;
+pub mod telemetry;

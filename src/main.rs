@@ -3,11 +3,10 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use pond::cli::{Cli, dispatch, init_logging};
+use pond::cli::{Cli, dispatch};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -36,9 +36,15 @@ pub struct Cli {
     /// Config file (default: $XDG_CONFIG_HOME/pond/config.toml, if it exists).
     #[arg(long, global = true, env = "POND_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// More log output (repeat for more).
+    /// More log output on stderr (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: crate::telemetry::LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -209,30 +215,44 @@ impl Context {
     }
 }
 
-pub fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "pond=info,warn",
-        _ => "pond=debug,info",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("POND_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
+/// Runs the command with logging and telemetry set up, and flushes
+/// telemetry before returning, whatever the outcome.
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let ctx = Context::from_cli(&cli)?;
-    match cli.command {
-        Command::Sync(args) => sync::run(&ctx, args).await,
-        Command::Status(args) => status::run(&ctx, args).await,
-        Command::Sessions(args) => sessions::run(&ctx, args).await,
-        Command::Show(args) => show::run(&ctx, args).await,
-        Command::Export(args) => export::run(&ctx, args).await,
-        Command::Adapters(args) => adapters::run(args),
-        Command::Agent(args) => agent::run(&ctx, args).await,
-        Command::Storage(StorageCommand::Check(args)) => storage::check(&ctx, args).await,
+    let verbosity = if cli.quiet {
+        -1
+    } else {
+        cli.verbose.min(2) as i8
+    };
+    let telemetry = crate::telemetry::init(
+        verbosity,
+        cli.log_format,
+        &[
+            opentelemetry::KeyValue::new("host.name", ctx.host.clone()),
+            opentelemetry::KeyValue::new("pond.store", ctx.location.display.clone()),
+        ],
+    );
+    let result = run_command(&ctx, cli.command).await;
+    telemetry.shutdown();
+    result
+}
+
+async fn run_command(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
+    use tracing::Instrument;
+    // Sync and agent rounds make their own root span per run.
+    let span = |name: &'static str| tracing::info_span!("pond", command = name, host = %ctx.host, store = %ctx.location.display);
+    match command {
+        Command::Sync(args) => sync::run(ctx, args).await,
+        Command::Agent(args) => agent::run(ctx, args).await,
+        Command::Status(args) => status::run(ctx, args).instrument(span("status")).await,
+        Command::Sessions(args) => sessions::run(ctx, args).instrument(span("sessions")).await,
+        Command::Show(args) => show::run(ctx, args).instrument(span("show")).await,
+        Command::Export(args) => export::run(ctx, args).instrument(span("export")).await,
+        Command::Adapters(args) => span("adapters").in_scope(|| adapters::run(args)),
+        Command::Storage(StorageCommand::Check(args)) => {
+            storage::check(ctx, args)
+                .instrument(span("storage check"))
+                .await
+        }
     }
 }

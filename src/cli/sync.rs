@@ -71,8 +71,42 @@ pub fn select_adapters(
 
 /// One sync: lock, store check, pipeline, records. Failures of the sync itself
 /// are in the returned report; `Err` is reserved for bad arguments and a lock
-/// file that cannot be opened at all.
+/// file that cannot be opened at all. Each round is a root span of its own
+/// and adds to the sync metrics.
 pub async fn round(ctx: &Context, spec: &RoundSpec) -> anyhow::Result<SyncReport> {
+    use tracing::Instrument;
+    use tracing::field::Empty;
+    let span = tracing::info_span!(
+        parent: None,
+        "pond.sync",
+        host = %ctx.host,
+        store = %ctx.location.display,
+        adapter = spec.adapter.as_deref().unwrap_or("all"),
+        outcome = Empty,
+        error = Empty,
+        sessions_inserted = Empty,
+        messages_inserted = Empty,
+        records_inserted = Empty,
+        bytes_read = Empty,
+        commit_retries = Empty,
+        unparsed_records = Empty,
+    );
+    let report = round_inner(ctx, spec).instrument(span.clone()).await?;
+    span.record("outcome", report.outcome.as_str());
+    if let Some(e) = &report.error {
+        span.record("error", e.as_str());
+    }
+    span.record("sessions_inserted", report.sessions_inserted);
+    span.record("messages_inserted", report.messages_inserted);
+    span.record("records_inserted", report.records_inserted);
+    span.record("bytes_read", report.bytes_read);
+    span.record("commit_retries", report.commit_retries);
+    span.record("unparsed_records", report.unparsed_records);
+    crate::telemetry::record_sync(&report);
+    Ok(report)
+}
+
+async fn round_inner(ctx: &Context, spec: &RoundSpec) -> anyhow::Result<SyncReport> {
     let selected = select_adapters(spec.adapter.as_deref(), spec.path.is_some())?;
     let names = selected.iter().map(|a| a.name().to_string()).collect();
     let state_dir = crate::paths::state_dir();
@@ -128,11 +162,15 @@ pub async fn round(ctx: &Context, spec: &RoundSpec) -> anyhow::Result<SyncReport
 
     if !spec.dry_run {
         report.shared_record_error = match &opened {
-            Some(store) => store
-                .record_run(&report.run_row())
-                .await
-                .err()
-                .map(|e| e.to_string()),
+            Some(store) => {
+                use tracing::Instrument;
+                store
+                    .record_run(&report.run_row())
+                    .instrument(tracing::info_span!("fleet.record"))
+                    .await
+                    .err()
+                    .map(|e| e.to_string())
+            }
             None => Some(
                 "the store could not be opened, so this run is recorded on this host only".into(),
             ),

@@ -302,9 +302,18 @@ impl Store {
                 merge.execute(Box::new(reader)).await
             }
         };
-        let result = retry::with_retry(self.retry, &self.retries, &what, attempt)
-            .await
-            .map_err(|e| lance_error(&self.location, &what, e))?;
+        let span = tracing::info_span!(
+            "store.write",
+            table = kind.name(),
+            update,
+            rows = batch.num_rows()
+        );
+        let result = tracing::Instrument::instrument(
+            retry::with_retry(self.retry, &self.retries, &what, attempt),
+            span,
+        )
+        .await
+        .map_err(|e| lance_error(&self.location, &what, e))?;
         Ok((result.num_inserted_rows, result.num_updated_rows))
     }
 

@@ -126,6 +126,7 @@ struct FileWork {
 }
 
 #[allow(clippy::too_many_arguments)]
+#[tracing::instrument(name = "sync.adapter", skip_all, fields(adapter = adapter.name(), root = %root.display()))]
 async fn sync_root(
     store: &Store,
     opts: &SyncOptions,
@@ -137,7 +138,7 @@ async fn sync_root(
 ) -> Result<(), SyncError> {
     let client = adapter.name();
     let root_str = root.display().to_string();
-    let discovery = adapter.discover(root);
+    let discovery = tracing::info_span!("discover").in_scope(|| adapter.discover(root));
     for p in discovery.problems {
         report.problem(root, None, p);
     }
@@ -529,6 +530,7 @@ fn first_record_len(f: &mut std::fs::File) -> std::io::Result<u64> {
 }
 
 /// Commits one batch: raw records, then messages, then sessions, then cursors.
+#[tracing::instrument(name = "commit", skip_all, fields(files = batch.len()))]
 async fn commit(
     store: &Store,
     opts: &SyncOptions,

@@ -8,6 +8,7 @@ mod architecture;
 mod crash;
 mod harness;
 mod shared_store;
+mod telemetry;
 
 mod export_roundtrip;
 mod failures;

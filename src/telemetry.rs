@@ -1,0 +1,304 @@
+//! Logs on stderr, and traces and metrics over OTLP for watching a fleet.
+//!
+//! Telemetry is configured the standard way (`OTEL_EXPORTER_OTLP_ENDPOINT`,
+//! `OTEL_EXPORTER_OTLP_PROTOCOL` = `http/protobuf` (default) or `grpc`,
+//! `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`,
+//! `OTEL_SDK_DISABLED`) and is off when no endpoint is set. pond is mostly a
+//! short-lived CLI, so [`Telemetry::shutdown`] flushes before exit, bounded in
+//! time: a collector that is down costs a warning and at most a few seconds,
+//! never the sync.
+
+use std::time::Duration;
+
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::{Counter, Gauge, Histogram};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+use crate::sync::report::{Outcome, SyncReport};
+
+/// How long exporting may delay exit.
+const FLUSH_BUDGET: Duration = Duration::from_secs(3);
+
+/// How logs are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Where and how to export, resolved from the environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportSettings {
+    pub endpoint: String,
+    pub grpc: bool,
+}
+
+impl ExportSettings {
+    /// `None` when telemetry is off: no endpoint, or `OTEL_SDK_DISABLED=true`.
+    pub fn from_env() -> Option<ExportSettings> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        if var("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+            return None;
+        }
+        let endpoint = var("OTEL_EXPORTER_OTLP_ENDPOINT")?;
+        let grpc =
+            var("OTEL_EXPORTER_OTLP_PROTOCOL").is_some_and(|p| p.eq_ignore_ascii_case("grpc"));
+        Some(ExportSettings { endpoint, grpc })
+    }
+}
+
+/// The exporters, kept to flush them at exit.
+pub struct Telemetry {
+    tracer: Option<SdkTracerProvider>,
+    meter: Option<SdkMeterProvider>,
+}
+
+/// Installs logging, and OTLP export when configured. `verbosity`: -1 quiet,
+/// 0 warnings, 1 info, 2+ debug; `POND_LOG` or `RUST_LOG` override it.
+pub fn init(verbosity: i8, format: LogFormat, resource: &[KeyValue]) -> Telemetry {
+    let default = match verbosity {
+        i8::MIN..=-1 => "error",
+        0 => "warn",
+        1 => "pond=info,warn",
+        _ => "pond=debug,info",
+    };
+    let filter = || {
+        EnvFilter::try_from_env("POND_LOG")
+            .or_else(|_| EnvFilter::try_from_default_env())
+            .unwrap_or_else(|_| EnvFilter::new(default))
+    };
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = match format {
+        LogFormat::Text => fmt.boxed(),
+        LogFormat::Json => fmt.json().boxed(),
+    };
+
+    let mut telemetry = Telemetry {
+        tracer: None,
+        meter: None,
+    };
+    let mut export_problem = None;
+    let otel_layer = match ExportSettings::from_env() {
+        None => None,
+        Some(settings) => match build_providers(&settings, resource) {
+            Ok((tracer, meter)) => {
+                let layer = tracing_opentelemetry::layer()
+                    .with_tracer(tracer.tracer("pond"))
+                    // The exporter's own HTTP stack must not trace itself.
+                    .with_filter(EnvFilter::new("pond=debug,lance=warn,lancedb=warn,off"));
+                opentelemetry::global::set_meter_provider(meter.clone());
+                telemetry.tracer = Some(tracer);
+                telemetry.meter = Some(meter);
+                Some(layer)
+            }
+            Err(e) => {
+                export_problem = Some(e);
+                None
+            }
+        },
+    };
+    let _ = tracing_subscriber::registry()
+        .with(fmt.with_filter(filter()))
+        .with(otel_layer)
+        .try_init();
+    if let Some(e) = export_problem {
+        tracing::warn!("telemetry disabled: {e}");
+    }
+    telemetry
+}
+
+fn build_providers(
+    settings: &ExportSettings,
+    attributes: &[KeyValue],
+) -> Result<(SdkTracerProvider, SdkMeterProvider), String> {
+    let service = std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| "pond".to_string());
+    let resource = Resource::builder()
+        .with_service_name(service)
+        .with_attributes(
+            [KeyValue::new("service.version", env!("CARGO_PKG_VERSION"))]
+                .into_iter()
+                .chain(attributes.iter().cloned()),
+        )
+        .build();
+    let timeout = FLUSH_BUDGET;
+    let base = settings.endpoint.trim_end_matches('/');
+    let (spans, metrics) = if settings.grpc {
+        (
+            opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(base)
+                .with_timeout(timeout)
+                .build(),
+            opentelemetry_otlp::MetricExporter::builder()
+                .with_tonic()
+                .with_endpoint(base)
+                .with_timeout(timeout)
+                .build(),
+        )
+    } else {
+        (
+            opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_endpoint(format!("{base}/v1/traces"))
+                .with_timeout(timeout)
+                .with_headers(Default::default())
+                .build(),
+            opentelemetry_otlp::MetricExporter::builder()
+                .with_http()
+                .with_endpoint(format!("{base}/v1/metrics"))
+                .with_timeout(timeout)
+                .build(),
+        )
+    };
+    let spans = spans.map_err(|e| format!("span exporter: {e}"))?;
+    let metrics = metrics.map_err(|e| format!("metric exporter: {e}"))?;
+    let tracer = SdkTracerProvider::builder()
+        .with_resource(resource.clone())
+        .with_batch_exporter(spans)
+        .build();
+    let meter = SdkMeterProvider::builder()
+        .with_resource(resource)
+        .with_periodic_exporter(metrics)
+        .build();
+    Ok((tracer, meter))
+}
+
+impl Telemetry {
+    /// Flushes and stops the exporters, giving up after [`FLUSH_BUDGET`]
+    /// (a collector that is down must not hold the command).
+    pub fn shutdown(self) {
+        if self.tracer.is_none() && self.meter.is_none() {
+            return;
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut problems = Vec::new();
+            if let Some(m) = self.meter
+                && let Err(e) = m.shutdown_with_timeout(FLUSH_BUDGET)
+            {
+                problems.push(format!("metrics: {e}"));
+            }
+            if let Some(t) = self.tracer
+                && let Err(e) = t.shutdown_with_timeout(FLUSH_BUDGET)
+            {
+                problems.push(format!("traces: {e}"));
+            }
+            let _ = tx.send(problems);
+        });
+        match rx.recv_timeout(FLUSH_BUDGET * 2) {
+            Ok(problems) if problems.is_empty() => {}
+            Ok(problems) => eprintln!(
+                "pond: warning: telemetry not delivered ({})",
+                problems.join("; ")
+            ),
+            Err(_) => eprintln!(
+                "pond: warning: telemetry not delivered (collector did not answer in time)"
+            ),
+        }
+    }
+}
+
+/// The metrics a sync run emits; names are what dashboards and alerts query.
+pub mod names {
+    pub const RUNS: &str = "pond.sync.runs";
+    pub const DURATION: &str = "pond.sync.duration";
+    pub const SESSIONS: &str = "pond.sync.sessions";
+    pub const MESSAGES: &str = "pond.sync.messages";
+    pub const RECORDS: &str = "pond.sync.records";
+    pub const BYTES_READ: &str = "pond.sync.bytes_read";
+    pub const COMMIT_RETRIES: &str = "pond.sync.commit_retries";
+    pub const UNPARSED: &str = "pond.sync.unparsed_records";
+    pub const LOCK_SKIPS: &str = "pond.sync.lock_skips";
+    pub const LAST_SUCCESS: &str = "pond.sync.last_success";
+}
+
+struct SyncMetrics {
+    runs: Counter<u64>,
+    duration: Histogram<f64>,
+    sessions: Counter<u64>,
+    messages: Counter<u64>,
+    records: Counter<u64>,
+    bytes: Counter<u64>,
+    retries: Counter<u64>,
+    unparsed: Counter<u64>,
+    lock_skips: Counter<u64>,
+    last_success: Gauge<f64>,
+}
+
+fn sync_metrics() -> SyncMetrics {
+    let m = opentelemetry::global::meter("pond");
+    SyncMetrics {
+        runs: m
+            .u64_counter(names::RUNS)
+            .with_description("Sync runs, by outcome")
+            .build(),
+        duration: m
+            .f64_histogram(names::DURATION)
+            .with_unit("s")
+            .with_description("Wall time of a sync run")
+            .build(),
+        sessions: m
+            .u64_counter(names::SESSIONS)
+            .with_description("Sessions inserted")
+            .build(),
+        messages: m
+            .u64_counter(names::MESSAGES)
+            .with_description("Messages inserted")
+            .build(),
+        records: m
+            .u64_counter(names::RECORDS)
+            .with_description("Raw records inserted")
+            .build(),
+        bytes: m
+            .u64_counter(names::BYTES_READ)
+            .with_unit("By")
+            .with_description("Source bytes read")
+            .build(),
+        retries: m
+            .u64_counter(names::COMMIT_RETRIES)
+            .with_description("Store writes retried after a conflict or transient failure")
+            .build(),
+        unparsed: m
+            .u64_counter(names::UNPARSED)
+            .with_description("Records kept as raw bytes only because they are not valid JSON")
+            .build(),
+        lock_skips: m
+            .u64_counter(names::LOCK_SKIPS)
+            .with_description("Syncs skipped because another held this host's lock")
+            .build(),
+        last_success: m
+            .f64_gauge(names::LAST_SUCCESS)
+            .with_unit("s")
+            .with_description("Unix time of this host's last successful sync")
+            .build(),
+    }
+}
+
+/// Records one sync run's metrics (a no-op when telemetry is off).
+pub fn record_sync(report: &SyncReport) {
+    let m = sync_metrics();
+    let outcome = [KeyValue::new("outcome", report.outcome.as_str())];
+    m.runs.add(1, &outcome);
+    if report.outcome == Outcome::Skipped {
+        m.lock_skips.add(1, &[]);
+        return;
+    }
+    m.duration.record(report.duration_secs, &outcome);
+    m.sessions.add(report.sessions_inserted, &[]);
+    m.messages.add(report.messages_inserted, &[]);
+    m.records.add(report.records_inserted, &[]);
+    m.bytes.add(report.bytes_read, &[]);
+    m.retries.add(report.commit_retries, &[]);
+    m.unparsed.add(report.unparsed_records, &[]);
+    if matches!(report.outcome, Outcome::Ok | Outcome::Partial) {
+        m.last_success
+            .record(report.finished_at.timestamp() as f64, &[]);
+    }
+}
