@@ -37,6 +37,7 @@ run: build
 ## S3, Azurite for Azure, s3rver as a store without conditional put), started
 ## here and stopped when the tests end, pass or fail.
 test: setup lint
+	@command -v systemd-analyze >/dev/null || $(SUDO) apt-get install -y systemd
 	cargo build --locked --all-targets
 	@env_file=$$(scripts/test-services.sh start) && \
 	trap 'scripts/test-services.sh stop "$$(dirname "$$env_file")"' EXIT && \

@@ -7,6 +7,7 @@ mod adapters;
 mod agent;
 mod export;
 mod output;
+mod schedule;
 mod sessions;
 mod show;
 mod status;
@@ -68,6 +69,40 @@ pub enum Command {
     /// Check that a store can hold a shared archive safely.
     #[command(subcommand)]
     Storage(StorageCommand),
+    /// Run `pond sync` periodically as this user (systemd, cron or launchd).
+    Schedule(ScheduleArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ScheduleArgs {
+    #[command(subcommand)]
+    pub action: ScheduleAction,
+    /// How often (install only).
+    #[arg(long, global = true, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub every: std::time::Duration,
+    /// Which scheduler (default: launchd on macOS, systemd where it runs, else cron).
+    #[arg(long, global = true, value_enum)]
+    pub method: Option<ScheduleMethod>,
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum ScheduleAction {
+    /// Write (and, where the scheduler runs, enable) the periodic sync.
+    Install,
+    /// Remove it.
+    Remove,
+    /// Whether it is installed, and when this host last synced.
+    Status,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleMethod {
+    Systemd,
+    Cron,
+    Launchd,
 }
 
 #[derive(Debug, Subcommand)]
@@ -249,6 +284,7 @@ async fn run_command(ctx: &Context, command: Command) -> anyhow::Result<ExitCode
         Command::Show(args) => show::run(ctx, args).instrument(span("show")).await,
         Command::Export(args) => export::run(ctx, args).instrument(span("export")).await,
         Command::Adapters(args) => span("adapters").in_scope(|| adapters::run(args)),
+        Command::Schedule(args) => schedule::run(ctx, args).instrument(span("schedule")).await,
         Command::Storage(StorageCommand::Check(args)) => {
             storage::check(ctx, args)
                 .instrument(span("storage check"))

@@ -17,3 +17,4 @@ mod formats;
 mod incremental;
 mod lock;
 mod read_commands;
+mod schedule;
