@@ -17,6 +17,22 @@ pub struct Config {
     pub store: StoreConfig,
     /// Host name to record, below `--host` and `POND_HOST`.
     pub host: Option<String>,
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
+}
+
+/// OTLP export settings; the standard `OTEL_*` variables win over these.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// Collector base URL, e.g. `http://collector:4318` (`OTEL_EXPORTER_OTLP_ENDPOINT`).
+    pub endpoint: Option<String>,
+    /// `http/protobuf` (default) or `grpc` (`OTEL_EXPORTER_OTLP_PROTOCOL`).
+    pub protocol: Option<String>,
+    /// `service.name` (`OTEL_SERVICE_NAME`), default `pond`.
+    pub service_name: Option<String>,
+    /// Set `false` to turn export off (`OTEL_SDK_DISABLED=true`).
+    pub enabled: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -50,19 +66,21 @@ pub fn default_path() -> PathBuf {
 }
 
 /// Loads `explicit` (which must exist) or the default file (which may not).
-pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+/// Returns the config and the file it came from, if any.
+pub fn load(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>), ConfigError> {
     let path = explicit.map(Path::to_path_buf).unwrap_or_else(default_path);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {
-            return Ok(Config::default());
+            return Ok((Config::default(), None));
         }
         Err(source) => return Err(ConfigError::Read { path, source }),
     };
-    toml::from_str(&text).map_err(|e| ConfigError::Parse {
-        path,
+    let config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.clone(),
         message: e.message().to_string(),
-    })
+    })?;
+    Ok((config, Some(path)))
 }
 
 #[cfg(test)]
@@ -72,9 +90,10 @@ mod tests {
     #[test]
     fn store_options_parse() {
         let c: Config = toml::from_str(
-            "host = \"ci-7\"\n[store]\nurl = \"s3://b/p\"\n[store.options]\naws_endpoint = \"http://127.0.0.1:9000\"\n",
+            "host = \"ci-7\"\n[store]\nurl = \"s3://b/p\"\n[store.options]\naws_endpoint = \"http://127.0.0.1:9000\"\n[telemetry]\nendpoint = \"http://c:4318\"\n",
         )
         .unwrap();
+        assert_eq!(c.telemetry.endpoint.as_deref(), Some("http://c:4318"));
         assert_eq!(c.store.url.as_deref(), Some("s3://b/p"));
         assert_eq!(c.store.options["aws_endpoint"], "http://127.0.0.1:9000");
         assert_eq!(c.host.as_deref(), Some("ci-7"));
@@ -83,5 +102,32 @@ mod tests {
     #[test]
     fn typos_are_errors() {
         assert!(toml::from_str::<Config>("[store]\nulr = \"x\"\n").is_err());
+    }
+}
+
+#[cfg(test)]
+mod example {
+    #[test]
+    fn the_shipped_example_parses_with_every_key_set() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/config/pond.example.toml"
+        ))
+        .unwrap();
+        // Uncomment every `#key = value` line: the documented keys must all be real.
+        let uncommented: String = text
+            .lines()
+            .map(|l| match l.strip_prefix('#') {
+                Some(rest) if rest.contains(" = ") && !rest.starts_with(' ') => rest.to_string(),
+                _ => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let config: super::Config = toml::from_str(&uncommented).expect("example parses");
+        assert!(
+            config.store.url.is_some()
+                && config.telemetry.endpoint.is_some()
+                && config.host.is_some()
+        );
     }
 }

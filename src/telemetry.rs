@@ -13,7 +13,7 @@ use std::time::Duration;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Gauge, Histogram};
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
+use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -41,15 +41,20 @@ pub struct ExportSettings {
 }
 
 impl ExportSettings {
-    /// `None` when telemetry is off: no endpoint, or `OTEL_SDK_DISABLED=true`.
-    pub fn from_env() -> Option<ExportSettings> {
+    /// `None` when telemetry is off: no endpoint, or turned off by
+    /// `OTEL_SDK_DISABLED=true` / `enabled = false`. Variables win over the file.
+    pub fn resolve(file: &crate::config::TelemetryConfig) -> Option<ExportSettings> {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-        if var("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        let disabled = match var("OTEL_SDK_DISABLED") {
+            Some(v) => v.eq_ignore_ascii_case("true"),
+            None => file.enabled == Some(false),
+        };
+        if disabled {
             return None;
         }
-        let endpoint = var("OTEL_EXPORTER_OTLP_ENDPOINT")?;
-        let grpc =
-            var("OTEL_EXPORTER_OTLP_PROTOCOL").is_some_and(|p| p.eq_ignore_ascii_case("grpc"));
+        let endpoint = var("OTEL_EXPORTER_OTLP_ENDPOINT").or_else(|| file.endpoint.clone())?;
+        let protocol = var("OTEL_EXPORTER_OTLP_PROTOCOL").or_else(|| file.protocol.clone());
+        let grpc = protocol.is_some_and(|p| p.eq_ignore_ascii_case("grpc"));
         Some(ExportSettings { endpoint, grpc })
     }
 }
@@ -62,7 +67,12 @@ pub struct Telemetry {
 
 /// Installs logging, and OTLP export when configured. `verbosity`: -1 quiet,
 /// 0 warnings, 1 info, 2+ debug; `POND_LOG` or `RUST_LOG` override it.
-pub fn init(verbosity: i8, format: LogFormat, resource: &[KeyValue]) -> Telemetry {
+pub fn init(
+    verbosity: i8,
+    format: LogFormat,
+    file: &crate::config::TelemetryConfig,
+    resource: &[KeyValue],
+) -> Telemetry {
     let default = match verbosity {
         i8::MIN..=-1 => "error",
         0 => "warn",
@@ -85,9 +95,9 @@ pub fn init(verbosity: i8, format: LogFormat, resource: &[KeyValue]) -> Telemetr
         meter: None,
     };
     let mut export_problem = None;
-    let otel_layer = match ExportSettings::from_env() {
+    let otel_layer = match ExportSettings::resolve(file) {
         None => None,
-        Some(settings) => match build_providers(&settings, resource) {
+        Some(settings) => match build_providers(&settings, file, resource) {
             Ok((tracer, meter)) => {
                 let layer = tracing_opentelemetry::layer()
                     .with_tracer(tracer.tracer("pond"))
@@ -116,9 +126,13 @@ pub fn init(verbosity: i8, format: LogFormat, resource: &[KeyValue]) -> Telemetr
 
 fn build_providers(
     settings: &ExportSettings,
+    file: &crate::config::TelemetryConfig,
     attributes: &[KeyValue],
 ) -> Result<(SdkTracerProvider, SdkMeterProvider), String> {
-    let service = std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| "pond".to_string());
+    let service = std::env::var("OTEL_SERVICE_NAME")
+        .ok()
+        .or_else(|| file.service_name.clone())
+        .unwrap_or_else(|| "pond".to_string());
     let resource = Resource::builder()
         .with_service_name(service)
         .with_attributes(
@@ -148,7 +162,6 @@ fn build_providers(
                 .with_http()
                 .with_endpoint(format!("{base}/v1/traces"))
                 .with_timeout(timeout)
-                .with_headers(Default::default())
                 .build(),
             opentelemetry_otlp::MetricExporter::builder()
                 .with_http()

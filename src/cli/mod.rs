@@ -5,6 +5,7 @@
 
 mod adapters;
 mod agent;
+pub mod config_show;
 mod export;
 mod output;
 mod schedule;
@@ -71,6 +72,19 @@ pub enum Command {
     Storage(StorageCommand),
     /// Run `pond sync` periodically as this user (systemd, cron or launchd).
     Schedule(ScheduleArgs),
+    /// Show the configuration in effect.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print every resolved setting and where it came from (flag, env, file,
+    /// default), secrets masked.
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -224,29 +238,89 @@ pub struct AdaptersArgs {
 pub struct Context {
     pub location: StoreLocation,
     pub host: String,
+    pub telemetry: crate::config::TelemetryConfig,
+    /// Each resolved setting with where it came from, for `pond config show`.
+    pub provenance: Vec<config_show::Setting>,
 }
 
 impl Context {
     /// Flags and environment first, then the config file, then defaults.
     fn from_cli(cli: &Cli) -> anyhow::Result<Context> {
-        let config = crate::config::load(cli.config.as_deref())?;
-        let url = cli
-            .store
-            .clone()
-            .or(config.store.url)
-            .unwrap_or_else(|| crate::paths::default_store_dir().display().to_string());
-        let location = StoreLocation::parse(&url)?.with_options(config.store.options);
-        let host = [cli.host.clone(), config.host]
-            .into_iter()
-            .flatten()
-            .map(|h| h.trim().to_string())
-            .find(|h| !h.is_empty())
+        use config_show::{Setting, Source};
+        let (config, config_file) = crate::config::load(cli.config.as_deref())?;
+        let from_flag_or_env = |value: &Option<String>, var: &str| match value {
+            Some(v) if std::env::var(var).ok().as_deref() == Some(v.as_str()) => {
+                Some((v.clone(), Source::Env))
+            }
+            Some(v) => Some((v.clone(), Source::Flag)),
+            None => None,
+        };
+        let (url, url_source) = from_flag_or_env(&cli.store, "POND_STORE")
+            .or_else(|| config.store.url.clone().map(|u| (u, Source::File)))
             .unwrap_or_else(|| {
-                hostname::get()
-                    .map(|h| h.to_string_lossy().into_owned())
-                    .unwrap_or_else(|_| "unknown-host".to_string())
+                (
+                    crate::paths::default_store_dir().display().to_string(),
+                    Source::Default,
+                )
             });
-        Ok(Context { location, host })
+        let location = StoreLocation::parse(&url)?.with_options(config.store.options.clone());
+        let (host, host_source) = from_flag_or_env(&cli.host, "POND_HOST")
+            .filter(|(h, _)| !h.trim().is_empty())
+            .or_else(|| {
+                config
+                    .host
+                    .clone()
+                    .filter(|h| !h.trim().is_empty())
+                    .map(|h| (h, Source::File))
+            })
+            .map(|(h, s)| (h.trim().to_string(), s))
+            .unwrap_or_else(|| {
+                let h = hostname::get()
+                    .map(|h| h.to_string_lossy().into_owned())
+                    .unwrap_or_else(|_| "unknown-host".to_string());
+                (h, Source::Default)
+            });
+        let mut provenance = vec![
+            Setting::new(
+                "config_file",
+                config_file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| {
+                        format!("{} (absent)", crate::config::default_path().display())
+                    }),
+                if cli.config.is_some() {
+                    Source::Flag
+                } else {
+                    Source::Default
+                },
+            ),
+            Setting::new("store", location.display.clone(), url_source),
+            Setting::new("host", host.clone(), host_source),
+            Setting::new(
+                "state_dir",
+                crate::paths::state_dir().display().to_string(),
+                if std::env::var_os("XDG_STATE_HOME").is_some() {
+                    Source::Env
+                } else {
+                    Source::Default
+                },
+            ),
+        ];
+        for (key, value) in &config.store.options {
+            provenance.push(Setting::new(
+                &format!("store.options.{key}"),
+                config_show::mask(key, value),
+                Source::File,
+            ));
+        }
+        provenance.extend(config_show::telemetry_settings(&config.telemetry));
+        Ok(Context {
+            location,
+            host,
+            telemetry: config.telemetry,
+            provenance,
+        })
     }
 }
 
@@ -262,6 +336,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let telemetry = crate::telemetry::init(
         verbosity,
         cli.log_format,
+        &ctx.telemetry,
         &[
             opentelemetry::KeyValue::new("host.name", ctx.host.clone()),
             opentelemetry::KeyValue::new("pond.store", ctx.location.display.clone()),
@@ -284,6 +359,7 @@ async fn run_command(ctx: &Context, command: Command) -> anyhow::Result<ExitCode
         Command::Show(args) => show::run(ctx, args).instrument(span("show")).await,
         Command::Export(args) => export::run(ctx, args).instrument(span("export")).await,
         Command::Adapters(args) => span("adapters").in_scope(|| adapters::run(args)),
+        Command::Config(ConfigCommand::Show { json }) => config_show::run(ctx, json),
         Command::Schedule(args) => schedule::run(ctx, args).instrument(span("schedule")).await,
         Command::Storage(StorageCommand::Check(args)) => {
             storage::check(ctx, args)

@@ -372,3 +372,73 @@ fn dashboard_alerts_and_collector_config_parse_and_query_only_emitted_metrics() 
         "queried but never emitted: {unknown:?} (emitted: {emitted:?})"
     );
 }
+
+#[test]
+fn config_show_names_each_source_and_masks_secrets() {
+    let (endpoint, received) = http_receiver();
+    let pond = Pond::new();
+    let config = pond.root.join("pond.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\nurl = \"{}\"\n[store.options]\naws_secret_access_key = \"TOPSECRET-99\"\naws_region = \"eu-west-1\"\n[telemetry]\nendpoint = \"{endpoint}\"\nservice_name = \"pond-ci\"\n",
+            pond.store.display()
+        ),
+    )
+    .unwrap();
+    let show = pond
+        .cmd(&["config", "show", "--json"])
+        .env("POND_CONFIG", &config)
+        .env_remove("POND_STORE")
+        .output()
+        .unwrap();
+    assert!(
+        show.status.success(),
+        "{}",
+        String::from_utf8_lossy(&show.stderr)
+    );
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(!text.contains("TOPSECRET-99"), "{text}");
+    let settings: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let get = |key: &str| {
+        settings
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["key"] == key)
+            .unwrap_or_else(|| panic!("{key} missing: {settings}"))
+            .clone()
+    };
+    assert_eq!(get("store")["source"], "file");
+    assert_eq!(
+        get("host")["source"],
+        "env",
+        "POND_HOST is set by the harness"
+    );
+    assert_eq!(get("store.options.aws_secret_access_key")["value"], "***");
+    assert_eq!(get("store.options.aws_region")["value"], "eu-west-1");
+    assert_eq!(get("telemetry.endpoint")["source"], "file");
+    assert_eq!(get("telemetry.service_name")["value"], "pond-ci");
+
+    // The file's [telemetry] alone turns export on.
+    let out = pond
+        .cmd(&[
+            "sync",
+            "codex",
+            "--path",
+            fixtures("codex").to_str().unwrap(),
+        ])
+        .env("POND_CONFIG", &config)
+        .env_remove("POND_STORE")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let r = received.lock().unwrap();
+    let services: BTreeSet<String> = r
+        .traces
+        .iter()
+        .flat_map(|t| &t.resource_spans)
+        .map(|rs| attrs(&rs.resource.as_ref().unwrap().attributes)["service.name"].clone())
+        .collect();
+    assert_eq!(services, BTreeSet::from(["pond-ci".to_string()]));
+}
