@@ -442,3 +442,132 @@ fn config_show_names_each_source_and_masks_secrets() {
         .collect();
     assert_eq!(services, BTreeSet::from(["pond-ci".to_string()]));
 }
+
+const TRACE_EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+const METRICS_EXPORT: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+
+/// An OTLP/gRPC receiver: HTTP/2, gRPC framing, the real protobuf messages.
+fn grpc_receiver() -> (String, Arc<Mutex<Received>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let received = Arc::new(Mutex::new(Received::default()));
+    let sink = received.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    continue;
+                };
+                let sink = sink.clone();
+                tokio::spawn(async move {
+                    let Ok(mut conn) = h2::server::handshake(socket).await else {
+                        return;
+                    };
+                    while let Some(Ok((request, respond))) = conn.accept().await {
+                        tokio::spawn(grpc_call(request, respond, sink.clone()));
+                    }
+                });
+            }
+        });
+    });
+    (endpoint, received)
+}
+
+async fn grpc_call(
+    request: http::Request<h2::RecvStream>,
+    mut respond: h2::server::SendResponse<bytes::Bytes>,
+    sink: Arc<Mutex<Received>>,
+) {
+    let path = request.uri().path().to_string();
+    let mut body = request.into_body();
+    let mut buf = Vec::new();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.unwrap();
+        let _ = body.flow_control().release_capacity(chunk.len());
+        buf.extend_from_slice(&chunk);
+    }
+    // gRPC message framing: compressed flag (1 byte), length (4 bytes, big endian).
+    assert_eq!(buf[0], 0, "uncompressed");
+    let len = u32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]) as usize;
+    let message = &buf[5..5 + len];
+    {
+        let mut r = sink.lock().unwrap();
+        match path.as_str() {
+            TRACE_EXPORT => r
+                .traces
+                .push(ExportTraceServiceRequest::decode(message).unwrap()),
+            METRICS_EXPORT => r
+                .metrics
+                .push(ExportMetricsServiceRequest::decode(message).unwrap()),
+            other => panic!("unexpected gRPC method {other}"),
+        }
+    }
+    let response = http::Response::builder()
+        .status(200)
+        .header("content-type", "application/grpc")
+        .body(())
+        .unwrap();
+    let mut send = respond.send_response(response, false).unwrap();
+    // An empty Export*ServiceResponse, then the gRPC status.
+    send.send_data(bytes::Bytes::from_static(&[0, 0, 0, 0, 0]), false)
+        .unwrap();
+    let mut trailers = http::HeaderMap::new();
+    trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+    send.send_trailers(trailers).unwrap();
+}
+
+#[test]
+fn one_sync_exports_over_otlp_grpc_too() {
+    let (endpoint, received) = grpc_receiver();
+    let pond = Pond::new();
+    let out = pond
+        .cmd(&[
+            "sync",
+            "codex",
+            "--path",
+            fixtures("codex").to_str().unwrap(),
+            "--json",
+        ])
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("not delivered"));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = received.lock().unwrap();
+    let root = r
+        .traces
+        .iter()
+        .flat_map(|t| &t.resource_spans)
+        .flat_map(|rs| &rs.scope_spans)
+        .flat_map(|ss| &ss.spans)
+        .find(|s| s.name == "pond.sync")
+        .expect("the root span arrives over gRPC");
+    assert_eq!(
+        attrs(&root.attributes)["records_inserted"],
+        report["records_inserted"].to_string()
+    );
+    let metric_names: BTreeSet<&str> = r
+        .metrics
+        .iter()
+        .flat_map(|m| &m.resource_metrics)
+        .flat_map(|rm| &rm.scope_metrics)
+        .flat_map(|sm| &sm.metrics)
+        .map(|m| m.name.as_str())
+        .collect();
+    assert!(
+        metric_names.contains("pond.sync.runs") && metric_names.contains("pond.sync.records"),
+        "{metric_names:?}"
+    );
+}
