@@ -13,7 +13,7 @@ use std::time::Duration;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Gauge, Histogram};
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_otlp::{RetryPolicy, WithExportConfig, WithHttpConfig, WithTonicConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -142,6 +142,14 @@ fn build_providers(
         )
         .build();
     let timeout = FLUSH_BUDGET;
+    // One quick retry: a short-lived CLI cannot wait out the recommended
+    // backoff (up to 1.6 s per step) when the collector is down.
+    let retry = || {
+        RetryPolicy::recommended()
+            .with_max_retries(1)
+            .with_initial_delay(Duration::from_millis(100))
+            .with_max_delay(Duration::from_millis(200))
+    };
     let base = settings.endpoint.trim_end_matches('/');
     let (spans, metrics) = if settings.grpc {
         (
@@ -149,11 +157,13 @@ fn build_providers(
                 .with_tonic()
                 .with_endpoint(base)
                 .with_timeout(timeout)
+                .with_retry_policy(retry())
                 .build(),
             opentelemetry_otlp::MetricExporter::builder()
                 .with_tonic()
                 .with_endpoint(base)
                 .with_timeout(timeout)
+                .with_retry_policy(retry())
                 .build(),
         )
     } else {
@@ -162,11 +172,13 @@ fn build_providers(
                 .with_http()
                 .with_endpoint(format!("{base}/v1/traces"))
                 .with_timeout(timeout)
+                .with_retry_policy(retry())
                 .build(),
             opentelemetry_otlp::MetricExporter::builder()
                 .with_http()
                 .with_endpoint(format!("{base}/v1/metrics"))
                 .with_timeout(timeout)
+                .with_retry_policy(retry())
                 .build(),
         )
     };
@@ -229,6 +241,7 @@ pub mod names {
     pub const COMMIT_RETRIES: &str = "pond.sync.commit_retries";
     pub const UNPARSED: &str = "pond.sync.unparsed_records";
     pub const LOCK_SKIPS: &str = "pond.sync.lock_skips";
+    pub const LOCK_WAITS: &str = "pond.sync.lock_waits";
     pub const LAST_SUCCESS: &str = "pond.sync.last_success";
 }
 
@@ -242,6 +255,7 @@ struct SyncMetrics {
     retries: Counter<u64>,
     unparsed: Counter<u64>,
     lock_skips: Counter<u64>,
+    lock_waits: Counter<u64>,
     last_success: Gauge<f64>,
 }
 
@@ -286,6 +300,10 @@ fn sync_metrics() -> SyncMetrics {
             .u64_counter(names::LOCK_SKIPS)
             .with_description("Syncs skipped because another held this host's lock")
             .build(),
+        lock_waits: m
+            .u64_counter(names::LOCK_WAITS)
+            .with_description("Syncs that waited for another sync's host lock")
+            .build(),
         last_success: m
             .f64_gauge(names::LAST_SUCCESS)
             .with_unit("s")
@@ -302,6 +320,9 @@ pub fn record_sync(report: &SyncReport) {
     if report.outcome == Outcome::Skipped {
         m.lock_skips.add(1, &[]);
         return;
+    }
+    if report.waited_for_lock {
+        m.lock_waits.add(1, &[]);
     }
     m.duration.record(report.duration_secs, &outcome);
     m.sessions.add(report.sessions_inserted, &[]);

@@ -111,7 +111,9 @@ async fn round_inner(ctx: &Context, spec: &RoundSpec) -> anyhow::Result<SyncRepo
     let names = selected.iter().map(|a| a.name().to_string()).collect();
     let state_dir = crate::paths::state_dir();
     let lock_path = lock::lock_path(&state_dir, &ctx.location.key);
+    let mut waited = false;
     let _lock = match lock::acquire(&lock_path, spec.no_wait, |holder| {
+        waited = true;
         let who = holder
             .map(|h| format!("pid {} (since {})", h.pid, h.started_at.format("%H:%M:%S")))
             .unwrap_or_else(|| "another process".to_string());
@@ -141,6 +143,7 @@ async fn round_inner(ctx: &Context, spec: &RoundSpec) -> anyhow::Result<SyncRepo
         batch_bytes: DEFAULT_BATCH_BYTES,
     };
     let mut report = SyncReport::new(&ctx.location.display, &ctx.host, names, spec.dry_run);
+    report.waited_for_lock = waited;
     let show = spec.progress;
     let progress = |line: &str| {
         if show {

@@ -54,6 +54,9 @@ pub struct SyncReport {
     pub commits: u64,
     /// Store writes retried after losing a commit race or a transient failure.
     pub commit_retries: u64,
+    /// Whether this run had to wait for another sync's host lock first.
+    #[serde(default)]
+    pub waited_for_lock: bool,
     pub errors: Vec<Problem>,
     /// Set when the run could not be recorded in the shared store's fleet
     /// tables (the local record is then the only trace of this run).
@@ -87,6 +90,7 @@ impl SyncReport {
             unknown_records: 0,
             commits: 0,
             commit_retries: 0,
+            waited_for_lock: false,
             errors: Vec::new(),
             shared_record_error: None,
         }

@@ -61,6 +61,7 @@ fn rule7_a_held_lock_makes_no_wait_skip_and_others_wait() {
     assert!(out.status.success());
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["outcome"], "ok");
+    assert_eq!(report["waited_for_lock"], true);
     assert!(count(&report, "records_inserted") > 0);
 }
 
