@@ -239,6 +239,7 @@ pub mod names {
     pub const RECORDS: &str = "pond.sync.records";
     pub const BYTES_READ: &str = "pond.sync.bytes_read";
     pub const COMMIT_RETRIES: &str = "pond.sync.commit_retries";
+    pub const COMMIT_CONFLICTS: &str = "pond.sync.commit_conflicts";
     pub const UNPARSED: &str = "pond.sync.unparsed_records";
     pub const LOCK_SKIPS: &str = "pond.sync.lock_skips";
     pub const LOCK_WAITS: &str = "pond.sync.lock_waits";
@@ -253,6 +254,7 @@ struct SyncMetrics {
     records: Counter<u64>,
     bytes: Counter<u64>,
     retries: Counter<u64>,
+    conflicts: Counter<u64>,
     unparsed: Counter<u64>,
     lock_skips: Counter<u64>,
     lock_waits: Counter<u64>,
@@ -292,6 +294,10 @@ fn sync_metrics() -> SyncMetrics {
             .u64_counter(names::COMMIT_RETRIES)
             .with_description("Store writes retried after a conflict or transient failure")
             .build(),
+        conflicts: m
+            .u64_counter(names::COMMIT_CONFLICTS)
+            .with_description("Commit conflicts with other writers, resolved by Lance's rebase")
+            .build(),
         unparsed: m
             .u64_counter(names::UNPARSED)
             .with_description("Records kept as raw bytes only because they are not valid JSON")
@@ -330,6 +336,7 @@ pub fn record_sync(report: &SyncReport) {
     m.records.add(report.records_inserted, &[]);
     m.bytes.add(report.bytes_read, &[]);
     m.retries.add(report.commit_retries, &[]);
+    m.conflicts.add(report.commit_conflicts, &[]);
     m.unparsed.add(report.unparsed_records, &[]);
     if matches!(report.outcome, Outcome::Ok | Outcome::Partial) {
         m.last_success

@@ -160,6 +160,7 @@ async fn round_inner(ctx: &Context, spec: &RoundSpec) -> anyhow::Result<SyncRepo
     .await;
     if let Some(store) = &opened {
         report.commit_retries = store.retries();
+        report.commit_conflicts = store.conflicts();
     }
     report.finish(result.err().map(|e| format!("{e:#}")));
 

@@ -115,6 +115,8 @@ pub struct Store {
     retry: retry::RetryPolicy,
     /// Writes retried after a lost commit race or a transient failure.
     retries: AtomicU64,
+    /// Commit conflicts Lance resolved itself by rebasing (attempts beyond the first).
+    conflicts: AtomicU64,
 }
 
 impl Store {
@@ -144,6 +146,7 @@ impl Store {
             tables: HashMap::new(),
             retry: retry::RetryPolicy::default(),
             retries: AtomicU64::new(0),
+            conflicts: AtomicU64::new(0),
         };
         if mode == OpenMode::Create && !store.all_tables_exist().await? {
             store.create_tables().await?;
@@ -208,6 +211,11 @@ impl Store {
     /// How many writes were retried since the store was opened.
     pub fn retries(&self) -> u64 {
         self.retries.load(Ordering::Relaxed)
+    }
+
+    /// How many commit conflicts Lance rebased over since the store was opened.
+    pub fn conflicts(&self) -> u64 {
+        self.conflicts.load(Ordering::Relaxed)
     }
 
     pub fn with_retry_policy(mut self, policy: retry::RetryPolicy) -> Self {
@@ -314,6 +322,10 @@ impl Store {
         )
         .await
         .map_err(|e| lance_error(&self.location, &what, e))?;
+        self.conflicts.fetch_add(
+            u64::from(result.num_attempts.saturating_sub(1)),
+            Ordering::Relaxed,
+        );
         Ok((result.num_inserted_rows, result.num_updated_rows))
     }
 

@@ -54,6 +54,9 @@ pub struct SyncReport {
     pub commits: u64,
     /// Store writes retried after losing a commit race or a transient failure.
     pub commit_retries: u64,
+    /// Commit conflicts with other writers that Lance resolved by rebasing.
+    #[serde(default)]
+    pub commit_conflicts: u64,
     /// Whether this run had to wait for another sync's host lock first.
     #[serde(default)]
     pub waited_for_lock: bool,
@@ -90,6 +93,7 @@ impl SyncReport {
             unknown_records: 0,
             commits: 0,
             commit_retries: 0,
+            commit_conflicts: 0,
             waited_for_lock: false,
             errors: Vec::new(),
             shared_record_error: None,

@@ -18,6 +18,8 @@ use crate::harness::{Pond, count, fixtures, output_within};
 struct Received {
     traces: Vec<ExportTraceServiceRequest>,
     metrics: Vec<ExportMetricsServiceRequest>,
+    /// Lower-cased HTTP header names seen.
+    headers: BTreeSet<String>,
 }
 
 /// An OTLP/HTTP receiver on loopback: decodes `/v1/traces` and `/v1/metrics`.
@@ -55,6 +57,13 @@ fn serve(conn: std::net::TcpStream, sink: &Mutex<Received>) {
             reader.read_line(&mut header).unwrap();
             if header.trim().is_empty() {
                 break;
+            }
+            if let Some((k, v)) = header.split_once(':') {
+                sink.lock().unwrap().headers.insert(format!(
+                    "{}={}",
+                    k.trim().to_ascii_lowercase(),
+                    v.trim()
+                ));
             }
             if let Some((k, v)) = header.split_once(':')
                 && k.eq_ignore_ascii_case("content-length")
@@ -114,6 +123,7 @@ fn one_sync_exports_its_spans_and_metrics_over_otlp_http() {
             "--json",
         ])
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
+        .env("OTEL_EXPORTER_OTLP_HEADERS", "x-pond-tenant=team-a")
         .env("AWS_SECRET_ACCESS_KEY", SECRET)
         .output()
         .unwrap();
@@ -208,6 +218,17 @@ fn one_sync_exports_its_spans_and_metrics_over_otlp_http() {
         "pond.sync.unparsed_records",
         "pond.sync.last_success",
     ] {
+        assert!(
+            sums.contains_key(name),
+            "metric {name} missing from {sums:?}"
+        );
+    }
+
+    assert!(
+        r.headers.contains("x-pond-tenant=team-a"),
+        "OTEL_EXPORTER_OTLP_HEADERS reach the collector"
+    );
+    for name in ["pond.sync.commit_conflicts"] {
         assert!(
             sums.contains_key(name),
             "metric {name} missing from {sums:?}"
