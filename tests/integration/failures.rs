@@ -65,26 +65,11 @@ fn rule6_unknown_record_types_are_kept_and_counted() {
     assert_same_tree(&src, &out);
 }
 
-fn last_sync_record(pond: &Pond) -> serde_json::Value {
-    let dir = pond.state.join("pond");
-    let entry = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("last-sync-")
-        })
-        .unwrap_or_else(|| panic!("no last-sync record in {}", dir.display()));
-    serde_json::from_slice(&std::fs::read(entry).unwrap()).unwrap()
-}
-
 #[test]
 fn rule8_last_sync_record_is_written_on_success() {
     let pond = Pond::new();
     let report = pond.sync("codex", &fixtures("codex"));
-    let record = last_sync_record(&pond);
+    let record = pond.last_sync_record();
     assert_eq!(record["outcome"], "ok");
     assert_eq!(record["records_inserted"], report["records_inserted"]);
     assert_eq!(record["host"], "test-host");
@@ -116,7 +101,7 @@ fn rule8_last_sync_record_is_written_on_failure() {
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["outcome"], "failed");
-    let record = last_sync_record(&pond);
+    let record = pond.last_sync_record();
     assert_eq!(record["outcome"], "failed");
     assert!(
         record["error"]

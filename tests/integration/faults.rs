@@ -8,21 +8,6 @@ use crate::harness::{Pond, count, fixtures, output_within, s3_env_for, services}
 /// Generous: a liveness bound so a hang fails the test, not a speed target.
 const BOUND: Duration = Duration::from_secs(120);
 
-fn last_record(pond: &Pond) -> serde_json::Value {
-    let dir = pond.state.join("pond");
-    let path = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("last-sync-")
-        })
-        .expect("a last-sync record");
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
-
 #[test]
 fn rule13_unreachable_endpoint_fails_within_bounds_with_a_clear_message() {
     // Nothing listens on port 9 (discard) on loopback here.
@@ -45,7 +30,7 @@ fn rule13_unreachable_endpoint_fails_within_bounds_with_a_clear_message() {
         error.contains("s3://nowhere/archive") && error.contains("Unreachable"),
         "{error}"
     );
-    let record = last_record(&pond);
+    let record = pond.last_sync_record();
     assert_eq!(record["outcome"], "failed");
     assert!(record["shared_record_error"].as_str().is_some(), "{record}");
 }
@@ -75,7 +60,7 @@ fn rule13_wrong_credentials_fail_clearly() {
         "{report}"
     );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("d3JvbmcgcGFzc3dvcmQ="));
-    assert_eq!(last_record(&pond)["outcome"], "failed");
+    assert_eq!(pond.last_sync_record()["outcome"], "failed");
 
     let check = output_within(&mut pond.cmd(&["storage", "check", "--json"]), BOUND);
     assert_eq!(

@@ -100,6 +100,26 @@ impl Pond {
             .collect()
     }
 
+    /// The raw text of this pond's last-sync record (there is one store per test).
+    pub fn last_sync_text(&self) -> String {
+        let dir = self.state.join("pond");
+        let path = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.unwrap().path())
+            .find(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("last-sync-")
+            })
+            .unwrap_or_else(|| panic!("no last-sync record in {}", dir.display()));
+        std::fs::read_to_string(path).unwrap()
+    }
+
+    pub fn last_sync_record(&self) -> Value {
+        serde_json::from_str(&self.last_sync_text()).unwrap()
+    }
+
     /// Exports every session into `out`.
     pub fn export_all(&self, out: &Path) {
         for id in self.session_ids() {

@@ -233,18 +233,6 @@ fn rule14_store_settings_from_the_config_file_alone_never_leak_secrets() {
     assert!(count(&report, "messages_inserted") > 0);
     // Credentials never reach output or records.
     assert!(!stdout.contains("SECRET-VALUE"));
-    let record = std::fs::read_to_string(
-        std::fs::read_dir(pond.state.join("pond"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .find(|p| {
-                p.file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .starts_with("last-sync-")
-            })
-            .unwrap(),
-    )
-    .unwrap();
+    let record = pond.last_sync_text();
     assert!(!record.contains("SECRET-VALUE"));
 }
