@@ -218,11 +218,6 @@ impl Store {
         self.conflicts.load(Ordering::Relaxed)
     }
 
-    pub fn with_retry_policy(mut self, policy: retry::RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
-
     pub fn has_table(&self, kind: TableKind) -> bool {
         self.tables.contains_key(&kind)
     }
