@@ -238,23 +238,11 @@ fn item(
         ),
         "tool_search_output" => (
             Role::Tool,
-            vec![Part {
-                kind: PartKind::ToolResult,
-                text: p.get("tools").map(json_text),
-                tool_name: None,
-                tool_call_id: str_field(p, "call_id").map(str::to_string),
-                is_error: false,
-            }],
+            vec![tool_result(p, p.get("tools").map(json_text))],
         ),
         "function_call_output" | "custom_tool_call_output" => (
             Role::Tool,
-            vec![Part {
-                kind: PartKind::ToolResult,
-                text: p.get("output").map(output_text),
-                tool_name: None,
-                tool_call_id: str_field(p, "call_id").map(str::to_string),
-                is_error: false,
-            }],
+            vec![tool_result(p, p.get("output").map(output_text))],
         ),
         k if QUIET_ITEMS.contains(&k) => return Interpretation::facts(facts),
         _ => {
@@ -278,6 +266,16 @@ fn tool_call(name: Option<&str>, call_id: Option<&str>, input: Option<&Value>) -
         text: input.map(json_text),
         tool_name: name.map(str::to_string),
         tool_call_id: call_id.map(str::to_string),
+        is_error: false,
+    }
+}
+
+fn tool_result(item: &Value, text: Option<String>) -> Part {
+    Part {
+        kind: PartKind::ToolResult,
+        text,
+        tool_name: None,
+        tool_call_id: str_field(item, "call_id").map(str::to_string),
         is_error: false,
     }
 }

@@ -46,13 +46,7 @@ fn rule12_kill_9_at_random_moments_loses_nothing_and_duplicates_nothing() {
         rng ^= rng << 17;
         let delay = full.mul_f64((rng % 1000) as f64 / 1000.0 * 1.2);
         let mut child = pond
-            .cmd(&[
-                "sync",
-                "claude-code",
-                "--path",
-                src.to_str().unwrap(),
-                "--json",
-            ])
+            .sync_cmd("claude-code", &src)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

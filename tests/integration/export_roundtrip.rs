@@ -51,13 +51,7 @@ fn rule2_same_sessions_from_a_second_host_add_no_messages() {
     let sessions_before = pond.session_ids().len();
 
     let other = pond
-        .cmd(&[
-            "sync",
-            "claude-code",
-            "--path",
-            src.to_str().unwrap(),
-            "--json",
-        ])
+        .sync_cmd("claude-code", &src)
         .env("POND_HOST", "second-host")
         .output()
         .expect("run");

@@ -85,13 +85,7 @@ fn rule8_last_sync_record_is_written_on_failure() {
     std::fs::write(&blocker, b"not a directory").unwrap();
     let store = blocker.join("store");
     let out = pond
-        .cmd(&[
-            "sync",
-            "codex",
-            "--path",
-            fixtures("codex").to_str().unwrap(),
-            "--json",
-        ])
+        .sync_cmd("codex", &fixtures("codex"))
         .env("POND_STORE", &store)
         .output()
         .unwrap();

@@ -12,16 +12,7 @@ const BOUND: Duration = Duration::from_secs(120);
 fn rule13_unreachable_endpoint_fails_within_bounds_with_a_clear_message() {
     // Nothing listens on port 9 (discard) on loopback here.
     let pond = Pond::remote("s3://nowhere/archive", s3_env_for("http://127.0.0.1:9"));
-    let out = output_within(
-        &mut pond.cmd(&[
-            "sync",
-            "codex",
-            "--path",
-            fixtures("codex").to_str().unwrap(),
-            "--json",
-        ]),
-        BOUND,
-    );
+    let out = output_within(&mut pond.sync_cmd("codex", &fixtures("codex")), BOUND);
     assert!(!out.status.success());
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["outcome"], "failed");
@@ -42,16 +33,7 @@ fn rule13_wrong_credentials_fail_clearly() {
         "az://pond-faults/archive",
         s.azure_env("d3JvbmcgcGFzc3dvcmQ="),
     );
-    let out = output_within(
-        &mut pond.cmd(&[
-            "sync",
-            "codex",
-            "--path",
-            fixtures("codex").to_str().unwrap(),
-            "--json",
-        ]),
-        BOUND,
-    );
+    let out = output_within(&mut pond.sync_cmd("codex", &fixtures("codex")), BOUND);
     assert!(!out.status.success());
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["outcome"], "failed");
@@ -87,16 +69,7 @@ fn rule13_store_without_conditional_put_is_refused() {
     );
     assert!(String::from_utf8_lossy(&check.stdout).contains("UNSAFE"));
 
-    let out = output_within(
-        &mut pond.cmd(&[
-            "sync",
-            "codex",
-            "--path",
-            fixtures("codex").to_str().unwrap(),
-            "--json",
-        ]),
-        BOUND,
-    );
+    let out = output_within(&mut pond.sync_cmd("codex", &fixtures("codex")), BOUND);
     assert!(!out.status.success());
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(

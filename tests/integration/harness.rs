@@ -81,6 +81,17 @@ impl Pond {
             .unwrap_or_else(|e| panic!("pond {args:?}: bad JSON ({e}): {stdout}"))
     }
 
+    /// `pond sync ADAPTER --path DIR --json`, to add environment to before running.
+    pub fn sync_cmd(&self, adapter: &str, dir: &Path) -> Command {
+        self.cmd(&[
+            "sync",
+            adapter,
+            "--path",
+            dir.to_str().expect("utf-8 path"),
+            "--json",
+        ])
+    }
+
     pub fn sync(&self, adapter: &str, dir: &Path) -> Value {
         self.json(&[
             "sync",

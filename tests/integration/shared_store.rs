@@ -61,13 +61,7 @@ fn race(r: &Race, all: &BTreeMap<String, Vec<u8>>, base: &Path) -> Vec<PathBuf> 
                     }
                     // Only the environment: what a CI runner has.
                     let out = pond
-                        .cmd(&[
-                            "sync",
-                            "claude-code",
-                            "--path",
-                            dir.to_str().unwrap(),
-                            "--json",
-                        ])
+                        .sync_cmd("claude-code", &dir)
                         .env("POND_HOST", format!("host-{h}"))
                         .output()
                         .unwrap();
@@ -209,13 +203,7 @@ fn rule14_store_settings_from_the_config_file_alone_never_leak_secrets() {
     )
     .unwrap();
     let out = pond
-        .cmd(&[
-            "sync",
-            "codex",
-            "--path",
-            fixtures("codex").to_str().unwrap(),
-            "--json",
-        ])
+        .sync_cmd("codex", &fixtures("codex"))
         .env("POND_CONFIG", &config)
         .env_remove("POND_STORE")
         .env_remove("POND_HOST")

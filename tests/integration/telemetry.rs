@@ -115,13 +115,7 @@ fn one_sync_exports_its_spans_and_metrics_over_otlp_http() {
     let (endpoint, received) = http_receiver();
     let pond = Pond::new();
     let out = pond
-        .cmd(&[
-            "sync",
-            "codex",
-            "--path",
-            fixtures("codex").to_str().unwrap(),
-            "--json",
-        ])
+        .sync_cmd("codex", &fixtures("codex"))
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
         .env("OTEL_EXPORTER_OTLP_HEADERS", "x-pond-tenant=team-a")
         .env("AWS_SECRET_ACCESS_KEY", SECRET)
@@ -250,14 +244,8 @@ fn point(p: &opentelemetry_proto::tonic::metrics::v1::NumberDataPoint) -> f64 {
 fn collector_down_costs_a_warning_not_the_sync() {
     let pond = Pond::new();
     let out = output_within(
-        pond.cmd(&[
-            "sync",
-            "codex",
-            "--path",
-            fixtures("codex").to_str().unwrap(),
-            "--json",
-        ])
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9"),
+        pond.sync_cmd("codex", &fixtures("codex"))
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9"),
         Duration::from_secs(60),
     );
     assert!(out.status.success());
@@ -546,13 +534,7 @@ fn one_sync_exports_over_otlp_grpc_too() {
     let (endpoint, received) = grpc_receiver();
     let pond = Pond::new();
     let out = pond
-        .cmd(&[
-            "sync",
-            "codex",
-            "--path",
-            fixtures("codex").to_str().unwrap(),
-            "--json",
-        ])
+        .sync_cmd("codex", &fixtures("codex"))
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
         .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
         .output()
