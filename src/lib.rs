@@ -3,14 +3,17 @@
 //!
 //! Layers, each ignorant of the ones above it: [`model`] (canonical types),
 //! [`adapters`] (client formats → model), [`store`] (model ↔ Lance tables),
-//! [`sync`] (the pipeline joining them), [`export`], and [`cli`].
+//! [`sync`] (the pipeline joining them), [`embed`] and [`search`] (finding
+//! things again), [`export`], and [`cli`].
 
 pub mod adapters;
 pub mod cli;
 pub mod config;
+pub mod embed;
 pub mod export;
 pub mod model;
 pub mod paths;
+pub mod search;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

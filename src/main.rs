@@ -6,6 +6,7 @@ use clap::Parser;
 use pond::cli::{Cli, dispatch};
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -23,5 +24,17 @@ fn main() -> ExitCode {
             eprintln!("pond: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Rust starts programs with SIGPIPE ignored, which turns `pond search … |
+/// head` into a panic on the next write. A command-line tool should end
+/// quietly like every other Unix filter, so the default action comes back.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread exists; it only
+    // resets one signal's disposition to the system default.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -7,8 +7,10 @@ mod adapters;
 mod agent;
 pub mod config_show;
 mod export;
+mod model;
 mod output;
 mod schedule;
+mod search;
 mod sessions;
 mod show;
 mod status;
@@ -32,7 +34,8 @@ pub struct Cli {
     /// Store URL or path (default: $XDG_DATA_HOME/pond/store).
     #[arg(long, global = true, env = "POND_STORE", value_name = "URL")]
     pub store: Option<String>,
-    /// Name this host records in synced rows (default: the system host name).
+    /// Name this host records in synced rows (default: the system host name);
+    /// with `search`, only hits synced by this host.
     #[arg(long, global = true, env = "POND_HOST")]
     pub host: Option<String>,
     /// Config file (default: $XDG_CONFIG_HOME/pond/config.toml, if it exists).
@@ -59,6 +62,8 @@ pub enum Command {
     Status(StatusArgs),
     /// List sessions, most recent first.
     Sessions(SessionsArgs),
+    /// Find messages by words, exact tokens or meaning, over every client and host.
+    Search(SearchArgs),
     /// Print a session as a readable transcript.
     Show(ShowArgs),
     /// Write a session's source files back, byte for byte.
@@ -75,6 +80,84 @@ pub enum Command {
     /// Show the configuration in effect.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// The local embedding model behind vector search.
+    #[command(subcommand)]
+    Model(ModelCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Make the static embedding model from a sentence-transformer (once per
+    /// machine; a few minutes).
+    Distill {
+        /// Teacher model directory: model.onnx and its tokenizer files
+        /// (default: $XDG_CACHE_HOME/pond/models/sources/minilm).
+        #[arg(long, value_name = "DIR")]
+        from: Option<PathBuf>,
+        /// ONNX Runtime shared library (default: the one scripts/fetch-models.sh fetched).
+        #[arg(long, value_name = "FILE")]
+        onnxruntime: Option<PathBuf>,
+        /// Where to write the model (default: the directory search and sync load).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Threads for the teacher.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Which model search and sync use, or why there is none.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SearchArgs {
+    /// Words, an exact token (an id, an error, a path), or a question.
+    #[arg(required = true, num_args = 1..)]
+    pub query: Vec<String>,
+    /// hybrid (BM25 and vectors, fused), fts (BM25 only) or vector.
+    #[arg(long, value_enum, default_value = "hybrid")]
+    pub mode: crate::search::Mode,
+    /// Only these clients (repeat or comma-separate).
+    #[arg(long, value_delimiter = ',')]
+    pub client: Vec<String>,
+    /// Only sessions whose working directory contains this.
+    #[arg(long)]
+    pub project: Option<String>,
+    // `--host NAME` (the global flag) filters by host here: given on the
+    // command line, it names the host to search, not this one.
+    /// Only messages of these roles: user, assistant, system, tool, developer.
+    #[arg(long, value_delimiter = ',')]
+    pub role: Vec<String>,
+    /// Only these parts: text, thinking, tool-call, tool-result, file, other.
+    #[arg(long, value_delimiter = ',')]
+    pub kind: Vec<String>,
+    /// Only calls to (and results of) these tools, e.g. Bash.
+    #[arg(long, value_delimiter = ',')]
+    pub tool: Vec<String>,
+    /// Not before: a date (2026-11-01), an RFC 3339 time, or an age (7d, 12h).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Not after: same forms as --since.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only this session (an id or a prefix).
+    #[arg(long)]
+    pub session: Option<String>,
+    /// Sessions per page.
+    #[arg(long, default_value_t = 10)]
+    pub limit: usize,
+    /// Sessions to skip (for the next page).
+    #[arg(long, default_value_t = 0)]
+    pub offset: usize,
+    /// Hits shown per session, each from a different message.
+    #[arg(long, default_value_t = 1)]
+    pub per_session: usize,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -238,9 +321,14 @@ pub struct AdaptersArgs {
 pub struct Context {
     pub location: StoreLocation,
     pub host: String,
+    /// `--host` as typed on the command line (not from the environment or
+    /// the config file): `pond search` reads it as a filter.
+    pub host_flag: Option<String>,
     pub telemetry: crate::config::TelemetryConfig,
     /// Each resolved setting with where it came from, for `pond config show`.
     pub provenance: Vec<config_show::Setting>,
+    /// The embedding model, loaded only if a command needs it.
+    pub embedder: std::sync::Arc<crate::embed::Lazy>,
 }
 
 impl Context {
@@ -315,11 +403,28 @@ impl Context {
             ));
         }
         provenance.extend(config_show::telemetry_settings(&config.telemetry));
+        let model = crate::embed::ModelChoice::resolve(config.search.model.as_deref());
+        provenance.push(Setting::new(
+            "search.model",
+            match &model {
+                crate::embed::ModelChoice::Static(dir) => dir.display().to_string(),
+                crate::embed::ModelChoice::Off => "off".to_string(),
+            },
+            if std::env::var_os("POND_EMBED_MODEL").is_some() {
+                Source::Env
+            } else if config.search.model.is_some() {
+                Source::File
+            } else {
+                Source::Default
+            },
+        ));
         Ok(Context {
             location,
+            host_flag: matches!(host_source, Source::Flag).then(|| host.clone()),
             host,
             telemetry: config.telemetry,
             provenance,
+            embedder: std::sync::Arc::new(crate::embed::Lazy::new(model)),
         })
     }
 }
@@ -357,6 +462,8 @@ async fn run_command(ctx: &Context, command: Command) -> anyhow::Result<ExitCode
         Command::Status(args) => status::run(ctx, args).instrument(span("status")).await,
         Command::Sessions(args) => sessions::run(ctx, args).instrument(span("sessions")).await,
         Command::Show(args) => show::run(ctx, args).instrument(span("show")).await,
+        Command::Search(args) => search::run(ctx, args).instrument(span("search")).await,
+        Command::Model(command) => span("model").in_scope(|| model::run(ctx, command)),
         Command::Export(args) => export::run(ctx, args).instrument(span("export")).await,
         Command::Adapters(args) => span("adapters").in_scope(|| adapters::run(args)),
         Command::Config(ConfigCommand::Show { json }) => config_show::run(ctx, json),

@@ -141,6 +141,7 @@ async fn round_inner(ctx: &Context, spec: &RoundSpec) -> anyhow::Result<SyncRepo
         dry_run: spec.dry_run,
         state_dir: state_dir.clone(),
         batch_bytes: DEFAULT_BATCH_BYTES,
+        embedder: ctx.embedder.clone(),
     };
     let mut report = SyncReport::new(&ctx.location.display, &ctx.host, names, spec.dry_run);
     report.waited_for_lock = waited;
@@ -276,6 +277,22 @@ pub fn print_human(r: &SyncReport) {
         r.commits,
         r.commit_retries
     );
+    if r.search_rows_inserted > 0 {
+        let vectors = match &r.embed_model {
+            Some(model) => format!(
+                "{} with vectors ({model}, {:.1}s)",
+                r.vectors_inserted, r.embed_secs
+            ),
+            None => "no vectors (no embedding model; see `pond model status`)".to_string(),
+        };
+        println!(
+            "  search: {} parts indexed, {vectors}",
+            r.search_rows_inserted
+        );
+    }
+    if let Some(e) = &r.index_error {
+        println!("  warning: search indexes not updated (results stay complete, slower): {e}");
+    }
     if r.unparsed_records + r.unknown_records > 0 {
         println!(
             "  kept as raw only: {} unparsed (invalid JSON), {} of unknown type",

@@ -7,6 +7,10 @@
 //! primitive every supported store guarantees, a put-if-absent: the host whose
 //! put of `_pond/init` succeeds creates the tables and then writes
 //! `_pond/ready`; the others wait for `ready` and only ever open.
+//!
+//! The markers carry the generation of the table set, so a store made before a
+//! table existed (the search table arrived in generation 2) gets it added the
+//! same way, by one host, the first time a newer pond opens it.
 
 use std::time::{Duration, Instant};
 
@@ -20,6 +24,9 @@ use super::{StoreError, StoreLocation, probe};
 const CREATOR_GRACE: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(250);
 
+/// Bumped whenever a release adds a table. Generation 1 used unsuffixed names.
+const TABLE_SET: u32 = 2;
+
 /// What the caller should do after the gate.
 pub(super) enum Role {
     /// This process creates the tables, then calls [`mark_ready`].
@@ -29,7 +36,10 @@ pub(super) enum Role {
 }
 
 fn marker(prefix: &ObjectPath, name: &str) -> ObjectPath {
-    prefix.clone().join("_pond").join(name)
+    prefix
+        .clone()
+        .join("_pond")
+        .join(format!("{name}-{TABLE_SET}"))
 }
 
 fn gate_error(location: &StoreLocation, what: &str, e: impl std::fmt::Display) -> StoreError {

@@ -11,6 +11,7 @@ mod location;
 pub mod probe;
 pub mod retry;
 pub mod schema;
+pub mod search;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -76,14 +77,17 @@ pub enum TableKind {
     SyncRuns,
     /// One row per host: its latest run, kept small so fleet status stays fast.
     Hosts,
+    /// One row per searchable message part: text, filters and vector.
+    Search,
 }
 
-const ALL_TABLES: [TableKind; 5] = [
+const ALL_TABLES: [TableKind; 6] = [
     TableKind::Raw,
     TableKind::Messages,
     TableKind::Sessions,
     TableKind::SyncRuns,
     TableKind::Hosts,
+    TableKind::Search,
 ];
 
 impl TableKind {
@@ -94,6 +98,7 @@ impl TableKind {
             TableKind::Sessions => schema::SESSIONS,
             TableKind::SyncRuns => fleet::SYNC_RUNS,
             TableKind::Hosts => fleet::HOSTS,
+            TableKind::Search => search::SEARCH,
         }
     }
 
@@ -104,6 +109,7 @@ impl TableKind {
             TableKind::Sessions => schema::sessions_schema(),
             TableKind::SyncRuns => fleet::sync_runs_schema(),
             TableKind::Hosts => fleet::hosts_schema(),
+            TableKind::Search => search::search_schema(),
         }
     }
 }
@@ -121,6 +127,23 @@ pub struct Store {
 
 impl Store {
     pub async fn open(location: &StoreLocation, mode: OpenMode) -> Result<Store, StoreError> {
+        Store::open_tables(location, mode, &ALL_TABLES).await
+    }
+
+    /// Opens an existing store with only the tables a read needs: a one-shot
+    /// search should not pay for opening tables it never reads.
+    pub async fn open_only(
+        location: &StoreLocation,
+        kinds: &[TableKind],
+    ) -> Result<Store, StoreError> {
+        Store::open_tables(location, OpenMode::Existing, kinds).await
+    }
+
+    async fn open_tables(
+        location: &StoreLocation,
+        mode: OpenMode,
+        kinds: &[TableKind],
+    ) -> Result<Store, StoreError> {
         if let Some(dir) = &location.local_dir {
             match mode {
                 OpenMode::Create => {
@@ -152,7 +175,7 @@ impl Store {
             store.create_tables().await?;
         }
         store.check_format().await?;
-        for kind in ALL_TABLES {
+        for &kind in kinds {
             match store.db.open_table(kind.name()).execute().await {
                 Ok(table) => {
                     store.tables.insert(kind, table);

@@ -12,14 +12,18 @@ pub mod report;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use chrono::Utc;
 use serde_json::Value;
 
 use crate::adapters::{Adapter, Layout, RecordContext, SourceFile};
+use crate::embed;
 use crate::model::{Message, RawRecord, RecordStatus, Session, SessionFacts, max_time, min_time};
+use crate::search::documents::{self, SessionContext};
 use crate::store::schema::{self, MessageRow};
+use crate::store::search::search_batch;
 use crate::store::{Store, StoreError, TableKind, sql_in};
 use cursor::{Cursors, FileCursor, sha256_hex};
 use records::Parsed;
@@ -52,6 +56,9 @@ pub struct SyncOptions {
     pub dry_run: bool,
     pub state_dir: PathBuf,
     pub batch_bytes: u64,
+    /// Embeds each new search row. Without a model, rows are stored without
+    /// vectors and full-text search still finds them.
+    pub embedder: Arc<embed::Lazy>,
 }
 
 /// Runs one sync against an open store, filling `report`. Problems with single
@@ -89,7 +96,35 @@ pub async fn run(
         )
         .await?;
     }
+    if !opts.dry_run {
+        maintain_indexes(store, report, progress).await;
+    }
     Ok(())
+}
+
+/// Folds this run's search rows into the indexes. Not fatal: the rows are
+/// committed and searches scan unindexed rows, so a failure here costs speed
+/// until the next sync, never results.
+async fn maintain_indexes(store: &Store, report: &mut SyncReport, progress: &dyn Fn(&str)) {
+    let needed = match report.search_rows_inserted {
+        0 => match store.has_fts_index().await {
+            // A run that crashed between its commits and this step.
+            Ok(has) => !has && store.count(TableKind::Search, None).await.unwrap_or(0) > 0,
+            Err(_) => false,
+        },
+        _ => true,
+    };
+    if !needed {
+        return;
+    }
+    progress("updating search indexes");
+    match store.maintain_search_indexes().await {
+        Ok(done) => tracing::debug!(?done, "search indexes maintained"),
+        Err(e) => {
+            tracing::warn!("search index maintenance failed: {e}");
+            report.index_error = Some(e.to_string());
+        }
+    }
 }
 
 /// A file that changed since its cursor, with what is known of it.
@@ -622,10 +657,87 @@ async fn commit(
     report.sessions_updated += updated;
     report.commits += u64::from(!sessions.is_empty());
 
+    index_for_search(store, opts, client, &messages, &sessions, now, report).await?;
+
     for w in batch {
         cursors.files.insert(w.file_id, w.cursor);
     }
     save_cursors(cursors)
+}
+
+/// Writes the search rows of a batch's messages, embedded when a model is
+/// loaded. Runs after the sessions are merged because every row carries its
+/// session's project; keyed like everything else, so a repeat inserts nothing.
+async fn index_for_search(
+    store: &Store,
+    opts: &SyncOptions,
+    client: &str,
+    messages: &[MessageRow<'_>],
+    sessions: &[Session],
+    now: chrono::DateTime<Utc>,
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
+    let projects: HashMap<&str, Option<&str>> = sessions
+        .iter()
+        .map(|s| (s.id.as_str(), s.project.as_deref()))
+        .collect();
+    let docs = documents::documents(messages.iter().map(|m| m.message), |session| {
+        projects.get(session).map(|project| SessionContext {
+            client,
+            host: &opts.host,
+            project: *project,
+        })
+    });
+    if docs.is_empty() {
+        return Ok(());
+    }
+    let embedder = opts.embedder.get().ok();
+    let vectors = match embedder {
+        Some(embedder) => {
+            let texts: Vec<String> = docs.iter().map(|d| d.text.clone()).collect();
+            let started = std::time::Instant::now();
+            let embedded = embedder.embed(&texts);
+            report.embed_secs += started.elapsed().as_secs_f64();
+            match embedded {
+                Ok(vectors) => Some(
+                    vectors
+                        .into_iter()
+                        .map(|v| usable(v, embedder.dimensions()))
+                        .collect::<Vec<_>>(),
+                ),
+                Err(e) => {
+                    // Text search still works without vectors: keep the rows.
+                    report.problem(Path::new("(embedding)"), None, e.to_string());
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    let model = embedder.map(|e| e.model_id().to_string());
+    let with_model = vectors.as_deref().zip(model.as_deref());
+    let batch = search_batch(&docs, with_model, now)?;
+    let inserted = store.insert_absent(TableKind::Search, batch).await?;
+    report.search_rows_inserted += inserted;
+    if let Some(v) = &vectors {
+        // Rows already present were skipped whole; count what this batch made.
+        report.vectors_inserted += v
+            .iter()
+            .filter(|v| v.is_some())
+            .count()
+            .min(inserted as usize) as u64;
+        report.embed_model = model;
+    }
+    report.commits += 1;
+    Ok(())
+}
+
+/// A vector worth storing: the right size and with a direction (a text of
+/// only unknown tokens embeds to zeros, which cosine cannot compare).
+fn usable(v: Vec<f32>, dimensions: usize) -> Option<Vec<f32>> {
+    let finite = v.iter().all(|x| x.is_finite());
+    let nonzero = v.iter().any(|x| *x != 0.0);
+    (v.len() == dimensions && finite && nonzero).then_some(v)
 }
 
 fn save_cursors(cursors: &Cursors) -> Result<(), SyncError> {

@@ -60,6 +60,21 @@ pub struct SyncReport {
     /// Whether this run had to wait for another sync's host lock first.
     #[serde(default)]
     pub waited_for_lock: bool,
+    /// Search rows written (one per searchable message part).
+    #[serde(default)]
+    pub search_rows_inserted: u64,
+    /// Of those, how many got a vector, and from which model.
+    #[serde(default)]
+    pub vectors_inserted: u64,
+    #[serde(default)]
+    pub embed_model: Option<String>,
+    /// Seconds spent embedding, to tell model cost from store cost.
+    #[serde(default)]
+    pub embed_secs: f64,
+    /// Set when folding this run's rows into the search indexes failed; the
+    /// rows are stored and still found (unindexed rows are scanned).
+    #[serde(default)]
+    pub index_error: Option<String>,
     pub errors: Vec<Problem>,
     /// Set when the run could not be recorded in the shared store's fleet
     /// tables (the local record is then the only trace of this run).
@@ -95,6 +110,11 @@ impl SyncReport {
             commit_retries: 0,
             commit_conflicts: 0,
             waited_for_lock: false,
+            search_rows_inserted: 0,
+            vectors_inserted: 0,
+            embed_model: None,
+            embed_secs: 0.0,
+            index_error: None,
             errors: Vec::new(),
             shared_record_error: None,
         }

@@ -41,7 +41,11 @@ impl Pond {
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pond"));
+        // POND_TEST_BIN runs the tests against a copy of the binary (used
+        // to evaluate models while the tree is being rebuilt).
+        let bin =
+            std::env::var_os("POND_TEST_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_pond").into());
+        let mut cmd = Command::new(bin);
         cmd.args(args)
             .env("HOME", self.root.join("home"))
             .env("XDG_STATE_HOME", &self.state)
@@ -51,6 +55,8 @@ impl Pond {
             .env_remove("CLAUDE_CONFIG_DIR")
             .env_remove("CODEX_HOME")
             .env_remove("POND_CONFIG")
+            // Most tests are about storage; the search tests turn the model on.
+            .env("POND_EMBED_MODEL", "off")
             .env_remove("POND_LOG");
         for (k, v) in &self.env {
             cmd.env(k, v);

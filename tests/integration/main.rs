@@ -18,3 +18,4 @@ mod incremental;
 mod lock;
 mod read_commands;
 mod schedule;
+mod search;

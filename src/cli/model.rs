@@ -1,0 +1,90 @@
+//! `pond model`: make the static embedding model and report which one is in
+//! use.
+
+use std::process::ExitCode;
+
+use super::{Context, ModelCommand, output};
+use crate::embed::{self, TransformerFiles, distill};
+
+pub fn run(ctx: &Context, command: ModelCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        ModelCommand::Distill {
+            from,
+            onnxruntime,
+            out,
+            threads,
+            json,
+        } => {
+            let sources = embed::models_dir().join("sources");
+            let teacher = TransformerFiles {
+                model_dir: from.unwrap_or_else(|| sources.join("minilm")),
+                onnxruntime: onnxruntime
+                    .unwrap_or_else(|| sources.join("onnxruntime").join(ONNXRUNTIME_LIB)),
+            };
+            for needed in [
+                teacher.model_dir.join("model.onnx"),
+                teacher.onnxruntime.clone(),
+            ] {
+                if !needed.exists() {
+                    anyhow::bail!(
+                        "{} is missing; run scripts/fetch-models.sh (or `make models`) to fetch the teacher model and ONNX Runtime",
+                        needed.display()
+                    );
+                }
+            }
+            let out = out.unwrap_or_else(embed::default_static_dir);
+            let show = !json;
+            let report = distill::distill(&teacher, &out, threads, &|done, total| {
+                if show && (done % 4096 < 256 || done == total) {
+                    eprintln!("pond: embedded {done}/{total} vocabulary tokens");
+                }
+            })?;
+            if json {
+                output::print_json(&report)?;
+            } else {
+                println!(
+                    "wrote {} ({} tokens × {} dimensions, {:.1}% of variance kept) in {:.0}s",
+                    report.out_dir.display(),
+                    report.vocabulary,
+                    report.dimensions,
+                    report.explained_variance * 100.0,
+                    report.total_secs
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ModelCommand::Status { json } => {
+            let loaded = ctx.embedder.get();
+            let status = ModelStatus {
+                model_id: loaded.as_ref().ok().map(|e| e.model_id().to_string()),
+                dimensions: loaded.as_ref().ok().map(|e| e.dimensions()),
+                unavailable: loaded.as_ref().err().map(|why| why.to_string()),
+            };
+            if json {
+                output::print_json(&status)?;
+            } else {
+                match (&status.model_id, &status.unavailable) {
+                    (Some(id), _) => println!(
+                        "embedding model: {id} ({} dimensions)",
+                        status.dimensions.unwrap_or(0)
+                    ),
+                    (None, Some(why)) => println!("no embedding model: {why}"),
+                    (None, None) => println!("no embedding model"),
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct ModelStatus {
+    model_id: Option<String>,
+    dimensions: Option<usize>,
+    unavailable: Option<String>,
+}
+
+#[cfg(target_os = "macos")]
+const ONNXRUNTIME_LIB: &str = "libonnxruntime.dylib";
+#[cfg(not(target_os = "macos"))]
+const ONNXRUNTIME_LIB: &str = "libonnxruntime.so";

@@ -1,0 +1,117 @@
+//! `pond search`: one query over every client and host, from a cold process.
+//!
+//! Opens only the search table and loads the embedding model only for the
+//! vector arm, because the everyday use is a single command.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use super::{Context, SearchArgs, output};
+use crate::search::{self, Filters, Mode, Request};
+use crate::store::{Store, TableKind};
+
+pub async fn run(ctx: &Context, args: SearchArgs) -> anyhow::Result<ExitCode> {
+    let now = chrono::Utc::now();
+    let time = |s: &Option<String>| {
+        s.as_deref()
+            .map(|s| search::filters::parse_time(s, now))
+            .transpose()
+    };
+    let filters = Filters {
+        clients: args.client,
+        project: args.project,
+        hosts: ctx.host_flag.iter().cloned().collect(),
+        roles: args.role,
+        kinds: args.kind,
+        tools: args.tool,
+        since: time(&args.since)?,
+        until: time(&args.until)?,
+        session: args.session,
+    };
+    let request = Request {
+        query: args.query.join(" "),
+        mode: args.mode,
+        filters,
+        limit: args.limit,
+        offset: args.offset,
+        per_session: args.per_session,
+    };
+    let store = Store::open_only(&ctx.location, &[TableKind::Search]).await?;
+    let embedder = match request.mode {
+        Mode::Fts => Err(&crate::embed::NoModel::Disabled),
+        _ => ctx.embedder.get(),
+    };
+    let response = search::search(&store, embedder, &request).await?;
+    if args.json {
+        output::print_json(&response)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for notice in &response.notices {
+        eprintln!("pond: {notice}");
+    }
+    let tty = std::io::stdout().is_terminal();
+    let (open, close) = if tty {
+        ("\x1b[1m", "\x1b[0m")
+    } else {
+        ("", "")
+    };
+    if response.hits.is_empty() {
+        println!(
+            "no results for “{}” among {} message(s) in scope{}",
+            response.query,
+            response.in_scope,
+            if response.in_scope == 0 {
+                " (the filters exclude everything)"
+            } else {
+                ""
+            }
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for (i, hit) in response.hits.iter().enumerate() {
+        let what = match &hit.tool {
+            Some(tool) => format!("{}/{} ({tool})", hit.role, hit.kind),
+            None => format!("{}/{}", hit.role, hit.kind),
+        };
+        println!(
+            "{:>2}. {}  {}  {}  {}  {}  score {:.4}",
+            args.offset + i + 1,
+            output::time(hit.timestamp),
+            hit.client,
+            hit.project.as_deref().unwrap_or("-"),
+            hit.host,
+            what,
+            hit.score
+        );
+        let snippet = search::snippet::Snippet {
+            text: hit.snippet.clone(),
+            matches: hit.highlights.clone(),
+        };
+        println!("    {}", snippet.marked(open, close));
+        let more = if hit.session_matches > 1 {
+            format!("  (+{} more in this session)", hit.session_matches - 1)
+        } else {
+            String::new()
+        };
+        println!(
+            "    session {}  message {}{more}",
+            hit.session_id, hit.message_id
+        );
+    }
+    println!(
+        "{} result(s), {} mode{}, {} message(s) in scope",
+        response.hits.len(),
+        match response.mode {
+            Mode::Hybrid => "hybrid",
+            Mode::Fts => "full-text",
+            Mode::Vector => "vector",
+        },
+        response
+            .embed_model
+            .as_deref()
+            .map(|m| format!(" ({m})"))
+            .unwrap_or_default(),
+        response.in_scope
+    );
+    Ok(ExitCode::SUCCESS)
+}

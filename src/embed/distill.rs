@@ -1,0 +1,220 @@
+//! `pond model distill`: makes the static model from a sentence-transformer.
+//!
+//! No registry ships a ready static model, so pond makes its own, once per
+//! machine: every vocabulary token is embedded by the transformer, the
+//! vectors are reduced to [`DIMENSIONS`] by PCA (keeping the directions that
+//! separate tokens, dropping the rest), and each token is weighted down by
+//! how common it is (a mean over a text should be carried by its rare,
+//! meaningful tokens, not by "the" and "of"). The result is written in the
+//! model2vec layout that [`super::StaticEmbedder`] loads.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::linalg;
+use super::{EmbedError, Embedder, TransformerEmbedder, TransformerFiles};
+
+/// Output width; the store's vector column has this size.
+pub const DIMENSIONS: usize = crate::store::search::VECTOR_DIM as usize;
+
+/// Names the recipe, not the bytes: hosts distil independently and must
+/// agree on the id so their vectors are searched together. Bump the version
+/// when the recipe changes.
+pub const MODEL_ID: &str = "pond-static-minilm-l6-pca256-sif-v1";
+
+/// Smoothing of the frequency weight: tokens much rarer than this keep
+/// nearly full weight, much more common ones fade.
+const SIF_COEFFICIENT: f64 = 1e-3;
+
+/// Tokens embedded per transformer call.
+const BATCH: usize = 256;
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DistillReport {
+    pub out_dir: PathBuf,
+    pub model_id: String,
+    pub vocabulary: usize,
+    pub dimensions: usize,
+    /// Share of the token vectors' variance the kept directions explain.
+    pub explained_variance: f64,
+    pub embed_secs: f64,
+    pub total_secs: f64,
+}
+
+/// Distils the transformer in `teacher` into `out_dir`, reporting progress
+/// (tokens done, total) as it goes.
+pub fn distill(
+    teacher: &TransformerFiles,
+    out_dir: &Path,
+    threads: usize,
+    progress: &dyn Fn(usize, usize),
+) -> Result<DistillReport, EmbedError> {
+    let started = std::time::Instant::now();
+    let tokenizer_path = teacher.model_dir.join("tokenizer.json");
+    let tokenizer_bytes = std::fs::read(&tokenizer_path)
+        .map_err(|e| EmbedError::Distill(format!("{}: {e}", tokenizer_path.display())))?;
+    let vocab = vocabulary(&tokenizer_bytes)?;
+    let model = TransformerEmbedder::load(teacher, threads)?;
+
+    let texts: Vec<String> = vocab.iter().map(|t| token_text(t)).collect();
+    let mut vectors: Vec<Vec<f32>> = Vec::with_capacity(texts.len());
+    for chunk in texts.chunks(BATCH) {
+        vectors.extend(model.embed(chunk)?);
+        progress(vectors.len(), texts.len());
+    }
+    let embed_secs = started.elapsed().as_secs_f64();
+
+    let dim = model.dimensions();
+    if dim < DIMENSIONS {
+        return Err(EmbedError::Distill(format!(
+            "the teacher has {dim} dimensions, fewer than the {DIMENSIONS} to keep"
+        )));
+    }
+    let (mean, cov) = linalg::covariance(&vectors, dim);
+    let eigen = linalg::symmetric_eigen(&cov);
+    let total: f64 = eigen.iter().map(|(l, _)| l.max(0.0)).sum();
+    let kept: f64 = eigen.iter().take(DIMENSIONS).map(|(l, _)| l.max(0.0)).sum();
+    let basis: Vec<&Vec<f64>> = eigen.iter().take(DIMENSIONS).map(|(_, v)| v).collect();
+
+    let mut table = Vec::with_capacity(vocab.len() * DIMENSIONS);
+    for (v, weight) in vectors.iter().zip(frequency_weights(vocab.len())) {
+        for axis in &basis {
+            let projected: f64 = v
+                .iter()
+                .zip(&mean)
+                .zip(axis.iter())
+                .map(|((x, m), a)| (f64::from(*x) - m) * a)
+                .sum();
+            table.push((projected * weight) as f32);
+        }
+    }
+    write_model(out_dir, &tokenizer_bytes, &table, vocab.len(), teacher)?;
+    Ok(DistillReport {
+        out_dir: out_dir.to_path_buf(),
+        model_id: MODEL_ID.to_string(),
+        vocabulary: vocab.len(),
+        dimensions: DIMENSIONS,
+        explained_variance: if total > 0.0 { kept / total } else { 0.0 },
+        embed_secs,
+        total_secs: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The tokenizer's vocabulary, indexed by token id.
+fn vocabulary(tokenizer_json: &[u8]) -> Result<Vec<String>, EmbedError> {
+    let parsed: serde_json::Value = serde_json::from_slice(tokenizer_json)
+        .map_err(|e| EmbedError::Distill(format!("tokenizer.json: {e}")))?;
+    let map = parsed
+        .pointer("/model/vocab")
+        .and_then(|v| v.as_object())
+        .ok_or_else(|| {
+            EmbedError::Distill("tokenizer.json has no model.vocab map (not WordPiece?)".into())
+        })?;
+    let mut by_id: HashMap<usize, String> = HashMap::with_capacity(map.len());
+    for (token, id) in map {
+        if let Some(id) = id.as_u64() {
+            by_id.insert(id as usize, token.clone());
+        }
+    }
+    let size = by_id.keys().max().map_or(0, |m| m + 1);
+    if size == 0 || by_id.len() != size {
+        return Err(EmbedError::Distill(format!(
+            "tokenizer vocabulary ids are not dense: {} tokens, highest id {}",
+            by_id.len(),
+            size.saturating_sub(1)
+        )));
+    }
+    Ok((0..size)
+        .map(|id| by_id.remove(&id).unwrap_or_default())
+        .collect())
+}
+
+/// What the teacher reads for a token: a word-piece continuation (`##ing`)
+/// is embedded as its letters, the closest text a sentence encoder accepts.
+fn token_text(token: &str) -> String {
+    token.strip_prefix("##").unwrap_or(token).to_string()
+}
+
+/// Smooth inverse frequency with frequencies estimated from rank (Zipf's
+/// law: the token at rank r occurs about 1/r as often as the first). BERT's
+/// WordPiece vocabulary is roughly frequency-ordered after its special and
+/// single-character entries, so the id serves as the rank.
+fn frequency_weights(vocabulary: usize) -> Vec<f64> {
+    let harmonic: f64 = (1..=vocabulary).map(|r| 1.0 / r as f64).sum();
+    (0..vocabulary)
+        .map(|rank| {
+            let share = 1.0 / ((rank + 1) as f64 * harmonic);
+            SIF_COEFFICIENT / (SIF_COEFFICIENT + share)
+        })
+        .collect()
+}
+
+fn write_model(
+    out_dir: &Path,
+    tokenizer_json: &[u8],
+    table: &[f32],
+    rows: usize,
+    teacher: &TransformerFiles,
+) -> Result<(), EmbedError> {
+    let fail = |what: &str, e: &dyn std::fmt::Display| {
+        EmbedError::Distill(format!("writing {}/{what}: {e}", out_dir.display()))
+    };
+    // Written beside the target and renamed, so a reader never sees half a model.
+    let staging = out_dir.with_extension(format!("tmp.{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging).map_err(|e| fail("", &e))?;
+    let bytes: Vec<u8> = table.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let view = safetensors::tensor::TensorView::new(
+        safetensors::Dtype::F32,
+        vec![rows, DIMENSIONS],
+        &bytes,
+    )
+    .map_err(|e| fail("model.safetensors", &e))?;
+    safetensors::serialize_to_file(
+        [("embeddings", view)],
+        &None,
+        &staging.join("model.safetensors"),
+    )
+    .map_err(|e| fail("model.safetensors", &e))?;
+    std::fs::write(staging.join("tokenizer.json"), tokenizer_json)
+        .map_err(|e| fail("tokenizer.json", &e))?;
+    let config = serde_json::json!({
+        "model_type": "model2vec",
+        "normalize": true,
+        "hidden_dim": DIMENSIONS,
+        "pond_model_id": MODEL_ID,
+        "teacher": teacher.model_dir.display().to_string(),
+        "sif_coefficient": SIF_COEFFICIENT,
+    });
+    std::fs::write(
+        staging.join("config.json"),
+        serde_json::to_vec_pretty(&config).map_err(|e| fail("config.json", &e))?,
+    )
+    .map_err(|e| fail("config.json", &e))?;
+    let _ = std::fs::remove_dir_all(out_dir);
+    if let Some(parent) = out_dir.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| fail("", &e))?;
+    }
+    std::fs::rename(&staging, out_dir).map_err(|e| fail("", &e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_tokens_weigh_less_than_rare_ones() {
+        let weights = frequency_weights(30_000);
+        let (first, later) = (weights[0], weights[20_000]);
+        assert!(first < 0.05 && later > 0.9, "{first} {later}");
+    }
+
+    #[test]
+    fn vocabulary_is_indexed_by_id() {
+        let json = br###"{"model":{"type":"WordPiece","vocab":{"b":1,"a":0,"##c":2}}}"###;
+        assert_eq!(vocabulary(json).unwrap(), ["a", "b", "##c"]);
+        assert_eq!(token_text("##c"), "c");
+        let gap = br#"{"model":{"vocab":{"a":0,"b":2}}}"#;
+        assert!(vocabulary(gap).is_err());
+    }
+}

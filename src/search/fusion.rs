@@ -1,0 +1,176 @@
+//! Reciprocal rank fusion of the two arms, then grouping by session.
+//!
+//! RRF uses only ranks, so BM25 scores (unbounded) and cosine distances
+//! (0..2) never need calibrating against each other. Grouping comes after
+//! fusion so a long session with fifty near-identical hits yields one result
+//! with a count, and the page shows fifty different conversations instead.
+
+use std::collections::HashMap;
+
+use crate::store::search::{SearchDoc, SearchRow};
+
+/// The usual RRF constant: it damps the advantage of rank 1 over rank 5, so
+/// agreement between arms outweighs a single arm's top spot.
+pub const RRF_K: f32 = 60.0;
+
+/// One part, ranked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ranked {
+    pub doc: SearchDoc,
+    /// Fused score (RRF), or the single arm's own score outside hybrid mode.
+    pub score: f32,
+    /// 1-based ranks in each arm, when the part came up there.
+    pub fts_rank: Option<usize>,
+    pub vector_rank: Option<usize>,
+}
+
+/// One session's hits, best first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionGroup {
+    pub hits: Vec<Ranked>,
+    /// How many of the session's parts matched in total (before `per_session`).
+    pub matched: usize,
+}
+
+/// Fuses two ranked lists (best first). A part found by both arms sums both
+/// contributions.
+pub fn rrf(fts: Vec<SearchRow>, vector: Vec<SearchRow>) -> Vec<Ranked> {
+    let mut by_id: HashMap<String, Ranked> = HashMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for (arm, rows) in [(Arm::Fts, fts), (Arm::Vector, vector)] {
+        for (i, row) in rows.into_iter().enumerate() {
+            let rank = i + 1;
+            let contribution = 1.0 / (RRF_K + rank as f32);
+            let entry = by_id.entry(row.doc.id.clone()).or_insert_with(|| {
+                order.push(row.doc.id.clone());
+                Ranked {
+                    doc: row.doc,
+                    score: 0.0,
+                    fts_rank: None,
+                    vector_rank: None,
+                }
+            });
+            entry.score += contribution;
+            match arm {
+                Arm::Fts => entry.fts_rank = Some(rank),
+                Arm::Vector => entry.vector_rank = Some(rank),
+            }
+        }
+    }
+    let mut fused: Vec<Ranked> = order
+        .into_iter()
+        .filter_map(|id| by_id.remove(&id))
+        .collect();
+    // Stable: ties keep first-seen order, which favours the full-text arm.
+    fused.sort_by(|a, b| b.score.total_cmp(&a.score));
+    fused
+}
+
+/// One arm's rows as a ranking, keeping its own score.
+pub fn single(rows: Vec<SearchRow>, arm: Arm) -> Vec<Ranked> {
+    rows.into_iter()
+        .enumerate()
+        .map(|(i, row)| Ranked {
+            score: match arm {
+                Arm::Fts => row.score,
+                // Similarity reads better than distance.
+                Arm::Vector => 1.0 - row.score,
+            },
+            doc: row.doc,
+            fts_rank: (arm == Arm::Fts).then_some(i + 1),
+            vector_rank: (arm == Arm::Vector).then_some(i + 1),
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arm {
+    Fts,
+    Vector,
+}
+
+/// Groups a ranking by session, sessions ordered by their best part, at most
+/// `per_session` parts each (and at most one part per message).
+pub fn group_by_session(ranked: Vec<Ranked>, per_session: usize) -> Vec<SessionGroup> {
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut groups: Vec<SessionGroup> = Vec::new();
+    for r in ranked {
+        let at = *index.entry(r.doc.session_id.clone()).or_insert_with(|| {
+            groups.push(SessionGroup {
+                hits: Vec::new(),
+                matched: 0,
+            });
+            groups.len() - 1
+        });
+        let group = &mut groups[at];
+        group.matched += 1;
+        let same_message = group
+            .hits
+            .iter()
+            .any(|h| h.doc.message_id == r.doc.message_id);
+        if group.hits.len() < per_session.max(1) && !same_message {
+            group.hits.push(r);
+        }
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, session: &str) -> SearchRow {
+        SearchRow {
+            doc: SearchDoc {
+                id: format!("{id}#0"),
+                message_id: id.into(),
+                session_id: session.into(),
+                client: "c".into(),
+                host: "h".into(),
+                project: None,
+                role: "user".into(),
+                kind: "text".into(),
+                tool: None,
+                timestamp: None,
+                part_no: 0,
+                text: String::new(),
+            },
+            score: 1.0,
+        }
+    }
+
+    #[test]
+    fn agreement_between_arms_beats_one_arms_top_rank() {
+        let fts = vec![row("a", "s1"), row("b", "s2"), row("c", "s3")];
+        let vector = vec![row("d", "s4"), row("b", "s2")];
+        let fused = rrf(fts, vector);
+        let ids: Vec<&str> = fused.iter().map(|r| r.doc.message_id.as_str()).collect();
+        assert_eq!(ids, ["b", "a", "d", "c"]);
+        assert_eq!(
+            (fused[0].fts_rank, fused[0].vector_rank),
+            (Some(2), Some(2))
+        );
+    }
+
+    #[test]
+    fn a_long_session_becomes_one_group() {
+        let ranked = single(
+            vec![
+                row("a", "s1"),
+                row("b", "s1"),
+                row("c", "s2"),
+                row("d", "s1"),
+            ],
+            Arm::Fts,
+        );
+        let groups = group_by_session(ranked, 2);
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].matched, 3);
+        let first: Vec<&str> = groups[0]
+            .hits
+            .iter()
+            .map(|h| h.doc.message_id.as_str())
+            .collect();
+        assert_eq!(first, ["a", "b"]);
+    }
+}

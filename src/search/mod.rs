@@ -1,0 +1,247 @@
+//! Hybrid search over the archive: BM25 and nearest-neighbour arms with the
+//! same filters pushed down, fused by reciprocal rank, grouped by session.
+//!
+//! This module decides what to ask the store and how to rank what comes
+//! back; the store only runs the two queries. A missing embedding model
+//! degrades hybrid search to BM25 and says so rather than failing.
+
+pub mod documents;
+pub mod filters;
+pub mod fusion;
+pub mod snippet;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::embed::{Embedder, NoModel};
+use crate::store::search::SearchRow;
+use crate::store::{Store, StoreError, TableKind, sql_str};
+pub use filters::{FilterError, Filters};
+use fusion::{Arm, Ranked};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Hybrid,
+    Fts,
+    Vector,
+}
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub query: String,
+    pub mode: Mode,
+    pub filters: Filters,
+    /// Sessions per page.
+    pub limit: usize,
+    pub offset: usize,
+    /// Hits shown per session (each from a different message).
+    pub per_session: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("{0}")]
+    Filter(#[from] FilterError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("--mode vector needs an embedding model: {0}")]
+    NoModel(NoModel),
+    #[error(transparent)]
+    Embed(#[from] crate::embed::EmbedError),
+    #[error("the search query is empty")]
+    EmptyQuery,
+}
+
+/// One result: the best-matching part of one session.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hit {
+    pub session_id: String,
+    pub message_id: String,
+    pub client: String,
+    pub project: Option<String>,
+    pub host: String,
+    pub timestamp: Option<DateTime<Utc>>,
+    pub role: String,
+    pub kind: String,
+    pub tool: Option<String>,
+    pub score: f32,
+    pub snippet: String,
+    /// Byte ranges of `snippet` that matched query terms.
+    pub highlights: Vec<(usize, usize)>,
+    /// 1-based rank in each arm, when the part came up there.
+    pub fts_rank: Option<usize>,
+    pub vector_rank: Option<usize>,
+    /// Matching parts of this session among the candidates, this one included.
+    pub session_matches: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Response {
+    pub query: String,
+    /// The mode actually run (hybrid falls back to fts without a model).
+    pub mode: Mode,
+    pub hits: Vec<Hit>,
+    /// Messages (or, with --kind/--tool, message parts) the filters let in.
+    pub in_scope: u64,
+    pub embed_model: Option<String>,
+    /// Why the result may be less than asked for (no model, nothing indexed).
+    pub notices: Vec<String>,
+}
+
+/// Candidates each arm returns: enough to fill the page after grouping by
+/// session, bounded so a deep page cannot make a query unbounded.
+fn pool_size(req: &Request) -> usize {
+    ((req.offset + req.limit) * req.per_session.max(1) * 8).clamp(50, 2000)
+}
+
+/// Every candidate part, best first, before grouping: what [`search`] pages
+/// through, and what retrieval quality is measured on.
+#[derive(Debug, Clone)]
+pub struct Ranking {
+    pub mode: Mode,
+    pub ranked: Vec<Ranked>,
+    pub in_scope: u64,
+    pub embed_model: Option<String>,
+    pub notices: Vec<String>,
+}
+
+pub async fn rank(
+    store: &Store,
+    embedder: Result<&dyn Embedder, &NoModel>,
+    req: &Request,
+) -> Result<Ranking, SearchError> {
+    if req.query.trim().is_empty() {
+        return Err(SearchError::EmptyQuery);
+    }
+    req.filters.validate()?;
+    let mut notices = Vec::new();
+    let (mode, embedder) = match (req.mode, embedder) {
+        (Mode::Fts, _) => (Mode::Fts, None),
+        (_, Ok(e)) => (req.mode, Some(e)),
+        (Mode::Vector, Err(why)) => return Err(SearchError::NoModel(why.clone())),
+        (Mode::Hybrid, Err(why)) => {
+            notices.push(format!("full-text only: {why}"));
+            (Mode::Fts, None)
+        }
+    };
+    let embed_model = embedder.map(|e| e.model_id().to_string());
+    if !store.has_table(TableKind::Search) || !store.has_fts_index().await? {
+        notices.push("nothing is indexed for search yet; run `pond sync`".into());
+        return Ok(Ranking {
+            mode,
+            ranked: Vec::new(),
+            in_scope: 0,
+            embed_model,
+            notices,
+        });
+    }
+    let filter = req.filters.to_sql();
+    let pool = pool_size(req);
+
+    let fts = async {
+        match mode {
+            Mode::Vector => Ok(Vec::new()),
+            _ => store.search_fts(&req.query, filter.as_deref(), pool).await,
+        }
+    };
+    let vector = async {
+        let Some(e) = embedder else {
+            return Ok::<Vec<SearchRow>, SearchError>(Vec::new());
+        };
+        let query_vector = e
+            .embed(std::slice::from_ref(&req.query))?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        if !query_vector.iter().any(|x| *x != 0.0) {
+            // No known token in the query: a zero vector has no direction.
+            return Ok(Vec::new());
+        }
+        // Only vectors of the same model are comparable.
+        let same_model = format!("embed_model = {}", sql_str(e.model_id()));
+        let filter = match &filter {
+            Some(f) => format!("({f}) AND {same_model}"),
+            None => same_model,
+        };
+        Ok(store
+            .search_vector(&query_vector, Some(&filter), pool)
+            .await?)
+    };
+    let scope_filter = scope_filter(&req.filters);
+    let scope = store.count(TableKind::Search, Some(&scope_filter));
+    let (fts, vector, in_scope) = tokio::join!(fts, vector, scope);
+    let (fts, vector, in_scope) = (fts?, vector?, in_scope?);
+
+    let ranked = match mode {
+        Mode::Hybrid => fusion::rrf(fts, vector),
+        Mode::Fts => fusion::single(fts, Arm::Fts),
+        Mode::Vector => fusion::single(vector, Arm::Vector),
+    };
+    Ok(Ranking {
+        mode,
+        ranked,
+        in_scope: in_scope as u64,
+        embed_model,
+        notices,
+    })
+}
+
+/// One page of results, grouped by session.
+pub async fn search(
+    store: &Store,
+    embedder: Result<&dyn Embedder, &NoModel>,
+    req: &Request,
+) -> Result<Response, SearchError> {
+    let ranking = rank(store, embedder, req).await?;
+    let terms = snippet::query_terms(&req.query);
+    let hits = fusion::group_by_session(ranking.ranked, req.per_session)
+        .into_iter()
+        .skip(req.offset)
+        .take(req.limit)
+        .flat_map(|group| {
+            let matched = group.matched;
+            group.hits.into_iter().map(move |r| (r, matched))
+        })
+        .map(|(r, matched)| {
+            let snip = snippet::snippet(&r.doc.text, &terms);
+            Hit {
+                session_id: r.doc.session_id,
+                message_id: r.doc.message_id,
+                client: r.doc.client,
+                project: r.doc.project,
+                host: r.doc.host,
+                timestamp: r.doc.timestamp,
+                role: r.doc.role,
+                kind: r.doc.kind,
+                tool: r.doc.tool,
+                score: r.score,
+                snippet: snip.text,
+                highlights: snip.matches,
+                fts_rank: r.fts_rank,
+                vector_rank: r.vector_rank,
+                session_matches: matched,
+            }
+        })
+        .collect();
+    Ok(Response {
+        query: req.query.clone(),
+        mode: ranking.mode,
+        hits,
+        in_scope: ranking.in_scope,
+        embed_model: ranking.embed_model,
+        notices: ranking.notices,
+    })
+}
+
+/// Counts messages, not parts: part 0 stands for its message, unless the
+/// filters pick parts by kind or tool, when the parts themselves are counted.
+fn scope_filter(filters: &Filters) -> String {
+    let one_per_message = (!filters.selects_parts()).then_some("part_no = 0".to_string());
+    match (filters.to_sql(), one_per_message) {
+        (Some(f), Some(p)) => format!("({f}) AND {p}"),
+        (Some(f), None) => f,
+        (None, Some(p)) => p,
+        (None, None) => "true".to_string(),
+    }
+}

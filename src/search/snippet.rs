@@ -1,0 +1,220 @@
+//! The few lines around a match that tell a reader why a hit came up.
+//!
+//! BM25 says a part matched but not where, so the snippet finds the window
+//! with the most distinct query terms itself. Matching is ASCII
+//! case-insensitive (byte offsets stay valid) and accepts simple inflections,
+//! since the index stems: "retries" highlights "retry" and "retried".
+
+/// Characters of context shown around the best window.
+const WIDTH: usize = 200;
+
+const STOP_WORDS: [&str; 32] = [
+    "a", "an", "and", "are", "as", "at", "be", "by", "did", "do", "does", "for", "from", "how",
+    "i", "in", "is", "it", "of", "on", "or", "that", "the", "this", "to", "was", "we", "what",
+    "when", "where", "why", "with",
+];
+
+/// A snippet and the byte ranges within it that matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snippet {
+    pub text: String,
+    pub matches: Vec<(usize, usize)>,
+}
+
+impl Snippet {
+    /// The snippet with matches wrapped in `open`/`close` (ANSI bold on a TTY).
+    pub fn marked(&self, open: &str, close: &str) -> String {
+        let mut out = String::with_capacity(self.text.len() + self.matches.len() * 8);
+        let mut at = 0;
+        for &(start, end) in &self.matches {
+            out.push_str(&self.text[at..start]);
+            out.push_str(open);
+            out.push_str(&self.text[start..end]);
+            out.push_str(close);
+            at = end;
+        }
+        out.push_str(&self.text[at..]);
+        out
+    }
+}
+
+/// The query's content words, lower-cased, in order, without repeats.
+pub fn query_terms(query: &str) -> Vec<String> {
+    let mut terms: Vec<String> = Vec::new();
+    for word in query.split(|c: char| !(c.is_alphanumeric() || c == '_')) {
+        let w = word.to_ascii_lowercase();
+        if w.len() < 2 || STOP_WORDS.contains(&w.as_str()) || terms.contains(&w) {
+            continue;
+        }
+        terms.push(w);
+    }
+    terms
+}
+
+/// The form matched in text: a word without a common English suffix, so the
+/// stem matches every inflection as a prefix.
+fn stem(term: &str) -> &str {
+    for suffix in ["ies", "ied", "ing", "ed", "es", "s", "y"] {
+        if let Some(stem) = term.strip_suffix(suffix)
+            && stem.len() >= 3
+        {
+            return stem;
+        }
+    }
+    term
+}
+
+/// Every (start, end, term index) where a term's stem begins a word.
+fn find_matches(text: &str, terms: &[String]) -> Vec<(usize, usize, usize)> {
+    let lower = text.to_ascii_lowercase();
+    let bytes = lower.as_bytes();
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
+    let mut found = Vec::new();
+    for (t, term) in terms.iter().enumerate() {
+        let needle = stem(term);
+        let mut from = 0;
+        while let Some(pos) = lower[from..].find(needle) {
+            let start = from + pos;
+            let mut end = start + needle.len();
+            from = end;
+            if start > 0 && is_word(bytes[start - 1]) {
+                continue;
+            }
+            // Extend to the end of the word so "retr" highlights "retried".
+            while end < bytes.len() && is_word(bytes[end]) {
+                end += 1;
+            }
+            while !text.is_char_boundary(end) {
+                end += 1;
+            }
+            found.push((start, end, t));
+        }
+    }
+    found.sort_unstable();
+    found
+}
+
+/// A window of about [`WIDTH`] characters around the densest cluster of
+/// distinct query terms, or the start of the text when none occurs (a pure
+/// vector hit).
+pub fn snippet(text: &str, terms: &[String]) -> Snippet {
+    let matches = find_matches(text, terms);
+    let (from, to) = best_window(text, &matches);
+    let mut start = from;
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let mut end = to.min(text.len());
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    let mut out = String::new();
+    let mut ranges = Vec::new();
+    if start > 0 {
+        out.push('…');
+    }
+    let mut at = start;
+    for &(s, e, _) in matches.iter().filter(|m| m.0 >= start && m.1 <= end) {
+        if s < at {
+            continue;
+        }
+        push_flat(&mut out, &text[at..s]);
+        let open = out.len();
+        push_flat(&mut out, &text[s..e]);
+        ranges.push((open, out.len()));
+        at = e;
+    }
+    push_flat(&mut out, &text[at..end]);
+    if end < text.len() {
+        out.push('…');
+    }
+    Snippet {
+        text: out,
+        matches: ranges,
+    }
+}
+
+fn best_window(text: &str, matches: &[(usize, usize, usize)]) -> (usize, usize) {
+    if matches.is_empty() {
+        return (0, WIDTH);
+    }
+    let mut best = (0usize, 0usize);
+    for (i, &(start, _, _)) in matches.iter().enumerate() {
+        let mut distinct: Vec<usize> = Vec::new();
+        for &(s, _, t) in &matches[i..] {
+            if s >= start + WIDTH {
+                break;
+            }
+            if !distinct.contains(&t) {
+                distinct.push(t);
+            }
+        }
+        if distinct.len() > best.1 {
+            best = (i, distinct.len());
+        }
+    }
+    let anchor = matches[best.0].0;
+    // A little context before the first term reads better than starting on it.
+    let mut from = anchor.saturating_sub(WIDTH / 4);
+    while !text.is_char_boundary(from) {
+        from -= 1;
+    }
+    let from = text[..from]
+        .rfind(char::is_whitespace)
+        .filter(|ws| from - ws < 20)
+        .map_or(from, |ws| ws + 1);
+    (from, from + WIDTH)
+}
+
+/// Appends `s` with runs of whitespace (newlines included) as one space, so a
+/// snippet stays on one line.
+fn push_flat(out: &mut String, s: &str) {
+    for c in s.chars() {
+        if c.is_whitespace() {
+            if !out.ends_with(' ') {
+                out.push(' ');
+            }
+        } else {
+            out.push(c);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn highlights_inflections_of_the_query_terms() {
+        let terms = query_terms("Why did the upload retry?");
+        assert_eq!(terms, ["upload", "retry"]);
+        let s = snippet("The uploader retried three times\nthen gave up.", &terms);
+        assert_eq!(
+            s.marked("[", "]"),
+            "The [uploader] [retried] three times then gave up."
+        );
+    }
+
+    #[test]
+    fn the_window_goes_to_the_densest_cluster() {
+        let text = format!("alpha {} beta gamma alpha here", "filler ".repeat(100));
+        let terms = query_terms("alpha beta gamma");
+        let s = snippet(&text, &terms);
+        assert!(s.text.starts_with('…'));
+        assert!(s.marked("[", "]").ends_with("[beta] [gamma] [alpha] here"));
+    }
+
+    #[test]
+    fn without_matches_the_start_is_shown() {
+        let s = snippet("héllo wörld", &query_terms("unrelated"));
+        assert_eq!(s.text, "héllo wörld");
+        assert!(s.matches.is_empty());
+    }
+
+    #[test]
+    fn multibyte_text_never_splits_a_char() {
+        let text = "é".repeat(400) + " needle " + &"ü".repeat(400);
+        let s = snippet(&text, &query_terms("needle"));
+        assert!(s.marked("<", ">").contains("<needle>"));
+    }
+}

@@ -1,0 +1,462 @@
+//! The search table: one row per searchable part of a message, with the
+//! columns search filters on, the text BM25 indexes and the vector the
+//! nearest-neighbour arm reads.
+//!
+//! It is separate from `messages` because search wants something different
+//! from storage: one row per part (so a hit knows it came from a tool result),
+//! long tool output cut down for the index (never in storage), the session's
+//! project denormalised for filtering, and a fixed-size vector column. The
+//! store only runs the queries; ranking and fusion live in `crate::search`.
+
+use std::sync::Arc;
+
+use arrow_array::builder::{FixedSizeListBuilder, Float32Builder};
+use arrow_array::{Array, ArrayRef, FixedSizeListArray, Float32Array, RecordBatch, UInt32Array};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use lancedb::DistanceType;
+use lancedb::index::Index;
+use lancedb::index::scalar::{FtsIndexBuilder, FullTextSearchQuery};
+use lancedb::index::vector::IvfPqIndexBuilder;
+use lancedb::query::{ExecutableQuery, QueryBase, Select};
+use lancedb::table::{OptimizeAction, OptimizeOptions};
+
+use super::schema::{self, Columns, key_field, opt_str, opt_time, utc};
+use super::{Store, StoreError, TableKind, lance_error};
+
+pub const SEARCH: &str = "search";
+
+/// Width of the vector column. Fixed per store: every embedding model pond
+/// writes with must produce vectors of this size (the static model is
+/// distilled to it).
+pub const VECTOR_DIM: i32 = 256;
+
+/// Below this many rows a flat vector scan is fast enough and an IVF index
+/// would be trained on too few points to be any good.
+const VECTOR_INDEX_MIN_ROWS: usize = 100_000;
+
+const FTS_INDEX: &str = "text_idx";
+const VECTOR_INDEX: &str = "vector_idx";
+
+/// Columns every hit needs, without the vector.
+const HIT_COLUMNS: [&str; 11] = [
+    "id",
+    "message_id",
+    "session_id",
+    "client",
+    "host",
+    "project",
+    "role",
+    "kind",
+    "tool",
+    "timestamp",
+    "text",
+];
+
+pub fn search_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        key_field(),
+        Field::new("message_id", DataType::Utf8, false),
+        Field::new("session_id", DataType::Utf8, false),
+        Field::new("client", DataType::Utf8, false),
+        Field::new("host", DataType::Utf8, false),
+        Field::new("project", DataType::Utf8, true),
+        Field::new("role", DataType::Utf8, false),
+        Field::new("kind", DataType::Utf8, false),
+        Field::new("tool", DataType::Utf8, true),
+        Field::new("timestamp", utc(), true),
+        // Position among the message's indexed parts; 0 marks one row per
+        // message, so messages in scope can be counted without a distinct.
+        Field::new("part_no", DataType::UInt32, false),
+        Field::new("text", DataType::Utf8, false),
+        Field::new(
+            "vector",
+            DataType::FixedSizeList(
+                Arc::new(Field::new("item", DataType::Float32, true)),
+                VECTOR_DIM,
+            ),
+            true,
+        ),
+        Field::new("embed_model", DataType::Utf8, true),
+        Field::new("ingested_at", utc(), false),
+    ]))
+}
+
+/// One row of the search table, as written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchDoc {
+    pub id: String,
+    pub message_id: String,
+    pub session_id: String,
+    pub client: String,
+    pub host: String,
+    pub project: Option<String>,
+    pub role: String,
+    pub kind: String,
+    pub tool: Option<String>,
+    pub timestamp: Option<DateTime<Utc>>,
+    pub part_no: u32,
+    pub text: String,
+}
+
+/// A row read back by a query, with its arm's raw score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchRow {
+    pub doc: SearchDoc,
+    /// BM25 score (higher is better) or vector distance (lower is better).
+    pub score: f32,
+}
+
+/// Writes `docs` with their vectors: `vectors` is `None` when no model is
+/// loaded, and holds `None` for a text the model could not embed.
+pub fn search_batch(
+    docs: &[SearchDoc],
+    vectors: Option<(&[Option<Vec<f32>>], &str)>,
+    now: DateTime<Utc>,
+) -> Result<RecordBatch, StoreError> {
+    let mut list = FixedSizeListBuilder::new(Float32Builder::new(), VECTOR_DIM)
+        .with_field(Arc::new(Field::new("item", DataType::Float32, true)));
+    let mut models: Vec<Option<&str>> = Vec::with_capacity(docs.len());
+    let none = vec![None; docs.len()];
+    let (vectors, model) = match vectors {
+        Some((v, model)) => (v, Some(model)),
+        None => (none.as_slice(), None),
+    };
+    if vectors.len() != docs.len() {
+        return Err(StoreError::Schema(format!(
+            "{} vectors for {} search rows",
+            vectors.len(),
+            docs.len()
+        )));
+    }
+    for v in vectors {
+        match v {
+            Some(v) if v.len() == VECTOR_DIM as usize => {
+                list.values().append_slice(v);
+                list.append(true);
+                models.push(model);
+            }
+            Some(v) => {
+                return Err(StoreError::Schema(format!(
+                    "embedding has {} dimensions; this store's vectors have {VECTOR_DIM}",
+                    v.len()
+                )));
+            }
+            None => {
+                list.values().append_nulls(VECTOR_DIM as usize);
+                list.append(false);
+                models.push(None);
+            }
+        }
+    }
+    let micros = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp_micros());
+    schema::batch(
+        search_schema(),
+        vec![
+            schema::strings(docs.iter().map(|d| d.id.as_str())),
+            schema::strings(docs.iter().map(|d| d.message_id.as_str())),
+            schema::strings(docs.iter().map(|d| d.session_id.as_str())),
+            schema::strings(docs.iter().map(|d| d.client.as_str())),
+            schema::strings(docs.iter().map(|d| d.host.as_str())),
+            schema::opt_strings(docs.iter().map(|d| d.project.as_deref())),
+            schema::strings(docs.iter().map(|d| d.role.as_str())),
+            schema::strings(docs.iter().map(|d| d.kind.as_str())),
+            schema::opt_strings(docs.iter().map(|d| d.tool.as_deref())),
+            schema::timestamps(docs.iter().map(|d| micros(d.timestamp)).collect()),
+            Arc::new(UInt32Array::from_iter_values(
+                docs.iter().map(|d| d.part_no),
+            )) as ArrayRef,
+            schema::strings(docs.iter().map(|d| d.text.as_str())),
+            Arc::new(list.finish()) as ArrayRef,
+            schema::opt_strings(models.into_iter()),
+            schema::timestamps(vec![Some(now.timestamp_micros()); docs.len()]),
+        ],
+    )
+}
+
+fn rows_from_batch(b: &RecordBatch, score_column: &str) -> Result<Vec<SearchRow>, StoreError> {
+    let c = Columns::new(b);
+    let (id, message, session) = (c.str("id")?, c.str("message_id")?, c.str("session_id")?);
+    let (client, host, project) = (c.str("client")?, c.str("host")?, c.str("project")?);
+    let (role, kind, tool) = (c.str("role")?, c.str("kind")?, c.str("tool")?);
+    let (timestamp, text) = (c.time("timestamp")?, c.str("text")?);
+    let part_no = c.u32("part_no").ok();
+    let score = b
+        .column_by_name(score_column)
+        .and_then(|c| c.as_any().downcast_ref::<Float32Array>())
+        .ok_or_else(|| StoreError::Schema(format!("query result lacks `{score_column}`")))?;
+    Ok((0..b.num_rows())
+        .map(|i| SearchRow {
+            doc: SearchDoc {
+                id: id.value(i).to_string(),
+                message_id: message.value(i).to_string(),
+                session_id: session.value(i).to_string(),
+                client: client.value(i).to_string(),
+                host: host.value(i).to_string(),
+                project: opt_str(project, i),
+                role: role.value(i).to_string(),
+                kind: kind.value(i).to_string(),
+                tool: opt_str(tool, i),
+                timestamp: opt_time(timestamp, i),
+                part_no: part_no.map_or(0, |p| p.value(i)),
+                text: text.value(i).to_string(),
+            },
+            score: if score.is_null(i) {
+                0.0
+            } else {
+                score.value(i)
+            },
+        })
+        .collect())
+}
+
+/// What the index maintenance at the end of a sync did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct IndexMaintenance {
+    pub fts_created: bool,
+    pub vector_created: bool,
+    /// Indexes that had unindexed rows folded in.
+    pub optimized: bool,
+}
+
+impl Store {
+    /// BM25 over the `text` column, filtered before ranking.
+    pub async fn search_fts(
+        &self,
+        query: &str,
+        filter: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<SearchRow>, StoreError> {
+        let table = self.table(TableKind::Search)?;
+        let fts = FullTextSearchQuery::new(query.to_string())
+            .with_column("text".to_string())
+            .map_err(|e| lance_error(&self.location, "full-text query", e.into()))?;
+        let mut q = table
+            .query()
+            .full_text_search(fts)
+            .select(Select::columns(&[&HIT_COLUMNS[..], &["_score"]].concat()))
+            .limit(limit);
+        if let Some(f) = filter {
+            q = q.only_if(f);
+        }
+        let batches: Vec<RecordBatch> = q
+            .execute()
+            .await
+            .map_err(|e| lance_error(&self.location, "full-text search", e))?
+            .try_collect()
+            .await
+            .map_err(|e| lance_error(&self.location, "full-text search", e))?;
+        let mut rows = Vec::new();
+        for b in &batches {
+            rows.extend(rows_from_batch(b, "_score")?);
+        }
+        Ok(rows)
+    }
+
+    /// Nearest neighbours of `vector` by cosine distance, filtered before
+    /// ranking; rows without a vector never match.
+    pub async fn search_vector(
+        &self,
+        vector: &[f32],
+        filter: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<SearchRow>, StoreError> {
+        let table = self.table(TableKind::Search)?;
+        let has_vector = "vector IS NOT NULL";
+        let filter = match filter {
+            Some(f) => format!("({f}) AND {has_vector}"),
+            None => has_vector.to_string(),
+        };
+        let q = table
+            .query()
+            .nearest_to(vector)
+            .map_err(|e| lance_error(&self.location, "vector query", e))?
+            .column("vector")
+            .distance_type(DistanceType::Cosine)
+            .nprobes(24)
+            .map_err(|e| lance_error(&self.location, "vector query", e))?
+            .refine_factor(4)
+            .only_if(filter)
+            .select(Select::columns(&HIT_COLUMNS))
+            .limit(limit);
+        let batches: Vec<RecordBatch> = q
+            .execute()
+            .await
+            .map_err(|e| lance_error(&self.location, "vector search", e))?
+            .try_collect()
+            .await
+            .map_err(|e| lance_error(&self.location, "vector search", e))?;
+        let mut rows = Vec::new();
+        for b in &batches {
+            rows.extend(rows_from_batch(b, "_distance")?);
+        }
+        Ok(rows)
+    }
+
+    /// Whether any row carries a vector, and from which models: the query must
+    /// be embedded by the same model for distances to mean anything.
+    pub async fn embed_models(&self) -> Result<Vec<String>, StoreError> {
+        // Only a sample: every writer of a store is expected to use one model,
+        // and a full distinct scan would put a table scan on the search path.
+        let batches = self
+            .sample_column(
+                TableKind::Search,
+                "embed_model",
+                "embed_model IS NOT NULL",
+                64,
+            )
+            .await?;
+        let mut models: Vec<String> = Vec::new();
+        for b in &batches {
+            for m in Columns::new(b).str("embed_model")?.iter().flatten() {
+                if !models.iter().any(|x| x == m) {
+                    models.push(m.to_string());
+                }
+            }
+        }
+        Ok(models)
+    }
+
+    async fn sample_column(
+        &self,
+        kind: TableKind,
+        column: &str,
+        filter: &str,
+        limit: usize,
+    ) -> Result<Vec<RecordBatch>, StoreError> {
+        let table = self.table(kind)?;
+        let op = || format!("read {}", kind.name());
+        table
+            .query()
+            .only_if(filter)
+            .select(Select::columns(&[column]))
+            .limit(limit)
+            .execute()
+            .await
+            .map_err(|e| lance_error(&self.location, &op(), e))?
+            .try_collect()
+            .await
+            .map_err(|e| lance_error(&self.location, &op(), e))
+    }
+
+    /// Folds rows added since the last sync into the indexes, creating them
+    /// when the table first has enough rows. Safe to run from many hosts: an
+    /// index build that loses a commit race is retried on the new version.
+    pub async fn maintain_search_indexes(&self) -> Result<IndexMaintenance, StoreError> {
+        let mut done = IndexMaintenance::default();
+        if !self.has_table(TableKind::Search) {
+            return Ok(done);
+        }
+        let table = self.table(TableKind::Search)?;
+        let rows = self.count(TableKind::Search, None).await?;
+        if rows == 0 {
+            return Ok(done);
+        }
+        let indices = table
+            .list_indices()
+            .await
+            .map_err(|e| lance_error(&self.location, "list indexes", e))?;
+        let has = |name: &str| indices.iter().any(|i| i.name == name);
+        if !has(FTS_INDEX) {
+            table
+                .create_index(&["text"], Index::FTS(fts_params()))
+                .name(FTS_INDEX.to_string())
+                .replace(false)
+                .execute()
+                .await
+                .map_err(|e| lance_error(&self.location, "create full-text index", e))?;
+            done.fts_created = true;
+        }
+        let vectors = self
+            .count(TableKind::Search, Some("vector IS NOT NULL"))
+            .await?;
+        if !has(VECTOR_INDEX) && vectors >= VECTOR_INDEX_MIN_ROWS {
+            // ~sqrt(n) partitions keep both the probe cost and the partition
+            // scan small; 32 sub-vectors of 8 dimensions each.
+            let partitions = ((vectors as f64).sqrt() as u32).clamp(64, 4096);
+            table
+                .create_index(
+                    &["vector"],
+                    Index::IvfPq(
+                        IvfPqIndexBuilder::default()
+                            .distance_type(DistanceType::Cosine)
+                            .num_partitions(partitions)
+                            .num_sub_vectors((VECTOR_DIM / 8) as u32),
+                    ),
+                )
+                .name(VECTOR_INDEX.to_string())
+                .replace(false)
+                .execute()
+                .await
+                .map_err(|e| lance_error(&self.location, "create vector index", e))?;
+            done.vector_created = true;
+        }
+        // A freshly built index already covers every row; an older one has
+        // the rows of this sync to take in.
+        let stale_fts = !done.fts_created;
+        let stale_vector = has(VECTOR_INDEX) && !done.vector_created;
+        if stale_fts || stale_vector {
+            table
+                .optimize(OptimizeAction::Index(OptimizeOptions::default()))
+                .await
+                .map_err(|e| lance_error(&self.location, "fold new rows into indexes", e))?;
+            done.optimized = true;
+        }
+        Ok(done)
+    }
+
+    /// Whether the full-text index exists yet (it does after the first sync
+    /// that wrote rows).
+    pub async fn has_fts_index(&self) -> Result<bool, StoreError> {
+        if !self.has_table(TableKind::Search) {
+            return Ok(false);
+        }
+        let indices = self
+            .table(TableKind::Search)?
+            .list_indices()
+            .await
+            .map_err(|e| lance_error(&self.location, "list indexes", e))?;
+        Ok(indices.iter().any(|i| i.name == FTS_INDEX))
+    }
+}
+
+/// Tokenizer for a mix of prose and code: Lance's code lexer keeps paths,
+/// identifiers and flags whole and also indexes their pieces
+/// (`parse_timestamp` → `parse_timestamp`, `parse`, `timestamp`), while
+/// stemming and stop words keep prose queries forgiving. Long tokens are kept
+/// because hashes and ids are exactly what people paste into a search.
+fn fts_params() -> FtsIndexBuilder {
+    FtsIndexBuilder::default()
+        .base_tokenizer("code".to_string())
+        .split_identifiers(true)
+        .split_on_numerics(false)
+        .preserve_original(true)
+        .stem(true)
+        .remove_stop_words(true)
+        .lower_case(true)
+        .ascii_folding(true)
+        .max_token_length(Some(128))
+}
+
+/// The vectors of a batch, for tests and re-embedding.
+pub fn vectors_of(b: &RecordBatch) -> Result<Vec<Option<Vec<f32>>>, StoreError> {
+    let list = b
+        .column_by_name("vector")
+        .and_then(|c| c.as_any().downcast_ref::<FixedSizeListArray>())
+        .ok_or_else(|| StoreError::Schema("column `vector` is missing".into()))?;
+    let mut out = Vec::with_capacity(list.len());
+    for i in 0..list.len() {
+        if list.is_null(i) {
+            out.push(None);
+            continue;
+        }
+        let values = list.value(i);
+        let floats = values
+            .as_any()
+            .downcast_ref::<Float32Array>()
+            .ok_or_else(|| StoreError::Schema("vector items are not f32".into()))?;
+        out.push(Some(floats.values().to_vec()));
+    }
+    Ok(out)
+}
