@@ -1,4 +1,4 @@
-//! The little dense linear algebra distillation needs: a covariance matrix
+//! The little dense linear algebra distillation needs: a second-moment matrix
 //! and the eigenvectors of a symmetric matrix.
 //!
 //! Written here rather than pulling in a BLAS/LAPACK stack for one 384×384
@@ -28,21 +28,15 @@ impl Square {
     }
 }
 
-/// Column means and the covariance of `rows` (each of length `dim`).
-pub fn covariance(rows: &[Vec<f32>], dim: usize) -> (Vec<f64>, Square) {
+/// The second-moment matrix `XᵀX / n` of `rows` (each of length `dim`):
+/// the covariance without centring.
+pub fn second_moment(rows: &[Vec<f32>], dim: usize) -> Square {
     let n = rows.len().max(1) as f64;
-    let mut mean = vec![0.0f64; dim];
-    for r in rows {
-        for (m, x) in mean.iter_mut().zip(r) {
-            *m += f64::from(*x);
-        }
-    }
-    mean.iter_mut().for_each(|m| *m /= n);
     let mut cov = Square::zeros(dim);
     let mut centred = vec![0.0f64; dim];
     for r in rows {
-        for ((c, x), m) in centred.iter_mut().zip(r).zip(&mean) {
-            *c = f64::from(*x) - m;
+        for (c, x) in centred.iter_mut().zip(r) {
+            *c = f64::from(*x);
         }
         // Upper triangle only; mirrored below.
         for i in 0..dim {
@@ -60,7 +54,7 @@ pub fn covariance(rows: &[Vec<f32>], dim: usize) -> (Vec<f64>, Square) {
             cov.set(j, i, v);
         }
     }
-    (mean, cov)
+    cov
 }
 
 /// Eigenvalues and unit eigenvectors of a symmetric matrix by cyclic Jacobi
@@ -174,11 +168,13 @@ mod tests {
     }
 
     #[test]
-    fn covariance_of_a_line_has_one_direction() {
+    fn points_on_a_line_have_one_direction() {
         let rows: Vec<Vec<f32>> = (0..10).map(|i| vec![i as f32, 2.0 * i as f32]).collect();
-        let (mean, cov) = covariance(&rows, 2);
-        assert_eq!(mean, vec![4.5, 9.0]);
-        let e = symmetric_eigen(&cov);
+        let m = second_moment(&rows, 2);
+        assert!((m.at(0, 1) - 2.0 * 28.5).abs() < 1e-9);
+        let e = symmetric_eigen(&m);
         assert!(e[1].0.abs() < 1e-9);
+        let r = 1.0 / 5f64.sqrt();
+        assert!((e[0].1[0] - r).abs() < 1e-9 && (e[0].1[1] - 2.0 * r).abs() < 1e-9);
     }
 }

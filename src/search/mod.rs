@@ -95,6 +95,11 @@ fn pool_size(req: &Request) -> usize {
     ((req.offset + req.limit) * req.per_session.max(1) * 8).clamp(50, 2000)
 }
 
+/// In hybrid mode only the vector arm's first candidates are fused: below
+/// them a static model's neighbours are mostly noise that would push exact
+/// BM25 hits off the page, while its top few are where paraphrases surface.
+const HYBRID_VECTOR_DEPTH: usize = 20;
+
 /// Every candidate part, best first, before grouping: what [`search`] pages
 /// through, and what retrieval quality is measured on.
 #[derive(Debug, Clone)]
@@ -164,8 +169,12 @@ pub async fn rank(
             Some(f) => format!("({f}) AND {same_model}"),
             None => same_model,
         };
+        let depth = match mode {
+            Mode::Hybrid => pool.min(HYBRID_VECTOR_DEPTH),
+            _ => pool,
+        };
         Ok(store
-            .search_vector(&query_vector, Some(&filter), pool)
+            .search_vector(&query_vector, Some(&filter), depth)
             .await?)
     };
     let scope_filter = scope_filter(&req.filters);

@@ -625,16 +625,39 @@ async fn commit(
         return Ok(());
     }
 
-    let inserted = store
-        .insert_absent(TableKind::Raw, schema::raw_batch(&raw, now)?)
-        .await?;
-    report.records_inserted += inserted;
+    // Search rows carry their session's project, merged as for the session.
+    let projects: HashMap<&str, Option<&str>> = touched
+        .iter()
+        .map(|(id, facts)| {
+            let stored = existing.get(*id).and_then(|s| s.project.as_deref());
+            (*id, stored.or(facts.project.as_deref()))
+        })
+        .collect();
+    let (search, vectors) = search_rows(opts, client, &messages, &projects, now, report)?;
+
+    // The three tables are independent: committing them concurrently keeps
+    // both cores busy (most of a commit is compression inside Lance).
+    let raw_batch = schema::raw_batch(&raw, now)?;
+    let messages_batch = schema::messages_batch(&messages, now)?;
+    let (raw_inserted, messages_inserted, search_inserted) = tokio::join!(
+        store.insert_absent(TableKind::Raw, raw_batch),
+        store.insert_absent(TableKind::Messages, messages_batch),
+        async {
+            match search {
+                Some(batch) => store.insert_absent(TableKind::Search, batch).await,
+                None => Ok(0),
+            }
+        }
+    );
+    report.records_inserted += raw_inserted?;
     report.commits += u64::from(!raw.is_empty());
-    let inserted = store
-        .insert_absent(TableKind::Messages, schema::messages_batch(&messages, now)?)
-        .await?;
-    report.messages_inserted += inserted;
+    report.messages_inserted += messages_inserted?;
     report.commits += u64::from(!messages.is_empty());
+    let search_inserted = search_inserted?;
+    report.search_rows_inserted += search_inserted;
+    report.commits += u64::from(search_inserted > 0);
+    // Rows already present were skipped, vectors and all.
+    report.vectors_inserted += vectors.min(search_inserted);
 
     let counts = message_counts(store, &ids).await?;
     let sessions: Vec<Session> = touched
@@ -657,30 +680,23 @@ async fn commit(
     report.sessions_updated += updated;
     report.commits += u64::from(!sessions.is_empty());
 
-    index_for_search(store, opts, client, &messages, &sessions, now, report).await?;
-
     for w in batch {
         cursors.files.insert(w.file_id, w.cursor);
     }
     save_cursors(cursors)
 }
 
-/// Writes the search rows of a batch's messages, embedded when a model is
-/// loaded. Runs after the sessions are merged because every row carries its
-/// session's project; keyed like everything else, so a repeat inserts nothing.
-async fn index_for_search(
-    store: &Store,
+/// The search rows of a batch's messages, embedded when a model is loaded,
+/// and how many got a vector. Keyed like everything else, so committing them
+/// twice inserts nothing.
+fn search_rows(
     opts: &SyncOptions,
     client: &str,
     messages: &[MessageRow<'_>],
-    sessions: &[Session],
+    projects: &HashMap<&str, Option<&str>>,
     now: chrono::DateTime<Utc>,
     report: &mut SyncReport,
-) -> Result<(), SyncError> {
-    let projects: HashMap<&str, Option<&str>> = sessions
-        .iter()
-        .map(|s| (s.id.as_str(), s.project.as_deref()))
-        .collect();
+) -> Result<(Option<arrow_array::RecordBatch>, u64), SyncError> {
     let docs = documents::documents(messages.iter().map(|m| m.message), |session| {
         projects.get(session).map(|project| SessionContext {
             client,
@@ -689,7 +705,7 @@ async fn index_for_search(
         })
     });
     if docs.is_empty() {
-        return Ok(());
+        return Ok((None, 0));
     }
     let embedder = opts.embedder.get().ok();
     let vectors = match embedder {
@@ -715,21 +731,14 @@ async fn index_for_search(
         None => None,
     };
     let model = embedder.map(|e| e.model_id().to_string());
-    let with_model = vectors.as_deref().zip(model.as_deref());
-    let batch = search_batch(&docs, with_model, now)?;
-    let inserted = store.insert_absent(TableKind::Search, batch).await?;
-    report.search_rows_inserted += inserted;
-    if let Some(v) = &vectors {
-        // Rows already present were skipped whole; count what this batch made.
-        report.vectors_inserted += v
-            .iter()
-            .filter(|v| v.is_some())
-            .count()
-            .min(inserted as usize) as u64;
-        report.embed_model = model;
+    let embedded = vectors
+        .as_ref()
+        .map_or(0, |v| v.iter().filter(|v| v.is_some()).count() as u64);
+    if vectors.is_some() {
+        report.embed_model.clone_from(&model);
     }
-    report.commits += 1;
-    Ok(())
+    let with_model = vectors.as_deref().zip(model.as_deref());
+    Ok((Some(search_batch(&docs, with_model, now)?), embedded))
 }
 
 /// A vector worth storing: the right size and with a direction (a text of

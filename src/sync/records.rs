@@ -30,16 +30,14 @@ pub fn split(buf: &[u8], base_offset: u64, base_line: u64) -> (Vec<Segment<'_>>,
     let mut segments = Vec::new();
     let mut start = 0;
     let mut line = base_line;
-    for (i, &b) in buf.iter().enumerate() {
-        if b == b'\n' {
-            segments.push(Segment {
-                offset: base_offset + start as u64,
-                line,
-                bytes: &buf[start..=i],
-            });
-            start = i + 1;
-            line += 1;
-        }
+    for i in memchr::memchr_iter(b'\n', buf) {
+        segments.push(Segment {
+            offset: base_offset + start as u64,
+            line,
+            bytes: &buf[start..=i],
+        });
+        start = i + 1;
+        line += 1;
     }
     let tail = &buf[start..];
     if !tail.is_empty() && is_complete_json(tail) {
