@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 MODEL := $${XDG_CACHE_HOME:-$$HOME/.cache}/pond/models/pond-static-minilm-256
 
-.PHONY: setup build models run test lint bench clean-store
+.PHONY: setup build models run test lint bench bench-search clean-store
 
 ## Install the system tools the build needs (protoc for lance, mold to link fast).
 setup:
@@ -71,3 +71,11 @@ bench: setup
 	trap 'scripts/test-services.sh stop "$$(dirname "$$env_file")"' EXIT && \
 	set -a && . "$$env_file" && set +a && \
 	cargo bench --locked --bench multiwriter
+
+## Search at archive scale: builds a corpus of a million messages from the
+## bench corpus, ingests it, times one-shot `pond search` processes and rg.
+## Uses the dev profile (dependencies optimised), like `make run`; the first
+## run takes about half an hour and keeps its corpus and store for the next.
+bench-search: models
+	@command -v rg >/dev/null || $(SUDO) apt-get install -y ripgrep
+	cargo bench --locked --profile dev --bench search

@@ -186,12 +186,17 @@ fn main() {
         let messages = report["messages_inserted"].as_u64().unwrap_or(0);
         let rows = report["search_rows_inserted"].as_u64().unwrap_or(0);
         println!(
-            "ingest: {messages} messages ({rows} search rows, {} with vectors by {}) in {secs:.1}s = {:.0} messages/s; embedding {:.1}s = {:.0} rows/s",
+            "ingest: {messages} messages ({rows} search rows, {} with vectors by {}) in {secs:.1}s = {:.0} messages/s",
             report["vectors_inserted"],
             report["embed_model"],
             messages as f64 / secs,
-            report["embed_secs"].as_f64().unwrap_or(0.0),
-            rows as f64 / report["embed_secs"].as_f64().unwrap_or(f64::NAN)
+        );
+        let embed = report["embed_secs"].as_f64().unwrap_or(f64::NAN);
+        let index = report["index_secs"].as_f64().unwrap_or(f64::NAN);
+        println!(
+            "  of which embedding {embed:.1}s ({:.0} rows/s), index build {index:.1}s; without the index build {:.0} messages/s",
+            rows as f64 / embed,
+            messages as f64 / (secs - index)
         );
         if let Some(e) = report["index_error"].as_str() {
             println!("index maintenance failed: {e}");
@@ -206,13 +211,15 @@ fn main() {
     );
 
     let store_arg = store.clone();
+    // "What did the assistant say in this project lately": a role, a
+    // project (about a tenth of the store) and a time range.
     let filtered: &[&str] = &[
         "--role",
         "assistant",
         "--project",
         "copy-001",
         "--since",
-        "2020-01-01",
+        "2026-01-15",
     ];
     println!(
         "one-shot `pond search` processes, {runs} runs × {} queries each:",

@@ -36,11 +36,22 @@ pub async fn run(ctx: &Context, args: SearchArgs) -> anyhow::Result<ExitCode> {
         offset: args.offset,
         per_session: args.per_session,
     };
-    let store = Store::open_only(&ctx.location, &[TableKind::Search]).await?;
-    let embedder = match request.mode {
-        Mode::Fts => Err(&crate::embed::NoModel::Disabled),
-        _ => ctx.embedder.get(),
+    // The model loads on a thread of its own while the store opens and the
+    // full-text arm runs: loading it is a good share of a cold search.
+    let loading = (request.mode != Mode::Fts).then(|| {
+        let lazy = ctx.embedder.clone();
+        tokio::task::spawn_blocking(move || {
+            let _ = lazy.get();
+        })
+    });
+    let embedder = async {
+        if let Some(handle) = loading {
+            // A panic while loading leaves the model unloaded; `get` reports why.
+            let _ = handle.await;
+        }
+        ctx.embedder.get()
     };
+    let store = Store::open_only(&ctx.location, &[TableKind::Search]).await?;
     let response = search::search(&store, embedder, &request).await?;
     if args.json {
         output::print_json(&response)?;

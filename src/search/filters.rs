@@ -101,7 +101,10 @@ impl Filters {
 }
 
 fn sql_time(t: DateTime<Utc>) -> String {
-    format!("TIMESTAMP '{}'", t.format("%Y-%m-%d %H:%M:%S%.6f"))
+    format!(
+        "arrow_cast('{}', 'Timestamp(Microsecond, Some(\"UTC\"))')",
+        t.format("%Y-%m-%dT%H:%M:%S%.6fZ")
+    )
 }
 
 /// Reads `--since`/`--until`: a date (midnight UTC), an RFC 3339 time, or an

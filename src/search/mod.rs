@@ -111,48 +111,85 @@ pub struct Ranking {
     pub notices: Vec<String>,
 }
 
-pub async fn rank(
+/// What the vector arm came back with.
+enum VectorArm {
+    NotAsked,
+    NoModel(NoModel),
+    Rows {
+        rows: Vec<SearchRow>,
+        model: String,
+        notice: Option<String>,
+    },
+}
+
+/// Ranks every candidate. `embedder` is awaited only by the vector arm, so a
+/// model still loading delays that arm alone, never the full-text one.
+pub async fn rank<'e>(
     store: &Store,
-    embedder: Result<&dyn Embedder, &NoModel>,
+    embedder: impl Future<Output = Result<&'e dyn Embedder, &'e NoModel>>,
     req: &Request,
 ) -> Result<Ranking, SearchError> {
     if req.query.trim().is_empty() {
         return Err(SearchError::EmptyQuery);
     }
     req.filters.validate()?;
-    let mut notices = Vec::new();
-    let (mode, embedder) = match (req.mode, embedder) {
-        (Mode::Fts, _) => (Mode::Fts, None),
-        (_, Ok(e)) => (req.mode, Some(e)),
-        (Mode::Vector, Err(why)) => return Err(SearchError::NoModel(why.clone())),
-        (Mode::Hybrid, Err(why)) => {
-            notices.push(format!("full-text only: {why}"));
-            (Mode::Fts, None)
-        }
-    };
-    let embed_model = embedder.map(|e| e.model_id().to_string());
     if !store.has_table(TableKind::Search) || !store.has_fts_index().await? {
-        notices.push("nothing is indexed for search yet; run `pond sync`".into());
         return Ok(Ranking {
-            mode,
+            mode: req.mode,
             ranked: Vec::new(),
             in_scope: 0,
-            embed_model,
-            notices,
+            embed_model: None,
+            notices: vec!["nothing is indexed for search yet; run `pond sync`".into()],
         });
     }
     let filter = req.filters.to_sql();
     let pool = pool_size(req);
 
     let fts = async {
-        match mode {
+        match req.mode {
             Mode::Vector => Ok(Vec::new()),
             _ => store.search_fts(&req.query, filter.as_deref(), pool).await,
         }
     };
     let vector = async {
-        let Some(e) = embedder else {
-            return Ok::<Vec<SearchRow>, SearchError>(Vec::new());
+        if req.mode == Mode::Fts {
+            return Ok::<VectorArm, SearchError>(VectorArm::NotAsked);
+        }
+        let e = match embedder.await {
+            Ok(e) => e,
+            Err(why) => return Ok(VectorArm::NoModel(why.clone())),
+        };
+        let model = e.model_id().to_string();
+        // Only vectors of the same model are comparable. A store of one
+        // model needs no per-row check, which would cost a column scan.
+        let filter = match store.embed_models().as_slice() {
+            [only] if *only == model => filter.clone(),
+            models if models.contains(&model) => {
+                let same_model = format!("embed_model = {}", sql_str(&model));
+                Some(match &filter {
+                    Some(f) => format!("({f}) AND {same_model}"),
+                    None => same_model,
+                })
+            }
+            [] => {
+                let notice = "no message in the store has a vector yet: full-text results only";
+                return Ok(VectorArm::Rows {
+                    rows: Vec::new(),
+                    model,
+                    notice: Some(notice.to_string()),
+                });
+            }
+            others => {
+                let notice = format!(
+                    "the store's vectors were made by {}, not by this host's model {model}: full-text results only",
+                    others.join(", ")
+                );
+                return Ok(VectorArm::Rows {
+                    rows: Vec::new(),
+                    model,
+                    notice: Some(notice),
+                });
+            }
         };
         let query_vector = e
             .embed(std::slice::from_ref(&req.query))?
@@ -161,27 +198,50 @@ pub async fn rank(
             .unwrap_or_default();
         if !query_vector.iter().any(|x| *x != 0.0) {
             // No known token in the query: a zero vector has no direction.
-            return Ok(Vec::new());
+            return Ok(VectorArm::Rows {
+                rows: Vec::new(),
+                model,
+                notice: None,
+            });
         }
-        // Only vectors of the same model are comparable.
-        let same_model = format!("embed_model = {}", sql_str(e.model_id()));
-        let filter = match &filter {
-            Some(f) => format!("({f}) AND {same_model}"),
-            None => same_model,
-        };
-        let depth = match mode {
+        let depth = match req.mode {
             Mode::Hybrid => pool.min(HYBRID_VECTOR_DEPTH),
             _ => pool,
         };
-        Ok(store
-            .search_vector(&query_vector, Some(&filter), depth)
-            .await?)
+        let rows = store
+            .search_vector(&query_vector, filter.as_deref(), depth)
+            .await?;
+        Ok(VectorArm::Rows {
+            rows,
+            model,
+            notice: None,
+        })
     };
     let scope_filter = scope_filter(&req.filters);
     let scope = store.count(TableKind::Search, Some(&scope_filter));
     let (fts, vector, in_scope) = tokio::join!(fts, vector, scope);
-    let (fts, vector, in_scope) = (fts?, vector?, in_scope?);
+    let (fts, vector, in_scope) = (fts?, vector?, in_scope? as u64);
 
+    let mut notices = Vec::new();
+    let (mode, vector, embed_model) = match (req.mode, vector) {
+        (_, VectorArm::NotAsked) => (Mode::Fts, Vec::new(), None),
+        (Mode::Vector, VectorArm::NoModel(why)) => return Err(SearchError::NoModel(why)),
+        (_, VectorArm::NoModel(why)) => {
+            notices.push(format!("full-text only: {why}"));
+            (Mode::Fts, Vec::new(), None)
+        }
+        (
+            mode,
+            VectorArm::Rows {
+                rows,
+                model,
+                notice,
+            },
+        ) => {
+            notices.extend(notice);
+            (mode, rows, Some(model))
+        }
+    };
     let ranked = match mode {
         Mode::Hybrid => fusion::rrf(fts, vector),
         Mode::Fts => fusion::single(fts, Arm::Fts),
@@ -190,16 +250,16 @@ pub async fn rank(
     Ok(Ranking {
         mode,
         ranked,
-        in_scope: in_scope as u64,
+        in_scope,
         embed_model,
         notices,
     })
 }
 
 /// One page of results, grouped by session.
-pub async fn search(
+pub async fn search<'e>(
     store: &Store,
-    embedder: Result<&dyn Embedder, &NoModel>,
+    embedder: impl Future<Output = Result<&'e dyn Embedder, &'e NoModel>>,
     req: &Request,
 ) -> Result<Response, SearchError> {
     let ranking = rank(store, embedder, req).await?;

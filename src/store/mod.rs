@@ -28,6 +28,9 @@ pub use location::StoreLocation;
 pub const FORMAT_VERSION: u32 = 1;
 
 const FORMAT_KEY: &str = "format_version";
+/// One row per embedding model whose vectors the store holds: a store with a
+/// single model needs no per-row model filter on the vector search path.
+const EMBED_MODEL_KEY: &str = "embed_model";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -123,6 +126,8 @@ pub struct Store {
     retries: AtomicU64,
     /// Commit conflicts Lance resolved itself by rebasing (attempts beyond the first).
     conflicts: AtomicU64,
+    /// Embedding models whose vectors the store holds, from `pond_meta`.
+    embed_models: std::sync::Mutex<Vec<String>>,
 }
 
 impl Store {
@@ -170,6 +175,7 @@ impl Store {
             retry: retry::RetryPolicy::default(),
             retries: AtomicU64::new(0),
             conflicts: AtomicU64::new(0),
+            embed_models: std::sync::Mutex::new(Vec::new()),
         };
         if mode == OpenMode::Create && !store.all_tables_exist().await? {
             store.create_tables().await?;
@@ -231,6 +237,35 @@ impl Store {
         }
     }
 
+    /// The embedding models whose vectors the store holds.
+    pub fn embed_models(&self) -> Vec<String> {
+        self.embed_models
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default()
+    }
+
+    /// Records that the store holds vectors of `model` (once per model).
+    pub async fn note_embed_model(&self, model: &str) -> Result<(), StoreError> {
+        if self.embed_models().iter().any(|m| m == model) {
+            return Ok(());
+        }
+        let meta = self
+            .db
+            .open_table(schema::META)
+            .execute()
+            .await
+            .map_err(|e| lance_error(&self.location, "open pond_meta", e))?;
+        meta.add(meta_batch(EMBED_MODEL_KEY, model)?)
+            .execute()
+            .await
+            .map_err(|e| lance_error(&self.location, "record embedding model", e))?;
+        if let Ok(mut models) = self.embed_models.lock() {
+            models.push(model.to_string());
+        }
+        Ok(())
+    }
+
     /// How many writes were retried since the store was opened.
     pub fn retries(&self) -> u64 {
         self.retries.load(Ordering::Relaxed)
@@ -258,9 +293,23 @@ impl Store {
             }
             Err(e) => return Err(lance_error(&self.location, "open pond_meta", e)),
         };
-        let found = read_format_version(&meta)
+        let entries = read_meta(&meta)
             .await
-            .map_err(|e| lance_error(&self.location, "read format version", e))?;
+            .map_err(|e| lance_error(&self.location, "read pond_meta", e))?;
+        let found = entries
+            .iter()
+            .filter(|(k, _)| k == FORMAT_KEY)
+            .filter_map(|(_, v)| v.parse::<u32>().ok())
+            .max();
+        if let Ok(mut models) = self.embed_models.lock() {
+            *models = entries
+                .into_iter()
+                .filter(|(k, _)| k == EMBED_MODEL_KEY)
+                .map(|(_, v)| v)
+                .collect();
+            models.sort();
+            models.dedup();
+        }
         match found {
             Some(found) if found > FORMAT_VERSION => Err(StoreError::NewerFormat {
                 location: self.location.display.clone(),
@@ -421,26 +470,22 @@ fn meta_batch(key: &str, value: &str) -> Result<RecordBatch, StoreError> {
     .map_err(|e| StoreError::Schema(e.to_string()))
 }
 
-async fn read_format_version(meta: &Table) -> lancedb::Result<Option<u32>> {
-    let batches: Vec<RecordBatch> = meta
-        .query()
-        .only_if(format!("key = '{FORMAT_KEY}'"))
-        .execute()
-        .await?
-        .try_collect()
-        .await?;
-    let mut newest = None;
+/// Every (key, value) of `pond_meta`: a handful of rows, read once per open.
+async fn read_meta(meta: &Table) -> lancedb::Result<Vec<(String, String)>> {
+    let batches: Vec<RecordBatch> = meta.query().execute().await?.try_collect().await?;
+    let mut entries = Vec::new();
     for b in &batches {
-        let Ok(values) = schema::Columns::new(b).str("value") else {
+        let c = schema::Columns::new(b);
+        let (Ok(keys), Ok(values)) = (c.str("key"), c.str("value")) else {
             continue;
         };
-        for v in values.iter().flatten() {
-            if let Ok(n) = v.parse::<u32>() {
-                newest = newest.max(Some(n));
+        for (k, v) in keys.iter().zip(values.iter()) {
+            if let (Some(k), Some(v)) = (k, v) {
+                entries.push((k.to_string(), v.to_string()));
             }
         }
     }
-    Ok(newest)
+    Ok(entries)
 }
 
 /// Records `version` as the store's format. Used by upgrades, and by tests

@@ -17,7 +17,9 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use lancedb::DistanceType;
 use lancedb::index::Index;
-use lancedb::index::scalar::{FtsIndexBuilder, FullTextSearchQuery};
+use lancedb::index::scalar::{
+    BTreeIndexBuilder, BitmapIndexBuilder, FtsIndexBuilder, FullTextSearchQuery,
+};
 use lancedb::index::vector::IvfPqIndexBuilder;
 use lancedb::query::{ExecutableQuery, QueryBase, Select};
 use lancedb::table::{OptimizeAction, OptimizeOptions};
@@ -36,8 +38,33 @@ pub const VECTOR_DIM: i32 = 256;
 /// would be trained on too few points to be any good.
 const VECTOR_INDEX_MIN_ROWS: usize = 100_000;
 
+/// Delta segments an index may collect before a sync merges them.
+const MAX_INDEX_SEGMENTS: usize = 8;
+
 const FTS_INDEX: &str = "text_idx";
 const VECTOR_INDEX: &str = "vector_idx";
+
+enum FilterIndex {
+    Bitmap,
+    BTree,
+}
+
+/// Scalar indexes on the columns filters and the `in_scope` count read, so a
+/// filtered search at a million rows does not scan them. Bitmaps for the
+/// few-valued columns, a B-tree for time. (`project` is matched by
+/// substring, which these indexes cannot serve.)
+const FILTER_INDEXES: [(&str, FilterIndex); 6] = [
+    ("client", FilterIndex::Bitmap),
+    ("host", FilterIndex::Bitmap),
+    ("role", FilterIndex::Bitmap),
+    ("kind", FilterIndex::Bitmap),
+    ("part_no", FilterIndex::Bitmap),
+    ("timestamp", FilterIndex::BTree),
+];
+
+fn filter_index_name(column: &str) -> String {
+    format!("{column}_idx")
+}
 
 /// Columns every hit needs, without the vector.
 const HIT_COLUMNS: [&str; 11] = [
@@ -203,7 +230,7 @@ fn rows_from_batch(b: &RecordBatch, score_column: &str) -> Result<Vec<SearchRow>
                 text: text.value(i).to_string(),
             },
             score: if score.is_null(i) {
-                0.0
+                f32::NAN
             } else {
                 score.value(i)
             },
@@ -218,6 +245,8 @@ pub struct IndexMaintenance {
     pub vector_created: bool,
     /// Indexes that had unindexed rows folded in.
     pub optimized: bool,
+    /// Whether their segments were merged into one.
+    pub merged: bool,
 }
 
 impl Store {
@@ -255,7 +284,7 @@ impl Store {
     }
 
     /// Nearest neighbours of `vector` by cosine distance, filtered before
-    /// ranking; rows without a vector never match.
+    /// ranking. Rows without a vector have no distance and rank last.
     pub async fn search_vector(
         &self,
         vector: &[f32],
@@ -263,12 +292,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<SearchRow>, StoreError> {
         let table = self.table(TableKind::Search)?;
-        let has_vector = "vector IS NOT NULL";
-        let filter = match filter {
-            Some(f) => format!("({f}) AND {has_vector}"),
-            None => has_vector.to_string(),
-        };
-        let q = table
+        let mut q = table
             .query()
             .nearest_to(vector)
             .map_err(|e| lance_error(&self.location, "vector query", e))?
@@ -277,9 +301,13 @@ impl Store {
             .nprobes(24)
             .map_err(|e| lance_error(&self.location, "vector query", e))?
             .refine_factor(4)
-            .only_if(filter)
-            .select(Select::columns(&HIT_COLUMNS))
+            .select(Select::columns(
+                &[&HIT_COLUMNS[..], &["_distance"]].concat(),
+            ))
             .limit(limit);
+        if let Some(f) = filter {
+            q = q.only_if(f);
+        }
         let batches: Vec<RecordBatch> = q
             .execute()
             .await
@@ -291,53 +319,9 @@ impl Store {
         for b in &batches {
             rows.extend(rows_from_batch(b, "_distance")?);
         }
+        // A row without a vector has no distance: it is not a neighbour.
+        rows.retain(|r| r.score.is_finite());
         Ok(rows)
-    }
-
-    /// Whether any row carries a vector, and from which models: the query must
-    /// be embedded by the same model for distances to mean anything.
-    pub async fn embed_models(&self) -> Result<Vec<String>, StoreError> {
-        // Only a sample: every writer of a store is expected to use one model,
-        // and a full distinct scan would put a table scan on the search path.
-        let batches = self
-            .sample_column(
-                TableKind::Search,
-                "embed_model",
-                "embed_model IS NOT NULL",
-                64,
-            )
-            .await?;
-        let mut models: Vec<String> = Vec::new();
-        for b in &batches {
-            for m in Columns::new(b).str("embed_model")?.iter().flatten() {
-                if !models.iter().any(|x| x == m) {
-                    models.push(m.to_string());
-                }
-            }
-        }
-        Ok(models)
-    }
-
-    async fn sample_column(
-        &self,
-        kind: TableKind,
-        column: &str,
-        filter: &str,
-        limit: usize,
-    ) -> Result<Vec<RecordBatch>, StoreError> {
-        let table = self.table(kind)?;
-        let op = || format!("read {}", kind.name());
-        table
-            .query()
-            .only_if(filter)
-            .select(Select::columns(&[column]))
-            .limit(limit)
-            .execute()
-            .await
-            .map_err(|e| lance_error(&self.location, &op(), e))?
-            .try_collect()
-            .await
-            .map_err(|e| lance_error(&self.location, &op(), e))
     }
 
     /// Folds rows added since the last sync into the indexes, creating them
@@ -368,13 +352,28 @@ impl Store {
                 .map_err(|e| lance_error(&self.location, "create full-text index", e))?;
             done.fts_created = true;
         }
-        let vectors = self
-            .count(TableKind::Search, Some("vector IS NOT NULL"))
-            .await?;
-        if !has(VECTOR_INDEX) && vectors >= VECTOR_INDEX_MIN_ROWS {
-            // ~sqrt(n) partitions keep both the probe cost and the partition
-            // scan small; 32 sub-vectors of 8 dimensions each.
-            let partitions = ((vectors as f64).sqrt() as u32).clamp(64, 4096);
+        for (column, index) in FILTER_INDEXES {
+            if !has(&filter_index_name(column)) {
+                let builder = match index {
+                    FilterIndex::Bitmap => Index::Bitmap(BitmapIndexBuilder::default()),
+                    FilterIndex::BTree => Index::BTree(BTreeIndexBuilder::default()),
+                };
+                table
+                    .create_index(&[column], builder)
+                    .name(filter_index_name(column))
+                    .replace(false)
+                    .execute()
+                    .await
+                    .map_err(|e| lance_error(&self.location, "create filter index", e))?;
+            }
+        }
+        let has_vectors = !self.embed_models().is_empty();
+        if !has(VECTOR_INDEX) && has_vectors && rows >= VECTOR_INDEX_MIN_ROWS {
+            // Partitions of ~8k rows: k-means with √n partitions over a
+            // million vectors took minutes here, and 24 probes of 8k rows of
+            // 32-byte codes is still a small scan. 32 sub-vectors of 8
+            // dimensions each.
+            let partitions = ((rows / 8192) as u32).clamp(16, 4096);
             table
                 .create_index(
                     &["vector"],
@@ -382,7 +381,8 @@ impl Store {
                         IvfPqIndexBuilder::default()
                             .distance_type(DistanceType::Cosine)
                             .num_partitions(partitions)
-                            .num_sub_vectors((VECTOR_DIM / 8) as u32),
+                            .num_sub_vectors((VECTOR_DIM / 8) as u32)
+                            .max_iterations(20),
                     ),
                 )
                 .name(VECTOR_INDEX.to_string())
@@ -397,8 +397,30 @@ impl Store {
         let stale_fts = !done.fts_created;
         let stale_vector = has(VECTOR_INDEX) && !done.vector_created;
         if stale_fts || stale_vector {
+            // Each sync adds a small delta segment per index, which costs
+            // about what the new rows cost; merging into the million-row
+            // segment on every sync took a minute. Once an index has
+            // MAX_INDEX_SEGMENTS segments, they are merged so queries, which
+            // read every segment, stay fast.
+            let mut segments = 0;
+            for name in [FTS_INDEX, VECTOR_INDEX] {
+                if has(name)
+                    && let Some(stats) = table
+                        .index_stats(name)
+                        .await
+                        .map_err(|e| lance_error(&self.location, "read index statistics", e))?
+                {
+                    segments = segments.max(stats.num_indices.unwrap_or(1) as usize);
+                }
+            }
+            let options = if segments >= MAX_INDEX_SEGMENTS {
+                done.merged = true;
+                OptimizeOptions::merge(segments)
+            } else {
+                OptimizeOptions::append()
+            };
             table
-                .optimize(OptimizeAction::Index(OptimizeOptions::default()))
+                .optimize(OptimizeAction::Index(options))
                 .await
                 .map_err(|e| lance_error(&self.location, "fold new rows into indexes", e))?;
             done.optimized = true;

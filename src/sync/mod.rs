@@ -118,7 +118,10 @@ async fn maintain_indexes(store: &Store, report: &mut SyncReport, progress: &dyn
         return;
     }
     progress("updating search indexes");
-    match store.maintain_search_indexes().await {
+    let started = std::time::Instant::now();
+    let maintained = store.maintain_search_indexes().await;
+    report.index_secs = started.elapsed().as_secs_f64();
+    match maintained {
         Ok(done) => tracing::debug!(?done, "search indexes maintained"),
         Err(e) => {
             tracing::warn!("search index maintenance failed: {e}");
@@ -658,6 +661,9 @@ async fn commit(
     report.commits += u64::from(search_inserted > 0);
     // Rows already present were skipped, vectors and all.
     report.vectors_inserted += vectors.min(search_inserted);
+    if let (true, Some(model)) = (vectors > 0, report.embed_model.as_deref()) {
+        store.note_embed_model(model).await?;
+    }
 
     let counts = message_counts(store, &ids).await?;
     let sessions: Vec<Session> = touched

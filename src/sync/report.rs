@@ -71,6 +71,9 @@ pub struct SyncReport {
     /// Seconds spent embedding, to tell model cost from store cost.
     #[serde(default)]
     pub embed_secs: f64,
+    /// Seconds spent building or updating the search indexes at the end.
+    #[serde(default)]
+    pub index_secs: f64,
     /// Set when folding this run's rows into the search indexes failed; the
     /// rows are stored and still found (unindexed rows are scanned).
     #[serde(default)]
@@ -114,6 +117,7 @@ impl SyncReport {
             vectors_inserted: 0,
             embed_model: None,
             embed_secs: 0.0,
+            index_secs: 0.0,
             index_error: None,
             errors: Vec::new(),
             shared_record_error: None,

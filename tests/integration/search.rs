@@ -300,7 +300,11 @@ fn evaluate(pond: &Pond) -> BTreeMap<(String, String), Scores> {
                 per_session: 1,
             };
             let ranking = rt
-                .block_on(pond::search::rank(&store, Ok(&embedder), &request))
+                .block_on(pond::search::rank(
+                    &store,
+                    std::future::ready(Ok(&embedder as &dyn pond::embed::Embedder)),
+                    &request,
+                ))
                 .unwrap();
             let mut seen = HashSet::new();
             let messages: Vec<&str> = ranking
