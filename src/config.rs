@@ -139,6 +139,7 @@ mod example {
             config.store.url.is_some()
                 && config.telemetry.endpoint.is_some()
                 && config.host.is_some()
+                && config.search.model.is_some()
         );
     }
 }

@@ -85,7 +85,8 @@ impl Filters {
         clauses.extend(any_of("kind", &self.kinds));
         clauses.extend(any_of("tool", &self.tools));
         if let Some(p) = &self.project {
-            clauses.push(format!("project LIKE {}", sql_str(&format!("%{p}%"))));
+            // `contains`, not `LIKE '%…%'`: the n-gram index answers it.
+            clauses.push(format!("contains(project, {})", sql_str(p)));
         }
         if let Some(s) = &self.session {
             clauses.push(format!("session_id LIKE {}", sql_str(&format!("{s}%"))));
@@ -141,7 +142,7 @@ mod tests {
         assert_eq!(
             f.to_sql().as_deref(),
             Some(
-                "client = 'codex' AND kind IN ('tool-result', 'text') AND project LIKE '%my_app%'"
+                "client = 'codex' AND kind IN ('tool-result', 'text') AND contains(project, 'my_app')"
             )
         );
         assert_eq!(Filters::default().to_sql(), None);

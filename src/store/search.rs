@@ -18,7 +18,7 @@ use futures::TryStreamExt;
 use lancedb::DistanceType;
 use lancedb::index::Index;
 use lancedb::index::scalar::{
-    BTreeIndexBuilder, BitmapIndexBuilder, FtsIndexBuilder, FullTextSearchQuery,
+    BTreeIndexBuilder, BitmapIndexBuilder, FtsIndexBuilder, FullTextSearchQuery, NGramIndexBuilder,
 };
 use lancedb::index::vector::IvfPqIndexBuilder;
 use lancedb::query::{ExecutableQuery, QueryBase, Select};
@@ -47,19 +47,22 @@ const VECTOR_INDEX: &str = "vector_idx";
 enum FilterIndex {
     Bitmap,
     BTree,
+    NGram,
 }
 
 /// Scalar indexes on the columns filters and the `in_scope` count read, so a
-/// filtered search at a million rows does not scan them. Bitmaps for the
-/// few-valued columns, a B-tree for time. (`project` is matched by
-/// substring, which these indexes cannot serve.)
-const FILTER_INDEXES: [(&str, FilterIndex); 6] = [
+/// filtered search at a million rows does not scan them: bitmaps for the
+/// few-valued columns, B-trees for time and session ids (prefix matches),
+/// trigrams for the project substring match.
+const FILTER_INDEXES: [(&str, FilterIndex); 8] = [
     ("client", FilterIndex::Bitmap),
     ("host", FilterIndex::Bitmap),
     ("role", FilterIndex::Bitmap),
     ("kind", FilterIndex::Bitmap),
     ("part_no", FilterIndex::Bitmap),
     ("timestamp", FilterIndex::BTree),
+    ("session_id", FilterIndex::BTree),
+    ("project", FilterIndex::NGram),
 ];
 
 fn filter_index_name(column: &str) -> String {
@@ -357,6 +360,7 @@ impl Store {
                 let builder = match index {
                     FilterIndex::Bitmap => Index::Bitmap(BitmapIndexBuilder::default()),
                     FilterIndex::BTree => Index::BTree(BTreeIndexBuilder::default()),
+                    FilterIndex::NGram => Index::NGram(NGramIndexBuilder::default()),
                 };
                 table
                     .create_index(&[column], builder)
