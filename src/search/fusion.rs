@@ -167,7 +167,7 @@ mod tests {
         let vector = vec![row("d", "s4"), row("b", "s2")];
         let fused = rrf(fts, vector);
         let ids: Vec<&str> = fused.iter().map(|r| r.doc.message_id.as_str()).collect();
-        assert_eq!(ids, ["b", "a", "d", "c"]);
+        assert_eq!(ids, ["b", "a", "c", "d"]);
         assert_eq!(
             (fused[0].fts_rank, fused[0].vector_rank),
             (Some(2), Some(2))
