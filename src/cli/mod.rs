@@ -106,6 +106,16 @@ pub enum ModelCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Give every search row a vector from the model in use: rows synced
+    /// without a model, or by a different one. Resumable; never needed for
+    /// full-text search.
+    Reembed {
+        /// Rows embedded and committed at a time.
+        #[arg(long, default_value_t = 4096)]
+        batch: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Which model search and sync use, or why there is none.
     Status {
         #[arg(long)]
@@ -463,7 +473,7 @@ async fn run_command(ctx: &Context, command: Command) -> anyhow::Result<ExitCode
         Command::Sessions(args) => sessions::run(ctx, args).instrument(span("sessions")).await,
         Command::Show(args) => show::run(ctx, args).instrument(span("show")).await,
         Command::Search(args) => search::run(ctx, args).instrument(span("search")).await,
-        Command::Model(command) => span("model").in_scope(|| model::run(ctx, command)),
+        Command::Model(command) => model::run(ctx, command).instrument(span("model")).await,
         Command::Export(args) => export::run(ctx, args).instrument(span("export")).await,
         Command::Adapters(args) => span("adapters").in_scope(|| adapters::run(args)),
         Command::Config(ConfigCommand::Show { json }) => config_show::run(ctx, json),

@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use super::{Context, ModelCommand, output};
 use crate::embed::{self, TransformerFiles, distill};
+use crate::store::{OpenMode, Store};
 
-pub fn run(ctx: &Context, command: ModelCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(ctx: &Context, command: ModelCommand) -> anyhow::Result<ExitCode> {
     match command {
         ModelCommand::Distill {
             from,
@@ -53,6 +54,7 @@ pub fn run(ctx: &Context, command: ModelCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        ModelCommand::Reembed { batch, json } => reembed(ctx, batch, json).await,
         ModelCommand::Status { json } => {
             let loaded = ctx.embedder.get();
             let status = ModelStatus {
@@ -88,3 +90,34 @@ struct ModelStatus {
 const ONNXRUNTIME_LIB: &str = "libonnxruntime.dylib";
 #[cfg(not(target_os = "macos"))]
 const ONNXRUNTIME_LIB: &str = "libonnxruntime.so";
+
+/// `pond model reembed`: works through the embedding backlog.
+async fn reembed(ctx: &Context, batch: usize, json: bool) -> anyhow::Result<ExitCode> {
+    let embedder = ctx
+        .embedder
+        .get()
+        .map_err(|why| anyhow::anyhow!("no embedding model to re-embed with: {why}"))?;
+    let store = Store::open(&ctx.location, OpenMode::Existing).await?;
+    let show = !json;
+    let report = crate::search::backlog::drain(&store, embedder, batch, &|rows| {
+        if show {
+            eprintln!("pond: {rows} rows embedded");
+        }
+    })
+    .await?;
+    if json {
+        output::print_json(&report)?;
+    } else {
+        println!(
+            "{} rows given vectors of {} ({} had nothing to embed) in {:.1}s",
+            report.rows,
+            report.model,
+            report.rows - report.with_vectors,
+            report.secs
+        );
+        for m in &report.forgotten_models {
+            println!("no vectors of {m} remain; it is no longer searched");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -283,7 +283,7 @@ pub fn print_human(r: &SyncReport) {
                 "{} with vectors ({model}, {:.1}s)",
                 r.vectors_inserted, r.embed_secs
             ),
-            None => "no vectors (no embedding model; see `pond model status`)".to_string(),
+            None => "no vectors yet (no embedding model: see `pond model status`; `pond model reembed` adds them later)".to_string(),
         };
         println!(
             "  search: {} parts indexed, {vectors}",

@@ -34,6 +34,14 @@ pub trait Embedder: Send + Sync {
     fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError>;
 }
 
+/// A vector worth storing: the right size and with a direction (a text of
+/// only unknown tokens embeds to zeros, which cosine cannot compare).
+pub fn usable(v: Vec<f32>, dimensions: usize) -> Option<Vec<f32>> {
+    let finite = v.iter().all(|x| x.is_finite());
+    let nonzero = v.iter().any(|x| *x != 0.0);
+    (v.len() == dimensions && finite && nonzero).then_some(v)
+}
+
 /// `$XDG_CACHE_HOME/pond/models`: model files are derived data, rebuildable
 /// from their sources, so they belong in the cache rather than in state.
 pub fn models_dir() -> PathBuf {

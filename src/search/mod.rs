@@ -5,6 +5,7 @@
 //! back; the store only runs the two queries. A missing embedding model
 //! degrades hybrid search to BM25 and says so rather than failing.
 
+pub mod backlog;
 pub mod documents;
 pub mod filters;
 pub mod fusion;

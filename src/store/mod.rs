@@ -266,6 +266,28 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets a model once no row holds its vectors, so searches stop
+    /// filtering on the row's model.
+    pub async fn forget_embed_model(&self, model: &str) -> Result<(), StoreError> {
+        let meta = self
+            .db
+            .open_table(schema::META)
+            .execute()
+            .await
+            .map_err(|e| lance_error(&self.location, "open pond_meta", e))?;
+        meta.delete(&format!(
+            "key = {} AND value = {}",
+            sql_str(EMBED_MODEL_KEY),
+            sql_str(model)
+        ))
+        .await
+        .map_err(|e| lance_error(&self.location, "forget embedding model", e))?;
+        if let Ok(mut models) = self.embed_models.lock() {
+            models.retain(|m| m != model);
+        }
+        Ok(())
+    }
+
     /// How many writes were retried since the store was opened.
     pub fn retries(&self) -> u64 {
         self.retries.load(Ordering::Relaxed)

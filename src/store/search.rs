@@ -69,6 +69,22 @@ fn filter_index_name(column: &str) -> String {
     format!("{column}_idx")
 }
 
+/// Columns a row is rebuilt from when only its vector changes.
+const HIT_COLUMNS_WITH_PART: [&str; 12] = [
+    "id",
+    "message_id",
+    "session_id",
+    "client",
+    "host",
+    "project",
+    "role",
+    "kind",
+    "tool",
+    "timestamp",
+    "part_no",
+    "text",
+];
+
 /// Columns every hit needs, without the vector.
 const HIT_COLUMNS: [&str; 11] = [
     "id",
@@ -139,7 +155,8 @@ pub struct SearchRow {
 }
 
 /// Writes `docs` with their vectors: `vectors` is `None` when no model is
-/// loaded, and holds `None` for a text the model could not embed.
+/// loaded (the rows then await the backlog, `embed_model` null), and holds
+/// `None` for a text the model could not embed.
 pub fn search_batch(
     docs: &[SearchDoc],
     vectors: Option<(&[Option<Vec<f32>>], &str)>,
@@ -174,9 +191,11 @@ pub fn search_batch(
                 )));
             }
             None => {
+                // Still stamped with the model when one ran: the text was
+                // tried and has nothing to embed, so the backlog skips it.
                 list.values().append_nulls(VECTOR_DIM as usize);
                 list.append(false);
-                models.push(None);
+                models.push(model);
             }
         }
     }
@@ -205,17 +224,24 @@ pub fn search_batch(
     )
 }
 
-fn rows_from_batch(b: &RecordBatch, score_column: &str) -> Result<Vec<SearchRow>, StoreError> {
+fn rows_from_batch(
+    b: &RecordBatch,
+    score_column: Option<&str>,
+) -> Result<Vec<SearchRow>, StoreError> {
     let c = Columns::new(b);
     let (id, message, session) = (c.str("id")?, c.str("message_id")?, c.str("session_id")?);
     let (client, host, project) = (c.str("client")?, c.str("host")?, c.str("project")?);
     let (role, kind, tool) = (c.str("role")?, c.str("kind")?, c.str("tool")?);
     let (timestamp, text) = (c.time("timestamp")?, c.str("text")?);
     let part_no = c.u32("part_no").ok();
-    let score = b
-        .column_by_name(score_column)
-        .and_then(|c| c.as_any().downcast_ref::<Float32Array>())
-        .ok_or_else(|| StoreError::Schema(format!("query result lacks `{score_column}`")))?;
+    let score = match score_column {
+        Some(name) => Some(
+            b.column_by_name(name)
+                .and_then(|c| c.as_any().downcast_ref::<Float32Array>())
+                .ok_or_else(|| StoreError::Schema(format!("query result lacks `{name}`")))?,
+        ),
+        None => None,
+    };
     Ok((0..b.num_rows())
         .map(|i| SearchRow {
             doc: SearchDoc {
@@ -232,10 +258,9 @@ fn rows_from_batch(b: &RecordBatch, score_column: &str) -> Result<Vec<SearchRow>
                 part_no: part_no.map_or(0, |p| p.value(i)),
                 text: text.value(i).to_string(),
             },
-            score: if score.is_null(i) {
-                f32::NAN
-            } else {
-                score.value(i)
+            score: match score {
+                Some(s) if !s.is_null(i) => s.value(i),
+                _ => f32::NAN,
             },
         })
         .collect())
@@ -281,7 +306,7 @@ impl Store {
             .map_err(|e| lance_error(&self.location, "full-text search", e))?;
         let mut rows = Vec::new();
         for b in &batches {
-            rows.extend(rows_from_batch(b, "_score")?);
+            rows.extend(rows_from_batch(b, Some("_score"))?);
         }
         Ok(rows)
     }
@@ -320,11 +345,53 @@ impl Store {
             .map_err(|e| lance_error(&self.location, "vector search", e))?;
         let mut rows = Vec::new();
         for b in &batches {
-            rows.extend(rows_from_batch(b, "_distance")?);
+            rows.extend(rows_from_batch(b, Some("_distance"))?);
         }
         // A row without a vector has no distance: it is not a neighbour.
         rows.retain(|r| r.score.is_finite());
         Ok(rows)
+    }
+
+    /// Up to `limit` rows whose vector is missing or from another model than
+    /// `model`: the embedding backlog.
+    pub async fn embedding_backlog(
+        &self,
+        model: &str,
+        limit: usize,
+    ) -> Result<Vec<SearchDoc>, StoreError> {
+        let filter = format!(
+            "embed_model IS NULL OR embed_model <> {}",
+            super::sql_str(model)
+        );
+        let table = self.table(TableKind::Search)?;
+        let batches: Vec<RecordBatch> = table
+            .query()
+            .only_if(filter)
+            .select(Select::columns(&HIT_COLUMNS_WITH_PART))
+            .limit(limit)
+            .execute()
+            .await
+            .map_err(|e| lance_error(&self.location, "read embedding backlog", e))?
+            .try_collect()
+            .await
+            .map_err(|e| lance_error(&self.location, "read embedding backlog", e))?;
+        let mut docs = Vec::new();
+        for b in &batches {
+            docs.extend(rows_from_batch(b, None)?.into_iter().map(|r| r.doc));
+        }
+        Ok(docs)
+    }
+
+    /// Rewrites rows with new vectors (one keyed upsert), returning how many.
+    pub async fn replace_vectors(
+        &self,
+        docs: &[SearchDoc],
+        vectors: &[Option<Vec<f32>>],
+        model: &str,
+    ) -> Result<u64, StoreError> {
+        let batch = search_batch(docs, Some((vectors, model)), chrono::Utc::now())?;
+        let (inserted, updated) = self.upsert(TableKind::Search, batch).await?;
+        Ok(inserted + updated)
     }
 
     /// Folds rows added since the last sync into the indexes, creating them

@@ -724,7 +724,7 @@ fn search_rows(
                 Ok(vectors) => Some(
                     vectors
                         .into_iter()
-                        .map(|v| usable(v, embedder.dimensions()))
+                        .map(|v| embed::usable(v, embedder.dimensions()))
                         .collect::<Vec<_>>(),
                 ),
                 Err(e) => {
@@ -745,14 +745,6 @@ fn search_rows(
     }
     let with_model = vectors.as_deref().zip(model.as_deref());
     Ok((Some(search_batch(&docs, with_model, now)?), embedded))
-}
-
-/// A vector worth storing: the right size and with a direction (a text of
-/// only unknown tokens embeds to zeros, which cosine cannot compare).
-fn usable(v: Vec<f32>, dimensions: usize) -> Option<Vec<f32>> {
-    let finite = v.iter().all(|x| x.is_finite());
-    let nonzero = v.iter().any(|x| *x != 0.0);
-    (v.len() == dimensions && finite && nonzero).then_some(v)
 }
 
 fn save_cursors(cursors: &Cursors) -> Result<(), SyncError> {

@@ -360,3 +360,87 @@ fn rule25_hybrid_is_at_least_as_good_as_the_better_single_arm() {
         "MRR: hybrid {hybrid:?} fts {fts:?} vector {vector:?}"
     );
 }
+
+#[test]
+fn rule26_rows_synced_without_a_model_get_vectors_from_the_backlog() {
+    let mut pond = Pond::new();
+    pond.env.push(("POND_EMBED_MODEL".into(), "off".into()));
+    let synced = pond.sync("codex", &fixtures("codex"));
+    let rows = synced["search_rows_inserted"].as_u64().unwrap();
+    assert_eq!(synced["vectors_inserted"], 0);
+
+    pond.env
+        .push(("POND_EMBED_MODEL".into(), model_dir().display().to_string()));
+    let before = search(&pond, &["--mode", "vector", "a chess board in the browser"]);
+    assert!(hits(&before).is_empty(), "{before}");
+    assert!(
+        before["notices"][0]
+            .as_str()
+            .unwrap()
+            .contains("no message in the store has a vector")
+    );
+
+    let done = pond.json(&["model", "reembed", "--batch", "500", "--json"]);
+    assert_eq!(done["rows"].as_u64(), Some(rows), "{done}");
+    assert!(
+        done["with_vectors"].as_u64().unwrap() > rows * 9 / 10,
+        "{done}"
+    );
+    let after = search(&pond, &["--mode", "vector", "a chess board in the browser"]);
+    assert!(!hits(&after).is_empty(), "{after}");
+    assert_eq!(after["notices"], serde_json::json!([]));
+
+    // Drained: a second run has nothing to do, and a new sync with the model
+    // adds nothing to the backlog.
+    let again = pond.json(&["model", "reembed", "--json"]);
+    assert_eq!(again["rows"], 0);
+    let (rt, store) = open_store(&pond.store_url, vec![]);
+    let models = column(&rt, &store, pond::store::TableKind::Search, "embed_model");
+    assert_eq!(
+        models.len() as u64,
+        rows,
+        "every row stamped with the model"
+    );
+}
+
+#[test]
+fn rule26_changing_models_reembeds_and_the_old_model_is_forgotten() {
+    // A second "model": the same table under another id.
+    let mut pond = Pond::new();
+    let other = pond.root.join("other-model");
+    std::fs::create_dir_all(&other).unwrap();
+    for f in ["model.safetensors", "tokenizer.json"] {
+        std::fs::copy(model_dir().join(f), other.join(f)).unwrap();
+    }
+    std::fs::write(
+        other.join("config.json"),
+        r#"{"model_type":"model2vec","normalize":true,"pond_model_id":"test-other-model"}"#,
+    )
+    .unwrap();
+    pond.env
+        .push(("POND_EMBED_MODEL".into(), other.display().to_string()));
+    let synced = pond.sync("codex", &fixtures("codex"));
+    assert_eq!(synced["embed_model"], "test-other-model");
+
+    pond.env
+        .push(("POND_EMBED_MODEL".into(), model_dir().display().to_string()));
+    let stale = search(&pond, &["--mode", "vector", "chess"]);
+    assert!(
+        stale["notices"][0]
+            .as_str()
+            .unwrap()
+            .contains("test-other-model"),
+        "{stale}"
+    );
+    let done = pond.json(&["model", "reembed", "--json"]);
+    assert_eq!(done["rows"], synced["search_rows_inserted"], "{done}");
+    assert_eq!(
+        done["forgotten_models"],
+        serde_json::json!(["test-other-model"])
+    );
+    let fresh = search(&pond, &["--mode", "vector", "chess"]);
+    assert!(
+        !hits(&fresh).is_empty() && fresh["notices"] == serde_json::json!([]),
+        "{fresh}"
+    );
+}

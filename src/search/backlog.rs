@@ -1,0 +1,75 @@
+//! The embedding backlog: search rows without a vector from the model in
+//! use, because the host that synced them had no model, or a different one.
+//!
+//! Sync never waits for it; `pond model reembed` (or a later run of it after
+//! changing models) works through it in batches, each one keyed upsert, so
+//! it can be stopped and resumed at any point.
+
+use serde::Serialize;
+
+use crate::embed::{self, Embedder};
+use crate::store::{Store, TableKind, sql_str};
+
+use super::SearchError;
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct BacklogReport {
+    pub model: String,
+    /// Rows given a vector of `model` (or marked as having nothing to embed).
+    pub rows: u64,
+    pub with_vectors: u64,
+    /// Models no row holds vectors of any more, dropped from the store's list.
+    pub forgotten_models: Vec<String>,
+    pub secs: f64,
+}
+
+/// Embeds every row of the backlog with `embedder`, `batch` rows per commit.
+pub async fn drain(
+    store: &Store,
+    embedder: &dyn Embedder,
+    batch: usize,
+    progress: &dyn Fn(u64),
+) -> Result<BacklogReport, SearchError> {
+    let started = std::time::Instant::now();
+    let model = embedder.model_id().to_string();
+    let mut report = BacklogReport {
+        model: model.clone(),
+        ..BacklogReport::default()
+    };
+    if !store.has_table(TableKind::Search) {
+        return Ok(report);
+    }
+    loop {
+        let docs = store.embedding_backlog(&model, batch.max(1)).await?;
+        if docs.is_empty() {
+            break;
+        }
+        let texts: Vec<String> = docs.iter().map(|d| d.text.clone()).collect();
+        let vectors: Vec<Option<Vec<f32>>> = embedder
+            .embed(&texts)?
+            .into_iter()
+            .map(|v| embed::usable(v, embedder.dimensions()))
+            .collect();
+        report.with_vectors += vectors.iter().filter(|v| v.is_some()).count() as u64;
+        report.rows += store.replace_vectors(&docs, &vectors, &model).await?;
+        store.note_embed_model(&model).await?;
+        progress(report.rows);
+    }
+    for other in store.embed_models().into_iter().filter(|m| *m != model) {
+        let left = store
+            .count(
+                TableKind::Search,
+                Some(&format!("embed_model = {}", sql_str(&other))),
+            )
+            .await?;
+        if left == 0 {
+            store.forget_embed_model(&other).await?;
+            report.forgotten_models.push(other);
+        }
+    }
+    if report.rows > 0 {
+        store.maintain_search_indexes().await?;
+    }
+    report.secs = started.elapsed().as_secs_f64();
+    Ok(report)
+}
