@@ -71,7 +71,7 @@ pub async fn run(ctx: &Context, args: SearchArgs) -> anyhow::Result<ExitCode> {
             "no results for “{}” among {} message(s) in scope{}",
             response.query,
             response.in_scope,
-            if response.in_scope == 0 {
+            if response.in_scope == 0 && request.filters != Filters::default() {
                 " (the filters exclude everything)"
             } else {
                 ""

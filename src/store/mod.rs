@@ -31,6 +31,9 @@ const FORMAT_KEY: &str = "format_version";
 /// One row per embedding model whose vectors the store holds: a store with a
 /// single model needs no per-row model filter on the vector search path.
 const EMBED_MODEL_KEY: &str = "embed_model";
+/// Present once every message is in the search table: a store made before
+/// that table existed lacks it until a sync has indexed the old messages.
+const SEARCH_BACKFILLED_KEY: &str = "search_backfilled";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -128,6 +131,7 @@ pub struct Store {
     conflicts: AtomicU64,
     /// Embedding models whose vectors the store holds, from `pond_meta`.
     embed_models: std::sync::Mutex<Vec<String>>,
+    search_backfilled: std::sync::atomic::AtomicBool,
 }
 
 impl Store {
@@ -176,6 +180,7 @@ impl Store {
             retries: AtomicU64::new(0),
             conflicts: AtomicU64::new(0),
             embed_models: std::sync::Mutex::new(Vec::new()),
+            search_backfilled: std::sync::atomic::AtomicBool::new(false),
         };
         if mode == OpenMode::Create && !store.all_tables_exist().await? {
             store.create_tables().await?;
@@ -218,7 +223,16 @@ impl Store {
             return Ok(());
         }
         let stamp = meta_batch(FORMAT_KEY, &FORMAT_VERSION.to_string())?;
-        self.create_if_missing(schema::META, stamp).await?;
+        // A new store has no messages to index; a store from before the
+        // search table keeps the key absent until a sync indexes its messages.
+        let fresh = match self.db.create_table(schema::META, stamp).execute().await {
+            Ok(_) => true,
+            Err(lancedb::Error::TableAlreadyExists { .. }) => false,
+            Err(e) => return Err(lance_error(&self.location, "create table pond_meta", e)),
+        };
+        if fresh {
+            self.note_meta(SEARCH_BACKFILLED_KEY, "true").await?;
+        }
         for kind in ALL_TABLES {
             self.create_if_missing(kind.name(), RecordBatch::new_empty(kind.schema()))
                 .await?;
@@ -250,20 +264,63 @@ impl Store {
         if self.embed_models().iter().any(|m| m == model) {
             return Ok(());
         }
+        self.note_meta(EMBED_MODEL_KEY, model).await?;
+        if let Ok(mut models) = self.embed_models.lock() {
+            models.push(model.to_string());
+        }
+        Ok(())
+    }
+
+    /// Whether the messages stored before the search table existed still
+    /// need their search rows.
+    pub fn needs_search_backfill(&self) -> bool {
+        !self.search_backfilled.load(Ordering::Relaxed)
+    }
+
+    pub async fn mark_search_backfilled(&self) -> Result<(), StoreError> {
+        self.note_meta(SEARCH_BACKFILLED_KEY, "true").await?;
+        self.search_backfilled.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Appends one (key, value) row to `pond_meta`.
+    async fn note_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
         let meta = self
             .db
             .open_table(schema::META)
             .execute()
             .await
             .map_err(|e| lance_error(&self.location, "open pond_meta", e))?;
-        meta.add(meta_batch(EMBED_MODEL_KEY, model)?)
+        meta.add(meta_batch(key, value)?)
             .execute()
             .await
-            .map_err(|e| lance_error(&self.location, "record embedding model", e))?;
-        if let Ok(mut models) = self.embed_models.lock() {
-            models.push(model.to_string());
-        }
+            .map_err(|e| lance_error(&self.location, &format!("record {key} in pond_meta"), e))?;
         Ok(())
+    }
+
+    /// One page of a table in storage order, for work too big to hold at once.
+    pub async fn scan_page(
+        &self,
+        kind: TableKind,
+        columns: &[&str],
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<RecordBatch>, StoreError> {
+        if !self.has_table(kind) {
+            return Ok(Vec::new());
+        }
+        let op = || format!("read {}", kind.name());
+        self.table(kind)?
+            .query()
+            .select(Select::columns(columns))
+            .offset(offset)
+            .limit(limit)
+            .execute()
+            .await
+            .map_err(|e| lance_error(&self.location, &op(), e))?
+            .try_collect()
+            .await
+            .map_err(|e| lance_error(&self.location, &op(), e))
     }
 
     /// Forgets a model once no row holds its vectors, so searches stop
@@ -323,6 +380,10 @@ impl Store {
             .filter(|(k, _)| k == FORMAT_KEY)
             .filter_map(|(_, v)| v.parse::<u32>().ok())
             .max();
+        self.search_backfilled.store(
+            entries.iter().any(|(k, _)| k == SEARCH_BACKFILLED_KEY),
+            Ordering::Relaxed,
+        );
         if let Ok(mut models) = self.embed_models.lock() {
             *models = entries
                 .into_iter()
@@ -527,6 +588,28 @@ pub async fn stamp_format_version(
         .execute()
         .await
         .map_err(|e| lance_error(location, "stamp format version", e))?;
+    Ok(())
+}
+
+/// Empties the search table and marks the store as needing its messages
+/// indexed again, which the next sync does. For rebuilding search from the
+/// stored messages, and for tests of a store from before search existed.
+pub async fn reset_search(location: &StoreLocation) -> Result<(), StoreError> {
+    let store = Store::open(location, OpenMode::Existing).await?;
+    let meta = store
+        .db
+        .open_table(schema::META)
+        .execute()
+        .await
+        .map_err(|e| lance_error(location, "open pond_meta", e))?;
+    meta.delete(&format!("key = {}", sql_str(SEARCH_BACKFILLED_KEY)))
+        .await
+        .map_err(|e| lance_error(location, "reset search", e))?;
+    store
+        .table(TableKind::Search)?
+        .delete("true")
+        .await
+        .map_err(|e| lance_error(location, "reset search", e))?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 //! says they were read is saved. A crash in between makes the next sync read
 //! the same bytes again, and the keyed inserts turn that into a no-op.
 
+mod backfill;
 pub mod cursor;
 pub mod lock;
 pub mod records;
@@ -69,6 +70,9 @@ pub async fn run(
     report: &mut SyncReport,
     progress: &dyn Fn(&str),
 ) -> Result<(), SyncError> {
+    if !opts.dry_run && store.needs_search_backfill() {
+        backfill::run(store, opts, report, progress).await?;
+    }
     let mut cursors = Cursors::load(&opts.state_dir, &store.location().key);
     for adapter in &opts.adapters {
         let root = opts.path.clone().unwrap_or_else(|| adapter.default_root());
@@ -636,7 +640,15 @@ async fn commit(
             (*id, stored.or(facts.project.as_deref()))
         })
         .collect();
-    let (search, vectors) = search_rows(opts, client, &messages, &projects, now, report)?;
+    let (search, vectors) = search_rows(
+        &opts.embedder,
+        client,
+        &opts.host,
+        &messages,
+        &projects,
+        now,
+        report,
+    )?;
 
     // The three tables are independent: committing them concurrently keeps
     // both cores busy (most of a commit is compression inside Lance).
@@ -696,8 +708,9 @@ async fn commit(
 /// and how many got a vector. Keyed like everything else, so committing them
 /// twice inserts nothing.
 fn search_rows(
-    opts: &SyncOptions,
+    embedder: &embed::Lazy,
     client: &str,
+    host: &str,
     messages: &[MessageRow<'_>],
     projects: &HashMap<&str, Option<&str>>,
     now: chrono::DateTime<Utc>,
@@ -706,14 +719,14 @@ fn search_rows(
     let docs = documents::documents(messages.iter().map(|m| m.message), |session| {
         projects.get(session).map(|project| SessionContext {
             client,
-            host: &opts.host,
+            host,
             project: *project,
         })
     });
     if docs.is_empty() {
         return Ok((None, 0));
     }
-    let embedder = opts.embedder.get().ok();
+    let embedder = embedder.get().ok();
     let vectors = match embedder {
         Some(embedder) => {
             let texts: Vec<String> = docs.iter().map(|d| d.text.clone()).collect();

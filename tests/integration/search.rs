@@ -444,3 +444,31 @@ fn rule26_changing_models_reembeds_and_the_old_model_is_forgotten() {
         "{fresh}"
     );
 }
+
+#[test]
+fn rule27_messages_stored_before_search_existed_are_indexed_by_the_next_sync() {
+    let mut pond = Pond::new();
+    pond.env
+        .push(("POND_EMBED_MODEL".into(), model_dir().display().to_string()));
+    let first = pond.sync("codex", &fixtures("codex"));
+    let rows = first["search_rows_inserted"].as_u64().unwrap();
+
+    // What an older pond left: messages, no search rows, no backfill mark.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let location = pond::store::StoreLocation::parse(&pond.store_url).unwrap();
+    rt.block_on(pond::store::reset_search(&location)).unwrap();
+    let empty = search(&pond, &["listen EPERM"]);
+    assert!(hits(&empty).is_empty(), "{empty}");
+
+    // Nothing changed on disk, yet the next sync indexes the stored messages.
+    let next = pond.sync("codex", &fixtures("codex"));
+    assert_eq!(next["messages_inserted"], 0);
+    assert_eq!(next["search_rows_inserted"].as_u64(), Some(rows), "{next}");
+    let found = search(&pond, &["listen EPERM"]);
+    assert!(!hits(&found).is_empty(), "{found}");
+    assert_eq!(found["hits"][0]["host"], "test-host");
+
+    // Once done, it is not done again.
+    let third = pond.sync("codex", &fixtures("codex"));
+    assert_eq!(third["search_rows_inserted"], 0);
+}
