@@ -283,14 +283,17 @@ impl Store {
         Ok(())
     }
 
-    /// Appends one (key, value) row to `pond_meta`.
-    async fn note_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        let meta = self
-            .db
+    async fn meta_table(&self) -> Result<Table, StoreError> {
+        self.db
             .open_table(schema::META)
             .execute()
             .await
-            .map_err(|e| lance_error(&self.location, "open pond_meta", e))?;
+            .map_err(|e| lance_error(&self.location, "open pond_meta", e))
+    }
+
+    /// Appends one (key, value) row to `pond_meta`.
+    async fn note_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        let meta = self.meta_table().await?;
         meta.add(meta_batch(key, value)?)
             .execute()
             .await
@@ -326,12 +329,7 @@ impl Store {
     /// Forgets a model once no row holds its vectors, so searches stop
     /// filtering on the row's model.
     pub async fn forget_embed_model(&self, model: &str) -> Result<(), StoreError> {
-        let meta = self
-            .db
-            .open_table(schema::META)
-            .execute()
-            .await
-            .map_err(|e| lance_error(&self.location, "open pond_meta", e))?;
+        let meta = self.meta_table().await?;
         meta.delete(&format!(
             "key = {} AND value = {}",
             sql_str(EMBED_MODEL_KEY),
@@ -578,12 +576,7 @@ pub async fn stamp_format_version(
     version: u32,
 ) -> Result<(), StoreError> {
     let store = Store::open(location, OpenMode::Create).await?;
-    let meta = store
-        .db
-        .open_table(schema::META)
-        .execute()
-        .await
-        .map_err(|e| lance_error(location, "open pond_meta", e))?;
+    let meta = store.meta_table().await?;
     meta.add(meta_batch(FORMAT_KEY, &version.to_string())?)
         .execute()
         .await
@@ -596,12 +589,7 @@ pub async fn stamp_format_version(
 /// stored messages, and for tests of a store from before search existed.
 pub async fn reset_search(location: &StoreLocation) -> Result<(), StoreError> {
     let store = Store::open(location, OpenMode::Existing).await?;
-    let meta = store
-        .db
-        .open_table(schema::META)
-        .execute()
-        .await
-        .map_err(|e| lance_error(location, "open pond_meta", e))?;
+    let meta = store.meta_table().await?;
     meta.delete(&format!("key = {}", sql_str(SEARCH_BACKFILLED_KEY)))
         .await
         .map_err(|e| lance_error(location, "reset search", e))?;

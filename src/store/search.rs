@@ -278,6 +278,28 @@ pub struct IndexMaintenance {
 }
 
 impl Store {
+    /// Runs a search-table query and reads its rows back, scored by
+    /// `score_column` when given.
+    async fn collect_rows(
+        &self,
+        query: impl ExecutableQuery,
+        operation: &str,
+        score_column: Option<&str>,
+    ) -> Result<Vec<SearchRow>, StoreError> {
+        let batches: Vec<RecordBatch> = query
+            .execute()
+            .await
+            .map_err(|e| lance_error(&self.location, operation, e))?
+            .try_collect()
+            .await
+            .map_err(|e| lance_error(&self.location, operation, e))?;
+        let mut rows = Vec::new();
+        for b in &batches {
+            rows.extend(rows_from_batch(b, score_column)?);
+        }
+        Ok(rows)
+    }
+
     /// BM25 over the `text` column, filtered before ranking.
     pub async fn search_fts(
         &self,
@@ -297,18 +319,8 @@ impl Store {
         if let Some(f) = filter {
             q = q.only_if(f);
         }
-        let batches: Vec<RecordBatch> = q
-            .execute()
+        self.collect_rows(q, "full-text search", Some("_score"))
             .await
-            .map_err(|e| lance_error(&self.location, "full-text search", e))?
-            .try_collect()
-            .await
-            .map_err(|e| lance_error(&self.location, "full-text search", e))?;
-        let mut rows = Vec::new();
-        for b in &batches {
-            rows.extend(rows_from_batch(b, Some("_score"))?);
-        }
-        Ok(rows)
     }
 
     /// Nearest neighbours of `vector` by cosine distance, filtered before
@@ -336,17 +348,9 @@ impl Store {
         if let Some(f) = filter {
             q = q.only_if(f);
         }
-        let batches: Vec<RecordBatch> = q
-            .execute()
-            .await
-            .map_err(|e| lance_error(&self.location, "vector search", e))?
-            .try_collect()
-            .await
-            .map_err(|e| lance_error(&self.location, "vector search", e))?;
-        let mut rows = Vec::new();
-        for b in &batches {
-            rows.extend(rows_from_batch(b, Some("_distance"))?);
-        }
+        let mut rows = self
+            .collect_rows(q, "vector search", Some("_distance"))
+            .await?;
         // A row without a vector has no distance: it is not a neighbour.
         rows.retain(|r| r.score.is_finite());
         Ok(rows)
@@ -363,23 +367,16 @@ impl Store {
             "embed_model IS NULL OR embed_model <> {}",
             super::sql_str(model)
         );
-        let table = self.table(TableKind::Search)?;
-        let batches: Vec<RecordBatch> = table
+        let query = self
+            .table(TableKind::Search)?
             .query()
             .only_if(filter)
             .select(Select::columns(&HIT_COLUMNS_WITH_PART))
-            .limit(limit)
-            .execute()
-            .await
-            .map_err(|e| lance_error(&self.location, "read embedding backlog", e))?
-            .try_collect()
-            .await
-            .map_err(|e| lance_error(&self.location, "read embedding backlog", e))?;
-        let mut docs = Vec::new();
-        for b in &batches {
-            docs.extend(rows_from_batch(b, None)?.into_iter().map(|r| r.doc));
-        }
-        Ok(docs)
+            .limit(limit);
+        let rows = self
+            .collect_rows(query, "read embedding backlog", None)
+            .await?;
+        Ok(rows.into_iter().map(|r| r.doc).collect())
     }
 
     /// Rewrites rows with new vectors (one keyed upsert), returning how many.

@@ -10,7 +10,8 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 
-use super::{SyncError, SyncOptions, search_rows};
+use super::indexing::search_rows;
+use super::{SyncError, SyncOptions};
 use crate::store::schema::{self, Columns, MessageRow};
 use crate::store::{Store, TableKind};
 use crate::sync::report::SyncReport;

@@ -6,25 +6,24 @@
 //! the same bytes again, and the keyed inserts turn that into a no-op.
 
 mod backfill;
+mod commit;
 pub mod cursor;
+mod indexing;
 pub mod lock;
 pub mod records;
 pub mod report;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use chrono::Utc;
 use serde_json::Value;
 
 use crate::adapters::{Adapter, Layout, RecordContext, SourceFile};
 use crate::embed;
-use crate::model::{Message, RawRecord, RecordStatus, Session, SessionFacts, max_time, min_time};
-use crate::search::documents::{self, SessionContext};
-use crate::store::schema::{self, MessageRow};
-use crate::store::search::search_batch;
+use crate::model::{Message, RawRecord, RecordStatus, SessionFacts};
+use crate::store::schema;
 use crate::store::{Store, StoreError, TableKind, sql_in};
 use cursor::{Cursors, FileCursor, sha256_hex};
 use records::Parsed;
@@ -101,37 +100,9 @@ pub async fn run(
         .await?;
     }
     if !opts.dry_run {
-        maintain_indexes(store, report, progress).await;
+        indexing::maintain(store, report, progress).await;
     }
     Ok(())
-}
-
-/// Folds this run's search rows into the indexes. Not fatal: the rows are
-/// committed and searches scan unindexed rows, so a failure here costs speed
-/// until the next sync, never results.
-async fn maintain_indexes(store: &Store, report: &mut SyncReport, progress: &dyn Fn(&str)) {
-    let needed = match report.search_rows_inserted {
-        0 => match store.has_fts_index().await {
-            // A run that crashed between its commits and this step.
-            Ok(has) => !has && store.count(TableKind::Search, None).await.unwrap_or(0) > 0,
-            Err(_) => false,
-        },
-        _ => true,
-    };
-    if !needed {
-        return;
-    }
-    progress("updating search indexes");
-    let started = std::time::Instant::now();
-    let maintained = store.maintain_search_indexes().await;
-    report.index_secs = started.elapsed().as_secs_f64();
-    match maintained {
-        Ok(done) => tracing::debug!(?done, "search indexes maintained"),
-        Err(e) => {
-            tracing::warn!("search index maintenance failed: {e}");
-            report.index_error = Some(e.to_string());
-        }
-    }
 }
 
 /// A file that changed since its cursor, with what is known of it.
@@ -243,7 +214,7 @@ async fn sync_root(
                 batch_bytes += work.raw.iter().map(|r| r.length).sum::<u64>();
                 batch.push(work);
                 if batch_bytes >= opts.batch_bytes {
-                    commit(
+                    commit::commit(
                         store,
                         opts,
                         client,
@@ -263,9 +234,9 @@ async fn sync_root(
             Err((path, e)) => report.problem(&path, None, format!("{e:#}")),
         }
     }
-    commit(store, opts, client, batch, cursors, report).await?;
+    commit::commit(store, opts, client, batch, cursors, report).await?;
     if touched_only {
-        save_cursors(cursors)?;
+        commit::save_cursors(cursors)?;
     }
     Ok(())
 }
@@ -569,252 +540,4 @@ fn first_record_len(f: &mut std::fs::File) -> std::io::Result<u64> {
     let mut line = Vec::new();
     BufReader::new(&mut *f).read_until(b'\n', &mut line)?;
     Ok(line.len() as u64)
-}
-
-/// Commits one batch: raw records, then messages, then sessions, then cursors.
-#[tracing::instrument(name = "commit", skip_all, fields(files = batch.len()))]
-async fn commit(
-    store: &Store,
-    opts: &SyncOptions,
-    client: &str,
-    batch: Vec<FileWork>,
-    cursors: &mut Cursors,
-    report: &mut SyncReport,
-) -> Result<(), SyncError> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    let now = Utc::now();
-    let raw: Vec<RawRecord> = batch.iter().flat_map(|w| w.raw.iter().cloned()).collect();
-    let mut seen = HashSet::new();
-    let messages: Vec<MessageRow<'_>> = batch
-        .iter()
-        .flat_map(|w| w.messages.iter())
-        .filter(|m| seen.insert(m.id.as_str()))
-        .map(|message| MessageRow {
-            message,
-            client,
-            host: &opts.host,
-        })
-        .collect();
-
-    // Facts per session, in file order.
-    let mut touched: BTreeMap<&str, SessionFacts> = BTreeMap::new();
-    for w in &batch {
-        let facts = touched.entry(w.session_id.as_str()).or_default();
-        let mut file_facts = w.facts.clone();
-        if file_facts.parent_id.is_none() {
-            file_facts.parent_id.clone_from(&w.parent_hint);
-        }
-        facts.absorb(file_facts);
-    }
-    let ids: Vec<&str> = touched.keys().copied().collect();
-    let existing: HashMap<String, Session> = store
-        .scan(
-            TableKind::Sessions,
-            Some(&sql_in("id", ids.iter().copied())),
-            None,
-        )
-        .await?
-        .iter()
-        .map(schema::sessions_from_batch)
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .flatten()
-        .map(|s| (s.id.clone(), s))
-        .collect();
-
-    if opts.dry_run {
-        report.records_inserted += raw.len() as u64;
-        report.messages_inserted += messages.len() as u64;
-        report.sessions_inserted +=
-            ids.iter().filter(|id| !existing.contains_key(**id)).count() as u64;
-        return Ok(());
-    }
-
-    // Search rows carry their session's project, merged as for the session.
-    let projects: HashMap<&str, Option<&str>> = touched
-        .iter()
-        .map(|(id, facts)| {
-            let stored = existing.get(*id).and_then(|s| s.project.as_deref());
-            (*id, stored.or(facts.project.as_deref()))
-        })
-        .collect();
-    let (search, vectors) = search_rows(
-        &opts.embedder,
-        client,
-        &opts.host,
-        &messages,
-        &projects,
-        now,
-        report,
-    )?;
-
-    // The three tables are independent: committing them concurrently keeps
-    // both cores busy (most of a commit is compression inside Lance).
-    let raw_batch = schema::raw_batch(&raw, now)?;
-    let messages_batch = schema::messages_batch(&messages, now)?;
-    let (raw_inserted, messages_inserted, search_inserted) = tokio::join!(
-        store.insert_absent(TableKind::Raw, raw_batch),
-        store.insert_absent(TableKind::Messages, messages_batch),
-        async {
-            match search {
-                Some(batch) => store.insert_absent(TableKind::Search, batch).await,
-                None => Ok(0),
-            }
-        }
-    );
-    report.records_inserted += raw_inserted?;
-    report.commits += u64::from(!raw.is_empty());
-    report.messages_inserted += messages_inserted?;
-    report.commits += u64::from(!messages.is_empty());
-    let search_inserted = search_inserted?;
-    report.search_rows_inserted += search_inserted;
-    report.commits += u64::from(search_inserted > 0);
-    // Rows already present were skipped, vectors and all.
-    report.vectors_inserted += vectors.min(search_inserted);
-    if let (true, Some(model)) = (vectors > 0, report.embed_model.as_deref()) {
-        store.note_embed_model(model).await?;
-    }
-
-    let counts = message_counts(store, &ids).await?;
-    let sessions: Vec<Session> = touched
-        .into_iter()
-        .map(|(id, facts)| {
-            merge_session(
-                existing.get(id),
-                id,
-                client,
-                &opts.host,
-                facts,
-                counts.get(id),
-            )
-        })
-        .collect();
-    let (inserted, updated) = store
-        .upsert(TableKind::Sessions, schema::sessions_batch(&sessions, now)?)
-        .await?;
-    report.sessions_inserted += inserted;
-    report.sessions_updated += updated;
-    report.commits += u64::from(!sessions.is_empty());
-
-    for w in batch {
-        cursors.files.insert(w.file_id, w.cursor);
-    }
-    save_cursors(cursors)
-}
-
-/// The search rows of a batch's messages, embedded when a model is loaded,
-/// and how many got a vector. Keyed like everything else, so committing them
-/// twice inserts nothing.
-fn search_rows(
-    embedder: &embed::Lazy,
-    client: &str,
-    host: &str,
-    messages: &[MessageRow<'_>],
-    projects: &HashMap<&str, Option<&str>>,
-    now: chrono::DateTime<Utc>,
-    report: &mut SyncReport,
-) -> Result<(Option<arrow_array::RecordBatch>, u64), SyncError> {
-    let docs = documents::documents(messages.iter().map(|m| m.message), |session| {
-        projects.get(session).map(|project| SessionContext {
-            client,
-            host,
-            project: *project,
-        })
-    });
-    if docs.is_empty() {
-        return Ok((None, 0));
-    }
-    let embedder = embedder.get().ok();
-    let vectors = match embedder {
-        Some(embedder) => {
-            let texts: Vec<String> = docs.iter().map(|d| d.text.clone()).collect();
-            let started = std::time::Instant::now();
-            let embedded = embedder.embed(&texts);
-            report.embed_secs += started.elapsed().as_secs_f64();
-            match embedded {
-                Ok(vectors) => Some(
-                    vectors
-                        .into_iter()
-                        .map(|v| embed::usable(v, embedder.dimensions()))
-                        .collect::<Vec<_>>(),
-                ),
-                Err(e) => {
-                    // Text search still works without vectors: keep the rows.
-                    report.problem(Path::new("(embedding)"), None, e.to_string());
-                    None
-                }
-            }
-        }
-        None => None,
-    };
-    let model = embedder.map(|e| e.model_id().to_string());
-    let embedded = vectors
-        .as_ref()
-        .map_or(0, |v| v.iter().filter(|v| v.is_some()).count() as u64);
-    if vectors.is_some() {
-        report.embed_model.clone_from(&model);
-    }
-    let with_model = vectors.as_deref().zip(model.as_deref());
-    Ok((Some(search_batch(&docs, with_model, now)?), embedded))
-}
-
-fn save_cursors(cursors: &Cursors) -> Result<(), SyncError> {
-    cursors.save().map_err(|source| SyncError::Cursors {
-        path: cursors.path().to_path_buf(),
-        source,
-    })
-}
-
-async fn message_counts(
-    store: &Store,
-    session_ids: &[&str],
-) -> Result<HashMap<String, u64>, StoreError> {
-    let filter = sql_in("session_id", session_ids.iter().copied());
-    let batches = store
-        .scan(TableKind::Messages, Some(&filter), Some(&["session_id"]))
-        .await?;
-    let mut counts = HashMap::new();
-    for b in &batches {
-        for id in schema::Columns::new(b).str("session_id")?.iter().flatten() {
-            *counts.entry(id.to_string()).or_insert(0) += 1;
-        }
-    }
-    Ok(counts)
-}
-
-fn merge_session(
-    existing: Option<&Session>,
-    id: &str,
-    client: &str,
-    host: &str,
-    facts: SessionFacts,
-    count: Option<&u64>,
-) -> Session {
-    let base = existing.cloned().unwrap_or_else(|| Session {
-        id: id.to_string(),
-        client: client.to_string(),
-        project: None,
-        git_branch: None,
-        model: None,
-        title: None,
-        started_at: None,
-        updated_at: None,
-        parent_id: None,
-        host: host.to_string(),
-        message_count: 0,
-    });
-    Session {
-        project: base.project.or(facts.project),
-        git_branch: facts.git_branch.or(base.git_branch),
-        model: facts.model.or(base.model),
-        title: facts.title.or(base.title),
-        parent_id: base.parent_id.or(facts.parent_id),
-        started_at: min_time(base.started_at, facts.first_seen),
-        updated_at: max_time(base.updated_at, facts.last_seen),
-        host: host.to_string(),
-        message_count: count.copied().unwrap_or(base.message_count),
-        ..base
-    }
 }

@@ -1,0 +1,103 @@
+//! Keeping search current during a sync: the search rows (and vectors) of
+//! each committed batch, and folding them into the indexes at the end.
+//!
+//! Split from the pipeline because it is the one part of a sync that serves
+//! reading rather than keeping: it may degrade (no model, an index step
+//! that fails) without the sync losing anything.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use chrono::Utc;
+
+use super::SyncError;
+use super::report::SyncReport;
+use crate::embed;
+use crate::search::documents::{self, SessionContext};
+use crate::store::schema::MessageRow;
+use crate::store::search::search_batch;
+use crate::store::{Store, TableKind};
+
+/// The search rows of a batch's messages, embedded when a model is loaded,
+/// and how many got a vector. Keyed like everything else, so committing them
+/// twice inserts nothing.
+pub(super) fn search_rows(
+    embedder: &embed::Lazy,
+    client: &str,
+    host: &str,
+    messages: &[MessageRow<'_>],
+    projects: &HashMap<&str, Option<&str>>,
+    now: chrono::DateTime<Utc>,
+    report: &mut SyncReport,
+) -> Result<(Option<arrow_array::RecordBatch>, u64), SyncError> {
+    let docs = documents::documents(messages.iter().map(|m| m.message), |session| {
+        projects.get(session).map(|project| SessionContext {
+            client,
+            host,
+            project: *project,
+        })
+    });
+    if docs.is_empty() {
+        return Ok((None, 0));
+    }
+    let embedder = embedder.get().ok();
+    let vectors = match embedder {
+        Some(embedder) => {
+            let texts: Vec<String> = docs.iter().map(|d| d.text.clone()).collect();
+            let started = std::time::Instant::now();
+            let embedded = embedder.embed(&texts);
+            report.embed_secs += started.elapsed().as_secs_f64();
+            match embedded {
+                Ok(vectors) => Some(
+                    vectors
+                        .into_iter()
+                        .map(|v| embed::usable(v, embedder.dimensions()))
+                        .collect::<Vec<_>>(),
+                ),
+                Err(e) => {
+                    // Text search still works without vectors: keep the rows.
+                    report.problem(Path::new("(embedding)"), None, e.to_string());
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    let model = embedder.map(|e| e.model_id().to_string());
+    let embedded = vectors
+        .as_ref()
+        .map_or(0, |v| v.iter().filter(|v| v.is_some()).count() as u64);
+    if vectors.is_some() {
+        report.embed_model.clone_from(&model);
+    }
+    let with_model = vectors.as_deref().zip(model.as_deref());
+    Ok((Some(search_batch(&docs, with_model, now)?), embedded))
+}
+
+/// Folds this run's search rows into the indexes. Not fatal: the rows are
+/// committed and searches scan unindexed rows, so a failure here costs speed
+/// until the next sync, never results.
+pub(super) async fn maintain(store: &Store, report: &mut SyncReport, progress: &dyn Fn(&str)) {
+    let needed = match report.search_rows_inserted {
+        0 => match store.has_fts_index().await {
+            // A run that crashed between its commits and this step.
+            Ok(has) => !has && store.count(TableKind::Search, None).await.unwrap_or(0) > 0,
+            Err(_) => false,
+        },
+        _ => true,
+    };
+    if !needed {
+        return;
+    }
+    progress("updating search indexes");
+    let started = std::time::Instant::now();
+    let maintained = store.maintain_search_indexes().await;
+    report.index_secs = started.elapsed().as_secs_f64();
+    match maintained {
+        Ok(done) => tracing::debug!(?done, "search indexes maintained"),
+        Err(e) => {
+            tracing::warn!("search index maintenance failed: {e}");
+            report.index_error = Some(e.to_string());
+        }
+    }
+}
