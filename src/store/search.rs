@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use arrow_array::builder::{FixedSizeListBuilder, Float32Builder};
-use arrow_array::{Array, ArrayRef, FixedSizeListArray, Float32Array, RecordBatch, UInt32Array};
+use arrow_array::{Array, ArrayRef, Float32Array, RecordBatch, UInt32Array};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
@@ -527,26 +527,4 @@ fn fts_params() -> FtsIndexBuilder {
         .lower_case(true)
         .ascii_folding(true)
         .max_token_length(Some(128))
-}
-
-/// The vectors of a batch, for tests and re-embedding.
-pub fn vectors_of(b: &RecordBatch) -> Result<Vec<Option<Vec<f32>>>, StoreError> {
-    let list = b
-        .column_by_name("vector")
-        .and_then(|c| c.as_any().downcast_ref::<FixedSizeListArray>())
-        .ok_or_else(|| StoreError::Schema("column `vector` is missing".into()))?;
-    let mut out = Vec::with_capacity(list.len());
-    for i in 0..list.len() {
-        if list.is_null(i) {
-            out.push(None);
-            continue;
-        }
-        let values = list.value(i);
-        let floats = values
-            .as_any()
-            .downcast_ref::<Float32Array>()
-            .ok_or_else(|| StoreError::Schema("vector items are not f32".into()))?;
-        out.push(Some(floats.values().to_vec()));
-    }
-    Ok(out)
 }
