@@ -173,15 +173,23 @@ fn write_model(
     let staging = out_dir.with_extension(format!("tmp.{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).map_err(|e| fail("", &e))?;
-    let bytes: Vec<u8> = table.iter().flat_map(|x| x.to_le_bytes()).collect();
-    let view = safetensors::tensor::TensorView::new(
-        safetensors::Dtype::F32,
+    // Stored as int8 rows with one f32 scale per row (model2vec's per-token
+    // `weights`): a quarter of the bytes to read, which is most of what
+    // loading the model costs a one-shot search.
+    let (codes, scales) = quantize_rows(table, DIMENSIONS);
+    let code_bytes: Vec<u8> = codes.iter().map(|&c| c as u8).collect();
+    let scale_bytes: Vec<u8> = scales.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let embeddings = safetensors::tensor::TensorView::new(
+        safetensors::Dtype::I8,
         vec![rows, DIMENSIONS],
-        &bytes,
+        &code_bytes,
     )
     .map_err(|e| fail("model.safetensors", &e))?;
+    let weights =
+        safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![rows], &scale_bytes)
+            .map_err(|e| fail("model.safetensors", &e))?;
     safetensors::serialize_to_file(
-        [("embeddings", view)],
+        [("embeddings", embeddings), ("weights", weights)],
         &None,
         &staging.join("model.safetensors"),
     )
@@ -208,6 +216,23 @@ fn write_model(
     std::fs::rename(&staging, out_dir).map_err(|e| fail("", &e))
 }
 
+/// Each row as int8 codes and the scale that maps them back
+/// (`value ≈ code × scale`, the largest magnitude of the row at ±127).
+fn quantize_rows(table: &[f32], dim: usize) -> (Vec<i8>, Vec<f32>) {
+    let mut codes = Vec::with_capacity(table.len());
+    let mut scales = Vec::with_capacity(table.len() / dim.max(1));
+    for row in table.chunks(dim.max(1)) {
+        let largest = row.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        let scale = if largest > 0.0 { largest / 127.0 } else { 1.0 };
+        codes.extend(
+            row.iter()
+                .map(|x| (x / scale).round().clamp(-127.0, 127.0) as i8),
+        );
+        scales.push(scale);
+    }
+    (codes, scales)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,6 +243,17 @@ mod tests {
         let (the, of, rare) = (weights[1996], weights[1997], weights[20_000]);
         assert!(the < 0.05 && of < 0.05 && rare > 0.9, "{the} {of} {rare}");
         assert_eq!(weights[5], the, "specials and characters weigh as \"the\"");
+    }
+
+    #[test]
+    fn rows_quantize_to_within_half_a_step() {
+        let table = [0.5, -1.0, 0.25, 0.0, 0.0, 0.0];
+        let (codes, scales) = quantize_rows(&table, 3);
+        assert_eq!(codes[..3], [64, -127, 32]);
+        assert_eq!(scales[1], 1.0, "an all-zero row keeps a usable scale");
+        for (i, x) in table[..3].iter().enumerate() {
+            assert!((f32::from(codes[i]) * scales[0] - x).abs() <= scales[0] / 2.0);
+        }
     }
 
     #[test]
