@@ -69,8 +69,9 @@ fn filter_index_name(column: &str) -> String {
     format!("{column}_idx")
 }
 
-/// Columns a row is rebuilt from when only its vector changes.
-const HIT_COLUMNS_WITH_PART: [&str; 12] = [
+/// Columns a hit is read with, and a row rebuilt from when only its vector
+/// changes: everything but the vector.
+const HIT_COLUMNS: [&str; 12] = [
     "id",
     "message_id",
     "session_id",
@@ -82,21 +83,6 @@ const HIT_COLUMNS_WITH_PART: [&str; 12] = [
     "tool",
     "timestamp",
     "part_no",
-    "text",
-];
-
-/// Columns every hit needs, without the vector.
-const HIT_COLUMNS: [&str; 11] = [
-    "id",
-    "message_id",
-    "session_id",
-    "client",
-    "host",
-    "project",
-    "role",
-    "kind",
-    "tool",
-    "timestamp",
     "text",
 ];
 
@@ -233,7 +219,7 @@ fn rows_from_batch(
     let (client, host, project) = (c.str("client")?, c.str("host")?, c.str("project")?);
     let (role, kind, tool) = (c.str("role")?, c.str("kind")?, c.str("tool")?);
     let (timestamp, text) = (c.time("timestamp")?, c.str("text")?);
-    let part_no = c.u32("part_no").ok();
+    let part_no = c.u32("part_no")?;
     let score = match score_column {
         Some(name) => Some(
             b.column_by_name(name)
@@ -255,7 +241,7 @@ fn rows_from_batch(
                 kind: kind.value(i).to_string(),
                 tool: opt_str(tool, i),
                 timestamp: opt_time(timestamp, i),
-                part_no: part_no.map_or(0, |p| p.value(i)),
+                part_no: part_no.value(i),
                 text: text.value(i).to_string(),
             },
             score: match score {
@@ -371,7 +357,7 @@ impl Store {
             .table(TableKind::Search)?
             .query()
             .only_if(filter)
-            .select(Select::columns(&HIT_COLUMNS_WITH_PART))
+            .select(Select::columns(&HIT_COLUMNS))
             .limit(limit);
         let rows = self
             .collect_rows(query, "read embedding backlog", None)
