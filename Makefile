@@ -28,7 +28,7 @@ build: setup
 ## then distil the static model once (a few minutes; cached afterwards).
 models: build
 	@scripts/fetch-models.sh >/dev/null
-	@if [ ! -s "$(MODEL)/model.safetensors" ]; then \
+	@if [ ! -s "$(MODEL)/model.safetensors" ] || [ ! -s "$(MODEL)/projection.safetensors" ]; then \
 	  echo "distilling the static embedding model (once per machine)"; \
 	  $(POND) model distill; \
 	fi

@@ -12,6 +12,9 @@ use tokio::sync::watch;
 
 use super::sync::{RoundSpec, print_human, round};
 use super::{AgentArgs, Context};
+use crate::search::backlog;
+use crate::store::{OpenMode, Store};
+use crate::sync::lock;
 use crate::sync::report::Outcome;
 
 /// How long a round in flight may finish after a stop signal before it is abandoned.
@@ -41,11 +44,13 @@ pub async fn run(ctx: &Context, args: AgentArgs) -> anyhow::Result<ExitCode> {
     );
     let mut failures: u32 = 0;
     let mut first = true;
+    let mut backlog_time = Duration::ZERO;
     loop {
         let pause = if first {
             jitter(args.jitter)
         } else {
-            backoff(args.every, failures) + jitter(args.jitter)
+            // Time given to the backlog is part of the pause, not added to it.
+            (backoff(args.every, failures) + jitter(args.jitter)).saturating_sub(backlog_time)
         };
         first = false;
         if wait_or_stop(pause, &stop).await {
@@ -69,12 +74,53 @@ pub async fn run(ctx: &Context, args: AgentArgs) -> anyhow::Result<ExitCode> {
             Some(r) => report_round(r, &args, &mut failures)?,
             None => break,
         }
+        let started = std::time::Instant::now();
+        if failures == 0 {
+            embed_backlog(ctx, args.every, &stop).await;
+        }
+        backlog_time = started.elapsed();
         if *stop.borrow() {
             break;
         }
     }
     eprintln!("pond agent: stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Rows of a model too slow to embed while syncing (the transformer).
+const BACKLOG_BATCH: usize = 64;
+
+/// Gives the backlog the time until the next round when the model in use
+/// leaves its rows to it. It takes the host's sync lock, so it never runs
+/// beside a sync of the same store, and stops between batches when the next
+/// round is due or a stop is asked for; what it did is kept.
+async fn embed_backlog(ctx: &Context, budget: Duration, stop: &watch::Receiver<bool>) {
+    let embedder = match ctx.embedder.get() {
+        Ok(e) if !e.inline() => e,
+        _ => return,
+    };
+    let lock_path = lock::lock_path(&crate::paths::state_dir(), &ctx.location.key);
+    let _lock = match lock::acquire(&lock_path, true, |_| {}) {
+        Ok(lock::Acquired::Locked(l)) => l,
+        _ => return,
+    };
+    let store = match Store::open(&ctx.location, OpenMode::Existing).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("pond agent: embedding backlog skipped: {e}");
+            return;
+        }
+    };
+    let deadline = std::time::Instant::now() + budget;
+    let keep_going = || std::time::Instant::now() < deadline && !*stop.borrow();
+    match backlog::drain(&store, embedder, BACKLOG_BATCH, &|_| {}, &keep_going).await {
+        Ok(r) if r.rows > 0 => eprintln!(
+            "pond agent: embedded {} backlog rows with {} in {:.0}s",
+            r.rows, r.model, r.secs
+        ),
+        Ok(_) => {}
+        Err(e) => eprintln!("pond agent: embedding backlog stopped: {e}"),
+    }
 }
 
 fn report_round(

@@ -416,10 +416,7 @@ impl Context {
         let model = crate::embed::ModelChoice::resolve(config.search.model.as_deref());
         provenance.push(Setting::new(
             "search.model",
-            match &model {
-                crate::embed::ModelChoice::Static(dir) => dir.display().to_string(),
-                crate::embed::ModelChoice::Off => "off".to_string(),
-            },
+            model.describe(),
             if std::env::var_os("POND_EMBED_MODEL").is_some() {
                 Source::Env
             } else if config.search.model.is_some() {

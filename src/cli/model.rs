@@ -16,11 +16,9 @@ pub async fn run(ctx: &Context, command: ModelCommand) -> anyhow::Result<ExitCod
             threads,
             json,
         } => {
-            let sources = embed::models_dir().join("sources");
             let teacher = TransformerFiles {
-                model_dir: from.unwrap_or_else(|| sources.join("minilm")),
-                onnxruntime: onnxruntime
-                    .unwrap_or_else(|| sources.join("onnxruntime").join(ONNXRUNTIME_LIB)),
+                model_dir: from.unwrap_or_else(embed::default_teacher_dir),
+                onnxruntime: onnxruntime.unwrap_or_else(embed::default_onnxruntime),
             };
             for needed in [
                 teacher.model_dir.join("model.onnx"),
@@ -86,11 +84,6 @@ struct ModelStatus {
     unavailable: Option<String>,
 }
 
-#[cfg(target_os = "macos")]
-const ONNXRUNTIME_LIB: &str = "libonnxruntime.dylib";
-#[cfg(not(target_os = "macos"))]
-const ONNXRUNTIME_LIB: &str = "libonnxruntime.so";
-
 /// `pond model reembed`: works through the embedding backlog.
 async fn reembed(ctx: &Context, batch: usize, json: bool) -> anyhow::Result<ExitCode> {
     let embedder = ctx
@@ -99,11 +92,17 @@ async fn reembed(ctx: &Context, batch: usize, json: bool) -> anyhow::Result<Exit
         .map_err(|why| anyhow::anyhow!("no embedding model to re-embed with: {why}"))?;
     let store = Store::open(&ctx.location, OpenMode::Existing).await?;
     let show = !json;
-    let report = crate::search::backlog::drain(&store, embedder, batch, &|rows| {
-        if show {
-            eprintln!("pond: {rows} rows embedded");
-        }
-    })
+    let report = crate::search::backlog::drain(
+        &store,
+        embedder,
+        batch,
+        &|rows| {
+            if show {
+                eprintln!("pond: {rows} rows embedded");
+            }
+        },
+        &|| true,
+    )
     .await?;
     if json {
         output::print_json(&report)?;

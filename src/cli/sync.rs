@@ -278,12 +278,15 @@ pub fn print_human(r: &SyncReport) {
         r.commit_retries
     );
     if r.search_rows_inserted > 0 {
-        let vectors = match &r.embed_model {
-            Some(model) => format!(
+        let vectors = match (&r.embed_model, &r.embed_backlog_model) {
+            (Some(model), _) => format!(
                 "{} with vectors ({model}, {:.1}s)",
                 r.vectors_inserted, r.embed_secs
             ),
-            None => "no vectors yet (no embedding model: see `pond model status`; `pond model reembed` adds them later)".to_string(),
+            (None, Some(model)) => format!(
+                "vectors of {model} follow from the backlog (`pond model reembed`, or `pond agent` between rounds)"
+            ),
+            (None, None) => "no vectors yet (no embedding model: see `pond model status`; `pond model reembed` adds them later)".to_string(),
         };
         println!(
             "  search: {} parts indexed, {vectors}",

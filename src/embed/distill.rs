@@ -33,6 +33,10 @@ const SIF_COEFFICIENT: f64 = 1e-5;
 /// frequency.
 const FIRST_WORD_ID: usize = 1996;
 
+/// The PCA axes (`axes`, f32, [`DIMENSIONS`] × teacher width), written
+/// beside the static model for [`super::TransformerEmbedder`] to project with.
+pub const PROJECTION_FILE: &str = "projection.safetensors";
+
 /// Tokens embedded per transformer call.
 const BATCH: usize = 256;
 
@@ -96,7 +100,20 @@ pub fn distill(
             table.push((projected * weight) as f32);
         }
     }
-    write_model(out_dir, &tokenizer_bytes, &table, vocab.len(), teacher)?;
+    // The same axes turn the transformer's own sentence vectors into the
+    // store's width when a user opts into it for search.
+    let projection: Vec<f32> = basis
+        .iter()
+        .flat_map(|axis| axis.iter().map(|a| *a as f32))
+        .collect();
+    write_model(
+        out_dir,
+        &tokenizer_bytes,
+        &table,
+        vocab.len(),
+        (&projection, dim),
+        teacher,
+    )?;
     Ok(DistillReport {
         out_dir: out_dir.to_path_buf(),
         model_id: MODEL_ID.to_string(),
@@ -164,6 +181,7 @@ fn write_model(
     tokenizer_json: &[u8],
     table: &[f32],
     rows: usize,
+    (projection, teacher_dim): (&[f32], usize),
     teacher: &TransformerFiles,
 ) -> Result<(), EmbedError> {
     let fail = |what: &str, e: &dyn std::fmt::Display| {
@@ -194,6 +212,15 @@ fn write_model(
         &staging.join("model.safetensors"),
     )
     .map_err(|e| fail("model.safetensors", &e))?;
+    let projection_bytes: Vec<u8> = projection.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let axes = safetensors::tensor::TensorView::new(
+        safetensors::Dtype::F32,
+        vec![DIMENSIONS, teacher_dim],
+        &projection_bytes,
+    )
+    .map_err(|e| fail(PROJECTION_FILE, &e))?;
+    safetensors::serialize_to_file([("axes", axes)], &None, &staging.join(PROJECTION_FILE))
+        .map_err(|e| fail(PROJECTION_FILE, &e))?;
     std::fs::write(staging.join("tokenizer.json"), tokenizer_json)
         .map_err(|e| fail("tokenizer.json", &e))?;
     let config = serde_json::json!({

@@ -32,6 +32,12 @@ pub trait Embedder: Send + Sync {
     fn model_id(&self) -> &str;
     fn dimensions(&self) -> usize;
     fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError>;
+    /// Fast enough to embed every row while syncing. A model that is not
+    /// leaves its rows to the backlog (`pond model reembed`, or `pond agent`
+    /// between rounds), so a sync never waits for it.
+    fn inline(&self) -> bool {
+        true
+    }
 }
 
 /// A vector worth storing: the right size and with a direction (a text of
@@ -66,13 +72,20 @@ pub const DEFAULT_STATIC_NAME: &str = "pond-static-minilm-256";
 pub enum ModelChoice {
     /// The static model in this directory (the default directory unless set).
     Static(PathBuf),
+    /// A sentence-transformer (opt-in), projected to the store's width by
+    /// the axes `pond model distill` wrote when it distilled from it.
+    Transformer {
+        files: TransformerFiles,
+        projection: PathBuf,
+    },
     /// No vectors: BM25 only.
     Off,
 }
 
 impl ModelChoice {
     /// `POND_EMBED_MODEL`, else the config file's `[search] model`, else the
-    /// default directory. Either may name a directory or say `off`.
+    /// default directory. Either may name a static model's directory, say
+    /// `transformer` (the fetched MiniLM) or `transformer:DIR`, or say `off`.
     pub fn resolve(configured: Option<&str>) -> ModelChoice {
         let env = std::env::var("POND_EMBED_MODEL")
             .ok()
@@ -81,11 +94,54 @@ impl ModelChoice {
             Some(v) if v.eq_ignore_ascii_case("off") || v.eq_ignore_ascii_case("none") => {
                 ModelChoice::Off
             }
-            Some(v) => ModelChoice::Static(PathBuf::from(v)),
+            Some("transformer") => ModelChoice::transformer(default_teacher_dir()),
+            Some(v) => match v.strip_prefix("transformer:") {
+                Some(dir) => ModelChoice::transformer(PathBuf::from(dir)),
+                None => ModelChoice::Static(PathBuf::from(v)),
+            },
             None => ModelChoice::Static(default_static_dir()),
         }
     }
+
+    fn transformer(model_dir: PathBuf) -> ModelChoice {
+        ModelChoice::Transformer {
+            files: TransformerFiles {
+                model_dir,
+                onnxruntime: default_onnxruntime(),
+            },
+            projection: default_static_dir().join(distill::PROJECTION_FILE),
+        }
+    }
+
+    /// How `pond config show` prints the choice.
+    pub fn describe(&self) -> String {
+        match self {
+            ModelChoice::Static(dir) => dir.display().to_string(),
+            ModelChoice::Transformer { files, .. } => {
+                format!("transformer:{}", files.model_dir.display())
+            }
+            ModelChoice::Off => "off".to_string(),
+        }
+    }
 }
+
+/// Where `scripts/fetch-models.sh` puts the teacher transformer.
+pub fn default_teacher_dir() -> PathBuf {
+    models_dir().join("sources").join("minilm")
+}
+
+/// Where `scripts/fetch-models.sh` puts ONNX Runtime's shared library.
+pub fn default_onnxruntime() -> PathBuf {
+    models_dir()
+        .join("sources")
+        .join("onnxruntime")
+        .join(ONNXRUNTIME_LIB)
+}
+
+#[cfg(target_os = "macos")]
+const ONNXRUNTIME_LIB: &str = "libonnxruntime.dylib";
+#[cfg(not(target_os = "macos"))]
+const ONNXRUNTIME_LIB: &str = "libonnxruntime.so";
 
 /// Why no embedder is in use, for the "BM25 only" notice.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,10 +155,10 @@ impl std::fmt::Display for NoModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             NoModel::Disabled => write!(f, "embeddings are turned off (POND_EMBED_MODEL=off)"),
-            NoModel::Missing(dir) => write!(
+            NoModel::Missing(path) => write!(
                 f,
-                "no embedding model at {}; run `pond model distill` (or `make models`) to make one",
-                dir.display()
+                "no embedding model at {}; run `make models` (or scripts/fetch-models.sh, then `pond model distill`) to make one",
+                path.display()
             ),
             NoModel::Broken(reason) => write!(f, "{reason}"),
         }
@@ -120,7 +176,43 @@ pub fn load(choice: &ModelChoice) -> Result<Box<dyn Embedder>, NoModel> {
         ModelChoice::Static(dir) => StaticEmbedder::load(dir)
             .map(|e| Box::new(e) as Box<dyn Embedder>)
             .map_err(|e| NoModel::Broken(e.to_string())),
+        ModelChoice::Transformer { files, projection } => {
+            for needed in [&files.model_dir.join("model.onnx"), &files.onnxruntime] {
+                if !needed.exists() {
+                    return Err(NoModel::Missing(needed.clone()));
+                }
+            }
+            if !distilled_from(projection, &files.model_dir) {
+                return Err(NoModel::Broken(format!(
+                    "{} is missing or was not made from {}; run `pond model distill --from {}` to make it",
+                    projection.display(),
+                    files.model_dir.display(),
+                    files.model_dir.display()
+                )));
+            }
+            // Both cores: it only ever runs in the backlog or for one query.
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            TransformerEmbedder::load(files, threads)
+                .and_then(|e| e.projected(projection))
+                .map(|e| Box::new(e) as Box<dyn Embedder>)
+                .map_err(|e| NoModel::Broken(e.to_string()))
+        }
     }
+}
+
+/// Whether the projection axes at `projection` were computed from the
+/// transformer in `teacher`: axes of another model would scramble its vectors.
+fn distilled_from(projection: &Path, teacher: &Path) -> bool {
+    let config = projection.with_file_name("config.json");
+    let recorded = std::fs::read(&config)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v.get("teacher").and_then(|t| t.as_str()).map(PathBuf::from));
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    projection.exists() && recorded.is_some_and(|r| same(&r, teacher))
 }
 
 /// A model loaded on first use: a sync with nothing new never pays for

@@ -15,7 +15,7 @@ use fastembed::{
 use super::{EmbedError, Embedder};
 
 /// The files of a transformer model, as `scripts/fetch-models.sh` lays them out.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransformerFiles {
     /// Holds `model.onnx`, `tokenizer.json`, `config.json`,
     /// `special_tokens_map.json`, `tokenizer_config.json`.
@@ -31,6 +31,9 @@ pub struct TransformerEmbedder {
     model: Mutex<TextEmbedding>,
     id: String,
     dimensions: usize,
+    /// Row-major `dimensions × teacher width` axes mapping the model's
+    /// output to the store's vector width, when it is wider.
+    projection: Option<Vec<f32>>,
 }
 
 /// ONNX Runtime allows one environment per process.
@@ -93,7 +96,58 @@ impl TransformerEmbedder {
             model: Mutex::new(model),
             id,
             dimensions,
+            projection: None,
         })
+    }
+
+    /// Makes the embedder emit vectors of the PCA axes in `path` (written by
+    /// `pond model distill` from this same model), so they fit the store's
+    /// vector column.
+    pub fn projected(mut self, path: &Path) -> Result<TransformerEmbedder, EmbedError> {
+        let load_error = |reason: String| EmbedError::Load {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let bytes = std::fs::read(path).map_err(|e| load_error(e.to_string()))?;
+        let tensors =
+            safetensors::SafeTensors::deserialize(&bytes).map_err(|e| load_error(e.to_string()))?;
+        let axes = tensors
+            .tensor("axes")
+            .map_err(|e| load_error(e.to_string()))?;
+        let [rows, width] = axes.shape() else {
+            return Err(load_error(format!("axes have shape {:?}", axes.shape())));
+        };
+        if axes.dtype() != safetensors::Dtype::F32 || *width != self.dimensions {
+            return Err(load_error(format!(
+                "axes are {:?} {rows}×{width}; this model's vectors have {} dimensions (re-run `pond model distill` from it)",
+                axes.dtype(),
+                self.dimensions
+            )));
+        }
+        let values = axes
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        self.id = format!("{}:pca{rows}", self.id);
+        self.dimensions = *rows;
+        self.projection = Some(values);
+        Ok(self)
+    }
+
+    fn project(&self, v: Vec<f32>) -> Vec<f32> {
+        let Some(axes) = &self.projection else {
+            return v;
+        };
+        let mut out: Vec<f32> = axes
+            .chunks_exact(v.len().max(1))
+            .map(|axis| axis.iter().zip(&v).map(|(a, x)| a * x).sum())
+            .collect();
+        let norm = out.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            out.iter_mut().for_each(|x| *x /= norm);
+        }
+        out
     }
 }
 
@@ -111,8 +165,15 @@ impl Embedder for TransformerEmbedder {
             .model
             .lock()
             .map_err(|_| EmbedError::Embed("the model is poisoned by an earlier panic".into()))?;
-        model
+        let vectors = model
             .embed(texts, Some(64))
-            .map_err(|e| EmbedError::Embed(format!("{e:#}")))
+            .map_err(|e| EmbedError::Embed(format!("{e:#}")))?;
+        Ok(vectors.into_iter().map(|v| self.project(v)).collect())
+    }
+
+    /// ~17 texts/s here: far too slow to hold up a sync, so its vectors come
+    /// from the backlog.
+    fn inline(&self) -> bool {
+        false
     }
 }

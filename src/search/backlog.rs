@@ -23,12 +23,14 @@ pub struct BacklogReport {
     pub secs: f64,
 }
 
-/// Embeds every row of the backlog with `embedder`, `batch` rows per commit.
+/// Embeds the rows of the backlog with `embedder`, `batch` rows per commit,
+/// until none is left or `keep_going` says stop (checked between batches).
 pub async fn drain(
     store: &Store,
     embedder: &dyn Embedder,
     batch: usize,
     progress: &dyn Fn(u64),
+    keep_going: &dyn Fn() -> bool,
 ) -> Result<BacklogReport, SearchError> {
     let started = std::time::Instant::now();
     let model = embedder.model_id().to_string();
@@ -39,7 +41,7 @@ pub async fn drain(
     if !store.has_table(TableKind::Search) {
         return Ok(report);
     }
-    loop {
+    while keep_going() {
         let docs = store.embedding_backlog(&model, batch.max(1)).await?;
         if docs.is_empty() {
             break;

@@ -40,7 +40,13 @@ pub(super) fn search_rows(
     if docs.is_empty() {
         return Ok((None, 0));
     }
-    let embedder = embedder.get().ok();
+    let embedder = match embedder.get() {
+        Ok(e) if !e.inline() => {
+            report.embed_backlog_model = Some(e.model_id().to_string());
+            None
+        }
+        loaded => loaded.ok(),
+    };
     let vectors = match embedder {
         Some(embedder) => {
             let texts: Vec<String> = docs.iter().map(|d| d.text.clone()).collect();

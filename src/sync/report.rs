@@ -68,6 +68,10 @@ pub struct SyncReport {
     pub vectors_inserted: u64,
     #[serde(default)]
     pub embed_model: Option<String>,
+    /// Set when the model in use is too slow to embed while syncing (the
+    /// transformer): the rows wait for `pond model reembed` or the agent.
+    #[serde(default)]
+    pub embed_backlog_model: Option<String>,
     /// Seconds spent embedding, to tell model cost from store cost.
     #[serde(default)]
     pub embed_secs: f64,
@@ -116,6 +120,7 @@ impl SyncReport {
             search_rows_inserted: 0,
             vectors_inserted: 0,
             embed_model: None,
+            embed_backlog_model: None,
             embed_secs: 0.0,
             index_secs: 0.0,
             index_error: None,

@@ -31,13 +31,37 @@ pub fn model_dir() -> PathBuf {
     dir
 }
 
-/// A pond with the model and both clients' fixtures synced.
+/// The cache `make models` fills, for tests whose sandboxed HOME would hide it.
+fn models_cache() -> PathBuf {
+    model_dir()
+        .ancestors()
+        .nth(3)
+        .expect("model dir is <cache>/pond/models/<name>")
+        .to_path_buf()
+}
+
+/// What the search tests embed with: the static model, unless
+/// `POND_TEST_EMBED_MODEL` names another choice (such as `transformer`) to
+/// evaluate it on the same tests.
+fn embed_choice() -> String {
+    std::env::var("POND_TEST_EMBED_MODEL")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| model_dir().display().to_string())
+}
+
+/// A pond with the model and both clients' fixtures synced, and vectors for
+/// every row whichever model that is.
 fn searchable() -> Pond {
     let mut pond = Pond::new();
-    pond.env
-        .push(("POND_EMBED_MODEL".into(), model_dir().display().to_string()));
+    pond.env.push(("POND_EMBED_MODEL".into(), embed_choice()));
+    pond.env.push((
+        "XDG_CACHE_HOME".into(),
+        models_cache().display().to_string(),
+    ));
     pond.sync("claude-code", &fixtures("claude-code"));
     pond.sync("codex", &fixtures("codex"));
+    pond.json(&["model", "reembed", "--json"]);
     pond
 }
 
@@ -268,7 +292,8 @@ fn evaluate(pond: &Pond) -> BTreeMap<(String, String), Scores> {
     let (rt, store) = open_store(&pond.store_url, vec![]);
     let ids = column(&rt, &store, pond::store::TableKind::Messages, "id");
     let texts = column(&rt, &store, pond::store::TableKind::Messages, "text");
-    let embedder = pond::embed::StaticEmbedder::load(&model_dir()).unwrap();
+    let choice = pond::embed::ModelChoice::resolve(Some(&embed_choice()));
+    let embedder = pond::embed::load(&choice).expect("the model under test loads");
 
     let mut sums: BTreeMap<(String, String), (Scores, usize)> = BTreeMap::new();
     for q in &set.queries {
@@ -302,7 +327,7 @@ fn evaluate(pond: &Pond) -> BTreeMap<(String, String), Scores> {
             let ranking = rt
                 .block_on(pond::search::rank(
                     &store,
-                    std::future::ready(Ok(&embedder as &dyn pond::embed::Embedder)),
+                    std::future::ready(Ok(embedder.as_ref())),
                     &request,
                 ))
                 .unwrap();
@@ -471,4 +496,107 @@ fn rule27_messages_stored_before_search_existed_are_indexed_by_the_next_sync() {
     // Once done, it is not done again.
     let third = pond.sync("codex", &fixtures("codex"));
     assert_eq!(third["search_rows_inserted"], 0);
+}
+
+#[test]
+fn rule28_the_opt_in_transformer_embeds_through_the_backlog_never_during_sync() {
+    let mut pond = Pond::new();
+    pond.env
+        .push(("POND_EMBED_MODEL".into(), "transformer".into()));
+    pond.env.push((
+        "XDG_CACHE_HOME".into(),
+        models_cache().display().to_string(),
+    ));
+    let sessions = pond.root.join("sessions");
+    std::fs::create_dir_all(&sessions).unwrap();
+    std::fs::copy(
+        fixtures("codex").join("agent-sessions-small.jsonl"),
+        sessions.join("agent-sessions-small.jsonl"),
+    )
+    .unwrap();
+
+    let status = pond.json(&["model", "status", "--json"]);
+    let model = status["model_id"].as_str().expect("transformer loads");
+    assert!(
+        model.starts_with("onnx:") && model.ends_with(":pca256"),
+        "{status}"
+    );
+    assert_eq!(status["dimensions"], 256, "projected to the store's width");
+
+    // The sync stores rows without waiting for the slow model.
+    let synced = pond.sync("codex", &sessions);
+    let rows = synced["search_rows_inserted"].as_u64().unwrap();
+    assert!(rows > 0);
+    assert_eq!(synced["vectors_inserted"], 0, "{synced}");
+    assert_eq!(synced["embed_backlog_model"], model, "{synced}");
+
+    // The agent works through the backlog between its rounds.
+    let mut agent = pond
+        .cmd(&[
+            "agent",
+            "codex",
+            "--path",
+            sessions.to_str().unwrap(),
+            "--every",
+            "2s",
+            "--jitter",
+            "0s",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let drained = loop {
+        let found = search(
+            &pond,
+            &["--mode", "vector", "list the files in this repository"],
+        );
+        if !hits(&found).is_empty() || started.elapsed() > std::time::Duration::from_secs(120) {
+            break found;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    std::process::Command::new("kill")
+        .args(["-TERM", &agent.id().to_string()])
+        .status()
+        .unwrap();
+    let exit = agent.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut agent.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(exit.success(), "{stderr}");
+    assert!(stderr.contains("backlog rows with onnx:"), "{stderr}");
+    assert_eq!(drained["embed_model"], model, "{drained}");
+    assert_eq!(drained["notices"], serde_json::json!([]), "{drained}");
+    assert_eq!(hits(&drained)[0]["snippet"], "List the files", "{drained}");
+
+    let rest = pond.json(&["model", "reembed", "--json"]);
+    assert_eq!(rest["rows"], 0, "the agent left no backlog: {rest}");
+    let hybrid = search(&pond, &["--mode", "hybrid", "listing files"]);
+    assert_eq!(hybrid["embed_model"], model);
+    assert!(!hits(&hybrid).is_empty(), "{hybrid}");
+}
+
+#[test]
+fn rule28_a_transformer_without_its_projection_is_refused_with_the_fix() {
+    let mut pond = Pond::new();
+    // A cache with the transformer but no distilled projection beside it.
+    let cache = pond.root.join("cache");
+    let sources = cache.join("pond/models/sources");
+    std::fs::create_dir_all(&sources).unwrap();
+    for part in ["minilm", "onnxruntime"] {
+        std::os::unix::fs::symlink(
+            models_cache().join("pond/models/sources").join(part),
+            sources.join(part),
+        )
+        .unwrap();
+    }
+    pond.env
+        .push(("POND_EMBED_MODEL".into(), "transformer".into()));
+    pond.env
+        .push(("XDG_CACHE_HOME".into(), cache.display().to_string()));
+    let status = pond.json(&["model", "status", "--json"]);
+    let why = status["unavailable"].as_str().expect("refused");
+    assert!(why.contains("pond model distill --from"), "{status}");
 }
