@@ -27,8 +27,9 @@ pub struct Config {
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchConfig {
-    /// Directory of the static embedding model, or `off` for full-text only
-    /// (default: `$XDG_CACHE_HOME/pond/models/pond-static-minilm-256`).
+    /// Directory of the static embedding model, `transformer[:DIR]` for the
+    /// opt-in transformer, or `off` for full-text only (default:
+    /// `$XDG_CACHE_HOME/pond/models/pond-static-minilm-256`).
     pub model: Option<String>,
 }
 

@@ -107,7 +107,8 @@ impl Adapter for ClaudeCode {
                 Interpretation {
                     understood: true,
                     facts,
-                    message,
+                    messages: message.into_iter().collect(),
+                    ..Interpretation::default()
                 }
             }
             // Early versions wrote tool calls and results as records of their own.
@@ -137,7 +138,7 @@ impl Adapter for ClaudeCode {
                 Interpretation {
                     understood: true,
                     facts,
-                    message: Some(Message {
+                    messages: vec![Message {
                         id: message_id(ctx, record),
                         session_id: ctx.session_id.to_string(),
                         seq: ctx.offset,
@@ -145,7 +146,8 @@ impl Adapter for ClaudeCode {
                         timestamp: timestamp_field(record, "timestamp"),
                         model: None,
                         parts: vec![part],
-                    }),
+                    }],
+                    ..Interpretation::default()
                 }
             }
             "system" => {
@@ -164,7 +166,8 @@ impl Adapter for ClaudeCode {
                 Interpretation {
                     understood: true,
                     facts,
-                    message,
+                    messages: message.into_iter().collect(),
+                    ..Interpretation::default()
                 }
             }
             "summary" => {
@@ -183,7 +186,7 @@ impl Adapter for ClaudeCode {
             _ => Interpretation {
                 understood: false,
                 facts,
-                message: None,
+                ..Interpretation::default()
             },
         }
     }

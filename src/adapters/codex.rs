@@ -113,17 +113,13 @@ impl Adapter for Codex {
                     at,
                     vec![Part::text(PartKind::Text, text)],
                 );
-                Interpretation {
-                    understood: true,
-                    facts,
-                    message: Some(message),
-                }
+                Interpretation::message(facts, message)
             }
             (Some(t), Some(_)) if BOOKKEEPING.contains(&t) => Interpretation::facts(facts),
             (Some(_), Some(_)) => Interpretation {
                 understood: false,
                 facts,
-                message: None,
+                ..Interpretation::default()
             },
             // Legacy layout: items at top level, state markers, a header line.
             _ if str_field(record, "record_type") == Some("state") => Interpretation::facts(facts),
@@ -249,15 +245,11 @@ fn item(
             return Interpretation {
                 understood: false,
                 facts,
-                message: None,
+                ..Interpretation::default()
             };
         }
     };
-    Interpretation {
-        understood: true,
-        facts,
-        message: Some(new_message(ctx, role, at, parts)),
-    }
+    Interpretation::message(facts, new_message(ctx, role, at, parts))
 }
 
 fn tool_call(name: Option<&str>, call_id: Option<&str>, input: Option<&Value>) -> Part {

@@ -20,7 +20,13 @@ pub enum Layout {
     /// One JSON record per line, appended to; read incrementally by offset.
     Jsonl,
     /// One JSON document rewritten whole; re-read entirely when it changes.
+    /// Every distinct version's bytes are kept; messages are keyed, so a
+    /// rewrite with one more message inserts one message.
     Document,
+    /// Plain text appended to (Markdown chat logs). The adapter cuts it into
+    /// records with [`Adapter::cut_text`]; each reaches
+    /// [`Adapter::interpret`] as a JSON string of the record's text.
+    Text,
 }
 
 /// A file an adapter found, with what its name alone says about its session.
@@ -42,8 +48,22 @@ pub struct Interpretation {
     /// `false` when the record's type is unknown to the adapter. Its bytes are
     /// kept all the same; the sync counts it.
     pub understood: bool,
+    /// Facts about the session the record belongs to ([`RecordContext::session_id`]).
     pub facts: SessionFacts,
-    pub message: Option<Message>,
+    /// Messages in source order. Each names its own session, so a document
+    /// holding several sessions (an export) yields all of them. A message id
+    /// seen twice in one read keeps its last copy (clients that re-append a
+    /// message when it completes).
+    pub messages: Vec<Message>,
+    /// Facts about other sessions the record describes, by session id.
+    pub other_sessions: Vec<(String, SessionFacts)>,
+    /// This record starts a new session: it and the file's following records
+    /// belong to it (a chat log with one header per session).
+    pub begins_session: Option<String>,
+    /// The messages may be newer copies of ones already stored under the same
+    /// id (a client that re-appends a message when its tool calls finish, or
+    /// rewrites its file): the last copy read replaces the stored one.
+    pub revises: bool,
 }
 
 impl Interpretation {
@@ -54,7 +74,15 @@ impl Interpretation {
         Interpretation {
             understood: true,
             facts,
-            message: None,
+            ..Interpretation::default()
+        }
+    }
+    pub fn message(facts: SessionFacts, message: Message) -> Self {
+        Interpretation {
+            understood: true,
+            facts,
+            messages: vec![message],
+            ..Interpretation::default()
         }
     }
 }
@@ -86,6 +114,31 @@ pub trait Adapter: Send + Sync {
 
     /// Translates one record.
     fn interpret(&self, ctx: RecordContext<'_>, record: &Value) -> Interpretation;
+
+    /// For [`Layout::Text`]: the lengths of the complete records at the start
+    /// of `buf`, in order. Bytes not covered wait for the next sync (the
+    /// client may still be writing them); `at_eof` says nothing follows `buf`.
+    fn cut_text(&self, buf: &[u8], at_eof: bool) -> Vec<usize> {
+        let _ = (buf, at_eof);
+        Vec::new()
+    }
+
+    /// Other places this client keeps sessions, searched besides
+    /// [`Adapter::default_root`] (per-OS locations, older layouts).
+    fn extra_roots(&self) -> Vec<PathBuf> {
+        Vec::new()
+    }
+
+    /// Every root a sync without `--path` reads; missing ones are skipped.
+    fn roots(&self) -> Vec<PathBuf> {
+        let mut roots = vec![self.default_root()];
+        for extra in self.extra_roots() {
+            if !roots.contains(&extra) {
+                roots.push(extra);
+            }
+        }
+        roots
+    }
 }
 
 /// Files found under a root, plus what could not be read while looking.

@@ -9,7 +9,16 @@ use super::{AdaptersArgs, output};
 #[derive(Debug, Serialize)]
 struct AdapterLine {
     name: &'static str,
+    /// The first root; kept for scripts written against earlier output.
     default_root: String,
+    roots: Vec<RootLine>,
+    found: bool,
+    files: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct RootLine {
+    path: String,
     found: bool,
     files: usize,
 }
@@ -18,18 +27,28 @@ pub fn run(args: AdaptersArgs) -> anyhow::Result<ExitCode> {
     let lines: Vec<AdapterLine> = crate::adapters::all()
         .iter()
         .map(|a| {
-            let root = a.default_root();
-            let found = root.is_dir();
-            let files = if found {
-                a.discover(&root).files.len()
-            } else {
-                0
-            };
+            let roots: Vec<RootLine> = a
+                .roots()
+                .into_iter()
+                .map(|root| {
+                    let found = root.is_dir();
+                    RootLine {
+                        files: if found {
+                            a.discover(&root).files.len()
+                        } else {
+                            0
+                        },
+                        path: root.display().to_string(),
+                        found,
+                    }
+                })
+                .collect();
             AdapterLine {
                 name: a.name(),
-                default_root: root.display().to_string(),
-                found,
-                files,
+                default_root: roots.first().map(|r| r.path.clone()).unwrap_or_default(),
+                found: roots.iter().any(|r| r.found),
+                files: roots.iter().map(|r| r.files).sum(),
+                roots,
             }
         })
         .collect();
@@ -37,12 +56,15 @@ pub fn run(args: AdaptersArgs) -> anyhow::Result<ExitCode> {
         output::print_json(&lines)?;
     } else {
         for l in &lines {
-            let state = if l.found {
-                format!("found, {} files", l.files)
-            } else {
-                "not found".to_string()
-            };
-            println!("{:<12} {:<40} {state}", l.name, l.default_root);
+            for (i, root) in l.roots.iter().enumerate() {
+                let state = if root.found {
+                    format!("found, {} files", root.files)
+                } else {
+                    "not found".to_string()
+                };
+                let name = if i == 0 { l.name } else { "" };
+                println!("{name:<18} {:<56} {state}", root.path);
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -415,7 +415,7 @@ impl Store {
         kind: TableKind,
         batch: RecordBatch,
     ) -> Result<u64, StoreError> {
-        self.merge(kind, batch, false)
+        self.merge(kind, batch, None)
             .await
             .map(|(inserted, _)| inserted)
     }
@@ -427,14 +427,28 @@ impl Store {
         kind: TableKind,
         batch: RecordBatch,
     ) -> Result<(u64, u64), StoreError> {
-        self.merge(kind, batch, true).await
+        self.merge(kind, batch, Some(None)).await
     }
 
+    /// Inserts absent rows and replaces stored ones whose `column` differs:
+    /// a newer copy of a row replaces the old one, the same copy writes nothing.
+    pub async fn replace_changed(
+        &self,
+        kind: TableKind,
+        batch: RecordBatch,
+        column: &str,
+    ) -> Result<(u64, u64), StoreError> {
+        let changed = format!("target.{column} <> source.{column}");
+        self.merge(kind, batch, Some(Some(changed))).await
+    }
+
+    /// `update`: `None` inserts only; `Some(condition)` also updates matched
+    /// rows (those meeting the SQL condition, when one is given).
     async fn merge(
         &self,
         kind: TableKind,
         batch: RecordBatch,
-        update: bool,
+        update: Option<Option<String>>,
     ) -> Result<(u64, u64), StoreError> {
         if batch.num_rows() == 0 {
             return Ok((0, 0));
@@ -442,17 +456,18 @@ impl Store {
         let table = self.table(kind)?;
         let what = format!(
             "{} into {}",
-            if update { "upsert" } else { "insert" },
+            if update.is_some() { "upsert" } else { "insert" },
             kind.name()
         );
         let attempt = || {
             let batch = batch.clone();
+            let update = update.clone();
             async move {
                 let schema = batch.schema();
                 let reader = RecordBatchIterator::new(vec![Ok(batch)], schema);
                 let mut merge = table.merge_insert(&["id"]);
-                if update {
-                    merge.when_matched_update_all(None);
+                if let Some(condition) = update {
+                    merge.when_matched_update_all(condition);
                 }
                 merge.when_not_matched_insert_all();
                 merge.execute(Box::new(reader)).await
@@ -461,7 +476,7 @@ impl Store {
         let span = tracing::info_span!(
             "store.write",
             table = kind.name(),
-            update,
+            update = update.is_some(),
             rows = batch.num_rows()
         );
         let result = tracing::Instrument::instrument(

@@ -30,7 +30,11 @@ pub(super) async fn commit(
     let now = Utc::now();
     let raw: Vec<RawRecord> = batch.iter().flat_map(|w| w.raw.iter().cloned()).collect();
     let mut seen = HashSet::new();
-    let messages: Vec<MessageRow<'_>> = batch
+    let revisable: HashSet<&str> = batch
+        .iter()
+        .flat_map(|w| w.revised.iter().map(String::as_str))
+        .collect();
+    let (revisions, messages): (Vec<MessageRow<'_>>, Vec<MessageRow<'_>>) = batch
         .iter()
         .flat_map(|w| w.messages.iter())
         .filter(|m| seen.insert(m.id.as_str()))
@@ -39,17 +43,21 @@ pub(super) async fn commit(
             client,
             host: &opts.host,
         })
-        .collect();
+        .partition(|m| revisable.contains(m.message.id.as_str()));
 
     // Facts per session, in file order.
     let mut touched: BTreeMap<&str, SessionFacts> = BTreeMap::new();
     for w in &batch {
-        let facts = touched.entry(w.session_id.as_str()).or_default();
-        let mut file_facts = w.facts.clone();
-        if file_facts.parent_id.is_none() {
-            file_facts.parent_id.clone_from(&w.parent_hint);
+        for (session, file_facts) in &w.facts {
+            let mut file_facts = file_facts.clone();
+            if *session == w.session_id && file_facts.parent_id.is_none() {
+                file_facts.parent_id.clone_from(&w.parent_hint);
+            }
+            touched
+                .entry(session.as_str())
+                .or_default()
+                .absorb(file_facts);
         }
-        facts.absorb(file_facts);
     }
     let ids: Vec<&str> = touched.keys().copied().collect();
     let existing: HashMap<String, Session> = store
@@ -69,7 +77,7 @@ pub(super) async fn commit(
 
     if opts.dry_run {
         report.records_inserted += raw.len() as u64;
-        report.messages_inserted += messages.len() as u64;
+        report.messages_inserted += (messages.len() + revisions.len()) as u64;
         report.sessions_inserted +=
             ids.iter().filter(|id| !existing.contains_key(**id)).count() as u64;
         return Ok(());
@@ -111,7 +119,15 @@ pub(super) async fn commit(
     report.commits += u64::from(!raw.is_empty());
     report.messages_inserted += messages_inserted?;
     report.commits += u64::from(!messages.is_empty());
-    let search_inserted = search_inserted?;
+    let mut search_inserted = search_inserted?;
+    if !revisions.is_empty() {
+        let (inserted, revised, searchable) =
+            commit_revisions(store, opts, client, &revisions, &projects, now, report).await?;
+        report.messages_inserted += inserted;
+        report.messages_revised += revised;
+        search_inserted += searchable;
+        report.commits += 2;
+    }
     report.search_rows_inserted += search_inserted;
     report.commits += u64::from(search_inserted > 0);
     // Rows already present were skipped, vectors and all.
@@ -145,6 +161,44 @@ pub(super) async fn commit(
         cursors.files.insert(w.file_id, w.cursor);
     }
     save_cursors(cursors)
+}
+
+/// Messages that may be newer copies of stored ones: inserted when absent,
+/// replaced when their parts changed, and their search rows likewise.
+/// Returns (messages inserted, messages replaced, search rows inserted).
+async fn commit_revisions(
+    store: &Store,
+    opts: &SyncOptions,
+    client: &str,
+    revisions: &[MessageRow<'_>],
+    projects: &HashMap<&str, Option<&str>>,
+    now: chrono::DateTime<Utc>,
+    report: &mut SyncReport,
+) -> Result<(u64, u64, u64), SyncError> {
+    let (search, vectors) = indexing::search_rows(
+        &opts.embedder,
+        client,
+        &opts.host,
+        revisions,
+        projects,
+        now,
+        report,
+    )?;
+    let batch = schema::messages_batch(revisions, now)?;
+    let (inserted, replaced) = store
+        .replace_changed(TableKind::Messages, batch, "parts")
+        .await?;
+    let searchable = match search {
+        Some(batch) => {
+            let (inserted, _) = store
+                .replace_changed(TableKind::Search, batch, "text")
+                .await?;
+            report.vectors_inserted += vectors.min(inserted);
+            inserted
+        }
+        None => 0,
+    };
+    Ok((inserted, replaced, searchable))
 }
 
 pub(super) fn save_cursors(cursors: &Cursors) -> Result<(), SyncError> {

@@ -74,30 +74,35 @@ pub async fn run(
     }
     let mut cursors = Cursors::load(&opts.state_dir, &store.location().key);
     for adapter in &opts.adapters {
-        let root = opts.path.clone().unwrap_or_else(|| adapter.default_root());
-        if !root.is_dir() {
-            if opts.path.is_some() {
-                report.problem(&root, None, "not a directory");
-            } else {
-                progress(&format!(
-                    "{}: nothing to sync ({} not found)",
-                    adapter.name(),
-                    root.display()
-                ));
+        let roots = match &opts.path {
+            Some(path) => vec![path.clone()],
+            None => adapter.roots(),
+        };
+        for root in roots {
+            if !root.is_dir() {
+                if opts.path.is_some() {
+                    report.problem(&root, None, "not a directory");
+                } else {
+                    progress(&format!(
+                        "{}: nothing to sync ({} not found)",
+                        adapter.name(),
+                        root.display()
+                    ));
+                }
+                continue;
             }
-            continue;
+            let root = std::path::absolute(&root).unwrap_or(root);
+            sync_root(
+                store,
+                opts,
+                adapter.as_ref(),
+                &root,
+                &mut cursors,
+                report,
+                progress,
+            )
+            .await?;
         }
-        let root = std::path::absolute(&root).unwrap_or(root);
-        sync_root(
-            store,
-            opts,
-            adapter.as_ref(),
-            &root,
-            &mut cursors,
-            report,
-            progress,
-        )
-        .await?;
     }
     if !opts.dry_run {
         indexing::maintain(store, report, progress).await;
@@ -130,12 +135,31 @@ struct StoredExtent {
 /// The translated result of reading one file.
 struct FileWork {
     file_id: String,
+    /// The session the file's first record read belongs to (its parent hint
+    /// applies to this one).
     session_id: String,
     parent_hint: Option<String>,
     raw: Vec<RawRecord>,
     messages: Vec<Message>,
-    facts: SessionFacts,
+    /// Messages an adapter marked as revisable: a later copy replaces the
+    /// stored one.
+    revised: HashSet<String>,
+    /// Facts per session the file's records spoke of, in order of first mention.
+    facts: Vec<(String, SessionFacts)>,
     cursor: FileCursor,
+}
+
+impl FileWork {
+    fn facts_for(&mut self, session: &str) -> &mut SessionFacts {
+        match self.facts.iter().position(|(id, _)| id == session) {
+            Some(i) => &mut self.facts[i].1,
+            None => {
+                self.facts
+                    .push((session.to_string(), SessionFacts::default()));
+                &mut self.facts.last_mut().expect("just pushed").1
+            }
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -352,6 +376,12 @@ fn read_file(
 
     let (segments, used) = match layout {
         Layout::Jsonl => records::split(&buf, start.offset, start.line),
+        Layout::Text => records::cut(
+            &buf,
+            &adapter.cut_text(&buf, true),
+            start.offset,
+            start.line,
+        ),
         Layout::Document if buf.is_empty() => (Vec::new(), 0),
         Layout::Document => (
             vec![records::Segment {
@@ -365,10 +395,16 @@ fn read_file(
     let consumed = start.offset + used as u64;
     let next_line = segments
         .last()
-        .map(|s| if s.terminated() { s.line + 1 } else { s.line })
+        .map(|s| s.line + memchr::memchr_iter(b'\n', s.bytes).count() as u64)
         .unwrap_or(start.line);
 
-    let parsed: Vec<Parsed> = segments.iter().map(|s| records::parse(s.bytes)).collect();
+    let parsed: Vec<Parsed> = segments
+        .iter()
+        .map(|s| match layout {
+            Layout::Text => records::text(s.bytes),
+            _ => records::parse(s.bytes),
+        })
+        .collect();
     let session_id = start.session_id.clone().unwrap_or_else(|| {
         let first: Vec<Value> = parsed
             .iter()
@@ -391,7 +427,8 @@ fn read_file(
         parent_hint: planned.file.parent_hint.clone(),
         raw: Vec::with_capacity(segments.len()),
         messages: Vec::new(),
-        facts: SessionFacts::default(),
+        revised: HashSet::new(),
+        facts: vec![(session_id.clone(), SessionFacts::default())],
         cursor: FileCursor {
             session_id: session_id.clone(),
             generation: start.generation,
@@ -409,7 +446,9 @@ fn read_file(
     work.cursor.head_sha = head;
     work.cursor.tail_sha = tail;
 
-    let mut seen_messages = HashSet::new();
+    // Where each message id sits in `work.messages`: a later copy replaces it.
+    let mut seen_messages: HashMap<String, usize> = HashMap::new();
+    let mut current = session_id.clone();
     for (segment, parsed) in segments.iter().zip(parsed) {
         let sha = sha256_hex(segment.bytes);
         let (values, status) = match parsed {
@@ -430,7 +469,7 @@ fn read_file(
             };
             let ctx = RecordContext {
                 file: &planned.file,
-                session_id: &session_id,
+                session_id: &current,
                 offset: segment.offset,
                 sha256: &key,
             };
@@ -441,11 +480,25 @@ fn read_file(
                     status = RecordStatus::Unknown;
                 }
             }
-            work.facts.absorb(meaning.facts);
-            if let Some(m) = meaning.message
-                && seen_messages.insert(m.id.clone())
-            {
-                work.messages.push(m);
+            if let Some(next) = meaning.begins_session {
+                current = next;
+            }
+            work.facts_for(&current).absorb(meaning.facts);
+            for (other, facts) in meaning.other_sessions {
+                work.facts_for(&other).absorb(facts);
+            }
+            for m in meaning.messages {
+                if meaning.revises {
+                    work.revised.insert(m.id.clone());
+                }
+                match seen_messages.get(&m.id) {
+                    Some(&at) if meaning.revises => work.messages[at] = m,
+                    Some(_) => {}
+                    None => {
+                        seen_messages.insert(m.id.clone(), work.messages.len());
+                        work.messages.push(m);
+                    }
+                }
             }
         }
         work.raw.push(RawRecord {
@@ -458,7 +511,7 @@ fn read_file(
             client: adapter.name().to_string(),
             root: root.to_string(),
             rel_path: planned.file.rel_path.clone(),
-            session_id: session_id.clone(),
+            session_id: current.clone(),
             generation: start.generation,
             offset: segment.offset,
             length: segment.bytes.len() as u64,
@@ -468,6 +521,8 @@ fn read_file(
             bytes: segment.bytes.to_vec(),
         });
     }
+    // The next read of an appended file continues the session it ended in.
+    work.cursor.session_id = current;
     Ok(Some(work))
 }
 
@@ -490,7 +545,7 @@ fn resume_point(
         Prior::Cursor(c) => {
             let intact = size >= c.consumed
                 && cursor::fingerprint(f, c.consumed)? == (c.head_sha.clone(), c.tail_sha.clone());
-            let grown_in_place = intact && (layout == Layout::Jsonl || size == c.consumed);
+            let grown_in_place = intact && (layout != Layout::Document || size == c.consumed);
             if grown_in_place {
                 Start {
                     generation: c.generation,
@@ -514,7 +569,7 @@ fn resume_point(
                 _ => true,
             };
             let intact = size >= end && &sha256_hex(&last) == sha && first_ok;
-            if intact && (layout == Layout::Jsonl || size == end) {
+            if intact && (layout != Layout::Document || size == end) {
                 let line = if last.last() == Some(&b'\n') {
                     line + 1
                 } else {

@@ -51,6 +51,42 @@ pub fn split(buf: &[u8], base_offset: u64, base_line: u64) -> (Vec<Segment<'_>>,
     (segments, start)
 }
 
+/// Cuts `buf` into records of the given lengths (an adapter's cut of a text
+/// file); lengths past the end of `buf` are ignored.
+pub fn cut<'a>(
+    buf: &'a [u8],
+    lengths: &[usize],
+    base_offset: u64,
+    base_line: u64,
+) -> (Vec<Segment<'a>>, usize) {
+    let mut segments = Vec::with_capacity(lengths.len());
+    let (mut start, mut line) = (0usize, base_line);
+    for &len in lengths {
+        let Some(bytes) = buf.get(start..start + len).filter(|b| !b.is_empty()) else {
+            break;
+        };
+        segments.push(Segment {
+            offset: base_offset + start as u64,
+            line,
+            bytes,
+        });
+        line += memchr::memchr_iter(b'\n', bytes).count() as u64;
+        start += len;
+    }
+    (segments, start)
+}
+
+/// A text record as the adapter sees it: its text as one JSON string
+/// (invalid UTF-8 replaced; the raw bytes keep the original).
+pub fn text(bytes: &[u8]) -> Parsed {
+    if bytes.trim_ascii().is_empty() {
+        return Parsed::Blank;
+    }
+    Parsed::Values(vec![Value::String(
+        String::from_utf8_lossy(bytes).into_owned(),
+    )])
+}
+
 /// True when `bytes` hold one or more whole JSON objects or arrays and nothing else.
 fn is_complete_json(bytes: &[u8]) -> bool {
     let trimmed = bytes.trim_ascii();

@@ -60,6 +60,10 @@ pub struct SyncReport {
     /// Whether this run had to wait for another sync's host lock first.
     #[serde(default)]
     pub waited_for_lock: bool,
+    /// Stored messages replaced by a newer copy of themselves (clients that
+    /// re-append or rewrite a message as it completes).
+    #[serde(default)]
+    pub messages_revised: u64,
     /// Search rows written (one per searchable message part).
     #[serde(default)]
     pub search_rows_inserted: u64,
@@ -117,6 +121,7 @@ impl SyncReport {
             commit_retries: 0,
             commit_conflicts: 0,
             waited_for_lock: false,
+            messages_revised: 0,
             search_rows_inserted: 0,
             vectors_inserted: 0,
             embed_model: None,
