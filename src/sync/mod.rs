@@ -12,21 +12,20 @@ mod indexing;
 pub mod lock;
 pub mod records;
 pub mod report;
+pub mod translate;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use serde_json::Value;
 
-use crate::adapters::{Adapter, Layout, RecordContext, SourceFile};
+use crate::adapters::{Adapter, Layout, SourceFile};
 use crate::embed;
-use crate::model::{Message, RawRecord, RecordStatus, SessionFacts};
+use crate::model::{Message, RawRecord, SessionFacts};
 use crate::store::schema;
 use crate::store::{Store, StoreError, TableKind, sql_in};
 use cursor::{Cursors, FileCursor, sha256_hex};
-use records::Parsed;
 use report::SyncReport;
 
 /// Why a sync stopped. Problems with single files or records are not errors:
@@ -147,19 +146,6 @@ struct FileWork {
     /// Facts per session the file's records spoke of, in order of first mention.
     facts: Vec<(String, SessionFacts)>,
     cursor: FileCursor,
-}
-
-impl FileWork {
-    fn facts_for(&mut self, session: &str) -> &mut SessionFacts {
-        match self.facts.iter().position(|(id, _)| id == session) {
-            Some(i) => &mut self.facts[i].1,
-            None => {
-                self.facts
-                    .push((session.to_string(), SessionFacts::default()));
-                &mut self.facts.last_mut().expect("just pushed").1
-            }
-        }
-    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -374,63 +360,40 @@ fn read_file(
         .map_err(fail)?;
     report.bytes_read += buf.len() as u64;
 
-    let (segments, used) = match layout {
-        Layout::Jsonl => records::split(&buf, start.offset, start.line),
-        Layout::Text => records::cut(
-            &buf,
-            &adapter.cut_text(&buf, true),
-            start.offset,
-            start.line,
-        ),
-        Layout::Document if buf.is_empty() => (Vec::new(), 0),
-        Layout::Document => (
-            vec![records::Segment {
-                offset: 0,
-                line: 1,
-                bytes: &buf,
-            }],
-            buf.len(),
-        ),
-    };
+    let (segments, used) =
+        translate::segments(adapter, layout, &buf, start.offset, start.line);
     let consumed = start.offset + used as u64;
     let next_line = segments
         .last()
         .map(|s| s.line + memchr::memchr_iter(b'\n', s.bytes).count() as u64)
         .unwrap_or(start.line);
 
-    let parsed: Vec<Parsed> = segments
-        .iter()
-        .map(|s| match layout {
-            Layout::Text => records::text(s.bytes),
-            _ => records::parse(s.bytes),
-        })
-        .collect();
-    let session_id = start.session_id.clone().unwrap_or_else(|| {
-        let first: Vec<Value> = parsed
-            .iter()
-            .filter_map(|p| match p {
-                Parsed::Values(v) | Parsed::Invalid { values: v, .. } => Some(v.iter()),
-                Parsed::Blank => None,
-            })
-            .flatten()
-            .take(64)
-            .cloned()
-            .collect();
-        adapter
-            .identify(&planned.file, &first)
-            .unwrap_or_else(|| format!("{}-{}", adapter.name(), &planned.file_id[..16]))
-    });
-
+    let translation = translate::translate(
+        adapter,
+        &planned.file,
+        &segments,
+        start.session_id.clone(),
+        || format!("{}-{}", adapter.name(), &planned.file_id[..16]),
+    );
+    let session_id = translation.session_id.clone();
+    for (segment, outcome) in segments.iter().zip(&translation.records) {
+        if let Some(error) = &outcome.invalid {
+            report.problem(&path, Some(segment.line), format!("invalid JSON: {error}"));
+        }
+    }
+    report.unparsed_records += translation.unparsed_records;
+    report.unknown_records += translation.unknown_records;
     let mut work = FileWork {
         file_id: planned.file_id.clone(),
         session_id: session_id.clone(),
         parent_hint: planned.file.parent_hint.clone(),
         raw: Vec::with_capacity(segments.len()),
-        messages: Vec::new(),
-        revised: HashSet::new(),
-        facts: vec![(session_id.clone(), SessionFacts::default())],
+        messages: translation.messages,
+        revised: translation.revised,
+        facts: translation.facts,
         cursor: FileCursor {
-            session_id: session_id.clone(),
+            // The next read of an appended file continues the session it ended in.
+            session_id: translation.current_session,
             generation: start.generation,
             consumed,
             next_line,
@@ -446,61 +409,7 @@ fn read_file(
     work.cursor.head_sha = head;
     work.cursor.tail_sha = tail;
 
-    // Where each message id sits in `work.messages`: a later copy replaces it.
-    let mut seen_messages: HashMap<String, usize> = HashMap::new();
-    let mut current = session_id.clone();
-    for (segment, parsed) in segments.iter().zip(parsed) {
-        let sha = sha256_hex(segment.bytes);
-        let (values, status) = match parsed {
-            Parsed::Blank => (Vec::new(), RecordStatus::Blank),
-            Parsed::Values(v) => (v, RecordStatus::Parsed),
-            Parsed::Invalid { values, error } => {
-                report.unparsed_records += 1;
-                report.problem(&path, Some(segment.line), format!("invalid JSON: {error}"));
-                (values, RecordStatus::Unparsed)
-            }
-        };
-        let mut status = status;
-        for (i, value) in values.iter().enumerate() {
-            let key = if i == 0 {
-                sha.clone()
-            } else {
-                sha256_hex(format!("{sha}/{i}").as_bytes())
-            };
-            let ctx = RecordContext {
-                file: &planned.file,
-                session_id: &current,
-                offset: segment.offset,
-                sha256: &key,
-            };
-            let meaning = adapter.interpret(ctx, value);
-            if !meaning.understood {
-                report.unknown_records += 1;
-                if status == RecordStatus::Parsed {
-                    status = RecordStatus::Unknown;
-                }
-            }
-            if let Some(next) = meaning.begins_session {
-                current = next;
-            }
-            work.facts_for(&current).absorb(meaning.facts);
-            for (other, facts) in meaning.other_sessions {
-                work.facts_for(&other).absorb(facts);
-            }
-            for m in meaning.messages {
-                if meaning.revises {
-                    work.revised.insert(m.id.clone());
-                }
-                match seen_messages.get(&m.id) {
-                    Some(&at) if meaning.revises => work.messages[at] = m,
-                    Some(_) => {}
-                    None => {
-                        seen_messages.insert(m.id.clone(), work.messages.len());
-                        work.messages.push(m);
-                    }
-                }
-            }
-        }
+    for (segment, outcome) in segments.iter().zip(translation.records) {
         work.raw.push(RawRecord {
             id: format!(
                 "{}:{}:{}",
@@ -511,18 +420,16 @@ fn read_file(
             client: adapter.name().to_string(),
             root: root.to_string(),
             rel_path: planned.file.rel_path.clone(),
-            session_id: current.clone(),
+            session_id: outcome.session_id,
             generation: start.generation,
             offset: segment.offset,
             length: segment.bytes.len() as u64,
             line: segment.line,
-            sha256: sha,
-            status,
+            sha256: outcome.sha256,
+            status: outcome.status,
             bytes: segment.bytes.to_vec(),
         });
     }
-    // The next read of an appended file continues the session it ended in.
-    work.cursor.session_id = current;
     Ok(Some(work))
 }
 
