@@ -7,6 +7,7 @@
 
 pub mod claude_code;
 pub mod codex;
+pub mod sqlite;
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,11 @@ pub enum Layout {
     /// records with [`Adapter::cut_text`]; each reaches
     /// [`Adapter::interpret`] as a JSON string of the record's text.
     Text,
+    /// A SQLite database. The adapter turns it into records with
+    /// [`Adapter::read_database`]; every sync that finds it changed reads it
+    /// whole, and records are keyed by content, so unchanged rows are stored
+    /// once and a changed row is stored again as a new version.
+    Database,
 }
 
 /// A file an adapter found, with what its name alone says about its session.
@@ -121,6 +127,17 @@ pub trait Adapter: Send + Sync {
     fn cut_text(&self, buf: &[u8], at_eof: bool) -> Vec<usize> {
         let _ = (buf, at_eof);
         Vec::new()
+    }
+
+    /// For [`Layout::Database`]: the records of the database at
+    /// `file.path`, each a JSON value that [`Adapter::interpret`] then reads.
+    /// Read from a snapshot ([`sqlite::snapshot`]), never the live file.
+    fn read_database(&self, file: &SourceFile) -> Result<Vec<Value>, String> {
+        Err(format!(
+            "{} does not read databases ({})",
+            self.name(),
+            file.path.display()
+        ))
     }
 
     /// Other places this client keeps sessions, searched besides

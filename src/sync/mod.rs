@@ -8,6 +8,7 @@
 mod backfill;
 mod commit;
 pub mod cursor;
+mod database;
 mod indexing;
 pub mod lock;
 pub mod records;
@@ -170,15 +171,19 @@ async fn sync_root(
     let mut planned = Vec::new();
     for file in discovery.files {
         let file_id = file_id(&opts.host, client, &root_str, &file.rel_path);
-        let meta = match std::fs::metadata(&file.path) {
-            Ok(m) => m,
+        let stamp = match file.layout {
+            Layout::Database => database::stamp(&file.path),
+            _ => std::fs::metadata(&file.path).map(|m| (m.len(), cursor::mtime_ns(&m))),
+        };
+        let (size, mtime_ns) = match stamp {
+            Ok(s) => s,
             Err(e) => {
                 report.problem(&file.path, None, format!("cannot stat: {e}"));
                 continue;
             }
         };
         let prior = match cursors.files.get(&file_id) {
-            Some(c) if c.size == meta.len() && c.mtime_ns == cursor::mtime_ns(&meta) => continue,
+            Some(c) if c.size == size && c.mtime_ns == mtime_ns => continue,
             Some(c) => Prior::Cursor(c.clone()),
             None => Prior::Nothing,
         };
@@ -212,7 +217,11 @@ async fn sync_root(
     let mut batch_bytes = 0;
     let mut touched_only = false;
     for p in planned {
-        match read_file(adapter, &opts.host, &root_str, p, report) {
+        let read = match p.file.layout {
+            Layout::Database => database::read(adapter, &opts.host, &root_str, p, report),
+            _ => read_file(adapter, &opts.host, &root_str, p, report),
+        };
+        match read {
             // Touched, or only a partial line so far: nothing to commit.
             Ok(Some(work)) if work.raw.is_empty() => {
                 if !opts.dry_run && work.cursor.consumed > 0 {

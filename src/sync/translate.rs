@@ -25,7 +25,7 @@ pub fn segments<'a>(
     line: u64,
 ) -> (Vec<Segment<'a>>, usize) {
     match layout {
-        Layout::Jsonl => records::split(buf, offset, line),
+        Layout::Jsonl | Layout::Database => records::split(buf, offset, line),
         Layout::Text => records::cut(buf, &adapter.cut_text(buf, true), offset, line),
         Layout::Document if buf.is_empty() => (Vec::new(), 0),
         Layout::Document => (

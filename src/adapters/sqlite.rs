@@ -1,0 +1,116 @@
+//! Reading a client's SQLite database without disturbing the client.
+//!
+//! Clients keep their database open and write through a WAL, so opening the
+//! live file could see a half-checkpointed state or hold a lock the client
+//! needs. pond copies the database with its `-wal` file into a private
+//! temporary directory and reads the copy read-only: the client is never
+//! blocked, and a sync reads one consistent snapshot.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+use serde_json::{Map, Value};
+
+/// A read-only connection to a private copy of a database; the copy is
+/// removed when this is dropped.
+pub struct Snapshot {
+    pub conn: Connection,
+    dir: PathBuf,
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Copies `db` (and its `-wal`, when present) and opens the copy read-only.
+pub fn snapshot(db: &Path) -> Result<Snapshot, String> {
+    let dir = std::env::temp_dir().join(format!(
+        "pond-sqlite-{}-{:016x}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot make a snapshot dir: {e}"))?;
+    let copy = dir.join("db.sqlite");
+    let result = (|| {
+        std::fs::copy(db, &copy).map_err(|e| format!("cannot copy the database: {e}"))?;
+        let wal = wal_path(db);
+        if wal.is_file() {
+            std::fs::copy(&wal, wal_path(&copy))
+                .map_err(|e| format!("cannot copy the database's WAL: {e}"))?;
+        }
+        // Read-write on the private copy only so SQLite can replay the WAL
+        // into it; the client's files are never opened.
+        let conn = Connection::open_with_flags(
+            &copy,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| format!("not a readable SQLite database: {e}"))?;
+        conn.query_row("PRAGMA schema_version", [], |_| Ok(()))
+            .map_err(|e| format!("not a readable SQLite database: {e}"))?;
+        Ok(conn)
+    })();
+    match result {
+        Ok(conn) => Ok(Snapshot { conn, dir }),
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            Err(e)
+        }
+    }
+}
+
+pub fn wal_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
+/// Whether the database has a table of this name.
+pub fn has_table(conn: &Connection, table: &str) -> bool {
+    conn.query_row(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [table],
+        |_| Ok(()),
+    )
+    .is_ok()
+}
+
+/// Every row of `sql` as a JSON object keyed by column name. Text that holds
+/// JSON stays a string (the adapter decides what to parse); blobs become
+/// UTF-8 text when they are, else base64-free hex, so no byte is dropped.
+pub fn rows(conn: &Connection, sql: &str) -> Result<Vec<Value>, String> {
+    let mut stmt = conn
+        .prepare(sql)
+        .map_err(|e| format!("cannot query `{sql}`: {e}"))?;
+    let names: Vec<String> = stmt.column_names().iter().map(|n| n.to_string()).collect();
+    let mut out = Vec::new();
+    let mut rows = stmt
+        .query([])
+        .map_err(|e| format!("cannot query `{sql}`: {e}"))?;
+    loop {
+        let row = match rows.next() {
+            Ok(Some(row)) => row,
+            Ok(None) => break,
+            Err(e) => return Err(format!("cannot read a row of `{sql}`: {e}")),
+        };
+        let mut object = Map::new();
+        for (i, name) in names.iter().enumerate() {
+            let value = match row.get_ref(i) {
+                Ok(rusqlite::types::ValueRef::Null) | Err(_) => Value::Null,
+                Ok(rusqlite::types::ValueRef::Integer(n)) => Value::from(n),
+                Ok(rusqlite::types::ValueRef::Real(x)) => Value::from(x),
+                Ok(rusqlite::types::ValueRef::Text(t)) => {
+                    Value::String(String::from_utf8_lossy(t).into_owned())
+                }
+                Ok(rusqlite::types::ValueRef::Blob(b)) => match std::str::from_utf8(b) {
+                    Ok(text) => Value::String(text.to_string()),
+                    Err(_) => Value::String(b.iter().map(|x| format!("{x:02x}")).collect()),
+                },
+            };
+            object.insert(name.clone(), value);
+        }
+        out.push(Value::Object(object));
+    }
+    Ok(out)
+}
