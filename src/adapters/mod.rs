@@ -140,6 +140,17 @@ pub trait Adapter: Send + Sync {
         ))
     }
 
+    /// For [`Layout::Database`]: each record's bytes, in order. By default
+    /// the rows of [`Adapter::read_database`] as JSON; an adapter whose
+    /// source holds JSON text (an export) returns the exact bytes instead.
+    fn read_records(&self, file: &SourceFile) -> Result<Vec<Vec<u8>>, String> {
+        Ok(self
+            .read_database(file)?
+            .iter()
+            .filter_map(|row| serde_json::to_vec(row).ok())
+            .collect())
+    }
+
     /// Other places this client keeps sessions, searched besides
     /// [`Adapter::default_root`] (per-OS locations, older layouts).
     fn extra_roots(&self) -> Vec<PathBuf> {

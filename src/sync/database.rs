@@ -10,6 +10,7 @@
 use std::path::Path;
 
 use super::cursor::{self, FileCursor, sha256_hex};
+use super::records::Segment;
 use super::report::SyncReport;
 use super::translate;
 use super::{FileError, FileWork, Planned};
@@ -36,25 +37,18 @@ pub(super) fn read(
     report: &mut SyncReport,
 ) -> Result<Option<FileWork>, FileError> {
     let path = planned.file.path.clone();
-    let (size, mtime_ns) = stamp(&path).map_err(|e| (path.clone(), anyhow::anyhow!("cannot stat: {e}")))?;
-    let rows = adapter
-        .read_database(&planned.file)
+    let (size, mtime_ns) =
+        stamp(&path).map_err(|e| (path.clone(), anyhow::anyhow!("cannot stat: {e}")))?;
+    let records = adapter
+        .read_records(&planned.file)
         .map_err(|e| (path.clone(), anyhow::anyhow!(e)))?;
-    let mut buf = Vec::new();
-    for row in &rows {
-        if serde_json::to_writer(&mut buf, row).is_ok() {
-            buf.push(b'\n');
-        }
-    }
+    let buf = join(&records);
     report.bytes_read += buf.len() as u64;
-    let (segments, used) = translate::segments(adapter, planned.file.layout, &buf, 0, 1);
-    let translation = translate::translate(
-        adapter,
-        &planned.file,
-        &segments,
-        None,
-        || format!("{}-{}", adapter.name(), &planned.file_id[..16]),
-    );
+    let segments = segments(&buf, records.iter().map(|r| r.len() + 1));
+    let used = buf.len();
+    let translation = translate::translate(adapter, &planned.file, &segments, None, || {
+        format!("{}-{}", adapter.name(), &planned.file_id[..16])
+    });
     report.unknown_records += translation.unknown_records;
     let raw = segments
         .iter()
@@ -82,12 +76,43 @@ pub(super) fn read(
     }))
 }
 
+/// The records one after another, each ended by a newline, so the stored
+/// records of a database read as JSON lines.
+fn join(records: &[Vec<u8>]) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(records.iter().map(|r| r.len() + 1).sum());
+    for r in records {
+        buf.extend_from_slice(r);
+        buf.push(b'\n');
+    }
+    buf
+}
+
+/// One segment per record (a record may span lines: an export's
+/// pretty-printed JSON).
+fn segments(buf: &[u8], lengths: impl Iterator<Item = usize>) -> Vec<Segment<'_>> {
+    let (mut start, mut line) = (0usize, 1u64);
+    let mut out = Vec::new();
+    for len in lengths {
+        let Some(bytes) = buf.get(start..start + len) else {
+            break;
+        };
+        out.push(Segment {
+            offset: start as u64,
+            line,
+            bytes,
+        });
+        line += memchr::memchr_iter(b'\n', bytes).count() as u64;
+        start += len;
+    }
+    out
+}
+
 fn record(
     planned: &Planned,
     host: &str,
     client: &str,
     root: &str,
-    segment: &super::records::Segment<'_>,
+    segment: &Segment<'_>,
     outcome: &translate::RecordOutcome,
 ) -> RawRecord {
     let SourceFile { rel_path, .. } = &planned.file;
