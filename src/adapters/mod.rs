@@ -6,9 +6,11 @@
 //! keeps the raw bytes itself, so every adapter is lossless for free.
 
 pub mod aider;
+pub mod claude_ai_export;
 pub mod claude_code;
 pub mod codex;
 pub mod sqlite;
+mod zip;
 
 use std::path::{Path, PathBuf};
 
@@ -183,6 +185,7 @@ pub fn all() -> Vec<Box<dyn Adapter>> {
         Box::new(claude_code::ClaudeCode),
         Box::new(codex::Codex),
         Box::new(aider::Aider),
+        Box::new(claude_ai_export::ClaudeAiExport),
     ]
 }
 
