@@ -7,6 +7,9 @@
 
 pub mod claude_code;
 pub mod codex;
+pub mod gemini;
+mod genai;
+pub mod qwen;
 
 use std::path::{Path, PathBuf};
 
@@ -150,7 +153,12 @@ pub struct Discovery {
 
 /// Every adapter this build knows.
 pub fn all() -> Vec<Box<dyn Adapter>> {
-    vec![Box::new(claude_code::ClaudeCode), Box::new(codex::Codex)]
+    vec![
+        Box::new(claude_code::ClaudeCode),
+        Box::new(codex::Codex),
+        Box::new(gemini::Gemini),
+        Box::new(qwen::Qwen),
+    ]
 }
 
 pub fn by_name(name: &str) -> Option<Box<dyn Adapter>> {
