@@ -230,3 +230,141 @@ fn system(record: &Value, subtype: Option<&str>, mut facts: SessionFacts) -> Int
     }
     Interpretation::facts(facts)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::model::Part;
+    use crate::sync::translate::{Translation, translate_bytes};
+
+    const SESSION: &str = "019f0000-0000-7000-8000-000000000001";
+
+    fn fixture() -> (SourceFile, Vec<u8>) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/qwen");
+        let found = Qwen.discover(&root);
+        assert!(found.problems.is_empty());
+        assert_eq!(found.files.len(), 1);
+        let file = found.files.into_iter().next().expect("fixture");
+        let bytes = std::fs::read(&file.path).expect("fixture bytes");
+        (file, bytes)
+    }
+
+    fn read() -> Translation {
+        let (file, bytes) = fixture();
+        translate_bytes(&Qwen, &file, &bytes)
+    }
+
+    #[test]
+    fn fixture_is_one_session_of_five_messages() {
+        let (file, _) = fixture();
+        assert_eq!(file.layout, Layout::Jsonl);
+        assert_eq!(file.session_hint.as_deref(), Some(SESSION));
+        let t = read();
+        assert_eq!(t.session_id, SESSION);
+        assert_eq!(t.records.len(), 6);
+        assert_eq!(t.unknown_records + t.unparsed_records, 0);
+        let roles: Vec<Role> = t.messages.iter().map(|m| m.role).collect();
+        assert_eq!(
+            roles,
+            [
+                Role::User,
+                Role::Assistant,
+                Role::Tool,
+                Role::Assistant,
+                Role::System
+            ]
+        );
+        assert!(t.messages.iter().all(|m| m.timestamp.is_some()));
+        assert_eq!(
+            t.messages[0].id,
+            format!("{SESSION}/019f0000-0000-7000-8000-000000000011")
+        );
+        let facts = &t.facts[0].1;
+        assert_eq!(
+            facts.project.as_deref(),
+            Some("/tmp/as-qwen-fixture/project")
+        );
+        assert_eq!(facts.git_branch.as_deref(), Some("fixture-branch"));
+        assert_eq!(facts.model.as_deref(), Some("synthetic-model"));
+        assert!(facts.first_seen < facts.last_seen);
+    }
+
+    #[test]
+    fn parts_keep_thoughts_calls_results_and_hook_context_apart() {
+        let t = read();
+        let kinds = |i: usize| {
+            t.messages[i]
+                .parts
+                .iter()
+                .map(|p| p.kind)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(kinds(0), [PartKind::Text, PartKind::Other]);
+        assert_eq!(kinds(1), [PartKind::Thinking, PartKind::ToolCall]);
+        assert_eq!(kinds(2), [PartKind::ToolResult]);
+        let result: &Part = &t.messages[2].parts[0];
+        assert_eq!(result.text.as_deref(), Some("Synthetic file contents."));
+        assert_eq!(result.tool_name.as_deref(), Some("read_file"));
+        let calls: HashSet<&str> = t
+            .messages
+            .iter()
+            .flat_map(|m| &m.parts)
+            .filter(|p| p.kind == PartKind::ToolCall)
+            .filter_map(|p| p.tool_call_id.as_deref())
+            .collect();
+        for p in t.messages.iter().flat_map(|m| &m.parts) {
+            if p.kind == PartKind::ToolResult {
+                assert!(calls.contains(p.tool_call_id.as_deref().unwrap_or("")));
+            }
+        }
+    }
+
+    #[test]
+    fn same_bytes_give_same_ids() {
+        let ids = |t: Translation| t.messages.into_iter().map(|m| m.id).collect::<Vec<_>>();
+        assert_eq!(ids(read()), ids(read()));
+    }
+
+    #[test]
+    fn system_records_set_title_and_parent() {
+        let (file, _) = fixture();
+        let bytes = format!(
+            "{}\n{}\n{}\n",
+            r#"{"uuid":"a","sessionId":"S","timestamp":"2026-01-01T00:00:00Z","type":"system","subtype":"custom_title","systemPayload":{"customTitle":"Fix login"}}"#,
+            r#"{"uuid":"b","sessionId":"S","timestamp":"2026-01-01T00:00:01Z","type":"system","subtype":"parent_session","systemPayload":{"parentSessionId":"P"}}"#,
+            r#"{"uuid":"c","sessionId":"S","timestamp":"2026-01-01T00:00:02Z","type":"system","subtype":"brand_new"}"#,
+        );
+        let t = translate_bytes(&Qwen, &file, bytes.as_bytes());
+        assert_eq!(t.session_id, "S");
+        assert!(t.messages.is_empty());
+        assert_eq!(t.unknown_records, 1);
+        assert_eq!(t.facts[0].1.title.as_deref(), Some("Fix login"));
+        assert_eq!(t.facts[0].1.parent_id.as_deref(), Some("P"));
+    }
+
+    #[test]
+    fn forked_session_names_its_source() {
+        let (file, _) = fixture();
+        let line = r#"{"uuid":"u1","sessionId":"NEW","timestamp":"2026-01-01T00:00:00Z","type":"user","message":{"role":"user","parts":[{"text":"hi"}]},"forkedFrom":{"sessionId":"OLD","messageUuid":"u1"}}"#;
+        let t = translate_bytes(&Qwen, &file, line.as_bytes());
+        assert_eq!(t.facts[0].1.parent_id.as_deref(), Some("OLD"));
+        // The copied uuid lives under the new session, apart from the original.
+        assert_eq!(t.messages[0].id, "NEW/u1");
+    }
+
+    #[test]
+    fn truncated_and_garbage_input_do_not_panic() {
+        let (file, bytes) = fixture();
+        for cut in [1, bytes.len() / 3, bytes.len() / 2, bytes.len() - 2] {
+            let t = translate_bytes(&Qwen, &file, &bytes[..cut]);
+            assert!(t.messages.len() <= 5);
+        }
+        let _ = translate_bytes(
+            &Qwen,
+            &file,
+            b"\xff\xfe garbage\n{\"type\":\"assistant\",\"message\":{\"parts\":7}}\n[]\n{\"type\":5}\n",
+        );
+    }
+}
