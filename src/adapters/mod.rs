@@ -9,6 +9,9 @@ pub mod aider;
 pub mod claude_ai_export;
 pub mod claude_code;
 pub mod codex;
+pub mod gemini;
+mod genai;
+pub mod qwen;
 pub mod sqlite;
 mod zip;
 
@@ -186,6 +189,8 @@ pub fn all() -> Vec<Box<dyn Adapter>> {
         Box::new(codex::Codex),
         Box::new(aider::Aider),
         Box::new(claude_ai_export::ClaudeAiExport),
+        Box::new(gemini::Gemini),
+        Box::new(qwen::Qwen),
     ]
 }
 
