@@ -33,7 +33,25 @@ pub async fn export_raw(
     prefer_host: &str,
     overwrite: bool,
 ) -> anyhow::Result<Vec<ExportedFile>> {
+    // Whole files, not only the session's records: a file can hold several
+    // sessions (a chat log with one per header, an export), and its bytes
+    // are only exact in full.
     let filter = format!("session_id = {}", sql_str(session_id));
+    let mut file_ids = Vec::new();
+    for b in store
+        .scan(TableKind::Raw, Some(&filter), Some(&["file_id"]))
+        .await?
+    {
+        for id in schema::Columns::new(&b).str("file_id")?.iter().flatten() {
+            if !file_ids.iter().any(|f| f == id) {
+                file_ids.push(id.to_string());
+            }
+        }
+    }
+    if file_ids.is_empty() {
+        bail!("no raw records for session `{session_id}`");
+    }
+    let filter = crate::store::sql_in("file_id", file_ids.iter().map(String::as_str));
     let mut by_file: BTreeMap<String, Vec<RawRecord>> = BTreeMap::new();
     for b in store.scan(TableKind::Raw, Some(&filter), None).await? {
         for r in schema::raw_from_batch(&b)? {
@@ -59,8 +77,13 @@ pub async fn export_raw(
 
     let mut written = Vec::new();
     for (rel_path, records) in chosen {
-        let records = latest_generation(records);
-        check_contiguous(&rel_path, &records)?;
+        let (records, rel_path) = if records.iter().any(is_database_row) {
+            (database_rows(records), format!("{rel_path}.jsonl"))
+        } else {
+            let records = latest_generation(records);
+            check_contiguous(&rel_path, &records)?;
+            (records, rel_path)
+        };
         let target = out_dir.join(safe_relative(&rel_path)?);
         if target.exists() && !overwrite {
             bail!("{} exists; pass --force to replace it", target.display());
@@ -95,6 +118,19 @@ fn latest_generation(mut records: Vec<RawRecord>) -> Vec<RawRecord> {
         .unwrap_or_default();
     records.retain(|r| r.generation == newest);
     records.sort_by_key(|r| r.offset);
+    records
+}
+
+/// Records of a database source are keyed by content (see `sync::database`),
+/// not by position in a file.
+fn is_database_row(r: &RawRecord) -> bool {
+    r.id.starts_with(&format!("{}:db:", r.file_id))
+}
+
+/// A database has no bytes to give back, so its export is every distinct row
+/// version stored, as JSON lines in the order they were read.
+fn database_rows(mut records: Vec<RawRecord>) -> Vec<RawRecord> {
+    records.sort_by(|a, b| (a.offset, &a.sha256).cmp(&(b.offset, &b.sha256)));
     records
 }
 

@@ -17,9 +17,17 @@ fn sources(dir: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The code that ships: an adapter's unit tests may run it through the
+/// pipeline's pure translation (`crate::sync::translate`), which is how they
+/// check what a sync would store.
+fn shipped(text: &str) -> &str {
+    text.split("#[cfg(test)]").next().unwrap_or(text)
+}
+
 #[test]
 fn rule10_adapters_do_not_import_the_store() {
     for (file, text) in sources("adapters") {
+        let text = shipped(&text);
         for forbidden in ["crate::store", "lancedb", "crate::sync"] {
             assert!(!text.contains(forbidden), "{file} uses {forbidden}");
         }
