@@ -7,6 +7,7 @@
 
 pub mod claude_code;
 pub mod codex;
+pub mod goose;
 pub mod opencode;
 pub mod sqlite;
 
@@ -172,6 +173,7 @@ pub fn all() -> Vec<Box<dyn Adapter>> {
         Box::new(claude_code::ClaudeCode),
         Box::new(codex::Codex),
         Box::new(opencode::Opencode),
+        Box::new(goose::Goose),
     ]
 }
 
