@@ -11,6 +11,8 @@ pub mod claude_code;
 pub mod codex;
 pub mod gemini;
 mod genai;
+pub mod goose;
+pub mod opencode;
 pub mod qwen;
 pub mod sqlite;
 mod zip;
@@ -191,6 +193,8 @@ pub fn all() -> Vec<Box<dyn Adapter>> {
         Box::new(claude_ai_export::ClaudeAiExport),
         Box::new(gemini::Gemini),
         Box::new(qwen::Qwen),
+        Box::new(opencode::Opencode),
+        Box::new(goose::Goose),
     ]
 }
 
