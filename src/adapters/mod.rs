@@ -7,6 +7,7 @@
 
 pub mod claude_code;
 pub mod codex;
+pub mod pi;
 
 use std::path::{Path, PathBuf};
 
@@ -150,7 +151,11 @@ pub struct Discovery {
 
 /// Every adapter this build knows.
 pub fn all() -> Vec<Box<dyn Adapter>> {
-    vec![Box::new(claude_code::ClaudeCode), Box::new(codex::Codex)]
+    vec![
+        Box::new(claude_code::ClaudeCode),
+        Box::new(codex::Codex),
+        Box::new(pi::Pi),
+    ]
 }
 
 pub fn by_name(name: &str) -> Option<Box<dyn Adapter>> {
