@@ -7,6 +7,7 @@
 
 pub mod claude_code;
 pub mod codex;
+pub mod copilot_cli;
 pub mod pi;
 
 use std::path::{Path, PathBuf};
@@ -155,6 +156,7 @@ pub fn all() -> Vec<Box<dyn Adapter>> {
         Box::new(claude_code::ClaudeCode),
         Box::new(codex::Codex),
         Box::new(pi::Pi),
+        Box::new(copilot_cli::CopilotCli),
     ]
 }
 
