@@ -8,6 +8,7 @@
 pub mod claude_code;
 pub mod codex;
 pub mod copilot_cli;
+pub mod kimi;
 pub mod pi;
 
 use std::path::{Path, PathBuf};
@@ -157,6 +158,7 @@ pub fn all() -> Vec<Box<dyn Adapter>> {
         Box::new(codex::Codex),
         Box::new(pi::Pi),
         Box::new(copilot_cli::CopilotCli),
+        Box::new(kimi::Kimi),
     ]
 }
 
