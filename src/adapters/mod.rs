@@ -8,6 +8,7 @@
 pub mod claude_code;
 pub mod codex;
 pub mod copilot_cli;
+pub mod factory_droid;
 pub mod kimi;
 pub mod pi;
 
@@ -159,6 +160,7 @@ pub fn all() -> Vec<Box<dyn Adapter>> {
         Box::new(pi::Pi),
         Box::new(copilot_cli::CopilotCli),
         Box::new(kimi::Kimi),
+        Box::new(factory_droid::FactoryDroid),
     ]
 }
 
