@@ -360,7 +360,8 @@ fn read_file(
         .map_err(fail)?;
     report.bytes_read += buf.len() as u64;
 
-    let (segments, used) = translate::segments(adapter, layout, &buf, start.offset, start.line);
+    let (segments, used) =
+        translate::segments(adapter, layout, &buf, start.offset, start.line);
     let consumed = start.offset + used as u64;
     let next_line = segments
         .last()

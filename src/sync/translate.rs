@@ -190,10 +190,6 @@ pub fn translate(
 pub fn translate_bytes(adapter: &dyn Adapter, file: &SourceFile, bytes: &[u8]) -> Translation {
     let (segments, _) = segments(adapter, file.layout, bytes, 0, 1);
     translate(adapter, file, &segments, None, || {
-        format!(
-            "{}-{}",
-            adapter.name(),
-            &sha256_hex(file.rel_path.as_bytes())[..16]
-        )
+        format!("{}-{}", adapter.name(), &sha256_hex(file.rel_path.as_bytes())[..16])
     })
 }
