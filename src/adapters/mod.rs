@@ -16,6 +16,10 @@ pub mod opencode;
 pub mod qwen;
 pub mod sqlite;
 mod zip;
+pub mod copilot_cli;
+pub mod factory_droid;
+pub mod kimi;
+pub mod pi;
 
 use std::path::{Path, PathBuf};
 
@@ -195,6 +199,10 @@ pub fn all() -> Vec<Box<dyn Adapter>> {
         Box::new(qwen::Qwen),
         Box::new(opencode::Opencode),
         Box::new(goose::Goose),
+        Box::new(pi::Pi),
+        Box::new(copilot_cli::CopilotCli),
+        Box::new(kimi::Kimi),
+        Box::new(factory_droid::FactoryDroid),
     ]
 }
 
