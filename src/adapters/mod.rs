@@ -5,6 +5,7 @@
 //! or touches the store: the sync pipeline hands it parsed JSON records and
 //! keeps the raw bytes itself, so every adapter is lossless for free.
 
+pub mod amp;
 pub mod claude_code;
 pub mod codex;
 
@@ -150,7 +151,11 @@ pub struct Discovery {
 
 /// Every adapter this build knows.
 pub fn all() -> Vec<Box<dyn Adapter>> {
-    vec![Box::new(claude_code::ClaudeCode), Box::new(codex::Codex)]
+    vec![
+        Box::new(claude_code::ClaudeCode),
+        Box::new(codex::Codex),
+        Box::new(amp::Amp),
+    ]
 }
 
 pub fn by_name(name: &str) -> Option<Box<dyn Adapter>> {
