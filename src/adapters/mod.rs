@@ -7,6 +7,7 @@
 
 pub mod amp;
 pub mod claude_code;
+pub mod cline;
 pub mod codex;
 
 use std::path::{Path, PathBuf};
@@ -155,6 +156,7 @@ pub fn all() -> Vec<Box<dyn Adapter>> {
         Box::new(claude_code::ClaudeCode),
         Box::new(codex::Codex),
         Box::new(amp::Amp),
+        Box::new(cline::Cline),
     ]
 }
 
