@@ -9,6 +9,7 @@ pub mod amp;
 pub mod claude_code;
 pub mod cline;
 pub mod codex;
+pub mod grok;
 
 use std::path::{Path, PathBuf};
 
@@ -157,6 +158,7 @@ pub fn all() -> Vec<Box<dyn Adapter>> {
         Box::new(codex::Codex),
         Box::new(amp::Amp),
         Box::new(cline::Cline),
+        Box::new(grok::Grok),
     ]
 }
 
