@@ -10,6 +10,7 @@ pub mod claude_code;
 pub mod cline;
 pub mod codex;
 pub mod grok;
+pub mod hermes;
 
 use std::path::{Path, PathBuf};
 
@@ -159,6 +160,7 @@ pub fn all() -> Vec<Box<dyn Adapter>> {
         Box::new(amp::Amp),
         Box::new(cline::Cline),
         Box::new(grok::Grok),
+        Box::new(hermes::Hermes),
     ]
 }
 
