@@ -11,6 +11,7 @@ pub mod cline;
 pub mod codex;
 pub mod grok;
 pub mod hermes;
+pub mod openclaw;
 
 use std::path::{Path, PathBuf};
 
@@ -161,6 +162,7 @@ pub fn all() -> Vec<Box<dyn Adapter>> {
         Box::new(cline::Cline),
         Box::new(grok::Grok),
         Box::new(hermes::Hermes),
+        Box::new(openclaw::OpenClaw),
     ]
 }
 
