@@ -6,6 +6,7 @@
 //! keeps the raw bytes itself, so every adapter is lossless for free.
 
 pub mod amp;
+pub mod antigravity;
 pub mod claude_code;
 pub mod cline;
 pub mod codex;
@@ -163,6 +164,7 @@ pub fn all() -> Vec<Box<dyn Adapter>> {
         Box::new(grok::Grok),
         Box::new(hermes::Hermes),
         Box::new(openclaw::OpenClaw),
+        Box::new(antigravity::Antigravity),
     ]
 }
 
