@@ -7,7 +7,10 @@
 
 pub mod aider;
 pub mod claude_ai_export;
+pub mod amp;
+pub mod antigravity;
 pub mod claude_code;
+pub mod cline;
 pub mod codex;
 pub mod gemini;
 mod genai;
@@ -20,6 +23,9 @@ pub mod copilot_cli;
 pub mod factory_droid;
 pub mod kimi;
 pub mod pi;
+pub mod grok;
+pub mod hermes;
+pub mod openclaw;
 
 use std::path::{Path, PathBuf};
 
@@ -203,6 +209,12 @@ pub fn all() -> Vec<Box<dyn Adapter>> {
         Box::new(copilot_cli::CopilotCli),
         Box::new(kimi::Kimi),
         Box::new(factory_droid::FactoryDroid),
+        Box::new(amp::Amp),
+        Box::new(cline::Cline),
+        Box::new(grok::Grok),
+        Box::new(hermes::Hermes),
+        Box::new(openclaw::OpenClaw),
+        Box::new(antigravity::Antigravity),
     ]
 }
 
