@@ -6,26 +6,26 @@
 //! keeps the raw bytes itself, so every adapter is lossless for free.
 
 pub mod aider;
-pub mod claude_ai_export;
 pub mod amp;
 pub mod antigravity;
+pub mod claude_ai_export;
 pub mod claude_code;
 pub mod cline;
 pub mod codex;
+pub mod copilot_cli;
+pub mod factory_droid;
 pub mod gemini;
 mod genai;
 pub mod goose;
+pub mod grok;
+pub mod hermes;
+pub mod kimi;
+pub mod openclaw;
 pub mod opencode;
+pub mod pi;
 pub mod qwen;
 pub mod sqlite;
 mod zip;
-pub mod copilot_cli;
-pub mod factory_droid;
-pub mod kimi;
-pub mod pi;
-pub mod grok;
-pub mod hermes;
-pub mod openclaw;
 
 use std::path::{Path, PathBuf};
 
