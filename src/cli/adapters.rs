@@ -56,6 +56,12 @@ pub fn run(args: AdaptersArgs) -> anyhow::Result<ExitCode> {
         output::print_json(&lines)?;
     } else {
         for l in &lines {
+            if l.roots.is_empty() {
+                println!(
+                    "{:<18} (never searched: give its files with `pond sync {} --path DIR`)",
+                    l.name, l.name
+                );
+            }
             for (i, root) in l.roots.iter().enumerate() {
                 let state = if root.found {
                     format!("found, {} files", root.files)

@@ -5,6 +5,7 @@
 
 mod agent;
 mod architecture;
+mod conformance;
 mod crash;
 mod harness;
 mod shared_store;
