@@ -7,6 +7,7 @@
 
 pub mod claude_code;
 pub mod codex;
+pub mod cursor;
 pub mod sqlite;
 
 use std::path::{Path, PathBuf};
@@ -167,7 +168,11 @@ pub struct Discovery {
 
 /// Every adapter this build knows.
 pub fn all() -> Vec<Box<dyn Adapter>> {
-    vec![Box::new(claude_code::ClaudeCode), Box::new(codex::Codex)]
+    vec![
+        Box::new(claude_code::ClaudeCode),
+        Box::new(codex::Codex),
+        Box::new(cursor::Cursor),
+    ]
 }
 
 pub fn by_name(name: &str) -> Option<Box<dyn Adapter>> {
