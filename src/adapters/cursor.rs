@@ -51,7 +51,9 @@
 //! than guessed, a value over [`MAX_VALUE_BYTES`] is replaced by its size,
 //! and a database without any of these tables is an error naming the file.
 //! The export layout is likewise known from descriptions only. Transcripts
-//! are confirmed by fixtures.
+//! are confirmed by fixtures. A CLI chat's transcript and `store.db` share
+//! its UUID, so a chat kept in both is read into one session twice, once
+//! per source (no record says which copy is authoritative).
 //!
 //! Rows are records: [`Adapter::read_database`] returns one JSON object per
 //! composer, bubble, `ItemTable` entry, meta entry and message blob. Two
@@ -264,7 +266,12 @@ fn classify(path: &Path, rel_path: String, lenient: bool) -> Option<SourceFile> 
     }
     if name == "store.db" || (lenient && ext == "db" && is_sqlite(path)) {
         let hint = dir_name(path).filter(|d| is_uuid(d));
-        return file(Layout::Database, hint, None);
+        // Other programs name databases store.db too; the CLI's sit in a
+        // directory named by the agent id.
+        if hint.is_some() || lenient {
+            return file(Layout::Database, hint, None);
+        }
+        return None;
     }
     if ext == "jsonl" && (lenient || rel_path.split('/').any(|c| c == "agent-transcripts")) {
         let stem = path.file_stem()?.to_str()?;
@@ -2060,6 +2067,8 @@ mod tests {
         assert!(strict("globalStorage/state.vscdb"));
         assert!(strict("workspaceStorage/abc/state.vscdb"));
         assert!(!strict("globalStorage/state.vscdb.backup"));
+        assert!(strict(&format!("acp-sessions/{agent}/store.db")));
+        assert!(!strict("globalStorage/some.extension/store.db"));
         assert!(!strict("projects/p/notes.jsonl"));
         assert!(!strict("exports/chat.md"));
     }
