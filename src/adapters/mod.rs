@@ -13,6 +13,7 @@ pub mod claude_code;
 pub mod cline;
 pub mod codex;
 pub mod copilot_cli;
+pub mod cursor;
 pub mod factory_droid;
 pub mod gemini;
 mod genai;
@@ -215,6 +216,7 @@ pub fn all() -> Vec<Box<dyn Adapter>> {
         Box::new(hermes::Hermes),
         Box::new(openclaw::OpenClaw),
         Box::new(antigravity::Antigravity),
+        Box::new(cursor::Cursor),
     ]
 }
 
