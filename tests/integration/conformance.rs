@@ -10,9 +10,9 @@ use serde_json::Value;
 
 use crate::harness::{Pond, column, copy_dir, count, fixtures, open_store, tree};
 
-struct Client {
-    adapter: &'static str,
-    fixtures: &'static str,
+pub(crate) struct Client {
+    pub adapter: &'static str,
+    pub fixtures: &'static str,
     /// Every session's messages carry times in this client's files.
     dated: bool,
     /// The fixtures hold a child session whose parent is also there.
@@ -26,7 +26,7 @@ const UNPAIRABLE: &[(&str, &str)] = &[(
     "agent-sessions-large.jsonl was trimmed by its authors: its tool_use blocks lost their ids, its results still name t1/t2",
 )];
 
-const CLIENTS: &[Client] = &[
+pub(crate) const CLIENTS: &[Client] = &[
     Client {
         adapter: "claude-code",
         fixtures: "claude-code",

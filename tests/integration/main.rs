@@ -15,6 +15,7 @@ mod export_roundtrip;
 mod failures;
 mod faults;
 mod formats;
+mod hostile;
 mod incremental;
 mod lock;
 mod read_commands;
