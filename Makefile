@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 MODEL := $${XDG_CACHE_HOME:-$$HOME/.cache}/pond/models/pond-static-minilm-256
 
-.PHONY: setup build models run test lint bench bench-search clean-store
+.PHONY: setup build models run test lint bench bench-search fuzz clean-store
 
 ## Install the system tools the build needs (protoc for lance, mold to link fast).
 setup:
@@ -52,16 +52,16 @@ run: models
 ## here and stopped when the tests end, pass or fail.
 test: setup lint
 	@command -v systemd-analyze >/dev/null || $(SUDO) apt-get install -y systemd
-	cargo build --locked --all-targets
+	cargo build --locked --workspace --all-targets
 	@$(MAKE) --no-print-directory models
 	@env_file=$$(scripts/test-services.sh start) && \
 	trap 'scripts/test-services.sh stop "$$(dirname "$$env_file")"' EXIT && \
 	set -a && . "$$env_file" && set +a && \
-	cargo test --locked
+	cargo test --locked --workspace
 
 lint: setup
-	cargo fmt --check
-	cargo clippy --locked --all-targets -- -D warnings
+	cargo fmt --all --check
+	cargo clippy --locked --workspace --all-targets -- -D warnings
 
 ## Release-build benchmarks (slow to compile the first time). multiwriter
 ## needs the S3 server, started and stopped here as for the tests.
@@ -79,3 +79,9 @@ bench: setup
 bench-search: models
 	@command -v rg >/dev/null || $(SUDO) apt-get install -y ripgrep
 	cargo bench --locked --profile dev --bench search
+
+## Every adapter's fuzz target for FUZZ_SECONDS each (nightly + cargo-fuzz;
+## not part of `make test`). Prints executions and findings per target.
+FUZZ_SECONDS ?= 60
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECONDS)

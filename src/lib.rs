@@ -6,12 +6,12 @@
 //! [`sync`] (the pipeline joining them), [`embed`] and [`search`] (finding
 //! things again), [`export`], and [`cli`].
 
-pub mod adapters;
+pub use pond_adapters::{adapters, model};
+
 pub mod cli;
 pub mod config;
 pub mod embed;
 pub mod export;
-pub mod model;
 pub mod paths;
 pub mod search;
 pub mod store;

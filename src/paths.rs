@@ -19,13 +19,7 @@ pub fn default_store_dir() -> PathBuf {
         .join("store")
 }
 
-/// The user's home directory; `/` when `HOME` is unset (daemons, some CI).
-pub fn home_dir() -> PathBuf {
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/"))
-}
+pub use pond_adapters::paths::home_dir;
 
 fn xdg_dir(var: &str, fallback_under_home: &str) -> PathBuf {
     match std::env::var_os(var) {

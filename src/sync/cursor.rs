@@ -10,7 +10,6 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// Bytes hashed at each end of the consumed region to detect a rewrite.
 pub const FINGERPRINT_WINDOW: u64 = 4096;
@@ -59,14 +58,7 @@ impl Cursors {
     }
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut s = String::with_capacity(64);
-    for b in digest {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
-}
+pub use pond_adapters::digest::sha256_hex;
 
 /// Reads `len` bytes at `offset`.
 pub fn read_at(file: &mut std::fs::File, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {

@@ -5,15 +5,15 @@
 //! says they were read is saved. A crash in between makes the next sync read
 //! the same bytes again, and the keyed inserts turn that into a no-op.
 
+pub use pond_adapters::{records, translate};
+
 mod backfill;
 mod commit;
 pub mod cursor;
 mod database;
 mod indexing;
 pub mod lock;
-pub mod records;
 pub mod report;
-pub mod translate;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -135,6 +135,12 @@ pub(crate) const CLIENTS: &[Client] = &[
         dated: false,
         has_children: false,
     },
+    Client {
+        adapter: "claude-web",
+        fixtures: "claude-web",
+        dated: true,
+        has_children: false,
+    },
 ];
 
 /// Sources whose records are database rows: exported as JSON lines beside

@@ -1,0 +1,496 @@
+//! Amp (Sourcegraph): one JSON document per thread, rewritten whole.
+//!
+//! Where: the CLI and current editor extensions keep threads in
+//! `$XDG_DATA_HOME/amp/threads/T-<uuid>.json` (default
+//! `~/.local/share/amp/threads`). Amp is a Node program that uses this
+//! XDG-style path on macOS too; on Windows the same layout under the user
+//! profile is assumed (`%USERPROFILE%\.local\share\amp\threads`), which is an
+//! inference, not something seen. Older editor extensions kept threads in the
+//! editor's `User/globalStorage/sourcegraph.amp/threads3/`; those are extra
+//! roots.
+//!
+//! Format (known only from other tools' readers and descriptions, no real
+//! thread file was available): `{v, id, created (epoch ms), title, agentMode,
+//! env.initial.{trees[{uri, displayName, repository}], platform}, messages[]}`;
+//! each message `{role: user|assistant|info, messageId, content[], state,
+//! usage{model, …}, meta{sentAt (epoch ms)}}` with Anthropic-like blocks
+//! (`text`, `thinking`, `tool_use{id,name,input}`, and Amp's own
+//! `tool_result{toolUseID, run{status, result, progress}}`) and `summary`
+//! blocks in `info` messages. Because the shape is second-hand, every field
+//! is optional: a message given as a plain `text`/`content` string with a
+//! `createdAt` (the shape of the only fixture) is read too, and unknown block
+//! types become `Other` parts rather than failing the thread.
+//!
+//! Ids: `<thread>/<messageId>` when the message carries one, else
+//! `<thread>/#<index>`. Amp rewrites the file while a message streams, so the
+//! thread's messages are marked revisable: the last copy read wins.
+//!
+//! The few helpers at the bottom (epoch/ISO times, percent-decoding, editor
+//! storage directories) are shared with the other document adapters.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::{
+    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, env_dir, json_text,
+    str_field, walk,
+};
+use crate::model::{Message, Part, PartKind, Role, SessionFacts};
+
+pub struct Amp;
+
+impl Adapter for Amp {
+    fn name(&self) -> &'static str {
+        "amp"
+    }
+
+    fn default_root(&self) -> PathBuf {
+        env_dir("XDG_DATA_HOME")
+            .unwrap_or_else(|| crate::paths::home_dir().join(".local").join("share"))
+            .join("amp")
+            .join("threads")
+    }
+
+    fn extra_roots(&self) -> Vec<PathBuf> {
+        editor_global_storage()
+            .into_iter()
+            .map(|d| d.join("sourcegraph.amp").join("threads3"))
+            .collect()
+    }
+
+    fn discover(&self, root: &Path) -> Discovery {
+        let (found, problems) = walk(root, |p| p.extension().is_some_and(|e| e == "json"));
+        let files = found
+            .into_iter()
+            .map(|(path, rel_path)| {
+                let session_hint = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .filter(|s| s.starts_with("T-"))
+                    .map(str::to_string);
+                SourceFile {
+                    path,
+                    rel_path,
+                    layout: Layout::Document,
+                    session_hint,
+                    parent_hint: None,
+                }
+            })
+            .collect();
+        Discovery { files, problems }
+    }
+
+    fn identify(&self, file: &SourceFile, first_records: &[Value]) -> Option<String> {
+        first_records
+            .iter()
+            .find_map(|r| str_field(r, "id"))
+            .map(str::to_string)
+            .or_else(|| file.session_hint.clone())
+    }
+
+    fn interpret(&self, ctx: RecordContext<'_>, record: &Value) -> Interpretation {
+        let messages = record.get("messages").and_then(Value::as_array);
+        if !record.is_object() || (messages.is_none() && record.get("id").is_none()) {
+            return Interpretation::unknown();
+        }
+        let mut facts = SessionFacts {
+            title: str_field(record, "title").map(str::to_string),
+            project: workspace(record),
+            ..SessionFacts::default()
+        };
+        facts.saw(time_value(record.get("created")));
+        let mut out = Vec::new();
+        for (index, m) in messages.into_iter().flatten().enumerate() {
+            if !m.is_object() {
+                continue;
+            }
+            let message = thread_message(ctx, index, m);
+            facts.saw(message.timestamp);
+            if message.model.is_some() {
+                facts.model.clone_from(&message.model);
+            }
+            out.push(message);
+        }
+        Interpretation {
+            understood: true,
+            facts,
+            messages: out,
+            revises: true,
+            ..Interpretation::default()
+        }
+    }
+}
+
+fn thread_message(ctx: RecordContext<'_>, index: usize, m: &Value) -> Message {
+    let id = match m.get("messageId") {
+        Some(Value::Number(n)) => format!("{}/{n}", ctx.session_id),
+        Some(Value::String(s)) if !s.is_empty() => format!("{}/{s}", ctx.session_id),
+        _ => format!("{}/#{index}", ctx.session_id),
+    };
+    let parts: Vec<Part> = match m.get("content") {
+        Some(Value::Array(blocks)) => blocks.iter().map(block_part).collect(),
+        Some(Value::String(s)) => vec![Part::text(PartKind::Text, s.clone())],
+        _ => str_field(m, "text")
+            .map(|t| vec![Part::text(PartKind::Text, t)])
+            .unwrap_or_default(),
+    };
+    let role = match str_field(m, "role").unwrap_or_default() {
+        // `info` messages are Amp's own notes in the thread (summaries, handoffs).
+        "info" => Role::System,
+        other => Role::parse(other).unwrap_or(Role::System),
+    };
+    // Tool results travel in user messages, as in the Anthropic API.
+    let role = if role == Role::User
+        && !parts.is_empty()
+        && parts.iter().all(|p| p.kind == PartKind::ToolResult)
+    {
+        Role::Tool
+    } else {
+        role
+    };
+    let timestamp = m
+        .get("meta")
+        .and_then(|meta| time_value(meta.get("sentAt")))
+        .or_else(|| time_value(m.get("createdAt")))
+        .or_else(|| time_value(m.get("timestamp")));
+    Message {
+        id,
+        session_id: ctx.session_id.to_string(),
+        seq: ctx.offset + index as u64,
+        role,
+        timestamp,
+        model: m
+            .get("usage")
+            .and_then(|u| str_field(u, "model"))
+            .map(str::to_string),
+        parts,
+    }
+}
+
+fn block_part(block: &Value) -> Part {
+    let kind = str_field(block, "type").unwrap_or("unknown");
+    match kind {
+        "text" => Part::text(PartKind::Text, str_field(block, "text").unwrap_or_default()),
+        "thinking" => Part::text(
+            PartKind::Thinking,
+            str_field(block, "thinking")
+                .or_else(|| str_field(block, "text"))
+                .unwrap_or_default(),
+        ),
+        "redacted_thinking" => Part::text(PartKind::Thinking, "[redacted thinking]"),
+        "tool_use" => Part {
+            kind: PartKind::ToolCall,
+            text: block.get("input").map(json_text),
+            tool_name: str_field(block, "name").map(str::to_string),
+            tool_call_id: str_field(block, "id").map(str::to_string),
+            is_error: false,
+        },
+        "tool_result" => {
+            let run = block.get("run");
+            let status = run.and_then(|r| str_field(r, "status"));
+            let text = run
+                .and_then(|r| r.get("result").or_else(|| r.get("progress")))
+                .filter(|v| !v.is_null())
+                .or_else(|| block.get("content"))
+                .map(json_text)
+                .or_else(|| status.map(|s| format!("[{s}]")));
+            Part {
+                kind: PartKind::ToolResult,
+                text,
+                tool_name: None,
+                tool_call_id: str_field(block, "toolUseID")
+                    .or_else(|| str_field(block, "tool_use_id"))
+                    .map(str::to_string),
+                is_error: matches!(status, Some("error" | "cancelled" | "rejected-by-user"))
+                    || block.get("is_error").and_then(Value::as_bool) == Some(true),
+            }
+        }
+        "summary" => {
+            let summary = block.get("summary");
+            let text = summary
+                .and_then(|s| str_field(s, "summary"))
+                .map(str::to_string)
+                .or_else(|| summary.and_then(Value::as_str).map(str::to_string))
+                .unwrap_or_else(|| "[summary]".to_string());
+            Part::text(PartKind::Text, text)
+        }
+        "image" => {
+            let media = block
+                .get("source")
+                .and_then(|s| str_field(s, "media_type"))
+                .unwrap_or("unknown type");
+            Part::text(PartKind::File, format!("[image: {media}]"))
+        }
+        other => Part::text(PartKind::Other, format!("[{other}]")),
+    }
+}
+
+/// The thread's first workspace tree (a `file://` URI), or an explicit cwd.
+fn workspace(thread: &Value) -> Option<String> {
+    let initial = thread.get("env")?.get("initial")?;
+    if let Some(cwd) = str_field(initial, "cwd") {
+        return Some(cwd.to_string());
+    }
+    initial
+        .get("trees")?
+        .as_array()?
+        .iter()
+        .find_map(|t| str_field(t, "uri"))
+        .map(|uri| file_uri_path(uri).unwrap_or_else(|| uri.to_string()))
+}
+
+/// A time given as epoch milliseconds (number or digit string) or ISO-8601.
+/// Numbers too small to be milliseconds since 1973 are taken as seconds.
+pub(crate) fn time_value(v: Option<&Value>) -> Option<DateTime<Utc>> {
+    let epoch = |n: i64| {
+        if n.abs() < 100_000_000_000 {
+            DateTime::from_timestamp(n, 0)
+        } else {
+            DateTime::from_timestamp_millis(n)
+        }
+    };
+    match v? {
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
+            .and_then(epoch),
+        Value::String(s) => {
+            crate::model::parse_timestamp(s).or_else(|| s.parse().ok().and_then(epoch))
+        }
+        _ => None,
+    }
+}
+
+/// Decodes `%XX` escapes; malformed escapes are kept as written.
+pub(crate) fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `file:///home/me/x` → `/home/me/x`; `file:///c%3A/x` → `c:/x`.
+pub(crate) fn file_uri_path(uri: &str) -> Option<String> {
+    let rest = uri.strip_prefix("file://")?;
+    let rest = rest.strip_prefix("localhost").unwrap_or(rest);
+    let path = percent_decode(rest);
+    // Windows URIs put a slash before the drive letter.
+    let drive = path.get(1..3).is_some_and(|d| d.ends_with(':'));
+    Some(if drive { path[1..].to_string() } else { path })
+}
+
+/// `<config>/<Editor>/User/globalStorage` for the VS Code family on this OS:
+/// where editor extensions (Cline, Roo, Kilo, Amp's older builds) keep data.
+pub(crate) fn editor_global_storage() -> Vec<PathBuf> {
+    let home = crate::paths::home_dir();
+    let base = if cfg!(target_os = "windows") {
+        env_dir("APPDATA").unwrap_or_else(|| home.join("AppData").join("Roaming"))
+    } else if cfg!(target_os = "macos") {
+        home.join("Library").join("Application Support")
+    } else {
+        env_dir("XDG_CONFIG_HOME").unwrap_or_else(|| home.join(".config"))
+    };
+    ["Code", "Cursor", "Windsurf", "VSCodium"]
+        .iter()
+        .map(|editor| base.join(editor).join("User").join("globalStorage"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::translate::translate_bytes;
+
+    fn fixture_root() -> PathBuf {
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join("tests/fixtures/amp")
+    }
+
+    fn thread_file(name: &str) -> SourceFile {
+        SourceFile {
+            path: PathBuf::from(name),
+            rel_path: name.to_string(),
+            layout: Layout::Document,
+            session_hint: name
+                .strip_suffix(".json")
+                .filter(|s| s.starts_with("T-"))
+                .map(str::to_string),
+            parent_hint: None,
+        }
+    }
+
+    /// A thread in the shape other tools describe for real Amp files.
+    fn real_shape(extra: bool) -> Vec<u8> {
+        let mut messages = vec![
+            json!({"role": "user", "messageId": 0, "meta": {"sentAt": 1767865803494u64},
+                   "content": [{"type": "text", "text": "fix the build"}]}),
+            json!({"role": "assistant", "messageId": 1,
+                   "usage": {"model": "claude-sonnet-4", "inputTokens": 10, "outputTokens": 5},
+                   "state": {"type": "complete", "stopReason": "tool_use"},
+                   "content": [{"type": "thinking", "thinking": "look first"},
+                               {"type": "tool_use", "id": "toolu_1", "name": "Bash",
+                                "input": {"cmd": "cargo build"}}]}),
+            json!({"role": "user", "messageId": 2, "meta": {"sentAt": 1767865810000u64},
+                   "content": [{"type": "tool_result", "toolUseID": "toolu_1",
+                                "run": {"status": "error", "result": {"output": "E0425", "exitCode": 1}}}]}),
+            json!({"role": "info", "messageId": 3,
+                   "content": [{"type": "summary", "summary": {"type": "message", "summary": "Build fixed"}}]}),
+        ];
+        if extra {
+            messages.push(json!({"role": "assistant", "messageId": 4,
+                                 "content": [{"type": "text", "text": "done"}]}));
+        }
+        serde_json::to_vec_pretty(&json!({
+            "v": 3, "id": "T-019b9d03-62e3-772f-9780-3e637f90eaec", "created": 1767865803000u64,
+            "title": "Fix the build",
+            "env": {"initial": {"trees": [{"displayName": "my project",
+                                            "uri": "file:///home/me/my%20project"}]}},
+            "messages": messages,
+        }))
+        .expect("serializes")
+    }
+
+    #[test]
+    fn fixture_is_discovered_and_read() {
+        let found = Amp.discover(&fixture_root());
+        assert!(found.problems.is_empty());
+        let rels: Vec<&str> = found.files.iter().map(|f| f.rel_path.as_str()).collect();
+        assert_eq!(rels, ["threads/thread-001.json"]);
+        let file = &found.files[0];
+        assert_eq!(file.layout, Layout::Document);
+        let bytes = std::fs::read(&file.path).expect("fixture readable");
+        let t = translate_bytes(&Amp, file, &bytes);
+        assert_eq!(t.session_id, "thread-001");
+        assert_eq!(t.unknown_records, 0);
+        assert_eq!(t.messages.len(), 2);
+        assert_eq!(t.messages[0].role, Role::User);
+        assert_eq!(t.messages[0].plain_text(), "Hello");
+        assert_eq!(t.messages[1].role, Role::Assistant);
+        assert!(t.messages.iter().all(|m| m.timestamp.is_some()));
+        let facts = &t.facts[0].1;
+        assert_eq!(facts.title.as_deref(), Some("Amp sample thread"));
+        assert_eq!(
+            facts.first_seen,
+            DateTime::from_timestamp_millis(1_700_000_000_000)
+        );
+        assert_eq!(
+            facts.last_seen,
+            DateTime::from_timestamp_millis(1_700_000_005_000)
+        );
+        let again = translate_bytes(&Amp, file, &bytes);
+        let ids = |t: &crate::translate::Translation| {
+            t.messages.iter().map(|m| m.id.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&t), ids(&again));
+    }
+
+    #[test]
+    fn real_shape_thread() {
+        let file = thread_file("T-019b9d03-62e3-772f-9780-3e637f90eaec.json");
+        let t = translate_bytes(&Amp, &file, &real_shape(false));
+        assert_eq!(t.session_id, "T-019b9d03-62e3-772f-9780-3e637f90eaec");
+        assert_eq!(t.messages.len(), 4);
+        let roles: Vec<Role> = t.messages.iter().map(|m| m.role).collect();
+        assert_eq!(
+            roles,
+            [Role::User, Role::Assistant, Role::Tool, Role::System]
+        );
+        let facts = &t.facts[0].1;
+        assert_eq!(facts.project.as_deref(), Some("/home/me/my project"));
+        assert_eq!(facts.model.as_deref(), Some("claude-sonnet-4"));
+        assert_eq!(facts.title.as_deref(), Some("Fix the build"));
+        let calls: HashSet<String> = t
+            .messages
+            .iter()
+            .flat_map(|m| &m.parts)
+            .filter(|p| p.kind == PartKind::ToolCall)
+            .filter_map(|p| p.tool_call_id.clone())
+            .collect();
+        let results: Vec<&Part> = t
+            .messages
+            .iter()
+            .flat_map(|m| &m.parts)
+            .filter(|p| p.kind == PartKind::ToolResult)
+            .collect();
+        assert_eq!(results.len(), 1);
+        for r in &results {
+            assert!(calls.contains(r.tool_call_id.as_deref().unwrap_or_default()));
+            assert!(r.is_error);
+            assert!(r.text.as_deref().unwrap_or_default().contains("E0425"));
+        }
+        assert_eq!(t.messages[3].plain_text(), "Build fixed");
+        assert!(t.revised.len() == 4);
+    }
+
+    #[test]
+    fn rewrite_with_one_more_message_adds_one_id() {
+        let file = thread_file("T-019b9d03-62e3-772f-9780-3e637f90eaec.json");
+        let before = translate_bytes(&Amp, &file, &real_shape(false));
+        let after = translate_bytes(&Amp, &file, &real_shape(true));
+        let old: Vec<&String> = before.messages.iter().map(|m| &m.id).collect();
+        let new: Vec<&String> = after.messages.iter().map(|m| &m.id).collect();
+        assert_eq!(new.len(), old.len() + 1);
+        assert_eq!(&new[..old.len()], &old[..]);
+    }
+
+    #[test]
+    fn truncated_and_garbage_do_not_panic() {
+        let file = thread_file("T-x.json");
+        let bytes = real_shape(false);
+        for cut in [1, bytes.len() / 3, bytes.len() / 2, bytes.len() - 1] {
+            let t = translate_bytes(&Amp, &file, &bytes[..cut]);
+            assert!(t.messages.is_empty());
+        }
+        let fixture = std::fs::read(fixture_root().join("threads/thread-001.json")).expect("read");
+        translate_bytes(&Amp, &file, &fixture[..fixture.len() / 2]);
+        for garbage in [
+            &b"\x00\xff{{"[..],
+            b"[1,2,3]",
+            b"\"str\"",
+            b"{\"messages\": 7}",
+        ] {
+            translate_bytes(&Amp, &file, garbage);
+        }
+        let odd = br#"{"id":"T-y","messages":[7,{"role":5,"content":[{"type":null},3]},{"meta":{"sentAt":"x"}}]}"#;
+        let t = translate_bytes(&Amp, &file, odd);
+        assert_eq!(t.messages.len(), 2);
+    }
+
+    #[test]
+    fn helpers() {
+        assert_eq!(percent_decode("a%20b%zz%4"), "a b%zz%4");
+        assert_eq!(
+            file_uri_path("file:///c%3A/Users/me").as_deref(),
+            Some("c:/Users/me")
+        );
+        assert_eq!(
+            time_value(Some(&json!(1_700_000_000))),
+            DateTime::from_timestamp(1_700_000_000, 0)
+        );
+        assert_eq!(
+            time_value(Some(&json!("2026-01-01T00:00:00Z"))),
+            crate::model::parse_timestamp("2026-01-01T00:00:00Z")
+        );
+    }
+}

@@ -1,0 +1,432 @@
+//! Factory Droid (Factory.ai's coding agent CLI).
+//!
+//! Droid's session store lives in `~/.factory/sessions/` on Linux, macOS and
+//! Windows (`%USERPROFILE%\.factory\sessions`): `<cwd with / as ->/<uuid>.jsonl`
+//! holds the transcript and `<uuid>.settings.json` beside it the session's
+//! settings (model, provider lock, token usage); older versions kept the files
+//! directly in `sessions/`. This layout is known from other tools'
+//! descriptions, not from a real directory; no override variable is known.
+//!
+//! Transcript lines (fixture): a `session_start` header `{id, title,
+//! sessionTitle, cwd, owner, version}`, then `message` records `{id,
+//! parentId, timestamp, message:{role, content[]}}` whose blocks follow
+//! Anthropic's shapes (text, thinking, tool_use, tool_result, image).
+//!
+//! The same adapter reads captures of `droid exec --output-format
+//! stream-json` (fixture), which a user may keep and point `--path` at: flat
+//! `system` (init: session id, model, cwd), `message {role, text}`,
+//! `tool_call`, `tool_result` and `completion {finalText}` records carrying
+//! `session_id` / `sessionId` and ISO or epoch-millisecond timestamps. A
+//! tool result names its call by `toolCallId`, or by `id` in some versions.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::{
+    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, json_text, str_field,
+    walk,
+};
+use crate::model::{Message, Part, PartKind, Role, SessionFacts};
+
+pub struct FactoryDroid;
+
+const SETTINGS_SUFFIX: &str = ".settings.json";
+
+impl Adapter for FactoryDroid {
+    fn name(&self) -> &'static str {
+        "factory-droid"
+    }
+
+    fn default_root(&self) -> PathBuf {
+        crate::paths::home_dir().join(".factory").join("sessions")
+    }
+
+    fn discover(&self, root: &Path) -> Discovery {
+        let (found, problems) = walk(root, |p| {
+            let name = file_name(p);
+            name.ends_with(".jsonl") || settings_stem(name).is_some()
+        });
+        let files = found
+            .into_iter()
+            .map(|(path, rel_path)| {
+                let name = file_name(&path);
+                let (layout, stem) = match settings_stem(name) {
+                    Some(stem) => (Layout::Document, stem),
+                    None => (Layout::Jsonl, name.trim_end_matches(".jsonl")),
+                };
+                let session_hint = Some(stem.to_string()).filter(|s| !s.is_empty());
+                SourceFile {
+                    path,
+                    rel_path,
+                    layout,
+                    session_hint,
+                    parent_hint: None,
+                }
+            })
+            .collect();
+        Discovery { files, problems }
+    }
+
+    fn identify(&self, file: &SourceFile, first_records: &[Value]) -> Option<String> {
+        if file.layout == Layout::Document {
+            return file.session_hint.clone();
+        }
+        first_records
+            .iter()
+            .find_map(|r| {
+                if str_field(r, "type") == Some("session_start") {
+                    str_field(r, "id")
+                } else {
+                    str_field(r, "session_id").or_else(|| str_field(r, "sessionId"))
+                }
+            })
+            .map(str::to_string)
+            .or_else(|| file.session_hint.clone())
+    }
+
+    fn interpret(&self, ctx: RecordContext<'_>, record: &Value) -> Interpretation {
+        if ctx.file.layout == Layout::Document {
+            return settings(record);
+        }
+        let at = time(record.get("timestamp"));
+        let mut facts = SessionFacts::default();
+        facts.saw(at);
+        let Some(kind) = str_field(record, "type") else {
+            return Interpretation::unknown();
+        };
+        let sha_id = || format!("{}/sha-{}", ctx.session_id, &ctx.sha256[..16]);
+        let message = |id: String, role: Role, parts: Vec<Part>| Message {
+            id,
+            session_id: ctx.session_id.to_string(),
+            seq: ctx.offset,
+            role,
+            timestamp: at,
+            model: None,
+            parts,
+        };
+        match kind {
+            "session_start" => {
+                facts.project = str_field(record, "cwd").map(str::to_string);
+                facts.title = str_field(record, "sessionTitle")
+                    .or_else(|| str_field(record, "title"))
+                    .map(str::to_string);
+                Interpretation::facts(facts)
+            }
+            // Session store: a wrapped message. Stream-json: a flat one.
+            "message" => {
+                let id = str_field(record, "id")
+                    .map(|id| format!("{}/{id}", ctx.session_id))
+                    .unwrap_or_else(sha_id);
+                let m = match record.get("message").filter(|m| m.is_object()) {
+                    Some(body) => store_message(body).map(|(role, parts)| message(id, role, parts)),
+                    None => str_field(record, "role").and_then(Role::parse).map(|role| {
+                        let text = str_field(record, "text").unwrap_or_default();
+                        message(id, role, vec![Part::text(PartKind::Text, text)])
+                    }),
+                };
+                Interpretation {
+                    understood: m.is_some(),
+                    facts,
+                    messages: m.into_iter().collect(),
+                    ..Interpretation::default()
+                }
+            }
+            "system" => {
+                facts.project = str_field(record, "cwd").map(str::to_string);
+                facts.model = str_field(record, "model").map(str::to_string);
+                Interpretation::facts(facts)
+            }
+            "tool_call" => {
+                let part = Part {
+                    kind: PartKind::ToolCall,
+                    text: record.get("parameters").map(json_text),
+                    tool_name: str_field(record, "toolName")
+                        .or_else(|| str_field(record, "toolId"))
+                        .map(str::to_string),
+                    tool_call_id: call_id(record).map(str::to_string),
+                    is_error: false,
+                };
+                Interpretation::message(facts, message(sha_id(), Role::Assistant, vec![part]))
+            }
+            "tool_result" => {
+                let value = record.get("value");
+                let exit_failed = value
+                    .and_then(|v| v.get("exitCode"))
+                    .and_then(Value::as_i64)
+                    .is_some_and(|c| c != 0);
+                let part = Part {
+                    kind: PartKind::ToolResult,
+                    text: value.map(json_text),
+                    tool_name: str_field(record, "toolName")
+                        .or_else(|| str_field(record, "toolId"))
+                        .map(str::to_string),
+                    tool_call_id: call_id(record).map(str::to_string),
+                    is_error: record.get("isError").and_then(Value::as_bool) == Some(true)
+                        || exit_failed,
+                };
+                Interpretation::message(facts, message(sha_id(), Role::Tool, vec![part]))
+            }
+            "completion" => match str_field(record, "finalText") {
+                Some(text) => {
+                    let parts = vec![Part::text(PartKind::Text, text)];
+                    Interpretation::message(facts, message(sha_id(), Role::Assistant, parts))
+                }
+                None => Interpretation::facts(facts),
+            },
+            _ => Interpretation {
+                facts,
+                ..Interpretation::default()
+            },
+        }
+    }
+}
+
+fn file_name(p: &Path) -> &str {
+    p.file_name().and_then(|n| n.to_str()).unwrap_or_default()
+}
+
+/// `<id>.settings.json` → `<id>`; the global `settings.json` has no id.
+fn settings_stem(name: &str) -> Option<&str> {
+    name.strip_suffix(SETTINGS_SUFFIX).filter(|s| !s.is_empty())
+}
+
+/// ISO strings in the store, epoch milliseconds in newer stream-json.
+fn time(v: Option<&Value>) -> Option<DateTime<Utc>> {
+    match v? {
+        Value::String(s) => crate::model::parse_timestamp(s),
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().map(|f| f as i64))
+            .and_then(DateTime::from_timestamp_millis),
+        _ => None,
+    }
+}
+
+fn call_id(record: &Value) -> Option<&str> {
+    str_field(record, "toolCallId").or_else(|| str_field(record, "id"))
+}
+
+/// `<id>.settings.json`: the session's model, and when it was locked.
+fn settings(doc: &Value) -> Interpretation {
+    if !doc.is_object() {
+        return Interpretation::unknown();
+    }
+    let mut facts = SessionFacts {
+        model: str_field(doc, "model").map(str::to_string),
+        ..SessionFacts::default()
+    };
+    facts.saw(time(doc.get("providerLockTimestamp")));
+    Interpretation::facts(facts)
+}
+
+fn store_message(body: &Value) -> Option<(Role, Vec<Part>)> {
+    let mut role = Role::parse(str_field(body, "role")?)?;
+    let parts: Vec<Part> = match body.get("content") {
+        Some(Value::String(s)) => vec![Part::text(PartKind::Text, s.clone())],
+        Some(Value::Array(blocks)) => blocks.iter().map(block_part).collect(),
+        _ => Vec::new(),
+    };
+    // Tool output travels in user-role messages, as in Anthropic's API.
+    if role == Role::User
+        && !parts.is_empty()
+        && parts.iter().all(|p| p.kind == PartKind::ToolResult)
+    {
+        role = Role::Tool;
+    }
+    Some((role, parts))
+}
+
+fn block_part(block: &Value) -> Part {
+    let kind = str_field(block, "type").unwrap_or("unknown");
+    match kind {
+        "text" => Part::text(PartKind::Text, str_field(block, "text").unwrap_or_default()),
+        "thinking" => Part::text(
+            PartKind::Thinking,
+            str_field(block, "thinking").unwrap_or_default(),
+        ),
+        "redacted_thinking" => Part::text(PartKind::Thinking, "[redacted thinking]"),
+        "tool_use" => Part {
+            kind: PartKind::ToolCall,
+            text: block.get("input").map(json_text),
+            tool_name: str_field(block, "name").map(str::to_string),
+            tool_call_id: str_field(block, "id").map(str::to_string),
+            is_error: false,
+        },
+        "tool_result" => Part {
+            kind: PartKind::ToolResult,
+            text: block.get("content").map(|c| match c {
+                Value::Array(items) => items
+                    .iter()
+                    .map(|i| {
+                        str_field(i, "text")
+                            .map(str::to_string)
+                            .unwrap_or_else(|| json_text(i))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                other => json_text(other),
+            }),
+            tool_name: None,
+            tool_call_id: str_field(block, "tool_use_id").map(str::to_string),
+            is_error: block.get("is_error").and_then(Value::as_bool) == Some(true),
+        },
+        "image" | "document" => Part::text(PartKind::File, format!("[{kind}]")),
+        other => Part::text(PartKind::Other, format!("[{other}]")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::translate::{Translation, translate_bytes};
+
+    fn fixtures() -> PathBuf {
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+            .join("tests/fixtures/factory-droid")
+    }
+
+    fn read(name: &str) -> (SourceFile, Vec<u8>, Translation) {
+        let found = FactoryDroid.discover(&fixtures());
+        assert!(found.problems.is_empty(), "{:?}", found.problems);
+        let file = found
+            .files
+            .into_iter()
+            .find(|f| f.rel_path == name)
+            .unwrap_or_else(|| panic!("{name} not discovered"));
+        let bytes = std::fs::read(&file.path).expect("fixture");
+        let t = translate_bytes(&FactoryDroid, &file, &bytes);
+        (file, bytes, t)
+    }
+
+    fn assert_tool_pairs(t: &Translation) {
+        let calls: HashSet<&str> = t
+            .messages
+            .iter()
+            .flat_map(|m| &m.parts)
+            .filter(|p| p.kind == PartKind::ToolCall)
+            .filter_map(|p| p.tool_call_id.as_deref())
+            .collect();
+        let mut results = 0;
+        for p in t.messages.iter().flat_map(|m| &m.parts) {
+            if p.kind == PartKind::ToolResult {
+                results += 1;
+                let id = p.tool_call_id.as_deref().expect("result names its call");
+                assert!(calls.contains(id), "result without call: {id}");
+            }
+        }
+        assert!(results > 0);
+    }
+
+    fn roles(t: &Translation) -> Vec<Role> {
+        t.messages.iter().map(|m| m.role).collect()
+    }
+
+    #[test]
+    fn discovers_every_fixture() {
+        let found = FactoryDroid.discover(&fixtures());
+        let names: Vec<&str> = found.files.iter().map(|f| f.rel_path.as_str()).collect();
+        assert_eq!(
+            names,
+            ["session_store_small.jsonl", "stream_json_small.jsonl"]
+        );
+    }
+
+    #[test]
+    fn session_store() {
+        let (_, _, t) = read("session_store_small.jsonl");
+        assert_eq!(t.session_id, "droid_s1");
+        assert_eq!(t.unknown_records, 0);
+        assert_eq!(roles(&t), [Role::User, Role::Assistant, Role::Tool]);
+        assert_eq!(t.messages[0].id, "droid_s1/m1");
+        assert!(t.messages.iter().all(|m| m.timestamp.is_some()));
+        assert_tool_pairs(&t);
+        let facts = &t.facts[0].1;
+        assert_eq!(facts.project.as_deref(), Some("/tmp"));
+        assert_eq!(facts.title.as_deref(), Some("Stage0 Droid Small"));
+        // The trailing blank line is a record of its own, kept as such.
+        assert_eq!(t.records.len(), 5);
+    }
+
+    #[test]
+    fn stream_json() {
+        let (_, _, t) = read("stream_json_small.jsonl");
+        assert_eq!(t.session_id, "sid_stage0_small");
+        assert_eq!(t.unknown_records, 0);
+        assert_eq!(
+            roles(&t),
+            [Role::User, Role::Assistant, Role::Tool, Role::Assistant]
+        );
+        assert_eq!(t.messages[3].plain_text(), "Done");
+        assert!(t.messages.iter().all(|m| m.timestamp.is_some()));
+        assert_tool_pairs(&t);
+    }
+
+    #[test]
+    fn newer_stream_json_and_settings() {
+        let file = SourceFile {
+            path: PathBuf::from("run.jsonl"),
+            rel_path: "run.jsonl".into(),
+            layout: Layout::Jsonl,
+            session_hint: Some("run".into()),
+            parent_hint: None,
+        };
+        // Shapes as other tools describe newer versions: ms times, `id` as call id.
+        let lines = concat!(
+            r#"{"type":"system","subtype":"init","sessionId":"sid_x","timestamp":1767812640310,"model":"droid-model","cwd":"/tmp/x"}"#,
+            "\n",
+            r#"{"type":"tool_call","sessionId":"sid_x","timestamp":1767812642000,"id":"call_1","toolName":"Execute","parameters":{"command":"ls"}}"#,
+            "\n",
+            r#"{"type":"tool_result","sessionId":"sid_x","timestamp":1767812643000,"id":"call_1","isError":true,"value":"ls: nope"}"#,
+            "\n",
+        );
+        let t = translate_bytes(&FactoryDroid, &file, lines.as_bytes());
+        assert_eq!(t.session_id, "sid_x");
+        assert_eq!(t.facts[0].1.model.as_deref(), Some("droid-model"));
+        assert!(t.messages[1].parts[0].is_error);
+        assert_tool_pairs(&t);
+
+        let settings = SourceFile {
+            path: PathBuf::from("abc.settings.json"),
+            rel_path: "abc.settings.json".into(),
+            layout: Layout::Document,
+            session_hint: Some("abc".into()),
+            parent_hint: None,
+        };
+        let t = translate_bytes(
+            &FactoryDroid,
+            &settings,
+            br#"{"model":"glm-4.6","providerLockTimestamp":"2025-11-04T10:26:09.323Z"}"#,
+        );
+        assert_eq!(t.session_id, "abc");
+        assert_eq!(t.facts[0].1.model.as_deref(), Some("glm-4.6"));
+        assert!(t.facts[0].1.first_seen.is_some());
+    }
+
+    #[test]
+    fn same_bytes_same_ids() {
+        for name in ["session_store_small.jsonl", "stream_json_small.jsonl"] {
+            let (file, bytes, t) = read(name);
+            let again = translate_bytes(&FactoryDroid, &file, &bytes);
+            let ids = |t: &Translation| t.messages.iter().map(|m| m.id.clone()).collect::<Vec<_>>();
+            assert_eq!(ids(&t), ids(&again));
+        }
+    }
+
+    #[test]
+    fn truncated_and_garbage_input_do_not_panic() {
+        let (file, bytes, _) = read("session_store_small.jsonl");
+        let t = translate_bytes(&FactoryDroid, &file, &bytes[..bytes.len() / 2]);
+        assert!(!t.messages.is_empty());
+        for junk in [
+            &b"\x00\xff{{not json\n[1]\n{\"type\":\"message\",\"message\":[]}\n"[..],
+            b"{\"type\":\"tool_result\",\"value\":{\"exitCode\":\"x\"},\"timestamp\":1e300}\n",
+            b"{\"type\":\"message\",\"message\":{\"role\":\"user\",\"content\":[5,{\"type\":\"tool_result\",\"content\":[1]}]}}\n",
+        ] {
+            let _ = translate_bytes(&FactoryDroid, &file, junk);
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! OpenClaw (formerly Clawdbot), a personal agent built on the pi coding
+//! agent's session format: one appended JSONL file per session.
+//!
+//! Where (inferred from other tools' readers, the same on every OS):
+//! `$OPENCLAW_STATE_DIR/agents/<agentId>/sessions/<session>.jsonl`, the state
+//! directory defaulting to `~/.openclaw`; the older Clawdbot name kept
+//! `~/.clawdbot/agents/…` (an extra root). `*.trajectory.jsonl` files beside
+//! the sessions are traces, not sessions, and deleted sessions renamed to
+//! `*.jsonl.deleted.<time>` are not read.
+//!
+//! Records, as in the fixture: a `session` header (`id`, `version`,
+//! `timestamp`, `cwd`), `model_change` (`modelId`, `provider`), and `message`
+//! entries (`id`, `parentId`, `timestamp`, `message{role: user|assistant|
+//! toolResult, content string or blocks text/thinking/toolCall/image,
+//! toolCallId, toolName, isError, model}`). Entries form a tree through
+//! `parentId` (branching); messages are kept in file order. Records of the
+//! pi family known to carry no message (`thinking_level_change`, `label`,
+//! `custom`) are bookkeeping; `compaction` and `branch_summary` summaries
+//! become system messages; anything else is counted unknown.
+//!
+//! Session id: the header's `id`, else a UUID file name. Message ids:
+//! `<session>/<entry id>` (entry ids are short and only unique within a
+//! session), else the record's content hash.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::amp::time_value;
+use super::{
+    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, env_dir, is_uuid,
+    json_text, str_field, timestamp_field, walk,
+};
+use crate::model::{Message, Part, PartKind, Role, SessionFacts};
+
+pub struct OpenClaw;
+
+const BOOKKEEPING: &[&str] = &["thinking_level_change", "label", "custom"];
+
+impl Adapter for OpenClaw {
+    fn name(&self) -> &'static str {
+        "openclaw"
+    }
+
+    fn default_root(&self) -> PathBuf {
+        env_dir("OPENCLAW_STATE_DIR")
+            .unwrap_or_else(|| crate::paths::home_dir().join(".openclaw"))
+            .join("agents")
+    }
+
+    fn extra_roots(&self) -> Vec<PathBuf> {
+        vec![crate::paths::home_dir().join(".clawdbot").join("agents")]
+    }
+
+    fn discover(&self, root: &Path) -> Discovery {
+        let (found, problems) = walk(root, |p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            name.ends_with(".jsonl") && !name.ends_with(".trajectory.jsonl")
+        });
+        let files = found
+            .into_iter()
+            .map(|(path, rel_path)| {
+                let session_hint = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .filter(|s| is_uuid(s))
+                    .map(str::to_string);
+                SourceFile {
+                    path,
+                    rel_path,
+                    layout: Layout::Jsonl,
+                    session_hint,
+                    parent_hint: None,
+                }
+            })
+            .collect();
+        Discovery { files, problems }
+    }
+
+    fn identify(&self, file: &SourceFile, first_records: &[Value]) -> Option<String> {
+        first_records
+            .iter()
+            .find(|r| str_field(r, "type") == Some("session"))
+            .and_then(|r| str_field(r, "id"))
+            .map(str::to_string)
+            .or_else(|| file.session_hint.clone())
+    }
+
+    fn interpret(&self, ctx: RecordContext<'_>, record: &Value) -> Interpretation {
+        let mut facts = SessionFacts::default();
+        let at = timestamp_field(record, "timestamp");
+        facts.saw(at);
+        let Some(kind) = str_field(record, "type") else {
+            return Interpretation::unknown();
+        };
+        match kind {
+            "session" => {
+                facts.project = str_field(record, "cwd").map(str::to_string);
+                Interpretation::facts(facts)
+            }
+            "model_change" => {
+                facts.model = str_field(record, "modelId").map(str::to_string);
+                Interpretation::facts(facts)
+            }
+            "message" => {
+                let Some(body) = record.get("message").filter(|m| m.is_object()) else {
+                    return Interpretation {
+                        understood: false,
+                        facts,
+                        ..Interpretation::default()
+                    };
+                };
+                let at = at.or_else(|| time_value(body.get("timestamp")));
+                facts.saw(at);
+                let model = str_field(body, "model").map(str::to_string);
+                if model.is_some() {
+                    facts.model.clone_from(&model);
+                }
+                let (role, parts) = match str_field(body, "role").unwrap_or_default() {
+                    "toolResult" => (
+                        Role::Tool,
+                        vec![Part {
+                            kind: PartKind::ToolResult,
+                            text: body.get("content").map(content_text),
+                            tool_name: str_field(body, "toolName").map(str::to_string),
+                            tool_call_id: str_field(body, "toolCallId").map(str::to_string),
+                            is_error: body.get("isError").and_then(Value::as_bool) == Some(true),
+                        }],
+                    ),
+                    other => (
+                        Role::parse(other).unwrap_or(Role::System),
+                        content_parts(body.get("content")),
+                    ),
+                };
+                let message = Message {
+                    id: message_id(ctx, record),
+                    session_id: ctx.session_id.to_string(),
+                    seq: ctx.offset,
+                    role,
+                    timestamp: at,
+                    model,
+                    parts,
+                };
+                Interpretation::message(facts, message)
+            }
+            "compaction" | "branch_summary" => {
+                let text = str_field(record, "summary")
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("[{kind}]"));
+                let message = Message {
+                    id: message_id(ctx, record),
+                    session_id: ctx.session_id.to_string(),
+                    seq: ctx.offset,
+                    role: Role::System,
+                    timestamp: at,
+                    model: None,
+                    parts: vec![Part::text(PartKind::Text, text)],
+                };
+                Interpretation::message(facts, message)
+            }
+            k if BOOKKEEPING.contains(&k) => Interpretation::facts(facts),
+            _ => Interpretation {
+                understood: false,
+                facts,
+                ..Interpretation::default()
+            },
+        }
+    }
+}
+
+fn message_id(ctx: RecordContext<'_>, record: &Value) -> String {
+    match str_field(record, "id") {
+        Some(id) => format!("{}/{id}", ctx.session_id),
+        None => format!("{}/sha-{}", ctx.session_id, &ctx.sha256[..16]),
+    }
+}
+
+fn content_parts(content: Option<&Value>) -> Vec<Part> {
+    match content {
+        Some(Value::String(s)) => vec![Part::text(PartKind::Text, s.clone())],
+        Some(Value::Array(blocks)) => blocks.iter().map(block_part).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn block_part(block: &Value) -> Part {
+    match str_field(block, "type").unwrap_or("unknown") {
+        "text" => Part::text(PartKind::Text, str_field(block, "text").unwrap_or_default()),
+        "thinking" => Part::text(
+            PartKind::Thinking,
+            str_field(block, "thinking").unwrap_or_default(),
+        ),
+        "toolCall" => Part {
+            kind: PartKind::ToolCall,
+            text: block.get("arguments").map(json_text),
+            tool_name: str_field(block, "name").map(str::to_string),
+            tool_call_id: str_field(block, "id").map(str::to_string),
+            is_error: false,
+        },
+        "image" => {
+            let mime = str_field(block, "mimeType").unwrap_or("unknown type");
+            Part::text(PartKind::File, format!("[image: {mime}]"))
+        }
+        other => Part::text(PartKind::Other, format!("[{other}]")),
+    }
+}
+
+fn content_text(content: &Value) -> String {
+    match content {
+        Value::Array(blocks) => blocks
+            .iter()
+            .filter_map(|b| block_part(b).text)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        other => json_text(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::translate::{Translation, translate_bytes};
+
+    fn fixture() -> (SourceFile, Vec<u8>) {
+        let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+            .join("tests/fixtures/openclaw");
+        let found = OpenClaw.discover(&root);
+        assert!(found.problems.is_empty());
+        let rels: Vec<&str> = found.files.iter().map(|f| f.rel_path.as_str()).collect();
+        assert_eq!(rels, ["small.jsonl"]);
+        let file = found.files.into_iter().next().expect("one file");
+        let bytes = std::fs::read(&file.path).expect("fixture readable");
+        (file, bytes)
+    }
+
+    fn ids(t: &Translation) -> Vec<String> {
+        t.messages.iter().map(|m| m.id.clone()).collect()
+    }
+
+    #[test]
+    fn fixture_is_read() {
+        let (file, bytes) = fixture();
+        let t = translate_bytes(&OpenClaw, &file, &bytes);
+        assert_eq!(t.session_id, "openclaw-stage0-small");
+        assert_eq!(t.unknown_records, 0);
+        let roles: Vec<Role> = t.messages.iter().map(|m| m.role).collect();
+        assert_eq!(roles, [Role::User, Role::Assistant, Role::Tool]);
+        assert!(t.messages.iter().all(|m| m.timestamp.is_some()));
+        assert_eq!(t.messages[0].id, "openclaw-stage0-small/m1");
+        let facts = &t.facts[0].1;
+        assert_eq!(facts.project.as_deref(), Some("/tmp/repo"));
+        assert_eq!(facts.model.as_deref(), Some("openclaw-small"));
+        assert_eq!(
+            facts.first_seen,
+            crate::model::parse_timestamp("2026-02-24T09:00:00Z")
+        );
+        assert_eq!(
+            facts.last_seen,
+            crate::model::parse_timestamp("2026-02-24T09:00:04Z")
+        );
+        let calls: HashSet<String> = t
+            .messages
+            .iter()
+            .flat_map(|m| &m.parts)
+            .filter(|p| p.kind == PartKind::ToolCall)
+            .filter_map(|p| p.tool_call_id.clone())
+            .collect();
+        let results: Vec<&Part> = t
+            .messages
+            .iter()
+            .flat_map(|m| &m.parts)
+            .filter(|p| p.kind == PartKind::ToolResult)
+            .collect();
+        assert_eq!(results.len(), 1);
+        for r in results {
+            assert!(calls.contains(r.tool_call_id.as_deref().unwrap_or_default()));
+            assert_eq!(r.text.as_deref(), Some("main.swift\nResources\n"));
+            assert!(!r.is_error);
+        }
+        assert_eq!(ids(&t), ids(&translate_bytes(&OpenClaw, &file, &bytes)));
+    }
+
+    #[test]
+    fn appended_lines_keep_earlier_ids() {
+        let (file, bytes) = fixture();
+        let before = ids(&translate_bytes(&OpenClaw, &file, &bytes));
+        let mut more = bytes.clone();
+        more.extend_from_slice(
+            br#"{"type":"compaction","id":"c1","parentId":"m3","timestamp":"2026-02-24T09:01:00Z","summary":"Listed files."}"#,
+        );
+        more.push(b'\n');
+        more.extend_from_slice(
+            br#"{"type":"thinking_level_change","id":"t1","thinkingLevel":"high"}"#,
+        );
+        more.push(b'\n');
+        let t = translate_bytes(&OpenClaw, &file, &more);
+        assert_eq!(t.unknown_records, 0);
+        let after = ids(&t);
+        assert_eq!(after.len(), before.len() + 1);
+        assert_eq!(after[..before.len()], before[..]);
+        assert_eq!(t.messages[3].role, Role::System);
+    }
+
+    #[test]
+    fn truncated_and_garbage_do_not_panic() {
+        let (file, bytes) = fixture();
+        for cut in [1, bytes.len() / 2, bytes.len() - 5] {
+            let t = translate_bytes(&OpenClaw, &file, &bytes[..cut]);
+            assert!(t.messages.len() < 3);
+        }
+        for garbage in [
+            &b"\x00\xff\n{{\n"[..],
+            b"[]\n\"x\"\n",
+            b"{\"type\":\"message\",\"message\":{\"role\":3,\"content\":[7,{\"type\":null}]}}\n",
+            b"{\"type\":\"message\",\"message\":5}\n",
+        ] {
+            translate_bytes(&OpenClaw, &file, garbage);
+        }
+    }
+}

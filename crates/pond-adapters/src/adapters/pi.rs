@@ -1,0 +1,482 @@
+//! pi (badlogic/pi-mono's coding agent): one JSONL file per session.
+//!
+//! pi keeps its sessions under `~/.pi/agent/sessions/--<cwd with / as ->--/`
+//! as `<ISO timestamp>_<uuid>.jsonl`, in the home directory on Linux, macOS
+//! and Windows alike. pi reportedly honours an override of its agent
+//! directory, but no fixture or note here confirms the variable, so only the
+//! default is read; `--path` covers a moved directory.
+//!
+//! The first line is a header `{type:"session", id, timestamp, cwd, ...}`
+//! (`parentSession` names the file a fork came from). Then entries:
+//! `message` wraps one pi-ai message (`role` user / assistant / toolResult,
+//! plus pi's own bashExecution / custom / branchSummary / compactionSummary)
+//! whose `content` is a string or blocks of text / thinking / toolCall /
+//! image; `model_change`, `thinking_level_change`, `compaction` and
+//! `branch_summary` (summaries become system messages), `custom_message`
+//! (extension text sent to the model), `custom`, `label`, `session_info`
+//! (the session's name).
+//!
+//! Format versions: v1 entries carry no ids (the real fixture is one); v2+
+//! entries carry an 8-hex `id` and `parentId` forming a tree, where a branch
+//! keeps the abandoned path in the same file. Every entry is kept in file
+//! order; the tree is not replayed, so an abandoned branch stays searchable.
+//! Entry ids are unique only within a file, so message ids are prefixed with
+//! the session id; v1 entries fall back to the record's content hash.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::{
+    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, is_uuid, json_text,
+    str_field, timestamp_field, walk,
+};
+use crate::model::{Message, Part, PartKind, Role, SessionFacts};
+
+pub struct Pi;
+
+/// Entry types that change no conversation text but are known.
+const BOOKKEEPING: &[&str] = &["thinking_level_change", "custom", "label"];
+
+impl Adapter for Pi {
+    fn name(&self) -> &'static str {
+        "pi"
+    }
+
+    fn default_root(&self) -> PathBuf {
+        crate::paths::home_dir()
+            .join(".pi")
+            .join("agent")
+            .join("sessions")
+    }
+
+    fn discover(&self, root: &Path) -> Discovery {
+        let (found, problems) = walk(root, |p| p.extension().is_some_and(|e| e == "jsonl"));
+        let files = found
+            .into_iter()
+            .map(|(path, rel_path)| {
+                let session_hint = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .and_then(uuid_tail)
+                    .map(str::to_string);
+                SourceFile {
+                    path,
+                    rel_path,
+                    layout: Layout::Jsonl,
+                    session_hint,
+                    parent_hint: None,
+                }
+            })
+            .collect();
+        Discovery { files, problems }
+    }
+
+    fn identify(&self, file: &SourceFile, first_records: &[Value]) -> Option<String> {
+        first_records
+            .iter()
+            .find(|r| str_field(r, "type") == Some("session"))
+            .and_then(|r| str_field(r, "id"))
+            .map(str::to_string)
+            .or_else(|| file.session_hint.clone())
+    }
+
+    fn interpret(&self, ctx: RecordContext<'_>, record: &Value) -> Interpretation {
+        let at = timestamp_field(record, "timestamp");
+        let mut facts = SessionFacts::default();
+        facts.saw(at);
+        let Some(kind) = str_field(record, "type") else {
+            return Interpretation::unknown();
+        };
+        match kind {
+            "session" => {
+                facts.project = str_field(record, "cwd").map(str::to_string);
+                facts.model = str_field(record, "modelId").map(str::to_string);
+                facts.parent_id = str_field(record, "parentSession").map(parent_session_id);
+                Interpretation::facts(facts)
+            }
+            "message" => match record.get("message").filter(|m| m.is_object()) {
+                Some(body) => {
+                    let message = agent_message(ctx, record, body, at);
+                    if let Some(m) = &message
+                        && m.role == Role::Assistant
+                    {
+                        facts.model.clone_from(&m.model);
+                    }
+                    Interpretation {
+                        understood: message.is_some(),
+                        facts,
+                        messages: message.into_iter().collect(),
+                        ..Interpretation::default()
+                    }
+                }
+                None => Interpretation {
+                    facts,
+                    ..Interpretation::default()
+                },
+            },
+            "model_change" => {
+                facts.model = str_field(record, "modelId").map(str::to_string);
+                Interpretation::facts(facts)
+            }
+            "session_info" => {
+                facts.title = str_field(record, "name").map(str::to_string);
+                Interpretation::facts(facts)
+            }
+            "compaction" | "branch_summary" => {
+                let text = str_field(record, "summary")
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("[{kind}]"));
+                let message = new_message(
+                    ctx,
+                    record,
+                    Role::System,
+                    at,
+                    vec![Part::text(PartKind::Text, text)],
+                );
+                Interpretation::message(facts, message)
+            }
+            "custom_message" => {
+                let parts = content_parts(record.get("content"));
+                let message = new_message(ctx, record, Role::Developer, at, parts);
+                Interpretation::message(facts, message)
+            }
+            k if BOOKKEEPING.contains(&k) => Interpretation::facts(facts),
+            _ => Interpretation {
+                facts,
+                ..Interpretation::default()
+            },
+        }
+    }
+}
+
+/// The UUID at the end of `<ISO timestamp>_<uuid>`.
+fn uuid_tail(stem: &str) -> Option<&str> {
+    stem.len()
+        .checked_sub(36)
+        .and_then(|start| stem.get(start..))
+        .filter(|tail| is_uuid(tail))
+}
+
+/// `parentSession` is the parent's file path; its name ends in the parent's id.
+fn parent_session_id(path: &str) -> String {
+    let stem = Path::new(path)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or(path);
+    uuid_tail(stem).unwrap_or(path).to_string()
+}
+
+fn message_id(ctx: RecordContext<'_>, record: &Value) -> String {
+    match str_field(record, "id") {
+        Some(id) => format!("{}/{id}", ctx.session_id),
+        None => format!("{}/sha-{}", ctx.session_id, &ctx.sha256[..16]),
+    }
+}
+
+fn new_message(
+    ctx: RecordContext<'_>,
+    record: &Value,
+    role: Role,
+    at: Option<DateTime<Utc>>,
+    parts: Vec<Part>,
+) -> Message {
+    Message {
+        id: message_id(ctx, record),
+        session_id: ctx.session_id.to_string(),
+        seq: ctx.offset,
+        role,
+        timestamp: at,
+        model: None,
+        parts,
+    }
+}
+
+/// pi-ai messages carry their own epoch-millisecond `timestamp`; the entry's
+/// ISO one is preferred (v1 files have both).
+fn millis(v: Option<&Value>) -> Option<DateTime<Utc>> {
+    let v = v?;
+    let ms = v.as_i64().or_else(|| v.as_f64().map(|f| f as i64))?;
+    DateTime::from_timestamp_millis(ms)
+}
+
+fn agent_message(
+    ctx: RecordContext<'_>,
+    record: &Value,
+    body: &Value,
+    at: Option<DateTime<Utc>>,
+) -> Option<Message> {
+    let at = at.or_else(|| millis(body.get("timestamp")));
+    let (role, parts) = match str_field(body, "role")? {
+        "user" => (Role::User, content_parts(body.get("content"))),
+        "assistant" => {
+            let mut parts = content_parts(body.get("content"));
+            if let Some(error) = str_field(body, "errorMessage") {
+                parts.push(Part::text(PartKind::Other, format!("[error: {error}]")));
+            }
+            (Role::Assistant, parts)
+        }
+        "toolResult" => {
+            let text = content_parts(body.get("content"))
+                .into_iter()
+                .filter_map(|p| p.text)
+                .collect::<Vec<_>>()
+                .join("\n");
+            let part = Part {
+                kind: PartKind::ToolResult,
+                text: Some(text),
+                tool_name: str_field(body, "toolName").map(str::to_string),
+                tool_call_id: str_field(body, "toolCallId").map(str::to_string),
+                is_error: body
+                    .get("isError")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+            };
+            (Role::Tool, vec![part])
+        }
+        // A shell command the user ran from the prompt (`!cmd`): not a model
+        // tool call, so the call and its output carry no call id.
+        "bashExecution" => {
+            let call = Part {
+                kind: PartKind::ToolCall,
+                text: str_field(body, "command").map(str::to_string),
+                tool_name: Some("bash".to_string()),
+                tool_call_id: None,
+                is_error: false,
+            };
+            let result = Part {
+                kind: PartKind::ToolResult,
+                text: body.get("output").map(json_text),
+                tool_name: Some("bash".to_string()),
+                tool_call_id: None,
+                is_error: body
+                    .get("exitCode")
+                    .and_then(Value::as_i64)
+                    .is_some_and(|c| c != 0),
+            };
+            (Role::User, vec![call, result])
+        }
+        // Extension messages (`hookMessage` before v3) reach the model as
+        // injected context.
+        "custom" | "hookMessage" => (Role::Developer, content_parts(body.get("content"))),
+        "branchSummary" | "compactionSummary" => (
+            Role::System,
+            vec![Part::text(
+                PartKind::Text,
+                str_field(body, "summary").unwrap_or_default(),
+            )],
+        ),
+        _ => return None,
+    };
+    Some(Message {
+        id: message_id(ctx, record),
+        session_id: ctx.session_id.to_string(),
+        seq: ctx.offset,
+        role,
+        timestamp: at,
+        model: (role == Role::Assistant)
+            .then(|| str_field(body, "model").map(str::to_string))
+            .flatten(),
+        parts,
+    })
+}
+
+fn content_parts(content: Option<&Value>) -> Vec<Part> {
+    match content {
+        Some(Value::String(s)) => vec![Part::text(PartKind::Text, s.clone())],
+        Some(Value::Array(blocks)) => blocks.iter().map(block_part).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn block_part(block: &Value) -> Part {
+    match str_field(block, "type").unwrap_or("unknown") {
+        "text" => Part::text(PartKind::Text, str_field(block, "text").unwrap_or_default()),
+        "thinking" => Part::text(
+            PartKind::Thinking,
+            str_field(block, "thinking").unwrap_or_default(),
+        ),
+        "toolCall" => Part {
+            kind: PartKind::ToolCall,
+            text: block.get("arguments").map(json_text),
+            tool_name: str_field(block, "name").map(str::to_string),
+            tool_call_id: str_field(block, "id").map(str::to_string),
+            is_error: false,
+        },
+        "image" => Part::text(
+            PartKind::File,
+            format!(
+                "[image: {}]",
+                str_field(block, "mimeType").unwrap_or("unknown type")
+            ),
+        ),
+        other => Part::text(PartKind::Other, format!("[{other}]")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::translate::{Translation, translate_bytes};
+
+    fn fixtures() -> PathBuf {
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join("tests/fixtures/pi")
+    }
+
+    fn read(name: &str) -> (SourceFile, Vec<u8>, Translation) {
+        let found = Pi.discover(&fixtures());
+        assert!(found.problems.is_empty(), "{:?}", found.problems);
+        let file = found
+            .files
+            .into_iter()
+            .find(|f| f.rel_path == name)
+            .unwrap_or_else(|| panic!("{name} not discovered"));
+        let bytes = std::fs::read(&file.path).expect("fixture");
+        let t = translate_bytes(&Pi, &file, &bytes);
+        (file, bytes, t)
+    }
+
+    fn assert_tool_pairs(t: &Translation) {
+        let calls: HashSet<&str> = t
+            .messages
+            .iter()
+            .flat_map(|m| &m.parts)
+            .filter(|p| p.kind == PartKind::ToolCall)
+            .filter_map(|p| p.tool_call_id.as_deref())
+            .collect();
+        for p in t.messages.iter().flat_map(|m| &m.parts) {
+            if p.kind == PartKind::ToolResult
+                && let Some(id) = &p.tool_call_id
+            {
+                assert!(calls.contains(id.as_str()), "result without call: {id}");
+            }
+        }
+    }
+
+    #[test]
+    fn discovers_every_fixture() {
+        let found = Pi.discover(&fixtures());
+        let names: Vec<&str> = found.files.iter().map(|f| f.rel_path.as_str()).collect();
+        assert_eq!(
+            names,
+            ["agent-sessions-small.jsonl", "large-session.jsonl"],
+            "{names:?}"
+        );
+        assert!(found.files.iter().all(|f| f.layout == Layout::Jsonl));
+    }
+
+    #[test]
+    fn real_large_session() {
+        let (_, _, t) = read("large-session.jsonl");
+        assert_eq!(t.session_id, "d703a1a9-1b7b-4fb1-b512-c9738b1fe617");
+        assert_eq!(t.unknown_records, 0);
+        assert_eq!(t.unparsed_records, 0);
+        // 88 user + 453 assistant + 373 toolResult entries, no two alike.
+        assert_eq!(t.messages.len(), 914);
+        let count = |r: Role| t.messages.iter().filter(|m| m.role == r).count();
+        assert_eq!(count(Role::User), 88);
+        assert_eq!(count(Role::Assistant), 453);
+        assert_eq!(count(Role::Tool), 373);
+        assert!(t.messages.iter().all(|m| m.timestamp.is_some()));
+        let errors = t
+            .messages
+            .iter()
+            .flat_map(|m| &m.parts)
+            .filter(|p| p.kind == PartKind::ToolResult && p.is_error)
+            .count();
+        assert_eq!(errors, 19);
+        assert!(
+            t.messages
+                .iter()
+                .flat_map(|m| &m.parts)
+                .any(|p| p.kind == PartKind::Thinking)
+        );
+        assert_tool_pairs(&t);
+        let facts = &t.facts[0].1;
+        assert_eq!(
+            facts.project.as_deref(),
+            Some("/Users/badlogic/workspaces/pi-mono")
+        );
+        assert!(facts.model.is_some());
+        assert!(facts.first_seen.is_some() && facts.last_seen > facts.first_seen);
+    }
+
+    #[test]
+    fn tree_session_with_compactions() {
+        let (_, _, t) = read("agent-sessions-small.jsonl");
+        assert_eq!(t.session_id, "019e19b4-eb48-746a-aa6b-8dfcfa37954b");
+        assert_eq!(t.unknown_records, 0);
+        // 2 user, 2 assistant, 2 compaction summaries.
+        assert_eq!(t.messages.len(), 6);
+        let roles: Vec<Role> = t.messages.iter().map(|m| m.role).collect();
+        assert_eq!(
+            roles,
+            [
+                Role::User,
+                Role::Assistant,
+                Role::System,
+                Role::User,
+                Role::Assistant,
+                Role::System
+            ]
+        );
+        // Entry ids are kept, scoped by the session.
+        assert_eq!(
+            t.messages[0].id,
+            "019e19b4-eb48-746a-aa6b-8dfcfa37954b/30c6a75f"
+        );
+        assert_eq!(t.messages[1].model.as_deref(), Some("pi-fixture-model"));
+        let facts = &t.facts[0].1;
+        assert_eq!(
+            facts.project.as_deref(),
+            Some("/tmp/as-agent-fixture/project")
+        );
+        assert_eq!(facts.model.as_deref(), Some("pi-fixture-model"));
+    }
+
+    #[test]
+    fn same_bytes_same_ids() {
+        for name in ["agent-sessions-small.jsonl", "large-session.jsonl"] {
+            let (file, bytes, t) = read(name);
+            let again = translate_bytes(&Pi, &file, &bytes);
+            let ids = |t: &Translation| t.messages.iter().map(|m| m.id.clone()).collect::<Vec<_>>();
+            assert_eq!(ids(&t), ids(&again));
+        }
+    }
+
+    #[test]
+    fn fork_names_its_parent() {
+        let file = SourceFile {
+            path: PathBuf::from("x.jsonl"),
+            rel_path: "x.jsonl".into(),
+            layout: Layout::Jsonl,
+            session_hint: None,
+            parent_hint: None,
+        };
+        let header = br#"{"type":"session","version":3,"id":"aaaaaaaa-0000-4000-8000-000000000002","timestamp":"2025-01-01T00:00:00Z","cwd":"/p","parentSession":"/h/.pi/agent/sessions/--p--/2025-01-01T00-00-00-000Z_aaaaaaaa-0000-4000-8000-000000000001.jsonl"}
+"#;
+        let t = translate_bytes(&Pi, &file, header);
+        assert_eq!(
+            t.facts[0].1.parent_id.as_deref(),
+            Some("aaaaaaaa-0000-4000-8000-000000000001")
+        );
+    }
+
+    #[test]
+    fn truncated_and_garbage_input_do_not_panic() {
+        let (file, bytes, _) = read("large-session.jsonl");
+        let cut = &bytes[..bytes.len() / 2 + 7];
+        let t = translate_bytes(&Pi, &file, cut);
+        assert!(!t.messages.is_empty());
+        for junk in [
+            &b"\x00\xff{{not json\n[1,2]\n\"s\"\n{\"type\":\"message\",\"message\":5}\n"[..],
+            b"{\"type\":\"message\",\"message\":{\"role\":\"assistant\",\"content\":[{\"type\":7}],\"timestamp\":1e400}}\n",
+            b"{\"type\":\"session\",\"parentSession\":\"\"}\n{\"type\":\"compaction\"}\n",
+        ] {
+            let _ = translate_bytes(&Pi, &file, junk);
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! The client-facing half of pond: the canonical model, one adapter per
+//! client format, and the pure translation of a file's bytes into records
+//! and messages.
+//!
+//! It is its own crate so that what reads untrusted files can be built,
+//! tested and fuzzed without the store (Lance, DataFusion, object stores),
+//! and so that "adapters never touch the store" is a fact the compiler
+//! checks rather than a convention.
+
+pub mod adapters;
+pub mod digest;
+pub mod fuzzing;
+pub mod model;
+pub mod paths;
+pub mod records;
+pub mod translate;
