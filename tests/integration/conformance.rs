@@ -360,6 +360,9 @@ fn rule30_appending_to_a_file_inserts_exactly_the_new_records() {
             "factory-droid",
             "session_store_small.jsonl",
         ),
+        ("qwen", "qwen", "019f0000-0000-7000-8000-000000000001.jsonl"),
+        ("kimi", "kimi", "small.jsonl"),
+        ("cursor", "cursor", "agent-sessions-large.jsonl"),
     ];
     for (adapter, dir, file) in cases {
         let whole = std::fs::read(fixtures(dir).join(file)).expect("fixture");
@@ -437,6 +440,12 @@ fn rule31_rewriting_a_file_with_one_more_message_inserts_exactly_one() {
             "claude-ai-export",
             "conversations.json",
             "/0/chat_messages",
+        ),
+        (
+            "claude-web",
+            "claude-web",
+            "simonw-sample_session.json",
+            "/loglines",
         ),
     ];
     for (adapter, dir, file, pointer) in cases {
