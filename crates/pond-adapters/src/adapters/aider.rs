@@ -213,10 +213,22 @@ impl Adapter for Aider {
     }
 }
 
-/// Deterministic per file and header: the file's path below its root and the
-/// header line (a second-resolution start time).
+/// Deterministic per project and header: the name of the log's directory
+/// (the project; the same on every host that has it, whatever root it was
+/// found under) and the header line (a second-resolution start time).
 fn session_id(file: &SourceFile, header: &str) -> String {
-    let digest = Sha256::digest(format!("{}\n{}", file.rel_path, header.trim_end()));
+    let project = file
+        .path
+        .parent()
+        .and_then(|d| d.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = file
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let digest = Sha256::digest(format!("{project}/{name}\n{}", header.trim_end()));
     let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
     format!("aider-{hex}")
 }

@@ -245,7 +245,7 @@ fn workspace(thread: &Value) -> Option<String> {
 /// Numbers too small to be milliseconds since 1973 are taken as seconds.
 pub(crate) fn time_value(v: Option<&Value>) -> Option<DateTime<Utc>> {
     let epoch = |n: i64| {
-        if n.abs() < 100_000_000_000 {
+        if n.unsigned_abs() < 100_000_000_000 {
             DateTime::from_timestamp(n, 0)
         } else {
             DateTime::from_timestamp_millis(n)

@@ -1247,11 +1247,17 @@ fn result_text(content: &Value) -> String {
     }
 }
 
-/// One transcript line. Lines carry no ids or times: ids derive from the
-/// line's hash, as for codex.
+/// The id of a record that carries none, in a file only ever appended to:
+/// its offset (stable there, and what tells two identical lines apart, such
+/// as "continue" typed twice) and a hash of its bytes.
+fn line_id(ctx: RecordContext<'_>) -> String {
+    format!("{}/{}-{}", ctx.session_id, ctx.offset, &ctx.sha256[..8])
+}
+
+/// One transcript line. Lines carry no ids or times.
 fn transcript_record(ctx: RecordContext<'_>, record: &Value) -> Interpretation {
     if record.get("role").is_some() {
-        let id = format!("{}/sha-{}", ctx.session_id, &ctx.sha256[..16]);
+        let id = line_id(ctx);
         let content = record.get("message").and_then(|m| m.get("content"));
         return match content_message(ctx, record, content, id, ctx.offset) {
             Some(m) => Interpretation::message(SessionFacts::default(), m),
@@ -1321,7 +1327,7 @@ fn export_record(ctx: RecordContext<'_>, text: &str) -> Interpretation {
         let trimmed = trimmed.strip_suffix("---").unwrap_or(trimmed);
         body = trimmed.trim().to_string();
         let message = Message {
-            id: format!("{}/sha-{}", ctx.session_id, &ctx.sha256[..16]),
+            id: line_id(ctx),
             session_id: ctx.session_id.to_string(),
             seq: ctx.offset,
             role,
@@ -1365,14 +1371,18 @@ fn export_time(line: &str) -> Option<DateTime<Utc>> {
     let seconds = if offset.is_empty() {
         0
     } else {
-        let (sign, digits) = offset.split_at(1);
-        let (h, m) = digits.split_once(':').unwrap_or((digits, "0"));
-        let total = h.parse::<i32>().ok()? * 3600 + m.parse::<i32>().ok()? * 60;
-        match sign {
-            "+" => total,
-            "-" => -total,
+        let (sign, digits) = match (offset.strip_prefix('+'), offset.strip_prefix('-')) {
+            (Some(d), _) => (1, d),
+            (_, Some(d)) => (-1, d),
             _ => return None,
+        };
+        let (h, m) = digits.split_once(':').unwrap_or((digits, "0"));
+        // Real zones are within ±14:00; anything else is not a zone.
+        let (h, m) = (h.parse::<i32>().ok()?, m.parse::<i32>().ok()?);
+        if !(0..=14).contains(&h) || !(0..60).contains(&m) {
+            return None;
         }
+        sign * (h * 3600 + m * 60)
     };
     let tz = chrono::FixedOffset::east_opt(seconds)?;
     naive

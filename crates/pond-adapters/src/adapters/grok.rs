@@ -184,7 +184,8 @@ impl Adapter for Grok {
         };
         let id = match str_field(record, "id") {
             Some(own) => format!("{}/{own}", ctx.session_id),
-            None => format!("{}/sha-{}", ctx.session_id, &ctx.sha256[..16]),
+            // Appended file: the offset tells two identical lines apart.
+            None => format!("{}/{}-{}", ctx.session_id, ctx.offset, &ctx.sha256[..8]),
         };
         let message = Message {
             id,

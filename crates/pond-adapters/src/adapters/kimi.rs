@@ -266,7 +266,8 @@ fn new_message(
     // Loop-event ids (`Bash_0`) are only unique within one agent's log.
     let id = match source_id {
         Some(id) => format!("{}/{id}", ctx.session_id),
-        None => format!("{}/sha-{}", ctx.session_id, &ctx.sha256[..16]),
+        // Appended log: the offset tells two identical lines apart.
+        None => format!("{}/{}-{}", ctx.session_id, ctx.offset, &ctx.sha256[..8]),
     };
     Message {
         id,
@@ -395,7 +396,8 @@ fn loop_event(
                 .and_then(Value::as_bool)
                 .unwrap_or(false);
             let call_id = str_field(event, "toolCallId").or_else(|| str_field(event, "parentUuid"));
-            // The result has no id of its own; its call's id is taken.
+            // The result message has no id of its own (it derives from the
+            // record); the call id in its part pairs it with the call.
             (
                 Role::Tool,
                 None,

@@ -78,8 +78,8 @@ pub struct Interpretation {
     pub facts: SessionFacts,
     /// Messages in source order. Each names its own session, so a document
     /// holding several sessions (an export) yields all of them. A message id
-    /// seen twice in one read keeps its last copy (clients that re-append a
-    /// message when it completes).
+    /// seen twice in one read keeps its first copy, or its last when
+    /// [`Interpretation::revises`] is set.
     pub messages: Vec<Message>,
     /// Facts about other sessions the record describes, by session id.
     pub other_sessions: Vec<(String, SessionFacts)>,

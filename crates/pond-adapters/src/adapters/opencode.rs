@@ -275,6 +275,18 @@ impl Adapter for Opencode {
             row.insert("parts".into(), Value::Array(own));
             out.push(tagged("message", Value::Object(row)));
         }
+        // Parts whose message row is gone are still the client's data: kept
+        // as records of their own (raw, counted as unknown).
+        let mut orphans: Vec<(String, Vec<Value>)> = parts.into_iter().collect();
+        orphans.sort_by(|a, b| a.0.cmp(&b.0));
+        for (mid, rows) in orphans {
+            for mut row in rows {
+                if let Value::Object(columns) = &mut row {
+                    columns.insert("message_id".into(), Value::String(mid.clone()));
+                }
+                out.push(tagged("part", row));
+            }
+        }
         if sqlite::has_table(conn, "session_message") {
             for row in sqlite::rows(conn, "SELECT * FROM session_message ORDER BY id")? {
                 out.push(tagged("session_message", row));
@@ -583,14 +595,30 @@ fn storage_root(path: &Path) -> Option<PathBuf> {
 
 fn part_message_id(path: &Path, part: &Value) -> Option<String> {
     str_field(part, "messageID")
+        .filter(|id| is_plain_id(id))
         .map(str::to_string)
         .or_else(|| dir_name(path))
+}
+
+/// Ids read from a file become path components when its siblings are looked
+/// up; anything but a plain name (a `/`, `..`, a drive) could lead the
+/// lookup out of the storage tree, so such ids are never used as paths.
+fn is_plain_id(id: &str) -> bool {
+    !id.is_empty()
+        && id != "."
+        && id != ".."
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 /// Every part file of a message that parses, in file-name order. A file
 /// being rewritten at this instant may not parse; its own change brings the
 /// message back on the next sync.
 fn read_parts(storage: &Path, mid: &str) -> Vec<Value> {
+    if !is_plain_id(mid) {
+        return Vec::new();
+    }
     let dir = storage.join("part").join(mid);
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Vec::new();
@@ -609,6 +637,9 @@ fn read_parts(storage: &Path, mid: &str) -> Vec<Value> {
 /// names are not ids) the file whose `id` is `mid`, looking at a bounded
 /// number of files.
 fn find_message(storage: &Path, sid: Option<&str>, mid: &str) -> Option<(PathBuf, Value)> {
+    if !is_plain_id(mid) || sid.is_some_and(|s| !is_plain_id(s)) {
+        return None;
+    }
     let messages = storage.join("message");
     let name = format!("{mid}.json");
     let dirs: Vec<PathBuf> = match sid {
@@ -687,6 +718,18 @@ mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
     use super::*;
+
+    #[test]
+    fn ids_that_could_leave_the_storage_tree_are_never_paths() {
+        for bad in ["..", "../../etc", "/etc/passwd", "a/b", "c:\\x", ""] {
+            assert!(!is_plain_id(bad), "{bad}");
+        }
+        for good in ["msg_01JABC", "prt-2", "ses_04ca851f7ffevKrKMHW3RsPK1U"] {
+            assert!(is_plain_id(good), "{good}");
+        }
+        assert!(read_parts(Path::new("/"), "../../etc").is_empty());
+        assert!(find_message(Path::new("/"), Some(".."), "x").is_none());
+    }
     use crate::translate::{Translation, translate_bytes};
 
     fn fixtures() -> PathBuf {

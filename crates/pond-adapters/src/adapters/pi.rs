@@ -93,7 +93,7 @@ impl Adapter for Pi {
             "session" => {
                 facts.project = str_field(record, "cwd").map(str::to_string);
                 facts.model = str_field(record, "modelId").map(str::to_string);
-                facts.parent_id = str_field(record, "parentSession").map(parent_session_id);
+                facts.parent_id = str_field(record, "parentSession").and_then(parent_session_id);
                 Interpretation::facts(facts)
             }
             "message" => match record.get("message").filter(|m| m.is_object()) {
@@ -160,12 +160,10 @@ fn uuid_tail(stem: &str) -> Option<&str> {
 }
 
 /// `parentSession` is the parent's file path; its name ends in the parent's id.
-fn parent_session_id(path: &str) -> String {
-    let stem = Path::new(path)
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or(path);
-    uuid_tail(stem).unwrap_or(path).to_string()
+/// `None` when the name does not end in one: a host's file path is no id.
+fn parent_session_id(path: &str) -> Option<String> {
+    let stem = Path::new(path).file_stem().and_then(|s| s.to_str())?;
+    uuid_tail(stem).map(str::to_string)
 }
 
 fn message_id(ctx: RecordContext<'_>, record: &Value) -> String {

@@ -11,7 +11,7 @@ const LOCAL_HEADER: u32 = 0x0403_4b50;
 /// The end record is 22 bytes plus a comment of up to 64 KiB.
 const MAX_TAIL: usize = 22 + 0xffff;
 /// Refuse to inflate a member claiming more than this (a zip bomb guard).
-const MAX_MEMBER_BYTES: u64 = 8 << 30;
+const MAX_MEMBER_BYTES: u64 = 4 << 30;
 
 fn u16_at(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
@@ -103,11 +103,20 @@ fn extract(
     match method {
         0 => Ok(data.to_vec()),
         8 => {
-            let mut out = Vec::with_capacity(size as usize);
+            // The claimed size only hints the allocation (a tiny archive may
+            // claim gigabytes), and inflating stops one byte past it: a
+            // member larger than it says is corrupt or a bomb.
+            let mut out = Vec::with_capacity(size.min(64 << 20) as usize);
             flate2::read::DeflateDecoder::new(data)
-                .take(MAX_MEMBER_BYTES)
+                .take(size + 1)
                 .read_to_end(&mut out)
                 .map_err(|e| format!("cannot inflate: {e}"))?;
+            if out.len() as u64 != size {
+                return Err(format!(
+                    "member inflates to {} bytes, not the {size} it claims",
+                    out.len()
+                ));
+            }
             Ok(out)
         }
         other => Err(format!("compression method {other} is not supported")),
@@ -168,6 +177,16 @@ mod tests {
             let zip = archive("export/conversations.json", &content, deflate);
             assert_eq!(member(&zip, "conversations.json").expect("member"), content);
         }
+    }
+
+    #[test]
+    fn a_member_claiming_more_than_it_holds_is_refused_without_allocating_it() {
+        let mut zip = archive("conversations.json", b"[]", true);
+        // The central directory's uncompressed size: claim almost 4 GiB.
+        let directory = zip.len() - 22 - (46 + "conversations.json".len());
+        zip[directory + 24..directory + 28].copy_from_slice(&0xffff_fff0u32.to_le_bytes());
+        let err = member(&zip, "conversations.json").expect_err("refused");
+        assert!(err.contains("inflates to 2 bytes"), "{err}");
     }
 
     #[test]
