@@ -8,6 +8,8 @@ use pond::cli::{Cli, dispatch};
 fn main() -> ExitCode {
     restore_sigpipe();
     let cli = Cli::parse();
+    // SAFETY: no thread exists yet (the runtime is built below).
+    unsafe { pond::store::compute_on_every_core() };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -622,6 +622,23 @@ pub fn sql_str(value: &str) -> String {
 }
 
 /// `column IN (...)` for a set of string values.
+/// Lets Lance compute (encode, compress, build indexes) on every core.
+///
+/// Lance holds two cores back for I/O, so on a 2-core machine it compresses
+/// and builds the full-text index on one. pond's writes are compute-bound,
+/// and giving Lance both cores made a first sync of a million messages 12 %
+/// faster here (docs/benchmarks.md). A `LANCE_CPU_THREADS` the user set wins.
+///
+/// # Safety
+/// Sets an environment variable: call it before any thread is started.
+pub unsafe fn compute_on_every_core() {
+    if std::env::var_os("LANCE_CPU_THREADS").is_none() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // SAFETY: the caller guarantees no other thread reads the environment.
+        unsafe { std::env::set_var("LANCE_CPU_THREADS", cores.to_string()) };
+    }
+}
+
 pub fn sql_in<'a>(column: &str, values: impl IntoIterator<Item = &'a str>) -> String {
     let list: Vec<String> = values.into_iter().map(sql_str).collect();
     format!("{column} IN ({})", list.join(", "))
