@@ -576,6 +576,37 @@ mod tests {
     }
 
     #[test]
+    fn an_appended_file_continues_its_session_and_adds_only_new_messages() {
+        let file = jsonl_file(Path::new("/x/20250219_120000.jsonl"));
+        let bytes = SYNTHETIC_JSONL.as_bytes();
+        let whole = translate_bytes(&Goose, &file, bytes);
+        // The first read stops after the second message; the next resumes
+        // there, in the session the first named, as a sync's cursor does.
+        let cut = bytes
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .nth(2)
+            .map_or(bytes.len(), |(i, _)| i + 1);
+        let first = translate_bytes(&Goose, &file, &bytes[..cut]);
+        let (rest, _) =
+            crate::translate::segments(&Goose, file.layout, &bytes[cut..], cut as u64, 4);
+        let second = crate::translate::translate(
+            &Goose,
+            &file,
+            &rest,
+            Some(first.current_session.clone()),
+            || "not-resumed".to_string(),
+        );
+        let ids = |t: &crate::translate::Translation| {
+            t.messages.iter().map(|m| m.id.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(first.messages.len(), 2);
+        assert_eq!(second.messages.len(), 2);
+        assert_eq!([ids(&first), ids(&second)].concat(), ids(&whole));
+    }
+
+    #[test]
     fn synthetic_jsonl_session() {
         let file = jsonl_file(Path::new("/x/20250219_120000.jsonl"));
         let t = translate_bytes(&Goose, &file, SYNTHETIC_JSONL.as_bytes());
