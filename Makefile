@@ -33,15 +33,23 @@ models: build
 	  $(POND) model distill; \
 	fi
 
+## Each adapter and the fixture directory of its client, for `make run`.
+SAMPLES := claude-code:claude-code codex:codex gemini-cli:gemini qwen:qwen \
+  opencode:opencode pi:pi copilot-cli:copilot-cli kimi:kimi \
+  factory-droid:factory-droid amp:amp cline:cline grok:grok hermes:hermes \
+  openclaw:openclaw antigravity:antigravity cursor:cursor aider:aider \
+  claude-web:claude-web claude-ai-export:claude-ai-export
+
 ## Sync this machine's sessions (or the shipped samples) into the default store,
 ## then show a sample search.
 run: models
 	@if $(POND) adapters | grep -qE ' found, [1-9]'; then \
 	  $(POND) sync; \
 	else \
-	  echo "no Claude Code or Codex sessions on this machine: ingesting the samples in tests/fixtures/"; \
-	  $(POND) sync claude-code --path tests/fixtures/claude-code && \
-	  $(POND) sync codex --path tests/fixtures/codex; \
+	  echo "no sessions of any supported client on this machine: ingesting the samples in tests/fixtures/"; \
+	  for pair in $(SAMPLES); do \
+	    $(POND) sync --quiet $${pair%%:*} --path tests/fixtures/$${pair##*:} || exit 1; \
+	  done; \
 	fi
 	$(POND) status
 	@echo; echo '$$ pond search "how did we handle the error"'

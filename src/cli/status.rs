@@ -114,7 +114,7 @@ fn print_human(s: &Status) {
     );
     for c in &s.clients {
         println!(
-            "  {:<12} {:>6} sessions {:>8} messages",
+            "  {:<18} {:>6} sessions {:>8} messages",
             c.client, c.sessions, c.messages
         );
     }
