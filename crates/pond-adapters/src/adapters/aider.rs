@@ -285,7 +285,7 @@ mod tests {
     use crate::translate::translate_bytes;
 
     fn fixtures() -> PathBuf {
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join("tests/fixtures/aider")
+        crate::adapters::testing::fixtures("aider")
     }
 
     fn read_all() -> Vec<(SourceFile, crate::translate::Translation)> {

@@ -324,7 +324,7 @@ mod tests {
     use crate::translate::translate_bytes;
 
     fn fixture_root() -> PathBuf {
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join("tests/fixtures/amp")
+        crate::adapters::testing::fixtures("amp")
     }
 
     fn thread_file(name: &str) -> SourceFile {

@@ -238,8 +238,7 @@ mod tests {
     use crate::translate::{Translation, translate_bytes};
 
     fn fixture() -> (SourceFile, Vec<u8>) {
-        let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-            .join("tests/fixtures/antigravity");
+        let root = crate::adapters::testing::fixtures("antigravity");
         let found = Antigravity.discover(&root);
         assert!(found.problems.is_empty());
         let rels: Vec<&str> = found.files.iter().map(|f| f.rel_path.as_str()).collect();

@@ -223,8 +223,7 @@ mod tests {
     use crate::translate::{Translation, translate};
 
     fn fixture() -> PathBuf {
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-            .join("tests/fixtures/claude-ai-export")
+        crate::adapters::testing::fixtures("claude-ai-export")
     }
 
     fn read(file: &SourceFile) -> Translation {

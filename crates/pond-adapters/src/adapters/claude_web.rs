@@ -99,7 +99,7 @@ mod tests {
     use crate::translate::translate_bytes;
 
     fn fixture() -> PathBuf {
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join("tests/fixtures/claude-web")
+        crate::adapters::testing::fixtures("claude-web")
     }
 
     #[test]

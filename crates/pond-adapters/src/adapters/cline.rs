@@ -317,7 +317,7 @@ mod tests {
     use crate::translate::{Translation, translate_bytes};
 
     fn fixture_root() -> PathBuf {
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join("tests/fixtures/cline")
+        crate::adapters::testing::fixtures("cline")
     }
 
     fn task_file(task: &str, name: &str) -> SourceFile {

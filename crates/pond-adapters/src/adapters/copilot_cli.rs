@@ -390,13 +390,12 @@ fn chat_message(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
-
     use super::*;
+    use crate::adapters::testing::assert_tool_pairs;
     use crate::translate::{Translation, translate_bytes};
 
     fn fixtures() -> PathBuf {
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join("tests/fixtures/copilot-cli")
+        crate::adapters::testing::fixtures("copilot-cli")
     }
 
     fn read(name: &str) -> (SourceFile, Vec<u8>, Translation) {
@@ -410,23 +409,6 @@ mod tests {
         let bytes = std::fs::read(&file.path).expect("fixture");
         let t = translate_bytes(&CopilotCli, &file, &bytes);
         (file, bytes, t)
-    }
-
-    fn assert_tool_pairs(t: &Translation) {
-        let calls: HashSet<&str> = t
-            .messages
-            .iter()
-            .flat_map(|m| &m.parts)
-            .filter(|p| p.kind == PartKind::ToolCall)
-            .filter_map(|p| p.tool_call_id.as_deref())
-            .collect();
-        for p in t.messages.iter().flat_map(|m| &m.parts) {
-            if p.kind == PartKind::ToolResult
-                && let Some(id) = &p.tool_call_id
-            {
-                assert!(calls.contains(id.as_str()), "result without call: {id}");
-            }
-        }
     }
 
     fn roles(t: &Translation) -> Vec<Role> {
@@ -458,7 +440,7 @@ mod tests {
         );
         assert_eq!(t.messages[0].id, "aaaabbbb-1111-2222-3333-ccccddddeeee/e2");
         assert!(t.messages.iter().all(|m| m.timestamp.is_some()));
-        assert_tool_pairs(&t);
+        assert_tool_pairs(&t.messages);
         let result = &t.messages[2].parts[0];
         assert_eq!(result.text.as_deref(), Some("file1\nfile2\n"));
         assert!(!result.is_error);
@@ -480,7 +462,7 @@ mod tests {
         assert_eq!(count(Role::Assistant), 6);
         assert_eq!(count(Role::Tool), 4);
         assert_eq!(count(Role::System), 3);
-        assert_tool_pairs(&t);
+        assert_tool_pairs(&t.messages);
         let facts = &t.facts[0].1;
         assert_eq!(facts.project.as_deref(), Some("/tmp/repo"));
         assert_eq!(facts.model.as_deref(), Some("gpt-5-mini"));
@@ -546,7 +528,7 @@ mod tests {
         let t = translate_bytes(&CopilotCli, &file, LEGACY.as_bytes());
         assert_eq!(t.session_id, "0b1c2d3e-0000-4000-8000-000000000001");
         assert_eq!(roles(&t), [Role::User, Role::Assistant, Role::Tool]);
-        assert_tool_pairs(&t);
+        assert_tool_pairs(&t.messages);
         assert!(t.facts[0].1.last_seen > t.facts[0].1.first_seen);
 
         let grown = LEGACY.replace(

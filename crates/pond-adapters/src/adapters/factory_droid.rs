@@ -279,14 +279,12 @@ fn block_part(block: &Value) -> Part {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
-
     use super::*;
+    use crate::adapters::testing::assert_tool_pairs;
     use crate::translate::{Translation, translate_bytes};
 
     fn fixtures() -> PathBuf {
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-            .join("tests/fixtures/factory-droid")
+        crate::adapters::testing::fixtures("factory-droid")
     }
 
     fn read(name: &str) -> (SourceFile, Vec<u8>, Translation) {
@@ -300,25 +298,6 @@ mod tests {
         let bytes = std::fs::read(&file.path).expect("fixture");
         let t = translate_bytes(&FactoryDroid, &file, &bytes);
         (file, bytes, t)
-    }
-
-    fn assert_tool_pairs(t: &Translation) {
-        let calls: HashSet<&str> = t
-            .messages
-            .iter()
-            .flat_map(|m| &m.parts)
-            .filter(|p| p.kind == PartKind::ToolCall)
-            .filter_map(|p| p.tool_call_id.as_deref())
-            .collect();
-        let mut results = 0;
-        for p in t.messages.iter().flat_map(|m| &m.parts) {
-            if p.kind == PartKind::ToolResult {
-                results += 1;
-                let id = p.tool_call_id.as_deref().expect("result names its call");
-                assert!(calls.contains(id), "result without call: {id}");
-            }
-        }
-        assert!(results > 0);
     }
 
     fn roles(t: &Translation) -> Vec<Role> {
@@ -343,7 +322,7 @@ mod tests {
         assert_eq!(roles(&t), [Role::User, Role::Assistant, Role::Tool]);
         assert_eq!(t.messages[0].id, "droid_s1/m1");
         assert!(t.messages.iter().all(|m| m.timestamp.is_some()));
-        assert_tool_pairs(&t);
+        assert_tool_pairs(&t.messages);
         let facts = &t.facts[0].1;
         assert_eq!(facts.project.as_deref(), Some("/tmp"));
         assert_eq!(facts.title.as_deref(), Some("Stage0 Droid Small"));
@@ -362,7 +341,7 @@ mod tests {
         );
         assert_eq!(t.messages[3].plain_text(), "Done");
         assert!(t.messages.iter().all(|m| m.timestamp.is_some()));
-        assert_tool_pairs(&t);
+        assert_tool_pairs(&t.messages);
     }
 
     #[test]
@@ -387,7 +366,7 @@ mod tests {
         assert_eq!(t.session_id, "sid_x");
         assert_eq!(t.facts[0].1.model.as_deref(), Some("droid-model"));
         assert!(t.messages[1].parts[0].is_error);
-        assert_tool_pairs(&t);
+        assert_tool_pairs(&t.messages);
 
         let settings = SourceFile {
             path: PathBuf::from("abc.settings.json"),

@@ -515,7 +515,7 @@ mod tests {
     use crate::translate::{Translation, translate_bytes};
 
     fn root() -> PathBuf {
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join("tests/fixtures/gemini")
+        crate::adapters::testing::fixtures("gemini")
     }
 
     fn file(rel: &str) -> SourceFile {

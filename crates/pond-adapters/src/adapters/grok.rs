@@ -259,7 +259,7 @@ mod tests {
     const SESSION: &str = "019f6851-7ec4-7ef0-97d3-03f3eee38755";
 
     fn fixture_root() -> PathBuf {
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join("tests/fixtures/grok")
+        crate::adapters::testing::fixtures("grok")
     }
 
     fn read(name: &str) -> Vec<u8> {

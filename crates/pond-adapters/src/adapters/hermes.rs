@@ -187,7 +187,7 @@ mod tests {
     use crate::translate::{Translation, translate_bytes};
 
     fn fixture_root() -> PathBuf {
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join("tests/fixtures/hermes")
+        crate::adapters::testing::fixtures("hermes")
     }
 
     fn session_file() -> SourceFile {

@@ -481,10 +481,11 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
+    use crate::adapters::testing::assert_tool_pairs;
     use crate::translate::{Translation, translate_bytes};
 
     fn fixtures() -> PathBuf {
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join("tests/fixtures/kimi")
+        crate::adapters::testing::fixtures("kimi")
     }
 
     fn read(name: &str) -> (SourceFile, Vec<u8>, Translation) {
@@ -498,23 +499,6 @@ mod tests {
         let bytes = std::fs::read(&file.path).expect("fixture");
         let t = translate_bytes(&Kimi, &file, &bytes);
         (file, bytes, t)
-    }
-
-    fn assert_tool_pairs(t: &Translation) {
-        let calls: HashSet<&str> = t
-            .messages
-            .iter()
-            .flat_map(|m| &m.parts)
-            .filter(|p| p.kind == PartKind::ToolCall)
-            .filter_map(|p| p.tool_call_id.as_deref())
-            .collect();
-        for p in t.messages.iter().flat_map(|m| &m.parts) {
-            if p.kind == PartKind::ToolResult
-                && let Some(id) = &p.tool_call_id
-            {
-                assert!(calls.contains(id.as_str()), "result without call: {id}");
-            }
-        }
     }
 
     #[test]
@@ -650,7 +634,7 @@ mod tests {
             ]
         );
         assert!(t.messages[3].parts[0].is_error);
-        assert_tool_pairs(&t);
+        assert_tool_pairs(&t.messages);
         assert_eq!(
             t.facts[0].1.parent_id.as_deref(),
             Some("session_0b1c2d3e-0000-4000-8000-000000000001")
@@ -684,7 +668,7 @@ mod tests {
         assert_eq!(t.unknown_records, 0);
         assert_eq!(t.messages.len(), 3);
         assert_eq!(t.messages[2].parts[0].text.as_deref(), Some("a b"));
-        assert_tool_pairs(&t);
+        assert_tool_pairs(&t.messages);
     }
 
     #[test]

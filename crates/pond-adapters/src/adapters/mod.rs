@@ -27,6 +27,8 @@ pub mod opencode;
 pub mod pi;
 pub mod qwen;
 pub mod sqlite;
+#[cfg(test)]
+mod testing;
 mod zip;
 
 use std::path::{Path, PathBuf};

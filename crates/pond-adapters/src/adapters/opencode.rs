@@ -733,7 +733,7 @@ mod tests {
     use crate::translate::{Translation, translate_bytes};
 
     fn fixtures() -> PathBuf {
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join("tests/fixtures/opencode")
+        crate::adapters::testing::fixtures("opencode")
     }
 
     fn translate_file(file: &SourceFile) -> Translation {

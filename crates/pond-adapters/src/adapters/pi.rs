@@ -315,13 +315,12 @@ fn block_part(block: &Value) -> Part {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
-
     use super::*;
+    use crate::adapters::testing::assert_tool_pairs;
     use crate::translate::{Translation, translate_bytes};
 
     fn fixtures() -> PathBuf {
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join("tests/fixtures/pi")
+        crate::adapters::testing::fixtures("pi")
     }
 
     fn read(name: &str) -> (SourceFile, Vec<u8>, Translation) {
@@ -335,23 +334,6 @@ mod tests {
         let bytes = std::fs::read(&file.path).expect("fixture");
         let t = translate_bytes(&Pi, &file, &bytes);
         (file, bytes, t)
-    }
-
-    fn assert_tool_pairs(t: &Translation) {
-        let calls: HashSet<&str> = t
-            .messages
-            .iter()
-            .flat_map(|m| &m.parts)
-            .filter(|p| p.kind == PartKind::ToolCall)
-            .filter_map(|p| p.tool_call_id.as_deref())
-            .collect();
-        for p in t.messages.iter().flat_map(|m| &m.parts) {
-            if p.kind == PartKind::ToolResult
-                && let Some(id) = &p.tool_call_id
-            {
-                assert!(calls.contains(id.as_str()), "result without call: {id}");
-            }
-        }
     }
 
     #[test]
@@ -392,7 +374,7 @@ mod tests {
                 .flat_map(|m| &m.parts)
                 .any(|p| p.kind == PartKind::Thinking)
         );
-        assert_tool_pairs(&t);
+        assert_tool_pairs(&t.messages);
         let facts = &t.facts[0].1;
         assert_eq!(
             facts.project.as_deref(),

@@ -242,8 +242,7 @@ mod tests {
     const SESSION: &str = "019f0000-0000-7000-8000-000000000001";
 
     fn fixture() -> (SourceFile, Vec<u8>) {
-        let root =
-            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join("tests/fixtures/qwen");
+        let root = crate::adapters::testing::fixtures("qwen");
         let found = Qwen.discover(&root);
         assert!(found.problems.is_empty());
         assert_eq!(found.files.len(), 1);

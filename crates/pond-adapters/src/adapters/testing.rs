@@ -1,0 +1,32 @@
+//! What every adapter's unit tests share: where the fixtures are, and the
+//! check that tool results pair with calls.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use crate::model::{Message, PartKind};
+
+/// `tests/fixtures/<client>` of the repository (the workspace root, two
+/// levels above this crate).
+pub(crate) fn fixtures(client: &str) -> PathBuf {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .join("tests/fixtures")
+        .join(client)
+}
+
+/// Every tool result that names a call names one present in `messages`.
+pub(crate) fn assert_tool_pairs(messages: &[Message]) {
+    let calls: HashSet<&str> = messages
+        .iter()
+        .flat_map(|m| &m.parts)
+        .filter(|p| p.kind == PartKind::ToolCall)
+        .filter_map(|p| p.tool_call_id.as_deref())
+        .collect();
+    for p in messages.iter().flat_map(|m| &m.parts) {
+        if p.kind == PartKind::ToolResult
+            && let Some(id) = &p.tool_call_id
+        {
+            assert!(calls.contains(id.as_str()), "result without call: {id}");
+        }
+    }
+}
