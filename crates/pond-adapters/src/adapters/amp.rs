@@ -34,8 +34,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{
-    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, env_dir, json_text,
-    str_field, walk,
+    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, discover_files, env_dir,
+    json_text, str_field,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
@@ -61,25 +61,16 @@ impl Adapter for Amp {
     }
 
     fn discover(&self, root: &Path) -> Discovery {
-        let (found, problems) = walk(root, |p| p.extension().is_some_and(|e| e == "json"));
-        let files = found
-            .into_iter()
-            .map(|(path, rel_path)| {
-                let session_hint = path
-                    .file_stem()
-                    .and_then(|s| s.to_str())
+        discover_files(
+            root,
+            |p| p.extension().is_some_and(|e| e == "json"),
+            Layout::Document,
+            |stem| {
+                Some(stem)
                     .filter(|s| s.starts_with("T-"))
-                    .map(str::to_string);
-                SourceFile {
-                    path,
-                    rel_path,
-                    layout: Layout::Document,
-                    session_hint,
-                    parent_hint: None,
-                }
-            })
-            .collect();
-        Discovery { files, problems }
+                    .map(str::to_string)
+            },
+        )
     }
 
     fn identify(&self, file: &SourceFile, first_records: &[Value]) -> Option<String> {

@@ -259,6 +259,29 @@ pub(crate) fn walk(
     (files, problems)
 }
 
+/// The usual discovery: the files under `root` that `keep` accepts, all of
+/// one layout, each with the session id its file stem names (when `hint`
+/// finds one in it) and no parent.
+pub(crate) fn discover_files(
+    root: &Path,
+    keep: impl Fn(&Path) -> bool,
+    layout: Layout,
+    hint: impl Fn(&str) -> Option<String>,
+) -> Discovery {
+    let (found, problems) = walk(root, keep);
+    let files = found
+        .into_iter()
+        .map(|(path, rel_path)| SourceFile {
+            session_hint: path.file_stem().and_then(|s| s.to_str()).and_then(&hint),
+            path,
+            rel_path,
+            layout,
+            parent_hint: None,
+        })
+        .collect();
+    Discovery { files, problems }
+}
+
 pub(crate) fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
 }

@@ -28,8 +28,8 @@ use serde_json::Value;
 
 use super::amp::time_value;
 use super::{
-    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, env_dir, is_uuid,
-    json_text, str_field, timestamp_field, walk,
+    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, discover_files, env_dir,
+    is_uuid, json_text, str_field, timestamp_field,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
@@ -53,28 +53,15 @@ impl Adapter for OpenClaw {
     }
 
     fn discover(&self, root: &Path) -> Discovery {
-        let (found, problems) = walk(root, |p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            name.ends_with(".jsonl") && !name.ends_with(".trajectory.jsonl")
-        });
-        let files = found
-            .into_iter()
-            .map(|(path, rel_path)| {
-                let session_hint = path
-                    .file_stem()
-                    .and_then(|s| s.to_str())
-                    .filter(|s| is_uuid(s))
-                    .map(str::to_string);
-                SourceFile {
-                    path,
-                    rel_path,
-                    layout: Layout::Jsonl,
-                    session_hint,
-                    parent_hint: None,
-                }
-            })
-            .collect();
-        Discovery { files, problems }
+        discover_files(
+            root,
+            |p| {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                name.ends_with(".jsonl") && !name.ends_with(".trajectory.jsonl")
+            },
+            Layout::Jsonl,
+            |stem| Some(stem).filter(|s| is_uuid(s)).map(str::to_string),
+        )
     }
 
     fn identify(&self, file: &SourceFile, first_records: &[Value]) -> Option<String> {

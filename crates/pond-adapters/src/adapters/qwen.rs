@@ -29,8 +29,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::{
-    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, env_dir, genai, is_uuid,
-    str_field, timestamp_field, walk,
+    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, discover_files, env_dir,
+    genai, is_uuid, str_field, timestamp_field,
 };
 use crate::model::{Message, PartKind, Role, SessionFacts};
 
@@ -88,25 +88,12 @@ impl Adapter for Qwen {
     }
 
     fn discover(&self, root: &Path) -> Discovery {
-        let (found, problems) = walk(root, |p| p.extension().is_some_and(|e| e == "jsonl"));
-        let files = found
-            .into_iter()
-            .map(|(path, rel_path)| {
-                let session_hint = path
-                    .file_stem()
-                    .and_then(|s| s.to_str())
-                    .filter(|s| is_uuid(s))
-                    .map(str::to_string);
-                SourceFile {
-                    path,
-                    rel_path,
-                    layout: Layout::Jsonl,
-                    session_hint,
-                    parent_hint: None,
-                }
-            })
-            .collect();
-        Discovery { files, problems }
+        discover_files(
+            root,
+            |p| p.extension().is_some_and(|e| e == "jsonl"),
+            Layout::Jsonl,
+            |stem| Some(stem).filter(|s| is_uuid(s)).map(str::to_string),
+        )
     }
 
     fn identify(&self, file: &SourceFile, first_records: &[Value]) -> Option<String> {
