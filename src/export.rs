@@ -32,6 +32,7 @@ pub async fn export_raw(
     out_dir: &Path,
     prefer_host: &str,
     overwrite: bool,
+    redact: bool,
 ) -> anyhow::Result<Vec<ExportedFile>> {
     // Whole files, not only the session's records: a file can hold several
     // sessions (a chat log with one per header, an export), and its bytes
@@ -94,7 +95,11 @@ pub async fn export_raw(
         }
         let mut bytes = Vec::with_capacity(records.iter().map(|r| r.bytes.len()).sum());
         for r in &records {
-            bytes.extend_from_slice(&r.bytes);
+            if redact {
+                bytes.extend_from_slice(&crate::redact::redact_bytes(&r.bytes).0);
+            } else {
+                bytes.extend_from_slice(&r.bytes);
+            }
         }
         crate::paths::write_atomic(&target, &bytes)
             .with_context(|| format!("cannot write {}", target.display()))?;

@@ -13,6 +13,7 @@ pub mod config;
 pub mod embed;
 pub mod export;
 pub mod paths;
+pub mod redact;
 pub mod search;
 pub mod store;
 pub mod sync;

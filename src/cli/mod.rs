@@ -166,6 +166,9 @@ pub struct SearchArgs {
     /// Hits shown per session, each from a different message.
     #[arg(long, default_value_t = 1)]
     pub per_session: usize,
+    /// Mask secrets (API keys, tokens, private keys, passwords) in snippets.
+    #[arg(long)]
+    pub redact: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -300,6 +303,9 @@ pub struct ShowArgs {
     /// Print tool output in full instead of its first lines.
     #[arg(long)]
     pub full: bool,
+    /// Mask secrets (API keys, tokens, private keys, passwords) in the text.
+    #[arg(long)]
+    pub redact: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -317,6 +323,10 @@ pub struct ExportArgs {
     /// Replace files that already exist.
     #[arg(long)]
     pub force: bool,
+    /// Mask secrets (API keys, tokens, private keys, passwords) in the
+    /// bytes written; the files are then no longer byte-exact.
+    #[arg(long)]
+    pub redact: bool,
     #[arg(long)]
     pub json: bool,
 }

@@ -52,7 +52,16 @@ pub async fn run(ctx: &Context, args: SearchArgs) -> anyhow::Result<ExitCode> {
         ctx.embedder.get()
     };
     let store = Store::open_only(&ctx.location, &[TableKind::Search]).await?;
-    let response = search::search(&store, embedder, &request).await?;
+    let mut response = search::search(&store, embedder, &request).await?;
+    if args.redact {
+        for hit in &mut response.hits {
+            if let std::borrow::Cow::Owned(masked) = crate::redact::redact_str(&hit.snippet) {
+                // The match offsets were of the unmasked text.
+                hit.snippet = masked;
+                hit.highlights.clear();
+            }
+        }
+    }
     if args.json {
         output::print_json(&response)?;
         return Ok(ExitCode::SUCCESS);

@@ -28,7 +28,7 @@ pub async fn run(ctx: &Context, args: ShowArgs) -> anyhow::Result<ExitCode> {
             .next()
             .or(session);
     }
-    let session =
+    let mut session =
         session.ok_or_else(|| anyhow::anyhow!("session `{id}` vanished while reading"))?;
     let mut messages = Vec::new();
     let of_session = format!("session_id = {}", sql_str(&id));
@@ -39,6 +39,9 @@ pub async fn run(ctx: &Context, args: ShowArgs) -> anyhow::Result<ExitCode> {
         messages.extend(schema::messages_from_batch(&b)?);
     }
     messages.sort_by_key(|m| m.seq);
+    if args.redact {
+        redact_transcript(&mut session, &mut messages);
+    }
 
     if args.json {
         output::print_json(&Transcript { session, messages })?;
@@ -98,4 +101,21 @@ pub async fn run(ctx: &Context, args: ShowArgs) -> anyhow::Result<ExitCode> {
         println!();
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Masks secrets in everything `show` prints of a session.
+fn redact_transcript(session: &mut Session, messages: &mut [Message]) {
+    let mask = |text: &mut String| {
+        if let std::borrow::Cow::Owned(masked) = crate::redact::redact_str(text) {
+            *text = masked;
+        }
+    };
+    if let Some(title) = &mut session.title {
+        mask(title);
+    }
+    for part in messages.iter_mut().flat_map(|m| m.parts.iter_mut()) {
+        if let Some(text) = &mut part.text {
+            mask(text);
+        }
+    }
 }

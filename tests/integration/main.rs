@@ -19,5 +19,6 @@ mod hostile;
 mod incremental;
 mod lock;
 mod read_commands;
+mod redaction;
 mod schedule;
 mod search;
