@@ -14,6 +14,7 @@ pub mod embed;
 pub mod export;
 pub mod paths;
 pub mod redact;
+pub mod resume;
 pub mod search;
 pub mod store;
 pub mod sync;

@@ -9,6 +9,7 @@ pub mod config_show;
 mod export;
 mod model;
 mod output;
+mod resume;
 mod schedule;
 mod search;
 mod sessions;
@@ -68,6 +69,8 @@ pub enum Command {
     Show(ShowArgs),
     /// Write a session's source files back, byte for byte.
     Export(ExportArgs),
+    /// Write a session as a client's own files, to continue it there.
+    Resume(ResumeArgs),
     /// List the supported clients and where their sessions live here.
     Adapters(AdaptersArgs),
     /// Run sync in a loop (for services, containers and CI sidecars).
@@ -311,6 +314,21 @@ pub struct ShowArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct ResumeArgs {
+    /// Session id (a unique prefix is enough).
+    pub session_id: String,
+    /// The client to continue in: the session's own (byte-exact) or, by
+    /// conversion, claude-code or codex.
+    #[arg(long, value_name = "CLIENT")]
+    pub to: String,
+    /// Write under this directory instead of the client's session root.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct ExportArgs {
     /// Session id (a unique prefix is enough).
     pub session_id: String,
@@ -482,6 +500,7 @@ async fn run_command(ctx: &Context, command: Command) -> anyhow::Result<ExitCode
         Command::Search(args) => search::run(ctx, args).instrument(span("search")).await,
         Command::Model(command) => model::run(ctx, command).instrument(span("model")).await,
         Command::Export(args) => export::run(ctx, args).instrument(span("export")).await,
+        Command::Resume(args) => resume::run(ctx, args).instrument(span("resume")).await,
         Command::Adapters(args) => span("adapters").in_scope(|| adapters::run(args)),
         Command::Config(ConfigCommand::Show { json }) => config_show::run(ctx, json),
         Command::Schedule(args) => schedule::run(ctx, args).instrument(span("schedule")).await,

@@ -20,5 +20,6 @@ mod incremental;
 mod lock;
 mod read_commands;
 mod redaction;
+mod resume;
 mod schedule;
 mod search;
