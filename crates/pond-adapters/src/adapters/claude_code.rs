@@ -269,7 +269,9 @@ fn conversation_message(ctx: RecordContext<'_>, record: &Value, kind: &str) -> O
     })
 }
 
-fn block_part(block: &Value) -> Part {
+/// One Anthropic Messages API content block: Claude Code's lines hold
+/// them, and so do other clients that store the API's messages (Cline).
+pub(crate) fn block_part(block: &Value) -> Part {
     let kind = str_field(block, "type").unwrap_or("unknown");
     match kind {
         "text" => Part::text(PartKind::Text, str_field(block, "text").unwrap_or_default()),
@@ -306,7 +308,7 @@ fn block_part(block: &Value) -> Part {
     }
 }
 
-fn tool_result_text(content: &Value) -> String {
+pub(crate) fn tool_result_text(content: &Value) -> String {
     match content {
         Value::String(s) => s.clone(),
         Value::Array(items) => items

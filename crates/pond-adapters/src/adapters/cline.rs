@@ -43,7 +43,7 @@ use serde_json::Value;
 
 use super::amp::{editor_global_storage, time_value};
 use super::{
-    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, json_text, str_field,
+    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, claude_code, str_field,
     walk,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
@@ -150,7 +150,7 @@ fn history(ctx: RecordContext<'_>, items: &[Value]) -> Interpretation {
             continue;
         }
         let parts: Vec<Part> = match m.get("content") {
-            Some(Value::Array(blocks)) => blocks.iter().map(block_part).collect(),
+            Some(Value::Array(blocks)) => blocks.iter().map(claude_code::block_part).collect(),
             Some(Value::String(s)) => vec![Part::text(PartKind::Text, s.clone())],
             _ => str_field(m, "text")
                 .map(|t| vec![Part::text(PartKind::Text, t)])
@@ -199,55 +199,6 @@ fn history(ctx: RecordContext<'_>, items: &[Value]) -> Interpretation {
         messages,
         revises: true,
         ..Interpretation::default()
-    }
-}
-
-fn block_part(block: &Value) -> Part {
-    let kind = str_field(block, "type").unwrap_or("unknown");
-    match kind {
-        "text" => Part::text(PartKind::Text, str_field(block, "text").unwrap_or_default()),
-        "thinking" => Part::text(
-            PartKind::Thinking,
-            str_field(block, "thinking").unwrap_or_default(),
-        ),
-        "redacted_thinking" => Part::text(PartKind::Thinking, "[redacted thinking]"),
-        "tool_use" => Part {
-            kind: PartKind::ToolCall,
-            text: block.get("input").map(json_text),
-            tool_name: str_field(block, "name").map(str::to_string),
-            tool_call_id: str_field(block, "id").map(str::to_string),
-            is_error: false,
-        },
-        "tool_result" => Part {
-            kind: PartKind::ToolResult,
-            text: block.get("content").map(result_text),
-            tool_name: None,
-            tool_call_id: str_field(block, "tool_use_id").map(str::to_string),
-            is_error: block.get("is_error").and_then(Value::as_bool) == Some(true),
-        },
-        "image" | "document" => {
-            let media = block
-                .get("source")
-                .and_then(|s| str_field(s, "media_type"))
-                .unwrap_or("unknown type");
-            Part::text(PartKind::File, format!("[{kind}: {media}]"))
-        }
-        other => Part::text(PartKind::Other, format!("[{other}]")),
-    }
-}
-
-fn result_text(content: &Value) -> String {
-    match content {
-        Value::Array(items) => items
-            .iter()
-            .map(|item| match str_field(item, "type") {
-                Some("text") => str_field(item, "text").unwrap_or_default().to_string(),
-                Some(other) => format!("[{other}]"),
-                None => json_text(item),
-            })
-            .collect::<Vec<_>>()
-            .join("\n"),
-        other => json_text(other),
     }
 }
 
