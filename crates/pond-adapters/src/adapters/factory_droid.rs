@@ -288,16 +288,7 @@ mod tests {
     }
 
     fn read(name: &str) -> (SourceFile, Vec<u8>, Translation) {
-        let found = FactoryDroid.discover(&fixtures());
-        assert!(found.problems.is_empty(), "{:?}", found.problems);
-        let file = found
-            .files
-            .into_iter()
-            .find(|f| f.rel_path == name)
-            .unwrap_or_else(|| panic!("{name} not discovered"));
-        let bytes = std::fs::read(&file.path).expect("fixture");
-        let t = translate_bytes(&FactoryDroid, &file, &bytes);
-        (file, bytes, t)
+        crate::adapters::testing::read_fixture(&FactoryDroid, "factory-droid", name)
     }
 
     fn roles(t: &Translation) -> Vec<Role> {

@@ -489,16 +489,7 @@ mod tests {
     }
 
     fn read(name: &str) -> (SourceFile, Vec<u8>, Translation) {
-        let found = Kimi.discover(&fixtures());
-        assert!(found.problems.is_empty(), "{:?}", found.problems);
-        let file = found
-            .files
-            .into_iter()
-            .find(|f| f.rel_path == name)
-            .unwrap_or_else(|| panic!("{name} not discovered"));
-        let bytes = std::fs::read(&file.path).expect("fixture");
-        let t = translate_bytes(&Kimi, &file, &bytes);
-        (file, bytes, t)
+        crate::adapters::testing::read_fixture(&Kimi, "kimi", name)
     }
 
     #[test]

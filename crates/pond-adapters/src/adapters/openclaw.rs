@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::amp::time_value;
+use super::pi::{block_part, content_parts};
 use super::{
     Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, discover_files, env_dir,
     is_uuid, json_text, str_field, timestamp_field,
@@ -159,36 +160,6 @@ fn message_id(ctx: RecordContext<'_>, record: &Value) -> String {
     match str_field(record, "id") {
         Some(id) => format!("{}/{id}", ctx.session_id),
         None => format!("{}/sha-{}", ctx.session_id, &ctx.sha256[..16]),
-    }
-}
-
-fn content_parts(content: Option<&Value>) -> Vec<Part> {
-    match content {
-        Some(Value::String(s)) => vec![Part::text(PartKind::Text, s.clone())],
-        Some(Value::Array(blocks)) => blocks.iter().map(block_part).collect(),
-        _ => Vec::new(),
-    }
-}
-
-fn block_part(block: &Value) -> Part {
-    match str_field(block, "type").unwrap_or("unknown") {
-        "text" => Part::text(PartKind::Text, str_field(block, "text").unwrap_or_default()),
-        "thinking" => Part::text(
-            PartKind::Thinking,
-            str_field(block, "thinking").unwrap_or_default(),
-        ),
-        "toolCall" => Part {
-            kind: PartKind::ToolCall,
-            text: block.get("arguments").map(json_text),
-            tool_name: str_field(block, "name").map(str::to_string),
-            tool_call_id: str_field(block, "id").map(str::to_string),
-            is_error: false,
-        },
-        "image" => {
-            let mime = str_field(block, "mimeType").unwrap_or("unknown type");
-            Part::text(PartKind::File, format!("[image: {mime}]"))
-        }
-        other => Part::text(PartKind::Other, format!("[{other}]")),
     }
 }
 

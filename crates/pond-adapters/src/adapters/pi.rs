@@ -267,7 +267,9 @@ fn agent_message(
     })
 }
 
-fn content_parts(content: Option<&Value>) -> Vec<Part> {
+/// A pi-ai message's content (a string or blocks); OpenClaw, built on pi's
+/// agent, stores the same messages.
+pub(crate) fn content_parts(content: Option<&Value>) -> Vec<Part> {
     match content {
         Some(Value::String(s)) => vec![Part::text(PartKind::Text, s.clone())],
         Some(Value::Array(blocks)) => blocks.iter().map(block_part).collect(),
@@ -275,7 +277,7 @@ fn content_parts(content: Option<&Value>) -> Vec<Part> {
     }
 }
 
-fn block_part(block: &Value) -> Part {
+pub(crate) fn block_part(block: &Value) -> Part {
     match str_field(block, "type").unwrap_or("unknown") {
         "text" => Part::text(PartKind::Text, str_field(block, "text").unwrap_or_default()),
         "thinking" => Part::text(
@@ -311,16 +313,7 @@ mod tests {
     }
 
     fn read(name: &str) -> (SourceFile, Vec<u8>, Translation) {
-        let found = Pi.discover(&fixtures());
-        assert!(found.problems.is_empty(), "{:?}", found.problems);
-        let file = found
-            .files
-            .into_iter()
-            .find(|f| f.rel_path == name)
-            .unwrap_or_else(|| panic!("{name} not discovered"));
-        let bytes = std::fs::read(&file.path).expect("fixture");
-        let t = translate_bytes(&Pi, &file, &bytes);
-        (file, bytes, t)
+        crate::adapters::testing::read_fixture(&Pi, "pi", name)
     }
 
     #[test]

@@ -4,7 +4,9 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use crate::adapters::{Adapter, SourceFile};
 use crate::model::{Message, PartKind};
+use crate::translate::{Translation, translate_bytes};
 
 /// `tests/fixtures/<client>` of the repository (the workspace root, two
 /// levels above this crate).
@@ -29,4 +31,23 @@ pub(crate) fn assert_tool_pairs(messages: &[Message]) {
             assert!(calls.contains(id.as_str()), "result without call: {id}");
         }
     }
+}
+
+/// The fixture file `rel` of `client` as the adapter discovers it, its bytes,
+/// and what a first sync of it would make.
+pub(crate) fn read_fixture(
+    adapter: &dyn Adapter,
+    client: &str,
+    rel: &str,
+) -> (SourceFile, Vec<u8>, Translation) {
+    let found = adapter.discover(&fixtures(client));
+    assert!(found.problems.is_empty(), "{:?}", found.problems);
+    let file = found
+        .files
+        .into_iter()
+        .find(|f| f.rel_path == rel)
+        .unwrap_or_else(|| panic!("{rel} not discovered"));
+    let bytes = std::fs::read(&file.path).expect("fixture");
+    let t = translate_bytes(adapter, &file, &bytes);
+    (file, bytes, t)
 }
