@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 MODEL := $${XDG_CACHE_HOME:-$$HOME/.cache}/pond/models/pond-static-minilm-256
 
-.PHONY: setup build models run test lint bench bench-search fuzz clean-store
+.PHONY: setup build models run test lint bench bench-search fuzz clean-store openapi
 
 ## Install the system tools the build needs (protoc for lance, mold to link fast).
 setup:
@@ -93,3 +93,7 @@ bench-search: models
 FUZZ_SECONDS ?= 60
 fuzz:
 	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+## Rewrite docs/openapi.json from the server's types (a test fails when it is stale).
+openapi:
+	POND_WRITE_OPENAPI=1 cargo test --locked --lib serve::openapi

@@ -84,6 +84,8 @@ fn main() {
         embedder: std::sync::Arc::new(pond::embed::Lazy::new(pond::embed::ModelChoice::resolve(
             None,
         ))),
+        origin_root: None,
+        redact: false,
     };
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let raw_bytes = dir_bytes(&corpus);

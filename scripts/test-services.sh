@@ -23,6 +23,14 @@ install_tools() {
         python3 -m venv "$TOOLS/venv"
         "$TOOLS/venv/bin/pip" install -q 'moto[server]' azure-storage-blob
     fi
+    # The official MCP client SDK and schemathesis drive `pond mcp` and
+    # `pond serve` in the tests; a venv of their own keeps their pins apart
+    # from moto's.
+    if ! "$TOOLS/venv-serve/bin/python" -c 'import mcp' 2>/dev/null || [ ! -x "$TOOLS/venv-serve/bin/schemathesis" ]; then
+        echo "installing mcp and schemathesis into $TOOLS/venv-serve" >&2
+        python3 -m venv "$TOOLS/venv-serve"
+        "$TOOLS/venv-serve/bin/pip" install -q 'mcp==2.3.0' 'schemathesis==4.32.5'
+    fi
     if [ ! -x "$TOOLS/node_modules/.bin/azurite-blob" ] || [ ! -x "$TOOLS/node_modules/.bin/s3rver" ]; then
         echo "installing azurite and s3rver into $TOOLS/node_modules" >&2
         (cd "$TOOLS" && npm install --silent --no-fund --no-audit azurite@3 s3rver@3)
@@ -79,6 +87,8 @@ POND_TEST_NOCOND_S3_ENDPOINT=http://127.0.0.1:$nocond
 POND_TEST_AZURITE_ENDPOINT=http://127.0.0.1:$az/$account
 POND_TEST_AZURITE_ACCOUNT=$account
 POND_TEST_AZURITE_KEY=$key
+POND_TEST_PYTHON=$TOOLS/venv-serve/bin/python
+POND_TEST_SCHEMATHESIS=$TOOLS/venv-serve/bin/schemathesis
 ENV
     trap - EXIT
     echo "$RUN/env"

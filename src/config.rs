@@ -21,6 +21,21 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     #[serde(default)]
     pub search: SearchConfig,
+    #[serde(default)]
+    pub redact: RedactConfig,
+    /// Bearer tokens for `pond serve`, hashed (`pond token create`).
+    #[serde(default, rename = "token")]
+    pub tokens: Vec<crate::access::TokenEntry>,
+}
+
+/// Secret masking; see docs/redaction.md.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedactConfig {
+    /// Mask secrets before they are stored: the raw bytes too, so the stored
+    /// session is no longer byte-exact (it is marked as redacted).
+    #[serde(default)]
+    pub at_ingest: bool,
 }
 
 /// Search settings; `POND_EMBED_MODEL` wins over these.
@@ -93,6 +108,14 @@ pub fn load(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>), Config
         message: e.message().to_string(),
     })?;
     Ok((config, Some(path)))
+}
+
+/// The tokens of a config file that may not exist yet.
+pub fn load_tokens(path: &Path) -> Result<Vec<crate::access::TokenEntry>, ConfigError> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    Ok(load(Some(path))?.0.tokens)
 }
 
 #[cfg(test)]

@@ -8,14 +8,19 @@
 
 pub use pond_adapters::{adapters, model};
 
+pub mod access;
+pub mod archive;
 pub mod cli;
 pub mod config;
 pub mod embed;
 pub mod export;
+pub mod mcp;
 pub mod paths;
+pub mod push;
 pub mod redact;
 pub mod resume;
 pub mod search;
+pub mod serve;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

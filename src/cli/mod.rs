@@ -12,11 +12,13 @@ mod output;
 mod resume;
 mod schedule;
 mod search;
+mod serve;
 mod sessions;
 mod show;
 mod status;
 mod storage;
 mod sync;
+mod token;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -86,6 +88,68 @@ pub enum Command {
     /// The local embedding model behind vector search.
     #[command(subcommand)]
     Model(ModelCommand),
+    /// Serve the archive to an agent as MCP tools over stdin/stdout.
+    Mcp(McpArgs),
+    /// Serve the archive over HTTP: JSON API, MCP at /mcp, remote ingest.
+    Serve(ServeArgs),
+    /// Bearer tokens for `pond serve`.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct McpArgs {
+    /// Mask secrets (API keys, tokens, private keys, passwords) in answers.
+    #[arg(long)]
+    pub redact: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Beyond loopback, tokens are required.
+    #[arg(long, default_value = "127.0.0.1:7474")]
+    pub listen: std::net::SocketAddr,
+    /// Answer with secrets unmasked (masked by default).
+    #[arg(long)]
+    pub no_redact: bool,
+    /// Where files sent to /v1/ingest are kept (default: under the state directory).
+    #[arg(long, value_name = "DIR")]
+    pub spool: Option<PathBuf>,
+    /// Largest file /v1/ingest accepts, in bytes.
+    #[arg(long, default_value_t = 1 << 30)]
+    pub max_upload: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a token; it is printed once and only its hash is kept.
+    Create {
+        /// A name to list, revoke and log it by.
+        name: String,
+        /// read: search and read sessions; ingest: send session files.
+        #[arg(long, value_enum)]
+        scope: crate::access::Scope,
+        /// Only sessions whose project (working directory) starts with this.
+        #[arg(long, value_name = "PREFIX")]
+        project_prefix: Option<String>,
+        /// Only sessions of hosts whose name starts with this (for ingest:
+        /// only such hosts may be sent for).
+        #[arg(long, value_name = "PREFIX")]
+        host_prefix: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The tokens in the config file (names, scopes, limits; never hashes).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a token; a running server refuses it from its next request.
+    Revoke {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -270,6 +334,13 @@ pub struct SyncArgs {
     /// Sync even into a store without conditional put (data can be lost).
     #[arg(long)]
     pub allow_unsafe_store: bool,
+    /// Send the files to a `pond serve` at this URL, which ingests them,
+    /// instead of writing to the store (for hosts that cannot reach it).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["dry_run", "allow_unsafe_store"])]
+    pub to: Option<url::Url>,
+    /// Bearer token (ingest scope) for --to.
+    #[arg(long, env = "POND_TOKEN", hide_env_values = true, requires = "to")]
+    pub token: Option<String>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -367,6 +438,12 @@ pub struct Context {
     pub provenance: Vec<config_show::Setting>,
     /// The embedding model, loaded only if a command needs it.
     pub embedder: std::sync::Arc<crate::embed::Lazy>,
+    /// The config file in effect, or where `pond token create` makes one.
+    pub config_path: PathBuf,
+    /// Hashed bearer tokens `pond serve` accepts.
+    pub tokens: Vec<crate::access::TokenEntry>,
+    /// `[redact] at_ingest`: mask secrets before storing them.
+    pub redact_at_ingest: bool,
 }
 
 impl Context {
@@ -441,6 +518,24 @@ impl Context {
             ));
         }
         provenance.extend(config_show::telemetry_settings(&config.telemetry));
+        provenance.push(Setting::new(
+            "redact.at_ingest",
+            config.redact.at_ingest.to_string(),
+            if config.redact.at_ingest {
+                Source::File
+            } else {
+                Source::Default
+            },
+        ));
+        provenance.push(Setting::new(
+            "tokens",
+            format!("{} (names: see `pond token list`)", config.tokens.len()),
+            if config.tokens.is_empty() {
+                Source::Default
+            } else {
+                Source::File
+            },
+        ));
         let model = crate::embed::ModelChoice::resolve(config.search.model.as_deref());
         provenance.push(Setting::new(
             "search.model",
@@ -460,6 +555,11 @@ impl Context {
             telemetry: config.telemetry,
             provenance,
             embedder: std::sync::Arc::new(crate::embed::Lazy::new(model)),
+            config_path: config_file
+                .or_else(|| cli.config.clone())
+                .unwrap_or_else(crate::config::default_path),
+            tokens: config.tokens,
+            redact_at_ingest: config.redact.at_ingest,
         })
     }
 }
@@ -502,6 +602,9 @@ async fn run_command(ctx: &Context, command: Command) -> anyhow::Result<ExitCode
         Command::Export(args) => export::run(ctx, args).instrument(span("export")).await,
         Command::Resume(args) => resume::run(ctx, args).instrument(span("resume")).await,
         Command::Adapters(args) => span("adapters").in_scope(|| adapters::run(args)),
+        Command::Mcp(args) => serve::mcp(ctx, args).instrument(span("mcp")).await,
+        Command::Serve(args) => serve::serve(ctx, args).await,
+        Command::Token(command) => span("token").in_scope(|| token::run(ctx, command)),
         Command::Config(ConfigCommand::Show { json }) => config_show::run(ctx, json),
         Command::Schedule(args) => schedule::run(ctx, args).instrument(span("schedule")).await,
         Command::Storage(StorageCommand::Check(args)) => {

@@ -27,6 +27,7 @@ pub async fn run(ctx: &Context, args: SearchArgs) -> anyhow::Result<ExitCode> {
         since: time(&args.since)?,
         until: time(&args.until)?,
         session: args.session,
+        within: Default::default(),
     };
     let request = Request {
         query: args.query.join(" "),

@@ -11,6 +11,9 @@ use crate::store::{OpenMode, Store, TableKind, schema, sql_str};
 #[derive(Debug, Serialize)]
 struct Transcript {
     session: Session,
+    /// Stored with secrets masked (`[redact] at_ingest`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    redacted: bool,
     messages: Vec<Message>,
 }
 
@@ -39,12 +42,17 @@ pub async fn run(ctx: &Context, args: ShowArgs) -> anyhow::Result<ExitCode> {
         messages.extend(schema::messages_from_batch(&b)?);
     }
     messages.sort_by_key(|m| m.seq);
+    let redacted = store.redacted_sessions([id.as_str()]).await?.contains(&id);
     if args.redact {
         redact_transcript(&mut session, &mut messages);
     }
 
     if args.json {
-        output::print_json(&Transcript { session, messages })?;
+        output::print_json(&Transcript {
+            session,
+            redacted,
+            messages,
+        })?;
         return Ok(ExitCode::SUCCESS);
     }
     println!("session {} ({})", session.id, session.client);
@@ -63,6 +71,9 @@ pub async fn run(ctx: &Context, args: ShowArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(parent) = &session.parent_id {
         println!("parent:  {parent}");
+    }
+    if redacted {
+        println!("note:    stored with secrets masked ([redact] at_ingest)");
     }
     println!(
         "time:    {} → {}, {} messages\n",

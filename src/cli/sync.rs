@@ -28,6 +28,9 @@ pub struct RoundSpec {
 }
 
 pub async fn run(ctx: &Context, args: SyncArgs) -> anyhow::Result<ExitCode> {
+    if let Some(server) = args.to.clone() {
+        return push(ctx, args, server).await;
+    }
     let spec = RoundSpec {
         adapter: args.adapter,
         path: args.path,
@@ -142,6 +145,8 @@ async fn round_inner(ctx: &Context, spec: &RoundSpec) -> anyhow::Result<SyncRepo
         state_dir: state_dir.clone(),
         batch_bytes: DEFAULT_BATCH_BYTES,
         embedder: ctx.embedder.clone(),
+        origin_root: None,
+        redact: ctx.redact_at_ingest,
     };
     let mut report = SyncReport::new(&ctx.location.display, &ctx.host, names, spec.dry_run);
     report.waited_for_lock = waited;
@@ -318,4 +323,48 @@ pub fn print_human(r: &SyncReport) {
             r.errors.len() - SHOWN
         );
     }
+}
+
+/// `pond sync --to URL`: the files go to a server, which ingests them.
+async fn push(ctx: &Context, args: SyncArgs, server: url::Url) -> anyhow::Result<ExitCode> {
+    let opts = crate::push::PushOptions {
+        server,
+        token: args.token,
+        host: ctx.host.clone(),
+        adapters: select_adapters(args.adapter.as_deref(), args.path.is_some())?,
+        path: args.path,
+        state_dir: crate::paths::state_dir(),
+    };
+    let show = !args.json && std::io::stderr().is_terminal();
+    let report = crate::push::push(&opts, &|line| {
+        if show {
+            eprintln!("{line}");
+        }
+    })
+    .await?;
+    if args.json {
+        output::print_json(&report)?;
+    } else {
+        println!(
+            "pushed to {}: {} files scanned, {} sent ({} bytes); server inserted {} sessions, {} messages",
+            report.server,
+            report.files_scanned,
+            report.files_sent,
+            report.bytes_sent,
+            report.sessions_inserted,
+            report.messages_inserted
+        );
+        for p in &report.problems {
+            eprintln!("pond: {p}");
+        }
+    }
+    let failed = report
+        .runs
+        .iter()
+        .any(|r| r.get("outcome").and_then(|o| o.as_str()) == Some("failed"));
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -21,6 +21,8 @@ pub struct Filters {
     pub until: Option<DateTime<Utc>>,
     /// A session id or a prefix of one.
     pub session: Option<String>,
+    /// What the caller may see at all (a token's limits).
+    pub within: crate::access::Limits,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -91,6 +93,7 @@ impl Filters {
         if let Some(s) = &self.session {
             clauses.push(format!("session_id LIKE {}", sql_str(&format!("{s}%"))));
         }
+        clauses.extend(self.within.to_sql());
         if let Some(t) = self.since {
             clauses.push(format!("timestamp >= {}", sql_time(t)));
         }

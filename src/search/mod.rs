@@ -20,7 +20,17 @@ use crate::store::{Store, StoreError, TableKind, sql_str};
 pub use filters::{FilterError, Filters};
 use fusion::{Arm, Ranked};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     Hybrid,
@@ -55,7 +65,7 @@ pub enum SearchError {
 }
 
 /// One result: the best-matching part of one session.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Hit {
     pub session_id: String,
     pub message_id: String,
@@ -77,7 +87,7 @@ pub struct Hit {
     pub session_matches: usize,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Response {
     pub query: String,
     /// The mode actually run (hybrid falls back to fts without a model).
@@ -93,7 +103,11 @@ pub struct Response {
 /// Candidates each arm returns: enough to fill the page after grouping by
 /// session, bounded so a deep page cannot make a query unbounded.
 fn pool_size(req: &Request) -> usize {
-    ((req.offset + req.limit) * req.per_session.max(1) * 8).clamp(50, 2000)
+    req.offset
+        .saturating_add(req.limit)
+        .saturating_mul(req.per_session.max(1))
+        .saturating_mul(8)
+        .clamp(50, 2000)
 }
 
 /// In hybrid mode only the vector arm's first candidates are fused: below

@@ -85,15 +85,18 @@ pub enum TableKind {
     Hosts,
     /// One row per searchable message part: text, filters and vector.
     Search,
+    /// Sessions stored with secrets masked.
+    Redactions,
 }
 
-const ALL_TABLES: [TableKind; 6] = [
+const ALL_TABLES: [TableKind; 7] = [
     TableKind::Raw,
     TableKind::Messages,
     TableKind::Sessions,
     TableKind::SyncRuns,
     TableKind::Hosts,
     TableKind::Search,
+    TableKind::Redactions,
 ];
 
 impl TableKind {
@@ -105,6 +108,7 @@ impl TableKind {
             TableKind::SyncRuns => fleet::SYNC_RUNS,
             TableKind::Hosts => fleet::HOSTS,
             TableKind::Search => search::SEARCH,
+            TableKind::Redactions => schema::REDACTIONS,
         }
     }
 
@@ -116,6 +120,7 @@ impl TableKind {
             TableKind::SyncRuns => fleet::sync_runs_schema(),
             TableKind::Hosts => fleet::hosts_schema(),
             TableKind::Search => search::search_schema(),
+            TableKind::Redactions => schema::redactions_schema(),
         }
     }
 }
@@ -148,10 +153,29 @@ impl Store {
         Store::open_tables(location, OpenMode::Existing, kinds).await
     }
 
+    /// Opens (creating if needed) a store a server keeps open for hours:
+    /// reads check for commits by other processes at most `fresh_within`
+    /// old, so answers follow the syncs of every host.
+    pub async fn open_long_lived(
+        location: &StoreLocation,
+        fresh_within: std::time::Duration,
+    ) -> Result<Store, StoreError> {
+        Store::open_with(location, OpenMode::Create, &ALL_TABLES, Some(fresh_within)).await
+    }
+
     async fn open_tables(
         location: &StoreLocation,
         mode: OpenMode,
         kinds: &[TableKind],
+    ) -> Result<Store, StoreError> {
+        Store::open_with(location, mode, kinds, None).await
+    }
+
+    async fn open_with(
+        location: &StoreLocation,
+        mode: OpenMode,
+        kinds: &[TableKind],
+        fresh_within: Option<std::time::Duration>,
     ) -> Result<Store, StoreError> {
         if let Some(dir) = &location.local_dir {
             match mode {
@@ -167,8 +191,12 @@ impl Store {
                 OpenMode::Existing => {}
             }
         }
-        let db = lancedb::connect(location.uri())
-            .storage_options(location.storage_options())
+        let mut connect =
+            lancedb::connect(location.uri()).storage_options(location.storage_options());
+        if let Some(interval) = fresh_within {
+            connect = connect.read_consistency_interval(interval);
+        }
+        let db = connect
             .execute()
             .await
             .map_err(|source| lance_error(location, "connect", source))?;
@@ -529,6 +557,35 @@ impl Store {
             .count_rows(filter.map(str::to_string))
             .await
             .map_err(|e| lance_error(&self.location, &format!("count {}", kind.name()), e))
+    }
+
+    /// Which of `session_ids` were stored with their secrets masked.
+    pub async fn redacted_sessions<'a>(
+        &self,
+        session_ids: impl IntoIterator<Item = &'a str>,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let ids: Vec<&str> = session_ids.into_iter().collect();
+        let mut found = std::collections::HashSet::new();
+        if ids.is_empty() {
+            return Ok(found);
+        }
+        for b in self
+            .scan(
+                TableKind::Redactions,
+                Some(&sql_in("id", ids)),
+                Some(&["id"]),
+            )
+            .await?
+        {
+            found.extend(
+                schema::Columns::new(&b)
+                    .str("id")?
+                    .iter()
+                    .flatten()
+                    .map(str::to_string),
+            );
+        }
+        Ok(found)
     }
 
     /// Bytes the store occupies, for local stores.

@@ -150,6 +150,15 @@ pub(super) async fn commit(
             )
         })
         .collect();
+    if opts.redact {
+        let ids: Vec<&str> = sessions.iter().map(|s| s.id.as_str()).collect();
+        store
+            .insert_absent(
+                TableKind::Redactions,
+                schema::redactions_batch(&ids, &opts.host, now)?,
+            )
+            .await?;
+    }
     let (inserted, updated) = store
         .upsert(TableKind::Sessions, schema::sessions_batch(&sessions, now)?)
         .await?;

@@ -59,6 +59,13 @@ pub struct SyncOptions {
     /// Embeds each new search row. Without a model, rows are stored without
     /// vectors and full-text search still finds them.
     pub embedder: Arc<embed::Lazy>,
+    /// Record this as the root files came from instead of the directory
+    /// read: a server ingesting a host's pushed files stores them exactly as
+    /// that host's own sync would.
+    pub origin_root: Option<String>,
+    /// `[redact] at_ingest`: mask secrets in everything stored, raw bytes
+    /// included.
+    pub redact: bool,
 }
 
 /// Runs one sync against an open store, filling `report`. Problems with single
@@ -161,7 +168,10 @@ async fn sync_root(
     progress: &dyn Fn(&str),
 ) -> Result<(), SyncError> {
     let client = adapter.name();
-    let root_str = root.display().to_string();
+    let root_str = opts
+        .origin_root
+        .clone()
+        .unwrap_or_else(|| root.display().to_string());
     let discovery = tracing::info_span!("discover").in_scope(|| adapter.discover(root));
     for p in discovery.problems {
         report.problem(root, None, p);
@@ -229,7 +239,10 @@ async fn sync_root(
                     touched_only = true;
                 }
             }
-            Ok(Some(work)) => {
+            Ok(Some(mut work)) => {
+                if opts.redact {
+                    redact_work(&mut work);
+                }
                 batch_bytes += work.raw.iter().map(|r| r.length).sum::<u64>();
                 batch.push(work);
                 if batch_bytes >= opts.batch_bytes {
@@ -258,6 +271,34 @@ async fn sync_root(
         commit::save_cursors(cursors)?;
     }
     Ok(())
+}
+
+/// Masks secrets in what a file's reading produced, before any of it is
+/// stored. Record lengths and digests keep describing the source file, so
+/// cursors and recovery still line up with it.
+fn redact_work(work: &mut FileWork) {
+    use crate::redact::{redact_bytes, redact_str};
+    use std::borrow::Cow;
+    for record in &mut work.raw {
+        if let (Cow::Owned(masked), _) = redact_bytes(&record.bytes) {
+            record.bytes = masked;
+        }
+    }
+    let mask = |text: &mut String| {
+        if let Cow::Owned(masked) = redact_str(text) {
+            *text = masked;
+        }
+    };
+    for part in work.messages.iter_mut().flat_map(|m| m.parts.iter_mut()) {
+        if let Some(text) = &mut part.text {
+            mask(text);
+        }
+    }
+    for (_, facts) in &mut work.facts {
+        if let Some(title) = &mut facts.title {
+            mask(title);
+        }
+    }
 }
 
 fn file_id(host: &str, client: &str, root: &str, rel_path: &str) -> String {

@@ -23,3 +23,4 @@ mod redaction;
 mod resume;
 mod schedule;
 mod search;
+mod serve;

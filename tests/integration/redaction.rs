@@ -5,13 +5,13 @@ use serde_json::{Value, json};
 
 use crate::harness::Pond;
 
-struct Seed {
-    kind: String,
-    text: String,
-    secret: String,
+pub struct Seed {
+    pub kind: String,
+    pub text: String,
+    pub secret: String,
 }
 
-fn seeds() -> Vec<Seed> {
+pub fn seeds() -> Vec<Seed> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/redaction/secrets.json"
@@ -26,11 +26,18 @@ fn seeds() -> Vec<Seed> {
         .collect()
 }
 
-const SESSION: &str = "5ec0e7a1-0000-4000-8000-00000000f00d";
+pub const SESSION: &str = "5ec0e7a1-0000-4000-8000-00000000f00d";
 
 /// A Claude Code session whose user pasted one secret per message.
-fn seeded_pond() -> Pond {
+pub fn seeded_pond() -> Pond {
     let pond = Pond::new();
+    let src = seed_sources(&pond);
+    pond.sync("claude-code", &src);
+    pond
+}
+
+/// Writes the seeded session under the pond's `src/` and returns that dir.
+fn seed_sources(pond: &Pond) -> std::path::PathBuf {
     let dir = pond.root.join("src/project");
     std::fs::create_dir_all(&dir).unwrap();
     let mut lines = String::new();
@@ -47,8 +54,7 @@ fn seeded_pond() -> Pond {
         lines.push('\n');
     }
     std::fs::write(dir.join(format!("{SESSION}.jsonl")), lines).unwrap();
-    pond.sync("claude-code", &pond.root.join("src"));
-    pond
+    pond.root.join("src")
 }
 
 #[test]
@@ -102,4 +108,120 @@ fn rule33_no_seeded_secret_survives_redacted_search_show_or_export() {
     for line in exported.lines() {
         serde_json::from_str::<Value>(line).expect("masked lines stay JSON");
     }
+}
+
+/// Every string and byte value of every column of every table.
+fn stored_values(pond: &Pond) -> Vec<Vec<u8>> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::{Array, ArrayRef};
+    use arrow_schema::DataType;
+    use pond::store::TableKind;
+    fn collect(array: &ArrayRef, out: &mut Vec<Vec<u8>>) {
+        match array.data_type() {
+            DataType::Utf8 => out.extend(
+                array
+                    .as_string::<i32>()
+                    .iter()
+                    .flatten()
+                    .map(|s| s.as_bytes().to_vec()),
+            ),
+            DataType::LargeUtf8 => out.extend(
+                array
+                    .as_string::<i64>()
+                    .iter()
+                    .flatten()
+                    .map(|s| s.as_bytes().to_vec()),
+            ),
+            DataType::Binary => out.extend(
+                array
+                    .as_binary::<i32>()
+                    .iter()
+                    .flatten()
+                    .map(<[u8]>::to_vec),
+            ),
+            DataType::LargeBinary => out.extend(
+                array
+                    .as_binary::<i64>()
+                    .iter()
+                    .flatten()
+                    .map(<[u8]>::to_vec),
+            ),
+            DataType::List(_) => {
+                let list = array.as_list::<i32>();
+                collect(list.values(), out);
+            }
+            _ => {}
+        }
+    }
+    let (runtime, store) = crate::harness::open_store(&pond.store_url, Vec::new());
+    let mut values = Vec::new();
+    for kind in [
+        TableKind::Raw,
+        TableKind::Messages,
+        TableKind::Sessions,
+        TableKind::Search,
+        TableKind::SyncRuns,
+        TableKind::Hosts,
+        TableKind::Redactions,
+    ] {
+        for batch in runtime.block_on(store.scan(kind, None, None)).unwrap() {
+            for column in batch.columns() {
+                if column.null_count() < column.len() {
+                    collect(column, &mut values);
+                }
+            }
+        }
+    }
+    values
+}
+
+#[test]
+fn rule38_redact_at_ingest_stores_no_secret_and_marks_the_session() {
+    let pond = Pond::new();
+    let config = pond.root.join("home/.config/pond/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, "[redact]\nat_ingest = true\n").unwrap();
+    let src = seed_sources(&pond);
+    pond.sync("claude-code", &src);
+    let seeds = seeds();
+
+    // Through Lance: no column of any table holds a secret.
+    let values = stored_values(&pond);
+    let joined: Vec<u8> = values.join(&b"\n"[..]);
+    let text = String::from_utf8_lossy(&joined);
+    assert!(
+        text.contains("[REDACTED:"),
+        "nothing masked: the test proves nothing"
+    );
+    for s in &seeds {
+        assert!(!text.contains(&s.secret), "{} stored: {}", s.kind, s.secret);
+        assert!(
+            text.contains(&format!("[REDACTED:{}]", s.kind)),
+            "{}",
+            s.kind
+        );
+    }
+    // Nor any file of the store, indexes included.
+    for (name, bytes) in crate::harness::tree(&pond.store) {
+        let bytes = String::from_utf8_lossy(&bytes);
+        for s in &seeds {
+            assert!(!bytes.contains(&s.secret), "{}: {name}", s.kind);
+        }
+    }
+
+    // The session says so, and plain output no longer holds the secrets.
+    let listed = pond.json(&["sessions", "--json"]);
+    assert_eq!(listed[0]["redacted"], true, "{listed}");
+    let shown = pond.json(&["show", SESSION, "--json"]);
+    assert_eq!(shown["redacted"], true);
+    let out = pond.root.join("out");
+    pond.ok(&["export", SESSION, "--raw", "--out", out.to_str().unwrap()]);
+    let exported = std::fs::read_to_string(out.join(format!("project/{SESSION}.jsonl"))).unwrap();
+    for s in &seeds {
+        assert!(!exported.contains(&s.secret), "{}: export", s.kind);
+    }
+
+    // Syncing again stores nothing twice and still nothing secret.
+    let again = pond.sync("claude-code", &src);
+    assert_eq!(again["messages_inserted"], 0, "{again}");
 }

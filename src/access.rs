@@ -1,0 +1,385 @@
+//! Who may read or write the archive over the network: bearer tokens.
+//!
+//! A token is shown once, at creation; the config file keeps only its
+//! SHA-256, so a leaked config does not leak access. Each token has one
+//! scope (read or ingest) and optional limits (a project or host prefix)
+//! that narrow every answer given to it. Checking a token hashes it and
+//! compares against every stored hash in constant time, so neither timing
+//! nor an early exit tells an attacker how close a guess came.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+use pond_adapters::digest::sha256_hex;
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Search, list and read sessions.
+    Read,
+    /// Send session files for ingest (`POST /v1/ingest`); reads nothing.
+    Ingest,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Ingest => "ingest",
+        }
+    }
+}
+
+/// What a caller may see: sessions whose project and host start with these.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_prefix: Option<String>,
+}
+
+impl Limits {
+    pub fn is_unlimited(&self) -> bool {
+        self.project_prefix.is_none() && self.host_prefix.is_none()
+    }
+
+    /// Whether a session with this project and host is visible.
+    pub fn allows(&self, project: Option<&str>, host: &str) -> bool {
+        let project_ok = match &self.project_prefix {
+            None => true,
+            Some(prefix) => project.is_some_and(|p| p.starts_with(prefix.as_str())),
+        };
+        let host_ok = match &self.host_prefix {
+            None => true,
+            Some(prefix) => host.starts_with(prefix.as_str()),
+        };
+        project_ok && host_ok
+    }
+
+    /// The same rule as a SQL predicate over `project` and `host` columns.
+    pub fn to_sql(&self) -> Option<String> {
+        let prefix = |column: &str, p: &str| {
+            format!(
+                "{column} LIKE {} ESCAPE '\\'",
+                crate::store::sql_str(&format!("{}%", like_escape(p)))
+            )
+        };
+        let clauses: Vec<String> = [
+            self.project_prefix.as_deref().map(|p| prefix("project", p)),
+            self.host_prefix.as_deref().map(|p| prefix("host", p)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        (!clauses.is_empty()).then(|| clauses.join(" AND "))
+    }
+}
+
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// A token as the config file keeps it (`[[token]]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TokenEntry {
+    pub name: String,
+    /// `sha256:<hex>` of the token.
+    pub hash: String,
+    pub scope: Scope,
+    #[serde(flatten)]
+    pub limits: Limits,
+    /// RFC 3339 time of creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+}
+
+/// What a verified caller may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// The token's name (never the token): what logs may say.
+    pub name: String,
+    /// `None` for a local caller, who may do anything.
+    pub scope: Option<Scope>,
+    pub limits: Limits,
+}
+
+impl Grant {
+    /// A caller on this machine with no token (stdio MCP, loopback serve
+    /// without tokens configured): sees everything, may ingest.
+    pub fn local() -> Grant {
+        Grant {
+            name: "local".to_string(),
+            scope: None,
+            limits: Limits::default(),
+        }
+    }
+
+    pub fn permits(&self, needed: Scope) -> bool {
+        self.scope.is_none_or(|s| s == needed)
+    }
+}
+
+const TOKEN_PREFIX: &str = "pond_";
+
+fn hash_token(token: &str) -> String {
+    format!("sha256:{}", sha256_hex(token.as_bytes()))
+}
+
+/// Finds the token among `entries`, looking at every entry whatever the
+/// outcome so the time taken does not depend on which one matched.
+pub fn verify(entries: &[TokenEntry], presented: &str) -> Option<Grant> {
+    let presented_hash = hash_token(presented);
+    let mut found = None;
+    for entry in entries {
+        let equal: bool = presented_hash
+            .as_bytes()
+            .ct_eq(entry.hash.as_bytes())
+            .into();
+        if equal && found.is_none() {
+            found = Some(Grant {
+                name: entry.name.clone(),
+                scope: Some(entry.scope),
+                limits: entry.limits.clone(),
+            });
+        }
+    }
+    found
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("a token named `{0}` exists already (revoke it first)")]
+    Exists(String),
+    #[error("no token named `{0}`")]
+    Unknown(String),
+    #[error("token names are letters, digits, `-`, `_` and `.`: `{0}`")]
+    BadName(String),
+    #[error("cannot read random bytes for a token: {0}")]
+    Random(getrandom::Error),
+    #[error("cannot update {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+}
+
+/// Makes a token, appends its entry to the config file and returns the
+/// token itself: the only time it exists outside the caller's hands.
+pub fn create(
+    config_path: &Path,
+    name: &str,
+    scope: Scope,
+    limits: Limits,
+) -> Result<(String, TokenEntry), TokenError> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(TokenError::BadName(name.to_string()));
+    }
+    let existing = crate::config::load_tokens(config_path)?;
+    if existing.iter().any(|t| t.name == name) {
+        return Err(TokenError::Exists(name.to_string()));
+    }
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(TokenError::Random)?;
+    let token = format!(
+        "{TOKEN_PREFIX}{}",
+        secret
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let entry = TokenEntry {
+        name: name.to_string(),
+        hash: hash_token(&token),
+        scope,
+        limits,
+        created: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+    };
+    let mut text = match std::fs::read_to_string(config_path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => {
+            return Err(TokenError::Write {
+                path: config_path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&entry_toml(&entry));
+    write_private(config_path, &text)?;
+    Ok((token, entry))
+}
+
+/// Removes the named token's `[[token]]` block, leaving the rest of the
+/// file as it was.
+pub fn revoke(config_path: &Path, name: &str) -> Result<TokenEntry, TokenError> {
+    let entries = crate::config::load_tokens(config_path)?;
+    let Some(entry) = entries.into_iter().find(|t| t.name == name) else {
+        return Err(TokenError::Unknown(name.to_string()));
+    };
+    let text = std::fs::read_to_string(config_path).map_err(|source| TokenError::Write {
+        path: config_path.to_path_buf(),
+        source,
+    })?;
+    let kept = without_token_block(&text, &entry.hash);
+    write_private(config_path, &kept)?;
+    Ok(entry)
+}
+
+/// The TOML block pond writes for a token. Values are quoted as JSON
+/// strings, which TOML basic strings accept unchanged.
+fn entry_toml(entry: &TokenEntry) -> String {
+    let q = |s: &str| serde_json::Value::String(s.to_string()).to_string();
+    let mut block = format!(
+        "\n[[token]]\nname = {}\nhash = {}\nscope = {}\n",
+        q(&entry.name),
+        q(&entry.hash),
+        q(entry.scope.as_str())
+    );
+    if let Some(p) = &entry.limits.project_prefix {
+        block.push_str(&format!("project_prefix = {}\n", q(p)));
+    }
+    if let Some(h) = &entry.limits.host_prefix {
+        block.push_str(&format!("host_prefix = {}\n", q(h)));
+    }
+    if let Some(c) = &entry.created {
+        block.push_str(&format!("created = {}\n", q(c)));
+    }
+    block
+}
+
+/// Drops the `[[token]]` table holding `hash` (hashes are unique and only
+/// ever written by pond), from its header to the next table header.
+fn without_token_block(text: &str, hash: &str) -> String {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let is_header = |l: &str| l.trim_start().starts_with('[');
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < lines.len() {
+        if lines[i].trim() == "[[token]]" {
+            let end = (i + 1..lines.len())
+                .find(|&j| is_header(lines[j]))
+                .unwrap_or(lines.len());
+            let holds = lines[i..end]
+                .iter()
+                .any(|l| l.contains(hash) && l.trim_start().starts_with("hash"));
+            if holds {
+                // Also drop the blank line pond wrote before the block.
+                if out.ends_with("\n\n") {
+                    out.pop();
+                }
+                i = end;
+                continue;
+            }
+        }
+        out.push_str(lines[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Writes the config readable by its owner only: it now holds token hashes
+/// and may hold store credentials.
+fn write_private(path: &Path, text: &str) -> Result<(), TokenError> {
+    let err = |source| TokenError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let tmp = path.with_extension("toml.tmp");
+    std::fs::write(&tmp, text).map_err(err)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+    }
+    std::fs::rename(&tmp, path).map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_tokens_verify_and_revoked_ones_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "host = \"h\"\n[store]\nurl = \"/tmp/x\"\n").unwrap();
+        let limits = Limits {
+            project_prefix: Some("/work/team-a".into()),
+            host_prefix: None,
+        };
+        let (read, _) = create(&path, "reader", Scope::Read, limits.clone()).unwrap();
+        let (ingest, _) = create(&path, "ci", Scope::Ingest, Limits::default()).unwrap();
+        assert!(read.starts_with(TOKEN_PREFIX) && read.len() == TOKEN_PREFIX.len() + 64);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains(&read) && !text.contains(&ingest), "{text}");
+        let (config, _) = crate::config::load(Some(&path)).unwrap();
+        assert_eq!(config.store.url.as_deref(), Some("/tmp/x"));
+        let grant = verify(&config.tokens, &read).unwrap();
+        assert_eq!((grant.scope, grant.limits), (Some(Scope::Read), limits));
+        assert_eq!(
+            verify(&config.tokens, &ingest).unwrap().scope,
+            Some(Scope::Ingest)
+        );
+        assert!(verify(&config.tokens, "pond_0000").is_none());
+        assert!(matches!(
+            create(&path, "ci", Scope::Read, Limits::default()),
+            Err(TokenError::Exists(_))
+        ));
+
+        revoke(&path, "reader").unwrap();
+        let (config, _) = crate::config::load(Some(&path)).unwrap();
+        assert!(verify(&config.tokens, &read).is_none());
+        assert!(verify(&config.tokens, &ingest).is_some());
+        assert_eq!(config.host.as_deref(), Some("h"));
+        assert!(matches!(
+            revoke(&path, "reader"),
+            Err(TokenError::Unknown(_))
+        ));
+    }
+
+    #[test]
+    fn limits_match_by_prefix_and_escape_like_wildcards() {
+        let l = Limits {
+            project_prefix: Some("/w/a_b".into()),
+            host_prefix: Some("ci-".into()),
+        };
+        assert!(l.allows(Some("/w/a_b/x"), "ci-7"));
+        assert!(!l.allows(Some("/w/aXb"), "ci-7"));
+        assert!(!l.allows(None, "ci-7"));
+        assert!(!l.allows(Some("/w/a_b"), "laptop"));
+        let sql = l.to_sql().unwrap();
+        assert!(sql.contains(r"a\_b%"), "{sql}");
+        assert!(Limits::default().to_sql().is_none());
+    }
+
+    #[test]
+    fn bad_names_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        for name in ["", "a b", "x\"y", "n\nm"] {
+            assert!(matches!(
+                create(&path, name, Scope::Read, Limits::default()),
+                Err(TokenError::BadName(_))
+            ));
+        }
+    }
+}

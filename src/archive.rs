@@ -1,0 +1,696 @@
+//! The questions the archive answers over MCP and HTTP, written once.
+//!
+//! Both servers hand the same parameters to the same functions here, so an
+//! agent using MCP and a script using the HTTP API see the same results, and
+//! the access rules (a token's limits, output redaction) are enforced in one
+//! place. Answers are shaped for a reader paying per token: transcripts come
+//! in pages with long parts clipped unless asked for in full.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::access::Limits;
+use crate::embed::Lazy;
+use crate::model::{Message, Part, PartKind, Session};
+use crate::search::{self, Filters, Mode, Request};
+use crate::store::{Store, StoreError, TableKind, schema, sql_str};
+
+/// Why a question got no answer. Each maps to one HTTP status and one MCP
+/// tool error.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    /// The caller asked wrongly (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// Absent, or outside what the caller may see: the two look alike so a
+    /// limited token cannot probe for ids (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The caller asked outright for something outside its limits (403).
+    #[error("{0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("search failed: {0}")]
+    Search(String),
+}
+
+/// What one caller may see, and whether secrets are masked for it.
+#[derive(Debug, Clone, Default)]
+pub struct View {
+    pub limits: Limits,
+    pub redact: bool,
+}
+
+impl View {
+    fn mask<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        if self.redact {
+            crate::redact::redact_str(text)
+        } else {
+            Cow::Borrowed(text)
+        }
+    }
+
+    fn mask_owned(&self, text: &mut String) {
+        if let Cow::Owned(masked) = self.mask(text) {
+            *text = masked;
+        }
+    }
+
+    /// A host filter naming a host the caller may never see is refused
+    /// outright rather than answered with nothing.
+    fn check_hosts(&self, hosts: &[String]) -> Result<(), ArchiveError> {
+        if let Some(prefix) = &self.limits.host_prefix
+            && let Some(h) = hosts.iter().find(|h| !h.starts_with(prefix.as_str()))
+        {
+            return Err(ArchiveError::Forbidden(format!(
+                "host `{h}` is outside what this token may read"
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchParams {
+    /// Words, an exact token (an id, an error message, a path) or a question.
+    #[schemars(length(min = 1), regex(pattern = r"\S"))]
+    pub query: String,
+    /// `hybrid` (default: BM25 and vectors fused), `fts` (BM25 only) or `vector`.
+    #[serde(default)]
+    pub mode: Option<Mode>,
+    /// Only these clients, e.g. `claude-code`, `codex`.
+    #[serde(default)]
+    pub client: Vec<String>,
+    /// Only sessions whose working directory contains this.
+    #[serde(default)]
+    pub project: Option<String>,
+    /// Only these hosts.
+    #[serde(default)]
+    pub host: Vec<String>,
+    /// Only these roles: user, assistant, system, tool, developer.
+    #[serde(default)]
+    pub role: Vec<String>,
+    /// Only these parts: text, thinking, tool-call, tool-result, file, other.
+    #[serde(default)]
+    pub kind: Vec<String>,
+    /// Only calls to (and results of) these tools, e.g. `Bash`.
+    #[serde(default)]
+    pub tool: Vec<String>,
+    /// Not before: a date (2026-11-01), an RFC 3339 time or an age (7d, 12h).
+    #[serde(default)]
+    pub since: Option<String>,
+    /// Not after: same forms as `since`.
+    #[serde(default)]
+    pub until: Option<String>,
+    /// Only this session (an id or a prefix of one).
+    #[serde(default)]
+    pub session: Option<String>,
+    /// Sessions per page (default 10).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 100))]
+    pub limit: Option<usize>,
+    /// Sessions to skip, for the next page.
+    #[serde(default)]
+    #[schemars(range(max = 10000))]
+    pub offset: Option<usize>,
+    /// Hits per session, each from a different message (default 1).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 10))]
+    pub per_session: Option<usize>,
+}
+
+/// A paging value, refused when outside the range its schema documents: a
+/// caller asking for 0 or a million results has made a mistake worth saying.
+fn within(
+    name: &str,
+    value: Option<usize>,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<Option<usize>, ArchiveError> {
+    match value {
+        Some(v) if !range.contains(&v) => Err(ArchiveError::BadRequest(format!(
+            "`{name}` must be between {} and {}, not {v}",
+            range.start(),
+            range.end()
+        ))),
+        v => Ok(v),
+    }
+}
+
+/// Runs a search as `pond search --json` does, within the caller's view.
+pub async fn search(
+    store: &Store,
+    embedder: &Lazy,
+    view: &View,
+    params: SearchParams,
+) -> Result<search::Response, ArchiveError> {
+    view.check_hosts(&params.host)?;
+    let now = Utc::now();
+    let time = |s: &Option<String>| {
+        s.as_deref()
+            .map(|s| search::filters::parse_time(s, now))
+            .transpose()
+            .map_err(|e| ArchiveError::BadRequest(e.to_string()))
+    };
+    let request = Request {
+        query: params.query,
+        mode: params.mode.unwrap_or(Mode::Hybrid),
+        filters: Filters {
+            clients: params.client,
+            project: params.project,
+            hosts: params.host,
+            roles: params.role,
+            kinds: params.kind,
+            tools: params.tool,
+            since: time(&params.since)?,
+            until: time(&params.until)?,
+            session: params.session,
+            within: view.limits.clone(),
+        },
+        limit: within("limit", params.limit, 1..=100)?.unwrap_or(10),
+        offset: within("offset", params.offset, 0..=10_000)?.unwrap_or(0),
+        per_session: within("per_session", params.per_session, 1..=10)?.unwrap_or(1),
+    };
+    let model = async { embedder.get() };
+    let mut response = search::search(store, model, &request)
+        .await
+        .map_err(|e| match e {
+            search::SearchError::Store(e) => ArchiveError::Store(e),
+            e @ (search::SearchError::Filter(_)
+            | search::SearchError::EmptyQuery
+            | search::SearchError::NoModel(_)) => ArchiveError::BadRequest(e.to_string()),
+            e => ArchiveError::Search(e.to_string()),
+        })?;
+    if view.redact {
+        for hit in &mut response.hits {
+            if let Cow::Owned(masked) = view.mask(&hit.snippet) {
+                // The match offsets were of the unmasked text.
+                hit.snippet = masked;
+                hit.highlights.clear();
+            }
+        }
+    }
+    Ok(response)
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListSessionsParams {
+    /// Only sessions of this client.
+    #[serde(default)]
+    pub client: Option<String>,
+    /// Only sessions whose working directory contains this.
+    #[serde(default)]
+    pub project: Option<String>,
+    /// Only sessions last synced by this host.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// At most this many sessions (default 20).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 10000))]
+    pub limit: Option<usize>,
+    /// Sessions to skip, for the next page.
+    #[serde(default)]
+    #[schemars(range(max = 100000000))]
+    pub offset: Option<usize>,
+}
+
+/// One session in a list: what `pond sessions --json` prints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SessionLine {
+    pub id: String,
+    pub client: String,
+    pub project: Option<String>,
+    pub title: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub messages: u64,
+    pub model: Option<String>,
+    pub git_branch: Option<String>,
+    pub parent_id: Option<String>,
+    pub host: String,
+    /// Stored with its secrets masked (`[redact] at_ingest`): its raw bytes
+    /// are not the client's own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redacted: bool,
+}
+
+impl SessionLine {
+    fn new(s: Session, view: &View) -> SessionLine {
+        let mut title = s.title;
+        if let Some(t) = &mut title {
+            view.mask_owned(t);
+        }
+        SessionLine {
+            id: s.id,
+            client: s.client,
+            project: s.project,
+            title,
+            started_at: s.started_at,
+            updated_at: s.updated_at,
+            messages: s.message_count,
+            model: s.model,
+            git_branch: s.git_branch,
+            parent_id: s.parent_id,
+            host: s.host,
+            redacted: false,
+        }
+    }
+}
+
+/// Sets `redacted` on each line the store marks so.
+async fn mark_redacted(store: &Store, lines: &mut [SessionLine]) -> Result<(), ArchiveError> {
+    let redacted = store
+        .redacted_sessions(lines.iter().map(|l| l.id.as_str()))
+        .await?;
+    for line in lines {
+        line.redacted = redacted.contains(&line.id);
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct SessionList {
+    pub sessions: Vec<SessionLine>,
+    /// Sessions matching the filters, across all pages.
+    pub total: usize,
+    /// Pass as `offset` for the next page; absent on the last one.
+    pub next_offset: Option<usize>,
+}
+
+/// Sessions, most recently active first, a page of at most 10,000.
+pub async fn list_sessions(
+    store: &Store,
+    view: &View,
+    params: ListSessionsParams,
+) -> Result<SessionList, ArchiveError> {
+    let offset = within("offset", params.offset, 0..=100_000_000)?.unwrap_or(0);
+    let limit = within("limit", params.limit, 1..=10_000)?.unwrap_or(20);
+    list_sessions_page(store, view, &params, offset, limit).await
+}
+
+/// [`list_sessions`] with any page size: for the local CLI, whose user may
+/// list everything.
+pub async fn list_sessions_page(
+    store: &Store,
+    view: &View,
+    params: &ListSessionsParams,
+    offset: usize,
+    limit: usize,
+) -> Result<SessionList, ArchiveError> {
+    if let Some(h) = &params.host {
+        view.check_hosts(std::slice::from_ref(h))?;
+    }
+    let mut clauses: Vec<String> = Vec::new();
+    if let Some(c) = &params.client {
+        clauses.push(format!("client = {}", sql_str(c)));
+    }
+    if let Some(h) = &params.host {
+        clauses.push(format!("host = {}", sql_str(h)));
+    }
+    if let Some(p) = &params.project {
+        clauses.push(format!("contains(project, {})", sql_str(p)));
+    }
+    clauses.extend(view.limits.to_sql());
+    let filter = (!clauses.is_empty()).then(|| clauses.join(" AND "));
+    let mut sessions = Vec::new();
+    for b in store
+        .scan(TableKind::Sessions, filter.as_deref(), None)
+        .await?
+    {
+        sessions.extend(schema::sessions_from_batch(&b)?);
+    }
+    sessions.sort_by(|a, b| {
+        b.updated_at
+            .cmp(&a.updated_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    let total = sessions.len();
+    let mut page: Vec<SessionLine> = sessions
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|s| SessionLine::new(s, view))
+        .collect();
+    mark_redacted(store, &mut page).await?;
+    let next = offset.saturating_add(page.len());
+    Ok(SessionList {
+        sessions: page,
+        total,
+        next_offset: (next < total).then_some(next),
+    })
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetSessionParams {
+    /// Session id (a unique prefix is enough).
+    #[schemars(length(min = 1))]
+    pub id: String,
+    /// Messages to skip, for the next page.
+    #[serde(default)]
+    #[schemars(range(max = 100000000))]
+    pub offset: Option<usize>,
+    /// Messages per page (default 20).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 200))]
+    pub limit: Option<usize>,
+    /// Whole parts instead of clipped ones (costs many more tokens).
+    #[serde(default)]
+    pub full: Option<bool>,
+}
+
+/// One part as a reader sees it; `clipped` counts characters left out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PartView {
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call_id: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub is_error: bool,
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub clipped: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MessageView {
+    pub id: String,
+    pub role: String,
+    pub timestamp: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    pub parts: Vec<PartView>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct SessionPage {
+    pub session: SessionLine,
+    pub messages: Vec<MessageView>,
+    /// Index of the first message shown.
+    pub offset: usize,
+    /// Pass as `offset` for the next page; absent on the last one.
+    pub next_offset: Option<usize>,
+}
+
+/// Characters of a part shown when not asked for in full: enough to tell
+/// what happened, few enough that a page costs a few thousand tokens.
+const CLIP_TEXT: usize = 600;
+const CLIP_TOOL_OUTPUT: usize = 300;
+
+impl MessageView {
+    fn new(m: Message, full: bool, clip_to: Option<usize>, view: &View) -> MessageView {
+        MessageView {
+            id: m.id,
+            role: m.role.as_str().to_string(),
+            timestamp: m.timestamp,
+            model: m.model,
+            parts: m
+                .parts
+                .into_iter()
+                .map(|p| part_view(p, full, clip_to, view))
+                .collect(),
+        }
+    }
+}
+
+fn part_view(p: Part, full: bool, clip_to: Option<usize>, view: &View) -> PartView {
+    let limit = clip_to.unwrap_or(match p.kind {
+        PartKind::ToolResult | PartKind::ToolCall | PartKind::File => CLIP_TOOL_OUTPUT,
+        _ => CLIP_TEXT,
+    });
+    let mut clipped = 0;
+    let text = p.text.map(|t| {
+        let masked = view.mask(&t).into_owned();
+        if full {
+            return masked;
+        }
+        let chars = masked.chars().count();
+        if chars <= limit {
+            masked
+        } else {
+            clipped = chars - limit;
+            masked.chars().take(limit).collect()
+        }
+    });
+    PartView {
+        kind: crate::search::documents::kind_name(p.kind).to_string(),
+        text,
+        tool: p.tool_name,
+        call_id: p.tool_call_id,
+        is_error: p.is_error,
+        clipped,
+    }
+}
+
+/// Finds a session the caller may see by id or unique prefix.
+async fn visible_session(store: &Store, view: &View, given: &str) -> Result<Session, ArchiveError> {
+    let not_found = || ArchiveError::NotFound(format!("no session `{given}`"));
+    if given.is_empty() {
+        return Err(ArchiveError::BadRequest("a session id is needed".into()));
+    }
+    let escaped = given
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    let mut clauses = vec![format!(
+        "(id = {} OR id LIKE {} ESCAPE '\\')",
+        sql_str(given),
+        sql_str(&format!("{escaped}%"))
+    )];
+    clauses.extend(view.limits.to_sql());
+    let mut found = Vec::new();
+    for b in store
+        .scan(TableKind::Sessions, Some(&clauses.join(" AND ")), None)
+        .await?
+    {
+        found.extend(schema::sessions_from_batch(&b)?);
+    }
+    if let Some(i) = found.iter().position(|s| s.id == given) {
+        return Ok(found.swap_remove(i));
+    }
+    match found.len() {
+        0 => Err(not_found()),
+        1 => Ok(found.remove(0)),
+        n => Err(ArchiveError::BadRequest(format!(
+            "`{given}` matches {n} sessions; give more of the id"
+        ))),
+    }
+}
+
+async fn session_messages(store: &Store, id: &str) -> Result<Vec<Message>, ArchiveError> {
+    let mut messages = Vec::new();
+    let of_session = format!("session_id = {}", sql_str(id));
+    for b in store
+        .scan(TableKind::Messages, Some(&of_session), None)
+        .await?
+    {
+        messages.extend(schema::messages_from_batch(&b)?);
+    }
+    messages.sort_by(|a, b| a.seq.cmp(&b.seq).then_with(|| a.id.cmp(&b.id)));
+    Ok(messages)
+}
+
+/// A page of a session's transcript.
+pub async fn get_session(
+    store: &Store,
+    view: &View,
+    params: GetSessionParams,
+) -> Result<SessionPage, ArchiveError> {
+    let session = visible_session(store, view, &params.id).await?;
+    let messages = session_messages(store, &session.id).await?;
+    let total = messages.len();
+    let offset = within("offset", params.offset, 0..=100_000_000)?.unwrap_or(0);
+    let limit = within("limit", params.limit, 1..=200)?.unwrap_or(20);
+    let full = params.full.unwrap_or(false);
+    let page: Vec<MessageView> = messages
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|m| MessageView::new(m, full, None, view))
+        .collect();
+    let next = offset.saturating_add(page.len());
+    let mut line = [SessionLine::new(session, view)];
+    mark_redacted(store, &mut line).await?;
+    let [session] = line;
+    Ok(SessionPage {
+        session,
+        messages: page,
+        offset,
+        next_offset: (next < total).then_some(next),
+    })
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetMessageParams {
+    /// Message id, as search results give it.
+    #[schemars(length(min = 1))]
+    pub id: String,
+    /// Messages shown before and after it, as short previews (default 2).
+    #[serde(default)]
+    #[schemars(range(max = 10))]
+    pub neighbours: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct MessageInContext {
+    pub session: SessionLine,
+    /// Position of the message in its session (0-based).
+    pub index: usize,
+    /// The message, every part whole.
+    pub message: MessageView,
+    pub before: Vec<MessageView>,
+    pub after: Vec<MessageView>,
+}
+
+const NEIGHBOUR_PREVIEW: usize = 200;
+
+/// One message whole, with its neighbours as previews.
+pub async fn get_message(
+    store: &Store,
+    view: &View,
+    params: GetMessageParams,
+) -> Result<MessageInContext, ArchiveError> {
+    let not_found = || ArchiveError::NotFound(format!("no message `{}`", params.id));
+    if params.id.is_empty() {
+        return Err(ArchiveError::BadRequest("a message id is needed".into()));
+    }
+    let by_id = format!("id = {}", sql_str(&params.id));
+    let mut session_id = None;
+    for b in store
+        .scan(TableKind::Messages, Some(&by_id), Some(&["session_id"]))
+        .await?
+    {
+        session_id = schema::Columns::new(&b)
+            .str("session_id")?
+            .iter()
+            .flatten()
+            .next()
+            .map(str::to_string)
+            .or(session_id);
+    }
+    let session_id = session_id.ok_or_else(not_found)?;
+    let session = match visible_session(store, view, &session_id).await {
+        Ok(s) if s.id == session_id => s,
+        Ok(_) | Err(ArchiveError::NotFound(_)) => return Err(not_found()),
+        Err(e) => return Err(e),
+    };
+    let messages = session_messages(store, &session.id).await?;
+    let index = messages
+        .iter()
+        .position(|m| m.id == params.id)
+        .ok_or_else(not_found)?;
+    let around = within("neighbours", params.neighbours, 0..=10)?.unwrap_or(2);
+    let preview = |m: &Message| MessageView::new(m.clone(), false, Some(NEIGHBOUR_PREVIEW), view);
+    let before = messages[index.saturating_sub(around)..index]
+        .iter()
+        .map(preview)
+        .collect();
+    let after = messages[index + 1..(index + 1 + around).min(messages.len())]
+        .iter()
+        .map(preview)
+        .collect();
+    let message = MessageView::new(messages[index].clone(), true, None, view);
+    Ok(MessageInContext {
+        session: SessionLine::new(session, view),
+        index,
+        message,
+        before,
+        after,
+    })
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ClientCount {
+    pub client: String,
+    pub sessions: u64,
+    pub messages: u64,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct HostSync {
+    pub host: String,
+    pub last_run: DateTime<Utc>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub outcome: String,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ArchiveStatus {
+    pub store: String,
+    pub sessions: u64,
+    pub messages: u64,
+    pub clients: Vec<ClientCount>,
+    /// Each host's last sync, from the shared records.
+    pub hosts: Vec<HostSync>,
+    /// Embedding models whose vectors the store holds.
+    pub embed_models: Vec<String>,
+}
+
+/// What the archive holds, within the caller's view.
+pub async fn status(store: &Store, view: &View) -> Result<ArchiveStatus, ArchiveError> {
+    let filter = view.limits.to_sql();
+    let mut per_client: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for b in store
+        .scan(
+            TableKind::Sessions,
+            filter.as_deref(),
+            Some(&["client", "message_count"]),
+        )
+        .await?
+    {
+        let c = schema::Columns::new(&b);
+        let (client, count) = (c.str("client")?, c.u64("message_count")?);
+        for i in 0..b.num_rows() {
+            let e = per_client.entry(client.value(i).to_string()).or_default();
+            e.0 += 1;
+            e.1 += count.value(i);
+        }
+    }
+    let clients: Vec<ClientCount> = per_client
+        .into_iter()
+        .map(|(client, (sessions, messages))| ClientCount {
+            client,
+            sessions,
+            messages,
+        })
+        .collect();
+    let hosts = store
+        .hosts()
+        .await?
+        .into_iter()
+        .filter(|h| {
+            view.limits
+                .host_prefix
+                .as_deref()
+                .is_none_or(|p| h.host.starts_with(p))
+        })
+        .map(|h| HostSync {
+            host: h.host,
+            last_run: h.last_run,
+            last_success: h.last_success,
+            outcome: h.outcome,
+        })
+        .collect();
+    Ok(ArchiveStatus {
+        store: store.location().display.clone(),
+        sessions: clients.iter().map(|c| c.sessions).sum(),
+        messages: clients.iter().map(|c| c.messages).sum(),
+        clients,
+        hosts,
+        embed_models: store.embed_models(),
+    })
+}

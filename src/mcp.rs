@@ -1,0 +1,211 @@
+//! The archive as MCP tools, for agents: `pond mcp` over stdio and `/mcp`
+//! on `pond serve` (streamable HTTP), both this one handler.
+//!
+//! Tools are read-only and answer with compact JSON text (no pretty
+//! printing, no structured copy of the same data): an agent pays for every
+//! byte. Over HTTP the caller's token travels in the request, and the tools
+//! answer within that token's limits; over stdio the caller is the local
+//! user and sees everything.
+
+use std::sync::Arc;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{
+    CallToolResult, Content, Extensions, Implementation, ServerCapabilities, ServerInfo,
+};
+use rmcp::{ErrorData as McpError, ServerHandler, tool, tool_handler, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::access::{Grant, Scope};
+use crate::archive::{
+    self, ArchiveError, GetMessageParams, GetSessionParams, ListSessionsParams, SearchParams, View,
+};
+use crate::embed::Lazy;
+use crate::store::Store;
+
+/// What every request shares: the open store and the model.
+pub struct Shared {
+    pub store: Store,
+    pub embedder: Arc<Lazy>,
+    /// Mask secrets in every answer.
+    pub redact: bool,
+}
+
+/// How callers reach the handler, which decides who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// A process the local user started: full access.
+    Stdio,
+    /// Behind `pond serve`: the grant comes from the request's token.
+    Http,
+}
+
+#[derive(Clone)]
+pub struct ArchiveTools {
+    shared: Arc<Shared>,
+    transport: Transport,
+    tool_router: ToolRouter<ArchiveTools>,
+}
+
+/// `status` takes no arguments; an empty object keeps its schema explicit.
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+
+#[tool_router]
+impl ArchiveTools {
+    pub fn new(shared: Arc<Shared>, transport: Transport) -> ArchiveTools {
+        ArchiveTools {
+            shared,
+            transport,
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    #[tool(
+        description = "Search every archived AI coding-agent session (all clients, hosts and projects) for a past conversation: words, an exact token such as an error message, id or path, or a question in plain language. Returns the best-matching message of each session with a snippet, session_id and message_id; follow up with get_message or get_session. Filters narrow by client, project, host, role, part kind, tool and time.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn search(
+        &self,
+        Parameters(params): Parameters<SearchParams>,
+        ext: Extensions,
+    ) -> Result<CallToolResult, McpError> {
+        let view = self.view(&ext)?;
+        answer(archive::search(&self.shared.store, &self.shared.embedder, &view, params).await)
+    }
+
+    #[tool(
+        description = "Read a session's transcript, a page at a time (default 20 messages, long parts clipped to a few hundred characters; `clipped` says how much was left out). Pass next_offset back as offset for the next page, or full=true for whole parts.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn get_session(
+        &self,
+        Parameters(params): Parameters<GetSessionParams>,
+        ext: Extensions,
+    ) -> Result<CallToolResult, McpError> {
+        let view = self.view(&ext)?;
+        answer(archive::get_session(&self.shared.store, &view, params).await)
+    }
+
+    #[tool(
+        description = "Read one message whole (every part: text, tool calls and their output) with short previews of the messages before and after it. Use the message_id a search result gave.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn get_message(
+        &self,
+        Parameters(params): Parameters<GetMessageParams>,
+        ext: Extensions,
+    ) -> Result<CallToolResult, McpError> {
+        let view = self.view(&ext)?;
+        answer(archive::get_message(&self.shared.store, &view, params).await)
+    }
+
+    #[tool(
+        description = "List archived sessions, most recently active first, optionally only one client's, host's or project's. Each line has the session id, client, project, title, times and message count.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn list_sessions(
+        &self,
+        Parameters(params): Parameters<ListSessionsParams>,
+        ext: Extensions,
+    ) -> Result<CallToolResult, McpError> {
+        let view = self.view(&ext)?;
+        answer(archive::list_sessions(&self.shared.store, &view, params).await)
+    }
+
+    #[tool(
+        description = "What the archive holds: sessions and messages per client, each host's last sync and its outcome, and the embedding models in use.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn status(
+        &self,
+        Parameters(_): Parameters<NoParams>,
+        ext: Extensions,
+    ) -> Result<CallToolResult, McpError> {
+        let view = self.view(&ext)?;
+        answer(archive::status(&self.shared.store, &view).await)
+    }
+}
+
+impl ArchiveTools {
+    /// Who is asking: the local user over stdio, the token's grant over HTTP
+    /// (put in the request by the server's auth layer).
+    fn view(&self, ext: &Extensions) -> Result<View, McpError> {
+        let grant = match self.transport {
+            Transport::Stdio => Grant::local(),
+            Transport::Http => ext
+                .get::<axum::http::request::Parts>()
+                .and_then(|parts| parts.extensions.get::<Grant>())
+                .cloned()
+                .ok_or_else(|| McpError::invalid_request("no credentials on this request", None))?,
+        };
+        if !grant.permits(Scope::Read) {
+            return Err(McpError::invalid_request(
+                "this token may not read the archive",
+                None,
+            ));
+        }
+        Ok(View {
+            limits: grant.limits,
+            redact: self.shared.redact,
+        })
+    }
+}
+
+/// Compact JSON for answers; the caller's mistakes are tool errors the agent
+/// can read and correct, the server's own failures are protocol errors.
+fn answer<T: Serialize>(result: Result<T, ArchiveError>) -> Result<CallToolResult, McpError> {
+    match result {
+        Ok(value) => {
+            let text = serde_json::to_string(&value).map_err(|e| {
+                McpError::internal_error(format!("cannot encode answer: {e}"), None)
+            })?;
+            Ok(CallToolResult::success(vec![Content::text(text)]))
+        }
+        Err(
+            e @ (ArchiveError::BadRequest(_)
+            | ArchiveError::NotFound(_)
+            | ArchiveError::Forbidden(_)),
+        ) => Ok(CallToolResult::error(vec![Content::text(e.to_string())])),
+        Err(e) => {
+            tracing::error!(error = %e, "mcp tool failed");
+            Err(McpError::internal_error(e.to_string(), None))
+        }
+    }
+}
+
+#[tool_handler]
+impl ServerHandler for ArchiveTools {
+    fn get_info(&self) -> ServerInfo {
+        ServerInfo {
+            instructions: Some(
+                "pond: the team's archive of AI coding-agent sessions (Claude Code, Codex, Gemini CLI, opencode, Cursor, ...). Search it when a task resembles earlier work (\"how did we fix this before?\"), then read the matching message or session. Read-only."
+                    .into(),
+            ),
+            capabilities: ServerCapabilities::builder().enable_tools().build(),
+            server_info: Implementation {
+                name: "pond".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+                ..Implementation::from_build_env()
+            },
+            ..Default::default()
+        }
+    }
+}
+
+/// Serves MCP on stdin/stdout until the client hangs up.
+pub async fn serve_stdio(shared: Arc<Shared>) -> anyhow::Result<()> {
+    use rmcp::ServiceExt;
+    let running = ArchiveTools::new(shared, Transport::Stdio)
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| anyhow::anyhow!("MCP handshake failed: {e}"))?;
+    running
+        .waiting()
+        .await
+        .map_err(|e| anyhow::anyhow!("MCP server stopped: {e}"))?;
+    Ok(())
+}

@@ -1,0 +1,217 @@
+//! `pond sync --to URL`: send this host's session files to a `pond serve`
+//! that ingests them, for hosts that cannot reach the bucket themselves.
+//!
+//! The host finds files exactly as `pond sync` does and sends the ones whose
+//! size or modification time changed since the last successful push; the
+//! server runs the sync pipeline over its copy as this host, so the archive
+//! ends up the same as after a direct sync. Sending a file again is
+//! harmless: the server's cursors and keyed inserts make it a no-op.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::adapters::{Adapter, Layout};
+
+pub struct PushOptions {
+    /// The server's base URL, e.g. `https://pond.internal:8443`.
+    pub server: url::Url,
+    pub token: Option<String>,
+    pub host: String,
+    pub adapters: Vec<Box<dyn Adapter>>,
+    pub path: Option<PathBuf>,
+    pub state_dir: PathBuf,
+}
+
+/// What one push did; `runs` are the server's sync reports, one per root.
+#[derive(Debug, Default, Serialize)]
+pub struct PushReport {
+    pub server: String,
+    pub host: String,
+    pub files_scanned: u64,
+    pub files_sent: u64,
+    pub bytes_sent: u64,
+    pub messages_inserted: u64,
+    pub sessions_inserted: u64,
+    pub runs: Vec<serde_json::Value>,
+    pub problems: Vec<String>,
+}
+
+/// Size and modification time of each file as last pushed, per server and
+/// host name.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Pushed {
+    files: BTreeMap<String, (u64, i128)>,
+}
+
+pub async fn push(opts: &PushOptions, progress: &dyn Fn(&str)) -> anyhow::Result<PushReport> {
+    let endpoint = opts
+        .server
+        .join("v1/ingest")
+        .with_context(|| format!("bad server URL {}", opts.server))?;
+    let client = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .build()
+        .context("cannot make an HTTP client")?;
+    let record_path = opts.state_dir.join(format!(
+        "pushed-{}.json",
+        &pond_adapters::digest::sha256_hex(format!("{}\0{}", opts.server, opts.host).as_bytes())
+            [..16]
+    ));
+    let mut pushed: Pushed = std::fs::read(&record_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let mut report = PushReport {
+        server: opts.server.to_string(),
+        host: opts.host.clone(),
+        ..PushReport::default()
+    };
+
+    for adapter in &opts.adapters {
+        let roots = match &opts.path {
+            Some(p) => vec![p.clone()],
+            None => adapter.roots(),
+        };
+        for root in roots {
+            if !root.is_dir() {
+                if opts.path.is_some() {
+                    bail!("{} is not a directory", root.display());
+                }
+                continue;
+            }
+            let root = std::path::absolute(&root).unwrap_or(root);
+            let root_str = root.display().to_string();
+            let discovery = adapter.discover(&root);
+            report.problems.extend(discovery.problems);
+            report.files_scanned += discovery.files.len() as u64;
+            let mut sent_here = Vec::new();
+            for file in &discovery.files {
+                let mut paths = vec![(file.path.clone(), file.rel_path.clone())];
+                if file.layout == Layout::Database {
+                    // A database's recent writes live in its write-ahead log.
+                    let wal = PathBuf::from(format!("{}-wal", file.path.display()));
+                    if wal.is_file() {
+                        paths.push((wal, format!("{}-wal", file.rel_path)));
+                    }
+                }
+                for (path, rel_path) in paths {
+                    let key = format!("{}\0{root_str}\0{rel_path}", adapter.name());
+                    let Ok(meta) = std::fs::metadata(&path) else {
+                        report
+                            .problems
+                            .push(format!("{}: cannot stat", path.display()));
+                        continue;
+                    };
+                    let stamp = (meta.len(), mtime_ns(&meta));
+                    if pushed.files.get(&key) == Some(&stamp) {
+                        continue;
+                    }
+                    let bytes = match std::fs::read(&path) {
+                        Ok(b) => b,
+                        Err(e) => {
+                            report.problems.push(format!("{}: {e}", path.display()));
+                            continue;
+                        }
+                    };
+                    let mut url = endpoint.clone();
+                    url.query_pairs_mut()
+                        .append_pair("host", &opts.host)
+                        .append_pair("client", adapter.name())
+                        .append_pair("root", &root_str)
+                        .append_pair("path", &rel_path)
+                        .append_pair("sync", "false");
+                    report.bytes_sent += bytes.len() as u64;
+                    send(&client, url, opts.token.as_deref(), bytes)
+                        .await
+                        .with_context(|| format!("sending {}", path.display()))?;
+                    report.files_sent += 1;
+                    sent_here.push((key, stamp));
+                }
+            }
+            if sent_here.is_empty() {
+                continue;
+            }
+            progress(&format!(
+                "{}: sent {} file(s) from {root_str}; ingesting",
+                adapter.name(),
+                sent_here.len()
+            ));
+            let mut url = endpoint.clone();
+            url.query_pairs_mut()
+                .append_pair("host", &opts.host)
+                .append_pair("client", adapter.name())
+                .append_pair("root", &root_str);
+            let answer = send(&client, url, opts.token.as_deref(), Vec::new())
+                .await
+                .context("asking the server to ingest")?;
+            if let Some(run) = answer.get("sync") {
+                let count = |k: &str| run.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+                report.messages_inserted += count("messages_inserted");
+                report.sessions_inserted += count("sessions_inserted");
+                let failed = run.get("outcome").and_then(|o| o.as_str()) == Some("failed");
+                report.runs.push(run.clone());
+                if failed {
+                    // Keep the stamps: the files go again next time.
+                    continue;
+                }
+            }
+            pushed.files.extend(sent_here);
+            save(&record_path, &pushed)?;
+        }
+    }
+    Ok(report)
+}
+
+async fn send(
+    client: &reqwest::Client,
+    url: url::Url,
+    token: Option<&str>,
+    body: Vec<u8>,
+) -> anyhow::Result<serde_json::Value> {
+    let shown = format!(
+        "{}://{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or(""),
+        url.path()
+    );
+    let mut request = client
+        .post(url)
+        .header("content-type", "application/octet-stream")
+        .body(body);
+    if let Some(t) = token {
+        request = request.bearer_auth(t);
+    }
+    let response = request
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {shown}"))?;
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    if !status.is_success() {
+        let reason = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
+            .unwrap_or(text);
+        bail!("{shown} answered {status}: {reason}");
+    }
+    serde_json::from_str(&text).with_context(|| format!("{shown} answered with invalid JSON"))
+}
+
+fn mtime_ns(meta: &std::fs::Metadata) -> i128 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or_default()
+}
+
+fn save(path: &Path, pushed: &Pushed) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    crate::paths::write_atomic(path, &serde_json::to_vec(pushed)?)
+        .with_context(|| format!("cannot save {}", path.display()))
+}

@@ -1,0 +1,209 @@
+//! The OpenAPI document of `pond serve`, built from the very types the
+//! routes read and write, so it cannot drift from them. `docs/openapi.json`
+//! is this document as committed; a test fails when they differ
+//! (`make openapi` rewrites it).
+
+use schemars::JsonSchema;
+use schemars::generate::{SchemaGenerator, SchemaSettings};
+use serde_json::{Value, json};
+
+use super::ingest::{IngestAnswer, IngestQuery};
+use super::{ErrorBody, MessageQuery, SessionPageQuery};
+use crate::archive::{
+    ArchiveStatus, ListSessionsParams, MessageInContext, SearchParams, SessionList, SessionPage,
+};
+use crate::search::Response as SearchResponse;
+
+fn settings() -> SchemaSettings {
+    SchemaSettings::openapi3()
+}
+
+/// A type's schema as a `$ref` into `components`, registering it there.
+fn reference<T: JsonSchema>(generator: &mut SchemaGenerator) -> Value {
+    generator.subschema_for::<T>().to_value()
+}
+
+/// A query-string type's fields as OpenAPI parameters.
+fn query_parameters<T: JsonSchema>() -> Vec<Value> {
+    let root = settings().into_generator().into_root_schema_for::<T>();
+    let root = root.to_value();
+    let required: Vec<&str> = root
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut parameters = Vec::new();
+    if let Some(props) = root.get("properties").and_then(Value::as_object) {
+        for (name, schema) in props {
+            let mut schema = schema.clone();
+            let description = schema
+                .as_object_mut()
+                .and_then(|o| o.remove("description"))
+                .unwrap_or(Value::Null);
+            let mut p = json!({
+                "name": name,
+                "in": "query",
+                "required": required.contains(&name.as_str()),
+                "schema": schema,
+            });
+            if !description.is_null() {
+                p["description"] = description;
+            }
+            parameters.push(p);
+        }
+    }
+    parameters
+}
+
+fn path_id(what: &str) -> Value {
+    json!({
+        "name": "id",
+        "in": "path",
+        "required": true,
+        "description": format!("{what} id"),
+        "schema": {"type": "string", "minLength": 1}
+    })
+}
+
+fn with_path_id(what: &str, query: Vec<Value>) -> Vec<Value> {
+    std::iter::once(path_id(what)).chain(query).collect()
+}
+
+fn json_content(schema: Value) -> Value {
+    json!({"application/json": {"schema": schema}})
+}
+
+/// The responses every guarded route may give besides its own.
+fn refusals(error: &Value, extra: &[(&str, &str)]) -> serde_json::Map<String, Value> {
+    let mut r = serde_json::Map::new();
+    for (code, why) in [
+        ("401", "No token, or an unknown or revoked one."),
+        ("403", "The token's scope or limits do not allow this."),
+    ]
+    .iter()
+    .chain(extra)
+    {
+        r.insert(
+            code.to_string(),
+            json!({"description": why, "content": json_content(error.clone())}),
+        );
+    }
+    r
+}
+
+fn responses(ok: Value, error: &Value, extra: &[(&str, &str)]) -> Value {
+    let mut r = refusals(error, extra);
+    r.insert(
+        "200".into(),
+        json!({"description": "OK", "content": json_content(ok)}),
+    );
+    Value::Object(r)
+}
+
+pub fn document() -> Value {
+    let mut generator = settings().into_generator();
+    let error = reference::<ErrorBody>(&mut generator);
+    let search_params = reference::<SearchParams>(&mut generator);
+    let search_response = reference::<SearchResponse>(&mut generator);
+    let session_list = reference::<SessionList>(&mut generator);
+    let session_page = reference::<SessionPage>(&mut generator);
+    let message = reference::<MessageInContext>(&mut generator);
+    let status = reference::<ArchiveStatus>(&mut generator);
+    let ingest_answer = reference::<IngestAnswer>(&mut generator);
+    let schemas = generator.take_definitions(true);
+    let bad = [("400", "The request is malformed.")];
+    let bad_or_missing = [
+        ("400", "The request is malformed."),
+        ("404", "No such id, or one outside the token's limits."),
+    ];
+
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "pond",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The archive of AI coding-agent sessions: search, read, and ingest. Every route except /healthz and /readyz needs `Authorization: Bearer <token>` when the server listens beyond loopback or has tokens configured. The MCP streamable-HTTP endpoint is /mcp (same tokens)."
+        },
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": schemas,
+        },
+        "paths": {
+            "/healthz": {"get": {
+                "operationId": "healthz",
+                "summary": "Liveness: the process answers.",
+                "security": [],
+                "responses": {"200": {"description": "alive", "content": {"text/plain": {"schema": {"type": "string"}}}}}
+            }},
+            "/readyz": {"get": {
+                "operationId": "readyz",
+                "summary": "Readiness: the store answers a read.",
+                "security": [],
+                "responses": {
+                    "200": {"description": "ready", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                    "503": {"description": "the store cannot be read", "content": json_content(error.clone())}
+                }
+            }},
+            "/openapi.json": {"get": {
+                "operationId": "openapi",
+                "summary": "This document.",
+                "responses": responses(json!({"type": "object"}), &error, &[])
+            }},
+            "/v1/search": {"post": {
+                "operationId": "search",
+                "summary": "Hybrid (BM25 + vector) search over every session, as `pond search --json`.",
+                "requestBody": {"required": true, "content": json_content(search_params)},
+                "responses": responses(search_response, &error, &bad)
+            }},
+            "/v1/sessions": {"get": {
+                "operationId": "listSessions",
+                "summary": "Sessions, most recently active first.",
+                "parameters": query_parameters::<ListSessionsParams>(),
+                "responses": responses(session_list, &error, &bad)
+            }},
+            "/v1/sessions/{id}": {"get": {
+                "operationId": "getSession",
+                "summary": "A page of a session's transcript, long parts clipped unless full=true.",
+                "parameters": with_path_id("Session (or a unique prefix)", query_parameters::<SessionPageQuery>()),
+                "responses": responses(session_page, &error, &bad_or_missing)
+            }},
+            "/v1/messages/{id}": {"get": {
+                "operationId": "getMessage",
+                "summary": "One message whole, with previews of its neighbours.",
+                "parameters": with_path_id("Message", query_parameters::<MessageQuery>()),
+                "responses": responses(message, &error, &bad_or_missing)
+            }},
+            "/v1/status": {"get": {
+                "operationId": "status",
+                "summary": "Sessions and messages per client, each host's last sync.",
+                "responses": responses(status, &error, &[])
+            }},
+            "/v1/ingest": {"post": {
+                "operationId": "ingest",
+                "summary": "Store one session file of a host (ingest scope) and, unless sync=false, ingest that host's files as its own sync would.",
+                "parameters": query_parameters::<IngestQuery>(),
+                "requestBody": {"required": false, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+                "responses": responses(ingest_answer, &error, &[("400", "The request is malformed."), ("413", "The file is larger than the server accepts.")])
+            }}
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    /// docs/openapi.json is what the server serves; `make openapi` rewrites it.
+    #[test]
+    fn committed_document_matches_the_routes() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json");
+        let generated = serde_json::to_string_pretty(&super::document()).unwrap() + "\n";
+        if std::env::var_os("POND_WRITE_OPENAPI").is_some() {
+            std::fs::write(path, &generated).unwrap();
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "docs/openapi.json is out of date: run `make openapi`"
+        );
+    }
+}
