@@ -40,8 +40,9 @@ pub async fn resume(
     target: &str,
     out: Option<&Path>,
     prefer_host: &str,
+    redact: bool,
 ) -> anyhow::Result<Resumed> {
-    let session = load_session(store, id).await?;
+    let mut session = load_session(store, id).await?;
     let adapter = crate::adapters::by_name(target)
         .with_context(|| format!("unknown client `{target}` (see `pond adapters`)"))?;
     let root = out
@@ -51,17 +52,20 @@ pub async fn resume(
         let mut files = Vec::new();
         for sid in family(store, id).await? {
             let written =
-                crate::export::export_raw(store, &sid, &root, prefer_host, false, false).await?;
+                crate::export::export_raw(store, &sid, &root, prefer_host, false, redact).await?;
             files.extend(written.into_iter().map(|f| f.path));
         }
         return Ok(Resumed {
             session_id: id.to_string(),
             client: target.to_string(),
             files,
-            byte_exact: true,
+            byte_exact: !redact,
         });
     }
-    let messages = load_messages(store, id).await?;
+    let mut messages = load_messages(store, id).await?;
+    if redact {
+        mask(&mut session, &mut messages);
+    }
     let new_id = derived_uuid(&format!("{target}\0{id}"));
     let (path, bytes) = match target {
         "codex" => (
@@ -91,6 +95,23 @@ pub async fn resume(
         files: vec![path],
         byte_exact: false,
     })
+}
+
+/// Masks secrets in everything a conversion writes.
+fn mask(session: &mut Session, messages: &mut [Message]) {
+    let mask = |text: &mut String| {
+        if let std::borrow::Cow::Owned(masked) = crate::redact::redact_str(text) {
+            *text = masked;
+        }
+    };
+    if let Some(title) = &mut session.title {
+        mask(title);
+    }
+    for part in messages.iter_mut().flat_map(|m| m.parts.iter_mut()) {
+        if let Some(text) = &mut part.text {
+            mask(text);
+        }
+    }
 }
 
 async fn load_session(store: &Store, id: &str) -> anyhow::Result<Session> {

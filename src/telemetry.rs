@@ -77,14 +77,20 @@ pub fn init(
         i8::MIN..=-1 => "error",
         0 => "warn",
         1 => "pond=info,warn",
-        _ => "pond=debug,info",
+        // rmcp logs every message it sends at info: agents' answers, not
+        // diagnostics.
+        _ => "pond=debug,rmcp=warn,info",
     };
     let filter = || {
         EnvFilter::try_from_env("POND_LOG")
             .or_else(|_| EnvFilter::try_from_default_env())
             .unwrap_or_else(|_| EnvFilter::new(default))
     };
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    // Colour only for a person at a terminal: log files and collectors get
+    // plain text.
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let fmt = match format {
         LogFormat::Text => fmt.boxed(),
         LogFormat::Json => fmt.json().boxed(),

@@ -395,6 +395,10 @@ pub struct ResumeArgs {
     /// Write under this directory instead of the client's session root.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Mask secrets (API keys, tokens, private keys, passwords) in what is
+    /// written; the files are then no longer byte-exact.
+    #[arg(long)]
+    pub redact: bool,
     #[arg(long)]
     pub json: bool,
 }

@@ -8,12 +8,22 @@ use crate::store::{OpenMode, Store};
 pub async fn run(ctx: &Context, args: ResumeArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open(&ctx.location, OpenMode::Existing).await?;
     let id = output::resolve_session(&store, &args.session_id).await?;
-    let done = crate::resume::resume(&store, &id, &args.to, args.out.as_deref(), &ctx.host).await?;
+    let done = crate::resume::resume(
+        &store,
+        &id,
+        &args.to,
+        args.out.as_deref(),
+        &ctx.host,
+        args.redact,
+    )
+    .await?;
     if args.json {
         output::print_json(&done)?;
     } else {
         let how = if done.byte_exact {
             "its own bytes"
+        } else if done.session_id == id {
+            "its own bytes, secrets masked"
         } else {
             "converted"
         };

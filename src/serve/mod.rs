@@ -189,15 +189,12 @@ impl IntoResponse for ArchiveError {
 }
 
 /// The caller's view for a read route, or the refusal.
-fn read_view(state: &AppState, grant: &Grant) -> Result<View, Response> {
+fn read_view(state: &AppState, grant: &Grant) -> Result<View, ArchiveError> {
     if !grant.permits(Scope::Read) {
-        return Err(error(
-            StatusCode::FORBIDDEN,
-            format!(
-                "token `{}` has the ingest scope; this route needs read",
-                grant.name
-            ),
-        ));
+        return Err(ArchiveError::Forbidden(format!(
+            "token `{}` has the ingest scope; this route needs read",
+            grant.name
+        )));
     }
     Ok(View {
         limits: grant.limits.clone(),
@@ -287,7 +284,7 @@ async fn search(
 ) -> Response {
     let view = match read_view(&state, &grant) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     respond(archive::search(&state.shared.store, &state.shared.embedder, &view, params).await)
 }
@@ -299,7 +296,7 @@ async fn list_sessions(
 ) -> Response {
     let view = match read_view(&state, &grant) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     respond(archive::list_sessions(&state.shared.store, &view, params).await)
 }
@@ -326,7 +323,7 @@ async fn get_session(
 ) -> Response {
     let view = match read_view(&state, &grant) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let params = GetSessionParams {
         id,
@@ -354,7 +351,7 @@ async fn get_message(
 ) -> Response {
     let view = match read_view(&state, &grant) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let params = GetMessageParams {
         id,
@@ -366,7 +363,7 @@ async fn get_message(
 async fn status(State(state): State<Arc<AppState>>, axum::Extension(grant): Caller) -> Response {
     let view = match read_view(&state, &grant) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     respond(archive::status(&state.shared.store, &view).await)
 }

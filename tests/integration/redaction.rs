@@ -108,6 +108,34 @@ fn rule33_no_seeded_secret_survives_redacted_search_show_or_export() {
     for line in exported.lines() {
         serde_json::from_str::<Value>(line).expect("masked lines stay JSON");
     }
+
+    // Resume, into the same client and converted, masks what it writes.
+    for target in ["claude-code", "codex"] {
+        let dir = pond.root.join(format!("resume-{target}"));
+        let done = pond.json(&[
+            "resume",
+            SESSION,
+            "--to",
+            target,
+            "--redact",
+            "--out",
+            dir.to_str().unwrap(),
+            "--json",
+        ]);
+        assert_eq!(done["byte_exact"], false, "{done}");
+        let written: String = crate::harness::tree(&dir)
+            .values()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .collect();
+        assert!(written.contains("[REDACTED:"), "{target}: nothing masked");
+        for s in &seeds {
+            assert!(
+                !written.contains(&s.secret),
+                "{}: resume to {target}",
+                s.kind
+            );
+        }
+    }
 }
 
 /// Every string and byte value of every column of every table.

@@ -17,6 +17,8 @@ pub struct Server {
     child: Child,
     /// `127.0.0.1:PORT`.
     pub addr: String,
+    /// Everything the server wrote to stderr so far.
+    log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Drop for Server {
@@ -40,6 +42,8 @@ impl Server {
             .expect("spawn pond serve");
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = std::sync::mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = log.clone();
         std::thread::spawn(move || {
             let mut lines = BufReader::new(stderr).lines();
             let mut seen = String::new();
@@ -49,7 +53,11 @@ impl Server {
                     let addr = rest.split_whitespace().next().unwrap_or("").to_string();
                     let _ = tx.send(Ok(addr));
                     // Keep draining so the server never blocks on a full pipe.
-                    for _ in lines.by_ref() {}
+                    for line in lines.by_ref().map_while(Result::ok) {
+                        let mut log = sink.lock().unwrap();
+                        log.push_str(&line);
+                        log.push('\n');
+                    }
                     return;
                 }
                 seen.push_str(&line);
@@ -66,7 +74,13 @@ impl Server {
         Server {
             child,
             addr: format!("127.0.0.1:{port}"),
+            log,
         }
+    }
+
+    /// The server's log after its start line.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
     }
 
     pub fn url(&self) -> String {
@@ -84,6 +98,9 @@ impl Reply {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
 }
+
+/// A request body and its content type.
+type Body<'a> = (&'a str, &'a [u8]);
 
 /// One HTTP/1.1 request on a fresh connection.
 pub fn http(
@@ -248,13 +265,14 @@ fn rule36_every_route_refuses_missing_wrong_and_out_of_scope_tokens() {
         assert!(!config.contains(t.as_str()), "a token is stored in clear");
     }
 
-    // Beyond loopback: tokens on every route.
-    let server = Server::start(&pond, "0.0.0.0:0", &[]);
+    // Beyond loopback: tokens on every route. Logging at debug, so the test
+    // also shows that no token reaches the log.
+    let server = Server::start(&pond, "0.0.0.0:0", &["-vv"]);
     let a = server.addr.as_str();
     let mid = message_id(&pond, TEAM_A);
     let search = search_body("flaky retry");
     let init = mcp_initialize();
-    let routes: Vec<(&str, String, Option<(&str, &[u8])>)> = vec![
+    let routes: Vec<(&str, String, Option<Body>)> = vec![
         ("GET", "/openapi.json".into(), None),
         (
             "POST",
@@ -359,6 +377,12 @@ fn rule36_every_route_refuses_missing_wrong_and_out_of_scope_tokens() {
         http(a, "GET", "/v1/sessions", Some(&reader), None).status,
         200
     );
+
+    let log = server.log();
+    assert!(log.contains("token=reader"), "debug logging is on: {log}");
+    for t in [&reader, &ingester, &team_a] {
+        assert!(!log.contains(t.as_str()), "a token reached the log");
+    }
 }
 
 #[test]
