@@ -75,7 +75,9 @@ fn main() {
     let location =
         StoreLocation::parse(work.path().join("store").to_str().expect("utf-8")).expect("location");
     let opts = SyncOptions {
-        adapters: vec![pond::adapters::by_name("claude-code").expect("adapter")],
+        adapters: vec![std::sync::Arc::from(
+            pond::adapters::by_name("claude-code").expect("adapter"),
+        )],
         path: Some(corpus.clone()),
         host: "bench".into(),
         dry_run: false,
@@ -86,6 +88,7 @@ fn main() {
         ))),
         origin_root: None,
         redact: false,
+        host_locked: true,
     };
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let raw_bytes = dir_bytes(&corpus);

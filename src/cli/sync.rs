@@ -138,7 +138,7 @@ async fn round_inner(ctx: &Context, spec: &RoundSpec) -> anyhow::Result<SyncRepo
     };
 
     let opts = SyncOptions {
-        adapters: selected,
+        adapters: selected.into_iter().map(std::sync::Arc::from).collect(),
         path: spec.path.clone(),
         host: ctx.host.clone(),
         dry_run: spec.dry_run,
@@ -147,6 +147,7 @@ async fn round_inner(ctx: &Context, spec: &RoundSpec) -> anyhow::Result<SyncRepo
         embedder: ctx.embedder.clone(),
         origin_root: None,
         redact: ctx.redact_at_ingest,
+        host_locked: true,
     };
     let mut report = SyncReport::new(&ctx.location.display, &ctx.host, names, spec.dry_run);
     report.waited_for_lock = waited;

@@ -250,7 +250,7 @@ async fn run_pipeline(
     let store = &state.shared.store;
     let client = adapter.name().to_string();
     let opts = SyncOptions {
-        adapters: vec![adapter],
+        adapters: vec![Arc::from(adapter)],
         path: Some(files.to_path_buf()),
         host: host.to_string(),
         dry_run: false,
@@ -259,6 +259,7 @@ async fn run_pipeline(
         embedder: state.shared.embedder.clone(),
         origin_root: Some(root.to_string()),
         redact: state.redact_at_ingest,
+        host_locked: false,
     };
     let mut report = SyncReport::new(&store.location().display, host, vec![client], false);
     let result = if files.is_dir() {

@@ -470,6 +470,29 @@ impl Store {
         self.merge(kind, batch, Some(Some(changed))).await
     }
 
+    /// Appends rows the caller knows are absent, without comparing keys.
+    pub async fn append_new(&self, kind: TableKind, batch: RecordBatch) -> Result<u64, StoreError> {
+        if batch.num_rows() == 0 {
+            return Ok(0);
+        }
+        let table = self.table(kind)?;
+        let rows = batch.num_rows() as u64;
+        let what = format!("append to {}", kind.name());
+        let attempt = || {
+            let batch = batch.clone();
+            async move {
+                let schema = batch.schema();
+                let reader: Box<dyn arrow_array::RecordBatchReader + Send> =
+                    Box::new(RecordBatchIterator::new(vec![Ok(batch)], schema));
+                table.add(reader).execute().await
+            }
+        };
+        retry::with_retry(self.retry, &self.retries, &what, attempt)
+            .await
+            .map_err(|e| lance_error(&self.location, &what, e))?;
+        Ok(rows)
+    }
+
     /// `update`: `None` inserts only; `Some(condition)` also updates matched
     /// rows (those meeting the SQL condition, when one is given).
     async fn merge(

@@ -28,7 +28,17 @@ pub(super) async fn commit(
         return Ok(());
     }
     let now = Utc::now();
-    let raw: Vec<RawRecord> = batch.iter().flat_map(|w| w.raw.iter().cloned()).collect();
+    let appendable = |w: &&FileWork| opts.host_locked && w.fresh;
+    let fresh_raw: Vec<RawRecord> = batch
+        .iter()
+        .filter(appendable)
+        .flat_map(|w| w.raw.iter().cloned())
+        .collect();
+    let raw: Vec<RawRecord> = batch
+        .iter()
+        .filter(|w| !appendable(w))
+        .flat_map(|w| w.raw.iter().cloned())
+        .collect();
     let mut seen = HashSet::new();
     let revisable: HashSet<&str> = batch
         .iter()
@@ -76,7 +86,7 @@ pub(super) async fn commit(
         .collect();
 
     if opts.dry_run {
-        report.records_inserted += raw.len() as u64;
+        report.records_inserted += (raw.len() + fresh_raw.len()) as u64;
         report.messages_inserted += (messages.len() + revisions.len()) as u64;
         report.sessions_inserted +=
             ids.iter().filter(|id| !existing.contains_key(**id)).count() as u64;
@@ -104,9 +114,11 @@ pub(super) async fn commit(
     // The three tables are independent: committing them concurrently keeps
     // both cores busy (most of a commit is compression inside Lance).
     let raw_batch = schema::raw_batch(&raw, now)?;
+    let fresh_raw_batch = schema::raw_batch(&fresh_raw, now)?;
     let messages_batch = schema::messages_batch(&messages, now)?;
-    let (raw_inserted, messages_inserted, search_inserted) = tokio::join!(
+    let (raw_inserted, fresh_raw_appended, messages_inserted, search_inserted) = tokio::join!(
         store.insert_absent(TableKind::Raw, raw_batch),
+        store.append_new(TableKind::Raw, fresh_raw_batch),
         store.insert_absent(TableKind::Messages, messages_batch),
         async {
             match search {
@@ -115,8 +127,8 @@ pub(super) async fn commit(
             }
         }
     );
-    report.records_inserted += raw_inserted?;
-    report.commits += u64::from(!raw.is_empty());
+    report.records_inserted += raw_inserted? + fresh_raw_appended?;
+    report.commits += u64::from(!raw.is_empty()) + u64::from(!fresh_raw.is_empty());
     report.messages_inserted += messages_inserted?;
     report.commits += u64::from(!messages.is_empty());
     let mut search_inserted = search_inserted?;

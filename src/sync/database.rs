@@ -73,6 +73,8 @@ pub(super) fn read(
             head_sha: String::new(),
             tail_sha: String::new(),
         },
+        // Rows are keyed by content, and a row may repeat: always merged.
+        fresh: false,
     }))
 }
 

@@ -35,6 +35,8 @@ use report::SyncReport;
 pub enum SyncError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("reading files stopped: {0}")]
+    Reading(String),
     #[error(
         "cannot save sync cursors to {path}: {source} (committed data is safe; the next sync re-checks it)"
     )]
@@ -49,7 +51,7 @@ pub enum SyncError {
 pub const DEFAULT_BATCH_BYTES: u64 = 64 * 1024 * 1024;
 
 pub struct SyncOptions {
-    pub adapters: Vec<Box<dyn Adapter>>,
+    pub adapters: Vec<Arc<dyn Adapter>>,
     /// Read this directory instead of each adapter's default root.
     pub path: Option<PathBuf>,
     pub host: String,
@@ -66,6 +68,11 @@ pub struct SyncOptions {
     /// `[redact] at_ingest`: mask secrets in everything stored, raw bytes
     /// included.
     pub redact: bool,
+    /// This run holds the host's single-flight lock, so it is the only writer
+    /// of this host's files: records of files the store has never seen are
+    /// appended rather than merged by key (the key join is the costliest part
+    /// of a first sync). A server ingesting for other hosts holds no such lock.
+    pub host_locked: bool,
 }
 
 /// Runs one sync against an open store, filling `report`. Problems with single
@@ -99,16 +106,7 @@ pub async fn run(
                 continue;
             }
             let root = std::path::absolute(&root).unwrap_or(root);
-            sync_root(
-                store,
-                opts,
-                adapter.as_ref(),
-                &root,
-                &mut cursors,
-                report,
-                progress,
-            )
-            .await?;
+            sync_root(store, opts, adapter, &root, &mut cursors, report, progress).await?;
         }
     }
     if !opts.dry_run {
@@ -154,6 +152,10 @@ struct FileWork {
     /// Facts per session the file's records spoke of, in order of first mention.
     facts: Vec<(String, SessionFacts)>,
     cursor: FileCursor,
+    /// The store holds no record of this file (no cursor, no stored extent)
+    /// and the host lock keeps other writers of it away: its records can be
+    /// appended without comparing keys.
+    fresh: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -161,7 +163,7 @@ struct FileWork {
 async fn sync_root(
     store: &Store,
     opts: &SyncOptions,
-    adapter: &dyn Adapter,
+    adapter: &Arc<dyn Adapter>,
     root: &Path,
     cursors: &mut Cursors,
     report: &mut SyncReport,
@@ -223,54 +225,119 @@ async fn sync_root(
         }
     }
 
-    let mut batch: Vec<FileWork> = Vec::new();
-    let mut batch_bytes = 0;
+    // Reading (parsing, hashing) and committing (compression inside Lance)
+    // each keep a core busy, so the next batch is read on a thread of its own
+    // while this one commits. Batches still commit one at a time, in order.
+    let reader = Arc::new(Reader {
+        adapter: adapter.clone(),
+        host: opts.host.clone(),
+        root: root_str,
+        redact: opts.redact,
+        batch_bytes: opts.batch_bytes,
+    });
     let mut touched_only = false;
-    for p in planned {
-        let read = match p.file.layout {
-            Layout::Database => database::read(adapter, &opts.host, &root_str, p, report),
-            _ => read_file(adapter, &opts.host, &root_str, p, report),
-        };
-        match read {
+    let mut next = Some(read_ahead(reader.clone(), planned.into_iter()));
+    while let Some(reading) = next.take() {
+        let read = reading
+            .await
+            .map_err(|e| SyncError::Reading(e.to_string()))?;
+        report.absorb_reading(read.tally);
+        for (file_id, cursor) in read.touched {
             // Touched, or only a partial line so far: nothing to commit.
-            Ok(Some(work)) if work.raw.is_empty() => {
-                if !opts.dry_run && work.cursor.consumed > 0 {
-                    cursors.files.insert(work.file_id, work.cursor);
-                    touched_only = true;
-                }
+            if !opts.dry_run {
+                cursors.files.insert(file_id, cursor);
+                touched_only = true;
             }
-            Ok(Some(mut work)) => {
-                if opts.redact {
-                    redact_work(&mut work);
-                }
-                batch_bytes += work.raw.iter().map(|r| r.length).sum::<u64>();
-                batch.push(work);
-                if batch_bytes >= opts.batch_bytes {
-                    commit::commit(
-                        store,
-                        opts,
-                        client,
-                        std::mem::take(&mut batch),
-                        cursors,
-                        report,
-                    )
-                    .await?;
-                    batch_bytes = 0;
-                    progress(&format!(
-                        "{client}: committed {} records so far",
-                        report.records_inserted
-                    ));
-                }
-            }
-            Ok(None) => {}
-            Err((path, e)) => report.problem(&path, None, format!("{e:#}")),
+        }
+        if let Some(rest) = read.rest {
+            next = Some(read_ahead(reader.clone(), rest));
+        }
+        if !read.works.is_empty() {
+            commit::commit(store, opts, client, read.works, cursors, report).await?;
+            progress(&format!(
+                "{client}: committed {} records so far",
+                report.records_inserted
+            ));
         }
     }
-    commit::commit(store, opts, client, batch, cursors, report).await?;
     if touched_only {
         commit::save_cursors(cursors)?;
     }
     Ok(())
+}
+
+/// What reading a batch of files needs, shared with its thread.
+struct Reader {
+    adapter: Arc<dyn Adapter>,
+    host: String,
+    root: String,
+    redact: bool,
+    batch_bytes: u64,
+}
+
+/// One batch of read files, and what is left to read.
+struct ReadBatch {
+    works: Vec<FileWork>,
+    /// Cursors of files read without new records.
+    touched: Vec<(String, FileCursor)>,
+    /// Counters and problems of the reading, folded into the run's report.
+    tally: SyncReport,
+    rest: Option<std::vec::IntoIter<Planned>>,
+}
+
+/// Reads files from `planned` on a blocking thread until a batch's worth
+/// of raw bytes is gathered.
+fn read_ahead(
+    reader: Arc<Reader>,
+    mut planned: std::vec::IntoIter<Planned>,
+) -> tokio::task::JoinHandle<ReadBatch> {
+    tokio::task::spawn_blocking(move || {
+        let mut tally = SyncReport::new("", &reader.host, Vec::new(), false);
+        let (mut works, mut touched, mut bytes) = (Vec::new(), Vec::new(), 0);
+        for p in planned.by_ref() {
+            let read = match p.file.layout {
+                Layout::Database => database::read(
+                    reader.adapter.as_ref(),
+                    &reader.host,
+                    &reader.root,
+                    p,
+                    &mut tally,
+                ),
+                _ => read_file(
+                    reader.adapter.as_ref(),
+                    &reader.host,
+                    &reader.root,
+                    p,
+                    &mut tally,
+                ),
+            };
+            match read {
+                Ok(Some(work)) if work.raw.is_empty() => {
+                    if work.cursor.consumed > 0 {
+                        touched.push((work.file_id, work.cursor));
+                    }
+                }
+                Ok(Some(mut work)) => {
+                    if reader.redact {
+                        redact_work(&mut work);
+                    }
+                    bytes += work.raw.iter().map(|r| r.length).sum::<u64>();
+                    works.push(work);
+                    if bytes >= reader.batch_bytes {
+                        break;
+                    }
+                }
+                Ok(None) => {}
+                Err((path, e)) => tally.problem(&path, None, format!("{e:#}")),
+            }
+        }
+        ReadBatch {
+            works,
+            touched,
+            tally,
+            rest: (planned.len() > 0).then_some(planned),
+        }
+    })
 }
 
 /// Masks secrets in what a file's reading produced, before any of it is
@@ -451,6 +518,7 @@ fn read_file(
             head_sha: String::new(),
             tail_sha: String::new(),
         },
+        fresh: matches!(planned.prior, Prior::Nothing),
     };
     let (head, tail) = cursor::fingerprint_after_read(&mut f, &buf, start.offset, consumed)
         .context("cannot read")

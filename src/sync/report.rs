@@ -157,6 +157,15 @@ impl SyncReport {
 }
 
 impl SyncReport {
+    /// Folds in what reading a batch of files counted and found wrong.
+    pub(crate) fn absorb_reading(&mut self, reading: SyncReport) {
+        self.bytes_read += reading.bytes_read;
+        self.files_rewritten += reading.files_rewritten;
+        self.unparsed_records += reading.unparsed_records;
+        self.unknown_records += reading.unknown_records;
+        self.errors.extend(reading.errors);
+    }
+
     /// The row this run adds to the shared store's fleet history.
     pub fn run_row(&self) -> crate::store::fleet::RunRow {
         crate::store::fleet::RunRow {
