@@ -395,7 +395,13 @@ impl Store {
             .await
             .map_err(|e| lance_error(&self.location, "list indexes", e))?;
         let has = |name: &str| indices.iter().any(|i| i.name == name);
-        if !has(FTS_INDEX) {
+        // The three kinds are built at once: the full-text build is mostly
+        // one core tokenising, k-means for the vectors another, and they
+        // commit as separate, compatible index transactions.
+        let fts = async {
+            if has(FTS_INDEX) {
+                return Ok(false);
+            }
             table
                 .create_index(&["text"], Index::FTS(fts_params()))
                 .name(FTS_INDEX.to_string())
@@ -403,10 +409,13 @@ impl Store {
                 .execute()
                 .await
                 .map_err(|e| lance_error(&self.location, "create full-text index", e))?;
-            done.fts_created = true;
-        }
-        for (column, index) in FILTER_INDEXES {
-            if !has(&filter_index_name(column)) {
+            Ok::<_, StoreError>(true)
+        };
+        let filters = async {
+            for (column, index) in FILTER_INDEXES {
+                if has(&filter_index_name(column)) {
+                    continue;
+                }
                 let builder = match index {
                     FilterIndex::Bitmap => Index::Bitmap(BitmapIndexBuilder::default()),
                     FilterIndex::BTree => Index::BTree(BTreeIndexBuilder::default()),
@@ -420,9 +429,13 @@ impl Store {
                     .await
                     .map_err(|e| lance_error(&self.location, "create filter index", e))?;
             }
-        }
+            Ok::<_, StoreError>(())
+        };
         let has_vectors = !self.embed_models().is_empty();
-        if !has(VECTOR_INDEX) && has_vectors && rows >= VECTOR_INDEX_MIN_ROWS {
+        let vector = async {
+            if has(VECTOR_INDEX) || !has_vectors || rows < VECTOR_INDEX_MIN_ROWS {
+                return Ok(false);
+            }
             // Partitions of ~8k rows: k-means with √n partitions over a
             // million vectors took minutes here, and 24 probes of 8k rows of
             // 32-byte codes is still a small scan. 32 sub-vectors of 8
@@ -444,8 +457,12 @@ impl Store {
                 .execute()
                 .await
                 .map_err(|e| lance_error(&self.location, "create vector index", e))?;
-            done.vector_created = true;
-        }
+            Ok::<_, StoreError>(true)
+        };
+        let (fts, filters, vector) = tokio::join!(fts, filters, vector);
+        done.fts_created = fts?;
+        filters?;
+        done.vector_created = vector?;
         // A freshly built index already covers every row; an older one has
         // the rows of this sync to take in.
         let stale_fts = !done.fts_created;

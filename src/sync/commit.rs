@@ -129,7 +129,8 @@ pub(super) async fn commit(
     );
     report.records_inserted += raw_inserted? + fresh_raw_appended?;
     report.commits += u64::from(!raw.is_empty()) + u64::from(!fresh_raw.is_empty());
-    report.messages_inserted += messages_inserted?;
+    let messages_inserted = messages_inserted?;
+    report.messages_inserted += messages_inserted;
     report.commits += u64::from(!messages.is_empty());
     let mut search_inserted = search_inserted?;
     if !revisions.is_empty() {
@@ -148,7 +149,18 @@ pub(super) async fn commit(
         store.note_embed_model(model).await?;
     }
 
-    let counts = message_counts(store, &ids).await?;
+    // A session first seen in this batch, all of whose messages went in
+    // just now, holds exactly those: counting it in the store (a scan of
+    // the messages table) is needed only for the others.
+    let all_new = revisions.is_empty() && messages_inserted == messages.len() as u64;
+    let is_new = |id: &str| all_new && !existing.contains_key(id);
+    let to_count: Vec<&str> = ids.iter().copied().filter(|id| !is_new(id)).collect();
+    let mut counts = message_counts(store, &to_count).await?;
+    for m in &messages {
+        if is_new(&m.message.session_id) {
+            *counts.entry(m.message.session_id.clone()).or_insert(0) += 1;
+        }
+    }
     let sessions: Vec<Session> = touched
         .into_iter()
         .map(|(id, facts)| {
@@ -233,6 +245,9 @@ async fn message_counts(
     store: &Store,
     session_ids: &[&str],
 ) -> Result<HashMap<String, u64>, StoreError> {
+    if session_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
     let filter = sql_in("session_id", session_ids.iter().copied());
     let batches = store
         .scan(TableKind::Messages, Some(&filter), Some(&["session_id"]))
