@@ -142,6 +142,53 @@ fn within(
     }
 }
 
+impl SearchParams {
+    /// The search these parameters ask for, seen through `limits`. Paging
+    /// values are taken as given: the servers bound them first, the local
+    /// CLI does not.
+    pub fn into_request(
+        self,
+        limits: Limits,
+        now: DateTime<Utc>,
+    ) -> Result<Request, search::FilterError> {
+        let time = |s: &Option<String>| {
+            s.as_deref()
+                .map(|s| search::filters::parse_time(s, now))
+                .transpose()
+        };
+        Ok(Request {
+            filters: Filters {
+                since: time(&self.since)?,
+                until: time(&self.until)?,
+                clients: self.client,
+                project: self.project,
+                hosts: self.host,
+                roles: self.role,
+                kinds: self.kind,
+                tools: self.tool,
+                session: self.session,
+                within: limits,
+            },
+            query: self.query,
+            mode: self.mode.unwrap_or(Mode::Hybrid),
+            limit: self.limit.unwrap_or(10),
+            offset: self.offset.unwrap_or(0),
+            per_session: self.per_session.unwrap_or(1),
+        })
+    }
+}
+
+/// Masks secrets in the hits' snippets; their match offsets were of the
+/// unmasked text, so they go.
+pub fn mask_hits(response: &mut search::Response) {
+    for hit in &mut response.hits {
+        if let Cow::Owned(masked) = crate::redact::redact_str(&hit.snippet) {
+            hit.snippet = masked;
+            hit.highlights.clear();
+        }
+    }
+}
+
 /// Runs a search as `pond search --json` does, within the caller's view.
 pub async fn search(
     store: &Store,
@@ -150,32 +197,12 @@ pub async fn search(
     params: SearchParams,
 ) -> Result<search::Response, ArchiveError> {
     view.check_hosts(&params.host)?;
-    let now = Utc::now();
-    let time = |s: &Option<String>| {
-        s.as_deref()
-            .map(|s| search::filters::parse_time(s, now))
-            .transpose()
-            .map_err(|e| ArchiveError::BadRequest(e.to_string()))
-    };
-    let request = Request {
-        query: params.query,
-        mode: params.mode.unwrap_or(Mode::Hybrid),
-        filters: Filters {
-            clients: params.client,
-            project: params.project,
-            hosts: params.host,
-            roles: params.role,
-            kinds: params.kind,
-            tools: params.tool,
-            since: time(&params.since)?,
-            until: time(&params.until)?,
-            session: params.session,
-            within: view.limits.clone(),
-        },
-        limit: within("limit", params.limit, 1..=100)?.unwrap_or(10),
-        offset: within("offset", params.offset, 0..=10_000)?.unwrap_or(0),
-        per_session: within("per_session", params.per_session, 1..=10)?.unwrap_or(1),
-    };
+    within("limit", params.limit, 1..=100)?;
+    within("offset", params.offset, 0..=10_000)?;
+    within("per_session", params.per_session, 1..=10)?;
+    let request = params
+        .into_request(view.limits.clone(), Utc::now())
+        .map_err(|e| ArchiveError::BadRequest(e.to_string()))?;
     let model = async { embedder.get() };
     let mut response = search::search(store, model, &request)
         .await
@@ -187,13 +214,7 @@ pub async fn search(
             e => ArchiveError::Search(e.to_string()),
         })?;
     if view.redact {
-        for hit in &mut response.hits {
-            if let Cow::Owned(masked) = view.mask(&hit.snippet) {
-                // The match offsets were of the unmasked text.
-                hit.snippet = masked;
-                hit.highlights.clear();
-            }
-        }
+        mask_hits(&mut response);
     }
     Ok(response)
 }
@@ -640,14 +661,16 @@ pub struct ArchiveStatus {
     pub embed_models: Vec<String>,
 }
 
-/// What the archive holds, within the caller's view.
-pub async fn status(store: &Store, view: &View) -> Result<ArchiveStatus, ArchiveError> {
-    let filter = view.limits.to_sql();
+/// Sessions and messages per client among the sessions `filter` keeps.
+pub async fn client_counts(
+    store: &Store,
+    filter: Option<&str>,
+) -> Result<Vec<ClientCount>, StoreError> {
     let mut per_client: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     for b in store
         .scan(
             TableKind::Sessions,
-            filter.as_deref(),
+            filter,
             Some(&["client", "message_count"]),
         )
         .await?
@@ -660,14 +683,19 @@ pub async fn status(store: &Store, view: &View) -> Result<ArchiveStatus, Archive
             e.1 += count.value(i);
         }
     }
-    let clients: Vec<ClientCount> = per_client
+    Ok(per_client
         .into_iter()
         .map(|(client, (sessions, messages))| ClientCount {
             client,
             sessions,
             messages,
         })
-        .collect();
+        .collect())
+}
+
+/// What the archive holds, within the caller's view.
+pub async fn status(store: &Store, view: &View) -> Result<ArchiveStatus, ArchiveError> {
+    let clients = client_counts(store, view.limits.to_sql().as_deref()).await?;
     let hosts = store
         .hosts()
         .await?

@@ -96,6 +96,27 @@ pub fn redact_bytes(bytes: &[u8]) -> (Cow<'_, [u8]>, usize) {
     (out, found)
 }
 
+/// Masks secrets in everything a transcript shows of a session: its title
+/// and every part's text.
+pub fn mask_transcript(
+    session: &mut crate::model::Session,
+    messages: &mut [crate::model::Message],
+) {
+    let mask = |text: &mut String| {
+        if let Cow::Owned(masked) = redact_str(text) {
+            *text = masked;
+        }
+    };
+    if let Some(title) = &mut session.title {
+        mask(title);
+    }
+    for part in messages.iter_mut().flat_map(|m| m.parts.iter_mut()) {
+        if let Some(text) = &mut part.text {
+            mask(text);
+        }
+    }
+}
+
 /// `text` with every secret masked.
 pub fn redact_str(text: &str) -> Cow<'_, str> {
     match redact_bytes(text.as_bytes()) {

@@ -64,7 +64,7 @@ pub async fn resume(
     }
     let mut messages = load_messages(store, id).await?;
     if redact {
-        mask(&mut session, &mut messages);
+        crate::redact::mask_transcript(&mut session, &mut messages);
     }
     let new_id = derived_uuid(&format!("{target}\0{id}"));
     let (path, bytes) = match target {
@@ -95,23 +95,6 @@ pub async fn resume(
         files: vec![path],
         byte_exact: false,
     })
-}
-
-/// Masks secrets in everything a conversion writes.
-fn mask(session: &mut Session, messages: &mut [Message]) {
-    let mask = |text: &mut String| {
-        if let std::borrow::Cow::Owned(masked) = crate::redact::redact_str(text) {
-            *text = masked;
-        }
-    };
-    if let Some(title) = &mut session.title {
-        mask(title);
-    }
-    for part in messages.iter_mut().flat_map(|m| m.parts.iter_mut()) {
-        if let Some(text) = &mut part.text {
-            mask(text);
-        }
-    }
 }
 
 async fn load_session(store: &Store, id: &str) -> anyhow::Result<Session> {

@@ -7,36 +7,27 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use super::{Context, SearchArgs, output};
-use crate::search::{self, Filters, Mode, Request};
+use crate::search::{self, Filters, Mode};
 use crate::store::{Store, TableKind};
 
 pub async fn run(ctx: &Context, args: SearchArgs) -> anyhow::Result<ExitCode> {
-    let now = chrono::Utc::now();
-    let time = |s: &Option<String>| {
-        s.as_deref()
-            .map(|s| search::filters::parse_time(s, now))
-            .transpose()
-    };
-    let filters = Filters {
-        clients: args.client,
-        project: args.project,
-        hosts: ctx.host_flag.iter().cloned().collect(),
-        roles: args.role,
-        kinds: args.kind,
-        tools: args.tool,
-        since: time(&args.since)?,
-        until: time(&args.until)?,
-        session: args.session,
-        within: Default::default(),
-    };
-    let request = Request {
+    let params = crate::archive::SearchParams {
         query: args.query.join(" "),
-        mode: args.mode,
-        filters,
-        limit: args.limit,
-        offset: args.offset,
-        per_session: args.per_session,
+        mode: Some(args.mode),
+        client: args.client,
+        project: args.project,
+        host: ctx.host_flag.iter().cloned().collect(),
+        role: args.role,
+        kind: args.kind,
+        tool: args.tool,
+        since: args.since,
+        until: args.until,
+        session: args.session,
+        limit: Some(args.limit),
+        offset: Some(args.offset),
+        per_session: Some(args.per_session),
     };
+    let request = params.into_request(Default::default(), chrono::Utc::now())?;
     // The model loads on a thread of its own while the store opens and the
     // full-text arm runs: loading it is a good share of a cold search.
     let loading = (request.mode != Mode::Fts).then(|| {
@@ -55,13 +46,7 @@ pub async fn run(ctx: &Context, args: SearchArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open_only(&ctx.location, &[TableKind::Search]).await?;
     let mut response = search::search(&store, embedder, &request).await?;
     if args.redact {
-        for hit in &mut response.hits {
-            if let std::borrow::Cow::Owned(masked) = crate::redact::redact_str(&hit.snippet) {
-                // The match offsets were of the unmasked text.
-                hit.snippet = masked;
-                hit.highlights.clear();
-            }
-        }
+        crate::archive::mask_hits(&mut response);
     }
     if args.json {
         output::print_json(&response)?;

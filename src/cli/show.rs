@@ -44,7 +44,7 @@ pub async fn run(ctx: &Context, args: ShowArgs) -> anyhow::Result<ExitCode> {
     messages.sort_by_key(|m| m.seq);
     let redacted = store.redacted_sessions([id.as_str()]).await?.contains(&id);
     if args.redact {
-        redact_transcript(&mut session, &mut messages);
+        crate::redact::mask_transcript(&mut session, &mut messages);
     }
 
     if args.json {
@@ -112,21 +112,4 @@ pub async fn run(ctx: &Context, args: ShowArgs) -> anyhow::Result<ExitCode> {
         println!();
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Masks secrets in everything `show` prints of a session.
-fn redact_transcript(session: &mut Session, messages: &mut [Message]) {
-    let mask = |text: &mut String| {
-        if let std::borrow::Cow::Owned(masked) = crate::redact::redact_str(text) {
-            *text = masked;
-        }
-    };
-    if let Some(title) = &mut session.title {
-        mask(title);
-    }
-    for part in messages.iter_mut().flat_map(|m| m.parts.iter_mut()) {
-        if let Some(text) = &mut part.text {
-            mask(text);
-        }
-    }
 }

@@ -1,6 +1,5 @@
 //! `pond status`: what the store holds and how this host's syncs are going.
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use serde::Serialize;
@@ -9,16 +8,9 @@ use super::{Context, StatusArgs, output};
 use chrono::{DateTime, Utc};
 
 use crate::store::fleet::HostRow;
-use crate::store::{FORMAT_VERSION, OpenMode, Store, StoreError, TableKind, schema};
+use crate::store::{FORMAT_VERSION, OpenMode, Store, StoreError, TableKind};
 use crate::sync::lock::{self, Holder};
 use crate::sync::report::{SyncReport, read_last_sync};
-
-#[derive(Debug, Serialize)]
-struct ClientCounts {
-    client: String,
-    sessions: u64,
-    messages: u64,
-}
 
 #[derive(Debug, Serialize)]
 struct Status {
@@ -30,7 +22,7 @@ struct Status {
     messages: u64,
     raw_records: u64,
     disk_bytes: Option<u64>,
-    clients: Vec<ClientCounts>,
+    clients: Vec<crate::archive::ClientCount>,
     last_sync: Option<SyncReport>,
     lock_holder: Option<Holder>,
 }
@@ -58,32 +50,9 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<ExitCode> {
             status.exists = true;
             status.raw_records = store.count(TableKind::Raw, None).await? as u64;
             status.disk_bytes = store.disk_usage();
-            let mut per_client: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-            for b in store
-                .scan(
-                    TableKind::Sessions,
-                    None,
-                    Some(&["client", "message_count"]),
-                )
-                .await?
-            {
-                let c = schema::Columns::new(&b);
-                let (client, count) = (c.str("client")?, c.u64("message_count")?);
-                for i in 0..b.num_rows() {
-                    let e = per_client.entry(client.value(i).to_string()).or_default();
-                    e.0 += 1;
-                    e.1 += count.value(i);
-                }
-            }
-            for (client, (sessions, messages)) in per_client {
-                status.sessions += sessions;
-                status.messages += messages;
-                status.clients.push(ClientCounts {
-                    client,
-                    sessions,
-                    messages,
-                });
-            }
+            status.clients = crate::archive::client_counts(&store, None).await?;
+            status.sessions = status.clients.iter().map(|c| c.sessions).sum();
+            status.messages = status.clients.iter().map(|c| c.messages).sum();
         }
         Err(StoreError::NotFound(_)) => {}
         Err(e) => return Err(e.into()),
