@@ -659,42 +659,28 @@ fn rule37_remote_ingest_from_another_process_equals_a_direct_sync() {
 
     // A read token cannot push; an ingest token cannot push for another host.
     let reader = token(&server_pond, "reader", &["--scope", "read"]);
-    let refused = host
-        .cmd(&[
-            "sync",
-            "claude-code",
-            "--path",
-            src.to_str().unwrap(),
-            "--to",
-            &server.url(),
-            "--token",
-            &reader,
-        ])
-        .env("POND_HOST", "test-host-2")
-        .output()
-        .unwrap();
-    assert!(!refused.status.success());
-    assert!(
-        String::from_utf8_lossy(&refused.stderr).contains("403"),
-        "{}",
-        String::from_utf8_lossy(&refused.stderr)
-    );
-    let other_host = host
-        .cmd(&[
-            "sync",
-            "claude-code",
-            "--path",
-            src.to_str().unwrap(),
-            "--to",
-            &server.url(),
-            "--token",
-            &ingest,
-        ])
-        .env("POND_HOST", "laptop-9")
-        .output()
-        .unwrap();
-    assert!(!other_host.status.success());
-    assert!(String::from_utf8_lossy(&other_host.stderr).contains("may not ingest for host"));
+    let refused_push = |as_host: &str, token: &str| {
+        let out = host
+            .cmd(&[
+                "sync",
+                "claude-code",
+                "--path",
+                src.to_str().unwrap(),
+                "--to",
+                &server.url(),
+                "--token",
+                token,
+            ])
+            .env("POND_HOST", as_host)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{as_host} was let in");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let stderr = refused_push("test-host-2", &reader);
+    assert!(stderr.contains("403"), "{stderr}");
+    let stderr = refused_push("laptop-9", &ingest);
+    assert!(stderr.contains("may not ingest for host"), "{stderr}");
 }
 
 /// schemathesis from PyPI, installed by `make test`.
