@@ -9,6 +9,7 @@ pub mod fleet;
 mod init;
 mod location;
 pub mod probe;
+pub mod redactions;
 pub mod retry;
 pub mod schema;
 pub mod search;
@@ -108,7 +109,7 @@ impl TableKind {
             TableKind::SyncRuns => fleet::SYNC_RUNS,
             TableKind::Hosts => fleet::HOSTS,
             TableKind::Search => search::SEARCH,
-            TableKind::Redactions => schema::REDACTIONS,
+            TableKind::Redactions => redactions::REDACTIONS,
         }
     }
 
@@ -120,7 +121,7 @@ impl TableKind {
             TableKind::SyncRuns => fleet::sync_runs_schema(),
             TableKind::Hosts => fleet::hosts_schema(),
             TableKind::Search => search::search_schema(),
-            TableKind::Redactions => schema::redactions_schema(),
+            TableKind::Redactions => redactions::redactions_schema(),
         }
     }
 }
@@ -580,35 +581,6 @@ impl Store {
             .count_rows(filter.map(str::to_string))
             .await
             .map_err(|e| lance_error(&self.location, &format!("count {}", kind.name()), e))
-    }
-
-    /// Which of `session_ids` were stored with their secrets masked.
-    pub async fn redacted_sessions<'a>(
-        &self,
-        session_ids: impl IntoIterator<Item = &'a str>,
-    ) -> Result<std::collections::HashSet<String>, StoreError> {
-        let ids: Vec<&str> = session_ids.into_iter().collect();
-        let mut found = std::collections::HashSet::new();
-        if ids.is_empty() {
-            return Ok(found);
-        }
-        for b in self
-            .scan(
-                TableKind::Redactions,
-                Some(&sql_in("id", ids)),
-                Some(&["id"]),
-            )
-            .await?
-        {
-            found.extend(
-                schema::Columns::new(&b)
-                    .str("id")?
-                    .iter()
-                    .flatten()
-                    .map(str::to_string),
-            );
-        }
-        Ok(found)
     }
 
     /// Bytes the store occupies, for local stores.

@@ -23,7 +23,6 @@ pub const RAW: &str = "raw_records";
 pub const MESSAGES: &str = "messages";
 pub const SESSIONS: &str = "sessions";
 pub const META: &str = "pond_meta";
-pub const REDACTIONS: &str = "redactions";
 
 fn compressed(name: &str, data_type: DataType) -> Field {
     Field::new(name, data_type, true).with_metadata(HashMap::from([(
@@ -224,32 +223,6 @@ pub fn sessions_batch(rows: &[Session], now: DateTime<Utc>) -> Result<RecordBatc
                 rows.iter().map(|s| s.message_count),
             )),
             timestamps(vec![Some(now.timestamp_micros()); rows.len()]),
-        ],
-    )
-}
-
-/// One row per session stored with its secrets masked (`[redact]
-/// at_ingest`): its raw bytes are no longer the client's, and every reader
-/// (show, export, resume, the servers) can say so.
-pub fn redactions_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        key_field(),
-        Field::new("host", DataType::Utf8, false),
-        Field::new("redacted_at", utc(), false),
-    ]))
-}
-
-pub fn redactions_batch(
-    session_ids: &[&str],
-    host: &str,
-    now: DateTime<Utc>,
-) -> Result<RecordBatch, StoreError> {
-    batch(
-        redactions_schema(),
-        vec![
-            strings(session_ids.iter().copied()),
-            strings(session_ids.iter().map(|_| host)),
-            timestamps(vec![Some(now.timestamp_micros()); session_ids.len()]),
         ],
     )
 }

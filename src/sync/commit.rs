@@ -179,7 +179,7 @@ pub(super) async fn commit(
         store
             .insert_absent(
                 TableKind::Redactions,
-                schema::redactions_batch(&ids, &opts.host, now)?,
+                crate::store::redactions::redactions_batch(&ids, &opts.host, now)?,
             )
             .await?;
     }
