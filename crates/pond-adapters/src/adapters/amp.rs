@@ -307,7 +307,7 @@ pub(crate) fn editor_global_storage() -> Vec<PathBuf> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
+    use crate::adapters::testing::paired_results;
 
     use serde_json::json;
 
@@ -411,22 +411,9 @@ mod tests {
         assert_eq!(facts.project.as_deref(), Some("/home/me/my project"));
         assert_eq!(facts.model.as_deref(), Some("claude-sonnet-4"));
         assert_eq!(facts.title.as_deref(), Some("Fix the build"));
-        let calls: HashSet<String> = t
-            .messages
-            .iter()
-            .flat_map(|m| &m.parts)
-            .filter(|p| p.kind == PartKind::ToolCall)
-            .filter_map(|p| p.tool_call_id.clone())
-            .collect();
-        let results: Vec<&Part> = t
-            .messages
-            .iter()
-            .flat_map(|m| &m.parts)
-            .filter(|p| p.kind == PartKind::ToolResult)
-            .collect();
+        let results = paired_results(&t.messages);
         assert_eq!(results.len(), 1);
         for r in &results {
-            assert!(calls.contains(r.tool_call_id.as_deref().unwrap_or_default()));
             assert!(r.is_error);
             assert!(r.text.as_deref().unwrap_or_default().contains("E0425"));
         }

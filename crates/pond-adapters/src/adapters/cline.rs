@@ -260,7 +260,7 @@ fn title_line(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
+    use crate::adapters::testing::paired_results;
 
     use serde_json::json;
 
@@ -364,22 +364,9 @@ mod tests {
         let facts = &t.facts[0].1;
         assert_eq!(facts.project.as_deref(), Some("/home/me/proj (v2)"));
         assert_eq!(facts.model.as_deref(), Some("claude-sonnet-4-5"));
-        let calls: HashSet<String> = t
-            .messages
-            .iter()
-            .flat_map(|m| &m.parts)
-            .filter(|p| p.kind == PartKind::ToolCall)
-            .filter_map(|p| p.tool_call_id.clone())
-            .collect();
-        let results: Vec<&Part> = t
-            .messages
-            .iter()
-            .flat_map(|m| &m.parts)
-            .filter(|p| p.kind == PartKind::ToolResult)
-            .collect();
+        let results = paired_results(&t.messages);
         assert_eq!(results.len(), 1);
         for r in results {
-            assert!(calls.contains(r.tool_call_id.as_deref().unwrap_or_default()));
             assert_eq!(r.text.as_deref(), Some("fn main() {}"));
         }
     }

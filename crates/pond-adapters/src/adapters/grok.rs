@@ -251,7 +251,7 @@ fn summary_facts(record: &Value) -> SessionFacts {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
+    use crate::adapters::testing::paired_results;
 
     use super::*;
     use crate::translate::{Translation, translate_bytes};
@@ -325,23 +325,8 @@ mod tests {
             Some("/tmp/as-agent-lab/grok/project")
         );
         assert_eq!(facts.model.as_deref(), Some("grok-4.5"));
-        let calls: HashSet<String> = t
-            .messages
-            .iter()
-            .flat_map(|m| &m.parts)
-            .filter(|p| p.kind == PartKind::ToolCall)
-            .filter_map(|p| p.tool_call_id.clone())
-            .collect();
-        let results: Vec<&Part> = t
-            .messages
-            .iter()
-            .flat_map(|m| &m.parts)
-            .filter(|p| p.kind == PartKind::ToolResult)
-            .collect();
+        let results = paired_results(&t.messages);
         assert_eq!(results.len(), 2);
-        for r in results {
-            assert!(calls.contains(r.tool_call_id.as_deref().unwrap_or_default()));
-        }
         assert!(
             t.messages
                 .iter()

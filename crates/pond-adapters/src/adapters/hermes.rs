@@ -179,7 +179,7 @@ fn message_parts(m: &Value) -> Vec<Part> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
+    use crate::adapters::testing::paired_results;
 
     use serde_json::json;
 
@@ -275,22 +275,9 @@ mod tests {
         // The zoneless start is left out; the zoned update is kept.
         assert_eq!(facts.first_seen, facts.last_seen);
         assert!(facts.last_seen.is_some());
-        let calls: HashSet<String> = t
-            .messages
-            .iter()
-            .flat_map(|m| &m.parts)
-            .filter(|p| p.kind == PartKind::ToolCall)
-            .filter_map(|p| p.tool_call_id.clone())
-            .collect();
-        let results: Vec<&Part> = t
-            .messages
-            .iter()
-            .flat_map(|m| &m.parts)
-            .filter(|p| p.kind == PartKind::ToolResult)
-            .collect();
+        let results = paired_results(&t.messages);
         assert_eq!(results.len(), 1);
         for r in results {
-            assert!(calls.contains(r.tool_call_id.as_deref().unwrap_or_default()));
             assert_eq!(r.tool_name.as_deref(), Some("terminal"));
         }
         assert_eq!(t.messages[2].parts[0].kind, PartKind::Thinking);

@@ -176,7 +176,7 @@ fn content_text(content: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
+    use crate::adapters::testing::paired_results;
 
     use super::*;
     use crate::translate::{Translation, translate_bytes};
@@ -217,22 +217,9 @@ mod tests {
             facts.last_seen,
             crate::model::parse_timestamp("2026-02-24T09:00:04Z")
         );
-        let calls: HashSet<String> = t
-            .messages
-            .iter()
-            .flat_map(|m| &m.parts)
-            .filter(|p| p.kind == PartKind::ToolCall)
-            .filter_map(|p| p.tool_call_id.clone())
-            .collect();
-        let results: Vec<&Part> = t
-            .messages
-            .iter()
-            .flat_map(|m| &m.parts)
-            .filter(|p| p.kind == PartKind::ToolResult)
-            .collect();
+        let results = paired_results(&t.messages);
         assert_eq!(results.len(), 1);
         for r in results {
-            assert!(calls.contains(r.tool_call_id.as_deref().unwrap_or_default()));
             assert_eq!(r.text.as_deref(), Some("main.swift\nResources\n"));
             assert!(!r.is_error);
         }

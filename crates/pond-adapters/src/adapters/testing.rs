@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::adapters::{Adapter, SourceFile};
-use crate::model::{Message, PartKind};
+use crate::model::{Message, Part, PartKind};
 use crate::translate::{Translation, translate_bytes};
 
 /// `tests/fixtures/<client>` of the repository (the workspace root, two
@@ -31,6 +31,26 @@ pub(crate) fn assert_tool_pairs(messages: &[Message]) {
             assert!(calls.contains(id.as_str()), "result without call: {id}");
         }
     }
+}
+
+/// The tool results of `messages`, each of which must name a call present
+/// there (stricter than [`assert_tool_pairs`]: a result without an id fails).
+pub(crate) fn paired_results(messages: &[Message]) -> Vec<&Part> {
+    let calls: HashSet<&str> = messages
+        .iter()
+        .flat_map(|m| &m.parts)
+        .filter(|p| p.kind == PartKind::ToolCall)
+        .filter_map(|p| p.tool_call_id.as_deref())
+        .collect();
+    let results: Vec<&Part> = messages
+        .iter()
+        .flat_map(|m| &m.parts)
+        .filter(|p| p.kind == PartKind::ToolResult)
+        .collect();
+    for r in &results {
+        assert!(calls.contains(r.tool_call_id.as_deref().unwrap_or_default()));
+    }
+    results
 }
 
 /// The fixture file `rel` of `client` as the adapter discovers it, its bytes,
