@@ -30,7 +30,7 @@ use serde_json::Value;
 
 use super::{
     Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, env_dir, is_uuid,
-    json_text, str_field, timestamp_field, walk,
+    json_text, openai_tool_calls, str_field, timestamp_field, walk,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
@@ -358,23 +358,7 @@ fn chat_message(
             is_error: false,
         });
     }
-    for call in m
-        .get("tool_calls")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let function = call.get("function");
-        parts.push(Part {
-            kind: PartKind::ToolCall,
-            text: function.and_then(|f| f.get("arguments")).map(json_text),
-            tool_name: function
-                .and_then(|f| str_field(f, "name"))
-                .map(str::to_string),
-            tool_call_id: str_field(call, "id").map(str::to_string),
-            is_error: false,
-        });
-    }
+    parts.extend(openai_tool_calls(m));
     Some(Message {
         id: format!("{}/chat-{index}", ctx.session_id),
         session_id: ctx.session_id.to_string(),

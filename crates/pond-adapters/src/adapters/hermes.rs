@@ -26,7 +26,7 @@ use serde_json::Value;
 use super::amp::time_value;
 use super::{
     Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, env_dir, json_text,
-    str_field, timestamp_field, walk,
+    openai_tool_calls, str_field, timestamp_field, walk,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
@@ -157,23 +157,7 @@ fn message_parts(m: &Value) -> Vec<Part> {
     if let Some(text) = text.filter(|t| !t.is_empty()) {
         parts.push(Part::text(PartKind::Text, text));
     }
-    for call in m
-        .get("tool_calls")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let function = call.get("function");
-        parts.push(Part {
-            kind: PartKind::ToolCall,
-            text: function.and_then(|f| f.get("arguments")).map(json_text),
-            tool_name: function
-                .and_then(|f| str_field(f, "name"))
-                .map(str::to_string),
-            tool_call_id: str_field(call, "id").map(str::to_string),
-            is_error: false,
-        });
-    }
+    parts.extend(openai_tool_calls(m));
     parts
 }
 

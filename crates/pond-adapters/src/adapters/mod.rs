@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::model::{Message, SessionFacts};
+use crate::model::{Message, Part, PartKind, SessionFacts};
 
 /// How a source file grows, which decides how the pipeline reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -288,6 +288,28 @@ pub(crate) fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 
 pub(crate) fn timestamp_field(v: &Value, key: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     str_field(v, key).and_then(crate::model::parse_timestamp)
+}
+
+/// The calls of a message in OpenAI's chat shape,
+/// `tool_calls: [{id, function: {name, arguments}}]`, as parts.
+pub(crate) fn openai_tool_calls(message: &Value) -> impl Iterator<Item = Part> + '_ {
+    message
+        .get("tool_calls")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|call| {
+            let function = call.get("function");
+            Part {
+                kind: PartKind::ToolCall,
+                text: function.and_then(|f| f.get("arguments")).map(json_text),
+                tool_name: function
+                    .and_then(|f| str_field(f, "name"))
+                    .map(str::to_string),
+                tool_call_id: str_field(call, "id").map(str::to_string),
+                is_error: false,
+            }
+        })
 }
 
 /// Compact JSON for tool inputs and structured outputs, so they stay searchable.
