@@ -402,6 +402,7 @@ impl Store {
             if has(FTS_INDEX) {
                 return Ok(false);
             }
+            let started = std::time::Instant::now();
             table
                 .create_index(&["text"], Index::FTS(fts_params()))
                 .name(FTS_INDEX.to_string())
@@ -409,9 +410,14 @@ impl Store {
                 .execute()
                 .await
                 .map_err(|e| lance_error(&self.location, "create full-text index", e))?;
+            tracing::debug!(
+                secs = started.elapsed().as_secs_f64(),
+                "full-text index built"
+            );
             Ok::<_, StoreError>(true)
         };
         let filters = async {
+            let started = std::time::Instant::now();
             for (column, index) in FILTER_INDEXES {
                 if has(&filter_index_name(column)) {
                     continue;
@@ -428,6 +434,11 @@ impl Store {
                     .execute()
                     .await
                     .map_err(|e| lance_error(&self.location, "create filter index", e))?;
+                tracing::debug!(
+                    column,
+                    secs = started.elapsed().as_secs_f64(),
+                    "filter index built"
+                );
             }
             Ok::<_, StoreError>(())
         };
@@ -441,6 +452,7 @@ impl Store {
             // 32-byte codes is still a small scan. 32 sub-vectors of 8
             // dimensions each.
             let partitions = ((rows / 8192) as u32).clamp(16, 4096);
+            let started = std::time::Instant::now();
             table
                 .create_index(
                     &["vector"],
@@ -457,6 +469,7 @@ impl Store {
                 .execute()
                 .await
                 .map_err(|e| lance_error(&self.location, "create vector index", e))?;
+            tracing::debug!(secs = started.elapsed().as_secs_f64(), "vector index built");
             Ok::<_, StoreError>(true)
         };
         let (fts, filters, vector) = tokio::join!(fts, filters, vector);
