@@ -13,11 +13,12 @@ pub mod redactions;
 pub mod retry;
 pub mod schema;
 pub mod search;
+mod write;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use arrow_array::{RecordBatch, RecordBatchIterator};
+use arrow_array::RecordBatch;
 use futures::TryStreamExt;
 use lancedb::query::{ExecutableQuery, QueryBase, Select};
 use lancedb::{Connection, Table};
@@ -444,122 +445,6 @@ impl Store {
         self.tables
             .get(&kind)
             .ok_or_else(|| StoreError::Schema(format!("table {} is not open", kind.name())))
-    }
-
-    /// Inserts the rows whose `id` is not in the table yet, in one commit,
-    /// retried as a whole on conflict. Returns how many were new. The batch
-    /// must not repeat an `id`.
-    pub async fn insert_absent(
-        &self,
-        kind: TableKind,
-        batch: RecordBatch,
-    ) -> Result<u64, StoreError> {
-        self.merge(kind, batch, None)
-            .await
-            .map(|(inserted, _)| inserted)
-    }
-
-    /// Inserts new rows and replaces existing ones with the same `id`, in one
-    /// commit, retried as a whole on conflict. Returns (inserted, updated).
-    pub async fn upsert(
-        &self,
-        kind: TableKind,
-        batch: RecordBatch,
-    ) -> Result<(u64, u64), StoreError> {
-        self.merge(kind, batch, Some(None)).await
-    }
-
-    /// Inserts absent rows and replaces stored ones whose `column` differs:
-    /// a newer copy of a row replaces the old one, the same copy writes nothing.
-    pub async fn replace_changed(
-        &self,
-        kind: TableKind,
-        batch: RecordBatch,
-        column: &str,
-    ) -> Result<(u64, u64), StoreError> {
-        let changed = format!("target.{column} <> source.{column}");
-        self.merge(kind, batch, Some(Some(changed))).await
-    }
-
-    /// Appends rows the caller knows are absent, without comparing keys.
-    pub async fn append_new(&self, kind: TableKind, batch: RecordBatch) -> Result<u64, StoreError> {
-        if batch.num_rows() == 0 {
-            return Ok(0);
-        }
-        let table = self.table(kind)?;
-        let rows = batch.num_rows() as u64;
-        let what = format!("append to {}", kind.name());
-        let attempt = || {
-            let batch = batch.clone();
-            async move {
-                let schema = batch.schema();
-                let reader: Box<dyn arrow_array::RecordBatchReader + Send> =
-                    Box::new(RecordBatchIterator::new(vec![Ok(batch)], schema));
-                table.add(reader).execute().await
-            }
-        };
-        let started = std::time::Instant::now();
-        retry::with_retry(self.retry, &self.retries, &what, attempt)
-            .await
-            .map_err(|e| lance_error(&self.location, &what, e))?;
-        tracing::debug!(secs = started.elapsed().as_secs_f64(), rows, "{what}");
-        Ok(rows)
-    }
-
-    /// `update`: `None` inserts only; `Some(condition)` also updates matched
-    /// rows (those meeting the SQL condition, when one is given).
-    async fn merge(
-        &self,
-        kind: TableKind,
-        batch: RecordBatch,
-        update: Option<Option<String>>,
-    ) -> Result<(u64, u64), StoreError> {
-        if batch.num_rows() == 0 {
-            return Ok((0, 0));
-        }
-        let table = self.table(kind)?;
-        let what = format!(
-            "{} into {}",
-            if update.is_some() { "upsert" } else { "insert" },
-            kind.name()
-        );
-        let attempt = || {
-            let batch = batch.clone();
-            let update = update.clone();
-            async move {
-                let schema = batch.schema();
-                let reader = RecordBatchIterator::new(vec![Ok(batch)], schema);
-                let mut merge = table.merge_insert(&["id"]);
-                if let Some(condition) = update {
-                    merge.when_matched_update_all(condition);
-                }
-                merge.when_not_matched_insert_all();
-                merge.execute(Box::new(reader)).await
-            }
-        };
-        let span = tracing::info_span!(
-            "store.write",
-            table = kind.name(),
-            update = update.is_some(),
-            rows = batch.num_rows()
-        );
-        let started = std::time::Instant::now();
-        let result = tracing::Instrument::instrument(
-            retry::with_retry(self.retry, &self.retries, &what, attempt),
-            span,
-        )
-        .await
-        .map_err(|e| lance_error(&self.location, &what, e))?;
-        tracing::debug!(
-            secs = started.elapsed().as_secs_f64(),
-            rows = batch.num_rows(),
-            "{what}"
-        );
-        self.conflicts.fetch_add(
-            u64::from(result.num_attempts.saturating_sub(1)),
-            Ordering::Relaxed,
-        );
-        Ok((result.num_inserted_rows, result.num_updated_rows))
     }
 
     /// Reads the rows matching an SQL `filter`, only the named columns when given.
