@@ -417,11 +417,11 @@ impl Store {
             Ok::<_, StoreError>(true)
         };
         let filters = async {
-            let started = std::time::Instant::now();
             for (column, index) in FILTER_INDEXES {
                 if has(&filter_index_name(column)) {
                     continue;
                 }
+                let started = std::time::Instant::now();
                 let builder = match index {
                     FilterIndex::Bitmap => Index::Bitmap(BitmapIndexBuilder::default()),
                     FilterIndex::BTree => Index::BTree(BTreeIndexBuilder::default()),
