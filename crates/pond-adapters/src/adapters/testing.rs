@@ -16,14 +16,19 @@ pub(crate) fn fixtures(client: &str) -> PathBuf {
         .join(client)
 }
 
-/// Every tool result that names a call names one present in `messages`.
-pub(crate) fn assert_tool_pairs(messages: &[Message]) {
-    let calls: HashSet<&str> = messages
+/// The ids of the tool calls in `messages`.
+fn call_ids(messages: &[Message]) -> HashSet<&str> {
+    messages
         .iter()
         .flat_map(|m| &m.parts)
         .filter(|p| p.kind == PartKind::ToolCall)
         .filter_map(|p| p.tool_call_id.as_deref())
-        .collect();
+        .collect()
+}
+
+/// Every tool result that names a call names one present in `messages`.
+pub(crate) fn assert_tool_pairs(messages: &[Message]) {
+    let calls = call_ids(messages);
     for p in messages.iter().flat_map(|m| &m.parts) {
         if p.kind == PartKind::ToolResult
             && let Some(id) = &p.tool_call_id
@@ -36,12 +41,7 @@ pub(crate) fn assert_tool_pairs(messages: &[Message]) {
 /// The tool results of `messages`, each of which must name a call present
 /// there (stricter than [`assert_tool_pairs`]: a result without an id fails).
 pub(crate) fn paired_results(messages: &[Message]) -> Vec<&Part> {
-    let calls: HashSet<&str> = messages
-        .iter()
-        .flat_map(|m| &m.parts)
-        .filter(|p| p.kind == PartKind::ToolCall)
-        .filter_map(|p| p.tool_call_id.as_deref())
-        .collect();
+    let calls = call_ids(messages);
     let results: Vec<&Part> = messages
         .iter()
         .flat_map(|m| &m.parts)
