@@ -7,7 +7,9 @@
 //! blocked, and a sync reads one consistent snapshot.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
+use rusqlite::limits::Limit;
 use rusqlite::{Connection, OpenFlags};
 use serde_json::{Map, Value};
 
@@ -24,8 +26,24 @@ impl Drop for Snapshot {
     }
 }
 
+/// The largest single value (text or blob) read from a database. Databases
+/// arrive from other hosts too (`pond serve`'s ingest), and one crafted row
+/// must not make pond allocate gigabytes; real clients' largest values
+/// (Cursor's composer state) are a few MB.
+const MAX_VALUE_BYTES: i32 = 256 << 20;
+/// How long all the reads of one snapshot may take before SQLite is told to
+/// stop: a crafted schema (recursive views, huge joins) must not hold a sync
+/// or a server forever.
+const READ_TIME_LIMIT: Duration = Duration::from_secs(300);
+/// SQLite VM steps between checks of the time limit.
+const PROGRESS_STEPS: i32 = 100_000;
+
 /// Copies `db` (and its `-wal`, when present) and opens the copy read-only.
 pub fn snapshot(db: &Path) -> Result<Snapshot, String> {
+    snapshot_within(db, MAX_VALUE_BYTES, READ_TIME_LIMIT)
+}
+
+fn snapshot_within(db: &Path, max_value: i32, time_limit: Duration) -> Result<Snapshot, String> {
     let dir = std::env::temp_dir().join(format!(
         "pond-sqlite-{}-{:016x}",
         std::process::id(),
@@ -47,6 +65,10 @@ pub fn snapshot(db: &Path) -> Result<Snapshot, String> {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| format!("not a readable SQLite database: {e}"))?;
+        conn.set_limit(Limit::SQLITE_LIMIT_LENGTH, max_value)
+            .map_err(|e| format!("cannot limit value sizes: {e}"))?;
+        let started = Instant::now();
+        conn.progress_handler(PROGRESS_STEPS, Some(move || started.elapsed() > time_limit));
         conn.query_row("PRAGMA schema_version", [], |_| Ok(()))
             .map_err(|e| format!("not a readable SQLite database: {e}"))?;
         Ok(conn)
@@ -92,6 +114,14 @@ pub fn rows(conn: &Connection, sql: &str) -> Result<Vec<Value>, String> {
         let row = match rows.next() {
             Ok(Some(row)) => row,
             Ok(None) => break,
+            Err(rusqlite::Error::SqliteFailure(f, _))
+                if f.code == rusqlite::ErrorCode::OperationInterrupted =>
+            {
+                return Err(format!(
+                    "reading `{sql}` took longer than the {}s allowed for one database",
+                    READ_TIME_LIMIT.as_secs()
+                ));
+            }
             Err(e) => return Err(format!("cannot read a row of `{sql}`: {e}")),
         };
         let mut object = Map::new();
@@ -113,4 +143,44 @@ pub fn rows(conn: &Connection, sql: &str) -> Result<Vec<Value>, String> {
         out.push(Value::Object(object));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database(dir: &Path, setup: &str) -> PathBuf {
+        let path = dir.join("client.db");
+        let conn = Connection::open(&path).expect("create");
+        conn.execute_batch(setup).expect("setup");
+        path
+    }
+
+    #[test]
+    fn a_value_beyond_the_length_limit_is_an_error_not_an_allocation() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = database(
+            dir.path(),
+            "CREATE TABLE t(v); INSERT INTO t VALUES (zeroblob(2000000));",
+        );
+        let snap = snapshot_within(&db, 1_000_000, READ_TIME_LIMIT).expect("snapshot");
+        let err = rows(&snap.conn, "SELECT v FROM t").expect_err("refused");
+        assert!(err.contains("too big"), "{err}");
+    }
+
+    #[test]
+    fn a_read_past_the_time_limit_is_stopped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = database(
+            dir.path(),
+            "CREATE TABLE t(v); CREATE VIEW forever AS WITH RECURSIVE c(x) AS \
+             (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) AS n FROM c;",
+        );
+        let snap =
+            snapshot_within(&db, MAX_VALUE_BYTES, Duration::from_millis(200)).expect("snapshot");
+        let started = Instant::now();
+        let err = rows(&snap.conn, "SELECT n FROM forever").expect_err("stopped");
+        assert!(err.contains("took longer"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(60));
+    }
 }
