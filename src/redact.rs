@@ -3,58 +3,209 @@
 //! Agents read `.env` files, print tokens and paste keys, so an archive of
 //! their sessions is an archive of secrets. Output that leaves pond (export,
 //! show, search) can be masked with `--redact`. The pattern set is pond's
-//! own, one named pattern per kind of secret (documented in
+//! own, one or more named patterns per kind of secret (documented in
 //! `docs/redaction.md`); a match is replaced by `[REDACTED:<kind>]`, which
-//! holds no quote or backslash, so masked JSON stays valid JSON.
+//! holds no quote or backslash.
+//!
+//! The same patterns run over raw JSON lines (`redact_bytes` on a record) and
+//! over decoded text (`redact_str` on a part), so every pattern is written to
+//! keep a JSON line valid: what it masks never holds an unescaped `"` nor a
+//! line break, never begins or ends inside an escape sequence, and never
+//! begins on a quote that closed a string (a masked value's first character
+//! is never one that may follow a string's end: `,` `:` `}` `]` or space).
+//! The one mask that may hold a line break is a private key block in decoded
+//! text, where the key's own lines are the secret.
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use regex::bytes::{Captures, Regex};
 
+/// Which matches of a pattern are secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Accept {
+    /// Every match.
+    Always,
+    /// `API_KEY: string` is a type annotation, `TOKEN=None` a default,
+    /// `API_KEY = os.environ[…]` code: a value that is a type's or a
+    /// constant's name, or a dotted name, is not a secret.
+    NotAType,
+    /// A lower- or mixed-case name is as often a variable as a setting
+    /// (`token = get_token()`, `password: string`, `max_tokens: 4096`): the
+    /// value must look like a secret, with 8 or more characters, a letter,
+    /// and a digit or one of `+/=!@#$%^~`, and be neither a type's name, nor
+    /// a dotted name, nor called (`load_key_v2(`).
+    LooksSecret,
+}
+
+/// Names that follow `name:` in type annotations, or `name=` as defaults.
+const TYPE_WORDS: &str = "any array arraybuffer bigint bool boolean buffer bytes char date dict \
+    f32 f64 false float float64array function i128 i16 i32 i64 i8 int integer isize list map \
+    never nil none null number object option optional promise record set str string symbol \
+    true tuple u128 u16 u32 u64 u8 uint8array undefined unknown usize vec void";
+
+impl Accept {
+    fn takes(self, c: &Captures<'_>) -> bool {
+        let Some(value) = c.name("secret").map(|m| m.as_bytes()) else {
+            return true;
+        };
+        match self {
+            Accept::Always => true,
+            Accept::NotAType => !is_type_word(value) && !is_dotted_name(value),
+            Accept::LooksSecret => {
+                value.len() >= 8
+                    && value.iter().any(u8::is_ascii_alphabetic)
+                    && value
+                        .iter()
+                        .any(|b| b.is_ascii_digit() || b"+/=!@#$%^~".contains(b))
+                    && !is_type_word(value)
+                    && !is_dotted_name(value)
+                    && c.name("call").is_none()
+            }
+        }
+    }
+}
+
+/// Whether `value` is a type's or a constant's name, alone or as a type
+/// expression begins (`str`, `Option<String>`, `Optional[str]`, `null;`),
+/// not as a part of a longer value (`string-s3cret`).
+fn is_type_word(value: &[u8]) -> bool {
+    let word_len = value
+        .iter()
+        .position(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+        .unwrap_or(value.len());
+    let alone = value[word_len..]
+        .first()
+        .is_none_or(|b| b"<[(|?;,)>&".contains(b));
+    let word = value[..word_len].to_ascii_lowercase();
+    alone
+        && TYPE_WORDS
+            .split_ascii_whitespace()
+            .any(|t| t.as_bytes() == word.as_slice())
+}
+
+/// Whether `value`, up to a call or an index, is a dotted name as code has
+/// them (`os.environ`, `token.OP`, `process.env.API_KEY`, `os.getenv(`): two
+/// or more short identifiers joined by dots. A token with a dot (`ya29.…`)
+/// has a segment longer than an identifier's, or a character none has.
+fn is_dotted_name(value: &[u8]) -> bool {
+    let head = value
+        .split(|b| *b == b'(' || *b == b'[')
+        .next()
+        .unwrap_or(value);
+    let identifier = |segment: &[u8]| {
+        segment.len() <= 32
+            && segment
+                .first()
+                .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_' || *b == b'$')
+            && segment
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'$')
+    };
+    head.contains(&b'.') && head.split(|b| *b == b'.').all(identifier)
+}
+
 /// One kind of secret. When the pattern has a group named `secret`, only
 /// that group is masked (the key name or URL around it stays readable).
+struct Spec {
+    kind: &'static str,
+    source: &'static str,
+    accept: Accept,
+}
+
 struct Pattern {
     kind: &'static str,
     regex: Regex,
+    accept: Accept,
+}
+
+const fn spec(kind: &'static str, source: &'static str) -> Spec {
+    Spec {
+        kind,
+        source,
+        accept: Accept::Always,
+    }
 }
 
 /// The patterns, most specific first: a provider's key is named as such
-/// before a generic `.env` assignment could claim it.
-const PATTERNS: &[(&str, &str)] = &[
-    (
+/// before a generic assignment could claim it, and a value already masked
+/// (`[REDACTED:…]`) is never masked again, since no generic value begins
+/// with `[`.
+const PATTERNS: &[Spec] = &[
+    // The body is JSON string content (escape pairs whole, no unescaped
+    // quote): to the END line, or else, for a block cut short, to the end of
+    // the text or of the JSON string holding it.
+    spec(
         "private-key",
-        r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
+        r#"-----BEGIN [A-Z ]*PRIVATE KEY(?: BLOCK)?-----(?:(?:\s|\\[rn]|[A-Za-z0-9+/=])(?:[^"\\]|\\.)*?-----END [A-Z ]*PRIVATE KEY(?: BLOCK)?-----|(?:\s|\\[rn])(?:[^"\\]|\\.)*)"#,
     ),
-    ("anthropic-key", r"sk-ant-[A-Za-z0-9_-]{20,}"),
-    (
+    spec("anthropic-key", r"sk-ant-[A-Za-z0-9_-]{20,}"),
+    spec(
         "openai-key",
-        r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}",
+        r"(?-u:\b)sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}",
     ),
-    (
+    spec(
         "github-token",
         r"(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})",
     ),
-    ("aws-access-key-id", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
-    (
+    spec("aws-access-key-id", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
+    spec(
         "aws-secret-access-key",
-        r#"(?i)aws_secret_access_key["']?\s*[=:]\s*["']?(?P<secret>[A-Za-z0-9/+=]{40})"#,
+        r#"(?i)aws_secret_access_key(?:\\?["'])?[ \t]*[=:][ \t]*(?:\\?["'])?(?P<secret>[A-Za-z0-9/+=]{40})"#,
     ),
-    ("google-api-key", r"AIza[0-9A-Za-z_-]{35}"),
-    ("slack-token", r"xox[abposr]-[A-Za-z0-9-]{10,}"),
-    ("stripe-key", r"\b[sr]k_live_[A-Za-z0-9]{20,}"),
-    (
+    spec("google-api-key", r"AIza[0-9A-Za-z_-]{35}"),
+    spec("slack-token", r"xox[abposr]-[A-Za-z0-9-]{10,}"),
+    spec("stripe-key", r"\b[sr]k_live_[A-Za-z0-9]{20,}"),
+    // pond's own bearer tokens (`pond token create`): `pond_` and 64 hex
+    // digits; 32 are enough to mask one shown cut short. (ASCII word
+    // boundaries, `(?-u:\b)`, keep the fast engine on non-ASCII text.)
+    spec("pond-token", r"(?-u:\b)pond_[0-9a-f]{32,}"),
+    spec(
         "jwt",
         r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
     ),
-    (
+    // The user and the password stop at every character that cannot be in
+    // a URL's userinfo unescaped or that ends a string or a word, so a match
+    // never reaches from one JSON field to the next
+    // (`{"url":"http://localhost:3000","package":"@types/node"}`).
+    spec(
         "url-password",
-        r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:(?P<secret>[^@\s/]+)@",
+        r#"[A-Za-z][A-Za-z0-9+.-]*://[^\s"'`\\/:@?#<>()\[\]{},;]+:(?P<secret>[^\s"'`\\/@?#<>()\[\]{},;]+)@"#,
     ),
-    (
+    spec(
+        "auth-header",
+        r#"(?i)(?-u:\b)authorization(?:\\?["'])?[ \t]*[:=][ \t]*(?:\\?["'])?(?:bearer|basic|token)[ \t]+(?P<secret>[A-Za-z0-9._~+/-]{8,}=*)"#,
+    ),
+    // A JSON field whose name ends in a secret's name, with a string value,
+    // as JSON (`"password": "…"`) or as JSON inside a JSON string
+    // (`\"password\": \"…\"`).
+    spec(
+        "json-secret",
+        r#"(?i)\\?"[A-Za-z0-9_.-]*(?:password|passwd|secret|token|api[_-]?key|private[_-]?key|access[_-]?key)\\?"[ \t]*:[ \t]*\\?"(?P<secret>[^\s"'`\\$<>{}()\[\],:;][^"\\\r\n]*)"#,
+    ),
+    // Assignments (`NAME=value`, `name: value`, `export NAME=…`, `--name=…`)
+    // whose name holds a secret's name. Quoted: the literal up to its
+    // closing quote, whatever the name's case (`DB_PASSWORD="…"`,
+    // `password: '…'`, and `DB_PASSWORD=\"…\"` inside a JSON string).
+    spec(
         "env-secret",
-        r#"(?:^|\\n|\n|\s|")(?:export\s+)?[A-Z][A-Z0-9_]*(?:SECRET|TOKEN|PASSWORD|PASSWD|API_KEY|APIKEY|PRIVATE_KEY|ACCESS_KEY)[A-Z0-9_]*\s*=\s*(?P<secret>[^\s"\\]+)"#,
+        r#"(?i)(?:(?m:^)|\\[nrt]|\\u[0-9a-f]{4}|[^A-Za-z0-9_\r\n\\])[A-Za-z0-9_.-]*(?:secret|token|password|passwd|api[_-]?key|private[_-]?key|access[_-]?key)(?:[_.-][A-Za-z0-9_.-]*)?[ \t]*[=:][ \t]*(?:\\"|"|')(?P<secret>[^\s"'`\\$<>{}()\[\],:;=|&][^"'`\\\r\n]*)"#,
     ),
+    // Unquoted, an upper-case name (`.env` files, shell, YAML): the value
+    // to the next space or quote, unless it names a type.
+    Spec {
+        kind: "env-secret",
+        source: r#"(?:(?m:^)|\\[nrt]|\\u[0-9A-Fa-f]{4}|[^A-Za-z0-9_\r\n\\])[A-Z0-9_]*(?:SECRET|TOKEN|PASSWORD|PASSWD|API_KEY|APIKEY|PRIVATE_KEY|ACCESS_KEY)(?:_[A-Z0-9_]*)?[ \t]*[=:][ \t]*(?P<secret>[^\s"'`\\$<>{}()\[\],:;=|&][^\s"'`\\]*)"#,
+        accept: Accept::NotAType,
+    },
+    // Unquoted, any other name (`db_password=…`, `api_key: …`): only a
+    // value that looks like a secret, so code (`token = get_token()`) and
+    // type annotations (`token: string`) stay readable.
+    Spec {
+        kind: "env-secret",
+        source: r#"(?i)(?:(?m:^)|\\[nrt]|\\u[0-9a-f]{4}|[^A-Za-z0-9_\r\n\\])[A-Za-z0-9_.-]*(?:secret|token|password|passwd|api[_-]?key|private[_-]?key|access[_-]?key)(?:[_.-][A-Za-z0-9_.-]*)?[ \t]*[=:][ \t]*(?P<secret>[^\s"'`\\$<>{}()\[\],:;=|&][^\s"'`\\,;(){}\[\]<>&|]*)(?P<call>\()?"#,
+        accept: Accept::LooksSecret,
+    },
 ];
 
 fn patterns() -> &'static [Pattern] {
@@ -62,10 +213,15 @@ fn patterns() -> &'static [Pattern] {
     COMPILED.get_or_init(|| {
         PATTERNS
             .iter()
-            .filter_map(|(kind, source)| {
-                // The set is fixed and tested; a pattern that failed to
-                // compile would be dropped here rather than panic a sync.
-                Regex::new(source).ok().map(|regex| Pattern { kind, regex })
+            .filter_map(|s| {
+                // The set is fixed and tested (`every_pattern_compiles`); a
+                // pattern that failed to compile would be dropped here rather
+                // than panic a sync.
+                Regex::new(s.source).ok().map(|regex| Pattern {
+                    kind: s.kind,
+                    regex,
+                    accept: s.accept,
+                })
             })
             .collect()
     })
@@ -73,27 +229,85 @@ fn patterns() -> &'static [Pattern] {
 
 /// The kinds of secret the set knows, for docs and tests.
 pub fn kinds() -> Vec<&'static str> {
-    PATTERNS.iter().map(|(kind, _)| *kind).collect()
+    let mut kinds: Vec<&'static str> = Vec::new();
+    for s in PATTERNS {
+        if !kinds.contains(&s.kind) {
+            kinds.push(s.kind);
+        }
+    }
+    kinds
 }
 
 /// `bytes` with every secret masked, and how many were found.
 pub fn redact_bytes(bytes: &[u8]) -> (Cow<'_, [u8]>, usize) {
-    let mut out: Cow<'_, [u8]> = Cow::Borrowed(bytes);
     let mut found = 0;
+    let out = redact_with(bytes, |_| found += 1);
+    (out, found)
+}
+
+/// `bytes` with every secret masked, telling `on_mask` the kind of each.
+fn redact_with(bytes: &[u8], mut on_mask: impl FnMut(&'static str)) -> Cow<'_, [u8]> {
+    let mut out = Cow::Borrowed(bytes);
     for p in patterns() {
-        if !p.regex.is_match(&out) {
+        if let Some(masked) = mask_all(p, &out, &mut on_mask) {
+            out = Cow::Owned(masked);
+        }
+    }
+    out
+}
+
+/// `text` with every secret `p` finds masked, or `None` if it finds none.
+fn mask_all(p: &Pattern, text: &[u8], on_mask: &mut impl FnMut(&'static str)) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut copied = 0;
+    let mut any = false;
+    for c in p.regex.captures_iter(text) {
+        let Some(whole) = c.get(0) else {
+            continue;
+        };
+        if !p.accept.takes(&c) {
             continue;
         }
-        let masked = p
-            .regex
-            .replace_all(&out, |c: &Captures<'_>| {
-                found += 1;
-                mask(c, p.kind)
-            })
-            .into_owned();
-        out = Cow::Owned(masked);
+        let masked = c.name("secret").unwrap_or(whole);
+        out.extend_from_slice(&text[copied..masked.start()]);
+        out.extend_from_slice(b"[REDACTED:");
+        out.extend_from_slice(p.kind.as_bytes());
+        out.push(b']');
+        copied = masked.end();
+        any = true;
+        on_mask(p.kind);
     }
-    (out, found)
+    if !any {
+        return None;
+    }
+    out.extend_from_slice(&text[copied..]);
+    Some(out)
+}
+
+/// Where the secrets in `text` are: the byte range of every match, the key
+/// name or URL around a secret included, in order, overlapping ranges
+/// merged. A cut inside one would leave a piece that no pattern recognises
+/// any more, so `search::snippet` cuts around them.
+pub fn secret_spans(text: &[u8]) -> Vec<(usize, usize)> {
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    for p in patterns() {
+        for c in p.regex.captures_iter(text) {
+            if let Some(whole) = c.get(0)
+                && p.accept.takes(&c)
+            {
+                spans.push((whole.start(), whole.end()));
+            }
+        }
+    }
+    spans.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+    for (start, end) in spans {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    merged
 }
 
 /// Masks secrets in everything a transcript shows of a session: its title
@@ -125,24 +339,13 @@ pub fn redact_str(text: &str) -> Cow<'_, str> {
     }
 }
 
-fn mask(c: &Captures<'_>, kind: &str) -> Vec<u8> {
-    let whole = c.get(0).map_or(&[][..], |m| m.as_bytes());
-    let label = format!("[REDACTED:{kind}]").into_bytes();
-    match (c.get(0), c.name("secret")) {
-        (Some(all), Some(secret)) => {
-            let (start, end) = (secret.start() - all.start(), secret.end() - all.start());
-            [&whole[..start], &label[..], &whole[end..]].concat()
-        }
-        _ => label,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// One fake secret of each kind, as agents meet them (prose, a URL, a
-    /// `.env` file, a key block), shared with the end-to-end test.
+    /// One fake secret of each kind (some kinds several, one per form), as
+    /// agents meet them (prose, a URL, a `.env` file, a key block), shared
+    /// with the end-to-end test.
     #[derive(serde::Deserialize)]
     struct Seed {
         kind: String,
@@ -158,10 +361,34 @@ mod tests {
         serde_json::from_slice(&std::fs::read(path).expect("fixture")).expect("json")
     }
 
+    fn masked(text: &str) -> String {
+        redact_str(text).into_owned()
+    }
+
+    /// Parses as JSON, or panics naming the text.
+    fn json(bytes: &[u8]) -> serde_json::Value {
+        serde_json::from_slice(bytes)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(bytes)))
+    }
+
+    #[test]
+    fn every_pattern_compiles() {
+        for s in PATTERNS {
+            if let Err(e) = Regex::new(s.source) {
+                panic!("{}: {e}", s.kind);
+            }
+        }
+        assert_eq!(patterns().len(), PATTERNS.len());
+    }
+
     #[test]
     fn every_kind_is_found_and_masked_and_named() {
-        assert_eq!(seeded().len(), kinds().len());
-        for Seed { kind, text, secret } in seeded() {
+        let seeds = seeded();
+        for kind in kinds() {
+            assert!(seeds.iter().any(|s| s.kind == kind), "no seed for {kind}");
+        }
+        for Seed { kind, text, secret } in seeds {
+            assert!(kinds().contains(&kind.as_str()), "unknown kind {kind}");
             // As the raw bytes of a JSON line hold it: newlines escaped.
             let line =
                 serde_json::json!({ "text": format!("here it is: {text} (ok)") }).to_string();
@@ -170,6 +397,10 @@ mod tests {
             assert!(found >= 1, "{kind}: {line}");
             assert!(!masked.contains(&secret), "{kind}: {masked}");
             assert!(!redact_str(&text).contains(&secret), "{kind}: plain text");
+            assert!(
+                redact_str(&text).contains(&format!("[REDACTED:{kind}]")),
+                "{kind}: plain text"
+            );
             assert!(
                 masked.contains(&format!("[REDACTED:{kind}]")),
                 "{kind}: {masked}"
@@ -185,10 +416,353 @@ mod tests {
             "https://github.com/lancedb/lance/issues/1234",
             "the token count was 1234; skip_ws and sk_test are fine",
             "PASSWORD_MIN_LENGTH is documented in README",
+            // Code and prose that name a secret without holding one.
+            "Enter your password when asked; the token is refreshed hourly.",
+            "interface Config { token: string; apiKey?: string; password: Option<String> }",
+            "struct Login { token: String, password: Vec<u8>, secret: Option<Secret> }",
+            "def login(password: str, api_key: Optional[str] = None):",
+            "token = get_token(); password = getpass.getpass(); api_key = os.environ.get(name)",
+            "export GITHUB_TOKEN=$(gh auth token) && echo ${API_TOKEN}",
+            "\"max_tokens\": 4096, \"input_tokens\": 12345678, \"token_type\": \"bearer\"",
+            "API_KEY: string; SECRET_KEY: Option<String>; ACCESS_TOKEN=None",
+            "-H \"Authorization: Bearer $TOKEN\" and Authorization: Bearer <token>",
+            "the risk-management-and-task-tracking-document-for-q3",
+            "if line.starts_with(\"-----BEGIN RSA PRIVATE KEY-----\") {",
+            "ssh://git@github.com:22/org/repo.git and git@github.com:org/repo.git",
+            "mailto:someone@example.com, http://localhost:3000 @types/node",
+            "token = base64.b64encode(digest); api_key = load_key_v2()",
+            "API_KEY = os.getenv(\"API_KEY\"); ERRORTOKEN = token.ERRORTOKEN",
+            "\"Resource\": \"arn:aws:secretsmanager:*:*:secret:license-manager-user-*\"",
+            "your file has '-----BEGIN RSA PRIVATE KEY-----' and '-----END RSA PRIVATE KEY-----'",
+            "SECRETS_DIR=/run/secrets TOKENS=5 tokenizer=bpe",
         ] {
             let (out, found) = redact_bytes(text.as_bytes());
-            assert_eq!(found, 0, "{text}");
+            assert_eq!(found, 0, "{text} -> {}", String::from_utf8_lossy(&out));
             assert!(matches!(out, Cow::Borrowed(_)));
         }
+    }
+
+    /// Issue 14: the URL-password pattern reached from one JSON field into
+    /// the next, masking `3000","package":"` and breaking the line.
+    #[test]
+    fn url_password_stays_inside_its_json_string() {
+        let line = br#"{"url":"http://localhost:3000","package":"@types/node"}"#;
+        let (out, found) = redact_bytes(line);
+        assert_eq!(found, 0, "{}", String::from_utf8_lossy(&out));
+        assert_eq!(&*out, &line[..]);
+        let decoded = r#"{"url":"http://localhost:3000","package":"@types/node"}"#;
+        assert_eq!(masked(decoded), decoded);
+        for (text, url) in [
+            (
+                "http://localhost:3000', '@types/node",
+                "http://localhost:3000'",
+            ),
+            (
+                "see http://localhost:3000,@scope/pkg",
+                "http://localhost:3000,",
+            ),
+            ("http://host:8080/path?next=a@b.c", "http://host:8080/path"),
+        ] {
+            assert!(masked(text).contains(url), "{text}");
+        }
+
+        assert_eq!(
+            masked("https://user:hunter2@host/"),
+            "https://user:[REDACTED:url-password]@host/"
+        );
+        let line = br#"{"url":"https://user:hunter2@host/","x":"y"}"#;
+        let (out, found) = redact_bytes(line);
+        assert_eq!(found, 1);
+        assert_eq!(
+            json(&out)["url"],
+            "https://user:[REDACTED:url-password]@host/"
+        );
+    }
+
+    /// Documents as session files hold them: a masked one must still parse,
+    /// and one without a secret must come back as it was, byte for byte.
+    fn documents() -> Vec<(String, bool)> {
+        let mut docs: Vec<(String, bool)> = [
+            r#"{"url":"http://localhost:3000","package":"@types/node"}"#,
+            r#"{"a":"DB_PASSWORD=","b":"c"}"#,
+            r#"{"a":"db_password: ","b":"abc12345678"}"#,
+            r#"{"a":"API_TOKEN=\"","b":"x"}"#,
+            r#"{"a":"API_TOKEN='","b":["x",1]}"#,
+            r#"{"PASSWORD=":1,"TOKEN:":"","SECRET=" : "v"}"#,
+            r#"{"a":"http://u:p","b":"@host"}"#,
+            r#"{"a":"Authorization: Bearer ","b":"abcdefgh12345678"}"#,
+            r#"{"password":"","token":12345678,"secret":null,"api_key":["x"]}"#,
+            r#"{"k":"-----BEGIN RSA PRIVATE KEY-----","v":"x"}"#,
+            r#"["-----BEGIN RSA PRIVATE KEY-----\\","-----END RSA PRIVATE KEY-----"]"#,
+            r#"{"text":"url http://a:b\\\"c@d and TOKEN=\\\\\"x\" end"}"#,
+            r#"{"text":"plain prose with a password in it, and a token: string"}"#,
+            r#"{"t":"\u0041PI_KEY","n":"line\nDB_HOST=localhost\n"}"#,
+        ]
+        .iter()
+        .map(|d| (d.to_string(), false))
+        .collect();
+        docs.extend([
+            r#"{"text":"-----BEGIN RSA PRIVATE KEY-----\nMIIEfake0123456789\n-----END RSA PRIVATE KEY-----","next":"x"}"#,
+            r#"["-----BEGIN RSA PRIVATE KEY-----\nMIIEfake0123456789\n","-----END RSA PRIVATE KEY-----"]"#,
+            r#"{"cmd":"curl -H \"Authorization: Bearer abcdefgh12345678\" https://x","y":1}"#,
+            r#"{"env":{"DB_PASSWORD":"s3cr3t\"quoted\\","api_key":"k"},"z":[]}"#,
+            r#"{"text":"DB_PASSWORD=\"s3cr3t value\"\nuser_token: 'abc'\n\"secret\": \"x\""}"#,
+            r#"{"a":"https://user:pa%20ss@host/x","b":"postgres://u:p@h:5432/db"}"#,
+        ]
+        .map(|d| (d.to_string(), true)));
+        // Every seeded secret inside a string, alone and amid other fields.
+        for s in seeded() {
+            let text = format!("here it is: {} (ok)", s.text);
+            docs.push((serde_json::json!({ "text": text }).to_string(), true));
+            docs.push((
+                serde_json::json!({"a": "x", "b": [text, 1], "c": {"d": s.text}}).to_string(),
+                true,
+            ));
+            let quoted = serde_json::json!({ "text": format!("\"{}\"", s.text) });
+            docs.push((quoted.to_string(), true));
+        }
+        docs
+    }
+
+    #[test]
+    fn masks_never_cross_a_json_string_or_a_line() {
+        for (doc, has_secret) in documents() {
+            json(doc.as_bytes());
+            let (out, found) = redact_bytes(doc.as_bytes());
+            json(&out);
+            if has_secret {
+                assert!(found >= 1, "nothing masked in {doc}");
+            } else {
+                assert_eq!(found, 0, "{doc} -> {}", String::from_utf8_lossy(&out));
+                assert_eq!(&*out, doc.as_bytes());
+            }
+            // What each pattern would mask, on the document as it is: no
+            // unescaped quote, no line break.
+            for p in patterns() {
+                for c in p.regex.captures_iter(doc.as_bytes()) {
+                    let Some(whole) = c.get(0) else { continue };
+                    if !p.accept.takes(&c) {
+                        continue;
+                    }
+                    let masked = c.name("secret").unwrap_or(whole).as_bytes();
+                    let shown = String::from_utf8_lossy(masked);
+                    assert!(
+                        !masked.contains(&b'\n') && !masked.contains(&b'\r'),
+                        "{}: line break in {shown:?} of {doc}",
+                        p.kind
+                    );
+                    for (i, &b) in masked.iter().enumerate() {
+                        assert!(
+                            b != b'"' || (i > 0 && masked[i - 1] == b'\\'),
+                            "{}: unescaped quote in {shown:?} of {doc}",
+                            p.kind
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Issue 15: the forms the set used to miss.
+    #[test]
+    fn quoted_lower_case_and_json_assignments_are_masked() {
+        for (text, secret, kind) in [
+            (
+                r#"DB_PASSWORD="s3cr3t-value""#,
+                "s3cr3t-value",
+                "env-secret",
+            ),
+            ("DB_PASSWORD='s3cr3t-value'", "s3cr3t-value", "env-secret"),
+            (r#"DB_PASSWORD="two words""#, "two words", "env-secret"),
+            ("db_password=l0wer-s3cret", "l0wer-s3cret", "env-secret"),
+            (
+                "api_key: f4ke-api-key-0123",
+                "f4ke-api-key-0123",
+                "env-secret",
+            ),
+            ("password: 'hunter2'", "hunter2", "env-secret"),
+            ("POSTGRES_PASSWORD: example", "example", "env-secret"),
+            ("--password=s3cr3t-flag", "s3cr3t-flag", "env-secret"),
+            (
+                r#"{"password": "json-pass-1"}"#,
+                "json-pass-1",
+                "json-secret",
+            ),
+            (r#"{"api_key":"json-key-1"}"#, "json-key-1", "json-secret"),
+            (
+                r#"{"secret": "json-secret-1"}"#,
+                "json-secret-1",
+                "json-secret",
+            ),
+            (
+                r#"{"token": "json-token-1"}"#,
+                "json-token-1",
+                "json-secret",
+            ),
+            (
+                r#"{"DB_PASSWORD": "json-env-1"}"#,
+                "json-env-1",
+                "json-secret",
+            ),
+            (
+                r#"{"accessToken": "json-camel-1"}"#,
+                "json-camel-1",
+                "json-secret",
+            ),
+        ] {
+            let out = masked(text);
+            assert!(!out.contains(secret), "{text} -> {out}");
+            assert!(
+                out.contains(&format!("[REDACTED:{kind}]")),
+                "{text} -> {out}"
+            );
+            // Inside a JSON string too (quotes escaped).
+            let line = serde_json::json!({ "text": text }).to_string();
+            let (out, found) = redact_bytes(line.as_bytes());
+            assert!(found >= 1, "{line}");
+            let value = json(&out);
+            let inner = value["text"].as_str().unwrap();
+            assert!(!inner.contains(secret), "{line} -> {inner}");
+            assert!(inner.contains(&format!("[REDACTED:{kind}]")), "{inner}");
+        }
+        // The raw form of `DB_PASSWORD="s3cr3t"` inside a JSON string.
+        let line = br#"{"cmd":"echo DB_PASSWORD=\"s3cr3t\" >> .env"}"#;
+        let (out, _) = redact_bytes(line);
+        assert_eq!(
+            json(&out)["cmd"],
+            "echo DB_PASSWORD=\"[REDACTED:env-secret]\" >> .env"
+        );
+        // The key name stays readable.
+        assert_eq!(
+            masked(r#"{"password": "json-pass-1", "user": "me"}"#),
+            r#"{"password": "[REDACTED:json-secret]", "user": "me"}"#
+        );
+    }
+
+    #[test]
+    fn authorization_headers_and_pond_tokens_are_masked() {
+        let token = format!("pond_{}", "0123456789abcdef".repeat(4));
+        for (text, secret, kind) in [
+            (
+                "Authorization: Bearer abcDEF0123456789xyz".to_string(),
+                "abcDEF0123456789xyz",
+                "auth-header",
+            ),
+            (
+                "authorization: bearer abcdef0123456789xyz".to_string(),
+                "abcdef0123456789xyz",
+                "auth-header",
+            ),
+            (
+                r#"{"Authorization": "Basic dXNlcjpwYXNzd29yZA=="}"#.to_string(),
+                "dXNlcjpwYXNzd29yZA==",
+                "auth-header",
+            ),
+            (format!("POND_TOKEN={token}"), token.as_str(), "pond-token"),
+            (
+                format!("Authorization: Bearer {token}"),
+                token.as_str(),
+                "pond-token",
+            ),
+        ] {
+            let out = masked(&text);
+            assert!(!out.contains(secret), "{text} -> {out}");
+            assert!(
+                out.contains(&format!("[REDACTED:{kind}]")),
+                "{text} -> {out}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_private_key_without_its_end_line_is_masked_to_the_string_end() {
+        let text = "key:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEfakeFAKE0123\nfakeFAKE4567";
+        assert_eq!(masked(text), "key:\n[REDACTED:private-key]");
+        let line = serde_json::json!({ "text": text, "next": "kept" }).to_string();
+        let (out, found) = redact_bytes(line.as_bytes());
+        assert_eq!(found, 1);
+        let value = json(&out);
+        assert_eq!(value["text"], "key:\n[REDACTED:private-key]");
+        assert_eq!(value["next"], "kept");
+        // A block with its END line keeps what follows it.
+        let whole = "-----BEGIN PRIVATE KEY-----\nMIIEfake\n-----END PRIVATE KEY-----\nafter";
+        assert_eq!(masked(whole), "[REDACTED:private-key]\nafter");
+    }
+
+    /// Real Claude Code sessions (`../shared/bench-corpus`, when present):
+    /// every JSON line still parses once masked. Prints how many masks each
+    /// kind made, and a few of them, so false positives can be reviewed
+    /// (`cargo test bench_corpus -- --nocapture`).
+    #[test]
+    fn bench_corpus_lines_stay_json_once_masked() {
+        let dir = std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/bench-corpus/claude-code"
+        ));
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut files: Vec<std::path::PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+            .collect();
+        files.sort();
+        let mut counts: std::collections::BTreeMap<&'static str, usize> = Default::default();
+        let mut samples: Vec<String> = Vec::new();
+        let (mut lines, mut masked_lines) = (0usize, 0usize);
+        for file in &files {
+            let bytes = std::fs::read(file).expect("corpus file");
+            for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
+                if serde_json::from_slice::<serde_json::Value>(line).is_err() {
+                    continue;
+                }
+                lines += 1;
+                let mut kinds_here: Vec<&'static str> = Vec::new();
+                let out = redact_with(line, |kind| kinds_here.push(kind));
+                if kinds_here.is_empty() {
+                    assert!(matches!(out, Cow::Borrowed(_)));
+                    continue;
+                }
+                masked_lines += 1;
+                if let Err(e) = serde_json::from_slice::<serde_json::Value>(&out) {
+                    panic!("{}:{}: {e} once masked", file.display(), n + 1);
+                }
+                for kind in kinds_here {
+                    let seen = counts.entry(kind).or_default();
+                    *seen += 1;
+                    if *seen <= 5 {
+                        samples.push(sample(&out, kind));
+                    }
+                }
+            }
+        }
+        println!(
+            "bench corpus: {} files, {lines} JSON lines, {masked_lines} with masks",
+            files.len()
+        );
+        for (kind, n) in &counts {
+            println!("  {kind}: {n}");
+        }
+        for s in &samples {
+            println!("  e.g. {s}");
+        }
+    }
+
+    /// The masked line around the first `[REDACTED:kind]`, for review.
+    fn sample(out: &[u8], kind: &str) -> String {
+        let label = format!("[REDACTED:{kind}]");
+        let text = String::from_utf8_lossy(out);
+        let Some(at) = text.find(&label) else {
+            return format!("{kind}: (label replaced by a later mask)");
+        };
+        let mut from = at.saturating_sub(60);
+        while !text.is_char_boundary(from) {
+            from -= 1;
+        }
+        let mut to = (at + label.len() + 30).min(text.len());
+        while !text.is_char_boundary(to) {
+            to += 1;
+        }
+        format!("{kind}: …{}…", &text[from..to])
     }
 }

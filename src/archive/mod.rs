@@ -126,6 +126,7 @@ impl SearchParams {
             limit: self.limit.unwrap_or(10),
             offset: self.offset.unwrap_or(0),
             per_session: self.per_session.unwrap_or(1),
+            redact: false,
         })
     }
 }
@@ -152,9 +153,10 @@ pub async fn search(
     within("limit", params.limit, 1..=100)?;
     within("offset", params.offset, 0..=10_000)?;
     within("per_session", params.per_session, 1..=10)?;
-    let request = params
+    let mut request = params
         .into_request(view.limits.clone(), Utc::now())
         .map_err(|e| ArchiveError::BadRequest(e.to_string()))?;
+    request.redact = view.redact;
     let model = async { embedder.get() };
     let mut response = search::search(store, model, &request)
         .await

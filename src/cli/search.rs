@@ -27,7 +27,8 @@ pub async fn run(ctx: &Context, args: SearchArgs) -> anyhow::Result<ExitCode> {
         offset: Some(args.offset),
         per_session: Some(args.per_session),
     };
-    let request = params.into_request(Default::default(), chrono::Utc::now())?;
+    let mut request = params.into_request(Default::default(), chrono::Utc::now())?;
+    request.redact = args.redact;
     // The model loads on a thread of its own while the store opens and the
     // full-text arm runs: loading it is a good share of a cold search.
     let loading = (request.mode != Mode::Fts).then(|| {

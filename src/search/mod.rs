@@ -48,6 +48,9 @@ pub struct Request {
     pub offset: usize,
     /// Hits shown per session (each from a different message).
     pub per_session: usize,
+    /// Mask secrets in snippets, before they are cut: a window cut first
+    /// could start inside a key and show the rest of it unrecognised.
+    pub redact: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -288,7 +291,11 @@ pub async fn search<'e>(
             group.hits.into_iter().map(move |r| (r, matched))
         })
         .map(|(r, matched)| {
-            let snip = snippet::snippet(&r.doc.text, &terms);
+            let snip = if req.redact {
+                snippet::masked_snippet(&r.doc.text, &terms)
+            } else {
+                snippet::snippet(&r.doc.text, &terms)
+            };
             Hit {
                 session_id: r.doc.session_id,
                 message_id: r.doc.message_id,

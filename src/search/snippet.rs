@@ -4,6 +4,10 @@
 //! with the most distinct query terms itself. Matching is ASCII
 //! case-insensitive (byte offsets stay valid) and accepts simple inflections,
 //! since the index stems: "retries" highlights "retry" and "retried".
+//!
+//! `--redact` masks the snippet after it is cut (`archive::mask_hits`), so
+//! the window never cuts through a secret (`redact::secret_spans`): a piece
+//! of a key is no longer a key to the patterns, and would be shown as is.
 
 /// Characters of context shown around the best window.
 const WIDTH: usize = 200;
@@ -100,6 +104,8 @@ fn find_matches(text: &str, terms: &[String]) -> Vec<(usize, usize, usize)> {
 pub fn snippet(text: &str, terms: &[String]) -> Snippet {
     let matches = find_matches(text, terms);
     let (from, to) = best_window(text, &matches);
+    let spans = crate::redact::secret_spans(text.as_bytes());
+    let (from, to) = clear_of_secrets(&spans, from, to);
     let mut start = from;
     while !text.is_char_boundary(start) {
         start -= 1;
@@ -134,6 +140,13 @@ pub fn snippet(text: &str, terms: &[String]) -> Snippet {
     }
 }
 
+/// [`snippet`] of `text` with its secrets masked before the window is cut
+/// (`--redact`): what a redacted search should show, highlights included,
+/// which masking the snippet afterwards has to drop.
+pub fn masked_snippet(text: &str, terms: &[String]) -> Snippet {
+    snippet(&crate::redact::redact_str(text), terms)
+}
+
 fn best_window(text: &str, matches: &[(usize, usize, usize)]) -> (usize, usize) {
     if matches.is_empty() {
         return (0, WIDTH);
@@ -164,6 +177,27 @@ fn best_window(text: &str, matches: &[(usize, usize, usize)]) -> (usize, usize) 
         .filter(|ws| from - ws < 20)
         .map_or(from, |ws| ws + 1);
     (from, from + WIDTH)
+}
+
+/// The window `from..to` with neither end inside a secret (`spans`, byte
+/// ranges in order, not overlapping). A secret that fits in a snippet is
+/// taken in whole, so masking the snippet hides it; a longer one (a key
+/// block) is left out. Without secrets the window is unchanged.
+fn clear_of_secrets(spans: &[(usize, usize)], from: usize, to: usize) -> (usize, usize) {
+    let around = |at: usize| spans.iter().copied().find(|&(s, e)| s < at && at < e);
+    let from = match around(from) {
+        Some((s, e)) if e - s <= WIDTH => s,
+        Some((_, e)) => e,
+        None => from,
+    };
+    // A window that lay wholly inside a long secret shows what follows it.
+    let to = if to <= from { from + WIDTH } else { to };
+    let to = match around(to) {
+        Some((s, e)) if e - s <= WIDTH => e,
+        Some((s, _)) => s,
+        None => to,
+    };
+    (from, to)
 }
 
 /// Appends `s` with runs of whitespace (newlines included) as one space, so a
@@ -209,6 +243,72 @@ mod tests {
         let s = snippet("héllo wörld", &query_terms("unrelated"));
         assert_eq!(s.text, "héllo wörld");
         assert!(s.matches.is_empty());
+    }
+
+    /// Issue 14: masking happens on the snippet, after the cut, so a window
+    /// that began inside a key showed the rest of it (no pattern knows a key
+    /// by its tail), and one that ended inside a URL's password showed the
+    /// password (no `@` after it any more).
+    #[test]
+    fn a_window_never_starts_or_ends_inside_a_secret() {
+        let body = "FAKEfake0123".repeat(6);
+        let text = format!("the key is sk-ant-api03-{body} needle and more");
+        let s = snippet(&text, &query_terms("needle"));
+        let masked = crate::redact::redact_str(&s.text);
+        assert!(s.text.contains("needle"), "{}", s.text);
+        assert!(!masked.contains("FAKEfake0123"), "{masked}");
+        assert!(masked.contains("[REDACTED:anthropic-key]"), "{masked}");
+
+        let text = format!(
+            "needle {}postgres://admin:hunter2-fake@db.internal/app",
+            "filler ".repeat(24)
+        );
+        let s = snippet(&text, &query_terms("needle"));
+        let masked = crate::redact::redact_str(&s.text);
+        assert!(s.text.starts_with("needle"), "{}", s.text);
+        assert!(!masked.contains("hunter2"), "{masked}");
+
+        // A key block longer than a snippet is left out, not cut into.
+        let block = format!(
+            "-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----",
+            "MIIEfakeFAKE0123".repeat(30)
+        );
+        let text = format!("{} needle then {block} after", "word ".repeat(30));
+        let s = snippet(&text, &query_terms("needle"));
+        assert!(s.text.contains("needle"), "{}", s.text);
+        assert!(!s.text.contains("MIIE"), "{}", s.text);
+        assert!(!s.text.contains("BEGIN"), "{}", s.text);
+    }
+
+    #[test]
+    fn a_masked_snippet_keeps_its_highlights() {
+        let text = format!(
+            "{} deploy with DB_PASSWORD=s3cr3t-value-here then retry",
+            "word ".repeat(40)
+        );
+        let s = masked_snippet(&text, &query_terms("deploy retry"));
+        assert!(!s.text.contains("s3cr3t"), "{}", s.text);
+        assert!(
+            s.text.contains("DB_PASSWORD=[REDACTED:env-secret]"),
+            "{}",
+            s.text
+        );
+        assert_eq!(
+            s.marked("[", "]"),
+            s.text
+                .replace("deploy", "[deploy]")
+                .replace("retry", "[retry]")
+        );
+    }
+
+    #[test]
+    fn only_a_window_end_inside_a_secret_moves() {
+        assert_eq!(clear_of_secrets(&[], 10, 210), (10, 210));
+        assert_eq!(clear_of_secrets(&[(0, 5), (300, 400)], 10, 210), (10, 210));
+        // Short secrets are taken whole, long ones left out.
+        assert_eq!(clear_of_secrets(&[(5, 20), (200, 250)], 10, 210), (5, 250));
+        assert_eq!(clear_of_secrets(&[(0, 500)], 10, 210), (500, 700));
+        assert_eq!(clear_of_secrets(&[(100, 900)], 10, 210), (10, 100));
     }
 
     #[test]

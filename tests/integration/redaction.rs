@@ -28,6 +28,10 @@ pub fn seeds() -> Vec<Seed> {
 
 pub const SESSION: &str = "5ec0e7a1-0000-4000-8000-00000000f00d";
 
+/// Issue 14: no secret, though it looks like a URL's password reaching from
+/// one JSON field to the next; masking must leave it as it is.
+pub const NOT_A_SECRET: &str = r#"{"url":"http://localhost:3000","package":"@types/node"}"#;
+
 /// A Claude Code session whose user pasted one secret per message.
 pub fn seeded_pond() -> Pond {
     let pond = Pond::new();
@@ -41,14 +45,20 @@ fn seed_sources(pond: &Pond) -> std::path::PathBuf {
     let dir = pond.root.join("src/project");
     std::fs::create_dir_all(&dir).unwrap();
     let mut lines = String::new();
-    for (i, seed) in seeds().iter().enumerate() {
+    let mut contents: Vec<String> = seeds()
+        .iter()
+        .enumerate()
+        .map(|(i, seed)| format!("marker{i} please use {} for this", seed.text))
+        .collect();
+    contents.push(format!("package.json: {NOT_A_SECRET}"));
+    for (i, content) in contents.iter().enumerate() {
         let record = json!({
             "type": "user",
             "uuid": format!("5ec0e7a1-0000-4000-8000-{i:012}"),
             "sessionId": SESSION,
             "timestamp": format!("2026-02-01T10:{i:02}:00Z"),
             "cwd": "/work/app",
-            "message": {"role": "user", "content": format!("marker{i} please use {} for this", seed.text)},
+            "message": {"role": "user", "content": content},
         });
         lines.push_str(&record.to_string());
         lines.push('\n');
@@ -77,6 +87,7 @@ fn rule33_no_seeded_secret_survives_redacted_search_show_or_export() {
             s.kind
         );
     }
+    assert!(shown_text.contains(NOT_A_SECRET), "{shown_text}");
 
     for (i, s) in seeds.iter().enumerate() {
         let marker = format!("marker{i}");
@@ -108,6 +119,9 @@ fn rule33_no_seeded_secret_survives_redacted_search_show_or_export() {
     for line in exported.lines() {
         serde_json::from_str::<Value>(line).expect("masked lines stay JSON");
     }
+    // The raw line holds it JSON-encoded, and masking left it so.
+    let encoded = Value::from(format!("package.json: {NOT_A_SECRET}")).to_string();
+    assert!(exported.contains(&encoded), "{exported}");
 
     // Resume, into the same client and converted, masks what it writes.
     for target in ["claude-code", "codex"] {
@@ -229,6 +243,10 @@ fn rule38_redact_at_ingest_stores_no_secret_and_marks_the_session() {
             s.kind
         );
     }
+    assert!(
+        text.contains(NOT_A_SECRET),
+        "issue 14: masked what is no secret"
+    );
     // Nor any file of the store, indexes included.
     for (name, bytes) in crate::harness::tree(&pond.store) {
         let bytes = String::from_utf8_lossy(&bytes);

@@ -323,6 +323,7 @@ fn evaluate(pond: &Pond) -> BTreeMap<(String, String), Scores> {
                 limit: 10,
                 offset: 0,
                 per_session: 1,
+                redact: false,
             };
             let ranking = rt
                 .block_on(pond::search::rank(
