@@ -89,6 +89,7 @@ fn main() {
         origin_root: None,
         redact: false,
         host_locked: true,
+        host_limit: None,
     };
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let raw_bytes = dir_bytes(&corpus);

@@ -9,6 +9,7 @@ pub mod config_show;
 mod export;
 mod model;
 mod output;
+mod repair;
 mod resume;
 mod schedule;
 mod search;
@@ -73,6 +74,8 @@ pub enum Command {
     Export(ExportArgs),
     /// Write a session as a client's own files, to continue it there.
     Resume(ResumeArgs),
+    /// Re-derive sessions and messages missing beside their stored raw records.
+    Repair(RepairArgs),
     /// List the supported clients and where their sessions live here.
     Adapters(AdaptersArgs),
     /// Run sync in a loop (for services, containers and CI sidecars).
@@ -118,6 +121,14 @@ pub struct ServeArgs {
     /// Largest file /v1/ingest accepts, in bytes.
     #[arg(long, default_value_t = 1 << 30)]
     pub max_upload: usize,
+    /// A host name (or NAME:PORT) requests may name besides the listening
+    /// address and loopback: the name clients or a proxy use (repeatable).
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub allow_host: Vec<String>,
+    /// Serve (and ingest into) a store without conditional put, which
+    /// concurrent writers would silently corrupt.
+    #[arg(long)]
+    pub allow_unsafe_store: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,7 +140,8 @@ pub enum TokenCommand {
         /// read: search and read sessions; ingest: send session files.
         #[arg(long, value_enum)]
         scope: crate::access::Scope,
-        /// Only sessions whose project (working directory) starts with this.
+        /// Only sessions whose project (working directory) is this directory
+        /// or lies below it.
         #[arg(long, value_name = "PREFIX")]
         project_prefix: Option<String>,
         /// Only sessions of hosts whose name starts with this (for ingest:
@@ -404,6 +416,15 @@ pub struct ResumeArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct RepairArgs {
+    /// Report the gaps without writing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct ExportArgs {
     /// Session id (a unique prefix is enough).
     pub session_id: String,
@@ -604,6 +625,7 @@ async fn run_command(ctx: &Context, command: Command) -> anyhow::Result<ExitCode
         Command::Search(args) => search::run(ctx, args).instrument(span("search")).await,
         Command::Model(command) => model::run(ctx, command).instrument(span("model")).await,
         Command::Export(args) => export::run(ctx, args).instrument(span("export")).await,
+        Command::Repair(args) => repair::run(ctx, args).instrument(span("repair")).await,
         Command::Resume(args) => resume::run(ctx, args).instrument(span("resume")).await,
         Command::Adapters(args) => span("adapters").in_scope(|| adapters::run(args)),
         Command::Mcp(args) => serve::mcp(ctx, args).instrument(span("mcp")).await,

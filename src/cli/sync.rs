@@ -115,7 +115,7 @@ async fn round_inner(ctx: &Context, spec: &RoundSpec) -> anyhow::Result<SyncRepo
     let state_dir = crate::paths::state_dir();
     let lock_path = lock::lock_path(&state_dir, &ctx.location.key);
     let mut waited = false;
-    let _lock = match lock::acquire(&lock_path, spec.no_wait, |holder| {
+    let host_lock = match lock::acquire(&lock_path, spec.no_wait, |holder| {
         waited = true;
         let who = holder
             .map(|h| format!("pid {} (since {})", h.pid, h.started_at.format("%H:%M:%S")))
@@ -147,7 +147,10 @@ async fn round_inner(ctx: &Context, spec: &RoundSpec) -> anyhow::Result<SyncRepo
         embedder: ctx.embedder.clone(),
         origin_root: None,
         redact: ctx.redact_at_ingest,
-        host_locked: true,
+        // Only a lock the kernel really holds keeps other syncs of this
+        // host's files away (rule 7); unlocked, every write is keyed.
+        host_locked: host_lock.is_held(),
+        host_limit: None,
     };
     let mut report = SyncReport::new(&ctx.location.display, &ctx.host, names, spec.dry_run);
     report.waited_for_lock = waited;
@@ -202,6 +205,26 @@ async fn open_for_sync(
     dry_run: bool,
     allow_unsafe: bool,
 ) -> anyhow::Result<Store> {
+    refuse_unsafe_store(location, allow_unsafe).await?;
+    if !dry_run {
+        return Ok(Store::open(location, OpenMode::Create).await?);
+    }
+    match Store::open(location, OpenMode::Existing).await {
+        Err(StoreError::NotFound(_)) => {
+            Ok(Store::open(&StoreLocation::parse("memory://dry-run")?, OpenMode::Create).await?)
+        }
+        other => Ok(other?),
+    }
+}
+
+/// Probes a remote store before anything writes to it (rule 13): one
+/// without conditional put would silently lose concurrent commits, so it is
+/// refused unless the user insists. `pond sync` and `pond serve`'s ingest
+/// both write, and both come through here.
+pub(super) async fn refuse_unsafe_store(
+    location: &StoreLocation,
+    allow_unsafe: bool,
+) -> anyhow::Result<()> {
     if location.is_remote() && !probe::recently_safe(&crate::paths::state_dir(), location) {
         let probe = probe::probe(location).await;
         probe::remember(&crate::paths::state_dir(), location, &probe);
@@ -230,15 +253,7 @@ async fn open_for_sync(
             ),
         }
     }
-    if !dry_run {
-        return Ok(Store::open(location, OpenMode::Create).await?);
-    }
-    match Store::open(location, OpenMode::Existing).await {
-        Err(StoreError::NotFound(_)) => {
-            Ok(Store::open(&StoreLocation::parse("memory://dry-run")?, OpenMode::Create).await?)
-        }
-        other => Ok(other?),
-    }
+    Ok(())
 }
 
 pub fn print_human(r: &SyncReport) {

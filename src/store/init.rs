@@ -8,9 +8,12 @@
 //! put of `_pond/init` succeeds creates the tables and then writes
 //! `_pond/ready`; the others wait for `ready` and only ever open.
 //!
-//! The markers carry the generation of the table set, so a store made before a
-//! table existed (the search table arrived in generation 2) gets it added the
-//! same way, by one host, the first time a newer pond opens it.
+//! The markers are named after the table set itself (a digest of the table
+//! names), so a release that adds a table has new markers without anyone
+//! remembering to bump a number: a store made before the table existed gets
+//! it added the same way, by one host, the first time a newer pond opens it
+//! (a store once stayed "ready" without its newest table, and every sync
+//! into it failed).
 
 use std::time::{Duration, Instant};
 
@@ -24,9 +27,6 @@ use super::{StoreError, StoreLocation, probe};
 const CREATOR_GRACE: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(250);
 
-/// Bumped whenever a release adds a table. Generation 1 used unsuffixed names.
-const TABLE_SET: u32 = 2;
-
 /// What the caller should do after the gate.
 pub(super) enum Role {
     /// This process creates the tables, then calls [`mark_ready`].
@@ -35,11 +35,16 @@ pub(super) enum Role {
     Opener,
 }
 
-fn marker(prefix: &ObjectPath, name: &str) -> ObjectPath {
-    prefix
-        .clone()
-        .join("_pond")
-        .join(format!("{name}-{TABLE_SET}"))
+/// Names the table set: the same tables give the same tag on every host.
+pub(super) fn table_set_tag<'a>(tables: impl IntoIterator<Item = &'a str>) -> String {
+    let mut names: Vec<&str> = tables.into_iter().collect();
+    names.sort_unstable();
+    names.dedup();
+    crate::sync::cursor::sha256_hex(names.join(",").as_bytes())[..12].to_string()
+}
+
+fn marker(prefix: &ObjectPath, name: &str, tag: &str) -> ObjectPath {
+    prefix.clone().join("_pond").join(format!("{name}-{tag}"))
 }
 
 fn gate_error(location: &StoreLocation, what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -50,16 +55,16 @@ fn gate_error(location: &StoreLocation, what: &str, e: impl std::fmt::Display) -
 }
 
 /// Decides who creates the tables of a store that lacks some.
-pub(super) async fn gate(location: &StoreLocation) -> Result<Role, StoreError> {
+pub(super) async fn gate(location: &StoreLocation, tag: &str) -> Result<Role, StoreError> {
     let (os, prefix) =
         probe::build(location).map_err(|e| gate_error(location, "open object store", e))?;
-    let ready = marker(&prefix, "ready");
+    let ready = marker(&prefix, "ready", tag);
     if os.head(&ready).await.is_ok() {
         return Ok(Role::Opener);
     }
     let claim = os
         .put_opts(
-            &marker(&prefix, "init"),
+            &marker(&prefix, "init", tag),
             PutPayload::from(
                 format!("{} {}", std::process::id(), chrono::Utc::now().to_rfc3339()).into_bytes(),
             ),
@@ -90,11 +95,26 @@ pub(super) async fn gate(location: &StoreLocation) -> Result<Role, StoreError> {
     }
 }
 
-pub(super) async fn mark_ready(location: &StoreLocation) -> Result<(), StoreError> {
+pub(super) async fn mark_ready(location: &StoreLocation, tag: &str) -> Result<(), StoreError> {
     let (os, prefix) =
         probe::build(location).map_err(|e| gate_error(location, "open object store", e))?;
-    os.put(&marker(&prefix, "ready"), PutPayload::from_static(b"ready"))
-        .await
-        .map_err(|e| gate_error(location, "mark store ready", e))?;
+    os.put(
+        &marker(&prefix, "ready", tag),
+        PutPayload::from_static(b"ready"),
+    )
+    .await
+    .map_err(|e| gate_error(location, "mark store ready", e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::table_set_tag;
+
+    #[test]
+    fn rule11_adding_a_table_changes_the_table_set_tag() {
+        let before = table_set_tag(["raw", "messages"]);
+        assert_eq!(before, table_set_tag(["messages", "raw"]));
+        assert_ne!(before, table_set_tag(["raw", "messages", "redactions"]));
+    }
 }

@@ -7,6 +7,7 @@
 
 pub mod fleet;
 mod init;
+pub mod lazy;
 mod location;
 pub mod probe;
 pub mod redactions;
@@ -259,7 +260,10 @@ impl Store {
 
     /// Creates whatever tables are missing, one host at a time (see [`init`]).
     async fn create_tables(&self) -> Result<(), StoreError> {
-        if let init::Role::Opener = init::gate(&self.location).await? {
+        let tag = init::table_set_tag(
+            std::iter::once(schema::META).chain(ALL_TABLES.iter().map(|k| k.name())),
+        );
+        if let init::Role::Opener = init::gate(&self.location, &tag).await? {
             return Ok(());
         }
         let stamp = meta_batch(FORMAT_KEY, &FORMAT_VERSION.to_string())?;
@@ -277,7 +281,7 @@ impl Store {
             self.create_if_missing(kind.name(), RecordBatch::new_empty(kind.schema()))
                 .await?;
         }
-        init::mark_ready(&self.location).await
+        init::mark_ready(&self.location, &tag).await
     }
 
     async fn create_if_missing(&self, name: &str, data: RecordBatch) -> Result<(), StoreError> {

@@ -34,6 +34,20 @@ impl Store {
         self.merge(kind, batch, Some(None)).await
     }
 
+    /// Inserts absent rows and replaces stored ones only where `condition`
+    /// (SQL over `target.` and `source.` columns) holds. Returns (inserted,
+    /// updated); a row that matched but failed the condition is neither, so
+    /// the caller can tell a lost race from a landed write.
+    pub async fn upsert_where(
+        &self,
+        kind: TableKind,
+        batch: RecordBatch,
+        condition: &str,
+    ) -> Result<(u64, u64), StoreError> {
+        self.merge(kind, batch, Some(Some(condition.to_string())))
+            .await
+    }
+
     /// Inserts absent rows and replaces stored ones whose `column` differs:
     /// a newer copy of a row replaces the old one, the same copy writes nothing.
     pub async fn replace_changed(
@@ -47,6 +61,12 @@ impl Store {
     }
 
     /// Appends rows the caller knows are absent, without comparing keys.
+    ///
+    /// Only the first attempt appends. An append is not idempotent: when an
+    /// attempt fails after its commit landed (the reply was lost, a timeout
+    /// fired late), appending again would store the batch twice. So every
+    /// later attempt is a keyed insert, which finds whatever did land and
+    /// adds only the rest (rule 2).
     pub async fn append_new(&self, kind: TableKind, batch: RecordBatch) -> Result<u64, StoreError> {
         if batch.num_rows() == 0 {
             return Ok(0);
@@ -54,21 +74,22 @@ impl Store {
         let table = self.table(kind)?;
         let rows = batch.num_rows() as u64;
         let what = format!("append to {}", kind.name());
-        let attempt = || {
-            let batch = batch.clone();
-            async move {
-                let schema = batch.schema();
-                let reader: Box<dyn arrow_array::RecordBatchReader + Send> =
-                    Box::new(RecordBatchIterator::new(vec![Ok(batch)], schema));
-                table.add(reader).execute().await
-            }
-        };
         let started = std::time::Instant::now();
-        retry::with_retry(self.retry, &self.retries, &what, attempt)
-            .await
-            .map_err(|e| lance_error(&self.location, &what, e))?;
-        tracing::debug!(secs = started.elapsed().as_secs_f64(), rows, "{what}");
-        Ok(rows)
+        let schema = batch.schema();
+        let reader: Box<dyn arrow_array::RecordBatchReader + Send> =
+            Box::new(RecordBatchIterator::new(vec![Ok(batch.clone())], schema));
+        match table.add(reader).execute().await {
+            Ok(_) => {
+                tracing::debug!(secs = started.elapsed().as_secs_f64(), rows, "{what}");
+                Ok(rows)
+            }
+            Err(e) if retry::is_retryable(&e) => {
+                self.retries.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, "{what} failed; inserting by key instead");
+                self.insert_absent(kind, batch).await
+            }
+            Err(e) => Err(lance_error(&self.location, &what, e)),
+        }
     }
 
     /// `update`: `None` inserts only; `Some(condition)` also updates matched

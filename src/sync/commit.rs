@@ -1,7 +1,13 @@
-//! Committing one batch of read files: raw records, messages and search
-//! rows (concurrently, each a keyed insert), then the merged sessions, then
-//! the cursors that say the files were read. The order is the crash-safety
-//! argument of `docs/spec.md`: nothing is marked read before it is stored.
+//! Committing one batch of read files: messages and search rows
+//! (concurrently, each a keyed insert), then the merged sessions, then the
+//! raw records, then the cursors that say the files were read.
+//!
+//! The order is the crash-safety argument of `docs/spec.md` (rule 12): a
+//! sync whose cursor is lost resumes after the raw records the store holds,
+//! so raw records must never be stored before what is derived from them.
+//! Committed last, their presence proves the derived rows are there too; a
+//! failure anywhere before leaves no raw record, and the next sync reads the
+//! file again, the keyed inserts skipping whatever did land.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -14,7 +20,7 @@ use crate::store::schema::{self, MessageRow};
 use crate::store::{Store, StoreError, TableKind, sql_in};
 use crate::sync::cursor::Cursors;
 
-/// Commits one batch: raw records, then messages, then sessions, then cursors.
+/// Commits one batch: derived rows, then raw records, then cursors.
 #[tracing::instrument(name = "commit", skip_all, fields(files = batch.len()))]
 pub(super) async fn commit(
     store: &Store,
@@ -28,6 +34,8 @@ pub(super) async fn commit(
         return Ok(());
     }
     let now = Utc::now();
+    commit_derived(store, opts, client, &batch, now, report).await?;
+
     let appendable = |w: &&FileWork| opts.host_locked && w.fresh;
     let fresh_raw: Vec<RawRecord> = batch
         .iter()
@@ -39,6 +47,36 @@ pub(super) async fn commit(
         .filter(|w| !appendable(w))
         .flat_map(|w| w.raw.iter().cloned())
         .collect();
+    if opts.dry_run {
+        report.records_inserted += (raw.len() + fresh_raw.len()) as u64;
+        return Ok(());
+    }
+    let raw_batch = schema::raw_batch(&raw, now)?;
+    let fresh_raw_batch = schema::raw_batch(&fresh_raw, now)?;
+    let (raw_inserted, fresh_raw_appended) = tokio::join!(
+        store.insert_absent(TableKind::Raw, raw_batch),
+        store.append_new(TableKind::Raw, fresh_raw_batch),
+    );
+    report.records_inserted += raw_inserted? + fresh_raw_appended?;
+    report.commits += u64::from(!raw.is_empty()) + u64::from(!fresh_raw.is_empty());
+
+    for w in batch {
+        cursors.files.insert(w.file_id, w.cursor);
+    }
+    save_cursors(cursors)
+}
+
+/// Stores what a batch of files translates to (messages, search rows,
+/// sessions), every write keyed, so it can be repeated any number of times:
+/// by the next sync after a failure, or by `pond repair` from the raw records.
+pub(super) async fn commit_derived(
+    store: &Store,
+    opts: &SyncOptions,
+    client: &str,
+    batch: &[FileWork],
+    now: chrono::DateTime<Utc>,
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
     let mut seen = HashSet::new();
     let revisable: HashSet<&str> = batch
         .iter()
@@ -57,7 +95,7 @@ pub(super) async fn commit(
 
     // Facts per session, in file order.
     let mut touched: BTreeMap<&str, SessionFacts> = BTreeMap::new();
-    for w in &batch {
+    for w in batch {
         for (session, file_facts) in &w.facts {
             let mut file_facts = file_facts.clone();
             if *session == w.session_id && file_facts.parent_id.is_none() {
@@ -70,23 +108,10 @@ pub(super) async fn commit(
         }
     }
     let ids: Vec<&str> = touched.keys().copied().collect();
-    let existing: HashMap<String, Session> = store
-        .scan(
-            TableKind::Sessions,
-            Some(&sql_in("id", ids.iter().copied())),
-            None,
-        )
-        .await?
-        .iter()
-        .map(schema::sessions_from_batch)
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .flatten()
-        .map(|s| (s.id.clone(), s))
-        .collect();
+    let existing = stored_sessions(store, &ids).await?;
+    refuse_foreign(opts, &existing)?;
 
     if opts.dry_run {
-        report.records_inserted += (raw.len() + fresh_raw.len()) as u64;
         report.messages_inserted += (messages.len() + revisions.len()) as u64;
         report.sessions_inserted +=
             ids.iter().filter(|id| !existing.contains_key(**id)).count() as u64;
@@ -111,14 +136,10 @@ pub(super) async fn commit(
         report,
     )?;
 
-    // The three tables are independent: committing them concurrently keeps
+    // The two tables are independent: committing them concurrently keeps
     // both cores busy (most of a commit is compression inside Lance).
-    let raw_batch = schema::raw_batch(&raw, now)?;
-    let fresh_raw_batch = schema::raw_batch(&fresh_raw, now)?;
     let messages_batch = schema::messages_batch(&messages, now)?;
-    let (raw_inserted, fresh_raw_appended, messages_inserted, search_inserted) = tokio::join!(
-        store.insert_absent(TableKind::Raw, raw_batch),
-        store.append_new(TableKind::Raw, fresh_raw_batch),
+    let (messages_inserted, search_inserted) = tokio::join!(
         store.insert_absent(TableKind::Messages, messages_batch),
         async {
             match search {
@@ -127,8 +148,6 @@ pub(super) async fn commit(
             }
         }
     );
-    report.records_inserted += raw_inserted? + fresh_raw_appended?;
-    report.commits += u64::from(!raw.is_empty()) + u64::from(!fresh_raw.is_empty());
     let messages_inserted = messages_inserted?;
     report.messages_inserted += messages_inserted;
     report.commits += u64::from(!messages.is_empty());
@@ -153,29 +172,17 @@ pub(super) async fn commit(
     // just now, holds exactly those: counting it in the store (a scan of
     // the messages table) is needed only for the others.
     let all_new = revisions.is_empty() && messages_inserted == messages.len() as u64;
-    let is_new = |id: &str| all_new && !existing.contains_key(id);
-    let to_count: Vec<&str> = ids.iter().copied().filter(|id| !is_new(id)).collect();
-    let mut counts = message_counts(store, &to_count).await?;
-    for m in &messages {
-        if is_new(&m.message.session_id) {
-            *counts.entry(m.message.session_id.clone()).or_insert(0) += 1;
+    let mut fresh_counts: HashMap<String, u64> = HashMap::new();
+    if all_new {
+        for m in &messages {
+            if !existing.contains_key(&m.message.session_id) {
+                *fresh_counts
+                    .entry(m.message.session_id.clone())
+                    .or_insert(0) += 1;
+            }
         }
     }
-    let sessions: Vec<Session> = touched
-        .into_iter()
-        .map(|(id, facts)| {
-            merge_session(
-                existing.get(id),
-                id,
-                client,
-                &opts.host,
-                facts,
-                counts.get(id),
-            )
-        })
-        .collect();
     if opts.redact {
-        let ids: Vec<&str> = sessions.iter().map(|s| s.id.as_str()).collect();
         store
             .insert_absent(
                 TableKind::Redactions,
@@ -183,17 +190,130 @@ pub(super) async fn commit(
             )
             .await?;
     }
-    let (inserted, updated) = store
-        .upsert(TableKind::Sessions, schema::sessions_batch(&sessions, now)?)
-        .await?;
-    report.sessions_inserted += inserted;
-    report.sessions_updated += updated;
-    report.commits += u64::from(!sessions.is_empty());
+    write_sessions(
+        store,
+        opts,
+        client,
+        &touched,
+        existing,
+        fresh_counts,
+        now,
+        report,
+    )
+    .await
+}
 
-    for w in batch {
-        cursors.files.insert(w.file_id, w.cursor);
+/// Attempts at writing a batch's sessions before giving up: each lost
+/// attempt means another writer updated one of them in between.
+const SESSION_WRITE_ATTEMPTS: usize = 8;
+
+/// Stored session fields only ever move forward: a count never drops, the
+/// last activity never goes back, the first never forward. A writer whose
+/// merge started from an older row than the one now stored loses the race.
+const SESSION_MONOTONIC: &str = "target.message_count <= source.message_count \
+    AND (target.updated_at IS NULL OR (source.updated_at IS NOT NULL AND target.updated_at <= source.updated_at)) \
+    AND (target.started_at IS NULL OR (source.started_at IS NOT NULL AND target.started_at >= source.started_at))";
+
+/// Merges the facts into the stored sessions and writes them with a
+/// monotonic condition (rule 39): a writer that read a row before another
+/// host updated it re-reads, recounts and tries again, so concurrent syncs
+/// of one session never leave it with a stale count or time.
+#[allow(clippy::too_many_arguments)]
+async fn write_sessions(
+    store: &Store,
+    opts: &SyncOptions,
+    client: &str,
+    touched: &BTreeMap<&str, SessionFacts>,
+    mut existing: HashMap<String, Session>,
+    mut fresh_counts: HashMap<String, u64>,
+    now: chrono::DateTime<Utc>,
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
+    let ids: Vec<&str> = touched.keys().copied().collect();
+    for attempt in 1..=SESSION_WRITE_ATTEMPTS {
+        let to_count: Vec<&str> = ids
+            .iter()
+            .copied()
+            .filter(|id| !fresh_counts.contains_key(*id))
+            .collect();
+        let mut counts = message_counts(store, &to_count).await?;
+        counts.extend(fresh_counts.drain());
+        let sessions: Vec<Session> = touched
+            .iter()
+            .map(|(id, facts)| {
+                merge_session(
+                    existing.get(*id),
+                    id,
+                    client,
+                    &opts.host,
+                    facts.clone(),
+                    counts.get(*id),
+                )
+            })
+            .collect();
+        let (inserted, updated) = store
+            .upsert_where(
+                TableKind::Sessions,
+                schema::sessions_batch(&sessions, now)?,
+                SESSION_MONOTONIC,
+            )
+            .await?;
+        report.sessions_inserted += inserted;
+        report.sessions_updated += updated;
+        report.commits += 1;
+        if inserted + updated == sessions.len() as u64 {
+            return Ok(());
+        }
+        tracing::debug!(attempt, "a session changed under this write; merging again");
+        existing = stored_sessions(store, &ids).await?;
+        refuse_foreign(opts, &existing)?;
     }
-    save_cursors(cursors)
+    Err(SyncError::Store(StoreError::Lance {
+        location: store.location().display.clone(),
+        operation: "update sessions".into(),
+        message: format!(
+            "other writers kept updating these sessions through {SESSION_WRITE_ATTEMPTS} attempts"
+        ),
+    }))
+}
+
+/// Refuses a run limited to some hosts (an ingest token's limit) that
+/// would change a session the store holds under another host.
+fn refuse_foreign(
+    opts: &SyncOptions,
+    existing: &HashMap<String, Session>,
+) -> Result<(), SyncError> {
+    if let Some(limit) = &opts.host_limit
+        && let Some(s) = existing
+            .values()
+            .find(|s| !s.host.starts_with(limit.as_str()))
+    {
+        return Err(SyncError::ForeignSession {
+            session: s.id.clone(),
+            host: s.host.clone(),
+        });
+    }
+    Ok(())
+}
+
+async fn stored_sessions(
+    store: &Store,
+    ids: &[&str],
+) -> Result<HashMap<String, Session>, StoreError> {
+    Ok(store
+        .scan(
+            TableKind::Sessions,
+            Some(&sql_in("id", ids.iter().copied())),
+            None,
+        )
+        .await?
+        .iter()
+        .map(schema::sessions_from_batch)
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .map(|s| (s.id.clone(), s))
+        .collect())
 }
 
 /// Messages that may be newer copies of stored ones: inserted when absent,

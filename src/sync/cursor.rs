@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 /// Bytes hashed at each end of the consumed region to detect a rewrite.
 pub const FINGERPRINT_WINDOW: u64 = 4096;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileCursor {
     pub session_id: String,
     pub generation: u32,
@@ -27,6 +27,12 @@ pub struct FileCursor {
     /// SHA-256 of the first and last [`FINGERPRINT_WINDOW`] bytes of the consumed region.
     pub head_sha: String,
     pub tail_sha: String,
+    /// SHA-256 of the whole consumed region, for documents rewritten whole:
+    /// they are read whole anyway, and a same-size edit in the middle (a
+    /// status flip, a timestamp) escapes the head and tail windows. Absent
+    /// in cursors written before it existed, which fall back to the windows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 /// Cursors of one store on this host, by file id.

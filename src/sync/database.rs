@@ -71,6 +71,7 @@ pub(super) fn read(
             size,
             mtime_ns,
             head_sha: String::new(),
+            digest: None,
             tail_sha: String::new(),
         },
         // Rows are keyed by content, and a row may repeat: always merged.

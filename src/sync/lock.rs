@@ -22,6 +22,7 @@ pub struct Holder {
 /// A held lock; released when dropped.
 #[derive(Debug)]
 pub struct SyncLock {
+    /// `None` when the filesystem refused locks and the sync runs unlocked.
     file: Option<File>,
     pub path: PathBuf,
 }
@@ -90,6 +91,13 @@ pub fn acquire(
 }
 
 impl SyncLock {
+    /// Whether the kernel lock is really held. On a filesystem without locks
+    /// pond runs without one, and must then not do what only the lock makes
+    /// safe (appending a file's records without comparing keys).
+    pub fn is_held(&self) -> bool {
+        self.file.is_some()
+    }
+
     fn write_holder(&mut self, holder: &Holder) -> std::io::Result<()> {
         if let Some(f) = self.file.as_mut() {
             let json = serde_json::to_vec(holder).map_err(std::io::Error::other)?;
@@ -125,5 +133,25 @@ pub fn current_holder(path: &Path) -> Option<Holder> {
     match file.try_lock_shared() {
         Ok(()) => None,
         Err(_) => read_holder(path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule7_a_lock_the_filesystem_refused_is_not_held() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = lock_path(dir.path(), "k");
+        let unlocked = SyncLock {
+            file: None,
+            path: path.clone(),
+        };
+        assert!(!unlocked.is_held());
+        match acquire(&path, true, |_| {}).expect("lock") {
+            Acquired::Locked(lock) => assert!(lock.is_held()),
+            Acquired::Busy(_) => panic!("nobody else holds it"),
+        }
     }
 }

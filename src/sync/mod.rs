@@ -13,6 +13,7 @@ pub mod cursor;
 mod database;
 mod indexing;
 pub mod lock;
+pub mod repair;
 pub mod report;
 
 use std::collections::{HashMap, HashSet};
@@ -37,6 +38,8 @@ pub enum SyncError {
     Store(#[from] StoreError),
     #[error("reading files stopped: {0}")]
     Reading(String),
+    #[error("session `{session}` belongs to host `{host}`, outside this ingest's host limit")]
+    ForeignSession { session: String, host: String },
     #[error(
         "cannot save sync cursors to {path}: {source} (committed data is safe; the next sync re-checks it)"
     )]
@@ -73,6 +76,10 @@ pub struct SyncOptions {
     /// appended rather than merged by key (the key join is the costliest part
     /// of a first sync). A server ingesting for other hosts holds no such lock.
     pub host_locked: bool,
+    /// An ingest token's host limit: sessions the store holds under a host
+    /// outside it may not be changed by this run (checked at commit, so a
+    /// session another host stores meanwhile is covered too).
+    pub host_limit: Option<String>,
 }
 
 /// Runs one sync against an open store, filling `report`. Problems with single
@@ -517,6 +524,7 @@ fn read_file(
             mtime_ns: cursor::mtime_ns(&meta),
             head_sha: String::new(),
             tail_sha: String::new(),
+            digest: document_digest(layout, &planned.prior, start.offset, &buf[..used]),
         },
         fresh: matches!(planned.prior, Prior::Nothing),
     };
@@ -550,6 +558,23 @@ fn read_file(
     Ok(Some(work))
 }
 
+/// The digest of a whole document as the cursor keeps it: of the bytes just
+/// read when it was read from the start, else (unchanged) the one it had.
+fn document_digest(layout: Layout, prior: &Prior, offset: u64, read: &[u8]) -> Option<String> {
+    if layout != Layout::Document {
+        return None;
+    }
+    if offset == 0 {
+        return Some(sha256_hex(read));
+    }
+    match prior {
+        Prior::Cursor(c) => c.digest.clone(),
+        // A stored document is one record: its digest is the file's.
+        Prior::Stored(e) => Some(e.last.3.clone()),
+        Prior::Nothing => None,
+    }
+}
+
 /// Decides where to resume: after what is stored when the file only grew,
 /// from the start in a new generation when it was rewritten.
 fn resume_point(
@@ -567,8 +592,16 @@ fn resume_point(
     Ok(match prior {
         Prior::Nothing => fresh(0, None),
         Prior::Cursor(c) => {
-            let intact = size >= c.consumed
-                && cursor::fingerprint(f, c.consumed)? == (c.head_sha.clone(), c.tail_sha.clone());
+            let intact = match (&c.digest, layout) {
+                (Some(digest), Layout::Document) => {
+                    size == c.consumed && sha256_hex(&cursor::read_at(f, 0, size)?) == *digest
+                }
+                _ => {
+                    size >= c.consumed
+                        && cursor::fingerprint(f, c.consumed)?
+                            == (c.head_sha.clone(), c.tail_sha.clone())
+                }
+            };
             let grown_in_place = intact && (layout != Layout::Document || size == c.consumed);
             if grown_in_place {
                 Start {

@@ -1,0 +1,60 @@
+//! `pond repair`: closes gaps between the raw records and what is derived
+//! from them, in a store written before raw records were committed last.
+
+use std::process::ExitCode;
+
+use super::{Context, RepairArgs, output};
+use crate::store::{OpenMode, Store};
+use crate::sync::repair::{self, RepairOptions};
+
+pub async fn run(ctx: &Context, args: RepairArgs) -> anyhow::Result<ExitCode> {
+    let store = Store::open(&ctx.location, OpenMode::Existing).await?;
+    let opts = RepairOptions {
+        host: ctx.host.clone(),
+        dry_run: args.dry_run,
+        embedder: ctx.embedder.clone(),
+    };
+    let quiet = args.json;
+    let progress = |line: &str| {
+        if !quiet {
+            eprintln!("{line}");
+        }
+    };
+    let report = repair::run(&store, &opts, &progress).await?;
+    if args.json {
+        output::print_json(&report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for gap in &report.gaps {
+        println!(
+            "{} ({}, {}): {} sessions and {} messages missing",
+            gap.rel_path,
+            gap.client,
+            gap.host,
+            gap.sessions_missing.len(),
+            gap.messages_missing
+        );
+    }
+    for problem in &report.problems {
+        println!("not checked: {problem}");
+    }
+    if report.dry_run {
+        println!(
+            "checked {} files: {} with gaps ({} sessions, {} messages missing); nothing written (--dry-run)",
+            report.files_checked,
+            report.files_with_gaps,
+            report.sessions_missing,
+            report.messages_missing
+        );
+    } else {
+        println!(
+            "checked {} files: {} with gaps; restored {} sessions, {} messages, {} search rows",
+            report.files_checked,
+            report.files_with_gaps,
+            report.sessions_restored,
+            report.messages_restored,
+            report.search_rows_restored
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
