@@ -7,6 +7,8 @@
 //! compares against every stored hash in constant time, so neither timing
 //! nor an early exit tells an attacker how close a guess came.
 
+use std::fs::{File, OpenOptions};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -33,7 +35,9 @@ impl Scope {
     }
 }
 
-/// What a caller may see: sessions whose project and host start with these.
+/// What a caller may see: sessions whose project lies in `project_prefix`
+/// (that directory or one below it) and whose host name starts with
+/// `host_prefix`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -51,7 +55,7 @@ impl Limits {
     pub fn allows(&self, project: Option<&str>, host: &str) -> bool {
         let project_ok = match &self.project_prefix {
             None => true,
-            Some(prefix) => project.is_some_and(|p| p.starts_with(prefix.as_str())),
+            Some(prefix) => project.is_some_and(|p| within_directory(p, prefix)),
         };
         let host_ok = match &self.host_prefix {
             None => true,
@@ -62,21 +66,64 @@ impl Limits {
 
     /// The same rule as a SQL predicate over `project` and `host` columns.
     pub fn to_sql(&self) -> Option<String> {
-        let prefix = |column: &str, p: &str| {
-            format!(
-                "{column} LIKE {} ESCAPE '\\'",
-                crate::store::sql_str(&format!("{}%", like_escape(p)))
-            )
-        };
         let clauses: Vec<String> = [
-            self.project_prefix.as_deref().map(|p| prefix("project", p)),
-            self.host_prefix.as_deref().map(|p| prefix("host", p)),
+            self.project_prefix.as_deref().map(directory_sql),
+            self.host_prefix
+                .as_deref()
+                .map(|p| starts_with_sql("host", p)),
         ]
         .into_iter()
         .flatten()
         .collect();
         (!clauses.is_empty()).then(|| clauses.join(" AND "))
     }
+}
+
+/// The separators of a directory's own kind. A Windows path (it holds `\`)
+/// may use either; elsewhere `\` is part of a name, so `/work/team-a\x` is a
+/// sibling of `/work/team-a`, not inside it.
+fn separators(dir: &str) -> &'static [char] {
+    if dir.contains('\\') {
+        &['/', '\\']
+    } else {
+        &['/']
+    }
+}
+
+/// `path` is the directory `dir` or lies below it: `/work/team-a` holds
+/// `/work/team-a/api` but not `/work/team-ab`, whose name only starts alike.
+fn within_directory(path: &str, dir: &str) -> bool {
+    let separators = separators(dir);
+    let base = dir.trim_end_matches(separators);
+    if base.is_empty() {
+        // `/` (or nothing): every path starting so.
+        return path.starts_with(dir);
+    }
+    match path.strip_prefix(base) {
+        Some(rest) => rest.is_empty() || rest.starts_with(separators),
+        None => false,
+    }
+}
+
+/// [`within_directory`] over the `project` column.
+fn directory_sql(dir: &str) -> String {
+    let separators = separators(dir);
+    let base = dir.trim_end_matches(separators);
+    if base.is_empty() {
+        return starts_with_sql("project", dir);
+    }
+    let mut alternatives = vec![format!("project = {}", crate::store::sql_str(base))];
+    for separator in separators {
+        alternatives.push(starts_with_sql("project", &format!("{base}{separator}")));
+    }
+    format!("({})", alternatives.join(" OR "))
+}
+
+fn starts_with_sql(column: &str, prefix: &str) -> String {
+    format!(
+        "{column} LIKE {} ESCAPE '\\'",
+        crate::store::sql_str(&format!("{}%", like_escape(prefix)))
+    )
 }
 
 fn like_escape(s: &str) -> String {
@@ -187,6 +234,7 @@ pub fn create(
     {
         return Err(TokenError::BadName(name.to_string()));
     }
+    let _locked = lock(config_path)?;
     let existing = crate::config::load_tokens(config_path)?;
     if existing.iter().any(|t| t.name == name) {
         return Err(TokenError::Exists(name.to_string()));
@@ -228,6 +276,7 @@ pub fn create(
 /// Removes the named token's `[[token]]` block, leaving the rest of the
 /// file as it was.
 pub fn revoke(config_path: &Path, name: &str) -> Result<TokenEntry, TokenError> {
+    let _locked = lock(config_path)?;
     let entries = crate::config::load_tokens(config_path)?;
     let Some(entry) = entries.into_iter().find(|t| t.name == name) else {
         return Err(TokenError::Unknown(name.to_string()));
@@ -293,6 +342,45 @@ fn without_token_block(text: &str, hash: &str) -> String {
     out
 }
 
+/// The file `pond token` locks while it reads, changes and rewrites the
+/// config: beside it, and never replaced, so every process locks the same
+/// inode (the config itself is replaced by each write).
+fn lock_path(config_path: &Path) -> PathBuf {
+    let mut name = config_path
+        .file_name()
+        .map(std::ffi::OsString::from)
+        .unwrap_or_else(|| "config".into());
+    name.push(".lock");
+    config_path.with_file_name(name)
+}
+
+/// Holds the token file's lock until dropped (the kernel releases it if the
+/// process dies), so two `pond token` runs at once each keep the other's
+/// change instead of writing over it.
+fn lock(config_path: &Path) -> Result<File, TokenError> {
+    let path = lock_path(config_path);
+    let err = |source| TokenError::Write {
+        path: path.clone(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(err)?;
+    match file.lock() {
+        Ok(()) => Ok(file),
+        // A file system without locks: go on unlocked, as a sync does.
+        Err(e) if e.kind() == std::io::ErrorKind::Unsupported => Ok(file),
+        Err(e) => Err(err(e)),
+    }
+}
+
 /// Writes the config readable by its owner only: it now holds token hashes
 /// and may hold store credentials.
 fn write_private(path: &Path, text: &str) -> Result<(), TokenError> {
@@ -303,14 +391,34 @@ fn write_private(path: &Path, text: &str) -> Result<(), TokenError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(err)?;
     }
-    let tmp = path.with_extension("toml.tmp");
-    std::fs::write(&tmp, text).map_err(err)?;
+    let mut name = std::ffi::OsString::from(".");
+    name.push(path.file_name().unwrap_or_else(|| "config".as_ref()));
+    name.push(format!(".tmp-{}-{}", std::process::id(), fastrand::u64(..)));
+    let tmp = path.with_file_name(name);
+    let written = create_private(&tmp)
+        .and_then(|mut file| {
+            file.write_all(text.as_bytes())?;
+            file.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map_err(err)
+}
+
+/// A new file only its owner may read, from the moment it exists: made
+/// with mode 0600 rather than changed to it afterwards, when another user
+/// could already have opened it.
+fn create_private(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
     }
-    std::fs::rename(&tmp, path).map_err(err)
+    options.open(path)
 }
 
 #[cfg(test)]
@@ -367,8 +475,104 @@ mod tests {
         assert!(!l.allows(None, "ci-7"));
         assert!(!l.allows(Some("/w/a_b"), "laptop"));
         let sql = l.to_sql().unwrap();
-        assert!(sql.contains(r"a\_b%"), "{sql}");
+        assert!(sql.contains(r"a\_b/%"), "{sql}");
+        assert!(sql.contains("host LIKE 'ci-%'"), "{sql}");
         assert!(Limits::default().to_sql().is_none());
+    }
+
+    #[test]
+    fn rule36_a_project_prefix_grants_whole_path_segments_only() {
+        let limits = |p: &str| Limits {
+            project_prefix: Some(p.into()),
+            host_prefix: None,
+        };
+        for prefix in ["/work/team-a", "/work/team-a/"] {
+            let l = limits(prefix);
+            for inside in ["/work/team-a", "/work/team-a/", "/work/team-a/api/v2"] {
+                assert!(l.allows(Some(inside), "h"), "{prefix} {inside}");
+            }
+            for outside in ["/work/team-ab", "/work/team-a-old/x", "/work/team", "/work"] {
+                assert!(!l.allows(Some(outside), "h"), "{prefix} {outside}");
+            }
+            assert_eq!(
+                l.to_sql().as_deref(),
+                Some(r"(project = '/work/team-a' OR project LIKE '/work/team-a/%' ESCAPE '\')"),
+                "{prefix}"
+            );
+        }
+        // `\` is a name's character on Unix, a separator on Windows.
+        assert!(!limits("/work/team-a").allows(Some(r"/work/team-a\x"), "h"));
+        let windows = limits(r"E:\AI");
+        assert!(windows.allows(Some(r"E:\AI\TestProject-v2"), "h"));
+        assert!(windows.allows(Some(r"E:\AI/TestProject-v2"), "h"));
+        assert!(!windows.allows(Some(r"E:\AI-old"), "h"));
+        assert_eq!(
+            windows.to_sql().as_deref(),
+            Some(
+                r"(project = 'E:\AI' OR project LIKE 'E:\\AI/%' ESCAPE '\' OR project LIKE 'E:\\AI\\%' ESCAPE '\')"
+            )
+        );
+        // The root holds every absolute path.
+        assert!(limits("/").allows(Some("/anything"), "h"));
+        assert_eq!(
+            limits("/").to_sql().as_deref(),
+            Some(r"project LIKE '/%' ESCAPE '\'")
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn rule36_the_token_file_is_owner_only_from_its_creation() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        // Seen before anything is written to it or its mode changed.
+        let fresh = dir.path().join("fresh");
+        let file = create_private(&fresh).unwrap();
+        assert_eq!(mode(&fresh), 0o600);
+        drop(file);
+        assert!(
+            create_private(&fresh).is_err(),
+            "an existing file is never reused"
+        );
+
+        let config = dir.path().join("config.toml");
+        std::fs::write(&config, "host = \"h\"\n").unwrap();
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+        create(&config, "reader", Scope::Read, Limits::default()).unwrap();
+        assert_eq!(mode(&config), 0o600);
+        let left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "temporary copies left behind: {left:?}");
+    }
+
+    #[test]
+    fn rule36_token_changes_wait_for_the_token_files_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.toml");
+        let held = lock(&config).unwrap();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let writer = {
+            let config = config.clone();
+            std::thread::spawn(move || {
+                let created = create(&config, "late", Scope::Read, Limits::default());
+                let _ = done_tx.send(());
+                created
+            })
+        };
+        assert!(
+            done_rx
+                .recv_timeout(std::time::Duration::from_millis(300))
+                .is_err(),
+            "a token was written while another holder had the lock"
+        );
+        drop(held);
+        writer.join().unwrap().unwrap();
+        assert!(done_rx.recv().is_ok());
+        assert_eq!(crate::config::load_tokens(&config).unwrap().len(), 1);
     }
 
     #[test]

@@ -24,10 +24,12 @@ use crate::archive::{
 };
 use crate::embed::Lazy;
 use crate::store::Store;
+use crate::store::lazy::LazyStore;
 
-/// What every request shares: the open store and the model.
+/// What every request shares: the store (opened once a sync made it) and
+/// the model.
 pub struct Shared {
-    pub store: Store,
+    pub store: LazyStore,
     pub embedder: Arc<Lazy>,
     /// Mask secrets in every answer.
     pub redact: bool,
@@ -74,7 +76,10 @@ impl ArchiveTools {
         ext: Extensions,
     ) -> Result<CallToolResult, McpError> {
         let view = self.view(&ext)?;
-        answer(archive::search(&self.shared.store, &self.shared.embedder, &view, params).await)
+        let Some(store) = self.store().await? else {
+            return Ok(self.nothing_synced());
+        };
+        answer(archive::search(store, &self.shared.embedder, &view, params).await)
     }
 
     #[tool(
@@ -87,7 +92,10 @@ impl ArchiveTools {
         ext: Extensions,
     ) -> Result<CallToolResult, McpError> {
         let view = self.view(&ext)?;
-        answer(archive::get_session(&self.shared.store, &view, params).await)
+        let Some(store) = self.store().await? else {
+            return Ok(self.nothing_synced());
+        };
+        answer(archive::get_session(store, &view, params).await)
     }
 
     #[tool(
@@ -100,7 +108,10 @@ impl ArchiveTools {
         ext: Extensions,
     ) -> Result<CallToolResult, McpError> {
         let view = self.view(&ext)?;
-        answer(archive::get_message(&self.shared.store, &view, params).await)
+        let Some(store) = self.store().await? else {
+            return Ok(self.nothing_synced());
+        };
+        answer(archive::get_message(store, &view, params).await)
     }
 
     #[tool(
@@ -113,7 +124,10 @@ impl ArchiveTools {
         ext: Extensions,
     ) -> Result<CallToolResult, McpError> {
         let view = self.view(&ext)?;
-        answer(archive::list_sessions(&self.shared.store, &view, params).await)
+        let Some(store) = self.store().await? else {
+            return Ok(self.nothing_synced());
+        };
+        answer(archive::list_sessions(store, &view, params).await)
     }
 
     #[tool(
@@ -126,11 +140,31 @@ impl ArchiveTools {
         ext: Extensions,
     ) -> Result<CallToolResult, McpError> {
         let view = self.view(&ext)?;
-        answer(archive::status(&self.shared.store, &view).await)
+        let Some(store) = self.store().await? else {
+            return Ok(self.nothing_synced());
+        };
+        answer(archive::status(store, &view).await)
     }
 }
 
 impl ArchiveTools {
+    /// The store, or `None` before the first sync has made it.
+    async fn store(&self) -> Result<Option<&Store>, McpError> {
+        self.shared.store.get().await.map_err(|e| {
+            tracing::error!(error = %e, "mcp: the store cannot be opened");
+            McpError::internal_error(e.to_string(), None)
+        })
+    }
+
+    /// What every tool answers before there is anything to read: a plain
+    /// result, not an error, so an agent does not report a broken server.
+    fn nothing_synced(&self) -> CallToolResult {
+        CallToolResult::success(vec![Content::text(format!(
+            "Nothing synced yet: there is no pond archive at {} yet. Run `pond sync` on a host with sessions; this server will answer from the archive as soon as it exists.",
+            self.shared.store.location().display
+        ))])
+    }
+
     /// Who is asking: the local user over stdio, the token's grant over HTTP
     /// (put in the request by the server's auth layer).
     fn view(&self, ext: &Extensions) -> Result<View, McpError> {

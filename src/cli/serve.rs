@@ -6,16 +6,17 @@ use std::sync::Arc;
 
 use super::{Context, McpArgs, ServeArgs};
 use crate::mcp::Shared;
-use crate::store::{OpenMode, Store};
+use crate::store::lazy::LazyStore;
 
 /// How stale a long-running server's view of the store may get before a
 /// read looks for newer commits: a sync elsewhere shows up within this.
 const FRESH_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub async fn mcp(ctx: &Context, args: McpArgs) -> anyhow::Result<ExitCode> {
-    let store = Store::open(&ctx.location, OpenMode::Existing).await?;
+    // Started by an agent, maybe before any sync: it must come up anyway
+    // and answer "nothing synced yet" until a sync makes the store.
     let shared = Arc::new(Shared {
-        store,
+        store: LazyStore::new(ctx.location.clone(), Some(FRESH_WITHIN)),
         embedder: ctx.embedder.clone(),
         redact: args.redact,
     });
@@ -24,9 +25,10 @@ pub async fn mcp(ctx: &Context, args: McpArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn serve(ctx: &Context, args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let store = Store::open_long_lived(&ctx.location, FRESH_WITHIN).await?;
+    // The server ingests, so it writes: the same check as `pond sync`.
+    super::sync::refuse_unsafe_store(&ctx.location, args.allow_unsafe_store).await?;
     let shared = Arc::new(Shared {
-        store,
+        store: LazyStore::new(ctx.location.clone(), Some(FRESH_WITHIN)),
         embedder: ctx.embedder.clone(),
         redact: !args.no_redact,
     });
@@ -44,6 +46,7 @@ pub async fn serve(ctx: &Context, args: ServeArgs) -> anyhow::Result<ExitCode> {
             spool_dir,
             max_upload_bytes: args.max_upload,
             redact_at_ingest: ctx.redact_at_ingest,
+            allowed_hosts: args.allow_host,
         },
     )
     .await?;

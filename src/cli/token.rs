@@ -72,7 +72,8 @@ pub fn run(ctx: &Context, command: TokenCommand) -> anyhow::Result<ExitCode> {
                 for t in &tokens {
                     let mut limits = Vec::new();
                     if let Some(p) = &t.limits.project_prefix {
-                        limits.push(format!("project {p}*"));
+                        // A directory and what lies below it, not a string prefix.
+                        limits.push(format!("projects in {p}"));
                     }
                     if let Some(h) = &t.limits.host_prefix {
                         limits.push(format!("host {h}*"));

@@ -2,8 +2,8 @@
 //! [`Grant`] the routes and the MCP tools read from the request.
 //!
 //! A missing or unknown token is 401 with `WWW-Authenticate: Bearer`; a
-//! token of the wrong scope is 403 at the route. Tokens never reach a log:
-//! only the token's name is recorded.
+//! token of the wrong scope is 403 at the route, before the route reads its
+//! input. Tokens never reach a log: only the token's name is recorded.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -15,15 +15,18 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use crate::access::{self, Grant, TokenEntry};
+use crate::access::{self, Grant, Scope, TokenEntry};
 
 pub(crate) async fn require_token(
     State(state): State<Arc<AppState>>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let grant = if state.require_tokens {
-        let tokens = state.tokens.current();
+    // Decided per request from the tokens in force now: creating the first
+    // token closes a loopback server to callers without one at once, as the
+    // docs promise, rather than at its next restart.
+    let tokens = state.tokens.current();
+    let grant = if !state.loopback || !tokens.is_empty() {
         match bearer(&request).and_then(|t| access::verify(&tokens, t)) {
             Some(grant) => grant,
             None => return unauthorized(bearer(&request).is_some()),
@@ -34,6 +37,30 @@ pub(crate) async fn require_token(
     tracing::debug!(token = %grant.name, path = %request.uri().path(), "request");
     request.extensions_mut().insert(grant);
     next.run(request).await
+}
+
+/// In front of the read routes: an ingest token is refused before the route
+/// parses its query or body.
+pub(crate) async fn require_read(request: Request, next: Next) -> Response {
+    let refusal = match request.extensions().get::<Grant>() {
+        Some(grant) if grant.permits(Scope::Read) => None,
+        Some(grant) => Some((
+            StatusCode::FORBIDDEN,
+            format!(
+                "token `{}` has the ingest scope; this route needs read",
+                grant.name
+            ),
+        )),
+        // `require_token` runs first and always leaves a grant.
+        None => Some((
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "request without a caller".to_string(),
+        )),
+    };
+    match refusal {
+        Some((status, message)) => super::error(status, message),
+        None => next.run(request).await,
+    }
 }
 
 fn bearer(request: &Request) -> Option<&str> {
@@ -64,15 +91,16 @@ fn unauthorized(presented: bool) -> Response {
 }
 
 /// The tokens of the config file, re-read whenever the file changes: `pond
-/// token revoke` takes effect on the next request, without a restart.
+/// token create` and `revoke` take effect on the next request, without a
+/// restart.
 pub(crate) struct TokenSource {
     path: PathBuf,
-    cached: Mutex<(Option<SystemTime>, Arc<Vec<TokenEntry>>)>,
+    cached: Mutex<(Option<Stamp>, Arc<Vec<TokenEntry>>)>,
 }
 
 impl TokenSource {
     pub fn new(path: PathBuf, initial: Vec<TokenEntry>) -> TokenSource {
-        let stamp = modified(&path);
+        let stamp = stamp(&path);
         TokenSource {
             path,
             cached: Mutex::new((stamp, Arc::new(initial))),
@@ -80,7 +108,7 @@ impl TokenSource {
     }
 
     pub fn current(&self) -> Arc<Vec<TokenEntry>> {
-        let stamp = modified(&self.path);
+        let stamp = stamp(&self.path);
         let mut cached = match self.cached.lock() {
             Ok(c) => c,
             Err(poisoned) => poisoned.into_inner(),
@@ -98,6 +126,16 @@ impl TokenSource {
     }
 }
 
-fn modified(path: &std::path::Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+/// What tells one version of the config file from the next. `pond token`
+/// replaces the file, so its inode changes even when two writes fall within
+/// one tick of the file system's clock.
+type Stamp = (SystemTime, u64, u64);
+
+fn stamp(path: &std::path::Path) -> Option<Stamp> {
+    let meta = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some((meta.modified().ok()?, meta.len(), inode))
 }

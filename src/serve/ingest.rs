@@ -6,22 +6,30 @@
 //! cursors, idempotency and byte-exact export as if that host had synced it
 //! directly, and pushing the same bytes twice stores nothing new.
 
+use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 
-use super::{AppState, QueryParams, error};
+use super::{AppState, error};
 use crate::access::{Grant, Scope};
+use crate::adapters::{Adapter, Layout};
+use crate::store::{Store, StoreError, TableKind, sql_in};
 use crate::sync::report::SyncReport;
 use crate::sync::{DEFAULT_BATCH_BYTES, SyncOptions};
+
+/// The only body type `/v1/ingest` takes: what `pond sync --to` sends. A web
+/// page cannot send it across sites without the browser asking first.
+const BODY_TYPE: &str = "application/octet-stream";
 
 pub(crate) struct Ingester {
     spool: PathBuf,
@@ -74,11 +82,13 @@ pub struct StoredFile {
     pub bytes: u64,
 }
 
+/// Takes the whole request so the scope is checked before anything the
+/// caller sent is read: a read token learns nothing from how its query or
+/// body would have been parsed.
 pub(crate) async fn handle(
     State(state): State<Arc<AppState>>,
     axum::Extension(grant): axum::Extension<Grant>,
-    QueryParams(q): QueryParams<IngestQuery>,
-    body: Body,
+    request: Request,
 ) -> Response {
     if !grant.permits(Scope::Ingest) {
         return error(
@@ -89,6 +99,17 @@ pub(crate) async fn handle(
             ),
         );
     }
+    if !is_body_type(request.headers()) {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("send the file as `Content-Type: {BODY_TYPE}`, as `pond sync --to` does"),
+        );
+    }
+    let q = match Query::<IngestQuery>::try_from_uri(request.uri()) {
+        Ok(Query(q)) => q,
+        Err(rejection) => return error(StatusCode::BAD_REQUEST, rejection.body_text()),
+    };
+    let body = request.into_body();
     let host = q.host.trim();
     if host.is_empty() || q.root.trim().is_empty() {
         return error(StatusCode::BAD_REQUEST, "host and root must not be empty");
@@ -111,6 +132,7 @@ pub(crate) async fn handle(
             ),
         );
     };
+    let adapter: Arc<dyn Adapter> = Arc::from(adapter);
     let ingester = &state.ingest;
     let mirror = ingester.spool.join(mirror_key(host, &q.client, &q.root));
     let files = mirror.join("files");
@@ -123,13 +145,51 @@ pub(crate) async fn handle(
                     format!("`{path}` is not a plain relative path"),
                 );
             };
-            match receive(&files.join(rel), body, ingester.max_upload_bytes).await {
-                Ok(bytes) => Some(StoredFile {
-                    path: path.clone(),
-                    bytes,
-                }),
+            let target = files.join(&rel);
+            let upload = match receive(&target, body, ingester.max_upload_bytes).await {
+                Ok(upload) => upload,
                 Err(Refusal(status, message)) => return error(status, message),
+            };
+            if let Some(prefix) = &grant.limits.host_prefix {
+                let store = match state.shared.store.or_empty().await {
+                    Ok(store) => store,
+                    Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+                };
+                let held = held_elsewhere(
+                    store,
+                    adapter.clone(),
+                    &upload,
+                    &rel,
+                    &files,
+                    &mirror,
+                    prefix,
+                )
+                .await;
+                match held {
+                    Ok(None) => {}
+                    Ok(Some(session)) => {
+                        return error(
+                            StatusCode::FORBIDDEN,
+                            format!(
+                                "token `{}` may not change session `{session}`: the archive holds it for a host outside the token's limit",
+                                grant.name
+                            ),
+                        );
+                    }
+                    Err(Refusal(status, message)) => return error(status, message),
+                }
             }
+            let bytes = upload.bytes;
+            if let Err(e) = upload.keep_as(&target).await {
+                return error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("cannot store the upload: {e}"),
+                );
+            }
+            Some(StoredFile {
+                path: path.clone(),
+                bytes,
+            })
         }
         None => None,
     };
@@ -141,8 +201,17 @@ pub(crate) async fn handle(
         // of its own, driving its I/O on this runtime.
         let runtime = tokio::runtime::Handle::current();
         let (state, host, root) = (state.clone(), host.to_string(), q.root.clone());
+        let host_limit = grant.limits.host_prefix.clone();
         let ran = tokio::task::spawn_blocking(move || {
-            runtime.block_on(run_pipeline(&state, adapter, &host, &root, &files, &mirror))
+            runtime.block_on(run_pipeline(
+                &state,
+                adapter,
+                &host,
+                &root,
+                &files,
+                &mirror,
+                host_limit.as_deref(),
+            ))
         })
         .await;
         let report = match ran {
@@ -162,6 +231,15 @@ pub(crate) async fn handle(
         None
     };
     (StatusCode::OK, Json(IngestAnswer { stored, sync })).into_response()
+}
+
+/// `application/octet-stream`, parameters allowed.
+fn is_body_type(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case(BODY_TYPE))
 }
 
 /// One directory per (host, client, root): a digest, so no name sent by a
@@ -190,9 +268,49 @@ fn safe_relative(path: &str) -> Option<PathBuf> {
 
 struct Refusal(StatusCode, String);
 
-/// Streams the body to `target` through a temporary file, so a cut-off
-/// upload never replaces what was there.
-async fn receive(target: &Path, body: Body, max: usize) -> Result<u64, Refusal> {
+/// A name no other upload or check, in this process or another, is using:
+/// the pid tells processes apart, the counter requests within one.
+fn unique_suffix() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A received file under a temporary name of its own, removed when dropped
+/// unless kept: two uploads of one path never write, rename or delete each
+/// other's file, and a refused or cut-off one leaves nothing behind.
+struct Upload {
+    tmp: PathBuf,
+    bytes: u64,
+    kept: bool,
+}
+
+impl Upload {
+    /// Puts the file in place in one rename, so readers see the old copy or
+    /// the new one, never a part.
+    async fn keep_as(mut self, target: &Path) -> std::io::Result<()> {
+        tokio::fs::rename(&self.tmp, target).await?;
+        self.kept = true;
+        Ok(())
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// How long an upload may send nothing before it is refused.
+const UPLOAD_STALL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Streams the body to a temporary file beside `target`.
+async fn receive(target: &Path, body: Body, max: usize) -> Result<Upload, Refusal> {
     let fail = |e: std::io::Error| {
         Refusal(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -201,56 +319,233 @@ async fn receive(target: &Path, body: Body, max: usize) -> Result<u64, Refusal> 
     };
     let dir = target.parent().unwrap_or(Path::new("."));
     tokio::fs::create_dir_all(dir).await.map_err(fail)?;
-    let tmp = dir.join(format!(
-        ".{}.upload-{}",
-        target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    let mut file = tokio::fs::File::create(&tmp).await.map_err(fail)?;
-    let mut written: u64 = 0;
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut upload = Upload {
+        tmp: dir.join(format!(".{name}.upload-{}", unique_suffix())),
+        bytes: 0,
+        kept: false,
+    };
+    let mut file = tokio::fs::File::create(&upload.tmp).await.map_err(fail)?;
     let mut stream = body.into_data_stream();
-    let outcome = async {
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| {
-                Refusal(StatusCode::BAD_REQUEST, format!("upload interrupted: {e}"))
-            })?;
-            written += chunk.len() as u64;
-            if written > max as u64 {
+    loop {
+        // A client that stops sending mid-body would otherwise hold the
+        // connection, the temporary file and the ingest slot for ever.
+        let next = match tokio::time::timeout(UPLOAD_STALL, stream.next()).await {
+            Ok(next) => next,
+            Err(_) => {
                 return Err(Refusal(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("file larger than this server accepts ({max} bytes; --max-upload)"),
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!(
+                        "the upload stalled: nothing arrived for {}s",
+                        UPLOAD_STALL.as_secs()
+                    ),
                 ));
             }
-            file.write_all(&chunk).await.map_err(fail)?;
+        };
+        let Some(chunk) = next else { break };
+        let chunk = chunk
+            .map_err(|e| Refusal(StatusCode::BAD_REQUEST, format!("upload interrupted: {e}")))?;
+        upload.bytes += chunk.len() as u64;
+        if upload.bytes > max as u64 {
+            return Err(Refusal(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("file larger than this server accepts ({max} bytes; --max-upload)"),
+            ));
         }
-        file.sync_all().await.map_err(fail)?;
-        Ok(())
+        file.write_all(&chunk).await.map_err(fail)?;
     }
-    .await;
-    if let Err(refusal) = outcome {
-        let _ = tokio::fs::remove_file(&tmp).await;
-        return Err(refusal);
+    file.sync_all().await.map_err(fail)?;
+    Ok(upload)
+}
+
+/// A session the upload would add to or change that the store holds for a
+/// host outside `prefix`, if any. The pipeline moves a session to the host
+/// that last sent it, so without this a token limited to `ci-` hosts could
+/// write into (and take over) any session whose id it knows.
+async fn held_elsewhere(
+    store: &Store,
+    adapter: Arc<dyn Adapter>,
+    upload: &Upload,
+    rel: &Path,
+    files: &Path,
+    mirror: &Path,
+    prefix: &str,
+) -> Result<Option<String>, Refusal> {
+    let scratch = Scratch(mirror.join(format!("check-{}", unique_suffix())));
+    let (tmp, rel, files) = (upload.tmp.clone(), rel.to_path_buf(), files.to_path_buf());
+    let sessions = tokio::task::spawn_blocking(move || {
+        let found = sessions_in(adapter.as_ref(), &tmp, &rel, &files, &scratch.0);
+        drop(scratch);
+        found
+    })
+    .await
+    .map_err(|e| {
+        Refusal(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot read the upload: {e}"),
+        )
+    })?
+    .map_err(|e| {
+        Refusal(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot read the upload: {e}"),
+        )
+    })?;
+    foreign_session(store, &sessions, prefix)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot look up the sessions of an upload");
+            Refusal(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot look up the sessions of this file in the store".to_string(),
+            )
+        })
+}
+
+/// A directory removed with everything in it when dropped.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
-    tokio::fs::rename(&tmp, target).await.map_err(fail)?;
-    Ok(written)
+}
+
+/// The sessions a file speaks of once it is at `rel` in the mirror. The
+/// adapter finds it in a scratch root holding only it (and its database
+/// companion) at the same relative path, so it is found, typed and named as
+/// the pipeline will find, type and name it, without walking the mirror.
+fn sessions_in(
+    adapter: &dyn Adapter,
+    upload: &Path,
+    rel: &Path,
+    files: &Path,
+    scratch: &Path,
+) -> std::io::Result<BTreeSet<String>> {
+    place(upload, &scratch.join(rel))?;
+    // A database's recent writes live in its `-wal`, sent as a file of its
+    // own: whichever of the two arrives is read with the other as stored.
+    let name = rel
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let companion = match name.strip_suffix("-wal") {
+        Some(main) => rel.with_file_name(main),
+        None => rel.with_file_name(format!("{name}-wal")),
+    };
+    if files.join(&companion).is_file() {
+        place(&files.join(&companion), &scratch.join(&companion))?;
+    }
+    let mut sessions = BTreeSet::new();
+    for file in adapter.discover(scratch).files {
+        let translation = match file.layout {
+            Layout::Database => {
+                // The pipeline stores nothing of a database it cannot read.
+                let Ok(records) = adapter.read_records(&file) else {
+                    continue;
+                };
+                let mut offset = 0u64;
+                let segments: Vec<pond_adapters::records::Segment<'_>> = records
+                    .iter()
+                    .enumerate()
+                    .map(|(i, bytes)| {
+                        let segment = pond_adapters::records::Segment {
+                            offset,
+                            line: i as u64 + 1,
+                            bytes: bytes.as_slice(),
+                        };
+                        offset += bytes.len() as u64 + 1;
+                        segment
+                    })
+                    .collect();
+                pond_adapters::translate::translate(adapter, &file, &segments, None, String::new)
+            }
+            _ => {
+                let bytes = std::fs::read(&file.path)?;
+                pond_adapters::translate::translate_bytes(adapter, &file, &bytes)
+            }
+        };
+        sessions.extend(translation.facts.into_iter().map(|(id, _)| id));
+        sessions.extend(translation.messages.into_iter().map(|m| m.session_id));
+    }
+    // A session named after nothing in the file is named after the file's
+    // place on its host, which no other host shares.
+    sessions.remove("");
+    Ok(sessions)
+}
+
+/// A link where the file system allows one (the scratch root is on the
+/// mirror's file system), else a copy.
+fn place(from: &Path, to: &Path) -> std::io::Result<()> {
+    if let Some(dir) = to.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    match std::fs::hard_link(from, to) {
+        Ok(()) => Ok(()),
+        Err(_) => std::fs::copy(from, to).map(|_| ()),
+    }
+}
+
+/// The first of `sessions` the store holds for a host not starting with
+/// `prefix`.
+async fn foreign_session(
+    store: &Store,
+    sessions: &BTreeSet<String>,
+    prefix: &str,
+) -> Result<Option<String>, StoreError> {
+    let ids: Vec<&str> = sessions.iter().map(String::as_str).collect();
+    // Bounded, so a file naming many sessions does not make one huge filter.
+    for chunk in ids.chunks(500) {
+        let batches = store
+            .scan(
+                TableKind::Sessions,
+                Some(&sql_in("id", chunk.iter().copied())),
+                Some(&["id", "host"]),
+            )
+            .await?;
+        for batch in &batches {
+            let columns = crate::store::schema::Columns::new(batch);
+            for (id, host) in columns.str("id")?.iter().zip(columns.str("host")?.iter()) {
+                if let (Some(id), Some(host)) = (id, host)
+                    && !host.starts_with(prefix)
+                {
+                    return Ok(Some(id.to_string()));
+                }
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// The same pipeline `pond sync` runs, over the mirror, as the sending host.
 async fn run_pipeline(
     state: &AppState,
-    adapter: Box<dyn crate::adapters::Adapter>,
+    adapter: Arc<dyn Adapter>,
     host: &str,
     root: &str,
     files: &Path,
     mirror: &Path,
+    host_limit: Option<&str>,
 ) -> SyncReport {
-    let store = &state.shared.store;
-    let client = adapter.name().to_string();
+    let mut report = SyncReport::new(
+        &state.shared.store.location().display,
+        host,
+        vec![adapter.name().to_string()],
+        false,
+    );
+    // The first ingest into a store nobody synced yet creates it.
+    let store = match state.shared.store.for_writing().await {
+        Ok(store) => store,
+        Err(e) => {
+            report.finish(Some(format!("{e:#}")));
+            return report;
+        }
+    };
     let opts = SyncOptions {
-        adapters: vec![Arc::from(adapter)],
+        adapters: vec![adapter],
         path: Some(files.to_path_buf()),
         host: host.to_string(),
         dry_run: false,
@@ -260,8 +555,8 @@ async fn run_pipeline(
         origin_root: Some(root.to_string()),
         redact: state.redact_at_ingest,
         host_locked: false,
+        host_limit: host_limit.map(str::to_string),
     };
-    let mut report = SyncReport::new(&store.location().display, host, vec![client], false);
     let result = if files.is_dir() {
         crate::sync::run(store, &opts, &mut report, &|_| {})
             .await

@@ -3,12 +3,15 @@
 //! JSON routes under `/v1` answer the same questions as the MCP tools (both
 //! call [`crate::archive`]), `/mcp` is the MCP streamable-HTTP endpoint,
 //! `/v1/ingest` takes session files from hosts that cannot reach the bucket.
-//! Every route but the health probes goes through [`auth`]; the OpenAPI
-//! document describing all of it is generated from the same types
-//! ([`openapi`]) and kept in `docs/openapi.json`.
+//! Every request goes through [`guard`] (it must name this server and not
+//! come from another site's page), every route but the health probes then
+//! through [`auth`]. The OpenAPI document describing all of it is generated
+//! from the same types ([`openapi`]) and kept in `docs/openapi.json`.
 
 pub mod auth;
+pub mod guard;
 pub mod ingest;
+mod listen;
 pub mod openapi;
 
 use std::net::SocketAddr;
@@ -38,13 +41,18 @@ pub struct ServeOptions {
     pub max_upload_bytes: usize,
     /// `[redact] at_ingest`: mask secrets in what `/v1/ingest` stores.
     pub redact_at_ingest: bool,
+    /// Host names (`NAME` or `NAME:PORT`) requests may name besides the
+    /// listening address and loopback: the names clients and proxies use.
+    pub allowed_hosts: Vec<String>,
 }
 
 pub(crate) struct AppState {
     pub shared: Arc<Shared>,
     pub tokens: auth::TokenSource,
-    /// Tokens are checked on this server (any configured, or not loopback).
-    pub require_tokens: bool,
+    /// Listening on loopback only: without any token the local user needs
+    /// none. Whether a token exists is looked up per request.
+    pub loopback: bool,
+    pub hosts: guard::Hosts,
     pub ingest: ingest::Ingester,
     pub redact_at_ingest: bool,
 }
@@ -55,6 +63,8 @@ pub enum ServeError {
         "refusing to listen on {0} without tokens: beyond loopback every request must carry one (create one with `pond token create NAME --scope read`)"
     )]
     NoTokens(SocketAddr),
+    #[error("`--allow-host {0}` is not a host name (give NAME or NAME:PORT)")]
+    BadHost(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -64,28 +74,51 @@ pub enum ServeError {
 
 /// Builds every route; tests call this to serve on a port of their own.
 pub(crate) fn router(state: Arc<AppState>) -> axum::Router {
+    use rmcp::transport::streamable_http_server::session::local::{
+        LocalSessionManager, SessionConfig,
+    };
     use rmcp::transport::streamable_http_server::{
-        StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+        StreamableHttpServerConfig, StreamableHttpService,
     };
     let shared = state.shared.clone();
+    // A session nobody uses is closed, so abandoned clients cannot pile
+    // sessions (each a task and a channel) up for the life of the server.
+    let sessions = LocalSessionManager {
+        sessions: Default::default(),
+        session_config: SessionConfig {
+            keep_alive: Some(MCP_SESSION_IDLE),
+            ..SessionConfig::default()
+        },
+    };
     let mcp = StreamableHttpService::new(
         move || Ok(ArchiveTools::new(shared.clone(), Transport::Http)),
-        LocalSessionManager::default().into(),
+        sessions.into(),
         StreamableHttpServerConfig::default(),
     );
-    let guarded = axum::Router::new()
-        .route("/openapi.json", get(openapi_document))
+    // The MCP service reads whatever body it is sent; its messages are
+    // small JSON-RPC calls, so anything larger is refused before it is read.
+    let mcp = axum::Router::new()
+        .nest_service("/mcp", mcp)
+        .layer(axum::middleware::from_fn(limit_mcp_body));
+    // The scope is checked before a route reads its query or body, so a
+    // token of the other scope learns nothing from how a request would parse.
+    let reads = axum::Router::new()
         .route("/v1/search", post(search))
         .route("/v1/sessions", get(list_sessions))
         .route("/v1/sessions/{id}", get(get_session))
         .route("/v1/messages/{id}", get(get_message))
         .route("/v1/status", get(status))
-        // The handler streams the body to disk and enforces its own limit.
+        .route_layer(axum::middleware::from_fn(auth::require_read));
+    let guarded = axum::Router::new()
+        .route("/openapi.json", get(openapi_document))
+        .merge(reads)
+        // The handler checks its scope first, streams the body to disk and
+        // enforces its own limit.
         .route(
             "/v1/ingest",
             post(ingest::handle).layer(DefaultBodyLimit::disable()),
         )
-        .nest_service("/mcp", mcp)
+        .merge(mcp)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
@@ -95,7 +128,43 @@ pub(crate) fn router(state: Arc<AppState>) -> axum::Router {
         .route("/readyz", get(readyz))
         .merge(guarded)
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route (see /openapi.json)") })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::check,
+        ))
         .with_state(state)
+}
+
+/// Largest MCP request body: a tool call with its arguments is a few KB.
+const MCP_MAX_BODY: usize = 1 << 20;
+/// An MCP session unused this long is closed.
+const MCP_SESSION_IDLE: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+/// Refuses an MCP request whose body is over [`MCP_MAX_BODY`] with 413,
+/// reading at most that much of it (a lying or absent length included).
+async fn limit_mcp_body(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let too_large = || {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("MCP requests are limited to {MCP_MAX_BODY} bytes"),
+        )
+    };
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MCP_MAX_BODY as u64) {
+        return too_large();
+    }
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, MCP_MAX_BODY).await {
+        Ok(bytes) => {
+            next.run(axum::extract::Request::from_parts(parts, bytes.into()))
+                .await
+        }
+        Err(_) => too_large(),
+    }
 }
 
 /// Serves until interrupted (Ctrl-C or SIGTERM), then finishes open requests.
@@ -104,35 +173,38 @@ pub async fn run(shared: Arc<Shared>, opts: ServeOptions) -> anyhow::Result<()> 
     if !loopback && opts.tokens.is_empty() {
         return Err(ServeError::NoTokens(opts.listen).into());
     }
-    let state = Arc::new(AppState {
-        require_tokens: !loopback || !opts.tokens.is_empty(),
-        tokens: auth::TokenSource::new(opts.config_path, opts.tokens),
-        ingest: ingest::Ingester::new(opts.spool_dir, opts.max_upload_bytes),
-        redact_at_ingest: opts.redact_at_ingest,
-        shared,
-    });
-    let app = router(state.clone());
+    let allowed_hosts = guard::Hosts::parse_allowed(&opts.allowed_hosts)?;
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(|source| ServeError::Bind {
             addr: opts.listen,
             source,
         })?;
+    // The port a request's `Host` must name is the one bound (`:0` picks one).
     let bound = listener.local_addr()?;
+    let state = Arc::new(AppState {
+        loopback,
+        hosts: guard::Hosts::new(bound, allowed_hosts),
+        tokens: auth::TokenSource::new(opts.config_path, opts.tokens),
+        ingest: ingest::Ingester::new(opts.spool_dir, opts.max_upload_bytes),
+        redact_at_ingest: opts.redact_at_ingest,
+        shared,
+    });
+    let app = router(state.clone());
     // The one line a supervisor or test waits for before sending requests.
     eprintln!(
         "pond: serving {} on http://{bound} (tokens {}, redaction {})",
         state.shared.store.location().display,
-        if state.require_tokens {
+        if !loopback {
             "required"
+        } else if state.tokens.current().is_empty() {
+            "not required on loopback until one is created"
         } else {
-            "not required on loopback"
+            "required"
         },
         if state.shared.redact { "on" } else { "off" }
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    listen::serve(listener, app, shutdown_signal()).await?;
     Ok(())
 }
 
@@ -257,19 +329,24 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// Ready when the store answers a read.
+/// Ready when the store answers a read. The probe is open to anyone, so the
+/// reason it is not (a store error names paths, buckets and endpoints) goes
+/// to the server's log only.
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
-    match state
-        .shared
-        .store
-        .count(crate::store::TableKind::Sessions, None)
-        .await
-    {
+    let counted = match state.shared.store.get().await {
+        Ok(Some(store)) => store.count(crate::store::TableKind::Sessions, None).await,
+        Ok(None) => {
+            tracing::info!("not ready: nothing synced into the store yet");
+            return error(StatusCode::SERVICE_UNAVAILABLE, "not ready");
+        }
+        Err(e) => Err(e),
+    };
+    match counted {
         Ok(_) => (StatusCode::OK, "ready\n").into_response(),
-        Err(e) => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("store not readable: {e}"),
-        ),
+        Err(e) => {
+            tracing::error!(error = %e, "not ready: the store cannot be read");
+            error(StatusCode::SERVICE_UNAVAILABLE, "not ready")
+        }
     }
 }
 
@@ -286,7 +363,13 @@ async fn search(
         Ok(v) => v,
         Err(e) => return e.into_response(),
     };
-    respond(archive::search(&state.shared.store, &state.shared.embedder, &view, params).await)
+    respond(
+        async {
+            let store = state.shared.store.or_empty().await?;
+            archive::search(store, &state.shared.embedder, &view, params).await
+        }
+        .await,
+    )
 }
 
 async fn list_sessions(
@@ -298,7 +381,13 @@ async fn list_sessions(
         Ok(v) => v,
         Err(e) => return e.into_response(),
     };
-    respond(archive::list_sessions(&state.shared.store, &view, params).await)
+    respond(
+        async {
+            let store = state.shared.store.or_empty().await?;
+            archive::list_sessions(store, &view, params).await
+        }
+        .await,
+    )
 }
 
 /// Query of `GET /v1/sessions/{id}`.
@@ -331,7 +420,13 @@ async fn get_session(
         limit: q.limit,
         full: q.full,
     };
-    respond(archive::get_session(&state.shared.store, &view, params).await)
+    respond(
+        async {
+            let store = state.shared.store.or_empty().await?;
+            archive::get_session(store, &view, params).await
+        }
+        .await,
+    )
 }
 
 /// Query of `GET /v1/messages/{id}`.
@@ -357,7 +452,13 @@ async fn get_message(
         id,
         neighbours: q.neighbours,
     };
-    respond(archive::get_message(&state.shared.store, &view, params).await)
+    respond(
+        async {
+            let store = state.shared.store.or_empty().await?;
+            archive::get_message(store, &view, params).await
+        }
+        .await,
+    )
 }
 
 async fn status(State(state): State<Arc<AppState>>, axum::Extension(grant): Caller) -> Response {
@@ -365,7 +466,13 @@ async fn status(State(state): State<Arc<AppState>>, axum::Extension(grant): Call
         Ok(v) => v,
         Err(e) => return e.into_response(),
     };
-    respond(archive::status(&state.shared.store, &view).await)
+    respond(
+        async {
+            let store = state.shared.store.or_empty().await?;
+            archive::status(store, &view).await
+        }
+        .await,
+    )
 }
 
 fn respond<T: Serialize>(result: Result<T, ArchiveError>) -> Response {

@@ -80,6 +80,16 @@ fn rule13_store_without_conditional_put_is_refused() {
         "{report}"
     );
     assert_eq!(count(&report, "records_inserted"), 0);
+
+    // `pond serve` ingests too: refused the same way, unless told.
+    let out = output_within(&mut pond.cmd(&["serve", "--listen", "127.0.0.1:0"]), BOUND);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("does not support conditional put")
+            && stderr.contains("--allow-unsafe-store"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::harness::Pond;
+use crate::harness::{Pond, fixtures};
 
 /// A `pond serve` child, killed when dropped.
 pub struct Server {
@@ -110,11 +110,51 @@ pub fn http(
     token: Option<&str>,
     body: Option<(&str, &[u8])>,
 ) -> Reply {
-    let mut stream = TcpStream::connect(addr).expect("connect");
+    http_with(addr, method, path, token, body, &[])
+}
+
+/// [`http`] with more headers; a `Host` among them replaces the usual one.
+pub fn http_with(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<(&str, &[u8])>,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let mut stream = connect(addr);
+    let head = request_head(addr, method, path, token, body, headers);
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body.map_or(&b""[..], |(_, b)| b)).unwrap();
+    read_reply(stream)
+}
+
+fn connect(addr: &str) -> TcpStream {
+    let stream = TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(120)))
         .unwrap();
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    stream
+}
+
+/// The request line and headers, up to the body. An empty content type
+/// sends none, as a page's POST without a body does.
+fn request_head(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<(&str, &[u8])>,
+    headers: &[(&str, &str)],
+) -> String {
+    let mut head = format!("{method} {path} HTTP/1.1\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        head.push_str(&format!("Host: {addr}\r\n"));
+    }
+    head.push_str("Connection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
     if let Some(t) = token {
         head.push_str(&format!("Authorization: Bearer {t}\r\n"));
     }
@@ -122,16 +162,22 @@ pub fn http(
     head.push_str("Accept: application/json, text/event-stream\r\n");
     let (ctype, bytes) = body.unwrap_or(("application/json", b""));
     if body.is_some() || method == "POST" {
-        head.push_str(&format!(
-            "Content-Type: {ctype}\r\nContent-Length: {}\r\n",
-            bytes.len()
-        ));
+        if !ctype.is_empty() {
+            head.push_str(&format!("Content-Type: {ctype}\r\n"));
+        }
+        head.push_str(&format!("Content-Length: {}\r\n", bytes.len()));
     }
     head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(bytes).unwrap();
+    head
+}
+
+/// Reads the whole answer. A server refusing a body it has not read may
+/// reset the connection after answering; what came before the reset counts.
+fn read_reply(mut stream: TcpStream) -> Reply {
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
+    if let Err(e) = stream.read_to_end(&mut raw) {
+        assert!(!raw.is_empty(), "no answer: {e}");
+    }
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head
@@ -819,4 +865,697 @@ fn rule33_no_seeded_secret_leaves_through_the_server_or_mcp() {
     for (i, _) in secrets.iter().enumerate() {
         assert!(all.contains(&format!("marker{i}")), "marker{i} not found");
     }
+}
+
+/// Every file below `dir` (none when it does not exist), for watching a
+/// server's spool while it works.
+fn paths_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+fn is_upload_in_progress(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| n.to_string_lossy().contains(".upload-"))
+}
+
+/// `/v1/ingest` of one Claude Code file of `host`, from a made-up root.
+fn ingest_path(host: &str, rel: &str) -> String {
+    format!("/v1/ingest?host={host}&client=claude-code&root=/home/u/.claude/projects&path={rel}")
+}
+
+/// Where [`write_session`] puts a session's file, relative to its directory.
+fn session_file(id: &str, cwd: &str) -> String {
+    format!("{}/{id}.jsonl", cwd.replace('/', "-"))
+}
+
+const OCTETS: &str = "application/octet-stream";
+
+#[test]
+fn rule37_two_uploads_of_one_path_never_touch_each_others_files() {
+    let pond = Pond::new();
+    let spool = pond.root.join("spool");
+    let server = Server::start(
+        &pond,
+        "127.0.0.1:0",
+        &["--spool", spool.to_str().unwrap(), "--max-upload", "4096"],
+    );
+    let a = server.addr.as_str();
+    let src = pond.root.join("src");
+    let id = "cccccccc-0000-4000-8000-000000000003";
+    write_session(
+        &src,
+        id,
+        "/work/team-c/api",
+        &["upload race", "second turn"],
+    );
+    let rel = session_file(id, "/work/team-c/api");
+    let good = std::fs::read(src.join(&rel)).unwrap();
+    assert!(good.len() < 4096, "the good file must fit the limit");
+    let path = ingest_path("test-host", &rel);
+
+    // The good upload starts and stalls halfway, its file open on the server.
+    let mut slow = connect(a);
+    let head = request_head(a, "POST", &path, None, Some((OCTETS, &good)), &[]);
+    slow.write_all(head.as_bytes()).unwrap();
+    let half = good.len() / 2;
+    slow.write_all(&good[..half]).unwrap();
+    slow.flush().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !paths_under(&spool).iter().any(|p| is_upload_in_progress(p)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never started writing the upload"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // Meanwhile an upload of the same path that is too large is refused.
+    let big = vec![b'x'; 5000];
+    let refused = http(a, "POST", &path, None, Some((OCTETS, &big)));
+    assert_eq!(refused.status, 413, "{}", refused.body);
+
+    // The good one finishes, whole, and is ingested as sent.
+    slow.write_all(&good[half..]).unwrap();
+    let reply = read_reply(slow);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let answer = reply.json();
+    assert_eq!(answer["stored"]["bytes"], good.len(), "{answer}");
+    assert_eq!(answer["sync"]["messages_inserted"], 4, "{answer}");
+    let left = paths_under(&spool);
+    assert!(
+        !left.iter().any(|p| is_upload_in_progress(p)),
+        "temporary files left behind: {left:?}"
+    );
+    let kept: Vec<&PathBuf> = left
+        .iter()
+        .filter(|p| p.ends_with(Path::new(&rel)))
+        .collect();
+    assert_eq!(kept.len(), 1, "{left:?}");
+    assert_eq!(std::fs::read(kept[0]).unwrap(), good);
+    let out = pond.root.join("export");
+    pond.export_all(&out);
+    crate::harness::assert_same_tree(&src, &out);
+}
+
+#[test]
+fn rule36_a_server_answers_only_requests_naming_it() {
+    let pond = two_team_pond();
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let a = server.addr.as_str();
+    let port = a.rsplit(':').next().unwrap();
+    let status = |host: &str| http_with(a, "GET", "/v1/status", None, None, &[("Host", host)]);
+    for ours in [
+        a.to_string(),
+        format!("localhost:{port}"),
+        format!("LOCALHOST:{port}"),
+        format!("[::1]:{port}"),
+    ] {
+        let r = status(&ours);
+        assert_eq!(r.status, 200, "{ours}: {}", r.body);
+    }
+    // A name someone else pointed at 127.0.0.1 (DNS rebinding), a port this
+    // server does not listen on, or no port at all (80).
+    for foreign in [
+        format!("evil.example:{port}"),
+        format!("localhost.evil.example:{port}"),
+        "evil.example".to_string(),
+        "127.0.0.1:1".to_string(),
+        "localhost".to_string(),
+    ] {
+        let r = status(&foreign);
+        assert_eq!(r.status, 403, "{foreign}: {}", r.body);
+        assert!(!r.body.contains("sessions"), "{foreign}: {}", r.body);
+    }
+    let search = search_body("flaky retry");
+    let r = http_with(
+        a,
+        "POST",
+        "/v1/search",
+        None,
+        Some(("application/json", &search)),
+        &[("Host", &format!("evil.example:{port}"))],
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    drop(server);
+
+    // Listening on every address: any of the machine's addresses, no name.
+    let reader = token(&pond, "reader", &["--scope", "read"]);
+    let server = Server::start(&pond, "0.0.0.0:0", &[]);
+    let a = server.addr.as_str();
+    let port = a.rsplit(':').next().unwrap();
+    let by_address = format!("192.0.2.7:{port}");
+    let r = http_with(
+        a,
+        "GET",
+        "/v1/status",
+        Some(&reader),
+        None,
+        &[("Host", &by_address)],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let by_name = format!("pond.evil.example:{port}");
+    let r = http_with(
+        a,
+        "GET",
+        "/v1/status",
+        Some(&reader),
+        None,
+        &[("Host", &by_name)],
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+}
+
+#[test]
+fn rule36_a_request_from_another_sites_page_is_refused() {
+    let pond = two_team_pond();
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let a = server.addr.as_str();
+    let own = format!("http://{a}");
+    let search = search_body("flaky retry");
+    let ingest = "/v1/ingest?host=test-host&client=claude-code&root=/r";
+    // What any page may send without asking: a text/plain POST, or a GET.
+    let requests: Vec<(&str, &str, Option<Body>)> = vec![
+        ("GET", "/v1/status", None),
+        ("POST", "/v1/search", Some(("text/plain", &search))),
+        ("POST", "/v1/search", Some(("application/json", &search))),
+        ("POST", ingest, Some(("text/plain", b""))),
+        ("POST", ingest, Some((OCTETS, b""))),
+    ];
+    for (method, path, body) in &requests {
+        for origin in [
+            "http://evil.example",
+            "https://evil.example",
+            "null",
+            "http://localhost",
+        ] {
+            let r = http_with(a, method, path, None, *body, &[("Origin", origin)]);
+            assert_eq!(r.status, 403, "{method} {path} from {origin}: {}", r.body);
+            assert!(!r.body.contains("sessions"), "{}", r.body);
+        }
+    }
+    // The server's own origin passes.
+    let r = http_with(a, "GET", "/v1/status", None, None, &[("Origin", &own)]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = http_with(
+        a,
+        "POST",
+        "/v1/search",
+        None,
+        Some(("application/json", &search)),
+        &[("Origin", &own)],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[test]
+fn rule36_ingest_takes_only_the_content_type_pond_sync_to_sends() {
+    let pond = Pond::new();
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let a = server.addr.as_str();
+    let path = "/v1/ingest?host=test-host&client=claude-code&root=/r";
+    for ctype in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/json",
+        "",
+    ] {
+        let r = http(a, "POST", path, None, Some((ctype, b"")));
+        assert_eq!(r.status, 415, "{ctype:?}: {}", r.body);
+        assert!(r.body.contains(OCTETS), "{}", r.body);
+    }
+    for ctype in [OCTETS, "Application/Octet-Stream; charset=binary"] {
+        let r = http(a, "POST", path, None, Some((ctype, b"")));
+        assert_eq!(r.status, 200, "{ctype:?}: {}", r.body);
+    }
+}
+
+#[test]
+fn rule36_a_token_created_while_the_server_runs_is_required_from_the_next_request() {
+    let pond = two_team_pond();
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let a = server.addr.as_str();
+    assert_eq!(http(a, "GET", "/v1/status", None, None).status, 200);
+
+    let reader = token(&pond, "reader", &["--scope", "read"]);
+    let r = http(a, "GET", "/v1/status", None, None);
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(http(a, "GET", "/v1/sessions", None, None).status, 401);
+    assert_eq!(
+        http(a, "GET", "/v1/status", Some(&reader), None).status,
+        200
+    );
+
+    // With the last token gone the local user needs none again.
+    pond.ok(&["token", "revoke", "reader"]);
+    assert_eq!(http(a, "GET", "/v1/status", None, None).status, 200);
+}
+
+#[test]
+fn rule36_a_project_prefix_does_not_grant_a_sibling_whose_name_starts_alike() {
+    let pond = Pond::new();
+    let src = pond.root.join("src");
+    let exact = "a0a0a0a0-0000-4000-8000-000000000005";
+    let sibling = "abababab-0000-4000-8000-000000000006";
+    write_session(&src, TEAM_A, "/work/team-a/api", &["shared word below"]);
+    write_session(&src, exact, "/work/team-a", &["shared word at"]);
+    write_session(&src, sibling, "/work/team-ab", &["shared word beside"]);
+    pond.sync("claude-code", &src);
+    let team_a = token(
+        &pond,
+        "team-a",
+        &["--scope", "read", "--project-prefix", "/work/team-a"],
+    );
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let a = server.addr.as_str();
+
+    let listed = http(a, "GET", "/v1/sessions", Some(&team_a), None).json();
+    let mut ids: Vec<&str> = listed["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, vec![exact, TEAM_A], "{listed}");
+    let body = json!({"query": "shared word", "mode": "fts"})
+        .to_string()
+        .into_bytes();
+    let hits = http(
+        a,
+        "POST",
+        "/v1/search",
+        Some(&team_a),
+        Some(("application/json", &body)),
+    )
+    .json();
+    let mut found: Vec<&str> = hits["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["session_id"].as_str().unwrap())
+        .collect();
+    found.sort();
+    assert_eq!(found, vec![exact, TEAM_A], "{hits}");
+    let r = http(
+        a,
+        "GET",
+        &format!("/v1/sessions/{sibling}"),
+        Some(&team_a),
+        None,
+    );
+    assert_eq!(r.status, 404, "{}", r.body);
+    let message = format!("/v1/messages/{}", encode(&message_id(&pond, sibling)));
+    assert_eq!(http(a, "GET", &message, Some(&team_a), None).status, 404);
+    let status = http(a, "GET", "/v1/status", Some(&team_a), None).json();
+    assert_eq!(status["sessions"], 2, "{status}");
+}
+
+#[test]
+fn rule36_readyz_tells_an_anonymous_caller_nothing_about_the_store() {
+    let pond = two_team_pond();
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let a = server.addr.as_str();
+    assert_eq!(http(a, "GET", "/readyz", None, None).status, 200);
+
+    // The store goes away; within the server's freshness window (5 s) a
+    // read notices.
+    std::fs::remove_dir_all(&pond.store).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let r = loop {
+        let r = http(a, "GET", "/readyz", None, None);
+        if r.status != 200 || std::time::Instant::now() > deadline {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.json(), json!({"error": "not ready"}));
+    let root = pond.root.to_string_lossy().into_owned();
+    assert!(!r.body.contains(&root), "{}", r.body);
+
+    // The operator finds the reason in the server's log.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !server.log().contains("not ready") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = server.log();
+    assert!(log.contains("not ready") && log.contains("failed"), "{log}");
+}
+
+#[test]
+fn rule36_a_read_token_is_refused_before_its_request_is_read() {
+    let pond = Pond::new();
+    let reader = token(&pond, "reader", &["--scope", "read"]);
+    let ingester = token(&pond, "ingester", &["--scope", "ingest"]);
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let a = server.addr.as_str();
+    for path in [
+        "/v1/ingest",
+        "/v1/ingest?bogus=1",
+        "/v1/ingest?host=h&client=claude-code&root=/r&sync=maybe",
+    ] {
+        let r = http(a, "POST", path, Some(&reader), Some((OCTETS, b"")));
+        assert_eq!(r.status, 403, "{path}: {}", r.body);
+        let r = http(a, "POST", path, Some(&reader), Some(("text/plain", b"")));
+        assert_eq!(r.status, 403, "{path}: {}", r.body);
+        // The right scope is told what is wrong with the request.
+        let r = http(a, "POST", path, Some(&ingester), Some((OCTETS, b"")));
+        assert_eq!(r.status, 400, "{path}: {}", r.body);
+    }
+    // Likewise an ingest token on a read route.
+    let r = http(
+        a,
+        "POST",
+        "/v1/search",
+        Some(&ingester),
+        Some(("application/json", b"{not json")),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = http(a, "GET", "/v1/sessions?limit=-1", Some(&ingester), None);
+    assert_eq!(r.status, 403, "{}", r.body);
+}
+
+#[test]
+fn rule36_token_changes_at_once_keep_every_token() {
+    let pond = Pond::new();
+    token(&pond, "first", &["--scope", "read"]);
+    let config = pond.root.join("home/.config/pond/config.toml");
+    assert!(config.is_file(), "the token file is {}", config.display());
+
+    // While another process holds the token file's lock, nobody writes it.
+    let held = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(config.with_file_name("config.toml.lock"))
+        .unwrap();
+    held.lock().unwrap();
+    let mut creating: Vec<Child> = (0..4)
+        .map(|i| {
+            pond.cmd(&["token", "create", &format!("t{i}"), "--scope", "read"])
+                .args(["--json"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(2));
+    for child in &mut creating {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "`pond token create` wrote the token file while its lock was held"
+        );
+    }
+    held.unlock().unwrap();
+
+    // Then all of them, at once: each keeps its token.
+    let mut tokens = Vec::new();
+    for child in creating {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+        tokens.push(created["token"].as_str().unwrap().to_string());
+    }
+    let listed = pond.json(&["token", "list", "--json"]);
+    let mut names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["first", "t0", "t1", "t2", "t3"]);
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    for t in &tokens {
+        assert_eq!(
+            http(&server.addr, "GET", "/v1/status", Some(t), None).status,
+            200
+        );
+    }
+}
+
+#[test]
+fn rule37_an_ingest_token_cannot_change_a_session_of_a_host_outside_its_limit() {
+    let pond = Pond::new();
+    let cwd = "/work/team-a/api";
+    let laptop = pond.root.join("laptop");
+    write_session(&laptop, TEAM_A, cwd, &["laptop one", "laptop two"]);
+    let synced = pond
+        .sync_cmd("claude-code", &laptop)
+        .env("POND_HOST", "laptop")
+        .output()
+        .unwrap();
+    assert!(
+        synced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&synced.stderr)
+    );
+    let ci = token(
+        &pond,
+        "ci-push",
+        &["--scope", "ingest", "--host-prefix", "ci-"],
+    );
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let a = server.addr.as_str();
+
+    // The laptop's session, one exchange longer, sent as a CI host.
+    let forged = pond.root.join("forged");
+    write_session(
+        &forged,
+        TEAM_A,
+        cwd,
+        &["laptop one", "laptop two", "from ci"],
+    );
+    let rel = session_file(TEAM_A, cwd);
+    let bytes = std::fs::read(forged.join(&rel)).unwrap();
+    let path = ingest_path("ci-7", &rel);
+    let r = http(a, "POST", &path, Some(&ci), Some((OCTETS, &bytes)));
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains(TEAM_A), "{}", r.body);
+    let later = format!("{path}&sync=false");
+    let r = http(a, "POST", &later, Some(&ci), Some((OCTETS, &bytes)));
+    assert_eq!(r.status, 403, "{}", r.body);
+    // Nothing of it waits in the mirror for the next ingest either.
+    let run = "/v1/ingest?host=ci-7&client=claude-code&root=/home/u/.claude/projects";
+    let r = http(a, "POST", run, Some(&ci), Some((OCTETS, b"")));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let shown = pond.json(&["show", TEAM_A, "--json"]);
+    assert_eq!(shown["session"]["host"], "laptop", "{shown}");
+    assert_eq!(shown["messages"].as_array().unwrap().len(), 4, "{shown}");
+
+    // Its own hosts' sessions it sends, and adds to, as before.
+    let ci_cwd = "/work/ci/build";
+    write_session(&forged, TEAM_B, ci_cwd, &["ci run"]);
+    let ci_path = ingest_path("ci-7", &session_file(TEAM_B, ci_cwd));
+    let ci_file = forged.join(session_file(TEAM_B, ci_cwd));
+    let r = http(
+        a,
+        "POST",
+        &ci_path,
+        Some(&ci),
+        Some((OCTETS, &std::fs::read(&ci_file).unwrap())),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    write_session(&forged, TEAM_B, ci_cwd, &["ci run", "ci rerun"]);
+    let r = http(
+        a,
+        "POST",
+        &ci_path,
+        Some(&ci),
+        Some((OCTETS, &std::fs::read(&ci_file).unwrap())),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let shown = pond.json(&["show", TEAM_B, "--json"]);
+    assert_eq!(shown["session"]["host"], "ci-7", "{shown}");
+    assert_eq!(shown["messages"].as_array().unwrap().len(), 4, "{shown}");
+}
+
+#[test]
+fn rule36_allow_host_names_the_server_for_its_clients() {
+    let pond = two_team_pond();
+    let reader = token(&pond, "reader", &["--scope", "read"]);
+    let server = Server::start(&pond, "0.0.0.0:0", &["--allow-host", "pond.internal"]);
+    let a = server.addr.as_str();
+    for host in ["pond.internal", "pond.internal:8443", "POND.INTERNAL."] {
+        let r = http_with(
+            a,
+            "GET",
+            "/v1/status",
+            Some(&reader),
+            None,
+            &[("Host", host)],
+        );
+        assert_eq!(r.status, 200, "{host}: {}", r.body);
+    }
+    let r = http_with(
+        a,
+        "GET",
+        "/v1/status",
+        Some(&reader),
+        None,
+        &[("Host", "other.internal")],
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    let out = pond.output(&["serve", "--allow-host", "a b"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-host"));
+}
+
+#[test]
+fn rule35_mcp_started_before_any_sync_says_so_then_serves_the_archive() {
+    let pond = Pond::new();
+    let bin = env!("CARGO_BIN_EXE_pond");
+    let codex = fixtures("codex");
+    let calls = json!([
+        {"tool": "list_sessions", "arguments": {}},
+        {"tool": "search", "arguments": {"query": "error", "mode": "fts"}},
+        {"tool": "status", "arguments": {}},
+        {"run": [bin, "sync", "codex", "--path", codex.to_str().unwrap(), "--json"]},
+        {"sleep": 1.5},
+        {"tool": "list_sessions", "arguments": {}},
+    ]);
+    let out = mcp_client(&pond, &calls, &["--stdio", "POND", "mcp"]);
+    let r = out["results"].as_array().unwrap();
+    for before in &r[..3] {
+        assert_eq!(before["is_error"], false, "{before}");
+        assert!(
+            before["text"]
+                .as_str()
+                .unwrap()
+                .contains("Nothing synced yet"),
+            "{before}"
+        );
+    }
+    assert_eq!(r[3]["status"], 0, "the sync ran: {}", r[3]);
+    let listed = result_json(&r[5]);
+    assert!(listed["total"].as_u64().unwrap() > 0, "{listed}");
+}
+
+#[test]
+fn rule36_serve_started_before_any_sync_is_not_ready_and_answers_empty() {
+    let pond = Pond::new();
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let a = server.addr.as_str();
+    assert_eq!(http(a, "GET", "/readyz", None, None).status, 503);
+    let listed = http(a, "GET", "/v1/sessions", None, None);
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(listed.json()["total"], 0, "{}", listed.body);
+    assert!(
+        !pond.store.exists(),
+        "reading must not create the store: {}",
+        pond.store.display()
+    );
+
+    pond.sync("codex", &fixtures("codex"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let listed = http(a, "GET", "/v1/sessions", None, None).json();
+        if listed["total"].as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new store is never served"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert_eq!(http(a, "GET", "/readyz", None, None).status, 200);
+}
+
+#[test]
+fn rule36_a_client_sending_its_request_head_slowly_is_cut_off_while_others_are_served() {
+    let pond = two_team_pond();
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let a = server.addr.as_str();
+    let mut slow = connect(a);
+    slow.write_all(b"GET /v1/status HTTP/1.1\r\nHost: ")
+        .unwrap();
+    let started = std::time::Instant::now();
+    // Meanwhile others are answered.
+    assert_eq!(http(a, "GET", "/v1/status", None, None).status, 200);
+    // One byte every second never completes the head within its deadline.
+    let mut cut = false;
+    for byte in a.bytes().cycle().take(60) {
+        std::thread::sleep(Duration::from_secs(1));
+        if slow.write_all(&[byte]).is_err() {
+            cut = true;
+            break;
+        }
+        let mut probe = [0u8; 1];
+        slow.set_nonblocking(true).unwrap();
+        let closed = matches!(slow.read(&mut probe), Ok(0));
+        slow.set_nonblocking(false).unwrap();
+        if closed {
+            cut = true;
+            break;
+        }
+    }
+    assert!(cut, "the slow client still holds its connection");
+    assert!(started.elapsed() < Duration::from_secs(40));
+    assert_eq!(http(a, "GET", "/v1/status", None, None).status, 200);
+}
+
+#[test]
+fn rule36_an_oversized_mcp_request_is_refused_before_it_is_read() {
+    let pond = two_team_pond();
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let a = server.addr.as_str();
+    let big = vec![b' '; 2 << 20];
+    let r = http_with(
+        a,
+        "POST",
+        "/mcp",
+        None,
+        Some(("application/json", &big)),
+        &[],
+    );
+    assert_eq!(r.status, 413, "{}", r.body);
+    assert_eq!(http(a, "GET", "/v1/status", None, None).status, 200);
+}
+
+#[test]
+fn rule37_an_upload_that_stalls_is_refused_while_others_are_served() {
+    let pond = two_team_pond();
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let a = server.addr.as_str();
+    let path = "/v1/ingest?client=codex&host=stalled&root=/r&path=x.jsonl&sync=false";
+    let mut head = request_head(
+        a,
+        "POST",
+        path,
+        None,
+        Some(("application/octet-stream", b"")),
+        &[],
+    );
+    // Promise a body, send a little of it, then nothing.
+    head = head.replace("Content-Length: 0", "Content-Length: 100000");
+    let mut stalled = connect(a);
+    stalled.write_all(head.as_bytes()).unwrap();
+    stalled.write_all(b"{\"type\":\"session_meta\"").unwrap();
+    assert_eq!(http(a, "GET", "/v1/status", None, None).status, 200);
+    let reply = read_reply(stalled);
+    assert_eq!(reply.status, 408, "{}", reply.body);
+    assert!(reply.body.contains("stalled"), "{}", reply.body);
 }

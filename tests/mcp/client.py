@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
 import sys
 
 from mcp import ClientSession, StdioServerParameters
@@ -28,6 +29,16 @@ async def drive(session, calls):
     ]
     results = []
     for call in calls:
+        # Steps between calls: run a command (a sync while the server is
+        # up), or wait (longer than the server's look for a new store).
+        if "run" in call:
+            done = subprocess.run(call["run"], env=dict(os.environ), capture_output=True)
+            results.append({"run": call["run"][1:], "status": done.returncode})
+            continue
+        if "sleep" in call:
+            await asyncio.sleep(call["sleep"])
+            results.append({"sleep": call["sleep"]})
+            continue
         result = await session.call_tool(call["tool"], call.get("arguments") or {})
         texts = [c.text for c in result.content if getattr(c, "type", "") == "text"]
         results.append(
