@@ -480,6 +480,19 @@ impl Store {
             .map_err(|e| lance_error(&self.location, &op(), e))
     }
 
+    /// Moves a table's reads to its newest version. A table handle reads the
+    /// version it last loaded or wrote; a writer that lost a conditional
+    /// write must see what the winner committed before it merges again.
+    pub async fn refresh(&self, kind: TableKind) -> Result<(), StoreError> {
+        if !self.has_table(kind) {
+            return Ok(());
+        }
+        self.table(kind)?
+            .checkout_latest()
+            .await
+            .map_err(|e| lance_error(&self.location, &format!("refresh {}", kind.name()), e))
+    }
+
     pub async fn count(&self, kind: TableKind, filter: Option<&str>) -> Result<usize, StoreError> {
         if !self.has_table(kind) {
             return Ok(0);

@@ -205,7 +205,7 @@ pub(super) async fn commit_derived(
 
 /// Attempts at writing a batch's sessions before giving up: each lost
 /// attempt means another writer updated one of them in between.
-const SESSION_WRITE_ATTEMPTS: usize = 8;
+const SESSION_WRITE_ATTEMPTS: usize = 16;
 
 /// Stored session fields only ever move forward: a count never drops, the
 /// last activity never goes back, the first never forward. A writer whose
@@ -265,6 +265,9 @@ async fn write_sessions(
             return Ok(());
         }
         tracing::debug!(attempt, "a session changed under this write; merging again");
+        // Merge from what the winner committed: its messages and its row.
+        store.refresh(TableKind::Messages).await?;
+        store.refresh(TableKind::Sessions).await?;
         existing = stored_sessions(store, &ids).await?;
         refuse_foreign(opts, &existing)?;
     }
