@@ -112,22 +112,47 @@ pub fn documents<'m, 'c>(
 }
 
 /// The longest prefix of `s` within `max` bytes that ends on a char boundary.
+/// Bytes either side of a cut searched for a secret spanning it: the
+/// longest secrets (private keys) are a few KB, and tool output can be
+/// megabytes, not worth scanning whole for one cut.
+const CUT_WINDOW: usize = 8 * 1024;
+
+/// The secret (byte range in `s`) that a cut at `at` would split, if any.
+fn secret_across(s: &str, at: usize) -> Option<(usize, usize)> {
+    let lo = at.saturating_sub(CUT_WINDOW);
+    let hi = (at + CUT_WINDOW).min(s.len());
+    crate::redact::secret_spans(&s.as_bytes()[lo..hi])
+        .into_iter()
+        .map(|(start, stop)| (lo + start, lo + stop))
+        .find(|&(start, stop)| start < at && at < stop)
+}
+
+/// The first `max` bytes of `s`, cut on a character boundary and never
+/// inside a secret: half a key in the index is a key no pattern recognises
+/// any more, so output redaction could not mask it.
 fn head(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }
     let mut end = max;
+    if let Some((start, _)) = secret_across(s, end) {
+        end = start;
+    }
     while !s.is_char_boundary(end) {
         end -= 1;
     }
     &s[..end]
 }
 
+/// The last `max` bytes of `s`, cut like [`head`].
 fn tail(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }
     let mut start = s.len() - max;
+    if let Some((_, stop)) = secret_across(s, start) {
+        start = stop;
+    }
     while !s.is_char_boundary(start) {
         start += 1;
     }
@@ -145,6 +170,21 @@ fn head_and_tail(s: &str, head_len: usize, tail_len: usize) -> String {
 mod tests {
     use super::*;
     use crate::model::{Part, Role};
+
+    #[test]
+    fn rule33_an_indexed_cut_never_keeps_part_of_a_secret() {
+        let key = "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789";
+        let (before, after) = (
+            format!("{} ", "a".repeat(100)),
+            format!(" {}", "b".repeat(100)),
+        );
+        let text = format!("{before}{key}{after}");
+        for cut in before.len() + 1..before.len() + key.len() {
+            assert_eq!(head(&text, cut), before, "head cut at {cut}");
+            assert_eq!(tail(&text, text.len() - cut), after, "tail cut at {cut}");
+        }
+        assert!(head(&text, 300).contains(key));
+    }
 
     fn message(id: &str, role: Role, parts: Vec<Part>) -> Message {
         Message {
