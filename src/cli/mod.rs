@@ -129,6 +129,10 @@ pub struct ServeArgs {
     /// concurrent writers would silently corrupt.
     #[arg(long)]
     pub allow_unsafe_store: bool,
+    /// Longest one ingest run may take before it is stopped (what it
+    /// committed is kept; sending again finishes it).
+    #[arg(long, default_value = "30m", value_parser = humantime::parse_duration)]
+    pub ingest_deadline: std::time::Duration,
 }
 
 #[derive(Debug, Subcommand)]

@@ -45,6 +45,7 @@ pub async fn serve(ctx: &Context, args: ServeArgs) -> anyhow::Result<ExitCode> {
             config_path: ctx.config_path.clone(),
             spool_dir,
             max_upload_bytes: args.max_upload,
+            ingest_deadline: args.ingest_deadline,
             redact_at_ingest: ctx.redact_at_ingest,
             allowed_hosts: args.allow_host,
         },

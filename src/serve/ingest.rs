@@ -34,16 +34,20 @@ const BODY_TYPE: &str = "application/octet-stream";
 pub(crate) struct Ingester {
     spool: PathBuf,
     max_upload_bytes: usize,
+    /// A run past this is stopped: runs go one at a time, so one endless
+    /// run (a crafted file, a store that hangs) would stop every ingest.
+    deadline: std::time::Duration,
     /// One pipeline run at a time on this server, like the host lock of a
     /// local sync: two runs over one mirror would read the same bytes twice.
     running: tokio::sync::Mutex<()>,
 }
 
 impl Ingester {
-    pub fn new(spool: PathBuf, max_upload_bytes: usize) -> Ingester {
+    pub fn new(spool: PathBuf, max_upload_bytes: usize, deadline: std::time::Duration) -> Ingester {
         Ingester {
             spool,
             max_upload_bytes,
+            deadline,
             running: tokio::sync::Mutex::new(()),
         }
     }
@@ -202,8 +206,10 @@ pub(crate) async fn handle(
         let runtime = tokio::runtime::Handle::current();
         let (state, host, root) = (state.clone(), host.to_string(), q.root.clone());
         let host_limit = grant.limits.host_prefix.clone();
+        let deadline = ingester.deadline;
         let ran = tokio::task::spawn_blocking(move || {
-            runtime.block_on(run_pipeline(
+            runtime.block_on(run_within(
+                deadline,
                 &state,
                 adapter,
                 &host,
@@ -518,6 +524,40 @@ async fn foreign_session(
         }
     }
     Ok(None)
+}
+
+/// [`run_pipeline`], stopped at `deadline`. Dropping the run at an await is
+/// what a killed sync is (rule 12): what it committed stays, its cursors
+/// were not saved, and the next run reads the rest again.
+#[allow(clippy::too_many_arguments)]
+async fn run_within(
+    deadline: std::time::Duration,
+    state: &AppState,
+    adapter: Arc<dyn Adapter>,
+    host: &str,
+    root: &str,
+    files: &Path,
+    mirror: &Path,
+    host_limit: Option<&str>,
+) -> SyncReport {
+    let client = adapter.name().to_string();
+    let run = run_pipeline(state, adapter, host, root, files, mirror, host_limit);
+    match tokio::time::timeout(deadline, run).await {
+        Ok(report) => report,
+        Err(_) => {
+            let mut report = SyncReport::new(
+                &state.shared.store.location().display,
+                host,
+                vec![client],
+                false,
+            );
+            report.finish(Some(format!(
+                "the ingest ran past its deadline of {} (--ingest-deadline) and was stopped; what it committed is kept, and sending again finishes it",
+                humantime::format_duration(deadline)
+            )));
+            report
+        }
+    }
 }
 
 /// The same pipeline `pond sync` runs, over the mirror, as the sending host.

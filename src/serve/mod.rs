@@ -39,6 +39,8 @@ pub struct ServeOptions {
     pub spool_dir: PathBuf,
     /// Largest file `/v1/ingest` accepts.
     pub max_upload_bytes: usize,
+    /// Longest one ingest run may take.
+    pub ingest_deadline: std::time::Duration,
     /// `[redact] at_ingest`: mask secrets in what `/v1/ingest` stores.
     pub redact_at_ingest: bool,
     /// Host names (`NAME` or `NAME:PORT`) requests may name besides the
@@ -186,7 +188,7 @@ pub async fn run(shared: Arc<Shared>, opts: ServeOptions) -> anyhow::Result<()> 
         loopback,
         hosts: guard::Hosts::new(bound, allowed_hosts),
         tokens: auth::TokenSource::new(opts.config_path, opts.tokens),
-        ingest: ingest::Ingester::new(opts.spool_dir, opts.max_upload_bytes),
+        ingest: ingest::Ingester::new(opts.spool_dir, opts.max_upload_bytes, opts.ingest_deadline),
         redact_at_ingest: opts.redact_at_ingest,
         shared,
     });

@@ -1559,3 +1559,50 @@ fn rule37_an_upload_that_stalls_is_refused_while_others_are_served() {
     assert_eq!(reply.status, 408, "{}", reply.body);
     assert!(reply.body.contains("stalled"), "{}", reply.body);
 }
+
+#[test]
+fn rule37_an_ingest_past_its_deadline_is_stopped_and_sending_again_finishes_it() {
+    let pond = Pond::new();
+    let file = walk_jsonl(&fixtures("codex"));
+    let bytes = std::fs::read(&file).unwrap();
+    let path = "/v1/ingest?client=codex&host=ci-1&root=/r&path=rollout.jsonl";
+    let send = |server: &Server| {
+        let r = http(
+            server.addr.as_str(),
+            "POST",
+            path,
+            None,
+            Some(("application/octet-stream", &bytes)),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()
+    };
+    {
+        let hurried = Server::start(&pond, "127.0.0.1:0", &["--ingest-deadline", "1ms"]);
+        let answer = send(&hurried);
+        assert_eq!(answer["sync"]["outcome"], "failed", "{answer}");
+        let error = answer["sync"]["error"].as_str().unwrap();
+        assert!(error.contains("deadline"), "{error}");
+        assert_eq!(
+            http(hurried.addr.as_str(), "GET", "/healthz", None, None).status,
+            200
+        );
+    }
+    let patient = Server::start(&pond, "127.0.0.1:0", &[]);
+    let answer = send(&patient);
+    assert_eq!(answer["sync"]["outcome"], "ok", "{answer}");
+    let sessions = pond.json(&["sessions", "--json"]);
+    assert_eq!(sessions.as_array().unwrap().len(), 1, "{sessions}");
+    assert!(sessions[0]["messages"].as_u64().unwrap() > 0, "{sessions}");
+}
+
+/// The first JSON-lines file under `dir`.
+fn walk_jsonl(dir: &Path) -> PathBuf {
+    walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .map(|e| e.into_path())
+        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .expect("a JSON-lines fixture")
+}
