@@ -22,7 +22,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::{AppState, error};
 use crate::access::{Grant, Scope};
-use crate::adapters::{Adapter, Layout};
+use crate::adapters::Adapter;
 use crate::store::{Store, StoreError, TableKind, sql_in};
 use crate::sync::report::SyncReport;
 use crate::sync::{DEFAULT_BATCH_BYTES, SyncOptions};
@@ -447,39 +447,12 @@ fn sessions_in(
     }
     let mut sessions = BTreeSet::new();
     for file in adapter.discover(scratch).files {
-        let translation = match file.layout {
-            Layout::Database => {
-                // The pipeline stores nothing of a database it cannot read.
-                let Ok(records) = adapter.read_records(&file) else {
-                    continue;
-                };
-                let mut offset = 0u64;
-                let segments: Vec<pond_adapters::records::Segment<'_>> = records
-                    .iter()
-                    .enumerate()
-                    .map(|(i, bytes)| {
-                        let segment = pond_adapters::records::Segment {
-                            offset,
-                            line: i as u64 + 1,
-                            bytes: bytes.as_slice(),
-                        };
-                        offset += bytes.len() as u64 + 1;
-                        segment
-                    })
-                    .collect();
-                pond_adapters::translate::translate(adapter, &file, &segments, None, String::new)
-            }
-            _ => {
-                let bytes = std::fs::read(&file.path)?;
-                pond_adapters::translate::translate_bytes(adapter, &file, &bytes)
-            }
-        };
-        sessions.extend(translation.facts.into_iter().map(|(id, _)| id));
-        sessions.extend(translation.messages.into_iter().map(|m| m.session_id));
+        // The pipeline stores nothing of a database it cannot read, so a
+        // file that cannot be read names no session to check.
+        if let Ok(named) = crate::sync::sessions_in(adapter, &file) {
+            sessions.extend(named);
+        }
     }
-    // A session named after nothing in the file is named after the file's
-    // place on its host, which no other host shares.
-    sessions.remove("");
     Ok(sessions)
 }
 

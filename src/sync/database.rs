@@ -79,6 +79,18 @@ pub(super) fn read(
     }))
 }
 
+/// What a database's records translate to, cut into segments exactly as
+/// [`read`] cuts them.
+pub(super) fn translate_records(
+    adapter: &dyn Adapter,
+    file: &SourceFile,
+    records: &[Vec<u8>],
+) -> translate::Translation {
+    let buf = join(records);
+    let segments = segments(&buf, records.iter().map(|r| r.len() + 1));
+    translate::translate(adapter, file, &segments, None, String::new)
+}
+
 /// The records one after another, each ended by a newline, so the stored
 /// records of a database read as JSON lines.
 fn join(records: &[Vec<u8>]) -> Vec<u8> {

@@ -375,6 +375,34 @@ fn redact_work(work: &mut FileWork) {
     }
 }
 
+/// The sessions a source file speaks of, read and translated as a sync
+/// would, without a store: what an ingest must check a token may touch
+/// before it keeps the file. Sessions named after nothing in the file (the
+/// empty fallback) are left out: they are named after the file's own place.
+pub fn sessions_in(
+    adapter: &dyn Adapter,
+    file: &SourceFile,
+) -> Result<std::collections::BTreeSet<String>, String> {
+    let translation = match file.layout {
+        Layout::Database => {
+            let records = adapter.read_records(file)?;
+            database::translate_records(adapter, file, &records)
+        }
+        _ => {
+            let bytes = std::fs::read(&file.path).map_err(|e| format!("cannot read: {e}"))?;
+            translate::translate_bytes(adapter, file, &bytes)
+        }
+    };
+    let mut sessions: std::collections::BTreeSet<String> = translation
+        .facts
+        .into_iter()
+        .map(|(id, _)| id)
+        .chain(translation.messages.into_iter().map(|m| m.session_id))
+        .collect();
+    sessions.remove("");
+    Ok(sessions)
+}
+
 fn file_id(host: &str, client: &str, root: &str, rel_path: &str) -> String {
     let key = format!("{host}\0{client}\0{root}\0{rel_path}");
     sha256_hex(key.as_bytes())[..32].to_string()
