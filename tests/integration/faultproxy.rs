@@ -24,6 +24,9 @@ pub enum Fault {
     ErrorAfter,
     /// Forward it and hold the reply this long.
     Stall(Duration),
+    /// Hold it this long before forwarding: a commit that arrives late,
+    /// after other writers' commits.
+    DelayBefore(Duration),
     /// Forward it, send the reply's head and half its body, then close.
     CutBody,
 }
@@ -110,6 +113,9 @@ fn serve_connection(
         let method = parts.next().unwrap_or("").to_string();
         let path = parts.next().unwrap_or("").to_string();
         let fault = take_fault(state, &method, &path);
+        if let Some(Fault::DelayBefore(d)) = fault {
+            std::thread::sleep(d);
+        }
         if fault == Some(Fault::UnavailableBefore) {
             client_out
                 .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")?;
@@ -139,7 +145,7 @@ fn serve_connection(
                 return Ok(());
             }
             Some(Fault::Stall(d)) => std::thread::sleep(d),
-            Some(Fault::UnavailableBefore) | None => {}
+            Some(Fault::UnavailableBefore | Fault::DelayBefore(_)) | None => {}
         }
         client_out.write_all(&response.head)?;
         client_out.write_all(&response.body)?;
