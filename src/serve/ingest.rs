@@ -518,12 +518,7 @@ async fn run_within(
     match tokio::time::timeout(deadline, run).await {
         Ok(report) => report,
         Err(_) => {
-            let mut report = SyncReport::new(
-                &state.shared.store.location().display,
-                host,
-                vec![client],
-                false,
-            );
+            let mut report = new_report(state, host, client);
             report.finish(Some(format!(
                 "the ingest ran past its deadline of {} (--ingest-deadline) and was stopped; what it committed is kept, and sending again finishes it",
                 humantime::format_duration(deadline)
@@ -531,6 +526,16 @@ async fn run_within(
             report
         }
     }
+}
+
+/// The report of one ingest run, before it ran.
+fn new_report(state: &AppState, host: &str, client: String) -> SyncReport {
+    SyncReport::new(
+        &state.shared.store.location().display,
+        host,
+        vec![client],
+        false,
+    )
 }
 
 /// The same pipeline `pond sync` runs, over the mirror, as the sending host.
@@ -543,12 +548,7 @@ async fn run_pipeline(
     mirror: &Path,
     host_limit: Option<&str>,
 ) -> SyncReport {
-    let mut report = SyncReport::new(
-        &state.shared.store.location().display,
-        host,
-        vec![adapter.name().to_string()],
-        false,
-    );
+    let mut report = new_report(state, host, adapter.name().to_string());
     // The first ingest into a store nobody synced yet creates it.
     let store = match state.shared.store.for_writing().await {
         Ok(store) => store,
