@@ -56,7 +56,7 @@ pub async fn resume(
             files.extend(written.into_iter().map(|f| f.path));
         }
         return Ok(Resumed {
-            session_id: id.to_string(),
+            session_id: crate::sync::ids::source_id(id, &session.client).to_string(),
             client: target.to_string(),
             files,
             byte_exact: !redact,
@@ -66,7 +66,10 @@ pub async fn resume(
     if redact {
         crate::redact::mask_transcript(&mut session, &mut messages);
     }
-    let new_id = derived_uuid(&format!("{target}\0{id}"));
+    // Named after the client's own id, so the same session converted before
+    // keys were scoped by client gets the same new id.
+    let source_id = crate::sync::ids::source_id(id, &session.client);
+    let new_id = derived_uuid(&format!("{target}\0{source_id}"));
     let (path, bytes) = match target {
         "codex" => (
             codex_path(&root, &session, &new_id),

@@ -326,15 +326,7 @@ async fn visible_session(store: &Store, view: &View, given: &str) -> Result<Sess
     if given.is_empty() {
         return Err(ArchiveError::BadRequest("a session id is needed".into()));
     }
-    let escaped = given
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    let mut clauses = vec![format!(
-        "(id = {} OR id LIKE {} ESCAPE '\\')",
-        sql_str(given),
-        sql_str(&format!("{escaped}%"))
-    )];
+    let mut clauses = vec![session_id_clause(given)];
     clauses.extend(view.limits.to_sql());
     let mut found = Vec::new();
     for b in store
@@ -343,16 +335,69 @@ async fn visible_session(store: &Store, view: &View, given: &str) -> Result<Sess
     {
         found.extend(schema::sessions_from_batch(&b)?);
     }
-    if let Some(i) = found.iter().position(|s| s.id == given) {
-        return Ok(found.swap_remove(i));
-    }
-    match found.len() {
-        0 => Err(not_found()),
-        1 => Ok(found.remove(0)),
-        n => Err(ArchiveError::BadRequest(format!(
-            "`{given}` matches {n} sessions; give more of the id"
+    let ids: Vec<&str> = found.iter().map(|s| s.id.as_str()).collect();
+    match choose_session(given, &ids) {
+        Choice::One(i) => Ok(found.swap_remove(i)),
+        Choice::None => Err(not_found()),
+        Choice::Many => Err(ArchiveError::BadRequest(ambiguous(
+            given,
+            found.into_iter().map(|s| s.id).collect(),
         ))),
     }
+}
+
+pub enum Choice {
+    One(usize),
+    None,
+    Many,
+}
+
+/// Which of the keys [`session_id_clause`] matched `given` means: the key
+/// itself, else the one session whose client's own id it is, else the only
+/// match.
+pub fn choose_session(given: &str, ids: &[&str]) -> Choice {
+    if let Some(i) = ids.iter().position(|id| *id == given) {
+        return Choice::One(i);
+    }
+    let own_id = format!(":{given}");
+    let own: Vec<usize> = (0..ids.len())
+        .filter(|&i| ids[i].ends_with(&own_id))
+        .collect();
+    match (own.as_slice(), ids.len()) {
+        ([i], _) => Choice::One(*i),
+        (_, 0) => Choice::None,
+        (_, 1) => Choice::One(0),
+        _ => Choice::Many,
+    }
+}
+
+/// The sessions a given id may mean: the key itself, keys it begins, and
+/// keys whose client's own id it is or begins (`3ae3ab59` finds
+/// `claude-code:3ae3ab59-...`), so ids held from before keys were scoped by
+/// client, and the ids clients print, keep resolving (rule 40).
+pub fn session_id_clause(given: &str) -> String {
+    let escaped = given
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!(
+        "(id = {} OR id LIKE {} ESCAPE '\\' OR id LIKE {} ESCAPE '\\')",
+        sql_str(given),
+        sql_str(&format!("{escaped}%")),
+        sql_str(&format!("%:{escaped}%"))
+    )
+}
+
+/// Says which sessions an id matched, so the caller can pick one.
+pub fn ambiguous(given: &str, mut ids: Vec<String>) -> String {
+    ids.sort();
+    let n = ids.len();
+    let shown: Vec<String> = ids.into_iter().take(5).collect();
+    let more = if n > 5 { ", ..." } else { "" };
+    format!(
+        "`{given}` matches {n} sessions ({}{more}); give more of the id",
+        shown.join(", ")
+    )
 }
 
 async fn session_messages(store: &Store, id: &str) -> Result<Vec<Message>, ArchiveError> {
@@ -410,21 +455,10 @@ pub async fn get_message(
     if params.id.is_empty() {
         return Err(ArchiveError::BadRequest("a message id is needed".into()));
     }
-    let by_id = format!("id = {}", sql_str(&params.id));
-    let mut session_id = None;
-    for b in store
-        .scan(TableKind::Messages, Some(&by_id), Some(&["session_id"]))
-        .await?
-    {
-        session_id = schema::Columns::new(&b)
-            .str("session_id")?
-            .iter()
-            .flatten()
-            .next()
-            .map(str::to_string)
-            .or(session_id);
-    }
-    let session_id = session_id.ok_or_else(not_found)?;
+    let (message_id, session_id) = match message_key(store, &params.id).await? {
+        Some(found) => found,
+        None => return Err(not_found()),
+    };
     let session = match visible_session(store, view, &session_id).await {
         Ok(s) if s.id == session_id => s,
         Ok(_) | Err(ArchiveError::NotFound(_)) => return Err(not_found()),
@@ -433,7 +467,7 @@ pub async fn get_message(
     let messages = session_messages(store, &session.id).await?;
     let index = messages
         .iter()
-        .position(|m| m.id == params.id)
+        .position(|m| m.id == message_id)
         .ok_or_else(not_found)?;
     let around = within("neighbours", params.neighbours, 0..=10)?.unwrap_or(2);
     let preview = |m: &Message| MessageView::new(m.clone(), false, Some(NEIGHBOUR_PREVIEW), view);
@@ -453,6 +487,47 @@ pub async fn get_message(
         before,
         after,
     })
+}
+
+/// A message's key and session from its key, or from the id it had before
+/// keys were scoped by client (when exactly one client's message has it).
+async fn message_key(store: &Store, given: &str) -> Result<Option<(String, String)>, ArchiveError> {
+    let exact = format!("id = {}", sql_str(given));
+    let escaped = given
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    let scoped = format!("id LIKE {} ESCAPE '\\'", sql_str(&format!("%:{escaped}")));
+    for filter in [exact, scoped] {
+        let mut found = Vec::new();
+        for b in store
+            .scan(
+                TableKind::Messages,
+                Some(&filter),
+                Some(&["id", "session_id"]),
+            )
+            .await?
+        {
+            let c = schema::Columns::new(&b);
+            let (ids, sessions) = (c.str("id")?, c.str("session_id")?);
+            for i in 0..b.num_rows() {
+                found.push((ids.value(i).to_string(), sessions.value(i).to_string()));
+            }
+        }
+        found.sort();
+        found.dedup();
+        match found.len() {
+            0 => continue,
+            1 => return Ok(found.pop()),
+            // Not listed: some may be in sessions the caller may not see.
+            n => {
+                return Err(ArchiveError::BadRequest(format!(
+                    "`{given}` names {n} messages of different clients; give the id with its client (`<client>:{given}`)"
+                )));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// Sessions and messages per client among the sessions `filter` keeps.

@@ -4,6 +4,7 @@ use anyhow::bail;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::archive::Choice;
 use crate::store::{Store, TableKind, schema, sql_str};
 
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
@@ -27,20 +28,17 @@ pub fn clip(s: &str, max: usize) -> String {
     }
 }
 
-/// Resolves a session id or a unique prefix of one.
+/// Resolves a session key, a unique prefix of one, or the client's own id
+/// (see [`crate::archive::session_id_clause`]).
 pub async fn resolve_session(store: &Store, given: &str) -> anyhow::Result<String> {
     let exact = format!("id = {}", sql_str(given));
     if store.count(TableKind::Sessions, Some(&exact)).await? > 0 {
         return Ok(given.to_string());
     }
-    let escaped = given
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    let prefix = format!("id LIKE {}", sql_str(&format!("{escaped}%")));
+    let clause = crate::archive::session_id_clause(given);
     let mut ids = Vec::new();
     for b in store
-        .scan(TableKind::Sessions, Some(&prefix), Some(&["id"]))
+        .scan(TableKind::Sessions, Some(&clause), Some(&["id"]))
         .await?
     {
         ids.extend(
@@ -51,9 +49,10 @@ pub async fn resolve_session(store: &Store, given: &str) -> anyhow::Result<Strin
                 .map(str::to_string),
         );
     }
-    match ids.len() {
-        1 => Ok(ids.remove(0)),
-        0 => bail!("no session `{given}` in the store (see `pond sessions`)"),
-        n => bail!("`{given}` matches {n} sessions; give more of the id"),
+    let keys: Vec<&str> = ids.iter().map(String::as_str).collect();
+    match crate::archive::choose_session(given, &keys) {
+        Choice::One(i) => Ok(ids.swap_remove(i)),
+        Choice::None => bail!("no session `{given}` in the store (see `pond sessions`)"),
+        Choice::Many => bail!("{}", crate::archive::ambiguous(given, ids)),
     }
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use super::{Context, RepairArgs, output};
 use crate::store::{OpenMode, Store};
 use crate::sync::repair::{self, RepairOptions};
+use crate::sync::scoping;
 
 pub async fn run(ctx: &Context, args: RepairArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open(&ctx.location, OpenMode::Existing).await?;
@@ -20,7 +21,12 @@ pub async fn run(ctx: &Context, args: RepairArgs) -> anyhow::Result<ExitCode> {
             eprintln!("{line}");
         }
     };
-    let report = repair::run(&store, &opts, &progress).await?;
+    // A repair that writes also scopes keys an older pond wrote (rule 40).
+    let report = if args.dry_run {
+        repair::run(&store, &opts, &progress).await?
+    } else {
+        scoping::run(&store, &opts, &progress).await?
+    };
     if args.json {
         output::print_json(&report)?;
         return Ok(ExitCode::SUCCESS);
@@ -37,6 +43,14 @@ pub async fn run(ctx: &Context, args: RepairArgs) -> anyhow::Result<ExitCode> {
     }
     for problem in &report.problems {
         println!("not checked: {problem}");
+    }
+    if let Some(scoping) = &report.scoping
+        && scoping.rewritten() + scoping.counts_corrected > 0
+    {
+        println!(
+            "scoped the keys of {} sessions and {} messages by client; {} message counts corrected",
+            scoping.sessions, scoping.messages, scoping.counts_corrected
+        );
     }
     if report.dry_run {
         println!(

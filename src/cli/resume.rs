@@ -22,7 +22,9 @@ pub async fn run(ctx: &Context, args: ResumeArgs) -> anyhow::Result<ExitCode> {
     } else {
         let how = if done.byte_exact {
             "its own bytes"
-        } else if done.session_id == id {
+        } else if id.starts_with(&format!("{}:", done.client))
+            || id.starts_with(&format!("{}@", done.client))
+        {
             "its own bytes, secrets masked"
         } else {
             "converted"

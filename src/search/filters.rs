@@ -91,7 +91,12 @@ impl Filters {
             clauses.push(format!("contains(project, {})", sql_str(p)));
         }
         if let Some(s) = &self.session {
-            clauses.push(format!("session_id LIKE {}", sql_str(&format!("{s}%"))));
+            // A key's prefix, or the client's own id's (rule 40).
+            clauses.push(format!(
+                "(session_id LIKE {} OR session_id LIKE {})",
+                sql_str(&format!("{s}%")),
+                sql_str(&format!("%:{s}%"))
+            ));
         }
         clauses.extend(self.within.to_sql());
         if let Some(t) = self.since {

@@ -159,16 +159,9 @@ pub(crate) async fn handle(
                     Ok(store) => store,
                     Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
                 };
-                let held = held_elsewhere(
-                    store,
-                    adapter.clone(),
-                    &upload,
-                    &rel,
-                    &files,
-                    &mirror,
-                    prefix,
-                )
-                .await;
+                let held =
+                    held_elsewhere(store, adapter.clone(), host, &upload, &rel, &mirror, prefix)
+                        .await;
                 match held {
                     Ok(None) => {}
                     Ok(Some(session)) => {
@@ -374,16 +367,17 @@ async fn receive(target: &Path, body: Body, max: usize) -> Result<Upload, Refusa
 async fn held_elsewhere(
     store: &Store,
     adapter: Arc<dyn Adapter>,
+    host: &str,
     upload: &Upload,
     rel: &Path,
-    files: &Path,
     mirror: &Path,
     prefix: &str,
 ) -> Result<Option<String>, Refusal> {
     let scratch = Scratch(mirror.join(format!("check-{}", unique_suffix())));
-    let (tmp, rel, files) = (upload.tmp.clone(), rel.to_path_buf(), files.to_path_buf());
+    let (tmp, rel, files) = (upload.tmp.clone(), rel.to_path_buf(), mirror.join("files"));
+    let host = host.to_string();
     let sessions = tokio::task::spawn_blocking(move || {
-        let found = sessions_in(adapter.as_ref(), &tmp, &rel, &files, &scratch.0);
+        let found = sessions_in(adapter.as_ref(), &host, &tmp, &rel, &files, &scratch.0);
         drop(scratch);
         found
     })
@@ -426,6 +420,7 @@ impl Drop for Scratch {
 /// the pipeline will find, type and name it, without walking the mirror.
 fn sessions_in(
     adapter: &dyn Adapter,
+    host: &str,
     upload: &Path,
     rel: &Path,
     files: &Path,
@@ -449,7 +444,7 @@ fn sessions_in(
     for file in adapter.discover(scratch).files {
         // The pipeline stores nothing of a database it cannot read, so a
         // file that cannot be read names no session to check.
-        if let Ok(named) = crate::sync::sessions_in(adapter, &file) {
+        if let Ok(named) = crate::sync::sessions_in(adapter, host, &file) {
             sessions.extend(named);
         }
     }

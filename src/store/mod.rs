@@ -28,7 +28,10 @@ pub use location::StoreLocation;
 
 /// The on-store layout this binary reads and writes. Bump it when a change
 /// would make an older binary misread the store.
-pub const FORMAT_VERSION: u32 = 1;
+///
+/// 2: session and message ids are scoped by client (`<client>:<id>`), so a
+/// format-1 binary would write unscoped keys beside them.
+pub const FORMAT_VERSION: u32 = 2;
 
 const FORMAT_KEY: &str = "format_version";
 /// One row per embedding model whose vectors the store holds: a store with a
@@ -37,6 +40,9 @@ const EMBED_MODEL_KEY: &str = "embed_model";
 /// Present once every message is in the search table: a store made before
 /// that table existed lacks it until a sync has indexed the old messages.
 const SEARCH_BACKFILLED_KEY: &str = "search_backfilled";
+/// Present once every stored id is scoped by client (format 2): a store
+/// written by format 1 lacks it until a sync has rewritten its keys.
+const IDS_SCOPED_KEY: &str = "ids_scoped";
 /// The connection option that picks the Lance file format of new tables,
 /// and the format pond creates them in. Every Lance reader reads 2.0.
 const NEW_TABLE_FORMAT_OPTION: &str = "new_table_data_storage_version";
@@ -144,6 +150,7 @@ pub struct Store {
     /// Embedding models whose vectors the store holds, from `pond_meta`.
     embed_models: std::sync::Mutex<Vec<String>>,
     search_backfilled: std::sync::atomic::AtomicBool,
+    ids_scoped: std::sync::atomic::AtomicBool,
 }
 
 impl Store {
@@ -222,6 +229,7 @@ impl Store {
             conflicts: AtomicU64::new(0),
             embed_models: std::sync::Mutex::new(Vec::new()),
             search_backfilled: std::sync::atomic::AtomicBool::new(false),
+            ids_scoped: std::sync::atomic::AtomicBool::new(false),
         };
         if mode == OpenMode::Create && !store.all_tables_exist().await? {
             store.create_tables().await?;
@@ -276,6 +284,7 @@ impl Store {
         };
         if fresh {
             self.note_meta(SEARCH_BACKFILLED_KEY, "true").await?;
+            self.note_meta(IDS_SCOPED_KEY, "true").await?;
         }
         for kind in ALL_TABLES {
             self.create_if_missing(kind.name(), RecordBatch::new_empty(kind.schema()))
@@ -324,6 +333,25 @@ impl Store {
     pub async fn mark_search_backfilled(&self) -> Result<(), StoreError> {
         self.note_meta(SEARCH_BACKFILLED_KEY, "true").await?;
         self.search_backfilled.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Whether the store still holds keys written before ids were scoped
+    /// by client (format 1).
+    pub fn needs_id_scoping(&self) -> bool {
+        !self.ids_scoped.load(Ordering::Relaxed)
+    }
+
+    /// Records the store's format as this binary's, so older binaries
+    /// refuse it from their next open on.
+    pub async fn stamp_current_format(&self) -> Result<(), StoreError> {
+        self.note_meta(FORMAT_KEY, &FORMAT_VERSION.to_string())
+            .await
+    }
+
+    pub async fn mark_ids_scoped(&self) -> Result<(), StoreError> {
+        self.note_meta(IDS_SCOPED_KEY, "true").await?;
+        self.ids_scoped.store(true, Ordering::Relaxed);
         Ok(())
     }
 
@@ -424,6 +452,10 @@ impl Store {
             .max();
         self.search_backfilled.store(
             entries.iter().any(|(k, _)| k == SEARCH_BACKFILLED_KEY),
+            Ordering::Relaxed,
+        );
+        self.ids_scoped.store(
+            entries.iter().any(|(k, _)| k == IDS_SCOPED_KEY),
             Ordering::Relaxed,
         );
         if let Ok(mut models) = self.embed_models.lock() {

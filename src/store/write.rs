@@ -92,6 +92,43 @@ impl Store {
         }
     }
 
+    /// Sets `columns` (each to an SQL expression over the row) on every row
+    /// `filter` keeps, in one commit retried as a whole on conflict. Only
+    /// for rewrites that are harmless to repeat: the filter must exclude
+    /// rows already rewritten, so a retry after a lost reply changes
+    /// nothing twice. Returns how many rows changed.
+    pub async fn update_where(
+        &self,
+        kind: TableKind,
+        filter: &str,
+        columns: &[(&str, String)],
+    ) -> Result<u64, StoreError> {
+        let table = self.table(kind)?;
+        let what = format!("update {}", kind.name());
+        let attempt = || {
+            let mut update = table.update().only_if(filter);
+            for (column, expr) in columns {
+                update = update.column(*column, expr.clone());
+            }
+            update.execute()
+        };
+        let result = retry::with_retry(self.retry, &self.retries, &what, attempt)
+            .await
+            .map_err(|e| lance_error(&self.location, &what, e))?;
+        Ok(result.rows_updated)
+    }
+
+    /// Deletes the rows `filter` keeps, in one commit retried on conflict
+    /// (deleting again what is gone is harmless).
+    pub async fn delete_where(&self, kind: TableKind, filter: &str) -> Result<(), StoreError> {
+        let table = self.table(kind)?;
+        let what = format!("delete from {}", kind.name());
+        retry::with_retry(self.retry, &self.retries, &what, || table.delete(filter))
+            .await
+            .map_err(|e| lance_error(&self.location, &what, e))?;
+        Ok(())
+    }
+
     /// `update`: `None` inserts only; `Some(condition)` also updates matched
     /// rows (those meeting the SQL condition, when one is given).
     async fn merge(

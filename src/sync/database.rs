@@ -46,9 +46,11 @@ pub(super) fn read(
     report.bytes_read += buf.len() as u64;
     let segments = segments(&buf, records.iter().map(|r| r.len() + 1));
     let used = buf.len();
-    let translation = translate::translate(adapter, &planned.file, &segments, None, || {
+    let scope = super::ids::IdScope::new(adapter, host);
+    let mut translation = translate::translate(adapter, &planned.file, &segments, None, || {
         format!("{}-{}", adapter.name(), &planned.file_id[..16])
     });
+    scope.apply(&mut translation);
     report.unknown_records += translation.unknown_records;
     let raw = segments
         .iter()
@@ -58,7 +60,7 @@ pub(super) fn read(
     Ok(Some(FileWork {
         file_id: planned.file_id.clone(),
         session_id: translation.session_id.clone(),
-        parent_hint: planned.file.parent_hint.clone(),
+        parent_hint: planned.file.parent_hint.as_deref().map(|p| scope.scope(p)),
         raw,
         messages: translation.messages,
         revised: translation.revised,

@@ -11,10 +11,12 @@ mod backfill;
 mod commit;
 pub mod cursor;
 mod database;
+pub mod ids;
 mod indexing;
 pub mod lock;
 pub mod repair;
 pub mod report;
+pub mod scoping;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -90,6 +92,14 @@ pub async fn run(
     report: &mut SyncReport,
     progress: &dyn Fn(&str),
 ) -> Result<(), SyncError> {
+    if !opts.dry_run && store.needs_id_scoping() {
+        let repair_opts = repair::RepairOptions {
+            host: opts.host.clone(),
+            dry_run: false,
+            embedder: opts.embedder.clone(),
+        };
+        scoping::run(store, &repair_opts, progress).await?;
+    }
     if !opts.dry_run && store.needs_search_backfill() {
         backfill::run(store, opts, report, progress).await?;
     }
@@ -381,9 +391,10 @@ fn redact_work(work: &mut FileWork) {
 /// empty fallback) are left out: they are named after the file's own place.
 pub fn sessions_in(
     adapter: &dyn Adapter,
+    host: &str,
     file: &SourceFile,
 ) -> Result<std::collections::BTreeSet<String>, String> {
-    let translation = match file.layout {
+    let mut translation = match file.layout {
         Layout::Database => {
             let records = adapter.read_records(file)?;
             database::translate_records(adapter, file, &records)
@@ -393,6 +404,7 @@ pub fn sessions_in(
             translate::translate_bytes(adapter, file, &bytes)
         }
     };
+    ids::IdScope::new(adapter, host).apply(&mut translation);
     let mut sessions: std::collections::BTreeSet<String> = translation
         .facts
         .into_iter()
@@ -519,13 +531,18 @@ fn read_file(
         .map(|s| s.line + memchr::memchr_iter(b'\n', s.bytes).count() as u64)
         .unwrap_or(start.line);
 
-    let translation = translate::translate(
+    let scope = ids::IdScope::new(adapter, host);
+    let mut translation = translate::translate(
         adapter,
         &planned.file,
         &segments,
-        start.session_id.clone(),
+        start
+            .session_id
+            .as_deref()
+            .map(|id| scope.source(id).to_string()),
         || format!("{}-{}", adapter.name(), &planned.file_id[..16]),
     );
+    scope.apply(&mut translation);
     let session_id = translation.session_id.clone();
     for (segment, outcome) in segments.iter().zip(&translation.records) {
         if let Some(error) = &outcome.invalid {
@@ -537,7 +554,7 @@ fn read_file(
     let mut work = FileWork {
         file_id: planned.file_id.clone(),
         session_id: session_id.clone(),
-        parent_hint: planned.file.parent_hint.clone(),
+        parent_hint: planned.file.parent_hint.as_deref().map(|p| scope.scope(p)),
         raw: Vec::with_capacity(segments.len()),
         messages: translation.messages,
         revised: translation.revised,

@@ -16,6 +16,7 @@ use chrono::Utc;
 use serde::Serialize;
 
 use super::commit::commit_derived;
+use super::ids::IdScope;
 use super::records::{self, Parsed, Segment};
 use super::report::SyncReport;
 use super::{FileWork, SyncError, SyncOptions, translate};
@@ -52,6 +53,10 @@ pub struct RepairReport {
     pub gaps: Vec<Gap>,
     /// Files that could not be checked, with the reason.
     pub problems: Vec<String>,
+    /// Keys scoped by client and counts corrected (rule 40), when the
+    /// repair wrote.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scoping: Option<super::scoping::ScopingReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -295,18 +300,23 @@ fn translate_stored(
             bytes: &r.bytes,
         })
         .collect();
-    let first_session = stored.first().map(|r| r.session_id.clone());
-    let translation = translate::translate(adapter, source, &segments, first_session, || {
+    // Keys are scoped by the host that stored the file, not this one.
+    let scope = IdScope::new(adapter, &file.host);
+    let first_session = stored
+        .first()
+        .map(|r| scope.source(&r.session_id).to_string());
+    let mut translation = translate::translate(adapter, source, &segments, first_session, || {
         format!(
             "{}-{}",
             file.client,
             &file.file_id[..16.min(file.file_id.len())]
         )
     });
+    scope.apply(&mut translation);
     FileWork {
         file_id: file.file_id.clone(),
         session_id: translation.session_id,
-        parent_hint: source.parent_hint.clone(),
+        parent_hint: source.parent_hint.as_deref().map(|p| scope.scope(p)),
         raw: Vec::new(),
         messages: translation.messages,
         revised: translation.revised,

@@ -81,12 +81,12 @@ fn subagents_become_child_sessions_in_both_layouts() {
     };
     // New layout: <session>/subagents/agent-<id>.jsonl
     assert_eq!(
-        parent_of("agent-a0ad4f44468bdf20d"),
-        "0a1b2c3d-4e5f-4061-8071-2a3b4c5d6e7f"
+        parent_of("claude-code:agent-a0ad4f44468bdf20d"),
+        "claude-code:0a1b2c3d-4e5f-4061-8071-2a3b4c5d6e7f"
     );
     // Subagent file beside the project's sessions, parent named in its records.
     assert_eq!(
-        parent_of("agent-a4becfc08a776e405"),
-        "4530697c-5596-4c05-851f-01d49eb6fd68"
+        parent_of("claude-code:agent-a4becfc08a776e405"),
+        "claude-code:4530697c-5596-4c05-851f-01d49eb6fd68"
     );
 }

@@ -137,7 +137,10 @@ fn rule9_store_with_newer_format_is_refused() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(
-            text.contains("newer than the 1 this pond understands"),
+            text.contains(&format!(
+                "newer than the {} this pond understands",
+                pond::store::FORMAT_VERSION
+            )),
             "{args:?}: {text}"
         );
     }

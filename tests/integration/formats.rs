@@ -51,10 +51,10 @@ fn claude_code_old_layout_subagent_beside_sessions_is_a_child() {
     std::fs::copy(original, project.join("agent-a4becfc08a776e405.jsonl")).unwrap();
     pond.sync("claude-code", &pond.root.join("src"));
     let sessions = pond.json(&["sessions", "--json"]);
-    assert_eq!(sessions[0]["id"], "agent-a4becfc08a776e405");
+    assert_eq!(sessions[0]["id"], "claude-code:agent-a4becfc08a776e405");
     assert_eq!(
         sessions[0]["parent_id"],
-        "4530697c-5596-4c05-851f-01d49eb6fd68"
+        "claude-code:4530697c-5596-4c05-851f-01d49eb6fd68"
     );
 }
 

@@ -85,7 +85,9 @@ fn rule12_a_first_commit_that_lands_in_part_never_hides_its_session() {
         "the new session is listed: {after:?}"
     );
     assert!(
-        after.iter().any(|id| id.starts_with("fe5e1c67")),
+        after
+            .iter()
+            .any(|id| id.starts_with("claude-code:fe5e1c67")),
         "{after:?}"
     );
     let shown = pond.json(&["show", "fe5e1c67", "--json"]);
@@ -122,8 +124,8 @@ fn rule12_repair_rederives_what_is_missing_beside_stored_raw_records() {
     pond.sync("claude-code", &src);
     let sessions_before = pond.json(&["sessions", "--json"]);
     let status_before = pond.json(&["status", "--json"]);
-    let gone = "fe5e1c67-53e7-4862-81ae-d0e013e3270b";
-    let thinned = "1af7fc5e-8455-4414-9ccd-011d40f70b2a";
+    let gone = "claude-code:fe5e1c67-53e7-4862-81ae-d0e013e3270b";
+    let thinned = "claude-code:1af7fc5e-8455-4414-9ccd-011d40f70b2a";
 
     // A store written by an earlier pond: one session's derived rows never
     // landed at all, another lost some of its messages.

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 pub struct Pond {
     // Held for its Drop: removes everything the test wrote.
-    _dir: tempfile::TempDir,
+    _dir: Workdir,
     pub root: PathBuf,
     pub store: PathBuf,
     pub state: PathBuf,
@@ -16,6 +16,19 @@ pub struct Pond {
     pub store_url: String,
     /// Extra environment for every command (object-store settings).
     pub env: Vec<(String, String)>,
+}
+
+enum Workdir {
+    Temp(#[allow(dead_code)] tempfile::TempDir),
+    Fixed(PathBuf),
+}
+
+impl Drop for Workdir {
+    fn drop(&mut self) {
+        if let Workdir::Fixed(dir) = self {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }
 
 impl Pond {
@@ -27,7 +40,20 @@ impl Pond {
             store: root.join("store"),
             state: root.join("state"),
             root,
-            _dir: dir,
+            _dir: Workdir::Temp(dir),
+            env: Vec::new(),
+        }
+    }
+
+    /// A pond in `root`, a fixed directory (a store unpacked where it was
+    /// written, so its recorded paths hold), removed when dropped.
+    pub fn at(root: &Path) -> Pond {
+        Pond {
+            store_url: root.join("store").display().to_string(),
+            store: root.join("store"),
+            state: root.join("state"),
+            root: root.to_path_buf(),
+            _dir: Workdir::Fixed(root.to_path_buf()),
             env: Vec::new(),
         }
     }

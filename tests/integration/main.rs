@@ -18,6 +18,7 @@ mod faults;
 mod formats;
 mod gaps;
 mod hostile;
+mod ids;
 mod incremental;
 mod lock;
 mod network_faults;

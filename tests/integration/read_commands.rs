@@ -26,7 +26,7 @@ fn sessions_json_lists_required_fields_and_filters_by_client() {
     assert!(codex.iter().all(|s| s["client"] == "codex"));
     let rtchess = codex
         .iter()
-        .find(|s| s["id"] == "019aad50-a7e6-7422-b7a8-0b384290624f")
+        .find(|s| s["id"] == "codex:019aad50-a7e6-7422-b7a8-0b384290624f")
         .expect("rtchess session");
     assert_eq!(rtchess["project"], "/Users/pinouchon/code/rtchess");
     assert!(count(rtchess, "messages") > 100);

@@ -117,7 +117,7 @@ fn rule21_resync_adds_no_search_rows_and_new_files_are_found_at_once() {
     let found = search(&pond, &["--", "--quokka-mode=strict"]);
     assert_eq!(
         hits(&found)[0]["session_id"],
-        "aaaaaaaa-0000-4000-8000-000000000001"
+        "claude-code:aaaaaaaa-0000-4000-8000-000000000001"
     );
 }
 
@@ -188,7 +188,9 @@ fn rule23_filters_are_applied_and_an_empty_scope_is_reported() {
     assert_eq!(other_host["in_scope"], 0, "--host filters by host");
 
     let session = hits(&all)[0]["session_id"].as_str().unwrap().to_string();
-    let one = search(&pond, &["test", "--session", &session[..8]]);
+    // The client's own id, as people hold it, selects the session.
+    let own_id = session.split_once(':').expect("a client-scoped key").1;
+    let one = search(&pond, &["test", "--session", &own_id[..8]]);
     assert!(
         hits(&one)
             .iter()

@@ -241,6 +241,11 @@ pub fn write_session(dir: &Path, id: &str, cwd: &str, texts: &[&str]) {
 const TEAM_A: &str = "aaaaaaaa-0000-4000-8000-000000000001";
 const TEAM_B: &str = "bbbbbbbb-0000-4000-8000-000000000002";
 
+/// The store's key for a Claude Code session id (rule 40).
+fn key(id: &str) -> String {
+    format!("claude-code:{id}")
+}
+
 /// A store with one session of team A and one of team B.
 fn two_team_pond() -> Pond {
     let pond = Pond::new();
@@ -377,7 +382,7 @@ fn rule36_every_route_refuses_missing_wrong_and_out_of_scope_tokens() {
         .iter()
         .map(|s| s["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, vec![TEAM_A]);
+    assert_eq!(ids, vec![key(TEAM_A)]);
     let hits = http(
         a,
         "POST",
@@ -392,7 +397,7 @@ fn rule36_every_route_refuses_missing_wrong_and_out_of_scope_tokens() {
         .iter()
         .map(|h| h["session_id"].as_str().unwrap())
         .collect();
-    assert_eq!(hit_sessions, vec![TEAM_A], "{hits}");
+    assert_eq!(hit_sessions, vec![key(TEAM_A)], "{hits}");
     let all_hits = http(
         a,
         "POST",
@@ -625,7 +630,7 @@ fn rule35_mcp_over_http_answers_within_the_tokens_limits() {
         .iter()
         .map(|h| h["session_id"].as_str().unwrap())
         .collect();
-    assert_eq!(sessions, vec![TEAM_B], "{hits}");
+    assert_eq!(sessions, vec![key(TEAM_B)], "{hits}");
     assert_eq!(result_json(&r[1])["total"], 1);
     assert_eq!(r[2]["is_error"], true, "team A's session is out of reach");
 }
@@ -1152,7 +1157,7 @@ fn rule36_a_project_prefix_does_not_grant_a_sibling_whose_name_starts_alike() {
         .map(|s| s["id"].as_str().unwrap())
         .collect();
     ids.sort();
-    assert_eq!(ids, vec![exact, TEAM_A], "{listed}");
+    assert_eq!(ids, vec![key(exact), key(TEAM_A)], "{listed}");
     let body = json!({"query": "shared word", "mode": "fts"})
         .to_string()
         .into_bytes();
@@ -1171,7 +1176,7 @@ fn rule36_a_project_prefix_does_not_grant_a_sibling_whose_name_starts_alike() {
         .map(|h| h["session_id"].as_str().unwrap())
         .collect();
     found.sort();
-    assert_eq!(found, vec![exact, TEAM_A], "{hits}");
+    assert_eq!(found, vec![key(exact), key(TEAM_A)], "{hits}");
     let r = http(
         a,
         "GET",

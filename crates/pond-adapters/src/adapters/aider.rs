@@ -73,6 +73,11 @@ impl Adapter for Aider {
         "aider"
     }
 
+    /// Not unique across machines: the id is built from the project directory's name, the file name and a start time to the second.
+    fn session_ids_are_global(&self) -> bool {
+        false
+    }
+
     fn default_root(&self) -> PathBuf {
         self.roots()
             .into_iter()

@@ -65,6 +65,11 @@ impl Adapter for Cline {
         "cline"
     }
 
+    /// Not unique across machines: task ids are the millisecond the task started.
+    fn session_ids_are_global(&self) -> bool {
+        false
+    }
+
     fn default_root(&self) -> PathBuf {
         extension_roots()
             .into_iter()

@@ -58,6 +58,11 @@ impl Adapter for Goose {
         "goose"
     }
 
+    /// Not unique across machines: session ids are a per-day counter (with the working directory).
+    fn session_ids_are_global(&self) -> bool {
+        false
+    }
+
     fn default_root(&self) -> PathBuf {
         data_dir().join("sessions")
     }

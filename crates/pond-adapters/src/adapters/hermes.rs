@@ -37,6 +37,11 @@ impl Adapter for Hermes {
         "hermes"
     }
 
+    /// Not unique across machines: session ids are a start time.
+    fn session_ids_are_global(&self) -> bool {
+        false
+    }
+
     fn default_root(&self) -> PathBuf {
         env_dir("HERMES_HOME")
             .unwrap_or_else(|| crate::paths::home_dir().join(".hermes"))

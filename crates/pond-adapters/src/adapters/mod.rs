@@ -143,6 +143,14 @@ pub trait Adapter: Send + Sync {
     /// Translates one record.
     fn interpret(&self, ctx: RecordContext<'_>, record: &Value) -> Interpretation;
 
+    /// Whether the client's session ids are unique across machines (UUIDs
+    /// and the like). Ids built from a timestamp, a counter or a directory
+    /// name are not: the same id on two hosts names two sessions, so the
+    /// store keys them per host.
+    fn session_ids_are_global(&self) -> bool {
+        true
+    }
+
     /// For [`Layout::Text`]: the lengths of the complete records at the start
     /// of `buf`, in order. Bytes not covered wait for the next sync (the
     /// client may still be writing them); `at_eof` says nothing follows `buf`.
