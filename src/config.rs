@@ -23,9 +23,23 @@ pub struct Config {
     pub search: SearchConfig,
     #[serde(default)]
     pub redact: RedactConfig,
+    #[serde(default)]
+    pub upkeep: UpkeepConfig,
     /// Bearer tokens for `pond serve`, hashed (`pond token create`).
     #[serde(default, rename = "token")]
     pub tokens: Vec<crate::access::TokenEntry>,
+}
+
+/// Store upkeep (docs/operations.md); `POND_UPKEEP_*` win over these.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpkeepConfig {
+    /// Versions superseded less than this long are kept (default `1d`).
+    pub retain: Option<String>,
+    /// Upkeep is due this long after the last run (default `1h`)...
+    pub every: Option<String>,
+    /// ...or once the messages table has this many new versions (default 500).
+    pub after_commits: Option<u64>,
 }
 
 /// Secret masking; see docs/redaction.md.

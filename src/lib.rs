@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod embed;
 pub mod export;
+pub mod maintain;
 pub mod mcp;
 pub mod paths;
 pub mod push;

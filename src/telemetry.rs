@@ -250,6 +250,13 @@ pub mod names {
     pub const LOCK_SKIPS: &str = "pond.sync.lock_skips";
     pub const LOCK_WAITS: &str = "pond.sync.lock_waits";
     pub const LAST_SUCCESS: &str = "pond.sync.last_success";
+    pub const UPKEEP_RUNS: &str = "pond.upkeep.runs";
+    pub const UPKEEP_DURATION: &str = "pond.upkeep.duration";
+    pub const UPKEEP_LAST_SUCCESS: &str = "pond.upkeep.last_success";
+    pub const STORE_FRAGMENTS: &str = "pond.store.fragments";
+    pub const STORE_VERSIONS: &str = "pond.store.versions";
+    pub const STORE_BYTES: &str = "pond.store.bytes";
+    pub const STORE_UNINDEXED: &str = "pond.store.unindexed_rows";
 }
 
 struct SyncMetrics {
@@ -348,4 +355,61 @@ pub fn record_sync(report: &SyncReport) {
         m.last_success
             .record(report.finished_at.timestamp() as f64, &[]);
     }
+}
+
+/// Records one upkeep run and the store's shape after it.
+pub fn record_upkeep(report: &crate::maintain::MaintainReport) {
+    let m = opentelemetry::global::meter("pond");
+    let outcome = [KeyValue::new("outcome", report.outcome.clone())];
+    m.u64_counter(names::UPKEEP_RUNS)
+        .with_description("Store upkeep runs, by outcome (busy: another host held the lease)")
+        .build()
+        .add(1, &outcome);
+    if report.outcome == "busy" || report.outcome == "dry-run" {
+        return;
+    }
+    m.f64_histogram(names::UPKEEP_DURATION)
+        .with_unit("s")
+        .with_description("Wall time of a store upkeep run")
+        .build()
+        .record(report.duration_secs, &outcome);
+    if report.outcome == "done" {
+        record_upkeep_age(chrono::Utc::now());
+    }
+    let fragments = m
+        .u64_gauge(names::STORE_FRAGMENTS)
+        .with_description("Fragments per table after upkeep")
+        .build();
+    let versions = m
+        .u64_gauge(names::STORE_VERSIONS)
+        .with_description("Versions kept per table after upkeep")
+        .build();
+    let bytes = m
+        .u64_gauge(names::STORE_BYTES)
+        .with_unit("By")
+        .with_description("Bytes the current version of each table references")
+        .build();
+    let unindexed = m
+        .u64_gauge(names::STORE_UNINDEXED)
+        .with_description("Rows not yet in every index of the table")
+        .build();
+    for t in &report.tables {
+        let Some(h) = &t.after else { continue };
+        let table = [KeyValue::new("table", h.table.clone())];
+        fragments.record(h.fragments, &table);
+        versions.record(h.versions, &table);
+        bytes.record(h.bytes, &table);
+        unindexed.record(h.unindexed_rows, &table);
+    }
+}
+
+/// The time the store's last upkeep finished, as any host that read it
+/// reports it: the overdue alert needs no particular host alive.
+pub fn record_upkeep_age(finished_at: chrono::DateTime<chrono::Utc>) {
+    opentelemetry::global::meter("pond")
+        .f64_gauge(names::UPKEEP_LAST_SUCCESS)
+        .with_unit("s")
+        .with_description("Unix time the store's last upkeep finished")
+        .build()
+        .record(finished_at.timestamp() as f64, &[]);
 }

@@ -34,6 +34,8 @@ pub async fn run(ctx: &Context, args: AgentArgs) -> anyhow::Result<ExitCode> {
         dry_run: false,
         allow_unsafe_store: args.allow_unsafe_store,
         progress: false,
+        // A long-lived agent is where upkeep belongs: it runs when due.
+        upkeep: true,
     };
     eprintln!(
         "pond agent: syncing {} every {} (+ up to {} jitter) as host {}",

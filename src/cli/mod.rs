@@ -7,6 +7,7 @@ mod adapters;
 mod agent;
 pub mod config_show;
 mod export;
+mod maintain;
 mod model;
 mod output;
 mod repair;
@@ -76,6 +77,8 @@ pub enum Command {
     Resume(ResumeArgs),
     /// Re-derive sessions and messages missing beside their stored raw records.
     Repair(RepairArgs),
+    /// Compact, index and prune the store (one host of the fleet at a time).
+    Maintain(MaintainArgs),
     /// List the supported clients and where their sessions live here.
     Adapters(AdaptersArgs),
     /// Run sync in a loop (for services, containers and CI sidecars).
@@ -357,7 +360,24 @@ pub struct SyncArgs {
     /// Bearer token (ingest scope) for --to.
     #[arg(long, env = "POND_TOKEN", hide_env_values = true, requires = "to")]
     pub token: Option<String>,
+    /// After the sync, run store upkeep if it is due and no other host is
+    /// running it (what `pond agent` and scheduled syncs do).
+    #[arg(long, conflicts_with_all = ["dry_run", "to"])]
+    pub upkeep: bool,
     /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MaintainArgs {
+    /// Report each table's shape without taking the lease or writing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Keep versions superseded less than this long (readers may still
+    /// hold them).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub retain: Option<std::time::Duration>,
     #[arg(long)]
     pub json: bool,
 }
@@ -473,6 +493,46 @@ pub struct Context {
     pub tokens: Vec<crate::access::TokenEntry>,
     /// `[redact] at_ingest`: mask secrets before storing them.
     pub redact_at_ingest: bool,
+    /// `[upkeep]`: when store upkeep is due, and what it keeps.
+    pub upkeep: UpkeepSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct UpkeepSettings {
+    pub retain: std::time::Duration,
+    pub policy: crate::maintain::UpkeepPolicy,
+}
+
+impl UpkeepSettings {
+    fn resolve(file: &crate::config::UpkeepConfig) -> anyhow::Result<UpkeepSettings> {
+        let duration = |var: &str, configured: &Option<String>, default| match std::env::var(var)
+            .ok()
+            .or_else(|| configured.clone())
+        {
+            None => Ok(default),
+            Some(text) => humantime::parse_duration(&text).map_err(|e| {
+                anyhow::anyhow!("`{text}` ({var} or [upkeep]) is not a duration: {e}")
+            }),
+        };
+        let defaults = crate::maintain::UpkeepPolicy::default();
+        let after_commits = match std::env::var("POND_UPKEEP_AFTER_COMMITS") {
+            Ok(text) => text.parse().map_err(|_| {
+                anyhow::anyhow!("POND_UPKEEP_AFTER_COMMITS=`{text}` is not a number")
+            })?,
+            Err(_) => file.after_commits.unwrap_or(defaults.after_commits),
+        };
+        Ok(UpkeepSettings {
+            retain: duration(
+                "POND_UPKEEP_RETAIN",
+                &file.retain,
+                crate::maintain::DEFAULT_RETAIN,
+            )?,
+            policy: crate::maintain::UpkeepPolicy {
+                every: duration("POND_UPKEEP_EVERY", &file.every, defaults.every)?,
+                after_commits,
+            },
+        })
+    }
 }
 
 impl Context {
@@ -565,6 +625,17 @@ impl Context {
                 Source::File
             },
         ));
+        let upkeep = UpkeepSettings::resolve(&config.upkeep)?;
+        provenance.push(Setting::new(
+            "upkeep",
+            format!(
+                "retain {}, due every {} or after {} commits",
+                humantime::format_duration(upkeep.retain),
+                humantime::format_duration(upkeep.policy.every),
+                upkeep.policy.after_commits
+            ),
+            Source::Default,
+        ));
         let model = crate::embed::ModelChoice::resolve(config.search.model.as_deref());
         provenance.push(Setting::new(
             "search.model",
@@ -589,6 +660,7 @@ impl Context {
                 .unwrap_or_else(crate::config::default_path),
             tokens: config.tokens,
             redact_at_ingest: config.redact.at_ingest,
+            upkeep,
         })
     }
 }
@@ -630,6 +702,7 @@ async fn run_command(ctx: &Context, command: Command) -> anyhow::Result<ExitCode
         Command::Model(command) => model::run(ctx, command).instrument(span("model")).await,
         Command::Export(args) => export::run(ctx, args).instrument(span("export")).await,
         Command::Repair(args) => repair::run(ctx, args).instrument(span("repair")).await,
+        Command::Maintain(args) => maintain::run(ctx, args).instrument(span("maintain")).await,
         Command::Resume(args) => resume::run(ctx, args).instrument(span("resume")).await,
         Command::Adapters(args) => span("adapters").in_scope(|| adapters::run(args)),
         Command::Mcp(args) => serve::mcp(ctx, args).instrument(span("mcp")).await,

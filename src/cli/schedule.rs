@@ -122,7 +122,7 @@ fn install(method: ScheduleMethod, every: Duration) -> anyhow::Result<ExitCode> 
                 .map(|(k, v)| format!("Environment=\"{k}={}\"\n", v.replace('"', "\\\"")))
                 .collect();
             let service = format!(
-                "[Unit]\nDescription=pond: sync this host's AI coding-agent sessions\n\n[Service]\nType=oneshot\nExecStart={} sync --no-wait -q\n{environment}Nice=10\n",
+                "[Unit]\nDescription=pond: sync this host's AI coding-agent sessions\n\n[Service]\nType=oneshot\nExecStart={} sync --no-wait --upkeep -q\n{environment}Nice=10\n",
                 exe.display()
             );
             let jitter = (every / 10).min(Duration::from_secs(60)).as_secs().max(1);
@@ -165,7 +165,7 @@ fn install(method: ScheduleMethod, every: Duration) -> anyhow::Result<ExitCode> 
                 .map(|(k, v)| format!("{k}='{}' ", v.replace('\'', "")))
                 .collect();
             let line = format!(
-                "{when} {env}{} sync --no-wait -q {CRON_MARK}",
+                "{when} {env}{} sync --no-wait --upkeep -q {CRON_MARK}",
                 exe.display()
             );
             let mut lines = current_crontab()?;
@@ -184,7 +184,7 @@ fn install(method: ScheduleMethod, every: Duration) -> anyhow::Result<ExitCode> 
                 .map(|(k, v)| format!("    <key>{}</key><string>{}</string>\n", xml(k), xml(v)))
                 .collect();
             let plist = format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n<plist version=\"1.0\">\n<dict>\n  <key>Label</key><string>{LAUNCHD_LABEL}</string>\n  <key>ProgramArguments</key>\n  <array><string>{}</string><string>sync</string><string>--no-wait</string><string>-q</string></array>\n  <key>StartInterval</key><integer>{}</integer>\n  <key>EnvironmentVariables</key>\n  <dict>\n{env}  </dict>\n</dict>\n</plist>\n",
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n<plist version=\"1.0\">\n<dict>\n  <key>Label</key><string>{LAUNCHD_LABEL}</string>\n  <key>ProgramArguments</key>\n  <array><string>{}</string><string>sync</string><string>--no-wait</string><string>--upkeep</string><string>-q</string></array>\n  <key>StartInterval</key><integer>{}</integer>\n  <key>EnvironmentVariables</key>\n  <dict>\n{env}  </dict>\n</dict>\n</plist>\n",
                 xml(&exe.display().to_string()),
                 every.as_secs()
             );

@@ -25,6 +25,8 @@ pub struct RoundSpec {
     pub allow_unsafe_store: bool,
     /// Print progress lines on stderr.
     pub progress: bool,
+    /// Run store upkeep after the sync when it is due.
+    pub upkeep: bool,
 }
 
 pub async fn run(ctx: &Context, args: SyncArgs) -> anyhow::Result<ExitCode> {
@@ -38,6 +40,7 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> anyhow::Result<ExitCode> {
         dry_run: args.dry_run,
         allow_unsafe_store: args.allow_unsafe_store,
         progress: !args.json && std::io::stderr().is_terminal(),
+        upkeep: args.upkeep,
     };
     let report = round(ctx, &spec).await?;
     if args.json {
@@ -189,6 +192,12 @@ async fn round_inner(ctx: &Context, spec: &RoundSpec) -> anyhow::Result<SyncRepo
                 "the store could not be opened, so this run is recorded on this host only".into(),
             ),
         };
+        if spec.upkeep
+            && matches!(report.outcome, Outcome::Ok | Outcome::Partial)
+            && let Some(store) = &opened
+        {
+            report.upkeep = Some(super::maintain::when_due(ctx, store, &progress).await);
+        }
         if let Err(e) = write_last_sync(&state_dir, &ctx.location.key, &report) {
             eprintln!("pond: warning: cannot write the last-sync record: {e}");
         }

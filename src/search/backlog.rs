@@ -70,7 +70,7 @@ pub async fn drain(
         }
     }
     if report.rows > 0 {
-        store.maintain_search_indexes().await?;
+        store.maintain_search_indexes(0).await?;
     }
     report.secs = started.elapsed().as_secs_f64();
     Ok(report)

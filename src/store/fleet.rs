@@ -204,9 +204,20 @@ fn hosts_from_batch(b: &RecordBatch) -> Result<Vec<HostRow>, StoreError> {
 
 impl Store {
     /// Appends `run` to the fleet history and folds it into its host's row.
+    ///
+    /// A run that found nothing to store and failed at nothing leaves only
+    /// its host's row (last run, run count): a fleet of quiet hosts would
+    /// otherwise add a history row and a commit per host every few minutes
+    /// that say nothing the host row does not. The history is appended
+    /// without a key join (its ids are unique per host and start time; a
+    /// retry is keyed, see [`Store::append_new`]).
     pub async fn record_run(&self, run: &RunRow) -> Result<(), StoreError> {
-        self.insert_absent(TableKind::SyncRuns, run_batch(run)?)
-            .await?;
+        let quiet = run.outcome == "ok"
+            && run.sessions_inserted + run.messages_inserted + run.records_inserted == 0;
+        if !quiet {
+            self.append_new(TableKind::SyncRuns, run_batch(run)?)
+                .await?;
+        }
         let filter = format!("id = {}", sql_str(&run.host));
         let mut previous = None;
         for b in self.scan(TableKind::Hosts, Some(&filter), None).await? {

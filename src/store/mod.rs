@@ -8,12 +8,14 @@
 pub mod fleet;
 mod init;
 pub mod lazy;
+pub mod lease;
 mod location;
 pub mod probe;
 pub mod redactions;
 pub mod retry;
 pub mod schema;
 pub mod search;
+pub mod upkeep;
 mod write;
 
 use std::collections::HashMap;

@@ -377,10 +377,15 @@ impl Store {
         Ok(inserted + updated)
     }
 
-    /// Folds rows added since the last sync into the indexes, creating them
-    /// when the table first has enough rows. Safe to run from many hosts: an
-    /// index build that loses a commit race is retried on the new version.
-    pub async fn maintain_search_indexes(&self) -> Result<IndexMaintenance, StoreError> {
+    /// Creates the indexes when the table first has enough rows, and folds
+    /// unindexed rows into them once there are at least `fold_from` (store
+    /// upkeep folds the rest; queries scan unindexed rows meanwhile). Safe
+    /// to run from many hosts: an index build that loses a commit race is
+    /// retried on the new version.
+    pub async fn maintain_search_indexes(
+        &self,
+        fold_from: usize,
+    ) -> Result<IndexMaintenance, StoreError> {
         let mut done = IndexMaintenance::default();
         if !self.has_table(TableKind::Search) {
             return Ok(done);
@@ -478,8 +483,17 @@ impl Store {
         done.vector_created = vector?;
         // A freshly built index already covers every row; an older one has
         // the rows of this sync to take in.
-        let stale_fts = !done.fts_created;
-        let stale_vector = has(VECTOR_INDEX) && !done.vector_created;
+        let unindexed = match table
+            .index_stats(FTS_INDEX)
+            .await
+            .map_err(|e| lance_error(&self.location, "read index statistics", e))?
+        {
+            Some(stats) => stats.num_unindexed_rows,
+            None => 0,
+        };
+        let behind = unindexed >= fold_from;
+        let stale_fts = !done.fts_created && behind;
+        let stale_vector = has(VECTOR_INDEX) && !done.vector_created && behind;
         if stale_fts || stale_vector {
             // Each sync adds a small delta segment per index, which costs
             // about what the new rows cost; merging into the million-row
@@ -510,6 +524,20 @@ impl Store {
             done.optimized = true;
         }
         Ok(done)
+    }
+
+    /// Whether the search table has its vector index (built from
+    /// 100,000 rows with vectors on).
+    pub async fn has_vector_index(&self) -> Result<bool, StoreError> {
+        if !self.has_table(TableKind::Search) {
+            return Ok(false);
+        }
+        let indices = self
+            .table(TableKind::Search)?
+            .list_indices()
+            .await
+            .map_err(|e| lance_error(&self.location, "list indexes", e))?;
+        Ok(indices.iter().any(|i| i.name == VECTOR_INDEX))
     }
 
     /// Whether the full-text index exists yet (it does after the first sync

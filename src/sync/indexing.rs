@@ -80,6 +80,11 @@ pub(super) fn search_rows(
     Ok((Some(search_batch(&docs, with_model, now)?), embedded))
 }
 
+/// Unindexed search rows a sync leaves for store upkeep (`pond maintain`)
+/// to fold: a fold per sync is a commit per sync on the search table, and
+/// a full-text query scans this many unindexed rows in milliseconds.
+const FOLD_FROM: usize = 10_000;
+
 /// Folds this run's search rows into the indexes. Not fatal: the rows are
 /// committed and searches scan unindexed rows, so a failure here costs speed
 /// until the next sync, never results.
@@ -97,7 +102,7 @@ pub(super) async fn maintain(store: &Store, report: &mut SyncReport, progress: &
     }
     progress("updating search indexes");
     let started = std::time::Instant::now();
-    let maintained = store.maintain_search_indexes().await;
+    let maintained = store.maintain_search_indexes(FOLD_FROM).await;
     report.index_secs = started.elapsed().as_secs_f64();
     match maintained {
         Ok(done) => tracing::debug!(?done, "search indexes maintained"),

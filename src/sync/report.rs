@@ -91,6 +91,10 @@ pub struct SyncReport {
     /// tables (the local record is then the only trace of this run).
     #[serde(default)]
     pub shared_record_error: Option<String>,
+    /// With `--upkeep`: what store upkeep did after the sync (`not due`,
+    /// `done in 3.1 s`, `busy: <host> holds the lease`, or why it failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upkeep: Option<String>,
 }
 
 impl SyncReport {
@@ -131,6 +135,7 @@ impl SyncReport {
             index_error: None,
             errors: Vec::new(),
             shared_record_error: None,
+            upkeep: None,
         }
     }
 

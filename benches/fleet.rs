@@ -1,0 +1,984 @@
+//! A fleet syncing into one shared store over time: H hosts × R rounds of
+//! small syncs, each host a separate `pond` process with its own host name,
+//! state and Claude Code sessions. Single-shot benches measure a store built
+//! in one go; a real store is built by thousands of small commits, and this
+//! bench shows what that does to it (fragments, versions, manifest size,
+//! files on disk) and to the commands people run against it (sync, search,
+//! get_message, fleet status), with and without upkeep. At the end the same
+//! sessions are ingested once into a fresh store, for the ratio.
+//!
+//! `cargo bench --bench fleet`. Settings (env): `FLEET_HOSTS` (20),
+//! `FLEET_ROUNDS` (100), `FLEET_CHECKPOINT_EVERY` (25), `FLEET_PARALLEL` (2
+//! syncs at once within a round), `FLEET_UPKEEP` (`off`; `maintain`: `pond
+//! maintain` as host-00 after every round; `auto`: `pond sync --upkeep`, which
+//! runs upkeep when due, see `POND_UPKEEP_AFTER_COMMITS`), `FLEET_RETAIN`
+//! (1h), `FLEET_STORE` (a temp dir; an `s3://` URL needs
+//! `POND_TEST_S3_ENDPOINT`, see benches/multiwriter.rs), `FLEET_MODEL` (`off`,
+//! or anything else for pond's default model and hybrid timings), `FLEET_OUT`
+//! (a file for the checkpoint rows as JSON lines).
+
+use std::fs::OpenOptions;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use pond::store::upkeep::TableHealth;
+use pond::store::{OpenMode, Store, StoreLocation};
+use serde_json::{Value, json};
+
+/// What `FLEET_UPKEEP=auto` adds to every sync: upkeep when thresholds are crossed.
+const AUTO_UPKEEP_ARGS: [&str; 1] = ["--upkeep"];
+/// Timed runs per read command at each checkpoint.
+const RUNS: usize = 5;
+const CWD: &str = "/work/bench";
+/// 2026-01-01T00:00:00Z: messages get fixed times, so runs are reproducible.
+const BASE_EPOCH: i64 = 1_767_225_600;
+/// Words messages are made of, and searched for.
+const WORDS: &str = "refactor parser lease manifest fragment compaction retry timeout cursor \
+    schema index vector token session commit rebase branch worktree lint clippy runtime deadlock \
+    mutex channel socket endpoint bucket upload checksum snapshot rollback migration column arrow \
+    batch query ranking snippet highlight embedding model cache eviction latency throughput \
+    benchmark profile flamegraph allocation buffer stream decoder unicode newline escape config \
+    environment deploy container kernel signal test fails after change";
+
+fn word(i: usize) -> &'static str {
+    let words: Vec<&str> = WORDS.split_whitespace().collect();
+    words[i % words.len()]
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Upkeep {
+    Off,
+    Maintain,
+    Auto,
+}
+
+struct Settings {
+    hosts: usize,
+    rounds: usize,
+    checkpoint_every: usize,
+    parallel: usize,
+    upkeep: Upkeep,
+    retain: String,
+    store: Option<String>,
+    model_on: bool,
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn env_string(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+impl Settings {
+    fn from_env() -> Settings {
+        let upkeep = match env_string("FLEET_UPKEEP", "off").as_str() {
+            "off" => Upkeep::Off,
+            "maintain" => Upkeep::Maintain,
+            "auto" => Upkeep::Auto,
+            other => panic!("FLEET_UPKEEP must be off, maintain or auto, not `{other}`"),
+        };
+        Settings {
+            hosts: env_usize("FLEET_HOSTS", 20).max(1),
+            rounds: env_usize("FLEET_ROUNDS", 100).max(1),
+            checkpoint_every: env_usize("FLEET_CHECKPOINT_EVERY", 25).max(1),
+            parallel: env_usize("FLEET_PARALLEL", 2).max(1),
+            upkeep,
+            retain: env_string("FLEET_RETAIN", "1h"),
+            store: std::env::var("FLEET_STORE").ok().filter(|s| !s.is_empty()),
+            model_on: !env_string("FLEET_MODEL", "off").eq_ignore_ascii_case("off"),
+        }
+    }
+
+    fn is_checkpoint(&self, round: usize) -> bool {
+        round == 1 || round.is_multiple_of(self.checkpoint_every) || round == self.rounds
+    }
+}
+
+/// Ids in UUID shape from counters, so every run writes the same sessions.
+fn uuid(tag: u8, host: usize, n: u64) -> String {
+    let v = (u128::from(tag) << 120) | ((host as u128) << 64) | u128::from(n);
+    let h = format!("{v:032x}");
+    [&h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..]].join("-")
+}
+
+const TAG_SESSION: u8 = 1;
+const TAG_MESSAGE: u8 = 2;
+const TAG_DOC_SESSION: u8 = 3;
+const TAG_DOC_MESSAGE: u8 = 4;
+
+fn timestamp(round: usize, host: usize, k: u64) -> String {
+    let secs = BASE_EPOCH + round as i64 * 600 + host as i64 * 7 + k as i64;
+    chrono::DateTime::from_timestamp(secs, 0)
+        .expect("timestamp in range")
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A few sentences of varied words and one token no other message has, so a
+/// search can find exactly this message.
+fn prose(seed: u64, token: &str) -> String {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut sentences = Vec::new();
+    for _ in 0..rng.usize(2..5) {
+        let words: Vec<&str> = (0..rng.usize(6..13)).map(|_| word(rng.usize(..))).collect();
+        let mut sentence = words.join(" ");
+        sentence[..1].make_ascii_uppercase();
+        sentences.push(format!("{sentence}."));
+    }
+    sentences.push(format!("Tracking this as {token}."));
+    sentences.join(" ")
+}
+
+/// One Claude Code transcript line, shaped as the client writes it.
+fn record(
+    role: &str,
+    id: &str,
+    parent: Option<&str>,
+    session: &str,
+    ts: &str,
+    text: &str,
+) -> String {
+    let message = if role == "user" {
+        json!({"role": "user", "content": text})
+    } else {
+        json!({"role": "assistant", "model": "claude-sonnet-4",
+               "content": [{"type": "text", "text": text}]})
+    };
+    json!({
+        "type": role, "uuid": id, "parentUuid": parent, "sessionId": session,
+        "timestamp": ts, "cwd": CWD, "isSidechain": false, "userType": "external",
+        "version": "2.0.14", "gitBranch": "main", "message": message
+    })
+    .to_string()
+}
+
+/// One host's Claude Code sessions, grown round by round.
+struct Host {
+    index: usize,
+    project: PathBuf,
+    session: Option<(String, PathBuf)>,
+    sessions_started: u64,
+    last_id: Option<String>,
+    messages: u64,
+    doc_lines: Vec<String>,
+    /// The unique token of this host's latest user message.
+    last_token: Option<String>,
+}
+
+impl Host {
+    fn new(index: usize, src: &Path) -> Host {
+        let project = src.join("-bench-project");
+        std::fs::create_dir_all(&project).expect("create host source dir");
+        Host {
+            index,
+            project,
+            session: None,
+            sessions_started: 0,
+            last_id: None,
+            messages: 0,
+            doc_lines: Vec::new(),
+            last_token: None,
+        }
+    }
+
+    /// Writes this round's activity; false when the host is idle this round.
+    fn step(&mut self, round: usize) -> bool {
+        // Offset by host so the fleet's idle rounds and new sessions are staggered.
+        let phase = round + self.index;
+        if round > 1 && phase.is_multiple_of(7) {
+            return false;
+        }
+        if self.session.is_none() || phase.is_multiple_of(10) {
+            self.start_session();
+        }
+        self.append_exchange(round);
+        if self.index.is_multiple_of(4) {
+            self.rewrite_doc(round);
+        }
+        true
+    }
+
+    fn start_session(&mut self) {
+        let id = uuid(TAG_SESSION, self.index, self.sessions_started);
+        self.sessions_started += 1;
+        let path = self.project.join(format!("{id}.jsonl"));
+        self.session = Some((id, path));
+        self.last_id = None;
+    }
+
+    fn next_id(&mut self) -> String {
+        self.messages += 1;
+        uuid(TAG_MESSAGE, self.index, self.messages)
+    }
+
+    /// One user message and its answer appended: the common, cheap case.
+    fn append_exchange(&mut self, round: usize) {
+        let (session, path) = self.session.clone().expect("a session is open");
+        let mut lines = String::new();
+        for (k, role) in ["user", "assistant"].into_iter().enumerate() {
+            let id = self.next_id();
+            let token = format!("zq{:02}r{round:04}{}", self.index, &role[..1]);
+            let seed = ((self.index as u64) << 32) | ((round as u64) << 1) | k as u64;
+            let ts = timestamp(round, self.index, k as u64);
+            let text = prose(seed, &token);
+            lines += &record(role, &id, self.last_id.as_deref(), &session, &ts, &text);
+            lines.push('\n');
+            if role == "user" {
+                self.last_token = Some(token);
+            }
+            self.last_id = Some(id);
+        }
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .expect("open session file");
+        file.write_all(lines.as_bytes())
+            .expect("append to session file");
+    }
+
+    /// A transcript rewritten whole with its first line changed: pond cannot
+    /// treat it as an append, so every round stores a new generation of it.
+    fn rewrite_doc(&mut self, round: usize) {
+        let session = uuid(TAG_DOC_SESSION, self.index, 0);
+        let n = self.doc_lines.len() as u64;
+        let id = uuid(TAG_DOC_MESSAGE, self.index, n);
+        let parent = n
+            .checked_sub(1)
+            .map(|p| uuid(TAG_DOC_MESSAGE, self.index, p));
+        let role = if n.is_multiple_of(2) {
+            "user"
+        } else {
+            "assistant"
+        };
+        let token = format!("zd{:02}r{round:04}", self.index);
+        let seed = (1u64 << 63) | ((self.index as u64) << 32) | round as u64;
+        let ts = timestamp(round, self.index, 2);
+        let body = prose(seed, &token);
+        let line = record(role, &id, parent.as_deref(), &session, &ts, &body);
+        self.doc_lines.push(line);
+        let head = json!({"type": "summary", "summary": format!("Notes kept by host-{:02}", self.index),
+                          "round": round});
+        let mut text = head.to_string();
+        for l in &self.doc_lines {
+            text.push('\n');
+            text += l;
+        }
+        text.push('\n');
+        let path = self.project.join(format!("doc-{:02}.jsonl", self.index));
+        std::fs::write(path, text).expect("rewrite doc file");
+    }
+}
+
+/// A store the hosts sync into, and where their per-host dirs live.
+struct Target {
+    url: String,
+    location: StoreLocation,
+    hosts_root: PathBuf,
+}
+
+impl Target {
+    fn host_dir(&self, host: usize) -> PathBuf {
+        self.hosts_root.join(format!("host-{host:02}"))
+    }
+}
+
+struct Fleet {
+    settings: Settings,
+    sources: PathBuf,
+    s3_endpoint: Option<String>,
+    /// The real cache dir: each host's HOME is fake, and the model lives here.
+    cache_home: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy)]
+struct SyncRun {
+    ms: f64,
+    changed: bool,
+    ok: bool,
+    commits: u64,
+    retries: u64,
+    /// Whether the sync went on to run store upkeep itself (`auto`).
+    upkept: bool,
+}
+
+impl Fleet {
+    fn source(&self, host: usize) -> PathBuf {
+        self.sources.join(format!("host-{host:02}"))
+    }
+
+    fn target(&self, url: &str, hosts_root: PathBuf) -> Target {
+        let mut location = StoreLocation::parse(url).expect("store location");
+        if let Some(endpoint) = self
+            .s3_endpoint
+            .as_deref()
+            .filter(|_| url.starts_with("s3://"))
+        {
+            location = location.with_options(s3_options(endpoint));
+        }
+        Target {
+            url: url.to_string(),
+            location,
+            hosts_root,
+        }
+    }
+
+    fn pond(&self, target: &Target, host: usize) -> Command {
+        let dir = target.host_dir(host);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pond"));
+        cmd.env("HOME", dir.join("home"))
+            .env("XDG_STATE_HOME", dir.join("state"))
+            .env("XDG_DATA_HOME", dir.join("data"))
+            .env("POND_STORE", &target.url)
+            .env("POND_HOST", format!("host-{host:02}"))
+            .env_remove("CLAUDE_CONFIG_DIR")
+            .env_remove("CODEX_HOME")
+            .env_remove("POND_CONFIG")
+            .env_remove("POND_LOG");
+        if self.settings.model_on {
+            cmd.env_remove("POND_EMBED_MODEL");
+            if let Some(cache) = &self.cache_home {
+                cmd.env("XDG_CACHE_HOME", cache);
+            }
+        } else {
+            cmd.env("POND_EMBED_MODEL", "off");
+        }
+        if let Some(endpoint) = &self.s3_endpoint {
+            for (k, v) in s3_env(endpoint) {
+                cmd.env(k, v);
+            }
+        }
+        cmd
+    }
+
+    fn sync(&self, target: &Target, host: usize, changed: bool, auto: bool) -> SyncRun {
+        let mut cmd = self.pond(target, host);
+        let src = self.source(host);
+        cmd.args([
+            "sync",
+            "claude-code",
+            "--path",
+            src.to_str().expect("utf-8 path"),
+            "--json",
+        ]);
+        if auto {
+            cmd.args(AUTO_UPKEEP_ARGS);
+            cmd.env("POND_UPKEEP_RETAIN", &self.settings.retain);
+        }
+        let (ms, out) = timed(&mut cmd);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let ok = out.status.success() && report["outcome"] == "ok";
+        if !ok {
+            warn(&format!("sync host-{host:02}"), &out);
+        }
+        SyncRun {
+            ms,
+            changed,
+            ok,
+            commits: report["commits"].as_u64().unwrap_or(0),
+            retries: report["commit_retries"].as_u64().unwrap_or(0),
+            upkept: report["upkeep"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("done")),
+        }
+    }
+
+    /// Syncs every host once, `parallel` at a time, in host order.
+    fn sync_all(&self, target: &Target, changed: &[bool], auto: bool) -> Vec<SyncRun> {
+        let next = AtomicUsize::new(0);
+        let done = Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            for _ in 0..self.settings.parallel {
+                s.spawn(|| {
+                    loop {
+                        let h = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&c) = changed.get(h) else { break };
+                        let run = self.sync(target, h, c, auto);
+                        done.lock().expect("results lock").push(run);
+                    }
+                });
+            }
+        });
+        done.into_inner().expect("results lock")
+    }
+
+    /// `pond maintain` as host-00; its own duration, when it reports one.
+    fn maintain(&self, target: &Target) -> Option<f64> {
+        let mut cmd = self.pond(target, 0);
+        cmd.args(["maintain", "--retain", &self.settings.retain, "--json"]);
+        let out = cmd.output().expect("spawn pond maintain");
+        if !out.status.success() {
+            warn("maintain", &out);
+            return None;
+        }
+        serde_json::from_slice::<Value>(&out.stdout).ok()?["duration_secs"].as_f64()
+    }
+
+    /// One-shot search processes: an untimed probe for a known message (its
+    /// id is returned for get_message), then `RUNS` timed word queries.
+    fn time_search(
+        &self,
+        target: &Target,
+        mode: &str,
+        probe: Option<&str>,
+        seed: usize,
+    ) -> (Option<Pct>, Option<String>) {
+        let search = |query: &str| {
+            let mut cmd = self.pond(target, 0);
+            cmd.args(["search", "--json", "--mode", mode, query]);
+            if mode == "fts" {
+                cmd.env("POND_EMBED_MODEL", "off");
+            }
+            let (ms, out) = timed(&mut cmd);
+            if !out.status.success() {
+                warn(&format!("search --mode {mode}"), &out);
+            }
+            let hits: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+            (
+                ms,
+                hits["hits"][0]["message_id"].as_str().map(str::to_string),
+            )
+        };
+        let mut id = probe.and_then(|q| search(q).1);
+        let mut times = Vec::new();
+        for i in 0..RUNS {
+            let (ms, hit) = search(word(seed * RUNS + i * 13));
+            times.push(ms);
+            id = id.or(hit);
+        }
+        (pct(times), id)
+    }
+
+    fn time_status(&self, target: &Target) -> Option<Pct> {
+        let times = (0..RUNS)
+            .map(|_| {
+                let mut cmd = self.pond(target, 0);
+                cmd.args(["status", "--all-hosts", "--json"]);
+                let (ms, out) = timed(&mut cmd);
+                if !out.status.success() {
+                    warn("status --all-hosts", &out);
+                }
+                ms
+            })
+            .collect();
+        pct(times)
+    }
+
+    /// Everything a checkpoint records about a store and reading from it.
+    fn measure(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        target: &Target,
+        probe: Option<&str>,
+        seed: usize,
+    ) -> Measures {
+        let store = rt
+            .block_on(Store::open(&target.location, OpenMode::Existing))
+            .expect("open the store in-process");
+        let tables = rt.block_on(store.health()).expect("store health");
+        let disk = target.location.local_dir.as_deref().map(dir_usage);
+        let (fts, mut id) = self.time_search(target, "fts", probe, seed);
+        let hybrid = self.settings.model_on.then(|| {
+            let (p, hit) = self.time_search(target, "hybrid", probe, seed);
+            id = id.take().or(hit);
+            p
+        });
+        let status = self.time_status(target);
+        let get_message = id.and_then(|id| time_get_message(rt, &store, &id));
+        Measures {
+            tables,
+            disk,
+            fts,
+            hybrid: hybrid.flatten(),
+            get_message,
+            status,
+        }
+    }
+}
+
+fn s3_env(endpoint: &str) -> [(&'static str, String); 5] {
+    [
+        ("AWS_ENDPOINT_URL", endpoint.to_string()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", "bench".into()),
+        ("AWS_SECRET_ACCESS_KEY", "bench".into()),
+        ("AWS_ALLOW_HTTP", "true".into()),
+    ]
+}
+
+/// The same settings as store options, for the in-process open: this
+/// process has no AWS variables of its own.
+fn s3_options(endpoint: &str) -> Vec<(String, String)> {
+    [
+        ("aws_endpoint", endpoint),
+        ("aws_region", "us-east-1"),
+        ("aws_access_key_id", "bench"),
+        ("aws_secret_access_key", "bench"),
+        ("allow_http", "true"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+fn create_bucket(endpoint: &str, bucket: &str) {
+    let addr = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut conn = std::net::TcpStream::connect(addr).expect("connect to S3");
+    write!(
+        conn,
+        "PUT /{bucket} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send create-bucket request");
+    let mut response = String::new();
+    conn.read_to_string(&mut response)
+        .expect("read create-bucket response");
+    // A bucket kept from an earlier run is fine: the bench then adds to it.
+    assert!(
+        response.starts_with("HTTP/1.1 200") || response.contains("BucketAlreadyOwnedByYou"),
+        "{response}"
+    );
+}
+
+fn warn(what: &str, out: &Output) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let last = stderr.lines().last().unwrap_or("");
+    eprintln!("fleet bench: {what} failed ({}): {last}", out.status);
+}
+
+fn timed(cmd: &mut Command) -> (f64, Output) {
+    let started = Instant::now();
+    let out = cmd.output().expect("spawn pond");
+    (started.elapsed().as_secs_f64() * 1000.0, out)
+}
+
+#[derive(Clone, Copy, serde::Serialize)]
+struct Pct {
+    p50: f64,
+    p95: f64,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn pct(mut v: Vec<f64>) -> Option<Pct> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    Some(Pct {
+        p50: percentile(&v, 0.5),
+        p95: percentile(&v, 0.95),
+    })
+}
+
+fn time_get_message(rt: &tokio::runtime::Runtime, store: &Store, id: &str) -> Option<Pct> {
+    let view = pond::archive::View::default();
+    let mut times = Vec::new();
+    for _ in 0..RUNS {
+        let params = pond::archive::GetMessageParams {
+            id: id.to_string(),
+            neighbours: None,
+        };
+        let started = Instant::now();
+        if let Err(e) = rt.block_on(pond::archive::get_message(store, &view, params)) {
+            eprintln!("fleet bench: get_message {id}: {e}");
+            return None;
+        }
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    pct(times)
+}
+
+/// (files, bytes) under a local store.
+fn dir_usage(dir: &Path) -> (u64, u64) {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| m.is_file())
+        .fold((0, 0), |(n, b), m| (n + 1, b + m.len()))
+}
+
+/// User plus system CPU of every child that has been waited for.
+#[cfg(unix)]
+fn children_core_secs() -> f64 {
+    // SAFETY: getrusage only writes the struct it is handed; all-zero is a
+    // valid rusage.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable rusage.
+    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) } != 0 {
+        return f64::NAN;
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+#[cfg(not(unix))]
+fn children_core_secs() -> f64 {
+    f64::NAN
+}
+
+struct Measures {
+    tables: Vec<TableHealth>,
+    disk: Option<(u64, u64)>,
+    fts: Option<Pct>,
+    hybrid: Option<Pct>,
+    get_message: Option<Pct>,
+    status: Option<Pct>,
+}
+
+/// Sync timings since the last checkpoint.
+#[derive(Default)]
+struct Window {
+    small: Vec<f64>,
+    noop: Vec<f64>,
+    maintain_secs: f64,
+}
+
+#[derive(Default)]
+struct Totals {
+    syncs: u64,
+    commits: u64,
+    retries: u64,
+    failed: u64,
+    upkeep_runs: u64,
+}
+
+impl Totals {
+    fn add(&mut self, run: &SyncRun) {
+        self.syncs += 1;
+        self.upkeep_runs += u64::from(run.upkept);
+        self.commits += run.commits;
+        self.retries += run.retries;
+        self.failed += u64::from(!run.ok);
+    }
+}
+
+/// One checkpoint (or the fresh ingest): a markdown row and a JSON line.
+#[derive(serde::Serialize)]
+struct Row {
+    kind: &'static str,
+    round: usize,
+    syncs: u64,
+    commits: u64,
+    commit_retries: u64,
+    failed_syncs: u64,
+    /// Syncs that ran upkeep themselves (`auto`).
+    upkeep_runs: u64,
+    files: Option<u64>,
+    bytes: Option<u64>,
+    /// messages, raw_records, search.
+    fragments: [u64; 3],
+    versions: [u64; 3],
+    fragments_all: u64,
+    versions_all: u64,
+    manifest_bytes: u64,
+    unindexed_search_rows: u64,
+    small_sync_ms: Option<Pct>,
+    noop_sync_ms: Option<Pct>,
+    search_fts_ms: Option<Pct>,
+    search_hybrid_ms: Option<Pct>,
+    get_message_ms: Option<Pct>,
+    status_all_hosts_ms: Option<Pct>,
+    maintain_secs: f64,
+    wall_secs: f64,
+    children_core_secs: f64,
+    tables: Vec<TableHealth>,
+}
+
+const KEY_TABLES: [&str; 3] = ["messages", "raw_records", "search"];
+
+impl Row {
+    fn new(
+        kind: &'static str,
+        round: usize,
+        totals: &Totals,
+        window: Window,
+        m: Measures,
+        started: Instant,
+    ) -> Row {
+        let of = |name: &str| m.tables.iter().find(|t| t.table == name);
+        let pick = |f: fn(&TableHealth) -> u64| KEY_TABLES.map(|n| of(n).map_or(0, f));
+        Row {
+            kind,
+            round,
+            syncs: totals.syncs,
+            commits: totals.commits,
+            commit_retries: totals.retries,
+            failed_syncs: totals.failed,
+            upkeep_runs: totals.upkeep_runs,
+            files: m.disk.map(|d| d.0),
+            bytes: m.disk.map(|d| d.1),
+            fragments: pick(|t| t.fragments),
+            versions: pick(|t| t.versions),
+            fragments_all: m.tables.iter().map(|t| t.fragments).sum(),
+            versions_all: m.tables.iter().map(|t| t.versions).sum(),
+            manifest_bytes: m.tables.iter().map(|t| t.manifest_bytes).sum(),
+            unindexed_search_rows: of("search").map_or(0, |t| t.unindexed_rows),
+            small_sync_ms: pct(window.small),
+            noop_sync_ms: pct(window.noop),
+            search_fts_ms: m.fts,
+            search_hybrid_ms: m.hybrid,
+            get_message_ms: m.get_message,
+            status_all_hosts_ms: m.status,
+            maintain_secs: window.maintain_secs,
+            wall_secs: started.elapsed().as_secs_f64(),
+            children_core_secs: children_core_secs(),
+            tables: m.tables,
+        }
+    }
+
+    fn markdown(&self) -> String {
+        let slash = |v: [u64; 3]| format!("{}/{}/{}", v[0], v[1], v[2]);
+        let cells = [
+            self.round.to_string(),
+            self.syncs.to_string(),
+            self.commits.to_string(),
+            self.files.map_or("-".into(), |f| f.to_string()),
+            self.bytes
+                .map_or("-".into(), |b| format!("{:.1}", b as f64 / 1e6)),
+            slash(self.fragments),
+            slash(self.versions),
+            format!("{:.1}", self.manifest_bytes as f64 / 1e3),
+            self.unindexed_search_rows.to_string(),
+            show(self.small_sync_ms),
+            show(self.noop_sync_ms),
+            show(self.search_fts_ms),
+            show(self.search_hybrid_ms),
+            show(self.get_message_ms),
+            show(self.status_all_hosts_ms),
+        ];
+        format!("| {} |", cells.join(" | "))
+    }
+}
+
+fn show(p: Option<Pct>) -> String {
+    p.map_or("-".into(), |p| format!("{:.0}/{:.0}", p.p50, p.p95))
+}
+
+const HEADER: &str = "| round | syncs | commits | files | MB on disk | fragments m/r/s | versions m/r/s | manifest KB | unindexed search rows | small sync ms p50/p95 | no-op sync ms p50/p95 | search fts ms | search hybrid ms | get_message ms | status --all-hosts ms |\n|---:|---:|---:|---:|---:|---|---|---:|---:|---|---|---|---|---|---|";
+
+fn write_json(out: &mut Option<std::fs::File>, row: &Row) {
+    if let Some(file) = out {
+        let line = serde_json::to_string(row).expect("serialise row");
+        writeln!(file, "{line}").expect("write FLEET_OUT");
+    }
+}
+
+fn print_settings(s: &Settings, store: &str) {
+    println!(
+        "fleet bench: {} hosts × {} rounds into one store",
+        s.hosts, s.rounds
+    );
+    println!(
+        "  store {store}, checkpoint every {} rounds, {} syncs at once, upkeep {:?} (retain {}), model {}",
+        s.checkpoint_every,
+        s.parallel,
+        s.upkeep,
+        s.retain,
+        if s.model_on { "default" } else { "off" },
+    );
+    println!("  times in ms (p50/p95); m/r/s = messages/raw_records/search\n");
+}
+
+/// Reads one measure of a checkpoint row.
+type Measure = fn(&Row) -> Option<f64>;
+
+fn print_comparison(last: &Row, fresh: &Row, first_small: Option<Pct>) {
+    let measures: [(&str, Measure); 6] = [
+        ("files on disk", |r| r.files.map(|f| f as f64)),
+        ("MB on disk", |r| r.bytes.map(|b| b as f64 / 1e6)),
+        ("data fragments (all tables)", |r| {
+            Some(r.fragments_all as f64)
+        }),
+        ("versions (all tables)", |r| Some(r.versions_all as f64)),
+        ("search fts p50 ms", |r| r.search_fts_ms.map(|p| p.p50)),
+        ("search hybrid p50 ms", |r| {
+            r.search_hybrid_ms.map(|p| p.p50)
+        }),
+    ];
+    println!("\nfinal store vs a fresh ingest of the same sessions:\n");
+    println!("| measure | final | fresh | final/fresh |\n|---|---:|---:|---:|");
+    for (label, f) in measures {
+        ratio_row(label, f(last), f(fresh));
+    }
+    // Not against the fresh store: the last window's small syncs against round 1's.
+    let small = |p: Option<Pct>| p.map(|p| p.p50);
+    let label = "small sync p50 ms: last window / round 1";
+    ratio_row(label, small(last.small_sync_ms), small(first_small));
+}
+
+fn ratio_row(label: &str, a: Option<f64>, b: Option<f64>) {
+    let cell = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
+    let ratio = match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+        _ => "-".into(),
+    };
+    println!("| {label} | {} | {} | {ratio} |", cell(a), cell(b));
+}
+
+/// The store URL, creating the bucket first for an S3 store.
+fn store_url(settings: &Settings, work: &Path, s3_endpoint: Option<&str>) -> String {
+    let Some(url) = settings.store.clone() else {
+        return work.join("store").display().to_string();
+    };
+    if let Some(rest) = url.strip_prefix("s3://") {
+        let endpoint = s3_endpoint.expect("an s3:// FLEET_STORE needs POND_TEST_S3_ENDPOINT");
+        let bucket = rest.split('/').next().expect("bucket in FLEET_STORE");
+        create_bucket(endpoint, bucket);
+    }
+    url
+}
+
+/// What the rounds leave for the summary.
+struct FleetRun {
+    last: Row,
+    first_small: Option<Pct>,
+    maintain_secs: f64,
+}
+
+impl Fleet {
+    fn run_rounds(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        target: &Target,
+        hosts: &mut [Host],
+        json_out: &mut Option<std::fs::File>,
+    ) -> FleetRun {
+        let s = &self.settings;
+        let started = Instant::now();
+        let (mut totals, mut window) = (Totals::default(), Window::default());
+        let (mut first_small, mut last, mut maintain_secs) = (None, None, 0.0);
+        println!("{HEADER}");
+        for round in 1..=s.rounds {
+            let changed: Vec<bool> = hosts.iter_mut().map(|h| h.step(round)).collect();
+            let round_started = Instant::now();
+            for run in self.sync_all(target, &changed, s.upkeep == Upkeep::Auto) {
+                totals.add(&run);
+                let bucket = if run.changed {
+                    &mut window.small
+                } else {
+                    &mut window.noop
+                };
+                bucket.push(run.ms);
+            }
+            if s.upkeep == Upkeep::Maintain {
+                let secs = self.maintain(target).unwrap_or(0.0);
+                window.maintain_secs += secs;
+                maintain_secs += secs;
+            }
+            let secs = round_started.elapsed().as_secs_f64();
+            eprintln!("round {round}/{}: {secs:.1}s", s.rounds);
+            if !s.is_checkpoint(round) {
+                continue;
+            }
+            let m = self.measure(rt, target, latest_token(hosts).as_deref(), round);
+            let closed = std::mem::take(&mut window);
+            let row = Row::new("fleet", round, &totals, closed, m, started);
+            if round == 1 {
+                first_small = row.small_sync_ms;
+            }
+            println!("{}", row.markdown());
+            write_json(json_out, &row);
+            last = Some(row);
+        }
+        let last = last.expect("the last round is a checkpoint");
+        FleetRun {
+            last,
+            first_small,
+            maintain_secs,
+        }
+    }
+
+    /// The same sessions in one sync per host into a new local store: what
+    /// the store would hold without its history of small commits.
+    fn fresh_ingest(&self, rt: &tokio::runtime::Runtime, work: &Path, hosts: &[Host]) -> Row {
+        let url = work.join("fresh-store").display().to_string();
+        let fresh = self.target(&url, work.join("fresh"));
+        let started = Instant::now();
+        let mut totals = Totals::default();
+        for run in self.sync_all(&fresh, &vec![true; hosts.len()], false) {
+            totals.add(&run);
+        }
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!("fresh ingest: {secs:.1}s");
+        let m = self.measure(
+            rt,
+            &fresh,
+            latest_token(hosts).as_deref(),
+            self.settings.rounds,
+        );
+        Row::new(
+            "fresh",
+            self.settings.rounds,
+            &totals,
+            Window::default(),
+            m,
+            started,
+        )
+    }
+}
+
+fn latest_token(hosts: &[Host]) -> Option<String> {
+    hosts.iter().rev().find_map(|h| h.last_token.clone())
+}
+
+fn main() {
+    let settings = Settings::from_env();
+    let work = tempfile::tempdir().expect("bench temp dir");
+    let s3_endpoint = std::env::var("POND_TEST_S3_ENDPOINT").ok();
+    let url = store_url(&settings, work.path(), s3_endpoint.as_deref());
+    print_settings(&settings, &url);
+    let mut json_out =
+        std::env::var_os("FLEET_OUT").map(|p| std::fs::File::create(p).expect("create FLEET_OUT"));
+    // Each host's HOME is its own, so the model must be found in the real cache.
+    let cache_home = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")));
+    let fleet = Fleet {
+        settings,
+        sources: work.path().join("src"),
+        s3_endpoint,
+        cache_home,
+    };
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let target = fleet.target(&url, work.path().join("fleet"));
+    let mut hosts: Vec<Host> = (0..fleet.settings.hosts)
+        .map(|h| Host::new(h, &fleet.source(h)))
+        .collect();
+
+    let started = Instant::now();
+    let run = fleet.run_rounds(&rt, &target, &mut hosts, &mut json_out);
+    let (fleet_wall, fleet_cores) = (started.elapsed().as_secs_f64(), children_core_secs());
+    let fresh = fleet.fresh_ingest(&rt, work.path(), &hosts);
+    write_json(&mut json_out, &fresh);
+    print_comparison(&run.last, &fresh, run.first_small);
+
+    println!(
+        "\nrounds: {fleet_wall:.1}s wall, {fleet_cores:.1} core-seconds (user+system) in pond processes"
+    );
+    match fleet.settings.upkeep {
+        Upkeep::Maintain => println!("pond maintain: {:.1}s in all", run.maintain_secs),
+        Upkeep::Auto => println!("syncs that ran upkeep: {}", run.last.upkeep_runs),
+        Upkeep::Off => {}
+    }
+    println!(
+        "syncs: {}, failed {}, commit retries {}",
+        run.last.syncs, run.last.failed_syncs, run.last.commit_retries
+    );
+    println!(
+        "total with the fresh ingest: {:.1}s wall, {:.1} core-seconds",
+        started.elapsed().as_secs_f64(),
+        children_core_secs()
+    );
+}

@@ -1,0 +1,100 @@
+//! `pond maintain`, and the upkeep step of `pond sync --upkeep` and
+//! `pond agent`.
+
+use std::process::ExitCode;
+
+use super::{Context, MaintainArgs, output};
+use crate::maintain::{self, LEASE_TTL, MaintainOptions, MaintainReport};
+use crate::store::{OpenMode, Store};
+
+pub async fn run(ctx: &Context, args: MaintainArgs) -> anyhow::Result<ExitCode> {
+    let store = Store::open(&ctx.location, OpenMode::Existing).await?;
+    let opts = MaintainOptions {
+        host: ctx.host.clone(),
+        retain: args.retain.unwrap_or(ctx.upkeep.retain),
+        dry_run: args.dry_run,
+        lease_ttl: LEASE_TTL,
+    };
+    let quiet = args.json;
+    let progress = |line: &str| {
+        if !quiet {
+            eprintln!("{line}");
+        }
+    };
+    let report = maintain::run(&store, &opts, &progress).await?;
+    if args.json {
+        output::print_json(&report)?;
+    } else {
+        print_human(&report);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_human(report: &MaintainReport) {
+    println!(
+        "{:<12} {:>9} {:>9} {:>9} {:>9} {:>10} {:>9}",
+        "table", "fragments", "after", "versions", "after", "unindexed", "pruned MB"
+    );
+    for t in &report.tables {
+        let after = t.after.as_ref();
+        println!(
+            "{:<12} {:>9} {:>9} {:>9} {:>9} {:>10} {:>9.1}",
+            t.table,
+            t.before.fragments,
+            after.map_or("-".into(), |a| a.fragments.to_string()),
+            t.before.versions,
+            after.map_or("-".into(), |a| a.versions.to_string()),
+            after.map_or(t.before.unindexed_rows, |a| a.unindexed_rows),
+            t.pruned.bytes_removed as f64 / 1e6
+        );
+    }
+    match report.outcome.as_str() {
+        "busy" => {
+            if let Some(h) = &report.holder {
+                println!(
+                    "upkeep is running on {} (lease until {}); nothing done here",
+                    h.holder,
+                    h.expires_at.format("%Y-%m-%d %H:%M:%S UTC")
+                );
+            }
+        }
+        "dry-run" => println!("nothing written (--dry-run)"),
+        outcome => println!(
+            "upkeep {outcome} in {:.1}s (versions superseded more than {} ago pruned; {} old run records trimmed)",
+            report.duration_secs,
+            humantime::format_duration(std::time::Duration::from_secs(report.retain_secs)),
+            report.runs_trimmed
+        ),
+    }
+    for left in &report.left {
+        println!("left: {left}");
+    }
+}
+
+/// Runs upkeep when it is due, after a sync. Never an error: the sync's
+/// own outcome stands, and a failed upkeep is retried when next due.
+pub async fn when_due(ctx: &Context, store: &Store, progress: &dyn Fn(&str)) -> String {
+    let reason = match maintain::due(store, &ctx.upkeep.policy).await {
+        Ok(Some(reason)) => reason,
+        Ok(None) => return "not due".into(),
+        Err(e) => return format!("check failed: {e}"),
+    };
+    progress(&format!("store upkeep is due ({reason})"));
+    let opts = MaintainOptions {
+        host: ctx.host.clone(),
+        retain: ctx.upkeep.retain,
+        dry_run: false,
+        lease_ttl: LEASE_TTL,
+    };
+    match maintain::run(store, &opts, progress).await {
+        Ok(r) if r.outcome == "busy" => format!(
+            "busy: {} holds the lease",
+            r.holder.map(|h| h.holder).unwrap_or_default()
+        ),
+        Ok(r) => format!("{} in {:.1} s ({reason})", r.outcome, r.duration_secs),
+        Err(e) => {
+            tracing::warn!(error = %e, "store upkeep failed");
+            format!("failed: {e}")
+        }
+    }
+}

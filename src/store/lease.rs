@@ -1,0 +1,258 @@
+//! One host at a time for store upkeep, with no coordinator.
+//!
+//! Compaction conflicts with another compaction, and pruning beside a
+//! second pruner can delete what the other just wrote, so upkeep must be
+//! single-flight across the fleet. The only primitive every supported store
+//! offers is put-if-absent, so the lease is a numbered series of objects
+//! (`_pond/upkeep/lease-<epoch>`), each naming a holder and an expiry. The
+//! newest epoch is the lease. A host takes a free or expired lease by
+//! creating the next epoch, and the holder renews by creating the next one
+//! itself: two hosts can never both create one epoch, so at most one holds
+//! the lease, and a holder that finds its renewal epoch taken knows it lost
+//! the lease and stops. A holder that dies simply stops renewing; its lease
+//! expires and the next host takes over.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use serde::{Deserialize, Serialize};
+
+use super::{StoreError, StoreLocation, probe};
+
+/// Epochs kept behind the current one: enough to read who held it last.
+const EPOCHS_KEPT: u64 = 8;
+
+/// What a lease object says.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LeaseRecord {
+    pub holder: String,
+    pub pid: u32,
+    pub taken_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Given up by its holder before it expired.
+    #[serde(default)]
+    pub released: bool,
+}
+
+impl LeaseRecord {
+    pub fn is_free(&self, now: DateTime<Utc>) -> bool {
+        self.released || self.expires_at <= now
+    }
+}
+
+/// A lease this process holds.
+pub struct Lease {
+    os: Arc<dyn ObjectStore>,
+    dir: ObjectPath,
+    epoch: u64,
+    record: LeaseRecord,
+    ttl: Duration,
+}
+
+/// Why taking the lease did not give it.
+pub enum Taken {
+    Held(Lease),
+    /// Another host holds it (its record).
+    Busy(LeaseRecord),
+}
+
+fn lease_error(location: &StoreLocation, what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Prepare {
+        location: location.display.clone(),
+        source: std::io::Error::other(location.redact(&format!("{what}: {e}"))),
+    }
+}
+
+fn epoch_path(dir: &ObjectPath, epoch: u64) -> ObjectPath {
+    dir.clone().join(format!("lease-{epoch:020}"))
+}
+
+fn upkeep_dir(prefix: &ObjectPath) -> ObjectPath {
+    prefix.clone().join("_pond").join("upkeep")
+}
+
+/// The newest epoch and its record, if any lease was ever taken.
+async fn newest(
+    os: &dyn ObjectStore,
+    dir: &ObjectPath,
+) -> Result<Option<(u64, LeaseRecord)>, object_store::Error> {
+    let listed: Vec<_> = os.list(Some(dir)).try_collect().await?;
+    let mut epochs: Vec<u64> = listed
+        .iter()
+        .filter_map(|m| m.location.filename())
+        .filter_map(|n| n.strip_prefix("lease-"))
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    epochs.sort_unstable();
+    // The newest readable one: an epoch whose object vanished (pruned by a
+    // later holder) or is damaged says nothing about the lease.
+    for &epoch in epochs.iter().rev() {
+        match os.get(&epoch_path(dir, epoch)).await {
+            Ok(got) => {
+                let bytes = got.bytes().await?;
+                if let Ok(record) = serde_json::from_slice(&bytes) {
+                    return Ok(Some((epoch, record)));
+                }
+            }
+            Err(object_store::Error::NotFound { .. }) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
+/// Who holds the upkeep lease now, if anyone (for status).
+pub async fn current(location: &StoreLocation) -> Result<Option<LeaseRecord>, StoreError> {
+    let (os, prefix) = probe::build(location).map_err(|e| lease_error(location, "open", e))?;
+    let found = newest(os.as_ref(), &upkeep_dir(&prefix))
+        .await
+        .map_err(|e| lease_error(location, "read the upkeep lease", e))?;
+    Ok(found.map(|(_, r)| r).filter(|r| !r.is_free(Utc::now())))
+}
+
+/// Creates `epoch` if nobody has; `false` when another host did first.
+async fn create(
+    os: &dyn ObjectStore,
+    dir: &ObjectPath,
+    epoch: u64,
+    record: &LeaseRecord,
+) -> Result<bool, object_store::Error> {
+    let body = serde_json::to_vec(record).unwrap_or_default();
+    let put = os
+        .put_opts(
+            &epoch_path(dir, epoch),
+            PutPayload::from(body),
+            PutOptions {
+                mode: PutMode::Create,
+                ..PutOptions::default()
+            },
+        )
+        .await;
+    match put {
+        Ok(_) => Ok(true),
+        Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+fn record_for(holder: &str, ttl: Duration) -> LeaseRecord {
+    let now = Utc::now();
+    LeaseRecord {
+        holder: holder.to_string(),
+        pid: std::process::id(),
+        taken_at: now,
+        expires_at: now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX),
+        released: false,
+    }
+}
+
+/// Takes the lease for `ttl` unless another host holds it.
+pub async fn take(
+    location: &StoreLocation,
+    holder: &str,
+    ttl: Duration,
+) -> Result<Taken, StoreError> {
+    let (os, prefix) = probe::build(location).map_err(|e| lease_error(location, "open", e))?;
+    let dir = upkeep_dir(&prefix);
+    let fail = |e| lease_error(location, "take the upkeep lease", e);
+    let current = newest(os.as_ref(), &dir).await.map_err(fail)?;
+    let next = match &current {
+        Some((_, record)) if !record.is_free(Utc::now()) => {
+            return Ok(Taken::Busy(record.clone()));
+        }
+        Some((epoch, _)) => epoch + 1,
+        None => 1,
+    };
+    let record = record_for(holder, ttl);
+    if !create(os.as_ref(), &dir, next, &record)
+        .await
+        .map_err(fail)?
+    {
+        let winner = newest(os.as_ref(), &dir).await.map_err(fail)?;
+        return Ok(Taken::Busy(winner.map(|(_, r)| r).unwrap_or(record)));
+    }
+    // Old epochs only say who held the lease long ago.
+    for old in next.saturating_sub(EPOCHS_KEPT + 16)..next.saturating_sub(EPOCHS_KEPT) {
+        let _ = os.delete(&epoch_path(&dir, old)).await;
+    }
+    Ok(Taken::Held(Lease {
+        os,
+        dir,
+        epoch: next,
+        record,
+        ttl,
+    }))
+}
+
+/// The lease is gone: its renewal epoch was taken by another host (which
+/// only happens once it expired), or the store refused the renewal.
+#[derive(Debug, thiserror::Error)]
+#[error("the upkeep lease was lost: {0}")]
+pub struct LeaseLost(pub String);
+
+impl Lease {
+    pub fn record(&self) -> &LeaseRecord {
+        &self.record
+    }
+
+    /// Extends the lease by its time-to-live from now.
+    pub async fn renew(&mut self) -> Result<(), LeaseLost> {
+        if self.record.expires_at <= Utc::now() {
+            return Err(LeaseLost("it expired before it was renewed".into()));
+        }
+        let mut record = record_for(&self.record.holder, self.ttl);
+        record.taken_at = self.record.taken_at;
+        match create(self.os.as_ref(), &self.dir, self.epoch + 1, &record).await {
+            Ok(true) => {
+                self.epoch += 1;
+                self.record = record;
+                Ok(())
+            }
+            Ok(false) => Err(LeaseLost("another host took it over".into())),
+            Err(e) => Err(LeaseLost(e.to_string())),
+        }
+    }
+
+    /// Gives the lease up so the next host need not wait for it to expire.
+    pub async fn release(mut self) {
+        self.record.released = true;
+        let _ = create(self.os.as_ref(), &self.dir, self.epoch + 1, &self.record).await;
+    }
+}
+
+/// The last upkeep run, as its holder recorded it beside the lease.
+pub async fn read_json<T: for<'de> Deserialize<'de>>(
+    location: &StoreLocation,
+    name: &str,
+) -> Result<Option<T>, StoreError> {
+    let (os, prefix) = probe::build(location).map_err(|e| lease_error(location, "open", e))?;
+    match os.get(&upkeep_dir(&prefix).join(name)).await {
+        Ok(got) => {
+            let bytes = got
+                .bytes()
+                .await
+                .map_err(|e| lease_error(location, &format!("read {name}"), e))?;
+            Ok(serde_json::from_slice(&bytes).ok())
+        }
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(lease_error(location, &format!("read {name}"), e)),
+    }
+}
+
+/// Writes `value` beside the lease (plain overwrite: only the holder writes).
+pub async fn write_json<T: Serialize>(
+    location: &StoreLocation,
+    name: &str,
+    value: &T,
+) -> Result<(), StoreError> {
+    let (os, prefix) = probe::build(location).map_err(|e| lease_error(location, "open", e))?;
+    let body = serde_json::to_vec_pretty(value).unwrap_or_default();
+    os.put(&upkeep_dir(&prefix).join(name), PutPayload::from(body))
+        .await
+        .map_err(|e| lease_error(location, &format!("write {name}"), e))?;
+    Ok(())
+}

@@ -1,0 +1,296 @@
+//! Keeping a store that many hosts write every few minutes bounded: what
+//! its tables look like (health), and the steps that fold many small
+//! commits back into few large ones (compaction, index folding, the key
+//! indexes, pruning old versions).
+//!
+//! Every sync adds at least one fragment and one version to each table it
+//! writes; nothing in Lance takes them away on its own. These are the
+//! store's half of upkeep: each step is one Lance operation on one table,
+//! safe beside running syncs (compaction conflicts only with index builds
+//! and other compactions, which the upkeep lease keeps to one host). When
+//! and by whom they run is `crate::maintain`'s business.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use lancedb::index::Index;
+use lancedb::index::scalar::BTreeIndexBuilder;
+use lancedb::table::{CompactionOptions, OptimizeAction, OptimizeOptions};
+use serde::Serialize;
+
+use super::{StoreError, TableKind, lance_error, probe};
+use crate::store::Store;
+
+/// One table's shape: what grows with every commit until upkeep runs.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TableHealth {
+    pub table: String,
+    pub rows: u64,
+    pub fragments: u64,
+    /// Fragments small enough for compaction to merge.
+    pub small_fragments: u64,
+    /// Versions (manifests) kept.
+    pub versions: u64,
+    /// Data, index and deletion files the current version references.
+    pub bytes: u64,
+    /// Size of the newest manifest, read on every open.
+    pub manifest_bytes: u64,
+    /// Rows not yet in every index of the table.
+    pub unindexed_rows: u64,
+    pub deleted_rows: u64,
+}
+
+/// What compaction did to one table.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Compacted {
+    pub fragments_removed: u64,
+    pub fragments_added: u64,
+}
+
+/// What pruning removed from one table.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Pruned {
+    pub versions_removed: u64,
+    pub bytes_removed: u64,
+    pub files_removed: u64,
+}
+
+/// Columns every keyed write, transcript and recovery reads by: without a
+/// B-tree each of those reads scans the whole column.
+pub const KEY_INDEXES: [(TableKind, &str); 6] = [
+    (TableKind::Raw, "id"),
+    (TableKind::Raw, "file_id"),
+    (TableKind::Messages, "id"),
+    (TableKind::Messages, "session_id"),
+    (TableKind::Sessions, "id"),
+    (TableKind::Search, "id"),
+];
+
+fn key_index_name(column: &str) -> String {
+    format!("{column}_key_idx")
+}
+
+impl Store {
+    /// The shape of each table, from its manifest and a listing of its
+    /// versions (no data is read).
+    pub async fn health(&self) -> Result<Vec<TableHealth>, StoreError> {
+        let (os, prefix) = probe::build(&self.location)
+            .map_err(|e| lance_error_str(&self.location, "open", &e))?;
+        let mut out = Vec::new();
+        for (&kind, table) in &self.tables {
+            let what = format!("read {} statistics", kind.name());
+            let stats = table
+                .stats()
+                .await
+                .map_err(|e| lance_error(&self.location, &what, e))?;
+            let mut health = TableHealth {
+                table: kind.name().to_string(),
+                rows: stats.num_rows as u64,
+                fragments: stats.fragment_stats.num_fragments as u64,
+                small_fragments: stats.fragment_stats.num_small_fragments as u64,
+                bytes: stats.total_bytes as u64,
+                deleted_rows: stats.num_deleted_rows.unwrap_or(0) as u64,
+                ..TableHealth::default()
+            };
+            let versions_dir = prefix
+                .clone()
+                .join(format!("{}.lance", kind.name()))
+                .join("_versions");
+            let manifests: Vec<_> = os
+                .list(Some(&versions_dir))
+                .try_collect()
+                .await
+                .map_err(|e| lance_error_str(&self.location, &what, &e.to_string()))?;
+            let manifests: Vec<_> = manifests
+                .into_iter()
+                .filter(|m| m.location.as_ref().ends_with(".manifest"))
+                .collect();
+            health.versions = manifests.len() as u64;
+            health.manifest_bytes = manifests
+                .iter()
+                .max_by_key(|m| m.last_modified)
+                .map_or(0, |m| m.size);
+            let indices = table
+                .list_indices()
+                .await
+                .map_err(|e| lance_error(&self.location, &what, e))?;
+            for index in indices {
+                if let Some(s) = table
+                    .index_stats(&index.name)
+                    .await
+                    .map_err(|e| lance_error(&self.location, &what, e))?
+                {
+                    health.unindexed_rows = health.unindexed_rows.max(s.num_unindexed_rows as u64);
+                }
+            }
+            out.push(health);
+        }
+        out.sort_by(|a, b| a.table.cmp(&b.table));
+        Ok(out)
+    }
+
+    /// The current version of a table (one manifest read).
+    pub async fn table_version(&self, kind: TableKind) -> Result<u64, StoreError> {
+        self.table(kind)?
+            .version()
+            .await
+            .map_err(|e| lance_error(&self.location, "read table version", e))
+    }
+
+    /// Rewrites the table's small fragments into few large ones.
+    pub async fn compact(&self, kind: TableKind) -> Result<Compacted, StoreError> {
+        let table = self.table(kind)?;
+        let what = format!("compact {}", kind.name());
+        let stats = super::retry::with_retry(self.retry, &self.retries, &what, || {
+            table.optimize(OptimizeAction::Compact {
+                options: CompactionOptions::default(),
+                remap_options: None,
+            })
+        })
+        .await
+        .map_err(|e| lance_error(&self.location, &what, e))?;
+        Ok(stats
+            .compaction
+            .map(|m| Compacted {
+                fragments_removed: m.fragments_removed as u64,
+                fragments_added: m.fragments_added as u64,
+            })
+            .unwrap_or_default())
+    }
+
+    /// Creates the key indexes a table lacks; returns how many it built.
+    pub async fn ensure_key_indexes(&self, kind: TableKind) -> Result<u64, StoreError> {
+        let table = self.table(kind)?;
+        let what = format!("index keys of {}", kind.name());
+        let existing = table
+            .list_indices()
+            .await
+            .map_err(|e| lance_error(&self.location, &what, e))?;
+        let mut built = 0;
+        for (_, column) in KEY_INDEXES.iter().filter(|(k, _)| *k == kind) {
+            let indexed = existing
+                .iter()
+                .any(|i| i.columns.len() == 1 && i.columns[0] == *column);
+            if indexed {
+                continue;
+            }
+            table
+                .create_index(&[*column], Index::BTree(BTreeIndexBuilder::default()))
+                .name(key_index_name(column))
+                .replace(false)
+                .execute()
+                .await
+                .map_err(|e| lance_error(&self.location, &what, e))?;
+            built += 1;
+        }
+        Ok(built)
+    }
+
+    /// Folds every index's delta segments and unindexed rows into one
+    /// segment; `retrain` rebuilds a vector index's model from the rows now
+    /// stored.
+    pub async fn fold_indexes(&self, kind: TableKind, retrain: bool) -> Result<(), StoreError> {
+        let table = self.table(kind)?;
+        let what = format!("fold indexes of {}", kind.name());
+        let indices = table
+            .list_indices()
+            .await
+            .map_err(|e| lance_error(&self.location, &what, e))?;
+        if indices.is_empty() {
+            return Ok(());
+        }
+        let options = if retrain {
+            OptimizeOptions::retrain()
+        } else {
+            // Everything into one segment: queries read every segment.
+            OptimizeOptions::merge(usize::MAX >> 1)
+        };
+        super::retry::with_retry(self.retry, &self.retries, &what, || {
+            table.optimize(OptimizeAction::Index(options.clone()))
+        })
+        .await
+        .map_err(|e| lance_error(&self.location, &what, e))?;
+        Ok(())
+    }
+
+    /// Removes the versions that were superseded more than `retain` ago,
+    /// and the files only they referenced. Never a version a reader could
+    /// have opened within `retain`, never the current one, never a file no
+    /// manifest proves unreferenced (an in-flight write's).
+    pub async fn prune(&self, kind: TableKind, retain: Duration) -> Result<Pruned, StoreError> {
+        let table = self.table(kind)?;
+        let what = format!("prune {}", kind.name());
+        let versions = table
+            .list_versions()
+            .await
+            .map_err(|e| lance_error(&self.location, &what, e))?;
+        let Some(cutoff) = prune_cutoff(
+            versions.iter().map(|v| v.timestamp).collect(),
+            Utc::now(),
+            retain,
+        ) else {
+            return Ok(Pruned::default());
+        };
+        let stats = table
+            .optimize_prune_before(cutoff, Some(false), Some(false))
+            .await
+            .map_err(|e| lance_error(&self.location, &what, e))?;
+        Ok(stats
+            .prune
+            .map(|p| Pruned {
+                versions_removed: p.old_versions,
+                bytes_removed: p.bytes_removed,
+                files_removed: p.data_files_removed
+                    + p.index_files_removed
+                    + p.deletion_files_removed
+                    + p.transaction_files_removed,
+            })
+            .unwrap_or_default())
+    }
+}
+
+/// The time before which versions may go: that of the newest version older
+/// than `retain`. Lance removes versions older than a cutoff; measured by
+/// its own timestamp, a version current for a year until a minute ago
+/// would go at once, under a reader that opened it a minute ago. Cutting
+/// at the newest version older than `retain` removes exactly those whose
+/// successor is older than `retain`: superseded for at least that long.
+fn prune_cutoff(
+    mut timestamps: Vec<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    retain: Duration,
+) -> Option<DateTime<Utc>> {
+    let horizon = now - chrono::Duration::from_std(retain).ok()?;
+    timestamps.sort_unstable();
+    timestamps.into_iter().rev().find(|t| *t < horizon)
+}
+
+fn lance_error_str(location: &super::StoreLocation, what: &str, e: &str) -> StoreError {
+    StoreError::Lance {
+        location: location.display.clone(),
+        operation: what.to_string(),
+        message: location.redact(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(secs, 0).expect("time")
+    }
+
+    #[test]
+    fn only_versions_superseded_longer_than_the_retention_go() {
+        let now = at(1_000);
+        let retain = Duration::from_secs(100);
+        // v1 at 0 (superseded at 10), v2 at 10 (superseded at 950), v3 at 950.
+        let cut = prune_cutoff(vec![at(0), at(10), at(950)], now, retain);
+        // Cut at v2: v1 goes; v2, superseded 50 s ago, stays.
+        assert_eq!(cut, Some(at(10)));
+        // Nothing older than the retention: nothing goes.
+        assert_eq!(prune_cutoff(vec![at(950), at(990)], now, retain), None);
+    }
+}
