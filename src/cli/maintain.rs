@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use super::{Context, MaintainArgs, output};
-use crate::maintain::{self, LEASE_TTL, MaintainOptions, MaintainReport};
+use crate::maintain::{self, MaintainOptions, MaintainReport};
 use crate::store::{OpenMode, Store};
 
 pub async fn run(ctx: &Context, args: MaintainArgs) -> anyhow::Result<ExitCode> {
@@ -13,7 +13,7 @@ pub async fn run(ctx: &Context, args: MaintainArgs) -> anyhow::Result<ExitCode> 
         host: ctx.host.clone(),
         retain: args.retain.unwrap_or(ctx.upkeep.retain),
         dry_run: args.dry_run,
-        lease_ttl: LEASE_TTL,
+        lease_ttl: ctx.upkeep.lease_ttl,
     };
     let quiet = args.json;
     let progress = |line: &str| {
@@ -84,7 +84,7 @@ pub async fn when_due(ctx: &Context, store: &Store, progress: &dyn Fn(&str)) -> 
         host: ctx.host.clone(),
         retain: ctx.upkeep.retain,
         dry_run: false,
-        lease_ttl: LEASE_TTL,
+        lease_ttl: ctx.upkeep.lease_ttl,
     };
     match maintain::run(store, &opts, progress).await {
         Ok(r) if r.outcome == "busy" => format!(

@@ -500,6 +500,9 @@ pub struct Context {
 #[derive(Debug, Clone)]
 pub struct UpkeepSettings {
     pub retain: std::time::Duration,
+    /// How long the lease holds between renewals (`POND_UPKEEP_LEASE_TTL`,
+    /// for operators and tests; default 15 minutes).
+    pub lease_ttl: std::time::Duration,
     pub policy: crate::maintain::UpkeepPolicy,
 }
 
@@ -527,6 +530,7 @@ impl UpkeepSettings {
                 &file.retain,
                 crate::maintain::DEFAULT_RETAIN,
             )?,
+            lease_ttl: duration("POND_UPKEEP_LEASE_TTL", &None, crate::maintain::LEASE_TTL)?,
             policy: crate::maintain::UpkeepPolicy {
                 every: duration("POND_UPKEEP_EVERY", &file.every, defaults.every)?,
                 after_commits,

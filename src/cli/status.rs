@@ -25,6 +25,20 @@ struct Status {
     clients: Vec<crate::archive::ClientCount>,
     last_sync: Option<SyncReport>,
     lock_holder: Option<Holder>,
+    /// Each table's shape: what upkeep keeps bounded.
+    tables: Vec<crate::store::upkeep::TableHealth>,
+    upkeep: Option<UpkeepStatus>,
+}
+
+#[derive(Debug, Serialize)]
+struct UpkeepStatus {
+    last: Option<crate::maintain::LastUpkeep>,
+    /// Who holds the upkeep lease now.
+    running: Option<crate::store::lease::LeaseRecord>,
+    /// Whether it is due by the policy in effect, and why.
+    due: Option<String>,
+    /// Due for more than twice the interval: no host is doing it.
+    overdue: bool,
 }
 
 pub async fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<ExitCode> {
@@ -44,6 +58,8 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<ExitCode> {
         clients: Vec::new(),
         last_sync: read_last_sync(&state_dir, &ctx.location.key),
         lock_holder: lock::current_holder(&lock::lock_path(&state_dir, &ctx.location.key)),
+        tables: Vec::new(),
+        upkeep: None,
     };
     match Store::open(&ctx.location, OpenMode::Existing).await {
         Ok(store) => {
@@ -53,6 +69,8 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<ExitCode> {
             status.clients = crate::archive::client_counts(&store, None).await?;
             status.sessions = status.clients.iter().map(|c| c.sessions).sum();
             status.messages = status.clients.iter().map(|c| c.messages).sum();
+            status.tables = store.health().await?;
+            status.upkeep = Some(upkeep_status(ctx, &store).await?);
         }
         Err(StoreError::NotFound(_)) => {}
         Err(e) => return Err(e.into()),
@@ -64,6 +82,36 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<ExitCode> {
         print_human(&status);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn upkeep_status(ctx: &Context, store: &Store) -> Result<UpkeepStatus, StoreError> {
+    let (last, running) = crate::maintain::state(store).await?;
+    let due = crate::maintain::due(store, &ctx.upkeep.policy).await?;
+    let overdue = match &last {
+        Some(l) => {
+            let age = (Utc::now() - l.finished_at).to_std().unwrap_or_default();
+            age > 2 * ctx.upkeep.policy.every
+        }
+        // Never run: overdue once the store has had many commits.
+        None => status_versions(store).await? > 2 * ctx.upkeep.policy.after_commits,
+    };
+    if let Some(l) = &last {
+        crate::telemetry::record_upkeep_age(l.finished_at);
+    }
+    Ok(UpkeepStatus {
+        last,
+        running,
+        due,
+        overdue,
+    })
+}
+
+async fn status_versions(store: &Store) -> Result<u64, StoreError> {
+    if store.has_table(TableKind::Messages) {
+        store.table_version(TableKind::Messages).await
+    } else {
+        Ok(0)
+    }
 }
 
 fn print_human(s: &Status) {
@@ -109,6 +157,44 @@ fn print_human(s: &Status) {
             h.pid,
             output::time(Some(h.started_at))
         );
+    }
+    if !s.tables.is_empty() {
+        let (fragments, versions, unindexed) = s.tables.iter().fold((0, 0, 0), |acc, t| {
+            (
+                acc.0 + t.fragments,
+                acc.1 + t.versions,
+                acc.2 + t.unindexed_rows,
+            )
+        });
+        println!(
+            "tables:   {fragments} fragments, {versions} versions, {unindexed} rows awaiting indexes"
+        );
+    }
+    if let Some(u) = &s.upkeep {
+        match &u.last {
+            Some(l) => println!(
+                "upkeep:   last {} by {} ({}, {:.1}s){}",
+                l.finished_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                l.host,
+                l.outcome,
+                l.duration_secs,
+                if u.overdue { "; OVERDUE" } else { "" }
+            ),
+            None => println!(
+                "upkeep:   never run{}",
+                if u.overdue { "; OVERDUE" } else { "" }
+            ),
+        }
+        if let Some(r) = &u.running {
+            println!(
+                "          running on {} since {}",
+                r.holder,
+                output::time(Some(r.taken_at))
+            );
+        }
+        if let Some(why) = &u.due {
+            println!("          due: {why} (`pond maintain`, or any `pond agent`)");
+        }
     }
 }
 

@@ -50,6 +50,15 @@ const IDS_SCOPED_KEY: &str = "ids_scoped";
 const NEW_TABLE_FORMAT_OPTION: &str = "new_table_data_storage_version";
 const NEW_TABLE_FORMAT: &str = "2.0";
 
+impl StoreError {
+    /// A read that found a data or index file gone: the version it read
+    /// was pruned.
+    pub fn is_missing_file(&self) -> bool {
+        matches!(self, StoreError::Lance { message, .. }
+            if message.contains("Not found") || message.contains("NotFound") || message.contains("not found"))
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("invalid store location `{input}`: {reason}")]
@@ -383,6 +392,17 @@ impl Store {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<RecordBatch>, StoreError> {
+        self.reading(kind, || self.scan_page_once(kind, columns, offset, limit))
+            .await
+    }
+
+    async fn scan_page_once(
+        &self,
+        kind: TableKind,
+        columns: &[&str],
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<RecordBatch>, StoreError> {
         if !self.has_table(kind) {
             return Ok(Vec::new());
         }
@@ -492,6 +512,37 @@ impl Store {
         filter: Option<&str>,
         columns: Option<&[&str]>,
     ) -> Result<Vec<RecordBatch>, StoreError> {
+        self.reading(kind, || self.scan_once(kind, filter, columns))
+            .await
+    }
+
+    /// Runs a read; when it finds a file gone (store upkeep pruned the
+    /// version this handle still read, rule 42), moves the table to its
+    /// newest version and reads once more.
+    pub(crate) async fn reading<T, F, Fut>(&self, kind: TableKind, read: F) -> Result<T, StoreError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        match read().await {
+            Err(e) if e.is_missing_file() => {
+                tracing::debug!(
+                    table = kind.name(),
+                    "read a pruned version; reading the newest"
+                );
+                self.refresh(kind).await?;
+                read().await
+            }
+            other => other,
+        }
+    }
+
+    async fn scan_once(
+        &self,
+        kind: TableKind,
+        filter: Option<&str>,
+        columns: Option<&[&str]>,
+    ) -> Result<Vec<RecordBatch>, StoreError> {
         if !self.has_table(kind) {
             return Ok(Vec::new());
         }
@@ -531,10 +582,13 @@ impl Store {
         if !self.has_table(kind) {
             return Ok(0);
         }
-        self.table(kind)?
-            .count_rows(filter.map(str::to_string))
-            .await
-            .map_err(|e| lance_error(&self.location, &format!("count {}", kind.name()), e))
+        self.reading(kind, || async {
+            self.table(kind)?
+                .count_rows(filter.map(str::to_string))
+                .await
+                .map_err(|e| lance_error(&self.location, &format!("count {}", kind.name()), e))
+        })
+        .await
     }
 
     /// Bytes the store occupies, for local stores.

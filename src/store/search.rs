@@ -293,6 +293,18 @@ impl Store {
         filter: Option<&str>,
         limit: usize,
     ) -> Result<Vec<SearchRow>, StoreError> {
+        self.reading(TableKind::Search, || {
+            self.search_fts_once(query, filter, limit)
+        })
+        .await
+    }
+
+    async fn search_fts_once(
+        &self,
+        query: &str,
+        filter: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<SearchRow>, StoreError> {
         let table = self.table(TableKind::Search)?;
         let fts = FullTextSearchQuery::new(query.to_string())
             .with_column("text".to_string())
@@ -312,6 +324,18 @@ impl Store {
     /// Nearest neighbours of `vector` by cosine distance, filtered before
     /// ranking. Rows without a vector have no distance and rank last.
     pub async fn search_vector(
+        &self,
+        vector: &[f32],
+        filter: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<SearchRow>, StoreError> {
+        self.reading(TableKind::Search, || {
+            self.search_vector_once(vector, filter, limit)
+        })
+        .await
+    }
+
+    async fn search_vector_once(
         &self,
         vector: &[f32],
         filter: Option<&str>,

@@ -155,6 +155,11 @@ impl Store {
                 let mut merge = table.merge_insert(&["id"]);
                 if let Some(condition) = update {
                     merge.when_matched_update_all(condition);
+                    // Lance 14's indexed join rejects an update ("primary
+                    // key ... must not be nullable") once `id` has a
+                    // B-tree; updates go to the small tables (sessions,
+                    // hosts) or to few rows, so they join by scan.
+                    merge.use_index(false);
                 }
                 merge.when_not_matched_insert_all();
                 merge.execute(Box::new(reader)).await

@@ -11,6 +11,7 @@ mod faultproxy;
 mod harness;
 mod shared_store;
 mod telemetry;
+mod upkeep;
 
 mod export_roundtrip;
 mod failures;

@@ -44,7 +44,7 @@ fn schedule_install_writes_a_valid_systemd_timer_and_remove_deletes_it() {
     let timer = std::fs::read_to_string(units.join("pond-sync.timer")).unwrap();
     assert!(
         service.contains(&format!(
-            "ExecStart={} sync --no-wait -q",
+            "ExecStart={} sync --no-wait --upkeep -q",
             env!("CARGO_BIN_EXE_pond")
         )),
         "{service}"

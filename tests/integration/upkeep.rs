@@ -1,0 +1,289 @@
+//! Rules 41 and 42: store upkeep bounds what a fleet's syncs leave behind,
+//! one host at a time, without losing a row, and readers never notice.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::harness::{Pond, count};
+use crate::serve::{Server, http, write_session};
+
+/// A store as a fleet leaves it: `hosts` hosts each syncing their own
+/// session `rounds` times, a few messages more each time.
+fn fleet_store(pond: &Pond, hosts: usize, rounds: usize) {
+    for round in 1..=rounds {
+        fleet_store_round(pond, hosts, round);
+    }
+}
+
+/// What every reader must still see after upkeep.
+fn contents(pond: &Pond) -> (Value, Vec<String>, Value) {
+    let status = pond.json(&["status", "--json"]);
+    let mut ids = pond.session_ids();
+    ids.sort();
+    let hits = pond.json(&["search", "quokka", "--limit", "500", "--json"]);
+    // Which message ranks first within a session moves with the index's
+    // statistics; the sessions found and the rows in scope may not.
+    let mut found: Vec<&str> = hits["hits"]
+        .as_array()
+        .expect("hits")
+        .iter()
+        .map(|h| h["session_id"].as_str().expect("session id"))
+        .collect();
+    found.sort();
+    (
+        json!({"sessions": status["sessions"], "messages": status["messages"], "raw_records": status["raw_records"]}),
+        ids,
+        json!({"sessions": found, "in_scope": hits["in_scope"]}),
+    )
+}
+
+fn table<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["tables"]
+        .as_array()
+        .expect("tables")
+        .iter()
+        .find(|t| t["table"] == name)
+        .unwrap_or_else(|| panic!("no table {name} in {report}"))
+}
+
+fn maintain(pond: &Pond, extra: &[(&str, &str)]) -> Value {
+    let mut cmd = pond.cmd(&["maintain", "--retain", "1s", "--json"]);
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run pond");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("maintain JSON")
+}
+
+fn exports_byte_exact(pond: &Pond, hosts: usize) {
+    for host in 0..hosts {
+        let id = format!("{host:08x}-0000-4000-8000-000000000001");
+        let out = pond.root.join(format!("export-{host}"));
+        pond.ok(&[
+            "export",
+            &id,
+            "--raw",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ]);
+        let rel = format!("-work-fleet/{id}.jsonl");
+        let exported = std::fs::read(out.join(&rel)).expect("exported");
+        let source = std::fs::read(pond.root.join(format!("src-{host}")).join(&rel)).expect("src");
+        assert!(exported == source, "host {host}: export differs");
+    }
+}
+
+#[test]
+fn rule41_upkeep_compacts_and_prunes_and_every_row_stays() {
+    let pond = Pond::new();
+    fleet_store(&pond, 4, 3);
+    let before = contents(&pond);
+
+    let first = maintain(&pond, &[]);
+    assert_eq!(first["outcome"], "done", "{first}");
+    let messages = table(&first, "messages");
+    assert_eq!(count(&messages["before"], "fragments"), 12, "{first}");
+    assert_eq!(count(&messages["after"], "fragments"), 1, "{first}");
+    assert!(
+        count(&messages["compacted"], "fragments_removed") >= 12,
+        "{first}"
+    );
+    // Each keyed column got its B-tree.
+    assert!(count(messages, "key_indexes_built") >= 1, "{first}");
+    assert_eq!(contents(&pond), before, "upkeep changed what readers see");
+
+    // Once the retention has passed, the superseded versions go.
+    std::thread::sleep(Duration::from_millis(1_500));
+    let second = maintain(&pond, &[]);
+    let messages = table(&second, "messages");
+    assert!(
+        count(&messages["pruned"], "versions_removed") > 0,
+        "{second}"
+    );
+    assert!(
+        count(&messages["after"], "versions")
+            < count(&table(&first, "messages")["before"], "versions"),
+        "{second}"
+    );
+    assert_eq!(contents(&pond), before);
+    exports_byte_exact(&pond, 4);
+
+    // Status shows the store's shape and who ran upkeep last.
+    let status = pond.json(&["status", "--json"]);
+    assert_eq!(status["upkeep"]["last"]["host"], "test-host", "{status}");
+    assert_eq!(status["upkeep"]["overdue"], false, "{status}");
+    assert!(status["tables"].as_array().expect("tables").len() >= 6);
+}
+
+/// Writes lease epoch `epoch` as another host would have.
+fn plant_lease(pond: &Pond, epoch: u64, holder: &str, expires_in: i64) {
+    let dir = pond.store.join("_pond/upkeep");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let now = chrono::Utc::now();
+    let record = json!({
+        "holder": holder,
+        "pid": 1,
+        "taken_at": now.to_rfc3339(),
+        "expires_at": (now + chrono::Duration::seconds(expires_in)).to_rfc3339(),
+    });
+    std::fs::write(dir.join(format!("lease-{epoch:020}")), record.to_string()).expect("write");
+}
+
+#[test]
+fn rule41_one_host_at_a_time_and_a_dead_holders_lease_expires() {
+    let pond = Pond::new();
+    fleet_store(&pond, 2, 2);
+    plant_lease(&pond, 7, "other-host", 600);
+    let busy = maintain(&pond, &[]);
+    assert_eq!(busy["outcome"], "busy", "{busy}");
+    assert_eq!(busy["holder"]["holder"], "other-host");
+    let fragments = |r: &Value| count(&table(r, "messages")["before"], "fragments");
+    assert_eq!(
+        fragments(&pond.json(&["maintain", "--dry-run", "--json"])),
+        4
+    );
+
+    // The holder died: its lease ran out and the next host takes over.
+    plant_lease(&pond, 8, "other-host", -1);
+    let done = maintain(&pond, &[]);
+    assert_eq!(done["outcome"], "done", "{done}");
+    assert_eq!(count(&table(&done, "messages")["after"], "fragments"), 1);
+
+    // A sync with --upkeep runs it only when due: just done, so not.
+    let src = pond.root.join("src-0");
+    let report: Value = serde_json::from_slice(
+        &pond
+            .cmd(&[
+                "sync",
+                "claude-code",
+                "--path",
+                src.to_str().expect("utf-8"),
+                "--upkeep",
+                "--json",
+            ])
+            .output()
+            .expect("run pond")
+            .stdout,
+    )
+    .expect("sync JSON");
+    assert_eq!(report["upkeep"], "not due", "{report}");
+}
+
+#[test]
+fn rule41_a_holder_killed_in_any_phase_loses_nothing() {
+    let pond = Pond::new();
+    fleet_store(&pond, 4, 3);
+    let before = contents(&pond);
+    let ttl = [("POND_UPKEEP_LEASE_TTL", "1s")];
+    // Kill points spread over the run: compaction, indexes, pruning.
+    for delay_ms in [40, 120, 250, 400, 700] {
+        let mut child = pond
+            .cmd(&["maintain", "--retain", "0s", "--json"])
+            .env(ttl[0].0, ttl[0].1)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn maintain");
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(contents(&pond), before, "after a kill at {delay_ms} ms");
+        // A sync still lands beside whatever the dead holder left.
+        let out = pond
+            .sync_cmd("claude-code", &pond.root.join("src-1"))
+            .env("POND_HOST", "host-1")
+            .output()
+            .expect("run pond");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(1_100));
+    }
+    let finished = maintain(&pond, &ttl);
+    assert_eq!(finished["outcome"], "done", "{finished}");
+    assert_eq!(contents(&pond), before);
+    exports_byte_exact(&pond, 4);
+}
+
+#[test]
+fn rule42_a_long_running_server_keeps_answering_while_upkeep_prunes() {
+    let pond = Pond::new();
+    fleet_store(&pond, 3, 2);
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let addr = server.addr.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut failures = Vec::new();
+            let mut requests = 0;
+            let body = json!({"query": "quokka", "mode": "fts"}).to_string();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for (method, path, body) in [
+                    ("GET", "/v1/sessions", None),
+                    (
+                        "POST",
+                        "/v1/search",
+                        Some(("application/json", body.as_bytes())),
+                    ),
+                    ("GET", "/v1/sessions/00000001", None),
+                ] {
+                    let reply = http(&addr, method, path, None, body);
+                    requests += 1;
+                    if reply.status != 200 {
+                        failures.push(format!("{method} {path}: {} {}", reply.status, reply.body));
+                    }
+                }
+            }
+            (requests, failures)
+        })
+    };
+    let started = Instant::now();
+    for round in 3..=5 {
+        fleet_store_round(&pond, 3, round);
+        maintain(&pond, &[]);
+    }
+    // Keep reading a little past the last prune.
+    while started.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (requests, failures) = reader.join().expect("reader");
+    assert!(requests > 10, "only {requests} requests");
+    assert!(
+        failures.is_empty(),
+        "{} of {requests} failed: {failures:#?}\n{}",
+        failures.len(),
+        server.log()
+    );
+}
+
+fn fleet_store_round(pond: &Pond, hosts: usize, round: usize) {
+    for host in 0..hosts {
+        let src = pond.root.join(format!("src-{host}"));
+        let id = format!("{host:08x}-0000-4000-8000-000000000001");
+        let texts: Vec<String> = (0..round * 3)
+            .map(|i| format!("host {host} note {i} about the quokka deploy"))
+            .collect();
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        write_session(&src, &id, "/work/fleet", &texts);
+        let out = pond
+            .sync_cmd("claude-code", &src)
+            .env("POND_HOST", format!("host-{host}"))
+            .output()
+            .expect("run pond");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
