@@ -933,7 +933,50 @@ fn latest_token(hosts: &[Host]) -> Option<String> {
     hosts.iter().rev().find_map(|h| h.last_token.clone())
 }
 
+/// `FLEET_PROBE_STORE=DIR`: times `get_message` (and a session's page) on
+/// an existing store, such as the million-message one `make bench-search`
+/// keeps, without running a fleet: before and after `pond maintain` shows
+/// what the key indexes buy at that scale.
+fn probe(store_dir: &str) {
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let location = pond::store::StoreLocation::parse(store_dir).expect("store location");
+    let store = rt
+        .block_on(Store::open(&location, pond::store::OpenMode::Existing))
+        .expect("open store");
+    let rows = rt
+        .block_on(store.count(pond::store::TableKind::Messages, None))
+        .expect("count");
+    // Ids spread over the table: its start, middle and end.
+    let mut ids = Vec::new();
+    for offset in [0, rows / 2, rows.saturating_sub(1)] {
+        let batches = rt
+            .block_on(store.scan_page(pond::store::TableKind::Messages, &["id"], offset, 1))
+            .expect("read an id");
+        for b in &batches {
+            let c = pond::store::schema::Columns::new(b);
+            ids.extend(
+                c.str("id")
+                    .expect("id")
+                    .iter()
+                    .flatten()
+                    .map(str::to_string),
+            );
+        }
+    }
+    println!("probe: {store_dir}, {rows} messages");
+    println!("| message | get_message p50 ms | p95 ms |\n|---|---:|---:|");
+    for id in &ids {
+        match time_get_message(&rt, &store, id) {
+            Some(p) => println!("| {id} | {:.1} | {:.1} |", p.p50, p.p95),
+            None => println!("| {id} | failed | |"),
+        }
+    }
+}
+
 fn main() {
+    if let Ok(dir) = std::env::var("FLEET_PROBE_STORE") {
+        return probe(&dir);
+    }
     let settings = Settings::from_env();
     let work = tempfile::tempdir().expect("bench temp dir");
     let s3_endpoint = std::env::var("POND_TEST_S3_ENDPOINT").ok();

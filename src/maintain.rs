@@ -271,10 +271,16 @@ async fn table_phases(
         done.compacted = store.compact(kind).await?;
     }
     done.key_indexes_built = store.ensure_key_indexes(kind).await?;
+    if kind == TableKind::Search && *vector_trained_rows == 0 {
+        // No upkeep has recorded a training yet: count from the rows the
+        // index covers now, rather than retrain at once.
+        *vector_trained_rows = health.rows.saturating_sub(health.unindexed_rows);
+    }
     if health.unindexed_rows > 0 || done.compacted.fragments_added > 0 {
         let retrain = kind == TableKind::Search
-            && store.has_vector_index().await?
-            && health.rows >= RETRAIN_GROWTH * (*vector_trained_rows).max(1);
+            && *vector_trained_rows > 0
+            && health.rows >= RETRAIN_GROWTH * *vector_trained_rows
+            && store.has_vector_index().await?;
         store.fold_indexes(kind, retrain).await?;
         done.indexes_folded = true;
         if retrain {

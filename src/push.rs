@@ -32,6 +32,8 @@ pub struct PushReport {
     pub host: String,
     pub files_scanned: u64,
     pub files_sent: u64,
+    /// Of those, files sent as what they grew by since the last push.
+    pub files_appended: u64,
     pub bytes_sent: u64,
     pub messages_inserted: u64,
     pub sessions_inserted: u64,
@@ -44,7 +46,16 @@ pub struct PushReport {
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Pushed {
     files: BTreeMap<String, (u64, i128)>,
+    /// SHA-256 of each file's content as the server last received it: a
+    /// file that only grew since is sent as its new bytes alone.
+    #[serde(default)]
+    sent: BTreeMap<String, String>,
 }
+
+/// The server does not hold the prefix an append extends (409).
+#[derive(Debug, thiserror::Error)]
+#[error("the server's copy differs from what this host last sent")]
+struct PrefixMismatch;
 
 pub async fn push(opts: &PushOptions, progress: &dyn Fn(&str)) -> anyhow::Result<PushReport> {
     let endpoint = opts
@@ -97,6 +108,7 @@ pub async fn push(opts: &PushOptions, progress: &dyn Fn(&str)) -> anyhow::Result
                         paths.push((wal, format!("{}-wal", file.rel_path)));
                     }
                 }
+                let append_only = matches!(file.layout, Layout::Jsonl | Layout::Text);
                 for (path, rel_path) in paths {
                     let key = format!("{}\0{root_str}\0{rel_path}", adapter.name());
                     let Ok(meta) = std::fs::metadata(&path) else {
@@ -123,12 +135,51 @@ pub async fn push(opts: &PushOptions, progress: &dyn Fn(&str)) -> anyhow::Result
                         .append_pair("root", &root_str)
                         .append_pair("path", &rel_path)
                         .append_pair("sync", "false");
-                    report.bytes_sent += bytes.len() as u64;
-                    send(&client, url, opts.token.as_deref(), bytes)
-                        .await
-                        .with_context(|| format!("sending {}", path.display()))?;
+                    let digest = pond_adapters::digest::sha256_hex(&bytes);
+                    // A file that only grew goes as its new bytes, if the
+                    // server still holds what it was sent last.
+                    let grown_from = pushed
+                        .files
+                        .get(&key)
+                        .map(|(size, _)| *size)
+                        .filter(|size| append_only && *size > 0 && *size < bytes.len() as u64)
+                        .filter(|size| {
+                            pushed.sent.get(&key).is_some_and(|sha| {
+                                *sha == pond_adapters::digest::sha256_hex(&bytes[..*size as usize])
+                            })
+                        });
+                    let mut sent_whole = true;
+                    if let Some(size) = grown_from {
+                        let mut tail_url = url.clone();
+                        tail_url
+                            .query_pairs_mut()
+                            .append_pair("append_at", &size.to_string())
+                            .append_pair(
+                                "prefix_sha256",
+                                pushed.sent.get(&key).map_or("", String::as_str),
+                            );
+                        let tail = bytes[size as usize..].to_vec();
+                        let tail_len = tail.len() as u64;
+                        match send(&client, tail_url, opts.token.as_deref(), tail).await {
+                            Ok(_) => {
+                                report.bytes_sent += tail_len;
+                                report.files_appended += 1;
+                                sent_whole = false;
+                            }
+                            Err(e) if e.downcast_ref::<PrefixMismatch>().is_some() => {}
+                            Err(e) => {
+                                return Err(e.context(format!("sending {}", path.display())));
+                            }
+                        }
+                    }
+                    if sent_whole {
+                        report.bytes_sent += bytes.len() as u64;
+                        send(&client, url, opts.token.as_deref(), bytes)
+                            .await
+                            .with_context(|| format!("sending {}", path.display()))?;
+                    }
                     report.files_sent += 1;
-                    sent_here.push((key, stamp));
+                    sent_here.push((key, stamp, digest));
                 }
             }
             if sent_here.is_empty() {
@@ -158,7 +209,10 @@ pub async fn push(opts: &PushOptions, progress: &dyn Fn(&str)) -> anyhow::Result
                     continue;
                 }
             }
-            pushed.files.extend(sent_here);
+            for (key, stamp, digest) in sent_here {
+                pushed.files.insert(key.clone(), stamp);
+                pushed.sent.insert(key, digest);
+            }
             save(&record_path, &pushed)?;
         }
     }
@@ -189,6 +243,9 @@ async fn send(
         .await
         .with_context(|| format!("cannot reach {shown}"))?;
     let status = response.status();
+    if status == reqwest::StatusCode::CONFLICT {
+        return Err(PrefixMismatch.into());
+    }
     let text = response.text().await.unwrap_or_default();
     if !status.is_success() {
         let reason = serde_json::from_str::<serde_json::Value>(&text)

@@ -255,7 +255,7 @@ pub mod names {
     pub const UPKEEP_LAST_SUCCESS: &str = "pond.upkeep.last_success";
     pub const STORE_FRAGMENTS: &str = "pond.store.fragments";
     pub const STORE_VERSIONS: &str = "pond.store.versions";
-    pub const STORE_BYTES: &str = "pond.store.bytes";
+    pub const STORE_BYTES: &str = "pond.store.size";
     pub const STORE_UNINDEXED: &str = "pond.store.unindexed_rows";
 }
 

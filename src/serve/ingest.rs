@@ -70,6 +70,12 @@ pub struct IngestQuery {
     /// Ingest now (default true). Senders of many files pass false on all
     /// but the last.
     pub sync: Option<bool>,
+    /// The body is what follows the first `append_at` bytes of the file
+    /// the server holds at `path`; refused with 409 unless the server's
+    /// copy is exactly that long and its SHA-256 is `prefix_sha256`.
+    pub append_at: Option<u64>,
+    /// SHA-256 (hex) of the first `append_at` bytes, as the sender has them.
+    pub prefix_sha256: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
@@ -153,6 +159,19 @@ pub(crate) async fn handle(
             let upload = match receive(&target, body, ingester.max_upload_bytes).await {
                 Ok(upload) => upload,
                 Err(Refusal(status, message)) => return error(status, message),
+            };
+            let upload = match (q.append_at, &q.prefix_sha256) {
+                (None, None) => upload,
+                (Some(at), Some(sha)) => match after_prefix(&target, at, sha, upload).await {
+                    Ok(whole) => whole,
+                    Err(Refusal(status, message)) => return error(status, message),
+                },
+                _ => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "append_at and prefix_sha256 go together",
+                    );
+                }
             };
             if let Some(prefix) = &grant.limits.host_prefix {
                 let store = match state.shared.store.or_empty().await {
@@ -358,6 +377,84 @@ async fn receive(target: &Path, body: Body, max: usize) -> Result<Upload, Refusa
     }
     file.sync_all().await.map_err(fail)?;
     Ok(upload)
+}
+
+/// The file the server holds at `target` with `tail` appended, as a new
+/// upload (so it replaces the old copy in one rename, like any upload),
+/// provided the server's copy is the `at`-byte prefix the sender extended.
+/// A sender whose prefix the server does not hold gets 409 and sends the
+/// whole file.
+async fn after_prefix(
+    target: &Path,
+    at: u64,
+    prefix_sha256: &str,
+    tail: Upload,
+) -> Result<Upload, Refusal> {
+    let fail = |e: std::io::Error| {
+        Refusal(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot store the upload: {e}"),
+        )
+    };
+    let differs = || {
+        Refusal(
+            StatusCode::CONFLICT,
+            "the server's copy of this file is not the prefix the sender extended; send the whole file"
+                .to_string(),
+        )
+    };
+    let dir = target.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let target = target.to_path_buf();
+    let prefix_sha256 = prefix_sha256.to_ascii_lowercase();
+    // Streamed, never whole in memory: the held copy may be large.
+    let joined = tokio::task::spawn_blocking(move || -> std::io::Result<Option<Upload>> {
+        use sha2::Digest;
+        use std::io::{Read, Seek, Write};
+        let mut held = match std::fs::File::open(&target) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if held.metadata()?.len() != at {
+            return Ok(None);
+        }
+        let mut hasher = sha2::Sha256::new();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = held.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        let digest: String = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        if digest != prefix_sha256 {
+            return Ok(None);
+        }
+        let mut whole = Upload {
+            tmp: dir.join(format!(".appended.upload-{}", unique_suffix())),
+            bytes: 0,
+            kept: false,
+        };
+        let mut out = std::fs::File::create(&whole.tmp)?;
+        // The same handle: a concurrent upload may rename a new copy into
+        // place meanwhile, and this one was checked.
+        held.seek(std::io::SeekFrom::Start(0))?;
+        let head = std::io::copy(&mut (&mut held).take(at), &mut out)?;
+        let appended = std::io::copy(&mut std::fs::File::open(&tail.tmp)?, &mut out)?;
+        out.flush()?;
+        out.sync_all()?;
+        whole.bytes = head + appended;
+        Ok(Some(whole))
+    })
+    .await
+    .map_err(|e| fail(std::io::Error::other(e)))?
+    .map_err(fail)?;
+    joined.ok_or_else(differs)
 }
 
 /// A session the upload would add to or change that the store holds for a

@@ -184,7 +184,7 @@ pub fn document() -> Value {
                 "summary": "Store one session file of a host (ingest scope) and, unless sync=false, ingest that host's files as its own sync would.",
                 "parameters": query_parameters::<IngestQuery>(),
                 "requestBody": {"required": false, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
-                "responses": responses(ingest_answer, &error, &[("400", "The request is malformed."), ("413", "The file is larger than the server accepts."), ("415", "The body is not application/octet-stream.")])
+                "responses": responses(ingest_answer, &error, &[("400", "The request is malformed."), ("409", "append_at: the server's copy is not the prefix the sender extended; send the whole file."), ("413", "The file is larger than the server accepts."), ("415", "The body is not application/octet-stream.")])
             }}
         }
     })

@@ -1617,3 +1617,79 @@ fn walk_jsonl(dir: &Path) -> PathBuf {
         .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
         .expect("a JSON-lines fixture")
 }
+
+/// Every file under `dir` whose name is `name`.
+fn find_named(dir: &Path, name: &str) -> Vec<PathBuf> {
+    paths_under(dir)
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| n == name))
+        .collect()
+}
+
+#[test]
+fn rule37_a_file_that_grew_is_pushed_as_its_new_bytes() {
+    let id = "cccccccc-0000-4000-8000-000000000003";
+    let server_pond = Pond::new();
+    let server = Server::start(&server_pond, "127.0.0.1:0", &[]);
+    let host = Pond::new();
+    let src = host.root.join("src");
+    let texts: Vec<String> = (0..40).map(|i| format!("growing note {i}")).collect();
+    let write = |n: usize| {
+        let texts: Vec<&str> = texts[..n].iter().map(String::as_str).collect();
+        write_session(&src, id, "/work/grow", &texts);
+    };
+    let push = || {
+        host.json(&[
+            "sync",
+            "claude-code",
+            "--path",
+            src.to_str().unwrap(),
+            "--to",
+            &server.url(),
+            "--json",
+        ])
+    };
+    let file = src.join("-work-grow").join(format!("{id}.jsonl"));
+
+    write(20);
+    let first = push();
+    let whole = std::fs::metadata(&file).unwrap().len();
+    assert_eq!(first["bytes_sent"], whole, "{first}");
+    assert_eq!(first["files_appended"], 0, "{first}");
+
+    // It grew: only the new bytes go, and the server ingests them.
+    write(30);
+    let grown = std::fs::metadata(&file).unwrap().len();
+    let second = push();
+    assert_eq!(second["files_appended"], 1, "{second}");
+    assert_eq!(second["bytes_sent"], grown - whole, "{second}");
+    assert_eq!(second["messages_inserted"], 20, "{second}");
+
+    // The server's copy is not what this host sent last (lost, or another
+    // sender's): it answers 409 and the whole file goes.
+    let held = find_named(&server_pond.state, &format!("{id}.jsonl"));
+    assert_eq!(held.len(), 1, "{held:?}");
+    std::fs::write(&held[0], b"").unwrap();
+    write(40);
+    let third = push();
+    assert_eq!(third["files_appended"], 0, "{third}");
+    assert_eq!(
+        third["bytes_sent"],
+        std::fs::metadata(&file).unwrap().len(),
+        "{third}"
+    );
+
+    // The archive holds the file exactly, as a direct sync would.
+    let direct = Pond::new();
+    direct.sync("claude-code", &src);
+    assert_eq!(
+        server_pond.json(&["show", id, "--json"]),
+        direct.json(&["show", id, "--json"])
+    );
+    let out = server_pond.root.join("export");
+    server_pond.ok(&["export", id, "--raw", "--out", out.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read(out.join("-work-grow").join(format!("{id}.jsonl"))).unwrap(),
+        std::fs::read(&file).unwrap()
+    );
+}

@@ -330,6 +330,17 @@ fn dashboard_alerts_and_collector_config_parse_and_query_only_emitted_metrics() 
         .output()
         .unwrap();
     assert!(out.status.success());
+    // Upkeep's instruments: the store's shape and the last upkeep's time.
+    let out = pond
+        .cmd(&["maintain", "--retain", "1s"])
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let emitted: BTreeSet<String> = received
         .lock()
         .unwrap()

@@ -287,3 +287,72 @@ fn fleet_store_round(pond: &Pond, hosts: usize, round: usize) {
         );
     }
 }
+
+/// Each table's current version on an S3 store, read through the library.
+fn versions(url: &str, options: Vec<(String, String)>) -> Vec<(String, u64)> {
+    use pond::store::{OpenMode, Store, StoreLocation, TableKind};
+    let location = StoreLocation::parse(url)
+        .expect("location")
+        .with_options(options);
+    tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(async {
+            let store = Store::open(&location, OpenMode::Existing)
+                .await
+                .expect("open");
+            let mut out = Vec::new();
+            for kind in [
+                TableKind::Raw,
+                TableKind::Messages,
+                TableKind::Sessions,
+                TableKind::Search,
+                TableKind::SyncRuns,
+                TableKind::Hosts,
+                TableKind::Redactions,
+            ] {
+                out.push((
+                    kind.name().to_string(),
+                    store.table_version(kind).await.expect("version"),
+                ));
+            }
+            out
+        })
+}
+
+#[test]
+fn rule41_a_sync_with_nothing_new_commits_only_its_hosts_row_on_s3() {
+    use crate::harness::{create_bucket, services, unique_bucket};
+    let s = services();
+    let bucket = unique_bucket("quiet");
+    create_bucket(&s.s3, &bucket);
+    let url = format!("s3://{bucket}/archive");
+    let pond = Pond::remote(&url, s.s3_env());
+    let src = pond.root.join("src");
+    write_session(
+        &src,
+        "dddddddd-0000-4000-8000-000000000004",
+        "/work/quiet",
+        &["one", "two"],
+    );
+    pond.sync("claude-code", &src);
+    let before = versions(&url, s.s3_options());
+    let quiet = pond.sync("claude-code", &src);
+    assert_eq!(quiet["outcome"], "ok", "{quiet}");
+    let after = versions(&url, s.s3_options());
+    let moved: Vec<&str> = before
+        .iter()
+        .zip(&after)
+        .filter(|(b, a)| a.1 != b.1)
+        .map(|(b, _)| b.0.as_str())
+        .collect();
+    assert_eq!(moved, vec!["hosts"], "{before:?} -> {after:?}");
+    assert_eq!(
+        after.iter().find(|v| v.0 == "hosts").map(|v| v.1),
+        before.iter().find(|v| v.0 == "hosts").map(|v| v.1 + 1)
+    );
+
+    // The fleet view still tells this quiet host from a stale one.
+    let fleet = pond.json(&["status", "--all-hosts", "--json"]);
+    assert_eq!(fleet["hosts"][0]["stale"], false, "{fleet}");
+    assert_eq!(fleet["hosts"][0]["runs"], 2, "{fleet}");
+}
