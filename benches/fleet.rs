@@ -385,9 +385,15 @@ impl Fleet {
             ok,
             commits: report["commits"].as_u64().unwrap_or(0),
             retries: report["commit_retries"].as_u64().unwrap_or(0),
-            upkept: report["upkeep"]
-                .as_str()
-                .is_some_and(|u| u.starts_with("done")),
+            upkept: match report["upkeep"].as_str() {
+                Some(u) if u.starts_with("done") => true,
+                // Anything but "not due" and "busy" is worth seeing.
+                Some(u) if !u.starts_with("not due") && !u.starts_with("busy") => {
+                    eprintln!("fleet bench: upkeep on {}: {u}", report["host"]);
+                    false
+                }
+                _ => false,
+            },
         }
     }
 
@@ -741,7 +747,10 @@ impl Row {
     fn markdown(&self) -> String {
         let slash = |v: [u64; 3]| format!("{}/{}/{}", v[0], v[1], v[2]);
         let cells = [
-            self.round.to_string(),
+            match self.kind {
+                "fleet" => self.round.to_string(),
+                kind => format!("{} ({kind})", self.round),
+            },
             self.syncs.to_string(),
             self.commits.to_string(),
             self.files.map_or("-".into(), |f| f.to_string()),
@@ -892,7 +901,29 @@ impl Fleet {
             write_json(json_out, &row);
             last = Some(row);
         }
-        let last = last.expect("the last round is a checkpoint");
+        let mut last = last.expect("the last round is a checkpoint");
+        // "Once retention has passed": wait it out, run upkeep once more
+        // and measure the store as a fleet that paused would leave it.
+        if s.upkeep != Upkeep::Off
+            && let Ok(retain) = humantime::parse_duration(&s.retain)
+            && retain <= std::time::Duration::from_secs(600)
+        {
+            std::thread::sleep(retain + std::time::Duration::from_secs(1));
+            let secs = self.maintain(target).unwrap_or(0.0);
+            maintain_secs += secs;
+            let m = self.measure(rt, target, latest_token(hosts).as_deref(), s.rounds);
+            let row = Row::new(
+                "after retention",
+                s.rounds,
+                &totals,
+                Window::default(),
+                m,
+                started,
+            );
+            println!("{}", row.markdown());
+            write_json(json_out, &row);
+            last = row;
+        }
         FleetRun {
             last,
             first_small,

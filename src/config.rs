@@ -38,7 +38,7 @@ pub struct UpkeepConfig {
     pub retain: Option<String>,
     /// Upkeep is due this long after the last run (default `1h`)...
     pub every: Option<String>,
-    /// ...or once the messages table has this many new versions (default 500).
+    /// ...or once the messages table has this many new versions (default 100).
     pub after_commits: Option<u64>,
 }
 

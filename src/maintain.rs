@@ -60,7 +60,7 @@ impl Default for UpkeepPolicy {
     fn default() -> Self {
         UpkeepPolicy {
             every: Duration::from_secs(3600),
-            after_commits: 500,
+            after_commits: 100,
         }
     }
 }
@@ -149,9 +149,8 @@ pub async fn run(
         runs_trimmed: 0,
         left: Vec::new(),
     };
-    let before = store.health().await?;
-    let last: Option<LastUpkeep> = lease::read_json(store.location(), LAST_RUN).await?;
     if opts.dry_run {
+        let before = store.health().await?;
         report.outcome = "dry-run".into();
         report.tables = before
             .into_iter()
@@ -164,6 +163,8 @@ pub async fn run(
         report.duration_secs = started.elapsed().as_secs_f64();
         return Ok(report);
     }
+    // The lease first: a host that finds upkeep running should learn it
+    // from one small read, not after reading every table's statistics.
     let mut lease = match lease::take(store.location(), &opts.host, opts.lease_ttl).await? {
         Taken::Held(lease) => lease,
         Taken::Busy(holder) => {
@@ -178,6 +179,8 @@ pub async fn run(
             return Ok(report);
         }
     };
+    let before = store.health().await?;
+    let last: Option<LastUpkeep> = lease::read_json(store.location(), LAST_RUN).await?;
     let mut vector_trained_rows = last.as_ref().map_or(0, |l| l.vector_trained_rows);
     for kind in TABLES {
         if !store.has_table(kind) {
@@ -209,7 +212,14 @@ pub async fn run(
         );
         let result = phases.await;
         report.tables.push(done);
-        result?;
+        // A table that could not be kept (a conflict the retries did not
+        // absorb, a store error) is left for the next run; the others go on.
+        if let Err(e) = result {
+            tracing::warn!(table = kind.name(), error = %e, "upkeep of a table failed");
+            progress(&format!("{}: {e}", kind.name()));
+            report.left.push(format!("{}: {e}", kind.name()));
+            report.outcome = "partial".into();
+        }
         if let Err(lost) = lease.renew().await {
             progress(&format!("stopping: {lost}"));
             report.outcome = "lease-lost".into();
@@ -219,15 +229,26 @@ pub async fn run(
             break;
         }
     }
-    if report.outcome == "done" {
-        report.runs_trimmed = trim_run_history(store).await?;
+    if report.outcome != "lease-lost" {
+        match trim_run_history(store).await {
+            Ok(trimmed) => report.runs_trimmed = trimmed,
+            Err(e) => report.left.push(format!("run history: {e}")),
+        }
     }
-    let after = store.health().await?;
+    let after = match store.health().await {
+        Ok(after) => after,
+        Err(e) => {
+            lease.release().await;
+            return Err(e.into());
+        }
+    };
     for t in &mut report.tables {
         t.after = after.iter().find(|h| h.table == t.table).cloned();
     }
     report.duration_secs = started.elapsed().as_secs_f64();
-    if report.outcome == "done" {
+    // A partial run is recorded too: what failed is retried when upkeep is
+    // next due, not by every sync that follows.
+    if report.outcome != "lease-lost" {
         let record = LastUpkeep {
             host: opts.host.clone(),
             started_at,
@@ -237,9 +258,13 @@ pub async fn run(
             versions: BTreeMap::new(),
             vector_trained_rows,
         };
-        let record = with_versions(store, record).await?;
-        lease::write_json(store.location(), LAST_RUN, &record).await?;
+        let recorded = async {
+            let record = with_versions(store, record).await?;
+            lease::write_json(store.location(), LAST_RUN, &record).await
+        }
+        .await;
         lease.release().await;
+        recorded?;
     }
     crate::telemetry::record_upkeep(&report);
     Ok(report)

@@ -56,6 +56,16 @@ pub struct Pruned {
     pub files_removed: u64,
 }
 
+/// Delta segments an index may collect before upkeep merges them.
+const MAX_INDEX_SEGMENTS: usize = 8;
+
+/// Rows at which a fragment counts as full and compaction leaves it alone.
+/// Lance's default (a million) made every upkeep rewrite the whole table
+/// into one fragment, and pruning keeps each rewritten copy for the
+/// retention: 13.7× a fresh ingest's bytes in the fleet bench. Full
+/// fragments of this size keep a rewrite to the table's tail.
+const FULL_FRAGMENT_ROWS: usize = 65_536;
+
 /// Columns every keyed write, transcript and recovery reads by: without a
 /// B-tree each of those reads scans the whole column.
 pub const KEY_INDEXES: [(TableKind, &str); 6] = [
@@ -142,9 +152,13 @@ impl Store {
     pub async fn compact(&self, kind: TableKind) -> Result<Compacted, StoreError> {
         let table = self.table(kind)?;
         let what = format!("compact {}", kind.name());
+        let options = CompactionOptions {
+            target_rows_per_fragment: FULL_FRAGMENT_ROWS,
+            ..CompactionOptions::default()
+        };
         let stats = super::retry::with_retry(self.retry, &self.retries, &what, || {
             table.optimize(OptimizeAction::Compact {
-                options: CompactionOptions::default(),
+                options: options.clone(),
                 remap_options: None,
             })
         })
@@ -200,11 +214,25 @@ impl Store {
         if indices.is_empty() {
             return Ok(());
         }
+        // New rows go into a delta segment of their own, which costs what
+        // they cost; merging every segment into a million-row one takes a
+        // minute, so it waits until queries read too many segments.
+        let mut segments = 1;
+        for index in &indices {
+            if let Some(stats) = table
+                .index_stats(&index.name)
+                .await
+                .map_err(|e| lance_error(&self.location, &what, e))?
+            {
+                segments = segments.max(stats.num_indices.unwrap_or(1) as usize);
+            }
+        }
         let options = if retrain {
             OptimizeOptions::retrain()
+        } else if segments >= MAX_INDEX_SEGMENTS {
+            OptimizeOptions::merge(segments)
         } else {
-            // Everything into one segment: queries read every segment.
-            OptimizeOptions::merge(usize::MAX >> 1)
+            OptimizeOptions::append()
         };
         super::retry::with_retry(self.retry, &self.retries, &what, || {
             table.optimize(OptimizeAction::Index(options.clone()))
