@@ -92,6 +92,9 @@ pub struct TableUpkeep {
     pub indexes_folded: bool,
     pub vector_retrained: bool,
     pub pruned: Pruned,
+    /// Compaction gave way to writers changing the same fragments; the
+    /// next run tries again.
+    pub gave_way: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -211,6 +214,12 @@ pub async fn run(
             &mut done,
         );
         let result = phases.await;
+        if done.gave_way {
+            report.left.push(format!(
+                "{}: compaction gave way to concurrent writers",
+                kind.name()
+            ));
+        }
         report.tables.push(done);
         // A table that could not be kept (a conflict the retries did not
         // absorb, a store error) is left for the next run; the others go on.
@@ -293,7 +302,10 @@ async fn table_phases(
 ) -> Result<(), StoreError> {
     store.refresh(kind).await?;
     if health.small_fragments > 1 || health.deleted_rows > 0 {
-        done.compacted = store.compact(kind).await?;
+        match store.compact(kind).await? {
+            Some(compacted) => done.compacted = compacted,
+            None => done.gave_way = true,
+        }
     }
     done.key_indexes_built = store.ensure_key_indexes(kind).await?;
     if kind == TableKind::Search && *vector_trained_rows == 0 {

@@ -56,6 +56,9 @@ pub struct Pruned {
     pub files_removed: u64,
 }
 
+/// How long a compaction may wait out conflicting writers.
+const COMPACTION_PATIENCE: Duration = Duration::from_secs(10);
+
 /// Delta segments an index may collect before upkeep merges them.
 const MAX_INDEX_SEGMENTS: usize = 8;
 
@@ -148,29 +151,39 @@ impl Store {
             .map_err(|e| lance_error(&self.location, "read table version", e))
     }
 
-    /// Rewrites the table's small fragments into few large ones.
-    pub async fn compact(&self, kind: TableKind) -> Result<Compacted, StoreError> {
+    /// Rewrites the table's small fragments into few large ones; `None`
+    /// when it gave way to writers that kept changing the same fragments
+    /// (a session row updated by every sync), to be tried at the next run.
+    pub async fn compact(&self, kind: TableKind) -> Result<Option<Compacted>, StoreError> {
         let table = self.table(kind)?;
         let what = format!("compact {}", kind.name());
         let options = CompactionOptions {
             target_rows_per_fragment: FULL_FRAGMENT_ROWS,
             ..CompactionOptions::default()
         };
-        let stats = super::retry::with_retry(self.retry, &self.retries, &what, || {
+        // Lance retries a conflicting rewrite for up to 30 s on its own; a
+        // sync waiting on its upkeep should not. Giving up mid-commit is
+        // safe: the manifest lands whole or not at all, and the files of a
+        // rewrite that did not land are pruned as unreferenced.
+        let attempt = super::retry::with_retry(self.retry, &self.retries, &what, || {
             table.optimize(OptimizeAction::Compact {
                 options: options.clone(),
                 remap_options: None,
             })
-        })
-        .await
-        .map_err(|e| lance_error(&self.location, &what, e))?;
-        Ok(stats
-            .compaction
-            .map(|m| Compacted {
-                fragments_removed: m.fragments_removed as u64,
-                fragments_added: m.fragments_added as u64,
-            })
-            .unwrap_or_default())
+        });
+        let Ok(stats) = tokio::time::timeout(COMPACTION_PATIENCE, attempt).await else {
+            return Ok(None);
+        };
+        let stats = stats.map_err(|e| lance_error(&self.location, &what, e))?;
+        Ok(Some(
+            stats
+                .compaction
+                .map(|m| Compacted {
+                    fragments_removed: m.fragments_removed as u64,
+                    fragments_added: m.fragments_added as u64,
+                })
+                .unwrap_or_default(),
+        ))
     }
 
     /// Creates the key indexes a table lacks; returns how many it built.
