@@ -59,9 +59,6 @@ pub struct Pruned {
 /// How long a compaction may wait out conflicting writers.
 const COMPACTION_PATIENCE: Duration = Duration::from_secs(10);
 
-/// Delta segments an index may collect before upkeep merges them.
-const MAX_INDEX_SEGMENTS: usize = 8;
-
 /// Rows at which a fragment counts as full and compaction leaves it alone.
 /// Lance's default (a million) made every upkeep rewrite the whole table
 /// into one fragment, and pruning keeps each rewritten copy for the
@@ -227,9 +224,6 @@ impl Store {
         if indices.is_empty() {
             return Ok(());
         }
-        // New rows go into a delta segment of their own, which costs what
-        // they cost; merging every segment into a million-row one takes a
-        // minute, so it waits until queries read too many segments.
         let mut segments = 1;
         for index in &indices {
             if let Some(stats) = table
@@ -240,12 +234,15 @@ impl Store {
                 segments = segments.max(stats.num_indices.unwrap_or(1) as usize);
             }
         }
+        // Upkeep merges every segment: each sync folds its own rows into a
+        // delta segment of every index, and leaving them to pile up kept
+        // 9.9× a fresh ingest's files after the retention in the fleet
+        // bench. A merge costs about a minute on a million-row full-text
+        // index, once per upkeep run.
         let options = if retrain {
             OptimizeOptions::retrain()
-        } else if segments >= MAX_INDEX_SEGMENTS {
-            OptimizeOptions::merge(segments)
         } else {
-            OptimizeOptions::append()
+            OptimizeOptions::merge(segments.max(1))
         };
         super::retry::with_retry(self.retry, &self.retries, &what, || {
             table.optimize(OptimizeAction::Index(options.clone()))

@@ -84,7 +84,10 @@ pub(super) fn search_rows(
 /// deferring the fold (to 10,000 rows) saved a commit per sync, but BM25
 /// over indexed and unindexed rows ranked differently enough that rule 25
 /// failed (hybrid recall@10 0.632 below full-text's 0.649), so each sync
-/// still folds its own rows and upkeep merges the segments.
+/// still folds its own rows, except while upkeep runs: a fold then
+/// conflicts with its compaction of the same fragments (in the fleet
+/// bench the search table's compaction gave way every time and it grew
+/// 337 fragments by round 25), and upkeep folds them itself.
 const FOLD_FROM: usize = 0;
 
 /// Folds this run's search rows into the indexes. Not fatal: the rows are
@@ -104,7 +107,16 @@ pub(super) async fn maintain(store: &Store, report: &mut SyncReport, progress: &
     }
     progress("updating search indexes");
     let started = std::time::Instant::now();
-    let maintained = store.maintain_search_indexes(FOLD_FROM).await;
+    let upkeep_running = matches!(
+        crate::store::lease::current(store.location()).await,
+        Ok(Some(_))
+    );
+    let fold_from = if upkeep_running {
+        usize::MAX
+    } else {
+        FOLD_FROM
+    };
+    let maintained = store.maintain_search_indexes(fold_from).await;
     report.index_secs = started.elapsed().as_secs_f64();
     match maintained {
         Ok(done) => tracing::debug!(?done, "search indexes maintained"),
