@@ -13,6 +13,7 @@ pub mod guard;
 pub mod ingest;
 mod listen;
 pub mod openapi;
+mod upload;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

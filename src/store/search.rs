@@ -553,20 +553,16 @@ impl Store {
     /// Whether the search table has its vector index (built from
     /// 100,000 rows with vectors on).
     pub async fn has_vector_index(&self) -> Result<bool, StoreError> {
-        if !self.has_table(TableKind::Search) {
-            return Ok(false);
-        }
-        let indices = self
-            .table(TableKind::Search)?
-            .list_indices()
-            .await
-            .map_err(|e| lance_error(&self.location, "list indexes", e))?;
-        Ok(indices.iter().any(|i| i.name == VECTOR_INDEX))
+        self.has_search_index(VECTOR_INDEX).await
     }
 
     /// Whether the full-text index exists yet (it does after the first sync
     /// that wrote rows).
     pub async fn has_fts_index(&self) -> Result<bool, StoreError> {
+        self.has_search_index(FTS_INDEX).await
+    }
+
+    async fn has_search_index(&self, name: &str) -> Result<bool, StoreError> {
         if !self.has_table(TableKind::Search) {
             return Ok(false);
         }
@@ -575,7 +571,7 @@ impl Store {
             .list_indices()
             .await
             .map_err(|e| lance_error(&self.location, "list indexes", e))?;
-        Ok(indices.iter().any(|i| i.name == FTS_INDEX))
+        Ok(indices.iter().any(|i| i.name == name))
     }
 }
 
