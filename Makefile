@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 MODEL := $${XDG_CACHE_HOME:-$$HOME/.cache}/pond/models/pond-static-minilm-256
 
-.PHONY: setup build models run test lint bench bench-search fuzz clean-store openapi
+.PHONY: setup build models run test lint bench bench-search bench-fleet fuzz clean-store openapi
 
 ## Install the system tools the build needs (protoc for lance, mold to link fast).
 setup:
@@ -87,6 +87,13 @@ bench: setup
 bench-search: models
 	@command -v rg >/dev/null || $(SUDO) apt-get install -y ripgrep
 	cargo bench --locked --profile dev --bench search
+
+## A fleet syncing into one store over many rounds (docs/benchmarks.md, "A
+## year of a fleet"). FLEET_HOSTS, FLEET_ROUNDS, FLEET_UPKEEP=off|auto|maintain,
+## FLEET_RETAIN, FLEET_STORE (s3:// uses the test S3 server) and more: see
+## the top of benches/fleet.rs.
+bench-fleet: setup
+	cargo bench --locked --profile dev --bench fleet
 
 ## Every adapter's fuzz target for FUZZ_SECONDS each (nightly + cargo-fuzz;
 ## not part of `make test`). Prints executions and findings per target.
