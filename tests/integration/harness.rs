@@ -124,6 +124,21 @@ impl Pond {
         ])
     }
 
+    /// [`Pond::sync`] as another host (`POND_HOST`), requiring success.
+    pub fn sync_as(&self, host: &str, adapter: &str, dir: &Path) -> Value {
+        let out = self
+            .sync_cmd(adapter, dir)
+            .env("POND_HOST", host)
+            .output()
+            .expect("run pond");
+        assert!(
+            out.status.success(),
+            "sync as {host} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("sync JSON")
+    }
+
     pub fn sync(&self, adapter: &str, dir: &Path) -> Value {
         self.json(&[
             "sync",

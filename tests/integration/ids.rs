@@ -98,16 +98,7 @@ fn rule40_a_client_whose_ids_are_local_keeps_each_hosts_sessions_apart() {
     let src = pond.root.join("cline");
     crate::harness::copy_dir(&fixtures("cline"), &src);
     let sync_as = |host: &str, client: &str, dir: &Path| {
-        let out = pond
-            .sync_cmd(client, dir)
-            .env("POND_HOST", host)
-            .output()
-            .expect("run pond");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        pond.sync_as(host, client, dir);
     };
     sync_as("laptop", "cline", &src);
     sync_as("ci-runner", "cline", &src);

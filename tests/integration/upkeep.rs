@@ -195,16 +195,7 @@ fn rule41_a_holder_killed_in_any_phase_loses_nothing() {
         let _ = child.wait();
         assert_eq!(contents(&pond), before, "after a kill at {delay_ms} ms");
         // A sync still lands beside whatever the dead holder left.
-        let out = pond
-            .sync_cmd("claude-code", &pond.root.join("src-1"))
-            .env("POND_HOST", "host-1")
-            .output()
-            .expect("run pond");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        pond.sync_as("host-1", "claude-code", &pond.root.join("src-1"));
         std::thread::sleep(Duration::from_millis(1_100));
     }
     let finished = maintain(&pond, &ttl);
@@ -275,16 +266,7 @@ fn fleet_store_round(pond: &Pond, hosts: usize, round: usize) {
             .collect();
         let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
         write_session(&src, &id, "/work/fleet", &texts);
-        let out = pond
-            .sync_cmd("claude-code", &src)
-            .env("POND_HOST", format!("host-{host}"))
-            .output()
-            .expect("run pond");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        pond.sync_as(&format!("host-{host}"), "claude-code", &src);
     }
 }
 
