@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 MODEL := $${XDG_CACHE_HOME:-$$HOME/.cache}/pond/models/pond-static-minilm-256
 
-.PHONY: setup build models run test lint bench bench-search bench-fleet fuzz clean-store openapi
+.PHONY: setup build models run test lint bench bench-search bench-fleet bench-documents fuzz clean-store openapi
 
 ## Install the system tools the build needs (protoc for lance, mold to link fast).
 setup:
@@ -94,6 +94,11 @@ bench-search: models
 ## the top of benches/fleet.rs.
 bench-fleet: setup
 	cargo bench --locked --profile dev --bench fleet
+
+## A whole-document session rewritten DOC_REWRITES times (200): what its
+## patches keep against whole copies, and sync and export times.
+bench-documents: setup
+	cargo bench --locked --profile dev --bench documents
 
 ## Every adapter's fuzz target for FUZZ_SECONDS each (nightly + cargo-fuzz;
 ## not part of `make test`). Prints executions and findings per target.

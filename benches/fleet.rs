@@ -553,6 +553,16 @@ fn create_bucket(endpoint: &str, bucket: &str) {
     );
 }
 
+/// Sets the mtime of every file under `dir` to `when` (GNU touch's date).
+fn age_files(dir: &Path, when: &str) {
+    let status = Command::new("find")
+        .arg(dir)
+        .args(["-type", "f", "-exec", "touch", "-m", "-d", when, "{}", "+"])
+        .status()
+        .expect("spawn find");
+    assert!(status.success(), "ageing the store's files failed");
+}
+
 fn warn(what: &str, out: &Output) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let last = stderr.lines().last().unwrap_or("");
@@ -923,6 +933,27 @@ impl Fleet {
             println!("{}", row.markdown());
             write_json(json_out, &row);
             last = row;
+            // Files no manifest references (index segments of folds that
+            // lost a commit race) Lance keeps for 7 days, since an
+            // unfinished write's files look the same. On a local store the
+            // week is simulated by ageing every file's mtime, which is what
+            // Lance reads.
+            if let Some(dir) = target.location.local_dir.as_deref() {
+                age_files(dir, "8 days ago");
+                maintain_secs += self.maintain(target).unwrap_or(0.0);
+                let m = self.measure(rt, target, latest_token(hosts).as_deref(), s.rounds);
+                let row = Row::new(
+                    "after a week",
+                    s.rounds,
+                    &totals,
+                    Window::default(),
+                    m,
+                    started,
+                );
+                println!("{}", row.markdown());
+                write_json(json_out, &row);
+                last = row;
+            }
         }
         FleetRun {
             last,
@@ -968,9 +999,20 @@ fn latest_token(hosts: &[Host]) -> Option<String> {
 /// an existing store, such as the million-message one `make bench-search`
 /// keeps, without running a fleet: before and after `pond maintain` shows
 /// what the key indexes buy at that scale.
+///
+/// With `FLEET_PROBE_BUILD=N` and no store at DIR yet, first builds one of
+/// N messages (200 per session) straight through the store, with no
+/// sources to parse: the shape a million-message archive has, in minutes.
 fn probe(store_dir: &str) {
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     let location = pond::store::StoreLocation::parse(store_dir).expect("store location");
+    if let Some(n) = std::env::var("FLEET_PROBE_BUILD")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        && !Path::new(store_dir).join("messages.lance").exists()
+    {
+        build_probe_store(&rt, &location, n);
+    }
     let store = rt
         .block_on(Store::open(&location, pond::store::OpenMode::Existing))
         .expect("open store");
@@ -1002,6 +1044,81 @@ fn probe(store_dir: &str) {
             None => println!("| {id} | failed | |"),
         }
     }
+}
+
+/// `n` messages in sessions of 200, appended in batches of 50,000 (about
+/// 20 fragments per table, as an archive grown by large syncs has).
+fn build_probe_store(rt: &tokio::runtime::Runtime, location: &StoreLocation, n: usize) {
+    use pond::model::{Message, Part, PartKind, Role, Session};
+    use pond::store::TableKind;
+    use pond::store::schema::{MessageRow, messages_batch, sessions_batch};
+    const PER_SESSION: usize = 200;
+    const BATCH: usize = 50_000;
+    let store = rt
+        .block_on(Store::open(location, OpenMode::Create))
+        .expect("create probe store");
+    let started = Instant::now();
+    let now = chrono::Utc::now();
+    let sessions = n.div_ceil(PER_SESSION);
+    let session_rows: Vec<Session> = (0..sessions)
+        .map(|s| Session {
+            id: format!("claude-code:{}", uuid(1, s % 20, s as u64)),
+            client: "claude-code".into(),
+            project: Some(format!("/work/project-{}", s % 37)),
+            git_branch: Some("main".into()),
+            model: Some("claude-sonnet-4".into()),
+            title: Some(prose(s as u64, "probe")),
+            started_at: Some(now),
+            updated_at: Some(now),
+            parent_id: None,
+            host: format!("host-{:02}", s % 20),
+            message_count: PER_SESSION as u64,
+        })
+        .collect();
+    for chunk in session_rows.chunks(BATCH) {
+        let batch = sessions_batch(chunk, now).expect("sessions batch");
+        rt.block_on(store.append_new(TableKind::Sessions, batch))
+            .expect("append sessions");
+    }
+    let mut start = 0;
+    while start < n {
+        let end = (start + BATCH).min(n);
+        let messages: Vec<Message> = (start..end)
+            .map(|i| {
+                let session = &session_rows[i / PER_SESSION];
+                Message {
+                    id: format!("{}/{}", session.id, uuid(2, i % 20, i as u64)),
+                    session_id: session.id.clone(),
+                    seq: (i % PER_SESSION) as u64 * 1_000,
+                    role: if i % 2 == 0 {
+                        Role::User
+                    } else {
+                        Role::Assistant
+                    },
+                    timestamp: Some(now),
+                    model: None,
+                    parts: vec![Part::text(PartKind::Text, prose(i as u64, word(i)))],
+                }
+            })
+            .collect();
+        let rows: Vec<MessageRow<'_>> = messages
+            .iter()
+            .map(|m| MessageRow {
+                message: m,
+                client: "claude-code",
+                host: &session_rows[0].host,
+            })
+            .collect();
+        let batch = messages_batch(&rows, now).expect("messages batch");
+        rt.block_on(store.append_new(TableKind::Messages, batch))
+            .expect("append messages");
+        start = end;
+        eprintln!("probe store: {end}/{n} messages");
+    }
+    println!(
+        "built a probe store of {n} messages in {sessions} sessions in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 fn main() {

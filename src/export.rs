@@ -54,10 +54,8 @@ pub async fn export_raw(
     }
     let filter = crate::store::sql_in("file_id", file_ids.iter().map(String::as_str));
     let mut by_file: BTreeMap<String, Vec<RawRecord>> = BTreeMap::new();
-    for b in store.scan(TableKind::Raw, Some(&filter), None).await? {
-        for r in schema::raw_from_batch(&b)? {
-            by_file.entry(r.file_id.clone()).or_default().push(r);
-        }
+    for r in store.raw_records(&filter).await? {
+        by_file.entry(r.file_id.clone()).or_default().push(r);
     }
     if by_file.is_empty() {
         bail!("no raw records for session `{session_id}`");

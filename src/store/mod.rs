@@ -5,6 +5,7 @@
 //! and inserts only what is absent, so repeating a write (after a crash or an
 //! ambiguous failure) never stores anything twice.
 
+pub mod documents;
 pub mod fleet;
 mod init;
 pub mod lazy;
@@ -33,7 +34,9 @@ pub use location::StoreLocation;
 ///
 /// 2: session and message ids are scoped by client (`<client>:<id>`), so a
 /// format-1 binary would write unscoped keys beside them.
-pub const FORMAT_VERSION: u32 = 2;
+/// 3: a whole document's later generations may be stored as patches
+/// (`patch_base`), which a format-2 binary would export as the document.
+pub const FORMAT_VERSION: u32 = 3;
 
 const FORMAT_KEY: &str = "format_version";
 /// One row per embedding model whose vectors the store holds: a store with a
@@ -88,6 +91,9 @@ pub enum StoreError {
     },
     #[error("store schema mismatch: {0}")]
     Schema(String),
+    /// Stored bytes that do not resolve to what their record says they are.
+    #[error("damaged record: {0}")]
+    Damaged(String),
 }
 
 /// Whether opening may create the store.
@@ -261,6 +267,9 @@ impl Store {
                     ));
                 }
             }
+        }
+        if mode == OpenMode::Create {
+            store.ensure_patch_column().await?;
         }
         Ok(store)
     }

@@ -17,6 +17,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::{DateTime, Utc};
 
 use super::StoreError;
+use super::documents::{Patch, StoredRaw};
 use crate::model::{Message, Part, RawRecord, RecordStatus, Role, Session};
 
 pub const RAW: &str = "raw_records";
@@ -62,8 +63,19 @@ pub fn raw_schema() -> SchemaRef {
         Field::new("status", DataType::Utf8, false),
         compressed("bytes", DataType::LargeBinary),
         Field::new("ingested_at", utc(), false),
+        patch_base_field(),
     ]))
 }
+
+/// Set on a record whose `bytes` are a patch against this generation of
+/// the same file rather than the bytes themselves (whole documents, see
+/// `store::documents`). Last, and nullable, so a store made before it gains
+/// it as a column of nulls.
+pub(crate) fn patch_base_field() -> Field {
+    Field::new(PATCH_BASE, DataType::UInt32, true)
+}
+
+pub(crate) const PATCH_BASE: &str = "patch_base";
 
 pub fn messages_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
@@ -130,8 +142,15 @@ pub(crate) fn batch(schema: SchemaRef, columns: Vec<ArrayRef>) -> Result<RecordB
     RecordBatch::try_new(schema, columns).map_err(|e| StoreError::Schema(e.to_string()))
 }
 
-pub fn raw_batch(rows: &[RawRecord], now: DateTime<Utc>) -> Result<RecordBatch, StoreError> {
+/// The raw records as stored: each record's own bytes, or for a record in
+/// `patches` (by id) the patch against an earlier generation.
+pub fn raw_batch(
+    rows: &[RawRecord],
+    patches: &HashMap<String, Patch>,
+    now: DateTime<Utc>,
+) -> Result<RecordBatch, StoreError> {
     let n = rows.len();
+    let patch = |r: &RawRecord| patches.get(&r.id);
     batch(
         raw_schema(),
         vec![
@@ -150,10 +169,16 @@ pub fn raw_batch(rows: &[RawRecord], now: DateTime<Utc>) -> Result<RecordBatch, 
             Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.line))),
             strings(rows.iter().map(|r| r.sha256.as_str())),
             strings(rows.iter().map(|r| r.status.as_str())),
-            Arc::new(LargeBinaryArray::from_iter_values(
-                rows.iter().map(|r| r.bytes.as_slice()),
-            )),
+            Arc::new(LargeBinaryArray::from_iter_values(rows.iter().map(
+                |r| match patch(r) {
+                    Some(p) => p.bytes.as_slice(),
+                    None => r.bytes.as_slice(),
+                },
+            ))),
             timestamps(vec![Some(now.timestamp_micros()); n]),
+            Arc::new(UInt32Array::from_iter(
+                rows.iter().map(|r| patch(r).map(|p| p.base_generation)),
+            )),
         ],
     )
 }
@@ -330,7 +355,9 @@ pub fn messages_from_batch(b: &RecordBatch) -> Result<Vec<Message>, StoreError> 
         .collect()
 }
 
-pub fn raw_from_batch(b: &RecordBatch) -> Result<Vec<RawRecord>, StoreError> {
+/// The records of a batch as stored: a patched record's `bytes` are still
+/// its patch (resolve them with `Store::raw_records`).
+pub(crate) fn stored_raw_from_batch(b: &RecordBatch) -> Result<Vec<StoredRaw>, StoreError> {
     let c = Columns::new(b);
     let (id, file_id, host, client) = (
         c.str("id")?,
@@ -342,27 +369,32 @@ pub fn raw_from_batch(b: &RecordBatch) -> Result<Vec<RawRecord>, StoreError> {
     let (generation, offset, line) = (c.u32("generation")?, c.u64("offset")?, c.u64("line")?);
     let length = c.u64("length")?;
     let (sha, status, bytes) = (c.str("sha256")?, c.str("status")?, c.binary("bytes")?);
+    // Absent from a store no binary with patches has written to yet.
+    let patch_base = c.u32(PATCH_BASE).ok();
     Ok((0..b.num_rows())
-        .map(|i| RawRecord {
-            id: id.value(i).to_string(),
-            file_id: file_id.value(i).to_string(),
-            host: host.value(i).to_string(),
-            client: client.value(i).to_string(),
-            root: root.value(i).to_string(),
-            rel_path: rel.value(i).to_string(),
-            session_id: session.value(i).to_string(),
-            generation: generation.value(i),
-            offset: offset.value(i),
-            length: length.value(i),
-            line: line.value(i),
-            sha256: sha.value(i).to_string(),
-            status: match status.value(i) {
-                "parsed" => RecordStatus::Parsed,
-                "unknown" => RecordStatus::Unknown,
-                "blank" => RecordStatus::Blank,
-                _ => RecordStatus::Unparsed,
+        .map(|i| StoredRaw {
+            patch_base: patch_base.filter(|p| p.is_valid(i)).map(|p| p.value(i)),
+            record: RawRecord {
+                id: id.value(i).to_string(),
+                file_id: file_id.value(i).to_string(),
+                host: host.value(i).to_string(),
+                client: client.value(i).to_string(),
+                root: root.value(i).to_string(),
+                rel_path: rel.value(i).to_string(),
+                session_id: session.value(i).to_string(),
+                generation: generation.value(i),
+                offset: offset.value(i),
+                length: length.value(i),
+                line: line.value(i),
+                sha256: sha.value(i).to_string(),
+                status: match status.value(i) {
+                    "parsed" => RecordStatus::Parsed,
+                    "unknown" => RecordStatus::Unknown,
+                    "blank" => RecordStatus::Blank,
+                    _ => RecordStatus::Unparsed,
+                },
+                bytes: bytes.value(i).to_vec(),
             },
-            bytes: bytes.value(i).to_vec(),
         })
         .collect())
 }

@@ -51,8 +51,15 @@ pub(super) async fn commit(
         report.records_inserted += (raw.len() + fresh_raw.len()) as u64;
         return Ok(());
     }
-    let raw_batch = schema::raw_batch(&raw, now)?;
-    let fresh_raw_batch = schema::raw_batch(&fresh_raw, now)?;
+    let documents: Vec<&RawRecord> = batch
+        .iter()
+        .filter(|w| w.document)
+        .flat_map(|w| &w.raw)
+        .collect();
+    let patches = store.document_patches(&documents).await?;
+    report.documents_patched += patches.len() as u64;
+    let raw_batch = schema::raw_batch(&raw, &patches, now)?;
+    let fresh_raw_batch = schema::raw_batch(&fresh_raw, &patches, now)?;
     let (raw_inserted, fresh_raw_appended) = tokio::join!(
         store.insert_absent(TableKind::Raw, raw_batch),
         store.append_new(TableKind::Raw, fresh_raw_batch),

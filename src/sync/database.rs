@@ -78,6 +78,7 @@ pub(super) fn read(
         },
         // Rows are keyed by content, and a row may repeat: always merged.
         fresh: false,
+        document: false,
     }))
 }
 

@@ -173,6 +173,9 @@ struct FileWork {
     /// and the host lock keeps other writers of it away: its records can be
     /// appended without comparing keys.
     fresh: bool,
+    /// The file is one document rewritten whole: its record may be stored
+    /// as a patch against the generation before (`store::documents`).
+    document: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -572,6 +575,7 @@ fn read_file(
             digest: document_digest(layout, &planned.prior, start.offset, &buf[..used]),
         },
         fresh: matches!(planned.prior, Prior::Nothing),
+        document: layout == Layout::Document,
     };
     let (head, tail) = cursor::fingerprint_after_read(&mut f, &buf, start.offset, consumed)
         .context("cannot read")

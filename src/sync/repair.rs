@@ -212,11 +212,9 @@ async fn records_of(
         .collect();
     let filter = sql_in("file_id", files.iter().map(|f| f.file_id.as_str()));
     let mut by_file: HashMap<String, Vec<RawRecord>> = HashMap::new();
-    for b in store.scan(TableKind::Raw, Some(&filter), None).await? {
-        for r in schema::raw_from_batch(&b)? {
-            if newest.get(r.file_id.as_str()) == Some(&r.generation) {
-                by_file.entry(r.file_id.clone()).or_default().push(r);
-            }
+    for r in store.raw_records(&filter).await? {
+        if newest.get(r.file_id.as_str()) == Some(&r.generation) {
+            by_file.entry(r.file_id.clone()).or_default().push(r);
         }
     }
     Ok(by_file)
@@ -323,6 +321,7 @@ fn translate_stored(
         facts: translation.facts,
         cursor: super::cursor::FileCursor::default(),
         fresh: false,
+        document: false,
     }
 }
 

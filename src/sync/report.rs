@@ -44,6 +44,10 @@ pub struct SyncReport {
     pub files_scanned: u64,
     pub files_changed: u64,
     pub files_rewritten: u64,
+    /// Rewritten documents stored as a patch against their previous
+    /// generation rather than whole.
+    #[serde(default)]
+    pub documents_patched: u64,
     pub bytes_read: u64,
     pub sessions_inserted: u64,
     pub sessions_updated: u64,
@@ -114,6 +118,7 @@ impl SyncReport {
             files_scanned: 0,
             files_changed: 0,
             files_rewritten: 0,
+            documents_patched: 0,
             bytes_read: 0,
             sessions_inserted: 0,
             sessions_updated: 0,

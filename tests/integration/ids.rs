@@ -169,7 +169,7 @@ fn rule40_a_store_keyed_before_scoping_is_upgraded_in_place() {
     assert_eq!(count(&report, "records_inserted"), 0, "{report}");
 
     let status = pond.json(&["status", "--json"]);
-    assert_eq!(status["format_version"], 2);
+    assert_eq!(status["format_version"], pond::store::FORMAT_VERSION);
     for (kind, rows) in before {
         assert_eq!(
             table_rows(&pond, kind),

@@ -7,6 +7,7 @@ mod agent;
 mod architecture;
 mod conformance;
 mod crash;
+mod documents;
 mod faultproxy;
 mod harness;
 mod shared_store;
