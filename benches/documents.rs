@@ -131,7 +131,7 @@ fn main() {
             messages.push(json!({
                 "id": format!("bench-{round}"),
                 "timestamp": stamp,
-                "type": if round % 2 == 0 { "user" } else { "gemini" },
+                "type": if round.is_multiple_of(2) { "user" } else { "gemini" },
                 "content": prose(round, message_bytes),
             }));
         }

@@ -21,7 +21,7 @@ fn grow(file: &Path, round: usize) -> Vec<u8> {
     messages.push(serde_json::json!({
         "id": format!("grown-{round}"),
         "timestamp": stamp,
-        "type": if round % 2 == 0 { "user" } else { "gemini" },
+        "type": if round.is_multiple_of(2) { "user" } else { "gemini" },
         "content": format!(
             "round {round}: change the lock timeout to {} seconds and rerun test_{round}",
             round * 7 + 3
