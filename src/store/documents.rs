@@ -309,6 +309,10 @@ impl Store {
         generations: &mut Generations,
         wanted: &[Key],
     ) -> Result<(), StoreError> {
+        // The first read takes each wanted generation with the chain a
+        // patch of it can have, so a sync resolves its base in one scan;
+        // later reads fetch only what is still missing.
+        let mut reach = MAX_CHAIN;
         loop {
             let missing = generations.missing(wanted);
             if missing.is_empty() {
@@ -319,8 +323,9 @@ impl Store {
                     .iter()
                     .map(|(file, generation)| {
                         format!(
-                            "(file_id = {} AND generation = {generation})",
-                            sql_str(file)
+                            "(file_id = {} AND generation >= {} AND generation <= {generation})",
+                            sql_str(file),
+                            generation.saturating_sub(reach)
                         )
                     })
                     .collect::<Vec<_>>()
@@ -336,6 +341,7 @@ impl Store {
                     }
                 }
             }
+            reach = 0;
         }
     }
 
