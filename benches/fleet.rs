@@ -15,7 +15,12 @@
 //! (1h), `FLEET_STORE` (a temp dir; an `s3://` URL needs
 //! `POND_TEST_S3_ENDPOINT`, see benches/multiwriter.rs), `FLEET_MODEL` (`off`,
 //! or anything else for pond's default model and hybrid timings), `FLEET_OUT`
-//! (a file for the checkpoint rows as JSON lines).
+//! (a file for the checkpoint rows as JSON lines). With upkeep on and a
+//! local store, the end also ages every file by 8 days and runs upkeep
+//! again ("after a week"): the files Lance keeps for its 7-day window.
+//!
+//! `FLEET_PROBE_STORE=DIR` instead times `get_message` on the store at
+//! DIR; with `FLEET_PROBE_BUILD=N` it first builds one of N messages there.
 
 use std::fs::OpenOptions;
 use std::io::{Read, Write};
