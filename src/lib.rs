@@ -6,7 +6,7 @@
 //! [`sync`] (the pipeline joining them), [`embed`] and [`search`] (finding
 //! things again), [`export`], and [`cli`].
 
-pub use pond_adapters::{adapters, model};
+pub use pond_adapters::{adapters, digest, model};
 
 pub mod access;
 pub mod archive;

@@ -25,6 +25,7 @@ use lancedb::table::NewColumnTransform;
 
 use super::schema::{self, PATCH_BASE};
 use super::{Store, StoreError, TableKind, lance_error, sql_str};
+use crate::digest::sha256_hex;
 use crate::model::RawRecord;
 
 /// A record's bytes as stored: a patch against `base_generation` of the
@@ -193,7 +194,7 @@ impl Generations {
                     let out = decode(base_bytes, &row.record.bytes, row.record.length)
                         .map_err(|e| damaged(&row.record, base, &format!("does not apply: {e}")))?;
                     if out.len() as u64 != row.record.length
-                        || pond_adapters::digest::sha256_hex(&out) != row.record.sha256
+                        || sha256_hex(&out) != row.record.sha256
                     {
                         return Err(damaged(
                             &row.record,
@@ -460,7 +461,7 @@ mod tests {
                 offset: 0,
                 length: of.len() as u64,
                 line: 1,
-                sha256: pond_adapters::digest::sha256_hex(of),
+                sha256: sha256_hex(of),
                 status: crate::model::RecordStatus::Parsed,
                 bytes,
             },
