@@ -919,25 +919,20 @@ impl Fleet {
         let mut last = last.expect("the last round is a checkpoint");
         // "Once retention has passed": wait it out, run upkeep once more
         // and measure the store as a fleet that paused would leave it.
+        let mut upkeep_then_measure = |label: &str, maintain_secs: &mut f64| {
+            *maintain_secs += self.maintain(target).unwrap_or(0.0);
+            let m = self.measure(rt, target, latest_token(hosts).as_deref(), s.rounds);
+            let row = Row::new(label, s.rounds, &totals, Window::default(), m, started);
+            println!("{}", row.markdown());
+            write_json(json_out, &row);
+            row
+        };
         if s.upkeep != Upkeep::Off
             && let Ok(retain) = humantime::parse_duration(&s.retain)
             && retain <= std::time::Duration::from_secs(600)
         {
             std::thread::sleep(retain + std::time::Duration::from_secs(1));
-            let secs = self.maintain(target).unwrap_or(0.0);
-            maintain_secs += secs;
-            let m = self.measure(rt, target, latest_token(hosts).as_deref(), s.rounds);
-            let row = Row::new(
-                "after retention",
-                s.rounds,
-                &totals,
-                Window::default(),
-                m,
-                started,
-            );
-            println!("{}", row.markdown());
-            write_json(json_out, &row);
-            last = row;
+            last = upkeep_then_measure("after retention", &mut maintain_secs);
             // Files no manifest references (index segments of folds that
             // lost a commit race) Lance keeps for 7 days, since an
             // unfinished write's files look the same. On a local store the
@@ -945,19 +940,7 @@ impl Fleet {
             // Lance reads.
             if let Some(dir) = target.location.local_dir.as_deref() {
                 age_files(dir, "8 days ago");
-                maintain_secs += self.maintain(target).unwrap_or(0.0);
-                let m = self.measure(rt, target, latest_token(hosts).as_deref(), s.rounds);
-                let row = Row::new(
-                    "after a week",
-                    s.rounds,
-                    &totals,
-                    Window::default(),
-                    m,
-                    started,
-                );
-                println!("{}", row.markdown());
-                write_json(json_out, &row);
-                last = row;
+                last = upkeep_then_measure("after a week", &mut maintain_secs);
             }
         }
         FleetRun {
