@@ -919,7 +919,7 @@ impl Fleet {
         let mut last = last.expect("the last round is a checkpoint");
         // "Once retention has passed": wait it out, run upkeep once more
         // and measure the store as a fleet that paused would leave it.
-        let mut upkeep_then_measure = |label: &str, maintain_secs: &mut f64| {
+        let mut upkeep_then_measure = |label: &'static str, maintain_secs: &mut f64| {
             *maintain_secs += self.maintain(target).unwrap_or(0.0);
             let m = self.measure(rt, target, latest_token(hosts).as_deref(), s.rounds);
             let row = Row::new(label, s.rounds, &totals, Window::default(), m, started);
