@@ -13,6 +13,7 @@ pub mod archive;
 pub mod cli;
 pub mod config;
 pub mod embed;
+pub mod erase;
 pub mod export;
 pub mod maintain;
 pub mod mcp;

@@ -112,6 +112,10 @@ pub struct MaintainReport {
     pub duration_secs: f64,
     pub tables: Vec<TableUpkeep>,
     pub runs_trimmed: u64,
+    /// Rows of erased sessions found and deleted: left by an erasure that
+    /// was interrupted, or stored by a sync that read the tombstones just
+    /// before they were written (rule 44).
+    pub erased_rows_removed: u64,
     /// What the run chose not to do, and why.
     pub left: Vec<String>,
 }
@@ -123,7 +127,7 @@ pub enum MaintainError {
 }
 
 /// Tables in the order upkeep visits them: the most written first.
-const TABLES: [TableKind; 7] = [
+const TABLES: [TableKind; 8] = [
     TableKind::Messages,
     TableKind::Search,
     TableKind::Raw,
@@ -131,6 +135,7 @@ const TABLES: [TableKind; 7] = [
     TableKind::SyncRuns,
     TableKind::Hosts,
     TableKind::Redactions,
+    TableKind::Erasures,
 ];
 
 pub async fn run(
@@ -150,6 +155,7 @@ pub async fn run(
         duration_secs: 0.0,
         tables: Vec::new(),
         runs_trimmed: 0,
+        erased_rows_removed: 0,
         left: Vec::new(),
     };
     if opts.dry_run {
@@ -182,6 +188,15 @@ pub async fn run(
             return Ok(report);
         }
     };
+    // Before the statistics: the deletions it makes are what compaction
+    // then rewrites away.
+    match finish_erasures(store).await {
+        Ok(removed) => report.erased_rows_removed = removed,
+        Err(e) => {
+            report.left.push(format!("erasures: {e}"));
+            report.outcome = "partial".into();
+        }
+    }
     let before = store.health().await?;
     let last: Option<LastUpkeep> = lease::read_json(store.location(), LAST_RUN).await?;
     let mut vector_trained_rows = last.as_ref().map_or(0, |l| l.vector_trained_rows);
@@ -327,6 +342,18 @@ async fn table_phases(
     }
     done.pruned = store.prune(kind, opts.retain).await?;
     Ok(())
+}
+
+/// Deletes whatever rows of erased sessions the store still holds.
+async fn finish_erasures(store: &Store) -> Result<u64, StoreError> {
+    if !store.has_table(TableKind::Erasures) {
+        return Ok(0);
+    }
+    let erased: Vec<String> = store.erased_sessions().await?.into_iter().collect();
+    if erased.is_empty() {
+        return Ok(0);
+    }
+    Ok(store.delete_session_rows(&erased).await?.total())
 }
 
 /// Deletes run records older than [`RUN_HISTORY_KEPT`].

@@ -6,6 +6,7 @@
 mod adapters;
 mod agent;
 pub mod config_show;
+mod erase;
 mod export;
 mod maintain;
 mod model;
@@ -79,6 +80,9 @@ pub enum Command {
     Repair(RepairArgs),
     /// Compact, index and prune the store (one host of the fleet at a time).
     Maintain(MaintainArgs),
+    /// Remove sessions from the store for good, and keep every host from
+    /// storing them again.
+    Erase(EraseArgs),
     /// List the supported clients and where their sessions live here.
     Adapters(AdaptersArgs),
     /// Run sync in a loop (for services, containers and CI sidecars).
@@ -378,6 +382,47 @@ pub struct MaintainArgs {
     /// hold them).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub retain: Option<std::time::Duration>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EraseArgs {
+    /// Session ids (a unique prefix is enough). Or select with --project,
+    /// --client, --before, and the global --host.
+    pub sessions: Vec<String>,
+    /// Every session of this project (its working directory, as `pond
+    /// sessions` shows it).
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Every session of this client.
+    #[arg(long)]
+    pub client: Option<String>,
+    /// Every session last active before this: a date (2026-11-01), an RFC
+    /// 3339 time, or an age (90d).
+    #[arg(long)]
+    pub before: Option<String>,
+    /// Leave the selected sessions' child sessions (subagents) in place.
+    #[arg(long)]
+    pub without_children: bool,
+    /// List exactly what would go (sessions, row counts, files), change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Make the bytes go now rather than at the next upkeep: rewrite the
+    /// fragments that held the rows and prune every older version, under
+    /// the upkeep lease.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub now: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Lift the tombstones of these erased sessions (a mistake): hosts may
+    /// store them again. Recorded like an erasure.
+    #[arg(long, conflicts_with_all = ["now", "dry_run", "project", "client", "before"])]
+    pub forget_tombstone: bool,
+    /// List every recorded erasure and forgetting instead.
+    #[arg(long, conflicts_with_all = ["now", "dry_run", "forget_tombstone"])]
+    pub log: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -707,6 +752,7 @@ async fn run_command(ctx: &Context, command: Command) -> anyhow::Result<ExitCode
         Command::Export(args) => export::run(ctx, args).instrument(span("export")).await,
         Command::Repair(args) => repair::run(ctx, args).instrument(span("repair")).await,
         Command::Maintain(args) => maintain::run(ctx, args).instrument(span("maintain")).await,
+        Command::Erase(args) => erase::run(ctx, args).instrument(span("erase")).await,
         Command::Resume(args) => resume::run(ctx, args).instrument(span("resume")).await,
         Command::Adapters(args) => span("adapters").in_scope(|| adapters::run(args)),
         Command::Mcp(args) => serve::mcp(ctx, args).instrument(span("mcp")).await,

@@ -170,26 +170,49 @@ pub(crate) async fn handle(
                     );
                 }
             };
-            if let Some(prefix) = &grant.limits.host_prefix {
-                let store = match state.shared.store.or_empty().await {
-                    Ok(store) => store,
-                    Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-                };
-                let held =
-                    held_elsewhere(store, adapter.clone(), host, &upload, &rel, &mirror, prefix)
-                        .await;
-                match held {
-                    Ok(None) => {}
-                    Ok(Some(session)) => {
-                        return error(
-                            StatusCode::FORBIDDEN,
-                            format!(
-                                "token `{}` may not change session `{session}`: the archive holds it for a host outside the token's limit",
-                                grant.name
-                            ),
-                        );
+            let store = match state.shared.store.or_empty().await {
+                Ok(store) => store,
+                Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            };
+            let erased = match store.erased_sessions().await {
+                Ok(erased) => erased,
+                Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            };
+            let prefix = grant.limits.host_prefix.as_deref();
+            if prefix.is_some() || !erased.is_empty() {
+                let sessions =
+                    match upload_sessions(adapter.clone(), host, &upload, &rel, &mirror).await {
+                        Ok(sessions) => sessions,
+                        Err(Refusal(status, message)) => return error(status, message),
+                    };
+                if let Some(gone) = sessions.iter().find(|s| erased.contains(*s)) {
+                    return error(
+                        StatusCode::GONE,
+                        format!(
+                            "session `{gone}` was erased from this archive (`pond erase`) and is not stored again; `pond erase --forget-tombstone {gone}` lifts that"
+                        ),
+                    );
+                }
+                if let Some(prefix) = prefix {
+                    match foreign_session(store, &sessions, prefix).await {
+                        Ok(None) => {}
+                        Ok(Some(session)) => {
+                            return error(
+                                StatusCode::FORBIDDEN,
+                                format!(
+                                    "token `{}` may not change session `{session}`: the archive holds it for a host outside the token's limit",
+                                    grant.name
+                                ),
+                            );
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot look up the sessions of an upload");
+                            return error(
+                                StatusCode::INTERNAL_SERVER_ERROR,
+                                "cannot look up the sessions of this file in the store",
+                            );
+                        }
                     }
-                    Err(Refusal(status, message)) => return error(status, message),
                 }
             }
             let bytes = upload.bytes;
@@ -283,49 +306,36 @@ fn safe_relative(path: &str) -> Option<PathBuf> {
 
 pub(super) struct Refusal(pub(super) StatusCode, pub(super) String);
 
-/// A session the upload would add to or change that the store holds for a
-/// host outside `prefix`, if any. The pipeline moves a session to the host
-/// that last sent it, so without this a token limited to `ci-` hosts could
-/// write into (and take over) any session whose id it knows.
-async fn held_elsewhere(
-    store: &Store,
+/// The sessions the upload would add to or change, read as the pipeline
+/// will read them: checked against the erased sessions (rule 44), and for
+/// a token with a host limit against the sessions the store holds for
+/// hosts outside it (the pipeline moves a session to the host that last
+/// sent it, so without this a token limited to `ci-` hosts could write
+/// into, and take over, any session whose id it knows).
+async fn upload_sessions(
     adapter: Arc<dyn Adapter>,
     host: &str,
     upload: &Upload,
     rel: &Path,
     mirror: &Path,
-    prefix: &str,
-) -> Result<Option<String>, Refusal> {
+) -> Result<BTreeSet<String>, Refusal> {
     let scratch = Scratch(mirror.join(format!("check-{}", unique_suffix())));
     let (tmp, rel, files) = (upload.tmp.clone(), rel.to_path_buf(), mirror.join("files"));
     let host = host.to_string();
-    let sessions = tokio::task::spawn_blocking(move || {
+    let unreadable = |e: String| {
+        Refusal(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot read the upload: {e}"),
+        )
+    };
+    tokio::task::spawn_blocking(move || {
         let found = sessions_in(adapter.as_ref(), &host, &tmp, &rel, &files, &scratch.0);
         drop(scratch);
         found
     })
     .await
-    .map_err(|e| {
-        Refusal(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("cannot read the upload: {e}"),
-        )
-    })?
-    .map_err(|e| {
-        Refusal(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("cannot read the upload: {e}"),
-        )
-    })?;
-    foreign_session(store, &sessions, prefix)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "cannot look up the sessions of an upload");
-            Refusal(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "cannot look up the sessions of this file in the store".to_string(),
-            )
-        })
+    .map_err(|e| unreadable(e.to_string()))?
+    .map_err(|e| unreadable(e.to_string()))
 }
 
 /// A directory removed with everything in it when dropped.

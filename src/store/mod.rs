@@ -6,6 +6,7 @@
 //! ambiguous failure) never stores anything twice.
 
 pub mod documents;
+pub mod erasures;
 pub mod fleet;
 mod init;
 pub mod lazy;
@@ -36,7 +37,10 @@ pub use location::StoreLocation;
 /// format-1 binary would write unscoped keys beside them.
 /// 3: a whole document's later generations may be stored as patches
 /// (`patch_base`), which a format-2 binary would export as the document.
-pub const FORMAT_VERSION: u32 = 3;
+/// 4: sessions may be erased (`erasures`), and a format-3 binary, which
+/// does not read the tombstones, would store them again. Stamped by the
+/// first erasure, so stores that never erase stay open to format 3.
+pub const FORMAT_VERSION: u32 = 4;
 
 const FORMAT_KEY: &str = "format_version";
 /// One row per embedding model whose vectors the store holds: a store with a
@@ -117,9 +121,11 @@ pub enum TableKind {
     Search,
     /// Sessions stored with secrets masked.
     Redactions,
+    /// Erased sessions: the tombstones every writer honours.
+    Erasures,
 }
 
-const ALL_TABLES: [TableKind; 7] = [
+const ALL_TABLES: [TableKind; 8] = [
     TableKind::Raw,
     TableKind::Messages,
     TableKind::Sessions,
@@ -127,6 +133,7 @@ const ALL_TABLES: [TableKind; 7] = [
     TableKind::Hosts,
     TableKind::Search,
     TableKind::Redactions,
+    TableKind::Erasures,
 ];
 
 impl TableKind {
@@ -139,6 +146,7 @@ impl TableKind {
             TableKind::Hosts => fleet::HOSTS,
             TableKind::Search => search::SEARCH,
             TableKind::Redactions => redactions::REDACTIONS,
+            TableKind::Erasures => erasures::ERASURES,
         }
     }
 
@@ -151,6 +159,7 @@ impl TableKind {
             TableKind::Hosts => fleet::hosts_schema(),
             TableKind::Search => search::search_schema(),
             TableKind::Redactions => redactions::redactions_schema(),
+            TableKind::Erasures => erasures::erasures_schema(),
         }
     }
 }

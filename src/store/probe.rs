@@ -277,9 +277,7 @@ fn quick_retry() -> RetryConfig {
 
 /// Builds an object store for the location, reading the standard `AWS_*`,
 /// `GOOGLE_*` and `AZURE_*` variables like Lance does, then the user's options.
-pub(crate) fn build(
-    location: &StoreLocation,
-) -> Result<(Arc<dyn ObjectStore>, ObjectPath), String> {
+pub fn build(location: &StoreLocation) -> Result<(Arc<dyn ObjectStore>, ObjectPath), String> {
     if let Some(dir) = &location.local_dir {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;

@@ -156,6 +156,12 @@ impl Store {
         let what = format!("compact {}", kind.name());
         let options = CompactionOptions {
             target_rows_per_fragment: FULL_FRAGMENT_ROWS,
+            // Every fragment with a deleted row is rewritten, however few:
+            // a delete only writes a deletion file, and the row's bytes
+            // stay in the data file until its fragment is rewritten
+            // (erasure, rule 44). Lance's default waits for 10 %.
+            materialize_deletions: true,
+            materialize_deletions_threshold: 0.0,
             ..CompactionOptions::default()
         };
         // Lance retries a conflicting rewrite for up to 30 s on its own; a

@@ -103,6 +103,9 @@ pub async fn run(
     if !opts.dry_run && store.needs_search_backfill() {
         backfill::run(store, opts, report, progress).await?;
     }
+    // Read once per run: an erasure recorded after this point is finished
+    // by the next upkeep, which deletes what this run stores of it.
+    let erased = store.erased_sessions().await?;
     let mut cursors = Cursors::load(&opts.state_dir, &store.location().key);
     for adapter in &opts.adapters {
         let roots = match &opts.path {
@@ -123,7 +126,12 @@ pub async fn run(
                 continue;
             }
             let root = std::path::absolute(&root).unwrap_or(root);
-            sync_root(store, opts, adapter, &root, &mut cursors, report, progress).await?;
+            let place = Place {
+                adapter,
+                root: &root,
+                erased: &erased,
+            };
+            sync_root(store, opts, place, &mut cursors, report, progress).await?;
         }
     }
     if !opts.dry_run {
@@ -178,17 +186,27 @@ struct FileWork {
     document: bool,
 }
 
-#[allow(clippy::too_many_arguments)]
-#[tracing::instrument(name = "sync.adapter", skip_all, fields(adapter = adapter.name(), root = %root.display()))]
+/// One adapter's root, and the sessions nothing may store again.
+struct Place<'a> {
+    adapter: &'a Arc<dyn Adapter>,
+    root: &'a Path,
+    erased: &'a HashSet<String>,
+}
+
+#[tracing::instrument(name = "sync.adapter", skip_all, fields(adapter = place.adapter.name(), root = %place.root.display()))]
 async fn sync_root(
     store: &Store,
     opts: &SyncOptions,
-    adapter: &Arc<dyn Adapter>,
-    root: &Path,
+    place: Place<'_>,
     cursors: &mut Cursors,
     report: &mut SyncReport,
     progress: &dyn Fn(&str),
 ) -> Result<(), SyncError> {
+    let Place {
+        adapter,
+        root,
+        erased,
+    } = place;
     let client = adapter.name();
     let root_str = opts
         .origin_root
@@ -272,8 +290,9 @@ async fn sync_root(
         if let Some(rest) = read.rest {
             next = Some(read_ahead(reader.clone(), rest));
         }
-        if !read.works.is_empty() {
-            commit::commit(store, opts, client, read.works, cursors, report).await?;
+        let works = without_erased(read.works, erased, report);
+        if !works.is_empty() {
+            commit::commit(store, opts, client, works, cursors, report).await?;
             progress(&format!(
                 "{client}: committed {} records so far",
                 report.records_inserted
@@ -284,6 +303,40 @@ async fn sync_root(
         commit::save_cursors(cursors)?;
     }
     Ok(())
+}
+
+/// Drops what read files hold of erased sessions (rule 44). A file left
+/// with nothing is not committed, and its cursor stays where it was, so a
+/// tombstone lifted later lets the next sync store it.
+fn without_erased(
+    works: Vec<FileWork>,
+    erased: &HashSet<String>,
+    report: &mut SyncReport,
+) -> Vec<FileWork> {
+    if erased.is_empty() {
+        return works;
+    }
+    let mut skipped_sessions = HashSet::new();
+    let mut kept = Vec::with_capacity(works.len());
+    let mut skip = |id: &String| {
+        let gone = erased.contains(id);
+        if gone {
+            skipped_sessions.insert(id.clone());
+        }
+        !gone
+    };
+    for mut work in works {
+        let before = work.raw.len();
+        work.raw.retain(|r| skip(&r.session_id));
+        report.erased_records_skipped += (before - work.raw.len()) as u64;
+        work.messages.retain(|m| skip(&m.session_id));
+        work.facts.retain(|(id, _)| skip(id));
+        if !work.raw.is_empty() {
+            kept.push(work);
+        }
+    }
+    report.erased_sessions_skipped += skipped_sessions.len() as u64;
+    kept
 }
 
 /// What reading a batch of files needs, shared with its thread.

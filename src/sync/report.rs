@@ -48,6 +48,12 @@ pub struct SyncReport {
     /// generation rather than whole.
     #[serde(default)]
     pub documents_patched: u64,
+    /// Sessions found in source files but erased from the store (rule 44),
+    /// and their records: read, and not stored again.
+    #[serde(default)]
+    pub erased_sessions_skipped: u64,
+    #[serde(default)]
+    pub erased_records_skipped: u64,
     pub bytes_read: u64,
     pub sessions_inserted: u64,
     pub sessions_updated: u64,
@@ -119,6 +125,8 @@ impl SyncReport {
             files_changed: 0,
             files_rewritten: 0,
             documents_patched: 0,
+            erased_sessions_skipped: 0,
+            erased_records_skipped: 0,
             bytes_read: 0,
             sessions_inserted: 0,
             sessions_updated: 0,

@@ -8,6 +8,7 @@ mod architecture;
 mod conformance;
 mod crash;
 mod documents;
+mod erase;
 mod faultproxy;
 mod harness;
 mod shared_store;
