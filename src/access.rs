@@ -24,6 +24,8 @@ pub enum Scope {
     Read,
     /// Send session files for ingest (`POST /v1/ingest`); reads nothing.
     Ingest,
+    /// Erase sessions (`POST /v1/erase`); reads nothing. Give it to few.
+    Admin,
 }
 
 impl Scope {
@@ -31,6 +33,7 @@ impl Scope {
         match self {
             Scope::Read => "read",
             Scope::Ingest => "ingest",
+            Scope::Admin => "admin",
         }
     }
 }

@@ -98,7 +98,7 @@ impl Selection {
 }
 
 /// A session an erasure takes.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ErasedSession {
     pub id: String,
     pub client: String,
@@ -110,7 +110,7 @@ pub struct ErasedSession {
 }
 
 /// Exactly what an erasure removes.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ErasePlan {
     pub sessions: Vec<ErasedSession>,
     pub rows: RowCounts,
@@ -118,7 +118,7 @@ pub struct ErasePlan {
 }
 
 /// What `--now` did to make the bytes go, and what it cost.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct Purge {
     /// `done`, `busy` (another host runs upkeep: it will finish the job),
     /// or `partial` (a table's compaction gave way to writers).
@@ -129,7 +129,7 @@ pub struct Purge {
     pub duration_secs: f64,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct PurgedTable {
     pub table: String,
     pub compacted: Compacted,
@@ -138,7 +138,7 @@ pub struct PurgedTable {
     pub secs: f64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct EraseReport {
     /// `erased`, `dry-run`, or `nothing` (the selection matched no session).
     pub outcome: String,
@@ -174,6 +174,12 @@ pub async fn plan(store: &Store, selection: &Selection) -> Result<ErasePlan, Era
     if selection.is_empty() {
         return Err(EraseError::Invalid(
             "nothing selected: give session ids, or --project, --host, --client or --before".into(),
+        ));
+    }
+    if !selection.sessions.is_empty() && selection.filter().is_some() {
+        return Err(EraseError::Invalid(
+            "give session ids or a selection (--project, --host, --client, --before), not both"
+                .into(),
         ));
     }
     let all = read_sessions(store, None).await?;
@@ -242,6 +248,44 @@ async fn read_sessions(
     Ok(found)
 }
 
+/// Resolves a session key, a unique prefix of one, or the client's own id.
+pub async fn resolve_session(store: &Store, given: &str) -> Result<String, EraseError> {
+    let clause = crate::archive::session_id_clause(given);
+    let mut ids: Vec<String> = read_sessions(store, Some(&clause))
+        .await?
+        .into_keys()
+        .collect();
+    ids.sort();
+    let keys: Vec<&str> = ids.iter().map(String::as_str).collect();
+    match crate::archive::choose_session(given, &keys) {
+        crate::archive::Choice::One(i) => Ok(ids.swap_remove(i)),
+        crate::archive::Choice::None => Err(EraseError::Invalid(format!(
+            "no session `{given}` in the store (see `pond sessions`)"
+        ))),
+        crate::archive::Choice::Many => {
+            Err(EraseError::Invalid(crate::archive::ambiguous(given, ids)))
+        }
+    }
+}
+
+/// The report of a run that changed nothing: what the plan would take.
+pub fn preview(selection: &Selection, plan: ErasePlan) -> EraseReport {
+    EraseReport {
+        outcome: if plan.sessions.is_empty() {
+            "nothing"
+        } else {
+            "dry-run"
+        }
+        .into(),
+        erasure_id: None,
+        selection: selection.describe(),
+        deleted: RowCounts::default(),
+        purge: None,
+        duration_secs: 0.0,
+        plan,
+    }
+}
+
 /// Records the tombstones, deletes the rows, and with `now` makes the
 /// bytes go.
 pub async fn execute(
@@ -249,7 +293,7 @@ pub async fn execute(
     selection: &Selection,
     plan: ErasePlan,
     opts: &EraseOptions,
-    progress: &dyn Fn(&str),
+    progress: &(dyn Fn(&str) + Sync),
 ) -> Result<EraseReport, EraseError> {
     let started = Instant::now();
     let mut report = EraseReport {
@@ -356,7 +400,7 @@ const TOUCHED: [TableKind; 5] = [
 async fn purge_now(
     store: &Store,
     opts: &EraseOptions,
-    progress: &dyn Fn(&str),
+    progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Purge, EraseError> {
     let started = Instant::now();
     let mut purge = Purge {

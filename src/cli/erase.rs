@@ -31,7 +31,7 @@ pub async fn run(ctx: &Context, args: EraseArgs) -> anyhow::Result<ExitCode> {
     }
     let mut sessions = Vec::new();
     for given in &args.sessions {
-        sessions.push(output::resolve_session(&store, given).await?);
+        sessions.push(erase::resolve_session(&store, given).await?);
     }
     let selection = Selection {
         sessions,
@@ -45,30 +45,9 @@ pub async fn run(ctx: &Context, args: EraseArgs) -> anyhow::Result<ExitCode> {
             .transpose()?,
         without_children: args.without_children,
     };
-    if !selection.sessions.is_empty()
-        && (selection.project.is_some()
-            || selection.client.is_some()
-            || selection.before.is_some()
-            || selection.host.is_some())
-    {
-        bail!("give session ids or a selection (--project, --host, --client, --before), not both");
-    }
     let plan = erase::plan(&store, &selection).await?;
     if args.dry_run || plan.sessions.is_empty() {
-        let report = EraseReport {
-            outcome: if plan.sessions.is_empty() {
-                "nothing"
-            } else {
-                "dry-run"
-            }
-            .into(),
-            erasure_id: None,
-            selection: selection.describe(),
-            deleted: Default::default(),
-            purge: None,
-            duration_secs: 0.0,
-            plan,
-        };
+        let report = erase::preview(&selection, plan);
         if args.json {
             output::print_json(&report)?;
         } else {
@@ -83,15 +62,7 @@ pub async fn run(ctx: &Context, args: EraseArgs) -> anyhow::Result<ExitCode> {
                 plan.sessions.len()
             );
         }
-        let preview = EraseReport {
-            outcome: "dry-run".into(),
-            erasure_id: None,
-            selection: selection.describe(),
-            deleted: Default::default(),
-            purge: None,
-            duration_secs: 0.0,
-            plan: plan.clone(),
-        };
+        let preview = erase::preview(&selection, plan.clone());
         print_plan(&preview);
         if !confirm(plan.sessions.len())? {
             eprintln!("nothing erased");

@@ -47,8 +47,9 @@ pub(crate) async fn require_read(request: Request, next: Next) -> Response {
         Some(grant) => Some((
             StatusCode::FORBIDDEN,
             format!(
-                "token `{}` has the ingest scope; this route needs read",
-                grant.name
+                "token `{}` has the {} scope; this route needs read",
+                grant.name,
+                grant.scope.map_or("local", Scope::as_str)
             ),
         )),
         // `require_token` runs first and always leaves a grant.

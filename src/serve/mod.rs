@@ -8,6 +8,7 @@
 //! through [`auth`]. The OpenAPI document describing all of it is generated
 //! from the same types ([`openapi`]) and kept in `docs/openapi.json`.
 
+pub mod admin;
 pub mod auth;
 pub mod guard;
 pub mod ingest;
@@ -120,6 +121,10 @@ pub(crate) fn router(state: Arc<AppState>) -> axum::Router {
         .route(
             "/v1/ingest",
             post(ingest::handle).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/v1/erase",
+            post(admin::handle).route_layer(axum::middleware::from_fn(admin::require_admin)),
         )
         .merge(mcp)
         .layer(axum::middleware::from_fn_with_state(
@@ -267,8 +272,9 @@ impl IntoResponse for ArchiveError {
 fn read_view(state: &AppState, grant: &Grant) -> Result<View, ArchiveError> {
     if !grant.permits(Scope::Read) {
         return Err(ArchiveError::Forbidden(format!(
-            "token `{}` has the ingest scope; this route needs read",
-            grant.name
+            "token `{}` has the {} scope; this route needs read",
+            grant.name,
+            grant.scope.map_or("local", Scope::as_str)
         )));
     }
     Ok(View {

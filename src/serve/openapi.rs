@@ -7,11 +7,13 @@ use schemars::JsonSchema;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Value, json};
 
+use super::admin::EraseRequest;
 use super::ingest::{IngestAnswer, IngestQuery};
 use super::{ErrorBody, MessageQuery, SessionPageQuery};
 use crate::archive::{
     ArchiveStatus, ListSessionsParams, MessageInContext, SearchParams, SessionList, SessionPage,
 };
+use crate::erase::EraseReport;
 use crate::search::Response as SearchResponse;
 
 fn settings() -> SchemaSettings {
@@ -110,6 +112,8 @@ pub fn document() -> Value {
     let message = reference::<MessageInContext>(&mut generator);
     let status = reference::<ArchiveStatus>(&mut generator);
     let ingest_answer = reference::<IngestAnswer>(&mut generator);
+    let erase_request = reference::<EraseRequest>(&mut generator);
+    let erase_report = reference::<EraseReport>(&mut generator);
     let schemas = generator.take_definitions(true);
     let bad = [("400", "The request is malformed.")];
     let bad_or_missing = [
@@ -184,7 +188,13 @@ pub fn document() -> Value {
                 "summary": "Store one session file of a host (ingest scope) and, unless sync=false, ingest that host's files as its own sync would.",
                 "parameters": query_parameters::<IngestQuery>(),
                 "requestBody": {"required": false, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
-                "responses": responses(ingest_answer, &error, &[("400", "The request is malformed."), ("409", "append_at: the server's copy is not the prefix the sender extended; send the whole file."), ("413", "The file is larger than the server accepts."), ("415", "The body is not application/octet-stream.")])
+                "responses": responses(ingest_answer, &error, &[("400", "The request is malformed."), ("409", "append_at: the server's copy is not the prefix the sender extended; send the whole file."), ("410", "The file holds a session erased from the archive (`pond erase`); it is not stored again."), ("413", "The file is larger than the server accepts."), ("415", "The body is not application/octet-stream.")])
+            }},
+            "/v1/erase": {"post": {
+                "operationId": "erase",
+                "summary": "Erase sessions for good (admin scope only, a token without limits): their rows go from every table at once, their bytes at the next upkeep or, with now, at once; no host stores them again.",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": erase_request}}},
+                "responses": responses(erase_report, &error, &[("400", "Nothing selected, both ids and filters given, or an id that matches no session or several."), ("403", "The token is not an admin token without limits.")])
             }}
         }
     })

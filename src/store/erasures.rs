@@ -47,7 +47,9 @@ impl ErasureKind {
 }
 
 /// Rows an erasure removed (or, planned, would remove), per table.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct RowCounts {
     pub sessions: u64,
     pub messages: u64,
@@ -128,7 +130,7 @@ const SESSION_ROWS: [(TableKind, &str); 5] = [
 ];
 
 /// A source file some of whose records an erasure removes.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 pub struct ErasedFile {
     pub host: String,
     pub client: String,

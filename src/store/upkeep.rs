@@ -42,14 +42,14 @@ pub struct TableHealth {
 }
 
 /// What compaction did to one table.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct Compacted {
     pub fragments_removed: u64,
     pub fragments_added: u64,
 }
 
 /// What pruning removed from one table.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct Pruned {
     pub versions_removed: u64,
     pub bytes_removed: u64,

@@ -441,3 +441,75 @@ fn rule44_a_kill_at_any_step_of_erase_now_is_finished_by_the_next_upkeep() {
         );
     }
 }
+
+#[test]
+fn rule44_over_http_only_an_admin_token_without_limits_erases() {
+    use crate::serve::{Server, http};
+    let pond = Pond::new();
+    synced(&pond);
+    let sessions = pond.session_ids().len();
+    let body = serde_json::json!({"sessions": ["6a963594"]}).to_string();
+    let post = |addr: &str, token: Option<&str>, body: &str| {
+        http(
+            addr,
+            "POST",
+            "/v1/erase",
+            token,
+            Some(("application/json", body.as_bytes())),
+        )
+    };
+
+    // A loopback server without tokens lets the local user read, not erase.
+    let open = Server::start(&pond, "127.0.0.1:0", &[]);
+    let reply = post(&open.addr, None, &body);
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    drop(open);
+
+    let mut tokens = BTreeMap::new();
+    for (name, extra) in [
+        ("reader", vec!["--scope", "read"]),
+        ("ci", vec!["--scope", "ingest"]),
+        (
+            "limited",
+            vec!["--scope", "admin", "--host-prefix", "test-"],
+        ),
+        ("admin", vec!["--scope", "admin"]),
+    ] {
+        let mut args = vec!["token", "create", name, "--json"];
+        args.extend(extra);
+        tokens.insert(
+            name,
+            pond.json(&args)["token"].as_str().unwrap().to_string(),
+        );
+    }
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    for name in ["reader", "ci", "limited"] {
+        let reply = post(&server.addr, Some(&tokens[name]), &body);
+        assert_eq!(reply.status, 403, "{name}: {}", reply.body);
+    }
+    assert_eq!(pond.session_ids().len(), sessions);
+    // An admin token cannot read either.
+    let read = http(
+        &server.addr,
+        "GET",
+        "/v1/sessions",
+        Some(&tokens["admin"]),
+        None,
+    );
+    assert_eq!(read.status, 403, "{}", read.body);
+
+    let bad = post(&server.addr, Some(&tokens["admin"]), "{}");
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    let dry = serde_json::json!({"sessions": ["6a963594"], "dry_run": true}).to_string();
+    let planned = post(&server.addr, Some(&tokens["admin"]), &dry);
+    assert_eq!(planned.status, 200, "{}", planned.body);
+    assert_eq!(pond.session_ids().len(), sessions);
+
+    let done = post(&server.addr, Some(&tokens["admin"]), &body);
+    assert_eq!(done.status, 200, "{}", done.body);
+    let report: Value = serde_json::from_str(&done.body).unwrap();
+    assert_eq!(report["outcome"], "erased", "{report}");
+    assert_eq!(pond.session_ids().len(), sessions - 1);
+    let log = pond.json(&["erase", "--log", "--json"]);
+    assert_eq!(log[0]["user"], "token:admin", "{log}");
+}
