@@ -1025,6 +1025,9 @@ fn probe(store_dir: &str) {
         }
     }
     println!("probe: {store_dir}, {rows} messages");
+    if std::env::var_os("FLEET_PROBE_ERASE").is_some() {
+        return probe_erase(store_dir, rows);
+    }
     println!("| message | get_message p50 ms | p95 ms |\n|---|---:|---:|");
     for id in &ids {
         match time_get_message(&rt, &store, id) {
@@ -1034,12 +1037,70 @@ fn probe(store_dir: &str) {
     }
 }
 
+/// `FLEET_PROBE_ERASE=1`: upkeep of the whole store (every fragment
+/// rewritten: a full compaction), then `pond erase --now` of one session,
+/// then of another, each timed with its core-seconds.
+fn probe_erase(store_dir: &str, rows: usize) {
+    let home = tempfile::tempdir().expect("temp home");
+    let run = |args: &[&str]| -> (f64, f64, Value) {
+        let cores = children_core_secs();
+        let started = Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_pond"))
+            .args(args)
+            .env("POND_STORE", store_dir)
+            .env("POND_EMBED_MODEL", "off")
+            .env("POND_HOST", "probe")
+            .env("HOME", home.path())
+            .env("XDG_STATE_HOME", home.path().join("state"))
+            .output()
+            .expect("run pond");
+        let wall = started.elapsed().as_secs_f64();
+        if !out.status.success() {
+            panic!("pond {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let report = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (wall, children_core_secs() - cores, report)
+    };
+    println!("| step | wall s | core-s | fragments rewritten |\n|---|---:|---:|---:|");
+    let (wall, cores, report) = run(&["maintain", "--retain", "0s", "--json"]);
+    let rewritten: u64 = report["tables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["compacted"]["fragments_removed"].as_u64())
+        .sum();
+    println!("| upkeep: full compaction of {rows} messages | {wall:.1} | {cores:.1} | {rewritten} |");
+    let sessions = rows / 200;
+    for s in [sessions / 2, sessions / 3] {
+        let id = format!("claude-code:{}", uuid(1, s % 20, s as u64));
+        let (wall, cores, report) = run(&["erase", &id, "--now", "--yes", "--json"]);
+        let rewritten: u64 = report["purge"]["tables"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["compacted"]["fragments_removed"].as_u64())
+            .sum();
+        let per_table: Vec<String> = report["purge"]["tables"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| format!("{} {:.1}s", t["table"].as_str().unwrap_or("?"), t["secs"].as_f64().unwrap_or(0.0)))
+            .collect();
+        println!(
+            "| erase --now of one session ({} messages; {}) | {wall:.1} | {cores:.1} | {rewritten} |",
+            report["deleted"]["messages"],
+            per_table.join(", ")
+        );
+    }
+}
+
 /// `n` messages in sessions of 200, appended in batches of 50,000 (about
 /// 20 fragments per table, as an archive grown by large syncs has).
 fn build_probe_store(rt: &tokio::runtime::Runtime, location: &StoreLocation, n: usize) {
     use pond::model::{Message, Part, PartKind, Role, Session};
     use pond::store::TableKind;
     use pond::store::schema::{MessageRow, messages_batch, sessions_batch};
+    use pond::store::search::{SearchDoc, search_batch};
     const PER_SESSION: usize = 200;
     const BATCH: usize = 50_000;
     let store = rt
@@ -1100,11 +1161,34 @@ fn build_probe_store(rt: &tokio::runtime::Runtime, location: &StoreLocation, n: 
         let batch = messages_batch(&rows, now).expect("messages batch");
         rt.block_on(store.append_new(TableKind::Messages, batch))
             .expect("append messages");
+        let docs: Vec<SearchDoc> = messages
+            .iter()
+            .enumerate()
+            .map(|(k, m)| SearchDoc {
+                id: format!("{}#0", m.id),
+                message_id: m.id.clone(),
+                session_id: m.session_id.clone(),
+                client: "claude-code".into(),
+                host: session_rows[0].host.clone(),
+                project: session_rows[(start + k) / PER_SESSION].project.clone(),
+                role: m.role.as_str().into(),
+                kind: "text".into(),
+                tool: None,
+                timestamp: m.timestamp,
+                part_no: 0,
+                text: m.parts[0].text.clone().unwrap_or_default(),
+            })
+            .collect();
+        let batch = search_batch(&docs, None, now).expect("search batch");
+        rt.block_on(store.append_new(TableKind::Search, batch))
+            .expect("append search rows");
         start = end;
         eprintln!("probe store: {end}/{n} messages");
     }
+    rt.block_on(store.maintain_search_indexes(usize::MAX))
+        .expect("build the search indexes");
     println!(
-        "built a probe store of {n} messages in {sessions} sessions in {:.1} s",
+        "built a probe store of {n} messages (and their search rows and indexes) in {sessions} sessions in {:.1} s",
         started.elapsed().as_secs_f64()
     );
 }
