@@ -1069,7 +1069,9 @@ fn probe_erase(store_dir: &str, rows: usize) {
         .flatten()
         .filter_map(|t| t["compacted"]["fragments_removed"].as_u64())
         .sum();
-    println!("| upkeep: full compaction of {rows} messages | {wall:.1} | {cores:.1} | {rewritten} |");
+    println!(
+        "| upkeep: full compaction of {rows} messages | {wall:.1} | {cores:.1} | {rewritten} |"
+    );
     let sessions = rows / 200;
     for s in [sessions / 2, sessions / 3] {
         let id = format!("claude-code:{}", uuid(1, s % 20, s as u64));
@@ -1084,7 +1086,13 @@ fn probe_erase(store_dir: &str, rows: usize) {
             .as_array()
             .into_iter()
             .flatten()
-            .map(|t| format!("{} {:.1}s", t["table"].as_str().unwrap_or("?"), t["secs"].as_f64().unwrap_or(0.0)))
+            .map(|t| {
+                format!(
+                    "{} {:.1}s",
+                    t["table"].as_str().unwrap_or("?"),
+                    t["secs"].as_f64().unwrap_or(0.0)
+                )
+            })
             .collect();
         println!(
             "| erase --now of one session ({} messages; {}) | {wall:.1} | {cores:.1} | {rewritten} |",

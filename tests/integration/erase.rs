@@ -339,6 +339,13 @@ fn rule44_no_host_stores_an_erased_session_again() {
     let pond = Pond::new();
     let src = synced(&pond);
     let sessions = pond.session_ids().len();
+    // Not on a terminal, nothing is erased without --yes.
+    let unconfirmed = pond.output(&["erase", ERASED_ID]);
+    assert!(!unconfirmed.status.success());
+    assert!(String::from_utf8_lossy(&unconfirmed.stderr).contains("--yes"));
+    let both = pond.output(&["erase", ERASED_ID, "--client", "codex", "--yes"]);
+    assert!(String::from_utf8_lossy(&both.stderr).contains("not both"));
+    assert_eq!(pond.session_ids().len(), sessions);
     erase(&pond, &[ERASED_ID]);
     erase(&pond, &["--project", ERASED_PROJECT]);
     assert_eq!(pond.session_ids().len(), sessions - 3);
