@@ -1025,15 +1025,15 @@ fn probe(store_dir: &str) {
         }
     }
     println!("probe: {store_dir}, {rows} messages");
-    if std::env::var_os("FLEET_PROBE_ERASE").is_some() {
-        return probe_erase(store_dir, rows);
-    }
     println!("| message | get_message p50 ms | p95 ms |\n|---|---:|---:|");
     for id in &ids {
         match time_get_message(&rt, &store, id) {
             Some(p) => println!("| {id} | {:.1} | {:.1} |", p.p50, p.p95),
             None => println!("| {id} | failed | |"),
         }
+    }
+    if std::env::var_os("FLEET_PROBE_ERASE").is_some() {
+        probe_erase(store_dir, rows);
     }
 }
 

@@ -9,7 +9,7 @@
 mod shapes;
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 
@@ -400,6 +400,45 @@ pub fn ambiguous(given: &str, mut ids: Vec<String>) -> String {
     )
 }
 
+/// The session with exactly this key, if the view may see it: one lookup
+/// by the key's index, where a given id needs the prefix and client-id
+/// matches of [`session_id_clause`].
+async fn session_by_key(
+    store: &Store,
+    view: &View,
+    key: &str,
+) -> Result<Option<Session>, ArchiveError> {
+    let mut clauses = vec![format!("id = {}", sql_str(key))];
+    clauses.extend(view.limits.to_sql());
+    let mut found = Vec::new();
+    for b in store
+        .scan(TableKind::Sessions, Some(&clauses.join(" AND ")), None)
+        .await?
+    {
+        found.extend(schema::sessions_from_batch(&b)?);
+    }
+    Ok(found.into_iter().next())
+}
+
+/// A session's message ids in transcript order (as [`session_messages`]
+/// sorts them), read from the id and seq columns alone.
+async fn session_order(store: &Store, id: &str) -> Result<Vec<String>, ArchiveError> {
+    let of_session = format!("session_id = {}", sql_str(id));
+    let mut order: Vec<(u64, String)> = Vec::new();
+    for b in store
+        .scan(TableKind::Messages, Some(&of_session), Some(&["id", "seq"]))
+        .await?
+    {
+        let c = schema::Columns::new(&b);
+        let (ids, seqs) = (c.str("id")?, c.u64("seq")?);
+        for i in 0..b.num_rows() {
+            order.push((seqs.value(i), ids.value(i).to_string()));
+        }
+    }
+    order.sort();
+    Ok(order.into_iter().map(|(_, id)| id).collect())
+}
+
 async fn session_messages(store: &Store, id: &str) -> Result<Vec<Message>, ArchiveError> {
     let mut messages = Vec::new();
     let of_session = format!("session_id = {}", sql_str(id));
@@ -459,27 +498,40 @@ pub async fn get_message(
         Some(found) => found,
         None => return Err(not_found()),
     };
-    let session = match visible_session(store, view, &session_id).await {
-        Ok(s) if s.id == session_id => s,
-        Ok(_) | Err(ArchiveError::NotFound(_)) => return Err(not_found()),
-        Err(e) => return Err(e),
+    let session = match session_by_key(store, view, &session_id).await? {
+        Some(s) => s,
+        None => return Err(not_found()),
     };
-    let messages = session_messages(store, &session.id).await?;
-    let index = messages
-        .iter()
-        .position(|m| m.id == message_id)
-        .ok_or_else(not_found)?;
     let around = within("neighbours", params.neighbours, 0..=10)?.unwrap_or(2);
-    let preview = |m: &Message| MessageView::new(m.clone(), false, Some(NEIGHBOUR_PREVIEW), view);
-    let before = messages[index.saturating_sub(around)..index]
+    // The session's order from two small columns; whole rows (their parts
+    // decompressed) only for the message and its neighbours.
+    let order = session_order(store, &session.id).await?;
+    let index = order
         .iter()
-        .map(preview)
-        .collect();
-    let after = messages[index + 1..(index + 1 + around).min(messages.len())]
+        .position(|id| *id == message_id)
+        .ok_or_else(not_found)?;
+    let window = &order[index.saturating_sub(around)..(index + 1 + around).min(order.len())];
+    let mut rows: HashMap<String, Message> = HashMap::new();
+    let of_window = crate::store::sql_in("id", window.iter().map(String::as_str));
+    for b in store
+        .scan(TableKind::Messages, Some(&of_window), None)
+        .await?
+    {
+        for m in schema::messages_from_batch(&b)? {
+            rows.insert(m.id.clone(), m);
+        }
+    }
+    let take = |id: &String| rows.get(id).cloned().ok_or_else(not_found);
+    let preview = |m: Message| MessageView::new(m, false, Some(NEIGHBOUR_PREVIEW), view);
+    let before = order[index.saturating_sub(around)..index]
         .iter()
-        .map(preview)
-        .collect();
-    let message = MessageView::new(messages[index].clone(), true, None, view);
+        .map(|id| take(id).map(preview))
+        .collect::<Result<_, _>>()?;
+    let after = order[index + 1..(index + 1 + around).min(order.len())]
+        .iter()
+        .map(|id| take(id).map(preview))
+        .collect::<Result<_, _>>()?;
+    let message = MessageView::new(take(&message_id)?, true, None, view);
     Ok(MessageInContext {
         session: SessionLine::new(session, view),
         index,
