@@ -41,7 +41,8 @@ pub struct Cli {
     #[arg(long, global = true, env = "POND_STORE", value_name = "URL")]
     pub store: Option<String>,
     /// Name this host records in synced rows (default: the system host name);
-    /// with `search`, only hits synced by this host.
+    /// with `search`, only hits synced by this host; with `erase`, every
+    /// session of that host.
     #[arg(long, global = true, env = "POND_HOST")]
     pub host: Option<String>,
     /// Config file (default: $XDG_CONFIG_HOME/pond/config.toml, if it exists).
@@ -423,6 +424,7 @@ pub struct EraseArgs {
     /// List every recorded erasure and forgetting instead.
     #[arg(long, conflicts_with_all = ["now", "dry_run", "forget_tombstone"])]
     pub log: bool,
+    /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
 }

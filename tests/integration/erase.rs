@@ -343,6 +343,24 @@ fn rule44_no_host_stores_an_erased_session_again() {
     let unconfirmed = pond.output(&["erase", ERASED_ID]);
     assert!(!unconfirmed.status.success());
     assert!(String::from_utf8_lossy(&unconfirmed.stderr).contains("--yes"));
+    // A subagent goes with its parent unless told otherwise.
+    let parent = "claude-code:0a1b2c3d-4e5f-4061-8071-2a3b4c5d6e7f";
+    let child = "claude-code:agent-a0ad4f44468bdf20d";
+    let with = pond.json(&["erase", parent, "--dry-run", "--json"]);
+    let ids: Vec<&str> = with["plan"]["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [parent, child], "{with}");
+    assert_eq!(with["plan"]["sessions"][1]["parent_id"], parent);
+    let without = pond.json(&["erase", parent, "--without-children", "--dry-run", "--json"]);
+    assert_eq!(
+        without["plan"]["sessions"].as_array().unwrap().len(),
+        1,
+        "{without}"
+    );
     let both = pond.output(&["erase", ERASED_ID, "--client", "codex", "--yes"]);
     assert!(String::from_utf8_lossy(&both.stderr).contains("not both"));
     assert_eq!(pond.session_ids().len(), sessions);
