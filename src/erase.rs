@@ -431,7 +431,7 @@ async fn purge_now(
                 table: kind.name().to_string(),
                 ..PurgedTable::default()
             };
-            match store.compact(kind).await? {
+            match store.compact(kind, None).await? {
                 Some(c) => done.compacted = c,
                 None => {
                     done.gave_way = true;

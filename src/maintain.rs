@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::store::lease::{self, LeaseRecord, Taken};
-use crate::store::upkeep::{Compacted, Pruned, TableHealth};
+use crate::store::upkeep::{COMPACTION_PATIENCE, Compacted, Pruned, TableHealth};
 use crate::store::{Store, StoreError, TableKind};
 
 /// The record of the last upkeep run, beside the lease.
@@ -317,7 +317,10 @@ async fn table_phases(
 ) -> Result<(), StoreError> {
     store.refresh(kind).await?;
     if health.small_fragments > 1 || health.deleted_rows > 0 {
-        match store.compact(kind).await? {
+        // Deleted rows are an erasure's bytes (or a replaced row's): their
+        // rewrite is waited for however long it takes.
+        let patience = (health.deleted_rows == 0).then_some(COMPACTION_PATIENCE);
+        match store.compact(kind, patience).await? {
             Some(compacted) => done.compacted = compacted,
             None => done.gave_way = true,
         }

@@ -57,7 +57,7 @@ pub struct Pruned {
 }
 
 /// How long a compaction may wait out conflicting writers.
-const COMPACTION_PATIENCE: Duration = Duration::from_secs(10);
+pub const COMPACTION_PATIENCE: Duration = Duration::from_secs(10);
 
 /// Rows at which a fragment counts as full and compaction leaves it alone.
 /// Lance's default (a million) made every upkeep rewrite the whole table
@@ -148,10 +148,18 @@ impl Store {
             .map_err(|e| lance_error(&self.location, "read table version", e))
     }
 
-    /// Rewrites the table's small fragments into few large ones; `None`
-    /// when it gave way to writers that kept changing the same fragments
-    /// (a session row updated by every sync), to be tried at the next run.
-    pub async fn compact(&self, kind: TableKind) -> Result<Option<Compacted>, StoreError> {
+    /// Rewrites the table's small fragments, and every fragment with a
+    /// deleted row, into few large ones; `None` when it gave way after
+    /// `patience` (writers kept changing the same fragments, a session row
+    /// updated by every sync), to be tried at the next run. `None` patience
+    /// waits as long as the rewrite takes: erasure must finish, and on a
+    /// million-row search table the rewrite and its index remap alone take
+    /// longer than [`COMPACTION_PATIENCE`] (12 s measured, docs/benchmarks.md).
+    pub async fn compact(
+        &self,
+        kind: TableKind,
+        patience: Option<Duration>,
+    ) -> Result<Option<Compacted>, StoreError> {
         let table = self.table(kind)?;
         let what = format!("compact {}", kind.name());
         let options = CompactionOptions {
@@ -174,8 +182,12 @@ impl Store {
                 remap_options: None,
             })
         });
-        let Ok(stats) = tokio::time::timeout(COMPACTION_PATIENCE, attempt).await else {
-            return Ok(None);
+        let stats = match patience {
+            Some(patience) => match tokio::time::timeout(patience, attempt).await {
+                Ok(stats) => stats,
+                Err(_) => return Ok(None),
+            },
+            None => attempt.await,
         };
         let stats = stats.map_err(|e| lance_error(&self.location, &what, e))?;
         Ok(Some(
