@@ -296,15 +296,7 @@ pub async fn execute(
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<EraseReport, EraseError> {
     let started = Instant::now();
-    let mut report = EraseReport {
-        outcome: "nothing".into(),
-        erasure_id: None,
-        selection: selection.describe(),
-        deleted: RowCounts::default(),
-        purge: None,
-        duration_secs: 0.0,
-        plan,
-    };
+    let mut report = preview(selection, plan);
     if report.plan.sessions.is_empty() {
         return Ok(report);
     }

@@ -326,15 +326,7 @@ async fn visible_session(store: &Store, view: &View, given: &str) -> Result<Sess
     if given.is_empty() {
         return Err(ArchiveError::BadRequest("a session id is needed".into()));
     }
-    let mut clauses = vec![session_id_clause(given)];
-    clauses.extend(view.limits.to_sql());
-    let mut found = Vec::new();
-    for b in store
-        .scan(TableKind::Sessions, Some(&clauses.join(" AND ")), None)
-        .await?
-    {
-        found.extend(schema::sessions_from_batch(&b)?);
-    }
+    let mut found = sessions_where(store, view, session_id_clause(given)).await?;
     let ids: Vec<&str> = found.iter().map(|s| s.id.as_str()).collect();
     match choose_session(given, &ids) {
         Choice::One(i) => Ok(found.swap_remove(i)),
@@ -408,7 +400,17 @@ async fn session_by_key(
     view: &View,
     key: &str,
 ) -> Result<Option<Session>, ArchiveError> {
-    let mut clauses = vec![format!("id = {}", sql_str(key))];
+    let found = sessions_where(store, view, format!("id = {}", sql_str(key))).await?;
+    Ok(found.into_iter().next())
+}
+
+/// The sessions `clause` selects among those the view may see.
+async fn sessions_where(
+    store: &Store,
+    view: &View,
+    clause: String,
+) -> Result<Vec<Session>, ArchiveError> {
+    let mut clauses = vec![clause];
     clauses.extend(view.limits.to_sql());
     let mut found = Vec::new();
     for b in store
@@ -417,7 +419,7 @@ async fn session_by_key(
     {
         found.extend(schema::sessions_from_batch(&b)?);
     }
-    Ok(found.into_iter().next())
+    Ok(found)
 }
 
 /// A session's message ids in transcript order (as [`session_messages`]
