@@ -237,15 +237,7 @@ impl Store {
         &self,
         session_ids: &[String],
     ) -> Result<RowCounts, StoreError> {
-        let mut counts = RowCounts::default();
-        for chunk in session_ids.chunks(IDS_PER_FILTER) {
-            for (kind, column) in SESSION_ROWS {
-                let filter = sql_in(column, chunk.iter().map(String::as_str));
-                let n = self.count(kind, Some(&filter)).await? as u64;
-                *counts.slot(kind) += n;
-            }
-        }
-        Ok(counts)
+        self.session_rows(session_ids, false).await
     }
 
     /// Deletes every row of `session_ids` from every table: one commit per
@@ -255,6 +247,16 @@ impl Store {
         &self,
         session_ids: &[String],
     ) -> Result<RowCounts, StoreError> {
+        self.session_rows(session_ids, true).await
+    }
+
+    /// Counts the sessions' rows per table, deleting them when `delete`
+    /// (counted on the newest version, so a retry reports what it found).
+    async fn session_rows(
+        &self,
+        session_ids: &[String],
+        delete: bool,
+    ) -> Result<RowCounts, StoreError> {
         let mut counts = RowCounts::default();
         for chunk in session_ids.chunks(IDS_PER_FILTER) {
             for (kind, column) in SESSION_ROWS {
@@ -262,9 +264,11 @@ impl Store {
                     continue;
                 }
                 let filter = sql_in(column, chunk.iter().map(String::as_str));
-                self.refresh(kind).await?;
+                if delete {
+                    self.refresh(kind).await?;
+                }
                 let n = self.count(kind, Some(&filter)).await? as u64;
-                if n > 0 {
+                if delete && n > 0 {
                     self.delete_where(kind, &filter).await?;
                 }
                 *counts.slot(kind) += n;

@@ -11,6 +11,7 @@ mod backfill;
 mod commit;
 pub mod cursor;
 mod database;
+mod erased;
 pub mod ids;
 mod indexing;
 pub mod lock;
@@ -290,7 +291,7 @@ async fn sync_root(
         if let Some(rest) = read.rest {
             next = Some(read_ahead(reader.clone(), rest));
         }
-        let works = without_erased(read.works, erased, report);
+        let works = erased::without_erased(read.works, erased, report);
         if !works.is_empty() {
             commit::commit(store, opts, client, works, cursors, report).await?;
             progress(&format!(
@@ -303,40 +304,6 @@ async fn sync_root(
         commit::save_cursors(cursors)?;
     }
     Ok(())
-}
-
-/// Drops what read files hold of erased sessions (rule 44). A file left
-/// with nothing is not committed, and its cursor stays where it was, so a
-/// tombstone lifted later lets the next sync store it.
-fn without_erased(
-    works: Vec<FileWork>,
-    erased: &HashSet<String>,
-    report: &mut SyncReport,
-) -> Vec<FileWork> {
-    if erased.is_empty() {
-        return works;
-    }
-    let mut skipped_sessions = HashSet::new();
-    let mut kept = Vec::with_capacity(works.len());
-    let mut skip = |id: &String| {
-        let gone = erased.contains(id);
-        if gone {
-            skipped_sessions.insert(id.clone());
-        }
-        !gone
-    };
-    for mut work in works {
-        let before = work.raw.len();
-        work.raw.retain(|r| skip(&r.session_id));
-        report.erased_records_skipped += (before - work.raw.len()) as u64;
-        work.messages.retain(|m| skip(&m.session_id));
-        work.facts.retain(|(id, _)| skip(id));
-        if !work.raw.is_empty() {
-            kept.push(work);
-        }
-    }
-    report.erased_sessions_skipped += skipped_sessions.len() as u64;
-    kept
 }
 
 /// What reading a batch of files needs, shared with its thread.
