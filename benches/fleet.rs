@@ -1,6 +1,7 @@
 //! A fleet syncing into one shared store over time: H hosts × R rounds of
 //! small syncs, each host a separate `pond` process with its own host name,
-//! state and Claude Code sessions. Single-shot benches measure a store built
+//! state, Claude Code sessions (appended to) and, on every fourth host, a
+//! Gemini CLI session (a JSON document its client rewrites whole). Single-shot benches measure a store built
 //! in one go; a real store is built by thousands of small commits, and this
 //! bench shows what that does to it (fragments, versions, manifest size,
 //! files on disk) and to the commands people run against it (sync, search,
@@ -119,6 +120,9 @@ const TAG_SESSION: u8 = 1;
 const TAG_MESSAGE: u8 = 2;
 const TAG_DOC_SESSION: u8 = 3;
 const TAG_DOC_MESSAGE: u8 = 4;
+/// The project hash Gemini CLI names a project's directory by (any 64 hex digits).
+const GEMINI_PROJECT_HASH: &str =
+    "5e1fc0a2b7d94c3e8f6a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6a";
 
 fn timestamp(round: usize, host: usize, k: u64) -> String {
     let secs = BASE_EPOCH + round as i64 * 600 + host as i64 * 7 + k as i64;
@@ -165,31 +169,40 @@ fn record(
     .to_string()
 }
 
-/// One host's Claude Code sessions, grown round by round.
+/// One host's sessions, grown round by round.
 struct Host {
     index: usize,
     project: PathBuf,
+    /// Where this host's Gemini CLI keeps the document it rewrites.
+    doc_path: PathBuf,
     session: Option<(String, PathBuf)>,
     sessions_started: u64,
     last_id: Option<String>,
     messages: u64,
-    doc_lines: Vec<String>,
+    doc_messages: Vec<Value>,
     /// The unique token of this host's latest user message.
     last_token: Option<String>,
 }
 
 impl Host {
     fn new(index: usize, src: &Path) -> Host {
-        let project = src.join("-bench-project");
+        let project = claude_root(src).join("projects").join("-bench-project");
         std::fs::create_dir_all(&project).expect("create host source dir");
+        let chats = gemini_home(src)
+            .join(".gemini/tmp")
+            .join(GEMINI_PROJECT_HASH)
+            .join("chats");
+        std::fs::create_dir_all(&chats).expect("create host gemini dir");
+        let doc_path = chats.join(format!("session-2026-01-01T00-00-{index:08x}.json"));
         Host {
             index,
             project,
+            doc_path,
             session: None,
             sessions_started: 0,
             last_id: None,
             messages: 0,
-            doc_lines: Vec::new(),
+            doc_messages: Vec::new(),
             last_token: None,
         }
     }
@@ -250,37 +263,41 @@ impl Host {
             .expect("append to session file");
     }
 
-    /// A transcript rewritten whole with its first line changed: pond cannot
-    /// treat it as an append, so every round stores a new generation of it.
+    /// A Gemini CLI session grown by one message: its client writes the
+    /// whole JSON document again at every change, so each round stores a new
+    /// generation of it (rule 43 keeps it as a patch).
     fn rewrite_doc(&mut self, round: usize) {
         let session = uuid(TAG_DOC_SESSION, self.index, 0);
-        let n = self.doc_lines.len() as u64;
-        let id = uuid(TAG_DOC_MESSAGE, self.index, n);
-        let parent = n
-            .checked_sub(1)
-            .map(|p| uuid(TAG_DOC_MESSAGE, self.index, p));
-        let role = if n.is_multiple_of(2) {
-            "user"
-        } else {
-            "assistant"
-        };
+        let n = self.doc_messages.len() as u64;
         let token = format!("zd{:02}r{round:04}", self.index);
         let seed = (1u64 << 63) | ((self.index as u64) << 32) | round as u64;
         let ts = timestamp(round, self.index, 2);
-        let body = prose(seed, &token);
-        let line = record(role, &id, parent.as_deref(), &session, &ts, &body);
-        self.doc_lines.push(line);
-        let head = json!({"type": "summary", "summary": format!("Notes kept by host-{:02}", self.index),
-                          "round": round});
-        let mut text = head.to_string();
-        for l in &self.doc_lines {
-            text.push('\n');
-            text += l;
-        }
-        text.push('\n');
-        let path = self.project.join(format!("doc-{:02}.jsonl", self.index));
-        std::fs::write(path, text).expect("rewrite doc file");
+        self.doc_messages.push(json!({
+            "id": uuid(TAG_DOC_MESSAGE, self.index, n),
+            "timestamp": ts,
+            "type": if n.is_multiple_of(2) { "user" } else { "gemini" },
+            "content": prose(seed, &token),
+        }));
+        let doc = json!({
+            "sessionId": session,
+            "projectHash": GEMINI_PROJECT_HASH,
+            "startTime": timestamp(0, self.index, 0),
+            "lastUpdated": ts,
+            "messages": self.doc_messages,
+        });
+        let text = serde_json::to_vec_pretty(&doc).expect("serialise doc");
+        std::fs::write(&self.doc_path, text).expect("rewrite doc file");
     }
+}
+
+/// A host's Claude Code config dir (`CLAUDE_CONFIG_DIR`).
+fn claude_root(src: &Path) -> PathBuf {
+    src.join("claude")
+}
+
+/// A host's Gemini CLI home (`GEMINI_CLI_HOME`).
+fn gemini_home(src: &Path) -> PathBuf {
+    src.join("gemini")
 }
 
 /// A store the hosts sync into, and where their per-host dirs live.
@@ -344,7 +361,10 @@ impl Fleet {
             .env("XDG_DATA_HOME", dir.join("data"))
             .env("POND_STORE", &target.url)
             .env("POND_HOST", format!("host-{host:02}"))
-            .env_remove("CLAUDE_CONFIG_DIR")
+            // Every client's default location is under the fake HOME (empty)
+            // except the two this host's sessions are in.
+            .env("CLAUDE_CONFIG_DIR", claude_root(&self.source(host)))
+            .env("GEMINI_CLI_HOME", gemini_home(&self.source(host)))
             .env_remove("CODEX_HOME")
             .env_remove("POND_CONFIG")
             .env_remove("POND_LOG");
@@ -366,14 +386,8 @@ impl Fleet {
 
     fn sync(&self, target: &Target, host: usize, changed: bool, auto: bool) -> SyncRun {
         let mut cmd = self.pond(target, host);
-        let src = self.source(host);
-        cmd.args([
-            "sync",
-            "claude-code",
-            "--path",
-            src.to_str().expect("utf-8 path"),
-            "--json",
-        ]);
+        // Every client, as a scheduled sync or `pond agent` runs it.
+        cmd.args(["sync", "--json"]);
         if auto {
             cmd.args(AUTO_UPKEEP_ARGS);
             cmd.env("POND_UPKEEP_RETAIN", &self.settings.retain);

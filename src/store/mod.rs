@@ -52,10 +52,16 @@ const SEARCH_BACKFILLED_KEY: &str = "search_backfilled";
 /// Present once every stored id is scoped by client (format 2): a store
 /// written by format 1 lacks it until a sync has rewritten its keys.
 const IDS_SCOPED_KEY: &str = "ids_scoped";
-/// The connection option that picks the Lance file format of new tables,
-/// and the format pond creates them in. Every Lance reader reads 2.0.
+/// The connection (and table) option that picks the Lance file format of
+/// new tables, and the format pond creates most of them in. Every Lance
+/// reader reads 2.0.
 const NEW_TABLE_FORMAT_OPTION: &str = "new_table_data_storage_version";
 const NEW_TABLE_FORMAT: &str = "2.0";
+/// The format of the messages table, which is read a row at a time: 2.0
+/// compresses a column in pages of about 8 MiB, so one message read whole
+/// decompresses two such pages (text and parts); 2.1+ reads a value from a
+/// small chunk (docs/decisions.md).
+const ROW_READ_TABLE_FORMAT: &str = "2.2";
 
 impl StoreError {
     /// A read that found a data or index file gone: the version it read
@@ -147,6 +153,17 @@ impl TableKind {
             TableKind::Search => search::SEARCH,
             TableKind::Redactions => redactions::REDACTIONS,
             TableKind::Erasures => erasures::ERASURES,
+        }
+    }
+
+    /// The Lance file format the table is created in: whole-page
+    /// compression (2.0) where the table is read in bulk or by small
+    /// columns, small independently readable chunks (2.2) where a hot path
+    /// reads single wide rows.
+    fn file_format(self) -> &'static str {
+        match self {
+            TableKind::Messages => ROW_READ_TABLE_FORMAT,
+            _ => NEW_TABLE_FORMAT,
         }
     }
 
@@ -316,14 +333,19 @@ impl Store {
             self.note_meta(IDS_SCOPED_KEY, "true").await?;
         }
         for kind in ALL_TABLES {
-            self.create_if_missing(kind.name(), RecordBatch::new_empty(kind.schema()))
+            self.create_if_missing(kind, RecordBatch::new_empty(kind.schema()))
                 .await?;
         }
         init::mark_ready(&self.location, &tag).await
     }
 
-    async fn create_if_missing(&self, name: &str, data: RecordBatch) -> Result<(), StoreError> {
-        match self.db.create_table(name, data).execute().await {
+    async fn create_if_missing(&self, kind: TableKind, data: RecordBatch) -> Result<(), StoreError> {
+        let name = kind.name();
+        let create = self
+            .db
+            .create_table(name, data)
+            .storage_option(NEW_TABLE_FORMAT_OPTION, kind.file_format());
+        match create.execute().await {
             Ok(_) | Err(lancedb::Error::TableAlreadyExists { .. }) => Ok(()),
             Err(e) => Err(lance_error(
                 &self.location,

@@ -338,3 +338,52 @@ fn rule41_a_sync_with_nothing_new_commits_only_its_hosts_row_on_s3() {
     assert_eq!(fleet["hosts"][0]["stale"], false, "{fleet}");
     assert_eq!(fleet["hosts"][0]["runs"], 2, "{fleet}");
 }
+
+/// The Lance file format a data file was written in, from its footer:
+/// major and minor version, then the magic `LANC` (2.0 files say 0.3).
+fn file_format(path: &std::path::Path) -> (u16, u16) {
+    let bytes = std::fs::read(path).expect("read data file");
+    let tail = &bytes[bytes.len() - 8..];
+    assert_eq!(
+        &tail[4..],
+        b"LANC",
+        "{} is not a Lance file",
+        path.display()
+    );
+    (
+        u16::from_le_bytes([tail[0], tail[1]]),
+        u16::from_le_bytes([tail[2], tail[3]]),
+    )
+}
+
+fn table_formats(pond: &Pond, table: &str) -> std::collections::BTreeSet<(u16, u16)> {
+    let dir = pond.store.join(format!("{table}.lance")).join("data");
+    std::fs::read_dir(&dir)
+        .expect("data dir")
+        .map(|e| file_format(&e.expect("entry").path()))
+        .collect()
+}
+
+/// docs/decisions.md, "Messages in Lance 2.2": the table read a row at a
+/// time is written in 2.2, whose values are read from small chunks, and
+/// stays so through upkeep's rewrites; the others keep 2.0's whole-page
+/// compression.
+#[test]
+fn messages_are_written_in_lance_2_2_and_the_other_tables_in_2_0() {
+    let pond = Pond::new();
+    fleet_store(&pond, 2, 2);
+    let first = maintain(&pond, &[]);
+    assert_eq!(first["outcome"], "done", "{first}");
+    assert_eq!(
+        table_formats(&pond, "messages"),
+        [(2, 2)].into_iter().collect(),
+        "messages"
+    );
+    for table in ["raw_records", "search", "sessions"] {
+        assert_eq!(
+            table_formats(&pond, table),
+            [(0, 3)].into_iter().collect(),
+            "{table}"
+        );
+    }
+}
