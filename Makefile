@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 MODEL := $${XDG_CACHE_HOME:-$$HOME/.cache}/pond/models/pond-static-minilm-256
 
-.PHONY: setup build models run test lint bench bench-search bench-fleet bench-documents fuzz clean-store openapi
+.PHONY: setup build models run test alerts lint bench bench-search bench-fleet bench-documents fuzz clean-store openapi
 
 ## Install the system tools the build needs (protoc for lance, mold to link fast).
 setup:
@@ -58,7 +58,7 @@ run: models
 ## Every test. The shared-store tests talk to real servers on loopback (moto for
 ## S3, Azurite for Azure, s3rver as a store without conditional put), started
 ## here and stopped when the tests end, pass or fail.
-test: setup lint
+test: setup lint alerts
 	@command -v systemd-analyze >/dev/null || $(SUDO) apt-get install -y systemd
 	cargo build --locked --workspace --all-targets
 	@$(MAKE) --no-print-directory models
@@ -66,6 +66,14 @@ test: setup lint
 	trap 'scripts/test-services.sh stop "$$(dirname "$$env_file")"' EXIT && \
 	set -a && . "$$env_file" && set +a && \
 	cargo test --locked --workspace
+
+## The fleet's alert rules: syntax, and a unit test per alert with series that
+## must fire it and series that must not (Debian's prometheus brings promtool;
+## the live scrape test in `cargo test` runs its prometheus too).
+alerts:
+	@command -v promtool >/dev/null || $(SUDO) apt-get install -y --no-install-recommends prometheus
+	promtool check rules deploy/prometheus/alerts.yaml
+	promtool test rules tests/prometheus/alerts.test.yaml
 
 lint: setup
 	cargo fmt --all --check

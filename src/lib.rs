@@ -15,6 +15,7 @@ pub mod config;
 pub mod embed;
 pub mod erase;
 pub mod export;
+pub mod fleet_metrics;
 pub mod maintain;
 pub mod mcp;
 pub mod paths;

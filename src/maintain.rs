@@ -127,7 +127,7 @@ pub enum MaintainError {
 }
 
 /// Tables in the order upkeep visits them: the most written first.
-const TABLES: [TableKind; 8] = [
+const TABLES: [TableKind; 9] = [
     TableKind::Messages,
     TableKind::Search,
     TableKind::Raw,
@@ -136,6 +136,7 @@ const TABLES: [TableKind; 8] = [
     TableKind::Hosts,
     TableKind::Redactions,
     TableKind::Erasures,
+    TableKind::HostGroups,
 ];
 
 pub async fn run(

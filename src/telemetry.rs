@@ -130,6 +130,28 @@ pub fn init(
     telemetry
 }
 
+/// The resource attribute that tells one process from the next run of the
+/// same host.
+pub const INSTANCE_ID: &str = "service.instance.id";
+
+/// Counters and histograms are exported as deltas: each short-lived `pond
+/// sync` reports what it did, and the collector's `deltatocumulative`
+/// processor adds the deltas of every run into one total per host
+/// (deploy/otel/collector.yaml). Cumulative counters from a process that
+/// lives for one run would restart at zero each time and read 1, 1, 1 in
+/// Prometheus (docs/decisions.md).
+const COUNTER_TEMPORALITY: opentelemetry_sdk::metrics::Temporality =
+    opentelemetry_sdk::metrics::Temporality::Delta;
+
+/// A fresh id per process, unless `OTEL_RESOURCE_ATTRIBUTES` names one.
+fn instance_id() -> Option<String> {
+    let given = std::env::var("OTEL_RESOURCE_ATTRIBUTES").unwrap_or_default();
+    let named = given
+        .split(',')
+        .any(|kv| kv.trim_start().starts_with(&format!("{INSTANCE_ID}=")));
+    (!named).then(|| format!("{:032x}", fastrand::u128(..)))
+}
+
 fn build_providers(
     settings: &ExportSettings,
     file: &crate::config::TelemetryConfig,
@@ -144,6 +166,7 @@ fn build_providers(
         .with_attributes(
             [KeyValue::new("service.version", env!("CARGO_PKG_VERSION"))]
                 .into_iter()
+                .chain(instance_id().map(|id| KeyValue::new(INSTANCE_ID, id)))
                 .chain(attributes.iter().cloned()),
         )
         .build();
@@ -167,6 +190,7 @@ fn build_providers(
                 .build(),
             opentelemetry_otlp::MetricExporter::builder()
                 .with_tonic()
+                .with_temporality(COUNTER_TEMPORALITY)
                 .with_endpoint(base)
                 .with_timeout(timeout)
                 .with_retry_policy(retry())
@@ -182,6 +206,7 @@ fn build_providers(
                 .build(),
             opentelemetry_otlp::MetricExporter::builder()
                 .with_http()
+                .with_temporality(COUNTER_TEMPORALITY)
                 .with_endpoint(format!("{base}/v1/metrics"))
                 .with_timeout(timeout)
                 .with_retry_policy(retry())

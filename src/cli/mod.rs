@@ -45,6 +45,11 @@ pub struct Cli {
     /// session of that host.
     #[arg(long, global = true, env = "POND_HOST")]
     pub host: Option<String>,
+    /// This host is ephemeral (a CI job that runs once): its syncs are
+    /// recorded under GROUP (say, the repository or workflow), counted and
+    /// shown as the group, and never flagged stale.
+    #[arg(long, global = true, env = "POND_EPHEMERAL", value_name = "GROUP")]
+    pub ephemeral: Option<String>,
     /// Config file (default: $XDG_CONFIG_HOME/pond/config.toml, if it exists).
     #[arg(long, global = true, env = "POND_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -103,6 +108,9 @@ pub enum Command {
     Mcp(McpArgs),
     /// Serve the archive over HTTP: JSON API, MCP at /mcp, remote ingest.
     Serve(ServeArgs),
+    /// The fleet's state in the Prometheus text format, from the store:
+    /// printed once, or served at /metrics with --listen.
+    Metrics(MetricsArgs),
     /// Bearer tokens for `pond serve`.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -141,6 +149,21 @@ pub struct ServeArgs {
     /// committed is kept; sending again finishes it).
     #[arg(long, default_value = "30m", value_parser = humantime::parse_duration)]
     pub ingest_deadline: std::time::Duration,
+    /// A host without a successful sync this long is stale (/metrics
+    /// exports it for alert rules).
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub stale_after: std::time::Duration,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MetricsArgs {
+    /// Serve /metrics (and /healthz) on this address instead of printing
+    /// once; the token rules of `pond serve` apply (read scope).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// A host without a successful sync this long is stale.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub stale_after: std::time::Duration,
 }
 
 #[derive(Debug, Subcommand)]
@@ -529,6 +552,8 @@ pub struct Context {
     /// `--host` as typed on the command line (not from the environment or
     /// the config file): `pond search` reads it as a filter.
     pub host_flag: Option<String>,
+    /// `--ephemeral GROUP`: the group this ephemeral host's runs count under.
+    pub ephemeral_group: Option<String>,
     pub telemetry: crate::config::TelemetryConfig,
     /// Each resolved setting with where it came from, for `pond config show`.
     pub provenance: Vec<config_show::Setting>,
@@ -623,6 +648,12 @@ impl Context {
                     .unwrap_or_else(|_| "unknown-host".to_string());
                 (h, Source::Default)
             });
+        let ephemeral_group = cli
+            .ephemeral
+            .as_deref()
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+            .map(str::to_string);
         let mut provenance = vec![
             Setting::new(
                 "config_file",
@@ -640,6 +671,14 @@ impl Context {
             ),
             Setting::new("store", location.display.clone(), url_source),
             Setting::new("host", host.clone(), host_source),
+            Setting::new(
+                "ephemeral",
+                ephemeral_group.clone().unwrap_or_else(|| "no".into()),
+                match from_flag_or_env(&cli.ephemeral, "POND_EPHEMERAL") {
+                    Some((_, source)) => source,
+                    None => Source::Default,
+                },
+            ),
             Setting::new(
                 "state_dir",
                 crate::paths::state_dir().display().to_string(),
@@ -702,6 +741,7 @@ impl Context {
         Ok(Context {
             location,
             host_flag: matches!(host_source, Source::Flag).then(|| host.clone()),
+            ephemeral_group,
             host,
             telemetry: config.telemetry,
             provenance,
@@ -759,6 +799,7 @@ async fn run_command(ctx: &Context, command: Command) -> anyhow::Result<ExitCode
         Command::Adapters(args) => span("adapters").in_scope(|| adapters::run(args)),
         Command::Mcp(args) => serve::mcp(ctx, args).instrument(span("mcp")).await,
         Command::Serve(args) => serve::serve(ctx, args).await,
+        Command::Metrics(args) => serve::metrics(ctx, args).await,
         Command::Token(command) => span("token").in_scope(|| token::run(ctx, command)),
         Command::Config(ConfigCommand::Show { json }) => config_show::run(ctx, json),
         Command::Schedule(args) => schedule::run(ctx, args).instrument(span("schedule")).await,

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use super::{Context, McpArgs, ServeArgs};
+use super::{Context, McpArgs, MetricsArgs, ServeArgs};
 use crate::mcp::Shared;
 use crate::store::lazy::LazyStore;
 
@@ -48,6 +48,49 @@ pub async fn serve(ctx: &Context, args: ServeArgs) -> anyhow::Result<ExitCode> {
             ingest_deadline: args.ingest_deadline,
             redact_at_ingest: ctx.redact_at_ingest,
             allowed_hosts: args.allow_host,
+            stale_after: args.stale_after,
+            routes: crate::serve::Routes::All,
+        },
+    )
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `pond metrics`: the fleet's series once on stdout (for a node exporter's
+/// textfile directory or a script), or served with `--listen` for teams
+/// that run no `pond serve`.
+pub async fn metrics(ctx: &Context, args: MetricsArgs) -> anyhow::Result<ExitCode> {
+    let Some(listen) = args.listen else {
+        let store =
+            crate::store::Store::open(&ctx.location, crate::store::OpenMode::Existing).await?;
+        let options = crate::fleet_metrics::MetricsOptions {
+            stale_after: args.stale_after,
+            limits: Default::default(),
+        };
+        print!("{}", crate::fleet_metrics::render(&store, &options).await?);
+        return Ok(ExitCode::SUCCESS);
+    };
+    let shared = Arc::new(Shared {
+        store: LazyStore::new(ctx.location.clone(), Some(FRESH_WITHIN)),
+        embedder: ctx.embedder.clone(),
+        redact: true,
+    });
+    crate::serve::run(
+        shared,
+        crate::serve::ServeOptions {
+            listen,
+            tokens: ctx.tokens.clone(),
+            config_path: ctx.config_path.clone(),
+            // Nothing is ingested: no spool is ever written.
+            spool_dir: crate::paths::state_dir()
+                .join("ingest")
+                .join(&ctx.location.key),
+            max_upload_bytes: 0,
+            ingest_deadline: std::time::Duration::ZERO,
+            redact_at_ingest: ctx.redact_at_ingest,
+            allowed_hosts: Vec::new(),
+            stale_after: args.stale_after,
+            routes: crate::serve::Routes::MetricsOnly,
         },
     )
     .await?;

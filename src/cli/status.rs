@@ -207,12 +207,47 @@ struct HostStatus {
     stale: bool,
 }
 
+/// A group of ephemeral hosts (CI jobs): one line however many jobs ran,
+/// never stale (a job that ran once is not a host that died).
+#[derive(Debug, Serialize)]
+struct GroupStatus {
+    group: String,
+    pond_version: String,
+    last_run: DateTime<Utc>,
+    last_success: Option<DateTime<Utc>>,
+    outcome: String,
+    error: Option<String>,
+    /// Syncs in the group: one per ephemeral host.
+    runs: u64,
+    failures: u64,
+    consecutive_failures: u64,
+}
+
+impl From<HostRow> for GroupStatus {
+    fn from(row: HostRow) -> GroupStatus {
+        GroupStatus {
+            group: row.host,
+            pond_version: row.pond_version,
+            last_run: row.last_run,
+            last_success: row.last_success,
+            outcome: row.outcome,
+            error: row.error,
+            runs: row.runs,
+            failures: row.failures,
+            consecutive_failures: row.consecutive_failures,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct FleetTotals {
     hosts: usize,
     stale: usize,
     failing: usize,
     runs: u64,
+    /// Groups of ephemeral hosts, and the syncs their hosts made.
+    groups: usize,
+    ephemeral_runs: u64,
     sessions: u64,
     messages: u64,
 }
@@ -223,6 +258,7 @@ struct Fleet {
     generated_at: DateTime<Utc>,
     stale_after_secs: u64,
     hosts: Vec<HostStatus>,
+    groups: Vec<GroupStatus>,
     totals: FleetTotals,
 }
 
@@ -245,11 +281,19 @@ async fn fleet(ctx: &Context, args: &StatusArgs) -> anyhow::Result<ExitCode> {
             }
         })
         .collect();
+    let groups: Vec<GroupStatus> = store
+        .host_groups()
+        .await?
+        .into_iter()
+        .map(GroupStatus::from)
+        .collect();
     let totals = FleetTotals {
         hosts: hosts.len(),
         stale: hosts.iter().filter(|h| h.stale).count(),
         failing: hosts.iter().filter(|h| h.row.outcome == "failed").count(),
         runs: hosts.iter().map(|h| h.row.runs).sum(),
+        groups: groups.len(),
+        ephemeral_runs: groups.iter().map(|g| g.runs).sum(),
         sessions: store.count(TableKind::Sessions, None).await? as u64,
         messages: store.count(TableKind::Messages, None).await? as u64,
     };
@@ -258,6 +302,7 @@ async fn fleet(ctx: &Context, args: &StatusArgs) -> anyhow::Result<ExitCode> {
         generated_at: now,
         stale_after_secs: args.stale_after.as_secs(),
         hosts,
+        groups,
         totals,
     };
     if args.json {
@@ -282,10 +327,28 @@ async fn fleet(ctx: &Context, args: &StatusArgs) -> anyhow::Result<ExitCode> {
             output::clip(h.row.error.as_deref().unwrap_or(""), 60)
         );
     }
+    if !fleet.groups.is_empty() {
+        println!(
+            "\n{:<24} {:<17} {:<17} {:<8} {:>8} {:>6}  error",
+            "ephemeral group", "last run", "last success", "outcome", "failed", "runs"
+        );
+        for g in &fleet.groups {
+            println!(
+                "{:<24} {:<17} {:<17} {:<8} {:>8} {:>6}  {}",
+                output::clip(&g.group, 24),
+                output::time(Some(g.last_run)),
+                output::time(g.last_success),
+                g.outcome,
+                g.failures,
+                g.runs,
+                output::clip(g.error.as_deref().unwrap_or(""), 60)
+            );
+        }
+    }
     let t = &fleet.totals;
     println!(
-        "{} hosts ({} stale, {} failing), {} runs; archive: {} sessions, {} messages",
-        t.hosts, t.stale, t.failing, t.runs, t.sessions, t.messages
+        "{} hosts ({} stale, {} failing), {} runs; {} ephemeral groups, {} runs; archive: {} sessions, {} messages",
+        t.hosts, t.stale, t.failing, t.runs, t.groups, t.ephemeral_runs, t.sessions, t.messages
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -157,6 +157,7 @@ async fn round_inner(ctx: &Context, spec: &RoundSpec) -> anyhow::Result<SyncRepo
     };
     let mut report = SyncReport::new(&ctx.location.display, &ctx.host, names, spec.dry_run);
     report.waited_for_lock = waited;
+    report.ephemeral_group = ctx.ephemeral_group.clone();
     let show = spec.progress;
     let progress = |line: &str| {
         if show {

@@ -48,6 +48,18 @@ pub struct ServeOptions {
     /// Host names (`NAME` or `NAME:PORT`) requests may name besides the
     /// listening address and loopback: the names clients and proxies use.
     pub allowed_hosts: Vec<String>,
+    /// A host without a successful sync this long is stale (`/metrics`).
+    pub stale_after: std::time::Duration,
+    /// Every route, or only `/metrics` and the health probes
+    /// (`pond metrics --listen`).
+    pub routes: Routes,
+}
+
+/// Which routes a server answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Routes {
+    All,
+    MetricsOnly,
 }
 
 pub(crate) struct AppState {
@@ -59,6 +71,8 @@ pub(crate) struct AppState {
     pub hosts: guard::Hosts,
     pub ingest: ingest::Ingester,
     pub redact_at_ingest: bool,
+    pub stale_after: std::time::Duration,
+    pub routes: Routes,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +98,9 @@ pub(crate) fn router(state: Arc<AppState>) -> axum::Router {
     use rmcp::transport::streamable_http_server::{
         StreamableHttpServerConfig, StreamableHttpService,
     };
+    if state.routes == Routes::MetricsOnly {
+        return metrics_router(state);
+    }
     let shared = state.shared.clone();
     // A session nobody uses is closed, so abandoned clients cannot pile
     // sessions (each a task and a channel) up for the life of the server.
@@ -112,6 +129,7 @@ pub(crate) fn router(state: Arc<AppState>) -> axum::Router {
         .route("/v1/sessions/{id}", get(get_session))
         .route("/v1/messages/{id}", get(get_message))
         .route("/v1/status", get(status))
+        .route("/metrics", get(metrics))
         .route_layer(axum::middleware::from_fn(auth::require_read));
     let guarded = axum::Router::new()
         .route("/openapi.json", get(openapi_document))
@@ -141,6 +159,59 @@ pub(crate) fn router(state: Arc<AppState>) -> axum::Router {
             guard::check,
         ))
         .with_state(state)
+}
+
+/// `pond metrics --listen`: the fleet's series and the health probes, under
+/// the same host check and token rules as the full server.
+fn metrics_router(state: Arc<AppState>) -> axum::Router {
+    let guarded = axum::Router::new()
+        .route("/metrics", get(metrics))
+        .route_layer(axum::middleware::from_fn(auth::require_read))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
+    axum::Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .merge(guarded)
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "this server answers /metrics only") })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::check,
+        ))
+        .with_state(state)
+}
+
+/// The fleet's state in the Prometheus text format, computed from the
+/// store on each scrape ([`crate::fleet_metrics`]).
+async fn metrics(State(state): State<Arc<AppState>>, axum::Extension(grant): Caller) -> Response {
+    let view = match read_view(&state, &grant) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let options = crate::fleet_metrics::MetricsOptions {
+        stale_after: state.stale_after,
+        limits: view.limits,
+    };
+    let rendered = async {
+        let store = state.shared.store.or_empty().await?;
+        crate::fleet_metrics::render(store, &options)
+            .await
+            .map_err(ArchiveError::from)
+    }
+    .await;
+    match rendered {
+        Ok(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                crate::fleet_metrics::CONTENT_TYPE,
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// Largest MCP request body: a tool call with its arguments is a few KB.
@@ -196,6 +267,8 @@ pub async fn run(shared: Arc<Shared>, opts: ServeOptions) -> anyhow::Result<()> 
         tokens: auth::TokenSource::new(opts.config_path, opts.tokens),
         ingest: ingest::Ingester::new(opts.spool_dir, opts.max_upload_bytes, opts.ingest_deadline),
         redact_at_ingest: opts.redact_at_ingest,
+        stale_after: opts.stale_after,
+        routes: opts.routes,
         shared,
     });
     let app = router(state.clone());

@@ -183,6 +183,15 @@ pub fn document() -> Value {
                 "summary": "Sessions and messages per client, each host's last sync.",
                 "responses": responses(status, &error, &[])
             }},
+            "/metrics": {"get": {
+                "operationId": "metrics",
+                "summary": "The fleet's state in the Prometheus text format, computed from the store on each scrape (read scope): per host its last run and success, consecutive failures, runs by outcome and sessions stored; per ephemeral group the same; the store's shape and last upkeep for tokens without limits. A host that stopped syncing keeps its series.",
+                "responses": {
+                    "200": {"description": "the exposition", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                    "401": {"description": "A token is needed and none (or an unknown one) was sent.", "content": json_content(error.clone())},
+                    "403": {"description": "The token is not of the read scope.", "content": json_content(error.clone())}
+                }
+            }},
             "/v1/ingest": {"post": {
                 "operationId": "ingest",
                 "summary": "Store one session file of a host (ingest scope) and, unless sync=false, ingest that host's files as its own sync would.",

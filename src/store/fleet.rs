@@ -1,9 +1,11 @@
 //! The fleet's record of sync runs, shared by every host in the store.
 //!
-//! Two tables: `sync_runs` keeps every run of every host (history, append
-//! only), `hosts` keeps one row per host with its latest state. Fleet status
-//! reads only `hosts`, so it costs the same after a year of runs from fifty
-//! hosts (five million rows in `sync_runs`) as on the first day.
+//! Three tables: `sync_runs` keeps every run of every host (history, append
+//! only), `hosts` keeps one row per host with its latest state, and
+//! `host_groups` one row per group of ephemeral hosts (CI jobs, each a host
+//! that runs once), in the same shape. Fleet status and `/metrics` read only
+//! the last two, so they cost the same after a year of runs from fifty hosts
+//! and ten thousand CI jobs as on the first day.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,10 +18,11 @@ use serde::{Deserialize, Serialize};
 use super::schema::{
     Columns, batch, key_field, opt_str, opt_strings, opt_time, strings, timestamps, utc,
 };
-use super::{Store, StoreError, TableKind, sql_str};
+use super::{Store, StoreError, TableKind};
 
 pub const SYNC_RUNS: &str = "sync_runs";
 pub const HOSTS: &str = "hosts";
+pub const HOST_GROUPS: &str = "host_groups";
 
 /// One sync run as the fleet sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,9 +43,13 @@ pub struct RunRow {
     pub unparsed_records: u64,
     pub commit_retries: u64,
     pub duration_secs: f64,
+    /// The group of an ephemeral host: the run is folded into the group's
+    /// row instead of a row of its own. Not a column of the history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
-/// A host's latest state.
+/// A host's (or a group of ephemeral hosts') latest state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostRow {
     pub host: String,
@@ -108,49 +115,98 @@ fn u64s(values: impl Iterator<Item = u64>) -> ArrayRef {
     Arc::new(UInt64Array::from_iter_values(values))
 }
 
-fn run_batch(r: &RunRow) -> Result<RecordBatch, StoreError> {
+fn runs_batch(runs: &[&RunRow]) -> Result<RecordBatch, StoreError> {
     batch(
         sync_runs_schema(),
         vec![
-            strings([r.id.as_str()].into_iter()),
-            strings([r.host.as_str()].into_iter()),
-            strings([r.pond_version.as_str()].into_iter()),
-            timestamps(vec![Some(r.started_at.timestamp_micros())]),
-            timestamps(vec![Some(r.finished_at.timestamp_micros())]),
-            strings([r.outcome.as_str()].into_iter()),
-            opt_strings([r.error.as_deref()].into_iter()),
-            strings([r.clients.as_str()].into_iter()),
-            u64s([r.files_scanned].into_iter()),
-            u64s([r.sessions_inserted].into_iter()),
-            u64s([r.messages_inserted].into_iter()),
-            u64s([r.records_inserted].into_iter()),
-            u64s([r.unparsed_records].into_iter()),
-            u64s([r.commit_retries].into_iter()),
-            Arc::new(Float64Array::from(vec![r.duration_secs])),
+            strings(runs.iter().map(|r| r.id.as_str())),
+            strings(runs.iter().map(|r| r.host.as_str())),
+            strings(runs.iter().map(|r| r.pond_version.as_str())),
+            timestamps(
+                runs.iter()
+                    .map(|r| Some(r.started_at.timestamp_micros()))
+                    .collect(),
+            ),
+            timestamps(
+                runs.iter()
+                    .map(|r| Some(r.finished_at.timestamp_micros()))
+                    .collect(),
+            ),
+            strings(runs.iter().map(|r| r.outcome.as_str())),
+            opt_strings(runs.iter().map(|r| r.error.as_deref())),
+            strings(runs.iter().map(|r| r.clients.as_str())),
+            u64s(runs.iter().map(|r| r.files_scanned)),
+            u64s(runs.iter().map(|r| r.sessions_inserted)),
+            u64s(runs.iter().map(|r| r.messages_inserted)),
+            u64s(runs.iter().map(|r| r.records_inserted)),
+            u64s(runs.iter().map(|r| r.unparsed_records)),
+            u64s(runs.iter().map(|r| r.commit_retries)),
+            Arc::new(Float64Array::from_iter_values(
+                runs.iter().map(|r| r.duration_secs),
+            )),
         ],
     )
 }
 
-fn host_batch(h: &HostRow) -> Result<RecordBatch, StoreError> {
+fn hosts_batch(rows: &[HostRow]) -> Result<RecordBatch, StoreError> {
     batch(
         hosts_schema(),
         vec![
-            strings([h.host.as_str()].into_iter()),
-            strings([h.pond_version.as_str()].into_iter()),
-            timestamps(vec![Some(h.last_run.timestamp_micros())]),
-            timestamps(vec![h.last_success.map(|t| t.timestamp_micros())]),
-            strings([h.outcome.as_str()].into_iter()),
-            opt_strings([h.error.as_deref()].into_iter()),
-            u64s([h.runs].into_iter()),
-            u64s([h.failures].into_iter()),
-            u64s([h.consecutive_failures].into_iter()),
-            u64s([h.sessions_inserted].into_iter()),
-            u64s([h.messages_inserted].into_iter()),
-            u64s([h.records_inserted].into_iter()),
-            u64s([h.commit_retries].into_iter()),
-            Arc::new(Float64Array::from(vec![h.duration_secs])),
+            strings(rows.iter().map(|h| h.host.as_str())),
+            strings(rows.iter().map(|h| h.pond_version.as_str())),
+            timestamps(
+                rows.iter()
+                    .map(|h| Some(h.last_run.timestamp_micros()))
+                    .collect(),
+            ),
+            timestamps(
+                rows.iter()
+                    .map(|h| h.last_success.map(|t| t.timestamp_micros()))
+                    .collect(),
+            ),
+            strings(rows.iter().map(|h| h.outcome.as_str())),
+            opt_strings(rows.iter().map(|h| h.error.as_deref())),
+            u64s(rows.iter().map(|h| h.runs)),
+            u64s(rows.iter().map(|h| h.failures)),
+            u64s(rows.iter().map(|h| h.consecutive_failures)),
+            u64s(rows.iter().map(|h| h.sessions_inserted)),
+            u64s(rows.iter().map(|h| h.messages_inserted)),
+            u64s(rows.iter().map(|h| h.records_inserted)),
+            u64s(rows.iter().map(|h| h.commit_retries)),
+            Arc::new(Float64Array::from_iter_values(
+                rows.iter().map(|h| h.duration_secs),
+            )),
         ],
     )
+}
+
+/// `previous` (the row of `name`, if any) with `run` folded in.
+fn fold(previous: Option<&HostRow>, name: &str, run: &RunRow) -> HostRow {
+    let succeeded = SUCCESSFUL.contains(&run.outcome.as_str());
+    let (runs, failures, streak, last_success) = match previous {
+        Some(p) => (p.runs, p.failures, p.consecutive_failures, p.last_success),
+        None => (0, 0, 0, None),
+    };
+    HostRow {
+        host: name.to_string(),
+        pond_version: run.pond_version.clone(),
+        last_run: run.finished_at,
+        last_success: if succeeded {
+            Some(run.finished_at)
+        } else {
+            last_success
+        },
+        outcome: run.outcome.clone(),
+        error: run.error.clone(),
+        runs: runs + 1,
+        failures: failures + u64::from(!succeeded),
+        consecutive_failures: if succeeded { 0 } else { streak + 1 },
+        sessions_inserted: run.sessions_inserted,
+        messages_inserted: run.messages_inserted,
+        records_inserted: run.records_inserted,
+        commit_retries: run.commit_retries,
+        duration_secs: run.duration_secs,
+    }
 }
 
 fn hosts_from_batch(b: &RecordBatch) -> Result<Vec<HostRow>, StoreError> {
@@ -204,6 +260,13 @@ fn hosts_from_batch(b: &RecordBatch) -> Result<Vec<HostRow>, StoreError> {
 
 impl Store {
     /// Appends `run` to the fleet history and folds it into its host's row.
+    pub async fn record_run(&self, run: &RunRow) -> Result<(), StoreError> {
+        self.record_runs(std::slice::from_ref(run)).await
+    }
+
+    /// Appends `runs` (in the order they ran) to the fleet history and folds
+    /// each into its host's row, or its group's when the host is ephemeral:
+    /// one history commit and one commit per table of rows, however many.
     ///
     /// A run that found nothing to store and failed at nothing leaves only
     /// its host's row (last run, run count): a fleet of quiet hosts would
@@ -211,51 +274,68 @@ impl Store {
     /// that say nothing the host row does not. The history is appended
     /// without a key join (its ids are unique per host and start time; a
     /// retry is keyed, see [`Store::append_new`]).
-    pub async fn record_run(&self, run: &RunRow) -> Result<(), StoreError> {
-        let quiet = run.outcome == "ok"
-            && run.sessions_inserted + run.messages_inserted + run.records_inserted == 0;
-        if !quiet {
-            self.append_new(TableKind::SyncRuns, run_batch(run)?)
+    pub async fn record_runs(&self, runs: &[RunRow]) -> Result<(), StoreError> {
+        let history: Vec<&RunRow> = runs
+            .iter()
+            .filter(|r| {
+                !(r.outcome == "ok"
+                    && r.sessions_inserted + r.messages_inserted + r.records_inserted == 0)
+            })
+            .collect();
+        if !history.is_empty() {
+            self.append_new(TableKind::SyncRuns, runs_batch(&history)?)
                 .await?;
         }
-        let filter = format!("id = {}", sql_str(&run.host));
-        let mut previous = None;
-        for b in self.scan(TableKind::Hosts, Some(&filter), None).await? {
-            previous = hosts_from_batch(&b)?.into_iter().next().or(previous);
+        for table in [TableKind::Hosts, TableKind::HostGroups] {
+            // An ephemeral host's run is its group's latest run.
+            let mine: Vec<&RunRow> = runs
+                .iter()
+                .filter(|r| (table == TableKind::HostGroups) == r.group.is_some())
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let name = |r: &RunRow| r.group.clone().unwrap_or_else(|| r.host.clone());
+            let mut names: Vec<String> = mine.iter().map(|r| name(r)).collect();
+            names.sort();
+            names.dedup();
+            let filter = super::sql_in("id", names.iter().map(String::as_str));
+            let mut rows: HashMap<String, HostRow> = HashMap::new();
+            for b in self.scan(table, Some(&filter), None).await? {
+                for row in hosts_from_batch(&b)? {
+                    rows.insert(row.host.clone(), row);
+                }
+            }
+            for run in mine {
+                let key = name(run);
+                let folded = fold(rows.get(&key), &key, run);
+                rows.insert(key, folded);
+            }
+            let mut folded: Vec<HostRow> = rows
+                .into_iter()
+                .filter(|(k, _)| names.binary_search(k).is_ok())
+                .map(|(_, r)| r)
+                .collect();
+            folded.sort_by(|a, b| a.host.cmp(&b.host));
+            self.upsert(table, hosts_batch(&folded)?).await?;
         }
-        let succeeded = SUCCESSFUL.contains(&run.outcome.as_str());
-        let (runs, failures, streak, last_success) = match &previous {
-            Some(p) => (p.runs, p.failures, p.consecutive_failures, p.last_success),
-            None => (0, 0, 0, None),
-        };
-        let row = HostRow {
-            host: run.host.clone(),
-            pond_version: run.pond_version.clone(),
-            last_run: run.finished_at,
-            last_success: if succeeded {
-                Some(run.finished_at)
-            } else {
-                last_success
-            },
-            outcome: run.outcome.clone(),
-            error: run.error.clone(),
-            runs: runs + 1,
-            failures: failures + u64::from(!succeeded),
-            consecutive_failures: if succeeded { 0 } else { streak + 1 },
-            sessions_inserted: run.sessions_inserted,
-            messages_inserted: run.messages_inserted,
-            records_inserted: run.records_inserted,
-            commit_retries: run.commit_retries,
-            duration_secs: run.duration_secs,
-        };
-        self.upsert(TableKind::Hosts, host_batch(&row)?).await?;
         Ok(())
     }
 
     /// Every host that ever recorded a run, by name.
     pub async fn hosts(&self) -> Result<Vec<HostRow>, StoreError> {
+        self.host_rows(TableKind::Hosts).await
+    }
+
+    /// Every group of ephemeral hosts, by name; each row's `host` is the
+    /// group's name and its counts are the group's.
+    pub async fn host_groups(&self) -> Result<Vec<HostRow>, StoreError> {
+        self.host_rows(TableKind::HostGroups).await
+    }
+
+    async fn host_rows(&self, table: TableKind) -> Result<Vec<HostRow>, StoreError> {
         let mut hosts = Vec::new();
-        for b in self.scan(TableKind::Hosts, None, None).await? {
+        for b in self.scan(table, None, None).await? {
             hosts.extend(hosts_from_batch(&b)?);
         }
         hosts.sort_by(|a, b| a.host.cmp(&b.host));

@@ -129,9 +129,12 @@ pub enum TableKind {
     Redactions,
     /// Erased sessions: the tombstones every writer honours.
     Erasures,
+    /// One row per group of ephemeral hosts (CI runs): the group's latest
+    /// run, so a thousand one-run hosts read as one line.
+    HostGroups,
 }
 
-const ALL_TABLES: [TableKind; 8] = [
+const ALL_TABLES: [TableKind; 9] = [
     TableKind::Raw,
     TableKind::Messages,
     TableKind::Sessions,
@@ -140,6 +143,7 @@ const ALL_TABLES: [TableKind; 8] = [
     TableKind::Search,
     TableKind::Redactions,
     TableKind::Erasures,
+    TableKind::HostGroups,
 ];
 
 impl TableKind {
@@ -153,6 +157,7 @@ impl TableKind {
             TableKind::Search => search::SEARCH,
             TableKind::Redactions => redactions::REDACTIONS,
             TableKind::Erasures => erasures::ERASURES,
+            TableKind::HostGroups => fleet::HOST_GROUPS,
         }
     }
 
@@ -177,6 +182,7 @@ impl TableKind {
             TableKind::Search => search::search_schema(),
             TableKind::Redactions => redactions::redactions_schema(),
             TableKind::Erasures => erasures::erasures_schema(),
+            TableKind::HostGroups => fleet::hosts_schema(),
         }
     }
 }
@@ -339,7 +345,11 @@ impl Store {
         init::mark_ready(&self.location, &tag).await
     }
 
-    async fn create_if_missing(&self, kind: TableKind, data: RecordBatch) -> Result<(), StoreError> {
+    async fn create_if_missing(
+        &self,
+        kind: TableKind,
+        data: RecordBatch,
+    ) -> Result<(), StoreError> {
         let name = kind.name();
         let create = self
             .db

@@ -35,6 +35,10 @@ pub struct SyncReport {
     pub error: Option<String>,
     pub store: String,
     pub host: String,
+    /// The group this host belongs to when it is ephemeral (a CI job): the
+    /// fleet records the run under the group, not under a host of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ephemeral_group: Option<String>,
     pub pond_version: String,
     pub adapters: Vec<String>,
     pub dry_run: bool,
@@ -115,6 +119,7 @@ impl SyncReport {
             error: None,
             store: store.to_string(),
             host: host.to_string(),
+            ephemeral_group: None,
             pond_version: env!("CARGO_PKG_VERSION").to_string(),
             adapters,
             dry_run,
@@ -202,6 +207,7 @@ impl SyncReport {
             unparsed_records: self.unparsed_records,
             commit_retries: self.commit_retries,
             duration_secs: self.duration_secs,
+            group: self.ephemeral_group.clone(),
         }
     }
 }

@@ -10,6 +10,7 @@ mod crash;
 mod documents;
 mod erase;
 mod faultproxy;
+mod fleet_metrics;
 mod harness;
 mod shared_store;
 mod telemetry;

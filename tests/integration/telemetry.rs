@@ -9,7 +9,7 @@ use std::time::Duration;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
+use opentelemetry_proto::tonic::metrics::v1::{AggregationTemporality, metric, number_data_point};
 use prost::Message;
 
 use crate::harness::{Pond, count, fixtures, output_within};
@@ -227,6 +227,65 @@ fn one_sync_exports_its_spans_and_metrics_over_otlp_http() {
         "commit conflicts missing from {sums:?}"
     );
 
+    // Each process is its own instance, and its counters are deltas: the
+    // collector adds the runs of a host into one total (decisions.md).
+    let instance = res["service.instance.id"].clone();
+    assert_eq!(instance.len(), 32, "instance id {instance:?}");
+    for rm in r.metrics.iter().flat_map(|m| &m.resource_metrics) {
+        let attributes = attrs(&rm.resource.as_ref().expect("resource").attributes);
+        assert_eq!(
+            attributes["service.instance.id"], instance,
+            "spans and metrics name the same instance"
+        );
+    }
+    let delta = AggregationTemporality::Delta as i32;
+    for m in r
+        .metrics
+        .iter()
+        .flat_map(|m| &m.resource_metrics)
+        .flat_map(|rm| &rm.scope_metrics)
+        .flat_map(|sm| &sm.metrics)
+    {
+        match &m.data {
+            Some(metric::Data::Sum(s)) => {
+                assert_eq!(
+                    s.aggregation_temporality, delta,
+                    "{} is not a delta",
+                    m.name
+                );
+                assert!(s.is_monotonic, "{} is a counter", m.name);
+            }
+            Some(metric::Data::Histogram(h)) => {
+                assert_eq!(
+                    h.aggregation_temporality, delta,
+                    "{} is not a delta",
+                    m.name
+                );
+            }
+            _ => {}
+        }
+    }
+    drop(spans);
+    drop(r);
+
+    // The next run of the same host is another instance.
+    received.lock().unwrap().traces.clear();
+    let again = pond
+        .sync_cmd("codex", &fixtures("codex"))
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    let r = received.lock().unwrap();
+    let second: BTreeSet<String> = r
+        .traces
+        .iter()
+        .flat_map(|t| &t.resource_spans)
+        .map(|rs| attrs(&rs.resource.as_ref().unwrap().attributes)["service.instance.id"].clone())
+        .collect();
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert!(!second.contains(instance.as_str()), "a new id per process");
+
     // Nothing exported carries a credential.
     let everything = format!("{:?}{:?}", r.traces, r.metrics);
     assert!(!everything.contains(SECRET));
@@ -341,7 +400,7 @@ fn dashboard_alerts_and_collector_config_parse_and_query_only_emitted_metrics() 
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let emitted: BTreeSet<String> = received
+    let mut emitted: BTreeSet<String> = received
         .lock()
         .unwrap()
         .metrics
@@ -351,11 +410,31 @@ fn dashboard_alerts_and_collector_config_parse_and_query_only_emitted_metrics() 
         .flat_map(|sm| &sm.metrics)
         .flat_map(prometheus_names)
         .collect();
+    // And what `pond serve` exports at /metrics from the store (the series
+    // the alerts and the dashboard read), with an ephemeral group in it.
+    crate::fleet_metrics::store_with_every_series(&pond);
+    emitted.extend(crate::fleet_metrics::exposition_names(&pond));
 
     let collector =
         YamlLoader::load_from_str(&deploy("otel/collector.yaml")).expect("collector config parses");
     assert!(!collector[0]["receivers"]["otlp"].is_badvalue());
     assert!(!collector[0]["exporters"]["prometheus"].is_badvalue());
+    // Deltas from each process become one total per host: the instance id
+    // is dropped from metrics before deltatocumulative adds the runs up.
+    let pipeline: Vec<&str> = collector[0]["service"]["pipelines"]["metrics"]["processors"]
+        .as_vec()
+        .expect("metrics processors")
+        .iter()
+        .filter_map(|p| p.as_str())
+        .collect();
+    assert_eq!(
+        pipeline,
+        ["resource/one-series-per-host", "deltatocumulative", "batch"]
+    );
+    assert_eq!(
+        collector[0]["processors"]["resource/one-series-per-host"]["attributes"][0]["key"].as_str(),
+        Some("service.instance.id")
+    );
     for other in [
         "prometheus/prometheus.yaml",
         "docker/compose.yaml",

@@ -1,0 +1,429 @@
+//! The fleet's state as Prometheus series, read from the store on every
+//! scrape (`GET /metrics` on `pond serve`, and `pond metrics`).
+//!
+//! Counters a short-lived `pond sync` exports over OTLP cannot tell a host
+//! that died from one that is quiet: a collector drops a series that stops
+//! updating, so a dead host's last-success gauge vanishes exactly when an
+//! alert needs it. These series come from the shared `hosts` and
+//! `host_groups` rows instead: a dead host keeps its series with an ageing
+//! timestamp, and the run totals are the counts the store keeps, so they
+//! only grow whichever process made the runs. A scrape reads those two
+//! small tables, two columns of `sessions`, the tables' manifests and the
+//! upkeep record, never messages or raw records.
+//!
+//! Every series here is named `pond_fleet_*`, so a query says which source
+//! it trusts: `pond_sync_*`, `pond_upkeep_*` and `pond_store_*` are the
+//! processes' own OTLP metrics, passed through a collector.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+use crate::access::Limits;
+use crate::store::fleet::HostRow;
+use crate::store::schema::Columns;
+use crate::store::{Store, StoreError, TableKind};
+
+/// What the exposition covers and how it judges staleness.
+#[derive(Debug, Clone)]
+pub struct MetricsOptions {
+    /// A host without a successful sync this long is stale; exported as
+    /// `pond_fleet_stale_after_seconds` so alert rules compare against the
+    /// same number `pond status --all-hosts` uses.
+    pub stale_after: Duration,
+    /// Only hosts (and their sessions) the caller may see; groups and the
+    /// store's own series only for an unlimited caller.
+    pub limits: Limits,
+}
+
+/// The Prometheus text format (version 0.0.4) content type.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// One metric family: its help, type and samples.
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    kind: &'static str,
+    samples: Vec<(Vec<(&'static str, String)>, f64)>,
+}
+
+impl Family {
+    fn new(name: &'static str, kind: &'static str, help: &'static str) -> Family {
+        Family {
+            name,
+            help,
+            kind,
+            samples: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, labels: Vec<(&'static str, String)>, value: f64) {
+        self.samples.push((labels, value));
+    }
+
+    fn write(&self, out: &mut String) {
+        if self.samples.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "# HELP {} {}", self.name, self.help);
+        let _ = writeln!(out, "# TYPE {} {}", self.name, self.kind);
+        for (labels, value) in &self.samples {
+            out.push_str(self.name);
+            if !labels.is_empty() {
+                out.push('{');
+                for (i, (k, v)) in labels.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    let _ = write!(out, "{k}=\"{}\"", escape_label(v));
+                }
+                out.push('}');
+            }
+            let _ = writeln!(out, " {}", number(*value));
+        }
+    }
+}
+
+/// A label value as the text format needs it: backslash, quote and newline
+/// escaped (host and group names come from users).
+fn escape_label(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+fn seconds(t: DateTime<Utc>) -> f64 {
+    t.timestamp_micros() as f64 / 1e6
+}
+
+/// The families a host row and a group row share, under their own prefix
+/// and label.
+struct RowFamilies {
+    label: &'static str,
+    last_run: Family,
+    last_success: Family,
+    consecutive_failures: Family,
+    runs: Family,
+    retries: Family,
+    duration: Family,
+}
+
+impl RowFamilies {
+    fn hosts() -> RowFamilies {
+        RowFamilies {
+            label: "host",
+            last_run: Family::new(
+                "pond_fleet_host_last_run_timestamp_seconds",
+                "gauge",
+                "When the host's latest sync finished (Unix seconds).",
+            ),
+            last_success: Family::new(
+                "pond_fleet_host_last_success_timestamp_seconds",
+                "gauge",
+                "When the host's latest successful sync finished (Unix seconds; 0: never).",
+            ),
+            consecutive_failures: Family::new(
+                "pond_fleet_host_consecutive_failures",
+                "gauge",
+                "Failed syncs of the host since its last success.",
+            ),
+            runs: Family::new(
+                "pond_fleet_host_runs_total",
+                "counter",
+                "Syncs the host recorded in the store, by outcome.",
+            ),
+            retries: Family::new(
+                "pond_fleet_host_last_run_commit_retries",
+                "gauge",
+                "Commits the host's latest sync had to retry after losing a race.",
+            ),
+            duration: Family::new(
+                "pond_fleet_host_last_run_duration_seconds",
+                "gauge",
+                "How long the host's latest sync took.",
+            ),
+        }
+    }
+
+    fn groups() -> RowFamilies {
+        RowFamilies {
+            label: "group",
+            last_run: Family::new(
+                "pond_fleet_group_last_run_timestamp_seconds",
+                "gauge",
+                "When the latest sync of any ephemeral host of the group finished (Unix seconds).",
+            ),
+            last_success: Family::new(
+                "pond_fleet_group_last_success_timestamp_seconds",
+                "gauge",
+                "When the group's latest successful sync finished (Unix seconds; 0: never).",
+            ),
+            consecutive_failures: Family::new(
+                "pond_fleet_group_consecutive_failures",
+                "gauge",
+                "Failed syncs in the group since its last success.",
+            ),
+            runs: Family::new(
+                "pond_fleet_group_runs_total",
+                "counter",
+                "Syncs of the group's ephemeral hosts (one per CI job), by outcome.",
+            ),
+            retries: Family::new(
+                "pond_fleet_group_last_run_commit_retries",
+                "gauge",
+                "Commits the group's latest sync had to retry.",
+            ),
+            duration: Family::new(
+                "pond_fleet_group_last_run_duration_seconds",
+                "gauge",
+                "How long the group's latest sync took.",
+            ),
+        }
+    }
+
+    fn add(&mut self, row: &HostRow) {
+        let who = || vec![(self.label, row.host.clone())];
+        self.last_run.add(who(), seconds(row.last_run));
+        self.last_success
+            .add(who(), row.last_success.map_or(0.0, seconds));
+        self.consecutive_failures
+            .add(who(), row.consecutive_failures as f64);
+        let mut succeeded = who();
+        succeeded.push(("outcome", "succeeded".into()));
+        self.runs
+            .add(succeeded, row.runs.saturating_sub(row.failures) as f64);
+        let mut failed = who();
+        failed.push(("outcome", "failed".into()));
+        self.runs.add(failed, row.failures as f64);
+        self.retries.add(who(), row.commit_retries as f64);
+        self.duration.add(who(), row.duration_secs);
+    }
+
+    fn write(&self, out: &mut String) {
+        for f in [
+            &self.last_run,
+            &self.last_success,
+            &self.consecutive_failures,
+            &self.runs,
+            &self.retries,
+            &self.duration,
+        ] {
+            f.write(out);
+        }
+    }
+}
+
+/// Sessions and messages stored per host, from two columns of the
+/// sessions table (one row per session, not per message).
+async fn stored_per_host(
+    store: &Store,
+    limits: &Limits,
+) -> Result<BTreeMap<String, (u64, u64)>, StoreError> {
+    let filter = limits.to_sql();
+    let mut per_host: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for b in store
+        .scan(
+            TableKind::Sessions,
+            filter.as_deref(),
+            Some(&["host", "message_count"]),
+        )
+        .await?
+    {
+        let c = Columns::new(&b);
+        let (hosts, counts) = (c.str("host")?, c.u64("message_count")?);
+        for i in 0..b.num_rows() {
+            let e = per_host.entry(hosts.value(i).to_string()).or_default();
+            e.0 += 1;
+            e.1 += counts.value(i);
+        }
+    }
+    Ok(per_host)
+}
+
+/// The exposition: every family with its samples, in the text format.
+pub async fn render(store: &Store, options: &MetricsOptions) -> Result<String, StoreError> {
+    let started = Instant::now();
+    let limits = &options.limits;
+    let visible = |host: &str| {
+        limits
+            .host_prefix
+            .as_deref()
+            .is_none_or(|p| host.starts_with(p))
+    };
+    let mut out = String::new();
+
+    let mut stale_after = Family::new(
+        "pond_fleet_stale_after_seconds",
+        "gauge",
+        "A host without a successful sync this long is stale (what `pond status --all-hosts` uses).",
+    );
+    stale_after.add(Vec::new(), options.stale_after.as_secs_f64());
+    stale_after.write(&mut out);
+
+    let mut hosts = RowFamilies::hosts();
+    let mut info = Family::new(
+        "pond_fleet_host_info",
+        "gauge",
+        "One series per host that ever recorded a sync, with its pond version.",
+    );
+    let host_rows = store.hosts().await?;
+    for row in host_rows.iter().filter(|r| visible(&r.host)) {
+        hosts.add(row);
+        info.add(
+            vec![
+                ("host", row.host.clone()),
+                ("pond_version", row.pond_version.clone()),
+            ],
+            1.0,
+        );
+    }
+    info.write(&mut out);
+    hosts.write(&mut out);
+
+    let mut sessions = Family::new(
+        "pond_fleet_host_sessions",
+        "gauge",
+        "Sessions in the store that the host synced.",
+    );
+    let mut messages = Family::new(
+        "pond_fleet_host_messages",
+        "gauge",
+        "Messages in the store that the host synced.",
+    );
+    // Sessions that ephemeral hosts (each CI job its own host name) synced
+    // are summed, not given a series per job.
+    let (mut ephemeral_sessions, mut ephemeral_messages) = (0u64, 0u64);
+    let known: std::collections::HashSet<&str> =
+        host_rows.iter().map(|r| r.host.as_str()).collect();
+    for (host, (s, m)) in stored_per_host(store, limits).await? {
+        if known.contains(host.as_str()) {
+            sessions.add(vec![("host", host.clone())], s as f64);
+            messages.add(vec![("host", host)], m as f64);
+        } else {
+            ephemeral_sessions += s;
+            ephemeral_messages += m;
+        }
+    }
+    sessions.write(&mut out);
+    messages.write(&mut out);
+    let mut stored_by_jobs = Family::new(
+        "pond_fleet_ephemeral_stored",
+        "gauge",
+        "Sessions and messages in the store that ephemeral hosts (CI jobs) synced.",
+    );
+    stored_by_jobs.add(vec![("kind", "sessions".into())], ephemeral_sessions as f64);
+    stored_by_jobs.add(vec![("kind", "messages".into())], ephemeral_messages as f64);
+    stored_by_jobs.write(&mut out);
+
+    // Groups and the store's shape say nothing about sessions, but they are
+    // the whole fleet's: only for a caller who may see all of it.
+    if limits.is_unlimited() {
+        let mut groups = RowFamilies::groups();
+        for row in store.host_groups().await? {
+            groups.add(&row);
+        }
+        groups.write(&mut out);
+        store_families(store, &mut out).await?;
+    }
+
+    let mut took = Family::new(
+        "pond_fleet_scrape_duration_seconds",
+        "gauge",
+        "How long computing this exposition from the store took.",
+    );
+    took.add(Vec::new(), started.elapsed().as_secs_f64());
+    took.write(&mut out);
+    Ok(out)
+}
+
+/// Each table's shape and the last store upkeep: what upkeep keeps bounded.
+async fn store_families(store: &Store, out: &mut String) -> Result<(), StoreError> {
+    let mut rows = Family::new("pond_fleet_store_rows", "gauge", "Rows in each table.");
+    let mut fragments = Family::new(
+        "pond_fleet_store_fragments",
+        "gauge",
+        "Data fragments in each table (upkeep compacts them).",
+    );
+    let mut versions = Family::new(
+        "pond_fleet_store_versions",
+        "gauge",
+        "Versions (manifests) each table keeps (upkeep prunes them).",
+    );
+    let mut unindexed = Family::new(
+        "pond_fleet_store_unindexed_rows",
+        "gauge",
+        "Rows each table's indexes do not cover yet (upkeep folds them in).",
+    );
+    let mut bytes = Family::new(
+        "pond_fleet_store_bytes",
+        "gauge",
+        "Bytes of data each table's current version references.",
+    );
+    for t in store.health().await? {
+        let table = || vec![("table", t.table.clone())];
+        rows.add(table(), t.rows as f64);
+        fragments.add(table(), t.fragments as f64);
+        versions.add(table(), t.versions as f64);
+        unindexed.add(table(), t.unindexed_rows as f64);
+        bytes.add(table(), t.bytes as f64);
+    }
+    for f in [&rows, &fragments, &versions, &unindexed, &bytes] {
+        f.write(out);
+    }
+    let (last, _) = crate::maintain::state(store).await?;
+    let mut upkeep = Family::new(
+        "pond_fleet_upkeep_last_run_timestamp_seconds",
+        "gauge",
+        "When the latest store upkeep finished (Unix seconds).",
+    );
+    let mut upkeep_info = Family::new(
+        "pond_fleet_upkeep_last_run_info",
+        "gauge",
+        "The latest store upkeep: which host ran it and how it ended.",
+    );
+    if let Some(l) = last {
+        upkeep.add(Vec::new(), seconds(l.finished_at));
+        upkeep_info.add(
+            vec![("host", l.host.clone()), ("outcome", l.outcome.clone())],
+            1.0,
+        );
+    }
+    upkeep.write(out);
+    upkeep_info.write(out);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped_and_numbers_plain() {
+        let mut f = Family::new("pond_x", "gauge", "x");
+        f.add(vec![("host", "a\"b\\c\nd".into())], 3.0);
+        f.add(vec![], 1.5);
+        let mut out = String::new();
+        f.write(&mut out);
+        assert_eq!(
+            out,
+            "# HELP pond_x x\n# TYPE pond_x gauge\npond_x{host=\"a\\\"b\\\\c\\nd\"} 3\npond_x 1.5\n"
+        );
+    }
+}
