@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 MODEL := $${XDG_CACHE_HOME:-$$HOME/.cache}/pond/models/pond-static-minilm-256
 
-.PHONY: setup build models run test alerts lint bench bench-search bench-fleet bench-documents fuzz clean-store openapi
+.PHONY: setup build models run test alerts lint bench bench-search bench-fleet bench-documents bench-scrape fuzz clean-store openapi
 
 ## Install the system tools the build needs (protoc for lance, mold to link fast).
 setup:
@@ -107,6 +107,11 @@ bench-fleet: setup
 ## patches keep against whole copies, and sync and export times.
 bench-documents: setup
 	cargo bench --locked --profile dev --bench documents
+
+## What a Prometheus scrape of /metrics costs on a store that 200 hosts synced
+## into for a year (SCRAPE_HOSTS, SCRAPE_RUNS_PER_HOST, SCRAPE_CI_JOBS).
+bench-scrape: setup
+	cargo bench --locked --profile dev --bench scrape
 
 ## Every adapter's fuzz target for FUZZ_SECONDS each (nightly + cargo-fuzz;
 ## not part of `make test`). Prints executions and findings per target.

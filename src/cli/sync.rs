@@ -353,6 +353,13 @@ pub fn print_human(r: &SyncReport) {
 
 /// `pond sync --to URL`: the files go to a server, which ingests them.
 async fn push(ctx: &Context, args: SyncArgs, server: url::Url) -> anyhow::Result<ExitCode> {
+    // The server records a pushed run under the sending host; saying nothing
+    // would quietly make each CI job a host of its own.
+    if let Some(group) = &ctx.ephemeral_group {
+        anyhow::bail!(
+            "--ephemeral {group} cannot be carried by --to yet: the server would record each job as a host of its own; sync into the store directly (POND_STORE) from ephemeral hosts"
+        );
+    }
     let opts = crate::push::PushOptions {
         server,
         token: args.token,

@@ -398,3 +398,19 @@ pub fn exposition_names(pond: &Pond) -> BTreeSet<String> {
 pub fn store_with_every_series(pond: &Pond) {
     ephemeral_sync(pond, "gha-1", "web-ci");
 }
+
+/// Rule 46: a push through a server cannot carry the group yet, so it is
+/// refused with the reason rather than recorded as a host per job.
+#[test]
+fn rule46_an_ephemeral_push_is_refused_not_recorded_as_a_host() {
+    let pond = Pond::new();
+    let out = pond
+        .cmd(&["sync", "codex", "--path"])
+        .arg(fixtures("codex"))
+        .args(["--to", "http://127.0.0.1:9", "--ephemeral", "web-ci"])
+        .output()
+        .expect("run pond");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--ephemeral web-ci"), "{stderr}");
+}

@@ -1,0 +1,192 @@
+//! What a Prometheus scrape of the fleet costs (`GET /metrics`, rule 45) on
+//! a store that 200 hosts synced into for a year, plus a few thousand CI
+//! jobs: the scrape reads the host and group rows, two columns of the
+//! sessions table and the tables' manifests, so its cost should not follow
+//! the run history.
+//!
+//! `cargo bench --profile dev --bench scrape` (`make bench-scrape`). Settings
+//! (env): `SCRAPE_HOSTS` (200), `SCRAPE_RUNS_PER_HOST` (35,040: every 15
+//! minutes for a year, every run stored in the history as if it found
+//! something), `SCRAPE_CI_JOBS` (5,000), `SCRAPE_STORE` (a temp dir).
+
+use std::process::Command;
+use std::time::Instant;
+
+use chrono::{Duration, TimeZone, Utc};
+use pond::fleet_metrics::{MetricsOptions, render};
+use pond::store::fleet::RunRow;
+use pond::store::{OpenMode, Store, StoreLocation};
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn run(host: String, group: Option<String>, at: chrono::DateTime<Utc>, failed: bool) -> RunRow {
+    RunRow {
+        id: format!("{host}/{}", at.to_rfc3339()),
+        host,
+        pond_version: "0.1.0".into(),
+        started_at: at - Duration::seconds(3),
+        finished_at: at,
+        outcome: if failed { "failed" } else { "ok" }.into(),
+        error: failed.then(|| "bucket unreachable".into()),
+        clients: "claude-code,codex".into(),
+        files_scanned: 40,
+        sessions_inserted: 1,
+        messages_inserted: 12,
+        records_inserted: 14,
+        unparsed_records: 0,
+        commit_retries: 0,
+        duration_secs: 3.0,
+        group,
+    }
+}
+
+fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+fn core_secs() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
+    let mut total = 0.0;
+    for who in [libc::RUSAGE_SELF, libc::RUSAGE_CHILDREN] {
+        // SAFETY: getrusage fills the struct it is given.
+        if unsafe { libc::getrusage(who, usage.as_mut_ptr()) } == 0 {
+            // SAFETY: initialised by the successful call above.
+            let u = unsafe { usage.assume_init() };
+            total += u.ru_utime.tv_sec as f64 + u.ru_utime.tv_usec as f64 / 1e6;
+            total += u.ru_stime.tv_sec as f64 + u.ru_stime.tv_usec as f64 / 1e6;
+        }
+    }
+    total
+}
+
+fn main() {
+    let hosts = env_usize("SCRAPE_HOSTS", 200);
+    let per_host = env_usize("SCRAPE_RUNS_PER_HOST", 35_040);
+    let jobs = env_usize("SCRAPE_CI_JOBS", 5_000);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = std::env::var("SCRAPE_STORE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| tmp.path().join("store"));
+    let location = StoreLocation::parse(&dir.display().to_string()).expect("location");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let store = rt
+        .block_on(Store::open(&location, OpenMode::Create))
+        .expect("open store");
+
+    // A year in time order, a chunk of rounds per commit (as if the fleet's
+    // runs had been recorded in batches; what a scrape reads is the same).
+    let start = Utc
+        .with_ymd_and_hms(2025, 12, 1, 0, 0, 0)
+        .single()
+        .expect("date");
+    let built = Instant::now();
+    let rounds_per_chunk = (100_000 / hosts.max(1)).max(1);
+    let mut round = 0;
+    while round < per_host {
+        let end = (round + rounds_per_chunk).min(per_host);
+        let mut runs = Vec::with_capacity((end - round) * hosts);
+        for r in round..end {
+            let at = start + Duration::minutes(15 * r as i64);
+            for h in 0..hosts {
+                runs.push(run(
+                    format!("host-{h:03}"),
+                    None,
+                    at + Duration::seconds(h as i64),
+                    r % 500 == h % 500,
+                ));
+            }
+        }
+        rt.block_on(store.record_runs(&runs)).expect("record runs");
+        round = end;
+        eprintln!("history: {} of {} runs", round * hosts, per_host * hosts);
+    }
+    let ci: Vec<RunRow> = (0..jobs)
+        .map(|j| {
+            let at = start + Duration::minutes(100 * j as i64);
+            run(
+                format!("gha-{j}"),
+                Some(format!("repo-{}", j % 12)),
+                at,
+                j % 40 == 0,
+            )
+        })
+        .collect();
+    rt.block_on(store.record_runs(&ci)).expect("record CI runs");
+    eprintln!("store built in {:.1}s", built.elapsed().as_secs_f64());
+    // Compacted and indexed, as upkeep leaves a store.
+    let maintained = Command::new(env!("CARGO_BIN_EXE_pond"))
+        .args(["maintain", "--retain", "0s", "--json"])
+        .env("POND_STORE", &dir)
+        .env("POND_EMBED_MODEL", "off")
+        .output()
+        .expect("run pond maintain");
+    assert!(
+        maintained.status.success(),
+        "{}",
+        String::from_utf8_lossy(&maintained.stderr)
+    );
+
+    let options = MetricsOptions {
+        stale_after: std::time::Duration::from_secs(3600),
+        limits: Default::default(),
+    };
+    let cpu = core_secs();
+    let wall = Instant::now();
+    let mut in_process = Vec::new();
+    let mut bytes = 0;
+    for _ in 0..20 {
+        let t = Instant::now();
+        bytes = rt.block_on(render(&store, &options)).expect("render").len();
+        in_process.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let mut one_shot = Vec::new();
+    let mut status = Vec::new();
+    for _ in 0..5 {
+        for (args, into) in [
+            (&["metrics"][..], &mut one_shot),
+            (&["status", "--all-hosts", "--json"][..], &mut status),
+        ] {
+            let t = Instant::now();
+            let out = Command::new(env!("CARGO_BIN_EXE_pond"))
+                .args(args)
+                .env("POND_STORE", &dir)
+                .env("POND_EMBED_MODEL", "off")
+                .output()
+                .expect("run pond");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            into.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    let (wall, cpu) = (wall.elapsed().as_secs_f64(), core_secs() - cpu);
+    println!(
+        "store: {hosts} hosts x {per_host} runs = {} history rows, {jobs} CI jobs in 12 groups",
+        hosts * per_host
+    );
+    println!("| measure | p50 ms | p95 ms |\n|---|---:|---:|");
+    println!(
+        "| render /metrics in a long-lived server ({bytes} bytes) | {:.1} | {:.1} |",
+        percentile(in_process.clone(), 0.5),
+        percentile(in_process, 0.95)
+    );
+    println!(
+        "| `pond metrics` (one-shot process) | {:.1} | {:.1} |",
+        percentile(one_shot.clone(), 0.5),
+        percentile(one_shot, 0.95)
+    );
+    println!(
+        "| `pond status --all-hosts --json` (one-shot process) | {:.1} | {:.1} |",
+        percentile(status.clone(), 0.5),
+        percentile(status, 0.95)
+    );
+    println!("timed part: {wall:.1}s wall, {cpu:.1} core-seconds");
+}
