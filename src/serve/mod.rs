@@ -144,21 +144,8 @@ pub(crate) fn router(state: Arc<AppState>) -> axum::Router {
             "/v1/erase",
             post(admin::handle).route_layer(axum::middleware::from_fn(admin::require_admin)),
         )
-        .merge(mcp)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_token,
-        ));
-    axum::Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .merge(guarded)
-        .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route (see /openapi.json)") })
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            guard::check,
-        ))
-        .with_state(state)
+        .merge(mcp);
+    behind_guard(state, guarded, "no such route (see /openapi.json)")
 }
 
 /// `pond metrics --listen`: the fleet's series and the health probes, under
@@ -166,16 +153,26 @@ pub(crate) fn router(state: Arc<AppState>) -> axum::Router {
 fn metrics_router(state: Arc<AppState>) -> axum::Router {
     let guarded = axum::Router::new()
         .route("/metrics", get(metrics))
-        .route_layer(axum::middleware::from_fn(auth::require_read))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_token,
-        ));
+        .route_layer(axum::middleware::from_fn(auth::require_read));
+    behind_guard(state, guarded, "this server answers /metrics only")
+}
+
+/// `routes` behind the token check, beside the health probes, all behind
+/// the host and origin check ([`guard`]); anything else is 404 `missing`.
+fn behind_guard(
+    state: Arc<AppState>,
+    routes: axum::Router<Arc<AppState>>,
+    missing: &'static str,
+) -> axum::Router {
+    let guarded = routes.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::require_token,
+    ));
     axum::Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(guarded)
-        .fallback(|| async { error(StatusCode::NOT_FOUND, "this server answers /metrics only") })
+        .fallback(move || async move { error(StatusCode::NOT_FOUND, missing) })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::check,
