@@ -60,7 +60,7 @@ impl Default for UpkeepPolicy {
     fn default() -> Self {
         UpkeepPolicy {
             every: Duration::from_secs(3600),
-            after_commits: 100,
+            after_commits: 40,
         }
     }
 }
@@ -234,6 +234,14 @@ pub async fn run(
             report.left.push(format!(
                 "{}: compaction gave way to concurrent writers",
                 kind.name()
+            ));
+        }
+        if done.compacted.groups_left > 0 {
+            report.left.push(format!(
+                "{}: {} groups of fragments left for the next run (patience {}s)",
+                kind.name(),
+                done.compacted.groups_left,
+                COMPACTION_PATIENCE.as_secs()
             ));
         }
         report.tables.push(done);

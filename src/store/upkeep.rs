@@ -10,16 +10,20 @@
 //! and other compactions, which the upkeep lease keeps to one host). When
 //! and by whom they run is `crate::maintain`'s business.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
+use lance::dataset::index::DatasetIndexRemapperOptions;
+use lance::dataset::optimize::{commit_compaction, plan_compaction};
 use lancedb::index::Index;
 use lancedb::index::scalar::BTreeIndexBuilder;
 use lancedb::table::{CompactionOptions, OptimizeAction, OptimizeOptions};
 use serde::Serialize;
 
-use super::{StoreError, TableKind, lance_error, probe};
+use super::{StoreError, TableKind, lance_error, probe, retry};
 use crate::store::Store;
 
 /// One table's shape: what grows with every commit until upkeep runs.
@@ -46,6 +50,9 @@ pub struct TableHealth {
 pub struct Compacted {
     pub fragments_removed: u64,
     pub fragments_added: u64,
+    /// Groups of fragments planned but left for the next run, once the
+    /// patience had passed.
+    pub groups_left: u64,
 }
 
 /// What pruning removed from one table.
@@ -56,7 +63,8 @@ pub struct Pruned {
     pub files_removed: u64,
 }
 
-/// How long a compaction may wait out conflicting writers.
+/// How long a compaction may go on starting groups of fragments and
+/// waiting out conflicting writers before it commits what it has.
 pub const COMPACTION_PATIENCE: Duration = Duration::from_secs(10);
 
 /// Rows at which a fragment counts as full and compaction leaves it alone.
@@ -65,6 +73,19 @@ pub const COMPACTION_PATIENCE: Duration = Duration::from_secs(10);
 /// retention: 13.7× a fresh ingest's bytes in the fleet bench. Full
 /// fragments of this size keep a rewrite to the table's tail.
 const FULL_FRAGMENT_ROWS: usize = 65_536;
+
+fn compaction_options() -> CompactionOptions {
+    CompactionOptions {
+        target_rows_per_fragment: FULL_FRAGMENT_ROWS,
+        // Every fragment with a deleted row is rewritten, however few: a
+        // delete only writes a deletion file, and the row's bytes stay in
+        // the data file until its fragment is rewritten (erasure, rule
+        // 44). Lance's default waits for 10 %.
+        materialize_deletions: true,
+        materialize_deletions_threshold: 0.0,
+        ..CompactionOptions::default()
+    }
+}
 
 /// Columns every keyed write, transcript and recovery reads by: without a
 /// B-tree each of those reads scans the whole column.
@@ -149,56 +170,93 @@ impl Store {
     }
 
     /// Rewrites the table's small fragments, and every fragment with a
-    /// deleted row, into few large ones; `None` when it gave way after
-    /// `patience` (writers kept changing the same fragments, a session row
-    /// updated by every sync), to be tried at the next run. `None` patience
-    /// waits as long as the rewrite takes: erasure must finish, and on a
-    /// million-row search table the rewrite and its index remap alone take
-    /// longer than [`COMPACTION_PATIENCE`] (12 s measured, docs/benchmarks.md).
+    /// deleted row, into few large ones, newest first. With a `patience`,
+    /// no new group of fragments is started once it has passed, and what
+    /// was rewritten by then is committed: a whole-table rewrite (a store
+    /// whose first syncs wrote fragments below the full size) took longer
+    /// than [`COMPACTION_PATIENCE`] at a million rows, so a run that waited
+    /// for all of it gave way every time and never compacted anything.
+    /// `None` when it gave way: writers kept changing the same fragments (a
+    /// session row updated by every sync) until the patience ran out, to be
+    /// tried at the next run. `None` patience rewrites every group, however
+    /// long it takes: erasure must finish.
     pub async fn compact(
         &self,
         kind: TableKind,
         patience: Option<Duration>,
     ) -> Result<Option<Compacted>, StoreError> {
-        let table = self.table(kind)?;
         let what = format!("compact {}", kind.name());
-        let options = CompactionOptions {
-            target_rows_per_fragment: FULL_FRAGMENT_ROWS,
-            // Every fragment with a deleted row is rewritten, however few:
-            // a delete only writes a deletion file, and the row's bytes
-            // stay in the data file until its fragment is rewritten
-            // (erasure, rule 44). Lance's default waits for 10 %.
-            materialize_deletions: true,
-            materialize_deletions_threshold: 0.0,
-            ..CompactionOptions::default()
-        };
-        // Lance retries a conflicting rewrite for up to 30 s on its own; a
-        // sync waiting on its upkeep should not. Giving up mid-commit is
-        // safe: the manifest lands whole or not at all, and the files of a
-        // rewrite that did not land are pruned as unreferenced.
-        let attempt = super::retry::with_retry(self.retry, &self.retries, &what, || {
-            table.optimize(OptimizeAction::Compact {
-                options: options.clone(),
-                remap_options: None,
-            })
-        });
-        let stats = match patience {
-            Some(patience) => match tokio::time::timeout(patience, attempt).await {
-                Ok(stats) => stats,
-                Err(_) => return Ok(None),
-            },
-            None => attempt.await,
-        };
-        let stats = stats.map_err(|e| lance_error(&self.location, &what, e))?;
-        Ok(Some(
-            stats
-                .compaction
-                .map(|m| Compacted {
-                    fragments_removed: m.fragments_removed as u64,
-                    fragments_added: m.fragments_added as u64,
-                })
-                .unwrap_or_default(),
-        ))
+        let deadline = patience.map(|p| Instant::now() + p);
+        let mut delay = self.retry.min_delay;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.compact_once(kind, deadline).await {
+                Ok(compacted) => return Ok(Some(compacted)),
+                Err(e) if retry::is_retryable(&e) && attempts < self.retry.max_attempts => {
+                    if deadline.is_some_and(|d| Instant::now() + delay >= d) {
+                        tracing::info!(table = kind.name(), error = %e, "compaction gave way");
+                        return Ok(None);
+                    }
+                    self.retries.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(what, ?delay, error = %e, "compaction conflicted; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(self.retry.max_delay);
+                }
+                Err(e) if retry::is_retryable(&e) && deadline.is_some() => return Ok(None),
+                Err(e) => return Err(lance_error(&self.location, &what, e)),
+            }
+        }
+    }
+
+    /// One planned compaction of the latest version, in one commit: the
+    /// groups Lance plans, from the table's tail, until `deadline` (at
+    /// least one, so every run moves).
+    async fn compact_once(
+        &self,
+        kind: TableKind,
+        deadline: Option<Instant>,
+    ) -> lancedb::Result<Compacted> {
+        let table = self.table(kind).map_err(|e| lancedb::Error::Runtime {
+            message: e.to_string(),
+        })?;
+        table.checkout_latest().await?;
+        let wrapper = table
+            .dataset()
+            .ok_or_else(|| lancedb::Error::NotSupported {
+                message: "compaction needs a native Lance table".into(),
+            })?;
+        let dataset = wrapper.get().await?;
+        let options = compaction_options();
+        let plan = plan_compaction(&dataset, &options).await?;
+        let tasks: Vec<_> = plan.compaction_tasks().collect();
+        let mut rewritten = Vec::new();
+        // The tail first: the fragments the latest syncs wrote are the
+        // ones every merge scans until they are folded.
+        for task in tasks.iter().rev() {
+            if !rewritten.is_empty() && deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
+            }
+            rewritten.push(task.execute(&dataset).await?);
+        }
+        let groups_left = (tasks.len() - rewritten.len()) as u64;
+        if rewritten.is_empty() {
+            return Ok(Compacted::default());
+        }
+        let mut dataset = (*dataset).clone();
+        let metrics = commit_compaction(
+            &mut dataset,
+            rewritten,
+            Arc::new(DatasetIndexRemapperOptions::default()),
+            &options,
+        )
+        .await?;
+        wrapper.update(dataset);
+        Ok(Compacted {
+            fragments_removed: metrics.fragments_removed as u64,
+            fragments_added: metrics.fragments_added as u64,
+            groups_left,
+        })
     }
 
     /// Creates the key indexes a table lacks; returns how many it built.

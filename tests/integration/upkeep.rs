@@ -387,3 +387,43 @@ fn messages_are_written_in_lance_2_2_and_the_other_tables_in_2_0() {
         );
     }
 }
+
+/// Rule 41: a compaction that cannot finish within its patience still
+/// commits the part it rewrote. A store whose whole table is a candidate
+/// (its first syncs wrote fragments below the full size) took longer than
+/// the 10 s patience on every run at a million rows and gave way each time,
+/// so upkeep never compacted it: here the patience is zero, and the tail
+/// must move all the same.
+#[test]
+fn rule41_a_compaction_longer_than_its_patience_still_commits_what_it_rewrote() {
+    use pond::store::{OpenMode, Store, StoreLocation, TableKind};
+    let pond = Pond::new();
+    fleet_store(&pond, 2, 6);
+    let stored = contents(&pond);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let location = StoreLocation::parse(&pond.store_url).expect("store location");
+        let store = Store::open(&location, OpenMode::Existing)
+            .await
+            .expect("open store");
+        let fragments = |health: Vec<pond::store::upkeep::TableHealth>| {
+            health
+                .into_iter()
+                .find(|h| h.table == "messages")
+                .map(|h| h.fragments)
+                .expect("messages health")
+        };
+        let before = fragments(store.health().await.expect("health"));
+        assert!(before >= 12, "the fleet left {before} fragments");
+        let compacted = store
+            .compact(TableKind::Messages, Some(Duration::ZERO))
+            .await
+            .expect("compact");
+        let compacted = compacted.expect("compaction gave way without committing anything");
+        assert!(compacted.fragments_removed > 1, "{compacted:?}");
+        store.refresh(TableKind::Messages).await.expect("refresh");
+        let after = fragments(store.health().await.expect("health"));
+        assert!(after < before, "{before} fragments before, {after} after");
+    });
+    assert_eq!(contents(&pond), stored);
+}
