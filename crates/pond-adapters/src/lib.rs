@@ -7,6 +7,7 @@
 //! and so that "adapters never touch the store" is a fact the compiler
 //! checks rather than a convention.
 
+// Rule 10: this crate has no store dependency, so adapters cannot reach the store.
 pub mod adapters;
 pub mod digest;
 pub mod fuzzing;

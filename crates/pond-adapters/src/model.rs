@@ -75,6 +75,7 @@ pub struct Part {
 }
 
 impl Part {
+    /// Text, a thought, a file's name or any other block that is only text.
     pub fn text(kind: PartKind, text: impl Into<String>) -> Part {
         Part {
             kind,
@@ -82,6 +83,35 @@ impl Part {
             tool_name: None,
             tool_call_id: None,
             is_error: false,
+        }
+    }
+
+    /// A tool call: the tool's name, the id its result will name, and its
+    /// input rendered as text.
+    pub fn tool_call(name: Option<&str>, call_id: Option<&str>, input: Option<String>) -> Part {
+        Part {
+            kind: PartKind::ToolCall,
+            text: input,
+            tool_name: name.map(str::to_string),
+            tool_call_id: call_id.map(str::to_string),
+            is_error: false,
+        }
+    }
+
+    /// What a tool call returned, paired with its call by `call_id`, and
+    /// whether the tool reported an error.
+    pub fn tool_result(
+        name: Option<&str>,
+        call_id: Option<&str>,
+        output: Option<String>,
+        is_error: bool,
+    ) -> Part {
+        Part {
+            kind: PartKind::ToolResult,
+            text: output,
+            tool_name: name.map(str::to_string),
+            tool_call_id: call_id.map(str::to_string),
+            is_error,
         }
     }
 }

@@ -39,6 +39,8 @@ pub fn split(buf: &[u8], base_offset: u64, base_line: u64) -> (Vec<Segment<'_>>,
         start = i + 1;
         line += 1;
     }
+    // Rule 4: an unterminated last line is a record only once it is complete JSON;
+    // otherwise it waits for the next sync.
     let tail = &buf[start..];
     if !tail.is_empty() && is_complete_json(tail) {
         segments.push(Segment {

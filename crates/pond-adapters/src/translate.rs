@@ -129,6 +129,7 @@ pub fn translate(
         let (values, mut status, invalid) = match parsed {
             Parsed::Blank => (Vec::new(), RecordStatus::Blank, None),
             Parsed::Values(v) => (v, RecordStatus::Parsed, None),
+            // Rule 6: invalid JSON stays as an unparsed raw record, counted, never fatal.
             Parsed::Invalid { values, error } => {
                 out.unparsed_records += 1;
                 (values, RecordStatus::Unparsed, Some(error))

@@ -20,7 +20,9 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile};
+use super::{
+    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, file_name, walk_pruning,
+};
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
 pub struct Aider;
@@ -93,48 +95,25 @@ impl Adapter for Aider {
     }
 
     fn discover(&self, root: &Path) -> Discovery {
-        let mut discovery = Discovery::default();
-        let walker = walkdir::WalkDir::new(root)
-            .max_depth(MAX_DEPTH)
-            .sort_by_file_name()
+        let skip = |dir: &Path| {
+            let name = file_name(dir);
+            name.starts_with('.') || SKIPPED_DIRS.contains(&name)
+        };
+        // Copies kept beside the original (`<name>.aider.chat.history.md`,
+        // as in archives of several projects) are logs too.
+        let keep = |p: &Path| file_name(p).ends_with(FILE_NAME);
+        let (found, problems) = walk_pruning(root, MAX_DEPTH, skip, keep);
+        let files = found
             .into_iter()
-            .filter_entry(|e| {
-                let name = e.file_name().to_string_lossy();
-                !(e.file_type().is_dir()
-                    && e.depth() > 0
-                    && (name.starts_with('.') || SKIPPED_DIRS.contains(&name.as_ref())))
-            });
-        for entry in walker {
-            match entry {
-                // Copies kept beside the original (`<name>.aider.chat.history.md`,
-                // as in archives of several projects) are logs too.
-                Ok(e)
-                    if e.file_type().is_file()
-                        && e.file_name().to_string_lossy().ends_with(FILE_NAME) =>
-                {
-                    let rel_path = e
-                        .path()
-                        .strip_prefix(root)
-                        .unwrap_or(e.path())
-                        .components()
-                        .map(|c| c.as_os_str().to_string_lossy())
-                        .collect::<Vec<_>>()
-                        .join("/");
-                    discovery.files.push(SourceFile {
-                        path: e.path().to_path_buf(),
-                        rel_path,
-                        layout: Layout::Text,
-                        session_hint: None,
-                        parent_hint: None,
-                    });
-                }
-                Ok(_) => {}
-                // Unreadable corners of a home directory are normal; they
-                // are reported, not fatal.
-                Err(e) => discovery.problems.push(e.to_string()),
-            }
-        }
-        discovery
+            .map(|(path, rel_path)| SourceFile {
+                path,
+                rel_path,
+                layout: Layout::Text,
+                session_hint: None,
+                parent_hint: None,
+            })
+            .collect();
+        Discovery { files, problems }
     }
 
     fn identify(&self, file: &SourceFile, first_records: &[Value]) -> Option<String> {

@@ -35,7 +35,7 @@ use serde_json::Value;
 
 use super::{
     Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, discover_files, env_dir,
-    json_text, str_field,
+    first_or_hint, json_text, percent_decode, str_field,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
@@ -74,11 +74,7 @@ impl Adapter for Amp {
     }
 
     fn identify(&self, file: &SourceFile, first_records: &[Value]) -> Option<String> {
-        first_records
-            .iter()
-            .find_map(|r| str_field(r, "id"))
-            .map(str::to_string)
-            .or_else(|| file.session_hint.clone())
+        first_or_hint(file, first_records, |r| str_field(r, "id"))
     }
 
     fn interpret(&self, ctx: RecordContext<'_>, record: &Value) -> Interpretation {
@@ -171,13 +167,11 @@ fn block_part(block: &Value) -> Part {
                 .unwrap_or_default(),
         ),
         "redacted_thinking" => Part::text(PartKind::Thinking, "[redacted thinking]"),
-        "tool_use" => Part {
-            kind: PartKind::ToolCall,
-            text: block.get("input").map(json_text),
-            tool_name: str_field(block, "name").map(str::to_string),
-            tool_call_id: str_field(block, "id").map(str::to_string),
-            is_error: false,
-        },
+        "tool_use" => Part::tool_call(
+            str_field(block, "name"),
+            str_field(block, "id"),
+            block.get("input").map(json_text),
+        ),
         "tool_result" => {
             let run = block.get("run");
             let status = run.and_then(|r| str_field(r, "status"));
@@ -187,16 +181,13 @@ fn block_part(block: &Value) -> Part {
                 .or_else(|| block.get("content"))
                 .map(json_text)
                 .or_else(|| status.map(|s| format!("[{s}]")));
-            Part {
-                kind: PartKind::ToolResult,
+            Part::tool_result(
+                None,
+                str_field(block, "toolUseID").or_else(|| str_field(block, "tool_use_id")),
                 text,
-                tool_name: None,
-                tool_call_id: str_field(block, "toolUseID")
-                    .or_else(|| str_field(block, "tool_use_id"))
-                    .map(str::to_string),
-                is_error: matches!(status, Some("error" | "cancelled" | "rejected-by-user"))
+                matches!(status, Some("error" | "cancelled" | "rejected-by-user"))
                     || block.get("is_error").and_then(Value::as_bool) == Some(true),
-            }
+            )
         }
         "summary" => {
             let summary = block.get("summary");
@@ -252,30 +243,6 @@ pub(crate) fn time_value(v: Option<&Value>) -> Option<DateTime<Utc>> {
         }
         _ => None,
     }
-}
-
-/// Decodes `%XX` escapes; malformed escapes are kept as written.
-pub(crate) fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `file:///home/me/x` → `/home/me/x`; `file:///c%3A/x` → `c:/x`.

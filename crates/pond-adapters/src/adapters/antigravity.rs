@@ -128,13 +128,11 @@ impl Adapter for Antigravity {
                     .into_iter()
                     .flatten()
                 {
-                    parts.push(Part {
-                        kind: PartKind::ToolCall,
-                        text: call.get("args").map(json_text),
-                        tool_name: str_field(call, "name").map(str::to_string),
-                        tool_call_id: None,
-                        is_error: false,
-                    });
+                    parts.push(Part::tool_call(
+                        str_field(call, "name"),
+                        None,
+                        call.get("args").map(json_text),
+                    ));
                 }
                 (Role::Assistant, parts)
             }
@@ -148,16 +146,15 @@ impl Adapter for Antigravity {
             // Every other step the model took is an action whose output this is.
             _ if source == "MODEL" => (
                 Role::Tool,
-                vec![Part {
-                    kind: PartKind::ToolResult,
-                    text: content,
-                    tool_name: Some(kind.to_ascii_lowercase()),
-                    tool_call_id: None,
-                    is_error: matches!(
+                vec![Part::tool_result(
+                    Some(&kind.to_ascii_lowercase()),
+                    None,
+                    content,
+                    matches!(
                         str_field(record, "status"),
                         Some("ERROR" | "FAILED" | "CANCELED" | "CANCELLED")
                     ),
-                }],
+                )],
             ),
             _ => {
                 return Interpretation {
@@ -238,14 +235,7 @@ mod tests {
     use crate::translate::{Translation, translate_bytes};
 
     fn fixture() -> (SourceFile, Vec<u8>) {
-        let root = crate::adapters::testing::fixtures("antigravity");
-        let found = Antigravity.discover(&root);
-        assert!(found.problems.is_empty());
-        let rels: Vec<&str> = found.files.iter().map(|f| f.rel_path.as_str()).collect();
-        assert_eq!(rels, ["cli_small.jsonl"]);
-        let file = found.files.into_iter().next().expect("one file");
-        let bytes = std::fs::read(&file.path).expect("fixture readable");
-        (file, bytes)
+        crate::adapters::testing::only_fixture(&Antigravity, "antigravity", "cli_small.jsonl")
     }
 
     /// The fixture as it would sit in a conversation folder.

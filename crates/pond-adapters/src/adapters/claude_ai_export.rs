@@ -187,20 +187,17 @@ fn block(b: &Value) -> Option<Part> {
     Some(match str_field(b, "type")? {
         "text" => Part::text(PartKind::Text, str_field(b, "text")?),
         "thinking" => Part::text(PartKind::Thinking, str_field(b, "thinking")?),
-        "tool_use" => Part {
-            kind: PartKind::ToolCall,
-            text: b.get("input").map(json_text),
-            tool_name: str_field(b, "name").map(str::to_string),
-            tool_call_id: str_field(b, "id").map(str::to_string),
-            is_error: false,
-        },
-        "tool_result" => Part {
-            kind: PartKind::ToolResult,
-            text: b.get("content").map(result_text),
-            tool_name: str_field(b, "name").map(str::to_string),
-            tool_call_id: str_field(b, "tool_use_id").map(str::to_string),
-            is_error: b.get("is_error").and_then(Value::as_bool).unwrap_or(false),
-        },
+        "tool_use" => Part::tool_call(
+            str_field(b, "name"),
+            str_field(b, "id"),
+            b.get("input").map(json_text),
+        ),
+        "tool_result" => Part::tool_result(
+            str_field(b, "name"),
+            str_field(b, "tool_use_id"),
+            b.get("content").map(result_text),
+            b.get("is_error").and_then(Value::as_bool).unwrap_or(false),
+        ),
         _ => return None,
     })
 }

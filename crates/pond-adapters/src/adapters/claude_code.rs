@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::{
-    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, env_dir, is_uuid,
-    json_text, str_field, timestamp_field, walk,
+    Adapter, Classified, Discovery, Interpretation, Layout, RecordContext, SourceFile, client_home,
+    discover_classified, file_name, hint_or_first, is_uuid, json_text, str_field, timestamp_field,
+    tool_result_text,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
@@ -45,44 +46,30 @@ impl Adapter for ClaudeCode {
     }
 
     fn default_root(&self) -> PathBuf {
-        env_dir("CLAUDE_CONFIG_DIR")
-            .unwrap_or_else(|| crate::paths::home_dir().join(".claude"))
-            .join("projects")
+        client_home("CLAUDE_CONFIG_DIR", ".claude", "projects")
     }
 
     fn discover(&self, root: &Path) -> Discovery {
-        let (found, problems) = walk(root, |p| {
+        let keep = |p: &Path| {
             let name = file_name(p);
             name.ends_with(".jsonl") || (name.starts_with("agent-") && name.ends_with(".meta.json"))
-        });
-        let files = found
-            .into_iter()
-            .map(|(path, rel_path)| {
-                let name = file_name(&path).to_string();
-                let (stem, layout) = match name.strip_suffix(".meta.json") {
-                    Some(stem) => (stem.to_string(), Layout::Document),
-                    None => (name.trim_end_matches(".jsonl").to_string(), Layout::Jsonl),
-                };
-                let session_hint = (is_agent_id(&stem) || is_uuid(&stem)).then(|| stem.clone());
-                SourceFile {
-                    parent_hint: subagent_parent(&path),
-                    path,
-                    rel_path,
-                    layout,
-                    session_hint,
-                }
-            })
-            .collect();
-        Discovery { files, problems }
+        };
+        discover_classified(root, keep, |path| {
+            let name = file_name(path);
+            let (stem, layout) = match name.strip_suffix(".meta.json") {
+                Some(stem) => (stem, Layout::Document),
+                None => (name.trim_end_matches(".jsonl"), Layout::Jsonl),
+            };
+            Classified {
+                layout,
+                session_hint: (is_agent_id(stem) || is_uuid(stem)).then(|| stem.to_string()),
+                parent_hint: subagent_parent(path),
+            }
+        })
     }
 
     fn identify(&self, file: &SourceFile, first_records: &[Value]) -> Option<String> {
-        file.session_hint.clone().or_else(|| {
-            first_records
-                .iter()
-                .find_map(|r| str_field(r, "sessionId"))
-                .map(str::to_string)
-        })
+        hint_or_first(file, first_records, |r| str_field(r, "sessionId"))
     }
 
     fn interpret(&self, ctx: RecordContext<'_>, record: &Value) -> Interpretation {
@@ -114,21 +101,18 @@ impl Adapter for ClaudeCode {
             // Early versions wrote tool calls and results as records of their own.
             "tool_use" | "tool_result" => {
                 let part = if kind == "tool_use" {
-                    Part {
-                        kind: PartKind::ToolCall,
-                        text: record.get("input").map(json_text),
-                        tool_name: str_field(record, "name").map(str::to_string),
-                        tool_call_id: str_field(record, "uuid").map(str::to_string),
-                        is_error: false,
-                    }
+                    Part::tool_call(
+                        str_field(record, "name"),
+                        str_field(record, "uuid"),
+                        record.get("input").map(json_text),
+                    )
                 } else {
-                    Part {
-                        kind: PartKind::ToolResult,
-                        text: record.get("output").map(json_text),
-                        tool_name: str_field(record, "name").map(str::to_string),
-                        tool_call_id: None,
-                        is_error: false,
-                    }
+                    Part::tool_result(
+                        str_field(record, "name"),
+                        None,
+                        record.get("output").map(json_text),
+                        false,
+                    )
                 };
                 let role = if kind == "tool_use" {
                     Role::Assistant
@@ -196,10 +180,6 @@ impl Adapter for ClaudeCode {
 fn is_agent_id(stem: &str) -> bool {
     stem.strip_prefix("agent-")
         .is_some_and(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric()))
-}
-
-fn file_name(p: &Path) -> &str {
-    p.file_name().and_then(|n| n.to_str()).unwrap_or_default()
 }
 
 /// `<session>/subagents/agent-x.jsonl` names its parent in the path.
@@ -280,23 +260,20 @@ pub(crate) fn block_part(block: &Value) -> Part {
             str_field(block, "thinking").unwrap_or_default(),
         ),
         "redacted_thinking" => Part::text(PartKind::Thinking, "[redacted thinking]"),
-        "tool_use" | "server_tool_use" => Part {
-            kind: PartKind::ToolCall,
-            text: block.get("input").map(json_text),
-            tool_name: str_field(block, "name").map(str::to_string),
-            tool_call_id: str_field(block, "id").map(str::to_string),
-            is_error: false,
-        },
-        "tool_result" => Part {
-            kind: PartKind::ToolResult,
-            text: block.get("content").map(tool_result_text),
-            tool_name: None,
-            tool_call_id: str_field(block, "tool_use_id").map(str::to_string),
-            is_error: block
+        "tool_use" | "server_tool_use" => Part::tool_call(
+            str_field(block, "name"),
+            str_field(block, "id"),
+            block.get("input").map(json_text),
+        ),
+        "tool_result" => Part::tool_result(
+            None,
+            str_field(block, "tool_use_id"),
+            block.get("content").map(tool_result_text),
+            block
                 .get("is_error")
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
-        },
+        ),
         "image" | "document" => {
             let media = block
                 .get("source")
@@ -305,21 +282,5 @@ pub(crate) fn block_part(block: &Value) -> Part {
             Part::text(PartKind::File, format!("[{kind}: {media}]"))
         }
         other => Part::text(PartKind::Other, format!("[{other}]")),
-    }
-}
-
-pub(crate) fn tool_result_text(content: &Value) -> String {
-    match content {
-        Value::String(s) => s.clone(),
-        Value::Array(items) => items
-            .iter()
-            .map(|item| match str_field(item, "type") {
-                Some("text") => str_field(item, "text").unwrap_or_default().to_string(),
-                Some(other) => format!("[{other}]"),
-                None => json_text(item),
-            })
-            .collect::<Vec<_>>()
-            .join("\n"),
-        other => json_text(other),
     }
 }

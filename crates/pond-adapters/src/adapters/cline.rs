@@ -43,8 +43,8 @@ use serde_json::Value;
 
 use super::amp::{editor_global_storage, time_value};
 use super::{
-    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, claude_code, str_field,
-    walk,
+    Adapter, Classified, Discovery, Interpretation, Layout, RecordContext, SourceFile, claude_code,
+    discover_classified, file_name, parent_dir_name, str_field,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
@@ -84,29 +84,13 @@ impl Adapter for Cline {
     }
 
     fn discover(&self, root: &Path) -> Discovery {
-        let (found, problems) = walk(root, |p| {
+        let keep = |p: &Path| {
             let name = file_name(p);
             name == HISTORY || name == METADATA || UI.contains(&name)
-        });
-        let files = found
-            .into_iter()
-            .map(|(path, rel_path)| {
-                let session_hint = path
-                    .parent()
-                    .and_then(Path::file_name)
-                    .and_then(|n| n.to_str())
-                    .filter(|n| !n.is_empty())
-                    .map(str::to_string);
-                SourceFile {
-                    path,
-                    rel_path,
-                    layout: Layout::Document,
-                    session_hint,
-                    parent_hint: None,
-                }
-            })
-            .collect();
-        Discovery { files, problems }
+        };
+        discover_classified(root, keep, |path| {
+            Classified::named(Layout::Document, parent_dir_name(path))
+        })
     }
 
     fn identify(&self, file: &SourceFile, _first_records: &[Value]) -> Option<String> {
@@ -123,10 +107,6 @@ impl Adapter for Cline {
             _ => Interpretation::unknown(),
         }
     }
-}
-
-fn file_name(p: &Path) -> &str {
-    p.file_name().and_then(|n| n.to_str()).unwrap_or_default()
 }
 
 fn extension_roots() -> Vec<PathBuf> {

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::{
-    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, env_dir, is_uuid,
-    json_text, str_field, timestamp_field, walk,
+    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, client_home,
+    discover_files, is_uuid, json_text, reasoning_parts, str_field, timestamp_field,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
@@ -36,36 +36,22 @@ impl Adapter for Codex {
     }
 
     fn default_root(&self) -> PathBuf {
-        env_dir("CODEX_HOME")
-            .unwrap_or_else(|| crate::paths::home_dir().join(".codex"))
-            .join("sessions")
+        client_home("CODEX_HOME", ".codex", "sessions")
     }
 
     fn discover(&self, root: &Path) -> Discovery {
-        let (found, problems) = walk(root, |p| p.extension().is_some_and(|e| e == "jsonl"));
-        let files = found
-            .into_iter()
-            .map(|(path, rel_path)| {
-                let stem = path
-                    .file_stem()
-                    .and_then(|s| s.to_str())
-                    .unwrap_or_default();
-                let session_hint = stem
-                    .len()
+        discover_files(
+            root,
+            |p| p.extension().is_some_and(|e| e == "jsonl"),
+            Layout::Jsonl,
+            |stem| {
+                stem.len()
                     .checked_sub(36)
                     .and_then(|start| stem.get(start..))
                     .filter(|tail| is_uuid(tail))
-                    .map(str::to_string);
-                SourceFile {
-                    path,
-                    rel_path,
-                    layout: Layout::Jsonl,
-                    session_hint,
-                    parent_hint: None,
-                }
-            })
-            .collect();
-        Discovery { files, problems }
+                    .map(str::to_string)
+            },
+        )
     }
 
     fn identify(&self, file: &SourceFile, first_records: &[Value]) -> Option<String> {
@@ -168,22 +154,7 @@ fn item(
             };
             (role, parts)
         }
-        "reasoning" => {
-            let summaries: Vec<Part> = p
-                .get("summary")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|s| str_field(s, "text"))
-                .map(|t| Part::text(PartKind::Thinking, t))
-                .collect();
-            let parts = if summaries.is_empty() {
-                vec![Part::text(PartKind::Thinking, "[encrypted reasoning]")]
-            } else {
-                summaries
-            };
-            (Role::Assistant, parts)
-        }
+        "reasoning" => (Role::Assistant, reasoning_parts(p)),
         "function_call" | "custom_tool_call" => (
             Role::Assistant,
             vec![tool_call(
@@ -253,23 +224,11 @@ fn item(
 }
 
 fn tool_call(name: Option<&str>, call_id: Option<&str>, input: Option<&Value>) -> Part {
-    Part {
-        kind: PartKind::ToolCall,
-        text: input.map(json_text),
-        tool_name: name.map(str::to_string),
-        tool_call_id: call_id.map(str::to_string),
-        is_error: false,
-    }
+    Part::tool_call(name, call_id, input.map(json_text))
 }
 
 fn tool_result(item: &Value, text: Option<String>) -> Part {
-    Part {
-        kind: PartKind::ToolResult,
-        text,
-        tool_name: None,
-        tool_call_id: str_field(item, "call_id").map(str::to_string),
-        is_error: false,
-    }
+    Part::tool_result(None, str_field(item, "call_id"), text, false)
 }
 
 fn content_part(block: &Value) -> Part {

@@ -197,13 +197,11 @@ impl Adapter for CopilotCli {
                     .into_iter()
                     .flatten()
                 {
-                    parts.push(Part {
-                        kind: PartKind::ToolCall,
-                        text: request.get("arguments").map(json_text),
-                        tool_name: str_field(request, "name").map(str::to_string),
-                        tool_call_id: str_field(request, "toolCallId").map(str::to_string),
-                        is_error: false,
-                    });
+                    parts.push(Part::tool_call(
+                        str_field(request, "name"),
+                        str_field(request, "toolCallId"),
+                        request.get("arguments").map(json_text),
+                    ));
                 }
                 Interpretation::message(facts, message(Role::Assistant, model, parts))
             }
@@ -220,13 +218,12 @@ impl Adapter for CopilotCli {
                     .or_else(|| data.get("error").and_then(|e| e.get("message")))
                     .or(result)
                     .map(json_text);
-                let part = Part {
-                    kind: PartKind::ToolResult,
+                let part = Part::tool_result(
+                    str_field(data, "toolName"),
+                    str_field(data, "toolCallId"),
                     text,
-                    tool_name: str_field(data, "toolName").map(str::to_string),
-                    tool_call_id: str_field(data, "toolCallId").map(str::to_string),
-                    is_error: data.get("success").and_then(Value::as_bool) == Some(false),
-                };
+                    data.get("success").and_then(Value::as_bool) == Some(false),
+                );
                 Interpretation::message(facts, message(Role::Tool, None, vec![part]))
             }
             "system.message" => {
@@ -350,13 +347,12 @@ fn chat_message(
             .filter_map(|p| p.text)
             .collect::<Vec<_>>()
             .join("\n");
-        parts.push(Part {
-            kind: PartKind::ToolResult,
-            text: Some(text),
-            tool_name: str_field(m, "name").map(str::to_string),
-            tool_call_id: str_field(m, "tool_call_id").map(str::to_string),
-            is_error: false,
-        });
+        parts.push(Part::tool_result(
+            str_field(m, "name"),
+            str_field(m, "tool_call_id"),
+            Some(text),
+            false,
+        ));
     }
     parts.extend(openai_tool_calls(m));
     Some(Message {
@@ -376,25 +372,16 @@ fn chat_message(
 mod tests {
     use super::*;
     use crate::adapters::testing::assert_tool_pairs;
+    use crate::adapters::testing::{Fixtures, roles};
     use crate::translate::{Translation, translate_bytes};
 
-    fn fixtures() -> PathBuf {
-        crate::adapters::testing::fixtures("copilot-cli")
-    }
-
-    fn read(name: &str) -> (SourceFile, Vec<u8>, Translation) {
-        crate::adapters::testing::read_fixture(&CopilotCli, "copilot-cli", name)
-    }
-
-    fn roles(t: &Translation) -> Vec<Role> {
-        t.messages.iter().map(|m| m.role).collect()
-    }
+    const FIXTURES: Fixtures = Fixtures::new(&CopilotCli, "copilot-cli");
 
     const EVENTS: &str = "session-state/aaaabbbb-1111-2222-3333-ccccddddeeee/events.jsonl";
 
     #[test]
     fn discovers_every_fixture() {
-        let found = CopilotCli.discover(&fixtures());
+        let found = CopilotCli.discover(&FIXTURES.dir());
         let names: Vec<&str> = found.files.iter().map(|f| f.rel_path.as_str()).collect();
         assert_eq!(names, ["agent-sessions-small.jsonl", EVENTS]);
         assert_eq!(
@@ -405,7 +392,7 @@ mod tests {
 
     #[test]
     fn events_log() {
-        let (_, _, t) = read(EVENTS);
+        let (_, _, t) = FIXTURES.read(EVENTS);
         assert_eq!(t.session_id, "aaaabbbb-1111-2222-3333-ccccddddeeee");
         assert_eq!(t.unknown_records, 0);
         // user, assistant (tool request), tool result, assistant.
@@ -426,7 +413,7 @@ mod tests {
 
     #[test]
     fn many_event_types() {
-        let (_, _, t) = read("agent-sessions-small.jsonl");
+        let (_, _, t) = FIXTURES.read("agent-sessions-small.jsonl");
         assert_eq!(t.session_id, "copilot_stage0_small");
         assert_eq!(t.unknown_records, 0);
         // 32 events: 2 user, 5 assistant.message + 1 reasoning,
@@ -462,7 +449,7 @@ mod tests {
     #[test]
     fn same_bytes_same_ids() {
         for name in ["agent-sessions-small.jsonl", EVENTS] {
-            let (file, bytes, t) = read(name);
+            let (file, bytes, t) = FIXTURES.read(name);
             let again = translate_bytes(&CopilotCli, &file, &bytes);
             let ids = |t: &Translation| t.messages.iter().map(|m| m.id.clone()).collect::<Vec<_>>();
             assert_eq!(ids(&t), ids(&again));
@@ -471,7 +458,7 @@ mod tests {
 
     #[test]
     fn truncated_and_garbage_input_do_not_panic() {
-        let (file, bytes, _) = read("agent-sessions-small.jsonl");
+        let (file, bytes, _) = FIXTURES.read("agent-sessions-small.jsonl");
         let t = translate_bytes(&CopilotCli, &file, &bytes[..bytes.len() / 2 + 3]);
         assert!(!t.messages.is_empty());
         for junk in [

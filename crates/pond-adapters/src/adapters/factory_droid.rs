@@ -25,8 +25,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{
-    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, json_text, str_field,
-    walk,
+    Adapter, Classified, Discovery, Interpretation, Layout, RecordContext, SourceFile,
+    discover_classified, file_name, json_text, str_field,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
@@ -44,29 +44,18 @@ impl Adapter for FactoryDroid {
     }
 
     fn discover(&self, root: &Path) -> Discovery {
-        let (found, problems) = walk(root, |p| {
+        let keep = |p: &Path| {
             let name = file_name(p);
             name.ends_with(".jsonl") || settings_stem(name).is_some()
-        });
-        let files = found
-            .into_iter()
-            .map(|(path, rel_path)| {
-                let name = file_name(&path);
-                let (layout, stem) = match settings_stem(name) {
-                    Some(stem) => (Layout::Document, stem),
-                    None => (Layout::Jsonl, name.trim_end_matches(".jsonl")),
-                };
-                let session_hint = Some(stem.to_string()).filter(|s| !s.is_empty());
-                SourceFile {
-                    path,
-                    rel_path,
-                    layout,
-                    session_hint,
-                    parent_hint: None,
-                }
-            })
-            .collect();
-        Discovery { files, problems }
+        };
+        discover_classified(root, keep, |path| {
+            let name = file_name(path);
+            let (layout, stem) = match settings_stem(name) {
+                Some(stem) => (Layout::Document, stem),
+                None => (Layout::Jsonl, name.trim_end_matches(".jsonl")),
+            };
+            Classified::named(layout, Some(stem.to_string()).filter(|s| !s.is_empty()))
+        })
     }
 
     fn identify(&self, file: &SourceFile, first_records: &[Value]) -> Option<String> {
@@ -139,15 +128,11 @@ impl Adapter for FactoryDroid {
                 Interpretation::facts(facts)
             }
             "tool_call" => {
-                let part = Part {
-                    kind: PartKind::ToolCall,
-                    text: record.get("parameters").map(json_text),
-                    tool_name: str_field(record, "toolName")
-                        .or_else(|| str_field(record, "toolId"))
-                        .map(str::to_string),
-                    tool_call_id: call_id(record).map(str::to_string),
-                    is_error: false,
-                };
+                let part = Part::tool_call(
+                    str_field(record, "toolName").or_else(|| str_field(record, "toolId")),
+                    call_id(record),
+                    record.get("parameters").map(json_text),
+                );
                 Interpretation::message(facts, message(sha_id(), Role::Assistant, vec![part]))
             }
             "tool_result" => {
@@ -156,16 +141,12 @@ impl Adapter for FactoryDroid {
                     .and_then(|v| v.get("exitCode"))
                     .and_then(Value::as_i64)
                     .is_some_and(|c| c != 0);
-                let part = Part {
-                    kind: PartKind::ToolResult,
-                    text: value.map(json_text),
-                    tool_name: str_field(record, "toolName")
-                        .or_else(|| str_field(record, "toolId"))
-                        .map(str::to_string),
-                    tool_call_id: call_id(record).map(str::to_string),
-                    is_error: record.get("isError").and_then(Value::as_bool) == Some(true)
-                        || exit_failed,
-                };
+                let part = Part::tool_result(
+                    str_field(record, "toolName").or_else(|| str_field(record, "toolId")),
+                    call_id(record),
+                    value.map(json_text),
+                    record.get("isError").and_then(Value::as_bool) == Some(true) || exit_failed,
+                );
                 Interpretation::message(facts, message(sha_id(), Role::Tool, vec![part]))
             }
             "completion" => match str_field(record, "finalText") {
@@ -181,10 +162,6 @@ impl Adapter for FactoryDroid {
             },
         }
     }
-}
-
-fn file_name(p: &Path) -> &str {
-    p.file_name().and_then(|n| n.to_str()).unwrap_or_default()
 }
 
 /// `<id>.settings.json` → `<id>`; the global `settings.json` has no id.
@@ -247,16 +224,15 @@ fn block_part(block: &Value) -> Part {
             str_field(block, "thinking").unwrap_or_default(),
         ),
         "redacted_thinking" => Part::text(PartKind::Thinking, "[redacted thinking]"),
-        "tool_use" => Part {
-            kind: PartKind::ToolCall,
-            text: block.get("input").map(json_text),
-            tool_name: str_field(block, "name").map(str::to_string),
-            tool_call_id: str_field(block, "id").map(str::to_string),
-            is_error: false,
-        },
-        "tool_result" => Part {
-            kind: PartKind::ToolResult,
-            text: block.get("content").map(|c| match c {
+        "tool_use" => Part::tool_call(
+            str_field(block, "name"),
+            str_field(block, "id"),
+            block.get("input").map(json_text),
+        ),
+        "tool_result" => Part::tool_result(
+            None,
+            str_field(block, "tool_use_id"),
+            block.get("content").map(|c| match c {
                 Value::Array(items) => items
                     .iter()
                     .map(|i| {
@@ -268,10 +244,8 @@ fn block_part(block: &Value) -> Part {
                     .join("\n"),
                 other => json_text(other),
             }),
-            tool_name: None,
-            tool_call_id: str_field(block, "tool_use_id").map(str::to_string),
-            is_error: block.get("is_error").and_then(Value::as_bool) == Some(true),
-        },
+            block.get("is_error").and_then(Value::as_bool) == Some(true),
+        ),
         "image" | "document" => Part::text(PartKind::File, format!("[{kind}]")),
         other => Part::text(PartKind::Other, format!("[{other}]")),
     }
@@ -281,23 +255,14 @@ fn block_part(block: &Value) -> Part {
 mod tests {
     use super::*;
     use crate::adapters::testing::assert_tool_pairs;
+    use crate::adapters::testing::{Fixtures, roles};
     use crate::translate::{Translation, translate_bytes};
 
-    fn fixtures() -> PathBuf {
-        crate::adapters::testing::fixtures("factory-droid")
-    }
-
-    fn read(name: &str) -> (SourceFile, Vec<u8>, Translation) {
-        crate::adapters::testing::read_fixture(&FactoryDroid, "factory-droid", name)
-    }
-
-    fn roles(t: &Translation) -> Vec<Role> {
-        t.messages.iter().map(|m| m.role).collect()
-    }
+    const FIXTURES: Fixtures = Fixtures::new(&FactoryDroid, "factory-droid");
 
     #[test]
     fn discovers_every_fixture() {
-        let found = FactoryDroid.discover(&fixtures());
+        let found = FactoryDroid.discover(&FIXTURES.dir());
         let names: Vec<&str> = found.files.iter().map(|f| f.rel_path.as_str()).collect();
         assert_eq!(
             names,
@@ -307,7 +272,7 @@ mod tests {
 
     #[test]
     fn session_store() {
-        let (_, _, t) = read("session_store_small.jsonl");
+        let (_, _, t) = FIXTURES.read("session_store_small.jsonl");
         assert_eq!(t.session_id, "droid_s1");
         assert_eq!(t.unknown_records, 0);
         assert_eq!(roles(&t), [Role::User, Role::Assistant, Role::Tool]);
@@ -323,7 +288,7 @@ mod tests {
 
     #[test]
     fn stream_json() {
-        let (_, _, t) = read("stream_json_small.jsonl");
+        let (_, _, t) = FIXTURES.read("stream_json_small.jsonl");
         assert_eq!(t.session_id, "sid_stage0_small");
         assert_eq!(t.unknown_records, 0);
         assert_eq!(
@@ -379,7 +344,7 @@ mod tests {
     #[test]
     fn same_bytes_same_ids() {
         for name in ["session_store_small.jsonl", "stream_json_small.jsonl"] {
-            let (file, bytes, t) = read(name);
+            let (file, bytes, t) = FIXTURES.read(name);
             let again = translate_bytes(&FactoryDroid, &file, &bytes);
             let ids = |t: &Translation| t.messages.iter().map(|m| m.id.clone()).collect::<Vec<_>>();
             assert_eq!(ids(&t), ids(&again));
@@ -388,7 +353,7 @@ mod tests {
 
     #[test]
     fn truncated_and_garbage_input_do_not_panic() {
-        let (file, bytes, _) = read("session_store_small.jsonl");
+        let (file, bytes, _) = FIXTURES.read("session_store_small.jsonl");
         let t = translate_bytes(&FactoryDroid, &file, &bytes[..bytes.len() / 2]);
         assert!(!t.messages.is_empty());
         for junk in [

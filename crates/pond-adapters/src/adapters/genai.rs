@@ -42,23 +42,20 @@ fn part(p: &Value) -> Option<Part> {
         return Some(Part::text(kind, text));
     }
     if let Some(call) = obj.get("functionCall") {
-        return Some(Part {
-            kind: PartKind::ToolCall,
-            text: call.get("args").map(json_text),
-            tool_name: str_field(call, "name").map(str::to_string),
-            tool_call_id: str_field(call, "id").map(str::to_string),
-            is_error: false,
-        });
+        return Some(Part::tool_call(
+            str_field(call, "name"),
+            str_field(call, "id"),
+            call.get("args").map(json_text),
+        ));
     }
     if let Some(resp) = obj.get("functionResponse") {
         let (text, is_error) = response_text(resp.get("response").unwrap_or(&Value::Null));
-        return Some(Part {
-            kind: PartKind::ToolResult,
-            text: Some(text),
-            tool_name: str_field(resp, "name").map(str::to_string),
-            tool_call_id: str_field(resp, "id").map(str::to_string),
+        return Some(Part::tool_result(
+            str_field(resp, "name"),
+            str_field(resp, "id"),
+            Some(text),
             is_error,
-        });
+        ));
     }
     if let Some(data) = obj.get("inlineData") {
         let mime = str_field(data, "mimeType").unwrap_or("unknown type");

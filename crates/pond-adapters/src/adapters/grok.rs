@@ -27,10 +27,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::amp::percent_decode;
+use super::percent_decode;
 use super::{
-    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, env_dir, is_uuid,
-    json_text, str_field, timestamp_field, walk,
+    Adapter, Classified, Discovery, Interpretation, Layout, RecordContext, SourceFile, client_home,
+    discover_classified, file_name, hint_or_first, is_uuid, json_text, parent_dir_name,
+    reasoning_parts, str_field, timestamp_field,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
@@ -45,48 +46,27 @@ impl Adapter for Grok {
     }
 
     fn default_root(&self) -> PathBuf {
-        env_dir("GROK_HOME")
-            .unwrap_or_else(|| crate::paths::home_dir().join(".grok"))
-            .join("sessions")
+        client_home("GROK_HOME", ".grok", "sessions")
     }
 
     fn discover(&self, root: &Path) -> Discovery {
-        let (found, problems) = walk(root, |p| {
+        let keep = |p: &Path| {
             let name = file_name(p);
             name == HISTORY || name == SUMMARY
-        });
-        let files = found
-            .into_iter()
-            .map(|(path, rel_path)| {
-                let layout = if file_name(&path) == SUMMARY {
-                    Layout::Document
-                } else {
-                    Layout::Jsonl
-                };
-                let session_hint = path
-                    .parent()
-                    .and_then(Path::file_name)
-                    .and_then(|n| n.to_str())
-                    .filter(|n| is_uuid(n))
-                    .map(str::to_string);
-                SourceFile {
-                    path,
-                    rel_path,
-                    layout,
-                    session_hint,
-                    parent_hint: None,
-                }
-            })
-            .collect();
-        Discovery { files, problems }
+        };
+        discover_classified(root, keep, |path| {
+            let layout = if file_name(path) == SUMMARY {
+                Layout::Document
+            } else {
+                Layout::Jsonl
+            };
+            Classified::named(layout, parent_dir_name(path).filter(|n| is_uuid(n)))
+        })
     }
 
     fn identify(&self, file: &SourceFile, first_records: &[Value]) -> Option<String> {
-        file.session_hint.clone().or_else(|| {
-            first_records
-                .iter()
-                .find_map(|r| r.get("info").and_then(|i| str_field(i, "id")))
-                .map(str::to_string)
+        hint_or_first(file, first_records, |r| {
+            r.get("info").and_then(|i| str_field(i, "id"))
         })
     }
 
@@ -108,22 +88,7 @@ impl Adapter for Grok {
         let (role, parts) = match kind {
             "system" => (Role::System, content_parts(record.get("content"))),
             "user" => (Role::User, content_parts(record.get("content"))),
-            "reasoning" => {
-                let summaries: Vec<Part> = record
-                    .get("summary")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|s| str_field(s, "text"))
-                    .map(|t| Part::text(PartKind::Thinking, t))
-                    .collect();
-                let parts = if summaries.is_empty() {
-                    vec![Part::text(PartKind::Thinking, "[encrypted reasoning]")]
-                } else {
-                    summaries
-                };
-                (Role::Assistant, parts)
-            }
+            "reasoning" => (Role::Assistant, reasoning_parts(record)),
             "assistant" => {
                 let mut parts = content_parts(record.get("content"));
                 parts.retain(|p| p.text.as_deref().is_some_and(|t| !t.is_empty()));
@@ -133,13 +98,11 @@ impl Adapter for Grok {
                     .into_iter()
                     .flatten()
                 {
-                    parts.push(Part {
-                        kind: PartKind::ToolCall,
-                        text: call.get("arguments").map(json_text),
-                        tool_name: str_field(call, "name").map(str::to_string),
-                        tool_call_id: str_field(call, "id").map(str::to_string),
-                        is_error: false,
-                    });
+                    parts.push(Part::tool_call(
+                        str_field(call, "name"),
+                        str_field(call, "id"),
+                        call.get("arguments").map(json_text),
+                    ));
                 }
                 model = str_field(record, "model_id").map(str::to_string);
                 facts.model.clone_from(&model);
@@ -151,27 +114,18 @@ impl Adapter for Grok {
                     .filter_map(|p| p.text)
                     .collect::<Vec<_>>()
                     .join("\n");
-                let part = Part {
-                    kind: PartKind::ToolResult,
-                    text: Some(text),
-                    tool_name: None,
-                    tool_call_id: str_field(record, "tool_call_id").map(str::to_string),
-                    is_error: false,
-                };
+                let part =
+                    Part::tool_result(None, str_field(record, "tool_call_id"), Some(text), false);
                 (Role::Tool, vec![part])
             }
             // The server ran the tool itself; call and outcome sit in one record.
             "backend_tool_call" => {
                 let call = record.get("kind");
-                let part = Part {
-                    kind: PartKind::ToolCall,
-                    text: call.and_then(|k| k.get("action")).map(json_text),
-                    tool_name: call
-                        .and_then(|k| str_field(k, "tool_type"))
-                        .map(str::to_string),
-                    tool_call_id: call.and_then(|k| str_field(k, "id")).map(str::to_string),
-                    is_error: false,
-                };
+                let part = Part::tool_call(
+                    call.and_then(|k| str_field(k, "tool_type")),
+                    call.and_then(|k| str_field(k, "id")),
+                    call.and_then(|k| k.get("action")).map(json_text),
+                );
                 (Role::Assistant, vec![part])
             }
             _ => {
@@ -198,10 +152,6 @@ impl Adapter for Grok {
         };
         Interpretation::message(facts, message)
     }
-}
-
-fn file_name(p: &Path) -> &str {
-    p.file_name().and_then(|n| n.to_str()).unwrap_or_default()
 }
 
 /// `<encoded cwd>/<uuid>/chat_history.jsonl`: the grandparent folder names the

@@ -25,8 +25,8 @@ use serde_json::Value;
 
 use super::amp::time_value;
 use super::{
-    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, env_dir, json_text,
-    openai_tool_calls, str_field, timestamp_field, walk,
+    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, client_home,
+    discover_files, first_or_hint, json_text, openai_tool_calls, str_field, timestamp_field,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
@@ -43,44 +43,28 @@ impl Adapter for Hermes {
     }
 
     fn default_root(&self) -> PathBuf {
-        env_dir("HERMES_HOME")
-            .unwrap_or_else(|| crate::paths::home_dir().join(".hermes"))
-            .join("sessions")
+        client_home("HERMES_HOME", ".hermes", "sessions")
     }
 
     fn discover(&self, root: &Path) -> Discovery {
         // `sessions.json` is the messaging gateway's index, not a session.
-        let (found, problems) = walk(root, |p| {
-            p.extension().is_some_and(|e| e == "json")
-                && p.file_name().is_some_and(|n| n != "sessions.json")
-        });
-        let files = found
-            .into_iter()
-            .map(|(path, rel_path)| {
-                let session_hint = path
-                    .file_stem()
-                    .and_then(|s| s.to_str())
-                    .and_then(|s| s.strip_prefix("session_"))
+        discover_files(
+            root,
+            |p| {
+                p.extension().is_some_and(|e| e == "json")
+                    && p.file_name().is_some_and(|n| n != "sessions.json")
+            },
+            Layout::Document,
+            |stem| {
+                stem.strip_prefix("session_")
                     .filter(|s| !s.is_empty())
-                    .map(str::to_string);
-                SourceFile {
-                    path,
-                    rel_path,
-                    layout: Layout::Document,
-                    session_hint,
-                    parent_hint: None,
-                }
-            })
-            .collect();
-        Discovery { files, problems }
+                    .map(str::to_string)
+            },
+        )
     }
 
     fn identify(&self, file: &SourceFile, first_records: &[Value]) -> Option<String> {
-        first_records
-            .iter()
-            .find_map(|r| str_field(r, "session_id"))
-            .map(str::to_string)
-            .or_else(|| file.session_hint.clone())
+        first_or_hint(file, first_records, |r| str_field(r, "session_id"))
     }
 
     fn interpret(&self, ctx: RecordContext<'_>, record: &Value) -> Interpretation {
@@ -148,15 +132,12 @@ fn message_parts(m: &Value) -> Vec<Part> {
         _ => None,
     };
     if str_field(m, "role") == Some("tool") {
-        parts.push(Part {
-            kind: PartKind::ToolResult,
+        parts.push(Part::tool_result(
+            str_field(m, "tool_name").or_else(|| str_field(m, "name")),
+            str_field(m, "tool_call_id"),
             text,
-            tool_name: str_field(m, "tool_name")
-                .or_else(|| str_field(m, "name"))
-                .map(str::to_string),
-            tool_call_id: str_field(m, "tool_call_id").map(str::to_string),
-            is_error: str_field(m, "finish_reason") == Some("error"),
-        });
+            str_field(m, "finish_reason") == Some("error"),
+        ));
         return parts;
     }
     if let Some(text) = text.filter(|t| !t.is_empty()) {

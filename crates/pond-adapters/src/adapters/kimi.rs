@@ -33,8 +33,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{
-    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, is_uuid, json_text,
-    str_field, walk,
+    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, epoch_millis, file_name,
+    is_uuid, json_text, str_field, walk,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
@@ -156,7 +156,7 @@ impl Adapter for Kimi {
         }
         let at = ["time", "ts", "created_at"]
             .iter()
-            .find_map(|k| millis(record.get(*k)));
+            .find_map(|k| epoch_millis(record.get(*k)));
         let mut facts = SessionFacts {
             parent_id: ctx.file.parent_hint.clone(),
             ..SessionFacts::default()
@@ -227,10 +227,6 @@ impl Adapter for Kimi {
     }
 }
 
-fn file_name(p: &Path) -> &str {
-    p.file_name().and_then(|n| n.to_str()).unwrap_or_default()
-}
-
 /// `<session_x>/agents/<agent>/wire.jsonl` → (`session_x`, agent).
 fn agent_dir(p: &Path) -> Option<(String, String)> {
     let agent_dir = p.parent()?;
@@ -248,12 +244,6 @@ fn session_in_path(path: &str) -> Option<String> {
     path.split(['/', '\\'])
         .find(|c| c.starts_with("session_") && c.len() > "session_".len())
         .map(str::to_string)
-}
-
-fn millis(v: Option<&Value>) -> Option<DateTime<Utc>> {
-    let v = v?;
-    let ms = v.as_i64().or_else(|| v.as_f64().map(|f| f as i64))?;
-    DateTime::from_timestamp_millis(ms)
 }
 
 fn new_message(
@@ -308,27 +298,21 @@ fn block_part(block: &Value) -> Part {
 /// `{id, function:{name, arguments}}`.
 fn tool_call_part(call: &Value) -> Part {
     let function = call.get("function");
-    Part {
-        kind: PartKind::ToolCall,
-        text: call
-            .get("arguments")
+    Part::tool_call(
+        str_field(call, "name").or_else(|| function.and_then(|f| str_field(f, "name"))),
+        str_field(call, "id").or_else(|| str_field(call, "toolCallId")),
+        call.get("arguments")
             .or_else(|| call.get("args"))
             .or_else(|| function.and_then(|f| f.get("arguments")))
             .map(json_text),
-        tool_name: str_field(call, "name")
-            .or_else(|| function.and_then(|f| str_field(f, "name")))
-            .map(str::to_string),
-        tool_call_id: str_field(call, "id")
-            .or_else(|| str_field(call, "toolCallId"))
-            .map(str::to_string),
-        is_error: false,
-    }
+    )
 }
 
 fn tool_result_part(call_id: Option<&str>, output: Option<&Value>, is_error: bool) -> Part {
-    Part {
-        kind: PartKind::ToolResult,
-        text: output.map(|o| match o {
+    Part::tool_result(
+        None,
+        call_id,
+        output.map(|o| match o {
             Value::Array(_) => content_parts(Some(o))
                 .into_iter()
                 .filter_map(|p| p.text)
@@ -336,10 +320,8 @@ fn tool_result_part(call_id: Option<&str>, output: Option<&Value>, is_error: boo
                 .join("\n"),
             other => json_text(other),
         }),
-        tool_name: None,
-        tool_call_id: call_id.map(str::to_string),
         is_error,
-    }
+    )
 }
 
 /// A message entering the model's context. User-role text the client
@@ -481,20 +463,15 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
+    use crate::adapters::testing::Fixtures;
     use crate::adapters::testing::assert_tool_pairs;
     use crate::translate::{Translation, translate_bytes};
 
-    fn fixtures() -> PathBuf {
-        crate::adapters::testing::fixtures("kimi")
-    }
-
-    fn read(name: &str) -> (SourceFile, Vec<u8>, Translation) {
-        crate::adapters::testing::read_fixture(&Kimi, "kimi", name)
-    }
+    const FIXTURES: Fixtures = Fixtures::new(&Kimi, "kimi");
 
     #[test]
     fn discovers_every_fixture() {
-        let found = Kimi.discover(&fixtures());
+        let found = Kimi.discover(&FIXTURES.dir());
         let names: Vec<(&str, Layout)> = found
             .files
             .iter()
@@ -511,7 +488,7 @@ mod tests {
 
     #[test]
     fn wire_log() {
-        let (_, _, t) = read("small.jsonl");
+        let (_, _, t) = FIXTURES.read("small.jsonl");
         assert_eq!(t.unknown_records, 0);
         assert_eq!(t.unparsed_records, 0);
         // Three prompts entered the context ("hi", then "hi" and the steer
@@ -531,7 +508,7 @@ mod tests {
 
     #[test]
     fn state_document() {
-        let (_, _, t) = read("state.json");
+        let (_, _, t) = FIXTURES.read("state.json");
         assert_eq!(t.session_id, "session_9eb1bf57-c1af-48a5-b658-0e8d9fe794f5");
         assert!(t.messages.is_empty());
         let facts = &t.facts[0].1;
@@ -545,7 +522,7 @@ mod tests {
 
     #[test]
     fn state_names_subagents_and_their_parents() {
-        let (file, _, _) = read("state.json");
+        let (file, _, _) = FIXTURES.read("state.json");
         let doc = br#"{"title":"t","workDir":"/p","agents":{"main":{"type":"main","parentAgentId":null},"agent-0":{"type":"sub","parentAgentId":"main"},"agent-1":{"type":"sub","parentAgentId":"agent-0"}}}"#;
         let mut file = file;
         file.session_hint = Some("session_x".into());
@@ -664,7 +641,7 @@ mod tests {
 
     #[test]
     fn same_bytes_same_ids() {
-        let (file, bytes, t) = read("small.jsonl");
+        let (file, bytes, t) = FIXTURES.read("small.jsonl");
         let again = translate_bytes(&Kimi, &file, &bytes);
         let ids = |t: &Translation| t.messages.iter().map(|m| m.id.clone()).collect::<Vec<_>>();
         assert_eq!(ids(&t), ids(&again));
@@ -674,10 +651,10 @@ mod tests {
 
     #[test]
     fn truncated_and_garbage_input_do_not_panic() {
-        let (file, bytes, _) = read("small.jsonl");
+        let (file, bytes, _) = FIXTURES.read("small.jsonl");
         let t = translate_bytes(&Kimi, &file, &bytes[..bytes.len() / 2 + 5]);
         assert!(!t.messages.is_empty());
-        let (state_file, state_bytes, _) = read("state.json");
+        let (state_file, state_bytes, _) = FIXTURES.read("state.json");
         let _ = translate_bytes(&Kimi, &state_file, &state_bytes[..state_bytes.len() / 2]);
         let _ = translate_bytes(
             &Kimi,

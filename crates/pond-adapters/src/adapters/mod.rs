@@ -13,6 +13,7 @@ pub mod claude_code;
 pub mod claude_web;
 pub mod cline;
 pub mod codex;
+mod common;
 pub mod copilot_cli;
 pub mod cursor;
 pub mod factory_droid;
@@ -35,7 +36,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::model::{Message, Part, PartKind, SessionFacts};
+use crate::model::{Message, SessionFacts};
+pub(crate) use common::*;
 
 /// How a source file grows, which decides how the pipeline reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,108 +240,4 @@ pub fn by_name(name: &str) -> Option<Box<dyn Adapter>> {
 
 pub fn names() -> Vec<&'static str> {
     all().iter().map(|a| a.name()).collect()
-}
-
-/// Walks `root` for regular files accepted by `keep`, in a stable order.
-pub(crate) fn walk(
-    root: &Path,
-    keep: impl Fn(&Path) -> bool,
-) -> (Vec<(PathBuf, String)>, Vec<String>) {
-    let mut files = Vec::new();
-    let mut problems = Vec::new();
-    for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
-        match entry {
-            Ok(e) if e.file_type().is_file() && keep(e.path()) => {
-                let rel = e
-                    .path()
-                    .strip_prefix(root)
-                    .unwrap_or(e.path())
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join("/");
-                files.push((e.path().to_path_buf(), rel));
-            }
-            Ok(_) => {}
-            Err(e) => problems.push(format!("{}: {e}", root.display())),
-        }
-    }
-    (files, problems)
-}
-
-/// The usual discovery: the files under `root` that `keep` accepts, all of
-/// one layout, each with the session id its file stem names (when `hint`
-/// finds one in it) and no parent.
-pub(crate) fn discover_files(
-    root: &Path,
-    keep: impl Fn(&Path) -> bool,
-    layout: Layout,
-    hint: impl Fn(&str) -> Option<String>,
-) -> Discovery {
-    let (found, problems) = walk(root, keep);
-    let files = found
-        .into_iter()
-        .map(|(path, rel_path)| SourceFile {
-            session_hint: path.file_stem().and_then(|s| s.to_str()).and_then(&hint),
-            path,
-            rel_path,
-            layout,
-            parent_hint: None,
-        })
-        .collect();
-    Discovery { files, problems }
-}
-
-pub(crate) fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
-}
-
-pub(crate) fn timestamp_field(v: &Value, key: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    str_field(v, key).and_then(crate::model::parse_timestamp)
-}
-
-/// The calls of a message in OpenAI's chat shape,
-/// `tool_calls: [{id, function: {name, arguments}}]`, as parts.
-pub(crate) fn openai_tool_calls(message: &Value) -> impl Iterator<Item = Part> + '_ {
-    message
-        .get("tool_calls")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|call| {
-            let function = call.get("function");
-            Part {
-                kind: PartKind::ToolCall,
-                text: function.and_then(|f| f.get("arguments")).map(json_text),
-                tool_name: function
-                    .and_then(|f| str_field(f, "name"))
-                    .map(str::to_string),
-                tool_call_id: str_field(call, "id").map(str::to_string),
-                is_error: false,
-            }
-        })
-}
-
-/// Compact JSON for tool inputs and structured outputs, so they stay searchable.
-pub(crate) fn json_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-fn env_dir(var: &str) -> Option<PathBuf> {
-    std::env::var_os(var)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-}
-
-/// Whether `s` looks like a UUID (8-4-4-4-12 hex).
-pub(crate) fn is_uuid(s: &str) -> bool {
-    let groups: Vec<&str> = s.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
 }

@@ -29,8 +29,8 @@ use serde_json::Value;
 use super::amp::time_value;
 use super::pi::{block_part, content_parts};
 use super::{
-    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, discover_files, env_dir,
-    is_uuid, json_text, str_field, timestamp_field,
+    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, client_home,
+    discover_files, first_or_hint, is_uuid, json_text, str_field, timestamp_field,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
@@ -44,9 +44,7 @@ impl Adapter for OpenClaw {
     }
 
     fn default_root(&self) -> PathBuf {
-        env_dir("OPENCLAW_STATE_DIR")
-            .unwrap_or_else(|| crate::paths::home_dir().join(".openclaw"))
-            .join("agents")
+        client_home("OPENCLAW_STATE_DIR", ".openclaw", "agents")
     }
 
     fn extra_roots(&self) -> Vec<PathBuf> {
@@ -66,12 +64,9 @@ impl Adapter for OpenClaw {
     }
 
     fn identify(&self, file: &SourceFile, first_records: &[Value]) -> Option<String> {
-        first_records
-            .iter()
-            .find(|r| str_field(r, "type") == Some("session"))
-            .and_then(|r| str_field(r, "id"))
-            .map(str::to_string)
-            .or_else(|| file.session_hint.clone())
+        first_or_hint(file, first_records, |r| {
+            (str_field(r, "type") == Some("session")).then(|| str_field(r, "id"))?
+        })
     }
 
     fn interpret(&self, ctx: RecordContext<'_>, record: &Value) -> Interpretation {
@@ -107,13 +102,12 @@ impl Adapter for OpenClaw {
                 let (role, parts) = match str_field(body, "role").unwrap_or_default() {
                     "toolResult" => (
                         Role::Tool,
-                        vec![Part {
-                            kind: PartKind::ToolResult,
-                            text: body.get("content").map(content_text),
-                            tool_name: str_field(body, "toolName").map(str::to_string),
-                            tool_call_id: str_field(body, "toolCallId").map(str::to_string),
-                            is_error: body.get("isError").and_then(Value::as_bool) == Some(true),
-                        }],
+                        vec![Part::tool_result(
+                            str_field(body, "toolName"),
+                            str_field(body, "toolCallId"),
+                            body.get("content").map(content_text),
+                            body.get("isError").and_then(Value::as_bool) == Some(true),
+                        )],
                     ),
                     other => (
                         Role::parse(other).unwrap_or(Role::System),
@@ -182,14 +176,7 @@ mod tests {
     use crate::translate::{Translation, translate_bytes};
 
     fn fixture() -> (SourceFile, Vec<u8>) {
-        let root = crate::adapters::testing::fixtures("openclaw");
-        let found = OpenClaw.discover(&root);
-        assert!(found.problems.is_empty());
-        let rels: Vec<&str> = found.files.iter().map(|f| f.rel_path.as_str()).collect();
-        assert_eq!(rels, ["small.jsonl"]);
-        let file = found.files.into_iter().next().expect("one file");
-        let bytes = std::fs::read(&file.path).expect("fixture readable");
-        (file, bytes)
+        crate::adapters::testing::only_fixture(&OpenClaw, "openclaw", "small.jsonl")
     }
 
     fn ids(t: &Translation) -> Vec<String> {

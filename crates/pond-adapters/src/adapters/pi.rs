@@ -29,8 +29,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{
-    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, discover_files, is_uuid,
-    json_text, str_field, timestamp_field,
+    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, discover_files,
+    epoch_millis, first_or_hint, is_uuid, json_text, str_field, timestamp_field,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
@@ -61,12 +61,9 @@ impl Adapter for Pi {
     }
 
     fn identify(&self, file: &SourceFile, first_records: &[Value]) -> Option<String> {
-        first_records
-            .iter()
-            .find(|r| str_field(r, "type") == Some("session"))
-            .and_then(|r| str_field(r, "id"))
-            .map(str::to_string)
-            .or_else(|| file.session_hint.clone())
+        first_or_hint(file, first_records, |r| {
+            (str_field(r, "type") == Some("session")).then(|| str_field(r, "id"))?
+        })
     }
 
     fn interpret(&self, ctx: RecordContext<'_>, record: &Value) -> Interpretation {
@@ -180,19 +177,13 @@ fn new_message(
 
 /// pi-ai messages carry their own epoch-millisecond `timestamp`; the entry's
 /// ISO one is preferred (v1 files have both).
-fn millis(v: Option<&Value>) -> Option<DateTime<Utc>> {
-    let v = v?;
-    let ms = v.as_i64().or_else(|| v.as_f64().map(|f| f as i64))?;
-    DateTime::from_timestamp_millis(ms)
-}
-
 fn agent_message(
     ctx: RecordContext<'_>,
     record: &Value,
     body: &Value,
     at: Option<DateTime<Utc>>,
 ) -> Option<Message> {
-    let at = at.or_else(|| millis(body.get("timestamp")));
+    let at = at.or_else(|| epoch_millis(body.get("timestamp")));
     let (role, parts) = match str_field(body, "role")? {
         "user" => (Role::User, content_parts(body.get("content"))),
         "assistant" => {
@@ -208,38 +199,32 @@ fn agent_message(
                 .filter_map(|p| p.text)
                 .collect::<Vec<_>>()
                 .join("\n");
-            let part = Part {
-                kind: PartKind::ToolResult,
-                text: Some(text),
-                tool_name: str_field(body, "toolName").map(str::to_string),
-                tool_call_id: str_field(body, "toolCallId").map(str::to_string),
-                is_error: body
-                    .get("isError")
+            let part = Part::tool_result(
+                str_field(body, "toolName"),
+                str_field(body, "toolCallId"),
+                Some(text),
+                body.get("isError")
                     .and_then(Value::as_bool)
                     .unwrap_or(false),
-            };
+            );
             (Role::Tool, vec![part])
         }
         // A shell command the user ran from the prompt (`!cmd`): not a model
         // tool call, so the call and its output carry no call id.
         "bashExecution" => {
-            let call = Part {
-                kind: PartKind::ToolCall,
-                text: str_field(body, "command").map(str::to_string),
-                tool_name: Some("bash".to_string()),
-                tool_call_id: None,
-                is_error: false,
-            };
-            let result = Part {
-                kind: PartKind::ToolResult,
-                text: body.get("output").map(json_text),
-                tool_name: Some("bash".to_string()),
-                tool_call_id: None,
-                is_error: body
-                    .get("exitCode")
+            let call = Part::tool_call(
+                Some("bash"),
+                None,
+                str_field(body, "command").map(str::to_string),
+            );
+            let result = Part::tool_result(
+                Some("bash"),
+                None,
+                body.get("output").map(json_text),
+                body.get("exitCode")
                     .and_then(Value::as_i64)
                     .is_some_and(|c| c != 0),
-            };
+            );
             (Role::User, vec![call, result])
         }
         // Extension messages (`hookMessage` before v3) reach the model as
@@ -284,13 +269,11 @@ pub(crate) fn block_part(block: &Value) -> Part {
             PartKind::Thinking,
             str_field(block, "thinking").unwrap_or_default(),
         ),
-        "toolCall" => Part {
-            kind: PartKind::ToolCall,
-            text: block.get("arguments").map(json_text),
-            tool_name: str_field(block, "name").map(str::to_string),
-            tool_call_id: str_field(block, "id").map(str::to_string),
-            is_error: false,
-        },
+        "toolCall" => Part::tool_call(
+            str_field(block, "name"),
+            str_field(block, "id"),
+            block.get("arguments").map(json_text),
+        ),
         "image" => Part::text(
             PartKind::File,
             format!(
@@ -305,20 +288,15 @@ pub(crate) fn block_part(block: &Value) -> Part {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapters::testing::Fixtures;
     use crate::adapters::testing::assert_tool_pairs;
     use crate::translate::{Translation, translate_bytes};
 
-    fn fixtures() -> PathBuf {
-        crate::adapters::testing::fixtures("pi")
-    }
-
-    fn read(name: &str) -> (SourceFile, Vec<u8>, Translation) {
-        crate::adapters::testing::read_fixture(&Pi, "pi", name)
-    }
+    const FIXTURES: Fixtures = Fixtures::new(&Pi, "pi");
 
     #[test]
     fn discovers_every_fixture() {
-        let found = Pi.discover(&fixtures());
+        let found = Pi.discover(&FIXTURES.dir());
         let names: Vec<&str> = found.files.iter().map(|f| f.rel_path.as_str()).collect();
         assert_eq!(
             names,
@@ -330,7 +308,7 @@ mod tests {
 
     #[test]
     fn real_large_session() {
-        let (_, _, t) = read("large-session.jsonl");
+        let (_, _, t) = FIXTURES.read("large-session.jsonl");
         assert_eq!(t.session_id, "d703a1a9-1b7b-4fb1-b512-c9738b1fe617");
         assert_eq!(t.unknown_records, 0);
         assert_eq!(t.unparsed_records, 0);
@@ -366,7 +344,7 @@ mod tests {
 
     #[test]
     fn tree_session_with_compactions() {
-        let (_, _, t) = read("agent-sessions-small.jsonl");
+        let (_, _, t) = FIXTURES.read("agent-sessions-small.jsonl");
         assert_eq!(t.session_id, "019e19b4-eb48-746a-aa6b-8dfcfa37954b");
         assert_eq!(t.unknown_records, 0);
         // 2 user, 2 assistant, 2 compaction summaries.
@@ -400,7 +378,7 @@ mod tests {
     #[test]
     fn same_bytes_same_ids() {
         for name in ["agent-sessions-small.jsonl", "large-session.jsonl"] {
-            let (file, bytes, t) = read(name);
+            let (file, bytes, t) = FIXTURES.read(name);
             let again = translate_bytes(&Pi, &file, &bytes);
             let ids = |t: &Translation| t.messages.iter().map(|m| m.id.clone()).collect::<Vec<_>>();
             assert_eq!(ids(&t), ids(&again));
@@ -427,7 +405,7 @@ mod tests {
 
     #[test]
     fn truncated_and_garbage_input_do_not_panic() {
-        let (file, bytes, _) = read("large-session.jsonl");
+        let (file, bytes, _) = FIXTURES.read("large-session.jsonl");
         let cut = &bytes[..bytes.len() / 2 + 7];
         let t = translate_bytes(&Pi, &file, cut);
         assert!(!t.messages.is_empty());

@@ -29,8 +29,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::{
-    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, discover_files, env_dir,
-    genai, is_uuid, str_field, timestamp_field,
+    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, client_home,
+    discover_files, genai, is_uuid, str_field, timestamp_field,
 };
 use crate::model::{Message, PartKind, Role, SessionFacts};
 
@@ -82,9 +82,7 @@ impl Adapter for Qwen {
     }
 
     fn default_root(&self) -> PathBuf {
-        env_dir("QWEN_RUNTIME_DIR")
-            .unwrap_or_else(|| crate::paths::home_dir().join(".qwen"))
-            .join("projects")
+        client_home("QWEN_RUNTIME_DIR", ".qwen", "projects")
     }
 
     fn discover(&self, root: &Path) -> Discovery {

@@ -52,6 +52,7 @@ fn snapshot_within(db: &Path, max_value: i32, time_limit: Duration) -> Result<Sn
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot make a snapshot dir: {e}"))?;
     let copy = dir.join("db.sqlite");
     let result = (|| {
+        // Rule 32: a locked or live database is read from a private copy, never waited on.
         std::fs::copy(db, &copy).map_err(|e| format!("cannot copy the database: {e}"))?;
         let wal = wal_path(db);
         if wal.is_file() {

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::adapters::{Adapter, SourceFile};
-use crate::model::{Message, Part, PartKind};
+use crate::model::{Message, Part, PartKind, Role};
 use crate::translate::{Translation, translate_bytes};
 
 /// `tests/fixtures/<client>` of the repository (the workspace root, two
@@ -70,4 +70,48 @@ pub(crate) fn read_fixture(
     let bytes = std::fs::read(&file.path).expect("fixture");
     let t = translate_bytes(adapter, &file, &bytes);
     (file, bytes, t)
+}
+
+/// One client's fixtures, read the way its adapter reads them: what each
+/// adapter's tests would otherwise declare for themselves.
+pub(crate) struct Fixtures {
+    adapter: &'static dyn Adapter,
+    client: &'static str,
+}
+
+impl Fixtures {
+    pub(crate) const fn new(adapter: &'static dyn Adapter, client: &'static str) -> Fixtures {
+        Fixtures { adapter, client }
+    }
+
+    /// `tests/fixtures/<client>`.
+    pub(crate) fn dir(&self) -> PathBuf {
+        fixtures(self.client)
+    }
+
+    /// See [`read_fixture`].
+    pub(crate) fn read(&self, rel: &str) -> (SourceFile, Vec<u8>, Translation) {
+        read_fixture(self.adapter, self.client, rel)
+    }
+}
+
+/// The roles of a translation's messages, in order.
+pub(crate) fn roles(t: &Translation) -> Vec<Role> {
+    t.messages.iter().map(|m| m.role).collect()
+}
+
+/// The one file a client's fixtures hold, and its bytes; fails unless
+/// discovery finds exactly `rel` there.
+pub(crate) fn only_fixture(
+    adapter: &dyn Adapter,
+    client: &str,
+    rel: &str,
+) -> (SourceFile, Vec<u8>) {
+    let found = adapter.discover(&fixtures(client));
+    assert!(found.problems.is_empty(), "{:?}", found.problems);
+    let rels: Vec<&str> = found.files.iter().map(|f| f.rel_path.as_str()).collect();
+    assert_eq!(rels, [rel]);
+    let file = found.files.into_iter().next().expect("one file");
+    let bytes = std::fs::read(&file.path).expect("fixture readable");
+    (file, bytes)
 }
