@@ -11,22 +11,12 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use pond_adapters::digest::sha256_hex;
 
-/// What a token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Scope {
-    /// Search, list and read sessions.
-    Read,
-    /// Send session files for ingest (`POST /v1/ingest`); reads nothing.
-    Ingest,
-    /// Erase sessions (`POST /v1/erase`); reads nothing. Give it to few.
-    Admin,
-}
+pub use crate::config::{Limits, Scope, TokenEntry};
+use crate::store::starts_with_sql;
 
 impl Scope {
     pub fn as_str(self) -> &'static str {
@@ -36,17 +26,6 @@ impl Scope {
             Scope::Admin => "admin",
         }
     }
-}
-
-/// What a caller may see: sessions whose project lies in `project_prefix`
-/// (that directory or one below it) and whose host name starts with
-/// `host_prefix`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Limits {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub project_prefix: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub host_prefix: Option<String>,
 }
 
 impl Limits {
@@ -120,34 +99,6 @@ fn directory_sql(dir: &str) -> String {
         alternatives.push(starts_with_sql("project", &format!("{base}{separator}")));
     }
     format!("({})", alternatives.join(" OR "))
-}
-
-fn starts_with_sql(column: &str, prefix: &str) -> String {
-    format!(
-        "{column} LIKE {} ESCAPE '\\'",
-        crate::store::sql_str(&format!("{}%", like_escape(prefix)))
-    )
-}
-
-fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
-
-/// A token as the config file keeps it (`[[token]]`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct TokenEntry {
-    pub name: String,
-    /// `sha256:<hex>` of the token.
-    pub hash: String,
-    pub scope: Scope,
-    #[serde(flatten)]
-    pub limits: Limits,
-    /// RFC 3339 time of creation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created: Option<String>,
 }
 
 /// What a verified caller may do.

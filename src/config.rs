@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,7 +27,7 @@ pub struct Config {
     pub upkeep: UpkeepConfig,
     /// Bearer tokens for `pond serve`, hashed (`pond token create`).
     #[serde(default, rename = "token")]
-    pub tokens: Vec<crate::access::TokenEntry>,
+    pub tokens: Vec<TokenEntry>,
 }
 
 /// Store upkeep (docs/operations.md); `POND_UPKEEP_*` win over these.
@@ -124,8 +124,49 @@ pub fn load(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>), Config
     Ok((config, Some(path)))
 }
 
+// The token entries' schema lives here with the rest of the file's; what a
+// token grants, and checking one, is `crate::access`'s.
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Search, list and read sessions.
+    Read,
+    /// Send session files for ingest (`POST /v1/ingest`); reads nothing.
+    Ingest,
+    /// Erase sessions (`POST /v1/erase`); reads nothing. Give it to few.
+    Admin,
+}
+
+/// What a caller may see: sessions whose project lies in `project_prefix`
+/// (that directory or one below it) and whose host name starts with
+/// `host_prefix`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_prefix: Option<String>,
+}
+
+/// A token as the config file keeps it (`[[token]]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TokenEntry {
+    pub name: String,
+    /// `sha256:<hex>` of the token.
+    pub hash: String,
+    pub scope: Scope,
+    #[serde(flatten)]
+    pub limits: Limits,
+    /// RFC 3339 time of creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+}
+
 /// The tokens of a config file that may not exist yet.
-pub fn load_tokens(path: &Path) -> Result<Vec<crate::access::TokenEntry>, ConfigError> {
+pub fn load_tokens(path: &Path) -> Result<Vec<TokenEntry>, ConfigError> {
     if !path.exists() {
         return Ok(Vec::new());
     }
@@ -157,7 +198,7 @@ mod tests {
 #[cfg(test)]
 mod example {
     #[test]
-    fn the_shipped_example_parses_with_every_key_set() {
+    fn rule19_the_shipped_example_parses_with_every_key_set() {
         let text = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/config/pond.example.toml"

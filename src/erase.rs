@@ -250,22 +250,13 @@ async fn read_sessions(
 
 /// Resolves a session key, a unique prefix of one, or the client's own id.
 pub async fn resolve_session(store: &Store, given: &str) -> Result<String, EraseError> {
-    let clause = crate::archive::session_id_clause(given);
-    let mut ids: Vec<String> = read_sessions(store, Some(&clause))
-        .await?
-        .into_keys()
-        .collect();
-    ids.sort();
-    let keys: Vec<&str> = ids.iter().map(String::as_str).collect();
-    match crate::archive::choose_session(given, &keys) {
-        crate::archive::Choice::One(i) => Ok(ids.swap_remove(i)),
-        crate::archive::Choice::None => Err(EraseError::Invalid(format!(
-            "no session `{given}` in the store (see `pond sessions`)"
-        ))),
-        crate::archive::Choice::Many => {
-            Err(EraseError::Invalid(crate::archive::ambiguous(given, ids)))
-        }
-    }
+    use crate::archive::SessionLookupError;
+    crate::archive::resolve_session_key(store, given)
+        .await
+        .map_err(|e| match e {
+            SessionLookupError::Store(e) => EraseError::Store(e),
+            invalid => EraseError::Invalid(invalid.to_string()),
+        })
 }
 
 /// The report of a run that changed nothing: what the plan would take.
@@ -312,6 +303,8 @@ pub async fn execute(
         at,
         rows: report.plan.rows.clone(),
     };
+    // Rule 44: the format is stamped and the tombstones recorded before any row
+    // is deleted, so from here on no host stores these sessions again.
     // Binaries that do not read tombstones must refuse the store before
     // the first one exists, or they would store the sessions again.
     store.stamp_current_format().await?;

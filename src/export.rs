@@ -79,6 +79,8 @@ pub async fn export_raw(
         let (records, rel_path) = if records.iter().any(is_database_row) {
             (database_rows(records), format!("{rel_path}.jsonl"))
         } else {
+            // Rule 1: export writes the newest generation back byte for byte, and
+            // refuses a file with a gap.
             let records = latest_generation(records);
             check_contiguous(&rel_path, &records)?;
             (records, rel_path)

@@ -283,6 +283,8 @@ pub async fn render(store: &Store, options: &MetricsOptions) -> Result<String, S
         "gauge",
         "One series per host that ever recorded a sync, with its pond version.",
     );
+    // Rule 45: series come from the stored host rows, so a host that stops keeps
+    // its series, and a limited token sees only its own hosts.
     let host_rows = store.hosts().await?;
     for row in host_rows.iter().filter(|r| visible(&r.host)) {
         hosts.add(row);
@@ -307,6 +309,7 @@ pub async fn render(store: &Store, options: &MetricsOptions) -> Result<String, S
         "gauge",
         "Messages in the store that the host synced.",
     );
+    // Rule 46: what ephemeral hosts stored is one summed series, not one per job.
     // Sessions that ephemeral hosts (each CI job its own host name) synced
     // are summed, not given a series per job.
     let (mut ephemeral_sessions, mut ephemeral_messages) = (0u64, 0u64);

@@ -189,6 +189,8 @@ pub async fn run(
             return Ok(report);
         }
     };
+    // Rule 44: upkeep deletes any row of a tombstoned session it finds, finishing
+    // interrupted erasures and late syncs.
     // Before the statistics: the deletions it makes are what compaction
     // then rewrites away.
     match finish_erasures(store).await {

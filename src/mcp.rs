@@ -79,6 +79,7 @@ impl ArchiveTools {
         let Some(store) = self.store().await? else {
             return Ok(self.nothing_synced());
         };
+        // Rule 35: every tool answers through `crate::archive`, as the CLI's `--json` does.
         answer(archive::search(store, &self.shared.embedder, &view, params).await)
     }
 
@@ -159,6 +160,7 @@ impl ArchiveTools {
     /// What every tool answers before there is anything to read: a plain
     /// result, not an error, so an agent does not report a broken server.
     fn nothing_synced(&self) -> CallToolResult {
+        // Rule 35: before any sync every tool says so as a result, not an error.
         CallToolResult::success(vec![Content::text(format!(
             "Nothing synced yet: there is no pond archive at {} yet. Run `pond sync` on a host with sessions; this server will answer from the archive as soon as it exists.",
             self.shared.store.location().display

@@ -50,6 +50,8 @@ pub async fn resume(
         .unwrap_or_else(|| adapter.default_root());
     if session.client == target {
         let mut files = Vec::new();
+        // Rule 34: into its own client a session and its children go back byte for
+        // byte, without overwriting.
         for sid in family(store, id).await? {
             let written =
                 crate::export::export_raw(store, &sid, &root, prefer_host, false, redact).await?;
@@ -84,6 +86,7 @@ pub async fn resume(
             TARGETS.join(" and ")
         ),
     };
+    // Rule 34: an existing file stops the resume; nothing is ever overwritten.
     if path.exists() {
         bail!("{} exists; pond resume never overwrites", path.display());
     }

@@ -45,6 +45,7 @@ impl ExportSettings {
     /// `OTEL_SDK_DISABLED=true` / `enabled = false`. Variables win over the file.
     pub fn resolve(file: &crate::config::TelemetryConfig) -> Option<ExportSettings> {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        // Rule 17: export is off unless an endpoint is set, and when disabled.
         let disabled = match var("OTEL_SDK_DISABLED") {
             Some(v) => v.eq_ignore_ascii_case("true"),
             None => file.enabled == Some(false),
@@ -161,6 +162,8 @@ fn build_providers(
         .ok()
         .or_else(|| file.service_name.clone())
         .unwrap_or_else(|| "pond".to_string());
+    // Rule 45: each process carries its own `service.instance.id`, and its
+    // counters go out as deltas that the collector sums per host.
     let resource = Resource::builder()
         .with_service_name(service)
         .with_attributes(
@@ -248,6 +251,8 @@ impl Telemetry {
             }
             let _ = tx.send(problems);
         });
+        // Rule 17: a collector that is down or slow costs a warning within the
+        // budget, never the command's outcome.
         match rx.recv_timeout(FLUSH_BUDGET * 2) {
             Ok(problems) if problems.is_empty() => {}
             Ok(problems) => eprintln!(
@@ -358,6 +363,7 @@ fn sync_metrics() -> SyncMetrics {
 
 /// Records one sync run's metrics (a no-op when telemetry is off).
 pub fn record_sync(report: &SyncReport) {
+    // Rule 18: the `pond.sync.*` metrics carry exactly the report's values.
     let m = sync_metrics();
     let outcome = [KeyValue::new("outcome", report.outcome.as_str())];
     m.runs.add(1, &outcome);

@@ -351,6 +351,8 @@ pub fn choose_session(given: &str, ids: &[&str]) -> Choice {
     if let Some(i) = ids.iter().position(|id| *id == given) {
         return Choice::One(i);
     }
+    // Rule 40: an id held from before (a bare source id, a prefix) resolves when one
+    // session has it; several are refused with the candidates.
     let own_id = format!(":{given}");
     let own: Vec<usize> = (0..ids.len())
         .filter(|&i| ids[i].ends_with(&own_id))
@@ -368,16 +370,44 @@ pub fn choose_session(given: &str, ids: &[&str]) -> Choice {
 /// `claude-code:3ae3ab59-...`), so ids held from before keys were scoped by
 /// client, and the ids clients print, keep resolving (rule 40).
 pub fn session_id_clause(given: &str) -> String {
-    let escaped = given
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!(
-        "(id = {} OR id LIKE {} ESCAPE '\\' OR id LIKE {} ESCAPE '\\')",
-        sql_str(given),
-        sql_str(&format!("{escaped}%")),
-        sql_str(&format!("%:{escaped}%"))
-    )
+    crate::store::key_or_prefix_sql("id", given)
+}
+
+/// Why a session a person named could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionLookupError {
+    #[error("no session `{0}` in the store (see `pond sessions`)")]
+    NotFound(String),
+    #[error("{0}")]
+    Ambiguous(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Resolves a session key, a unique prefix of one, or the client's own id,
+/// over the whole store: the one lookup `show`, `export`, `resume` and
+/// `erase` share ([`visible_session`] is its view-limited twin).
+pub async fn resolve_session_key(store: &Store, given: &str) -> Result<String, SessionLookupError> {
+    let clause = session_id_clause(given);
+    let mut ids = Vec::new();
+    for b in store
+        .scan(TableKind::Sessions, Some(&clause), Some(&["id"]))
+        .await?
+    {
+        ids.extend(
+            schema::Columns::new(&b)
+                .str("id")?
+                .iter()
+                .flatten()
+                .map(str::to_string),
+        );
+    }
+    let keys: Vec<&str> = ids.iter().map(String::as_str).collect();
+    match choose_session(given, &keys) {
+        Choice::One(i) => Ok(ids.swap_remove(i)),
+        Choice::None => Err(SessionLookupError::NotFound(given.to_string())),
+        Choice::Many => Err(SessionLookupError::Ambiguous(ambiguous(given, ids))),
+    }
 }
 
 /// Says which sessions an id matched, so the caller can pick one.
@@ -547,11 +577,7 @@ pub async fn get_message(
 /// keys were scoped by client (when exactly one client's message has it).
 async fn message_key(store: &Store, given: &str) -> Result<Option<(String, String)>, ArchiveError> {
     let exact = format!("id = {}", sql_str(given));
-    let escaped = given
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    let scoped = format!("id LIKE {} ESCAPE '\\'", sql_str(&format!("%:{escaped}")));
+    let scoped = crate::store::scoped_key_sql("id", given);
     for filter in [exact, scoped] {
         let mut found = Vec::new();
         for b in store

@@ -52,7 +52,7 @@ pub fn run(args: AdaptersArgs) -> anyhow::Result<ExitCode> {
             }
         })
         .collect();
-    if args.json {
+    if args.output.json {
         output::print_json(&lines)?;
     } else {
         for l in &lines {

@@ -61,6 +61,8 @@ pub async fn run(ctx: &Context, args: AgentArgs) -> anyhow::Result<ExitCode> {
 
         let mut this_round = std::pin::pin!(round(ctx, &spec));
         let mut stop_rx = stop.clone();
+        // Rule 15: on SIGTERM or SIGINT the round in flight gets STOP_GRACE to
+        // finish and is otherwise abandoned; a failed round never ends the loop.
         let finished = tokio::select! {
             r = &mut this_round => Some(r),
             _ = stop_rx.wait_for(|s| *s) => {
@@ -102,6 +104,7 @@ async fn embed_backlog(ctx: &Context, budget: Duration, stop: &watch::Receiver<b
         _ => return,
     };
     let lock_path = lock::lock_path(&crate::paths::state_dir(), &ctx.location.key);
+    // Rule 28: the backlog embeds under the host's sync lock, never beside a sync.
     let _lock = match lock::acquire(&lock_path, true, |_| {}) {
         Ok(lock::Acquired::Locked(l)) => l,
         _ => return,
@@ -137,7 +140,7 @@ fn report_round(
             } else if report.outcome != Outcome::Skipped {
                 *failures = 0;
             }
-            if args.json {
+            if args.output.json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
                 print_human(&report);
@@ -161,6 +164,7 @@ fn report_round(
 /// The pause before the next round: `every`, doubled per consecutive failure
 /// (up to 16x), capped at an hour but never below `every`.
 fn backoff(every: Duration, failures: u32) -> Duration {
+    // Rule 15: the pause doubles per consecutive failure, up to 16×, at most an hour.
     let factor = 1u32 << failures.min(4);
     every.saturating_mul(factor).min(MAX_BACKOFF.max(every))
 }

@@ -24,7 +24,7 @@ pub async fn run(ctx: &Context, args: EraseArgs) -> anyhow::Result<ExitCode> {
         lease_ttl: ctx.upkeep.lease_ttl,
     };
     if args.log {
-        return print_log(&store, args.json).await;
+        return print_log(&store, args.output.json).await;
     }
     if args.forget_tombstone {
         return forget(&store, &args, &opts).await;
@@ -48,7 +48,7 @@ pub async fn run(ctx: &Context, args: EraseArgs) -> anyhow::Result<ExitCode> {
     let plan = erase::plan(&store, &selection).await?;
     if args.dry_run || plan.sessions.is_empty() {
         let report = erase::preview(&selection, plan);
-        if args.json {
+        if args.output.json {
             output::print_json(&report)?;
         } else {
             print_plan(&report);
@@ -69,14 +69,14 @@ pub async fn run(ctx: &Context, args: EraseArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     }
-    let quiet = args.json;
+    let quiet = args.output.json;
     let progress = |line: &str| {
         if !quiet {
             eprintln!("{line}");
         }
     };
     let report = erase::execute(&store, &selection, plan, &opts, &progress).await?;
-    if args.json {
+    if args.output.json {
         output::print_json(&report)?;
     } else {
         print_done(&report);
@@ -121,7 +121,7 @@ async fn forget(store: &Store, args: &EraseArgs, opts: &EraseOptions) -> anyhow:
         bail!("pass --yes to confirm when not on a terminal");
     }
     let record = erase::forget(store, ids, opts).await?;
-    if args.json {
+    if args.output.json {
         output::print_json(&record)?;
     } else {
         for id in &record.session_ids {

@@ -15,14 +15,14 @@ pub async fn run(ctx: &Context, args: MaintainArgs) -> anyhow::Result<ExitCode> 
         dry_run: args.dry_run,
         lease_ttl: ctx.upkeep.lease_ttl,
     };
-    let quiet = args.json;
+    let quiet = args.output.json;
     let progress = |line: &str| {
         if !quiet {
             eprintln!("{line}");
         }
     };
     let report = maintain::run(&store, &opts, &progress).await?;
-    if args.json {
+    if args.output.json {
         output::print_json(&report)?;
     } else {
         print_human(&report);

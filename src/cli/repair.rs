@@ -15,7 +15,7 @@ pub async fn run(ctx: &Context, args: RepairArgs) -> anyhow::Result<ExitCode> {
         dry_run: args.dry_run,
         embedder: ctx.embedder.clone(),
     };
-    let quiet = args.json;
+    let quiet = args.output.json;
     let progress = |line: &str| {
         if !quiet {
             eprintln!("{line}");
@@ -27,7 +27,7 @@ pub async fn run(ctx: &Context, args: RepairArgs) -> anyhow::Result<ExitCode> {
     } else {
         scoping::run(&store, &opts, &progress).await?
     };
-    if args.json {
+    if args.output.json {
         output::print_json(&report)?;
         return Ok(ExitCode::SUCCESS);
     }

@@ -14,10 +14,10 @@ pub async fn run(ctx: &Context, args: ResumeArgs) -> anyhow::Result<ExitCode> {
         &args.to,
         args.out.as_deref(),
         &ctx.host,
-        args.redact,
+        args.redaction.redact,
     )
     .await?;
-    if args.json {
+    if args.output.json {
         output::print_json(&done)?;
     } else {
         let how = if done.byte_exact {

@@ -28,7 +28,7 @@ pub async fn run(ctx: &Context, args: SearchArgs) -> anyhow::Result<ExitCode> {
         per_session: Some(args.per_session),
     };
     let mut request = params.into_request(Default::default(), chrono::Utc::now())?;
-    request.redact = args.redact;
+    request.redact = args.redaction.redact;
     // The model loads on a thread of its own while the store opens and the
     // full-text arm runs: loading it is a good share of a cold search.
     let loading = (request.mode != Mode::Fts).then(|| {
@@ -46,10 +46,10 @@ pub async fn run(ctx: &Context, args: SearchArgs) -> anyhow::Result<ExitCode> {
     };
     let store = Store::open_only(&ctx.location, &[TableKind::Search]).await?;
     let mut response = search::search(&store, embedder, &request).await?;
-    if args.redact {
+    if args.redaction.redact {
         crate::archive::mask_hits(&mut response);
     }
-    if args.json {
+    if args.output.json {
         output::print_json(&response)?;
         return Ok(ExitCode::SUCCESS);
     }

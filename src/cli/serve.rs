@@ -18,7 +18,7 @@ pub async fn mcp(ctx: &Context, args: McpArgs) -> anyhow::Result<ExitCode> {
     let shared = Arc::new(Shared {
         store: LazyStore::new(ctx.location.clone(), Some(FRESH_WITHIN)),
         embedder: ctx.embedder.clone(),
-        redact: args.redact,
+        redact: args.redaction.redact,
     });
     crate::mcp::serve_stdio(shared).await?;
     Ok(ExitCode::SUCCESS)
@@ -30,6 +30,7 @@ pub async fn serve(ctx: &Context, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let shared = Arc::new(Shared {
         store: LazyStore::new(ctx.location.clone(), Some(FRESH_WITHIN)),
         embedder: ctx.embedder.clone(),
+        // Rule 33: `pond serve` masks secrets in every answer unless told not to.
         redact: !args.no_redact,
     });
     let spool_dir = args.spool.unwrap_or_else(|| {

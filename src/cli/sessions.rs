@@ -18,7 +18,7 @@ pub async fn run(ctx: &Context, args: SessionsArgs) -> anyhow::Result<ExitCode> 
     let lines = archive::list_sessions_page(&store, &View::default(), &params, 0, args.limit)
         .await?
         .sessions;
-    if args.json {
+    if args.output.json {
         output::print_json(&lines)?;
         return Ok(ExitCode::SUCCESS);
     }

@@ -43,11 +43,11 @@ pub async fn run(ctx: &Context, args: ShowArgs) -> anyhow::Result<ExitCode> {
     }
     messages.sort_by_key(|m| m.seq);
     let redacted = store.redacted_sessions([id.as_str()]).await?.contains(&id);
-    if args.redact {
+    if args.redaction.redact {
         crate::redact::mask_transcript(&mut session, &mut messages);
     }
 
-    if args.json {
+    if args.output.json {
         output::print_json(&Transcript {
             session,
             redacted,

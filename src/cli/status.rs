@@ -76,7 +76,7 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<ExitCode> {
         Err(e) => return Err(e.into()),
     }
 
-    if args.json {
+    if args.output.json {
         output::print_json(&status)?;
     } else {
         print_human(&status);
@@ -267,6 +267,7 @@ async fn fleet(ctx: &Context, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open(&ctx.location, OpenMode::Existing).await?;
     let now = Utc::now();
     let stale_after = chrono::Duration::from_std(args.stale_after).unwrap_or(chrono::Duration::MAX);
+    // Rule 16: the fleet view reads one row per host, never the run history.
     let hosts: Vec<HostStatus> = store
         .hosts()
         .await?
@@ -281,6 +282,7 @@ async fn fleet(ctx: &Context, args: &StatusArgs) -> anyhow::Result<ExitCode> {
             }
         })
         .collect();
+    // Rule 46: each ephemeral group is one line, and is never judged stale.
     let groups: Vec<GroupStatus> = store
         .host_groups()
         .await?
@@ -305,7 +307,7 @@ async fn fleet(ctx: &Context, args: &StatusArgs) -> anyhow::Result<ExitCode> {
         groups,
         totals,
     };
-    if args.json {
+    if args.output.json {
         output::print_json(&fleet)?;
         return Ok(ExitCode::SUCCESS);
     }

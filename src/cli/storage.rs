@@ -12,7 +12,7 @@ pub async fn check(ctx: &Context, args: StorageCheckArgs) -> anyhow::Result<Exit
         None => ctx.location.clone(),
     };
     let report = probe::probe(&location).await;
-    if args.json {
+    if args.output.json {
         output::print_json(&report)?;
     } else {
         println!("store: {}", report.store);

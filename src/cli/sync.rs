@@ -39,11 +39,11 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> anyhow::Result<ExitCode> {
         no_wait: args.no_wait,
         dry_run: args.dry_run,
         allow_unsafe_store: args.allow_unsafe_store,
-        progress: !args.json && std::io::stderr().is_terminal(),
+        progress: !args.output.json && std::io::stderr().is_terminal(),
         upkeep: args.upkeep,
     };
     let report = round(ctx, &spec).await?;
-    if args.json {
+    if args.output.json {
         output::print_json(&report)?;
     } else {
         print_human(&report);
@@ -82,6 +82,8 @@ pub fn select_adapters(
 pub async fn round(ctx: &Context, spec: &RoundSpec) -> anyhow::Result<SyncReport> {
     use tracing::Instrument;
     use tracing::field::Empty;
+    // Rule 18: each sync is one trace under a root `pond.sync` span holding the
+    // report's outcome, error and counts; its metrics follow from the same report.
     let span = tracing::info_span!(
         parent: None,
         "pond.sync",
@@ -126,6 +128,7 @@ async fn round_inner(ctx: &Context, spec: &RoundSpec) -> anyhow::Result<SyncRepo
         eprintln!("pond: waiting for the sync already running on this host: {who}");
     })? {
         Acquired::Locked(l) => l,
+        // Rule 7: with `--no-wait` a busy lock ends the run as `skipped`, exit 0.
         Acquired::Busy(holder) => {
             let mut report = SyncReport::new(&ctx.location.display, &ctx.host, names, spec.dry_run);
             report.outcome = Outcome::Skipped;
@@ -179,6 +182,8 @@ async fn round_inner(ctx: &Context, spec: &RoundSpec) -> anyhow::Result<SyncRepo
     report.finish(result.err().map(|e| format!("{e:#}")));
 
     if !spec.dry_run {
+        // Rule 16: every run that ran is recorded in the shared store; if that
+        // fails, the local record says so in `shared_record_error`.
         report.shared_record_error = match &opened {
             Some(store) => {
                 use tracing::Instrument;
@@ -199,6 +204,7 @@ async fn round_inner(ctx: &Context, spec: &RoundSpec) -> anyhow::Result<SyncRepo
         {
             report.upkeep = Some(super::maintain::when_due(ctx, store, &progress).await);
         }
+        // Rule 8: every run that ran, failed ones included, leaves its last-sync record.
         if let Err(e) = write_last_sync(&state_dir, &ctx.location.key, &report) {
             eprintln!("pond: warning: cannot write the last-sync record: {e}");
         }
@@ -243,6 +249,8 @@ pub(super) async fn refuse_unsafe_store(
             .iter()
             .find(|c| !c.ok)
             .map(|c| format!("{}: {}", c.name, c.detail));
+        // Rule 13: a remote store without conditional put is refused unless
+        // `--allow-unsafe-store`; an unusable one fails the sync with the cause.
         match probe.verdict {
             Verdict::Safe => {}
             Verdict::NoConditionalPut if allow_unsafe => {
@@ -368,14 +376,14 @@ async fn push(ctx: &Context, args: SyncArgs, server: url::Url) -> anyhow::Result
         path: args.path,
         state_dir: crate::paths::state_dir(),
     };
-    let show = !args.json && std::io::stderr().is_terminal();
+    let show = !args.output.json && std::io::stderr().is_terminal();
     let report = crate::push::push(&opts, &|line| {
         if show {
             eprintln!("{line}");
         }
     })
     .await?;
-    if args.json {
+    if args.output.json {
         output::print_json(&report)?;
     } else {
         println!(

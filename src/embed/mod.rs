@@ -182,6 +182,8 @@ pub fn load(choice: &ModelChoice) -> Result<Box<dyn Embedder>, NoModel> {
                     return Err(NoModel::Missing(needed.clone()));
                 }
             }
+            // Rule 28: a transformer without the PCA axes distilled from it is refused,
+            // with the command that makes them.
             if !distilled_from(projection, &files.model_dir) {
                 return Err(NoModel::Broken(format!(
                     "{} is missing or was not made from {}; run `pond model distill --from {}` to make it",

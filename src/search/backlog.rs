@@ -41,6 +41,8 @@ pub async fn drain(
     if !store.has_table(TableKind::Search) {
         return Ok(report);
     }
+    // Rule 26: rows without a vector of this model get one in keyed batches that
+    // can stop and resume anywhere.
     while keep_going() {
         let docs = store.embedding_backlog(&model, batch.max(1)).await?;
         if docs.is_empty() {
@@ -57,6 +59,7 @@ pub async fn drain(
         store.note_embed_model(&model).await?;
         progress(report.rows);
     }
+    // Rule 26: a model no row uses any more is dropped from the store's list.
     for other in store.embed_models().into_iter().filter(|m| *m != model) {
         let left = store
             .count(

@@ -91,7 +91,10 @@ pub fn documents<'m, 'c>(
             if text.trim().is_empty() {
                 continue;
             }
+            // Rule 20: one search row per part with text, labelled with its kind, tool,
+            // role, client, project, host and time.
             docs.push(SearchDoc {
+                // Rule 21: keyed `<message>#<part>`, so a re-sync adds no search row.
                 id: format!("{}#{part_no}", m.id),
                 message_id: m.id.clone(),
                 session_id: m.session_id.clone(),

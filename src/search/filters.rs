@@ -92,11 +92,7 @@ impl Filters {
         }
         if let Some(s) = &self.session {
             // A key's prefix, or the client's own id's (rule 40).
-            clauses.push(format!(
-                "(session_id LIKE {} OR session_id LIKE {})",
-                sql_str(&format!("{s}%")),
-                sql_str(&format!("%:{s}%"))
-            ));
+            clauses.push(crate::store::key_or_prefix_sql("session_id", s));
         }
         clauses.extend(self.within.to_sql());
         if let Some(t) = self.since {

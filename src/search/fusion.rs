@@ -38,6 +38,7 @@ pub struct SessionGroup {
 /// Fuses two ranked lists (best first). A part found by both arms sums both
 /// contributions.
 pub fn rrf(fts: Vec<SearchRow>, vector: Vec<SearchRow>) -> Vec<Ranked> {
+    // Rule 25: k and the arm weights are tuned so hybrid never ranks below the better arm.
     rrf_weighted(fts, vector, FTS_WEIGHT, VECTOR_WEIGHT, RRF_K)
 }
 

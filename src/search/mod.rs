@@ -70,6 +70,7 @@ pub enum SearchError {
 /// One result: the best-matching part of one session.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Hit {
+    // Rule 22: these fields are the documented `--json` contract that scripts parse.
     pub session_id: String,
     pub message_id: String,
     pub client: String,
@@ -150,7 +151,9 @@ pub async fn rank<'e>(
     if req.query.trim().is_empty() {
         return Err(SearchError::EmptyQuery);
     }
+    // Rule 23: an unknown kind or role, or an empty time range, is refused with why.
     req.filters.validate()?;
+    // Rule 24: with nothing indexed yet, search says to run `pond sync`.
     if !store.has_table(TableKind::Search) || !store.has_fts_index().await? {
         return Ok(Ranking {
             mode: req.mode,
@@ -160,6 +163,7 @@ pub async fn rank<'e>(
             notices: vec!["nothing is indexed for search yet; run `pond sync`".into()],
         });
     }
+    // Rule 23: one predicate, pushed into both the full-text and the vector query.
     let filter = req.filters.to_sql();
     let pool = pool_size(req);
 
@@ -178,6 +182,8 @@ pub async fn rank<'e>(
             Err(why) => return Ok(VectorArm::NoModel(why.clone())),
         };
         let model = e.model_id().to_string();
+        // Rule 26: only vectors of this search's own model are compared; without any,
+        // the search says so.
         // Only vectors of the same model are comparable. A store of one
         // model needs no per-row check, which would cost a column scan.
         let filter = match store.embed_models().as_slice() {
@@ -222,6 +228,7 @@ pub async fn rank<'e>(
                 notice: None,
             });
         }
+        // Rule 25: hybrid fuses only the vector arm's first candidates.
         let depth = match req.mode {
             Mode::Hybrid => pool.min(HYBRID_VECTOR_DEPTH),
             _ => pool,
@@ -235,12 +242,15 @@ pub async fn rank<'e>(
             notice: None,
         })
     };
+    // Rule 23: `in_scope` counts what the filters let in, so an empty scope shows.
     let scope_filter = scope_filter(&req.filters);
     let scope = store.count(TableKind::Search, Some(&scope_filter));
     let (fts, vector, in_scope) = tokio::join!(fts, vector, scope);
     let (fts, vector, in_scope) = (fts?, vector?, in_scope? as u64);
 
     let mut notices = Vec::new();
+    // Rule 24: without a model hybrid runs full text with a notice saying why, and
+    // `--mode vector` is an error naming the fix.
     let (mode, vector, embed_model) = match (req.mode, vector) {
         (_, VectorArm::NotAsked) => (Mode::Fts, Vec::new(), None),
         (Mode::Vector, VectorArm::NoModel(why)) => return Err(SearchError::NoModel(why)),

@@ -144,6 +144,7 @@ pub fn snippet(text: &str, terms: &[String]) -> Snippet {
 /// (`--redact`): what a redacted search should show, highlights included,
 /// which masking the snippet afterwards has to drop.
 pub fn masked_snippet(text: &str, terms: &[String]) -> Snippet {
+    // Rule 33: the text is masked before the window is cut.
     snippet(&crate::redact::redact_str(text), terms)
 }
 

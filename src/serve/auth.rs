@@ -26,6 +26,8 @@ pub(crate) async fn require_token(
     // token closes a loopback server to callers without one at once, as the
     // docs promise, rather than at its next restart.
     let tokens = state.tokens.current();
+    // Rule 36: beyond loopback, or once any token exists, a request without a
+    // known bearer token is refused with 401.
     let grant = if !state.loopback || !tokens.is_empty() {
         match bearer(&request).and_then(|t| access::verify(&tokens, t)) {
             Some(grant) => grant,

@@ -166,6 +166,8 @@ pub(crate) async fn check(
             "a request must name its host (Host header)",
         );
     };
+    // Rule 36: a request must name this server and carry no foreign `Origin`,
+    // so no web page can rebind a name to it or post to it.
     for named in [&from_header, &from_target].into_iter().flatten() {
         if !state.hosts.accepts(named) {
             tracing::warn!(host = %named.name, "refused a request naming another host");

@@ -485,6 +485,8 @@ async fn run_pipeline(
             return report;
         }
     };
+    // Rule 37: an upload is ingested by the sync pipeline itself, as the sending
+    // host and with its root, so the archive equals a direct sync's.
     let opts = SyncOptions {
         adapters: vec![adapter],
         path: Some(files.to_path_buf()),

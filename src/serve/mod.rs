@@ -246,6 +246,7 @@ async fn limit_mcp_body(request: axum::extract::Request, next: axum::middleware:
 /// Serves until interrupted (Ctrl-C or SIGTERM), then finishes open requests.
 pub async fn run(shared: Arc<Shared>, opts: ServeOptions) -> anyhow::Result<()> {
     let loopback = opts.listen.ip().is_loopback();
+    // Rule 36: a server will not listen beyond loopback without tokens.
     if !loopback && opts.tokens.is_empty() {
         return Err(ServeError::NoTokens(opts.listen).into());
     }

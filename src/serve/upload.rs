@@ -68,6 +68,8 @@ pub(super) async fn receive(target: &Path, body: Body, max: usize) -> Result<Upl
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    // Rule 37: each upload gets a temporary file of its own, so two uploads of
+    // one path never touch each other's bytes.
     let mut upload = Upload {
         tmp: dir.join(format!(".{name}.upload-{}", unique_suffix())),
         bytes: 0,

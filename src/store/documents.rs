@@ -193,6 +193,8 @@ impl Generations {
                         .ok_or_else(|| damaged(&row.record, base, "was not resolved first"))?;
                     let out = decode(base_bytes, &row.record.bytes, row.record.length)
                         .map_err(|e| damaged(&row.record, base, &format!("does not apply: {e}")))?;
+                    // Rule 43: each patch step must give its record's length and SHA-256,
+                    // else it is an error, never other bytes.
                     if out.len() as u64 != row.record.length
                         || sha256_hex(&out) != row.record.sha256
                     {
@@ -272,6 +274,8 @@ impl Store {
             .collect();
         let mut generations = Generations::default();
         self.fetch_bases(&mut generations, &bases).await?;
+        // Rule 43: a generation is a patch on the one before only if that is stored,
+        // the chain stays short and the patch is at most an eighth of the document.
         for (record, base) in candidates.into_iter().zip(bases) {
             match generations.depth(&base) {
                 Ok(Some(depth)) if depth + 1 < MAX_CHAIN => {}
@@ -362,6 +366,8 @@ impl Store {
         if has_column(&current) {
             return Ok(());
         }
+        // Rule 43: format stamped before `patch_base` exists, so a binary that
+        // would export a patch as the document refuses the store.
         self.stamp_current_format().await?;
         let added = table
             .add_columns()

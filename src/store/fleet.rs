@@ -275,6 +275,8 @@ impl Store {
     /// without a key join (its ids are unique per host and start time; a
     /// retry is keyed, see [`Store::append_new`]).
     pub async fn record_runs(&self, runs: &[RunRow]) -> Result<(), StoreError> {
+        // Rule 16: each run goes into `sync_runs` (a quiet one only into its
+        // host's row) and is folded into the one row per host that status reads.
         let history: Vec<&RunRow> = runs
             .iter()
             .filter(|r| {
@@ -287,6 +289,7 @@ impl Store {
                 .await?;
         }
         for table in [TableKind::Hosts, TableKind::HostGroups] {
+            // Rule 46: an ephemeral host's run folds into its group's row, not a host row.
             // An ephemeral host's run is its group's latest run.
             let mine: Vec<&RunRow> = runs
                 .iter()

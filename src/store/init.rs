@@ -62,6 +62,8 @@ pub(super) async fn gate(location: &StoreLocation, tag: &str) -> Result<Role, St
     if os.head(&ready).await.is_ok() {
         return Ok(Role::Opener);
     }
+    // Rule 11: one host wins the put-if-absent of `init-<tag>` and creates the
+    // tables; the others wait for `ready-<tag>` and only open.
     let claim = os
         .put_opts(
             &marker(&prefix, "init", tag),

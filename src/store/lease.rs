@@ -168,6 +168,8 @@ pub async fn take(
         None => 1,
     };
     let record = record_for(holder, ttl);
+    // Rule 41: the lease is the next epoch created by put-if-absent, so two hosts
+    // can never both hold it; an expired one is simply taken over.
     if !create(os.as_ref(), &dir, next, &record)
         .await
         .map_err(fail)?

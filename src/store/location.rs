@@ -28,6 +28,7 @@ pub struct StoreLocation {
 /// Per-request limits for remote stores unless the user sets their own, so an
 /// unreachable endpoint fails in seconds rather than minutes.
 const REMOTE_DEFAULTS: &[(&str, &str)] = &[
+    // Rule 13: requests time out and retries are bounded, so a dead store fails in seconds.
     ("connect_timeout", "5s"),
     ("timeout", "300s"),
     ("client_max_retries", "3"),
@@ -52,6 +53,7 @@ impl StoreLocation {
                     input: redact_raw(input),
                     reason: e.to_string(),
                 })?;
+                // Rule 14: only the URL without user info and query is ever shown.
                 let mut shown = url.clone();
                 let _ = shown.set_username("");
                 let _ = shown.set_password(None);
@@ -120,6 +122,8 @@ impl StoreLocation {
     /// the standard credential variables.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
+        // Rule 14: errors from lower layers lose the raw URI, secret options and
+        // credential variables before anyone sees them.
         if self.uri != self.display {
             out = out.replace(&self.uri, &self.display);
         }

@@ -12,11 +12,13 @@ mod init;
 pub mod lazy;
 pub mod lease;
 mod location;
+mod meta;
 pub mod probe;
 pub mod redactions;
 pub mod retry;
 pub mod schema;
 pub mod search;
+mod sql;
 pub mod upkeep;
 mod write;
 
@@ -29,6 +31,9 @@ use lancedb::query::{ExecutableQuery, QueryBase, Select};
 use lancedb::{Connection, Table};
 
 pub use location::StoreLocation;
+use meta::meta_batch;
+pub use meta::stamp_format_version;
+pub use sql::{key_or_prefix_sql, like_escape, scoped_key_sql, sql_in, sql_str, starts_with_sql};
 
 /// The on-store layout this binary reads and writes. Bump it when a change
 /// would make an older binary misread the store.
@@ -320,6 +325,8 @@ impl Store {
 
     /// Creates whatever tables are missing, one host at a time (see [`init`]).
     async fn create_tables(&self) -> Result<(), StoreError> {
+        // Rule 11: the election is named after the table set, so a release with
+        // a new table elects one host to add it to an older store (rule 27).
         let tag = init::table_set_tag(
             std::iter::once(schema::META).chain(ALL_TABLES.iter().map(|k| k.name())),
         );
@@ -365,75 +372,6 @@ impl Store {
         }
     }
 
-    /// The embedding models whose vectors the store holds.
-    pub fn embed_models(&self) -> Vec<String> {
-        self.embed_models
-            .lock()
-            .map(|m| m.clone())
-            .unwrap_or_default()
-    }
-
-    /// Records that the store holds vectors of `model` (once per model).
-    pub async fn note_embed_model(&self, model: &str) -> Result<(), StoreError> {
-        if self.embed_models().iter().any(|m| m == model) {
-            return Ok(());
-        }
-        self.note_meta(EMBED_MODEL_KEY, model).await?;
-        if let Ok(mut models) = self.embed_models.lock() {
-            models.push(model.to_string());
-        }
-        Ok(())
-    }
-
-    /// Whether the messages stored before the search table existed still
-    /// need their search rows.
-    pub fn needs_search_backfill(&self) -> bool {
-        !self.search_backfilled.load(Ordering::Relaxed)
-    }
-
-    pub async fn mark_search_backfilled(&self) -> Result<(), StoreError> {
-        self.note_meta(SEARCH_BACKFILLED_KEY, "true").await?;
-        self.search_backfilled.store(true, Ordering::Relaxed);
-        Ok(())
-    }
-
-    /// Whether the store still holds keys written before ids were scoped
-    /// by client (format 1).
-    pub fn needs_id_scoping(&self) -> bool {
-        !self.ids_scoped.load(Ordering::Relaxed)
-    }
-
-    /// Records the store's format as this binary's, so older binaries
-    /// refuse it from their next open on.
-    pub async fn stamp_current_format(&self) -> Result<(), StoreError> {
-        self.note_meta(FORMAT_KEY, &FORMAT_VERSION.to_string())
-            .await
-    }
-
-    pub async fn mark_ids_scoped(&self) -> Result<(), StoreError> {
-        self.note_meta(IDS_SCOPED_KEY, "true").await?;
-        self.ids_scoped.store(true, Ordering::Relaxed);
-        Ok(())
-    }
-
-    async fn meta_table(&self) -> Result<Table, StoreError> {
-        self.db
-            .open_table(schema::META)
-            .execute()
-            .await
-            .map_err(|e| lance_error(&self.location, "open pond_meta", e))
-    }
-
-    /// Appends one (key, value) row to `pond_meta`.
-    async fn note_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        let meta = self.meta_table().await?;
-        meta.add(meta_batch(key, value)?)
-            .execute()
-            .await
-            .map_err(|e| lance_error(&self.location, &format!("record {key} in pond_meta"), e))?;
-        Ok(())
-    }
-
     /// One page of a table in storage order, for work too big to hold at once.
     pub async fn scan_page(
         &self,
@@ -470,23 +408,6 @@ impl Store {
             .map_err(|e| lance_error(&self.location, &op(), e))
     }
 
-    /// Forgets a model once no row holds its vectors, so searches stop
-    /// filtering on the row's model.
-    pub async fn forget_embed_model(&self, model: &str) -> Result<(), StoreError> {
-        let meta = self.meta_table().await?;
-        meta.delete(&format!(
-            "key = {} AND value = {}",
-            sql_str(EMBED_MODEL_KEY),
-            sql_str(model)
-        ))
-        .await
-        .map_err(|e| lance_error(&self.location, "forget embedding model", e))?;
-        if let Ok(mut models) = self.embed_models.lock() {
-            models.retain(|m| m != model);
-        }
-        Ok(())
-    }
-
     /// How many writes were retried since the store was opened.
     pub fn retries(&self) -> u64 {
         self.retries.load(Ordering::Relaxed)
@@ -503,50 +424,6 @@ impl Store {
 
     pub fn location(&self) -> &StoreLocation {
         &self.location
-    }
-
-    /// Refuses a store written by a newer pond.
-    async fn check_format(&self) -> Result<(), StoreError> {
-        let meta = match self.db.open_table(schema::META).execute().await {
-            Ok(t) => t,
-            Err(lancedb::Error::TableNotFound { .. }) => {
-                return Err(StoreError::NotFound(self.location.display.clone()));
-            }
-            Err(e) => return Err(lance_error(&self.location, "open pond_meta", e)),
-        };
-        let entries = read_meta(&meta)
-            .await
-            .map_err(|e| lance_error(&self.location, "read pond_meta", e))?;
-        let found = entries
-            .iter()
-            .filter(|(k, _)| k == FORMAT_KEY)
-            .filter_map(|(_, v)| v.parse::<u32>().ok())
-            .max();
-        self.search_backfilled.store(
-            entries.iter().any(|(k, _)| k == SEARCH_BACKFILLED_KEY),
-            Ordering::Relaxed,
-        );
-        self.ids_scoped.store(
-            entries.iter().any(|(k, _)| k == IDS_SCOPED_KEY),
-            Ordering::Relaxed,
-        );
-        if let Ok(mut models) = self.embed_models.lock() {
-            *models = entries
-                .into_iter()
-                .filter(|(k, _)| k == EMBED_MODEL_KEY)
-                .map(|(_, v)| v)
-                .collect();
-            models.sort();
-            models.dedup();
-        }
-        match found {
-            Some(found) if found > FORMAT_VERSION => Err(StoreError::NewerFormat {
-                location: self.location.display.clone(),
-                found,
-                supported: FORMAT_VERSION,
-            }),
-            _ => Ok(()),
-        }
     }
 
     fn table(&self, kind: TableKind) -> Result<&Table, StoreError> {
@@ -574,6 +451,8 @@ impl Store {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<T, StoreError>>,
     {
+        // Rule 42: a read that finds its version pruned moves to the newest
+        // version and reads once more, so no `Not found` reaches the caller.
         match read().await {
             Err(e) if e.is_missing_file() => {
                 tracing::debug!(
@@ -665,50 +544,6 @@ fn lance_error(location: &StoreLocation, operation: &str, source: lancedb::Error
     }
 }
 
-fn meta_batch(key: &str, value: &str) -> Result<RecordBatch, StoreError> {
-    RecordBatch::try_new(
-        schema::meta_schema(),
-        vec![
-            std::sync::Arc::new(arrow_array::StringArray::from(vec![key])),
-            std::sync::Arc::new(arrow_array::StringArray::from(vec![value])),
-        ],
-    )
-    .map_err(|e| StoreError::Schema(e.to_string()))
-}
-
-/// Every (key, value) of `pond_meta`: a handful of rows, read once per open.
-async fn read_meta(meta: &Table) -> lancedb::Result<Vec<(String, String)>> {
-    let batches: Vec<RecordBatch> = meta.query().execute().await?.try_collect().await?;
-    let mut entries = Vec::new();
-    for b in &batches {
-        let c = schema::Columns::new(b);
-        let (Ok(keys), Ok(values)) = (c.str("key"), c.str("value")) else {
-            continue;
-        };
-        for (k, v) in keys.iter().zip(values.iter()) {
-            if let (Some(k), Some(v)) = (k, v) {
-                entries.push((k.to_string(), v.to_string()));
-            }
-        }
-    }
-    Ok(entries)
-}
-
-/// Records `version` as the store's format. Used by upgrades, and by tests
-/// that need a store from the future.
-pub async fn stamp_format_version(
-    location: &StoreLocation,
-    version: u32,
-) -> Result<(), StoreError> {
-    let store = Store::open(location, OpenMode::Create).await?;
-    let meta = store.meta_table().await?;
-    meta.add(meta_batch(FORMAT_KEY, &version.to_string())?)
-        .execute()
-        .await
-        .map_err(|e| lance_error(location, "stamp format version", e))?;
-    Ok(())
-}
-
 /// Empties the search table and marks the store as needing its messages
 /// indexed again, which the next sync does. For rebuilding search from the
 /// stored messages, and for tests of a store from before search existed.
@@ -726,11 +561,6 @@ pub async fn reset_search(location: &StoreLocation) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Quotes a value for an SQL filter.
-pub fn sql_str(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "''"))
-}
-
 /// Lets Lance compute (encode, compress, build indexes) on every core.
 ///
 /// Lance holds two cores back for I/O, so on a 2-core machine it compresses
@@ -746,10 +576,4 @@ pub unsafe fn compute_on_every_core() {
         // SAFETY: the caller guarantees no other thread reads the environment.
         unsafe { std::env::set_var("LANCE_CPU_THREADS", cores.to_string()) };
     }
-}
-
-/// `column IN (...)` for a set of string values.
-pub fn sql_in<'a>(column: &str, values: impl IntoIterator<Item = &'a str>) -> String {
-    let list: Vec<String> = values.into_iter().map(sql_str).collect();
-    format!("{column} IN ({})", list.join(", "))
 }

@@ -180,6 +180,8 @@ async fn probe_unredacted(location: &StoreLocation) -> ProbeReport {
         c.ok = list_ok;
     }
 
+    // Rule 13: a store whose second create of one object succeeds has no
+    // conditional put, and would silently lose commits.
     let create_again = store
         .put_opts(
             &path,

@@ -44,6 +44,8 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = lancedb::Result<T>>,
 {
+    // Rule 11: a lost commit race reruns the whole keyed write, with jittered
+    // exponential backoff bounded in attempts and total time.
     let backoff = ExponentialBuilder::default()
         .with_min_delay(policy.min_delay)
         .with_max_delay(policy.max_delay)

@@ -163,6 +163,7 @@ pub fn search_batch(
             docs.len()
         )));
     }
+    // Rule 20: every stored vector carries the id of the model that made it.
     for v in vectors {
         match v {
             Some(v) if v.len() == VECTOR_DIM as usize => {

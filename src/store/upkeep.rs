@@ -234,6 +234,8 @@ impl Store {
         // The tail first: the fragments the latest syncs wrote are the
         // ones every merge scans until they are folded.
         for task in tasks.iter().rev() {
+            // Rule 41: past its patience a compaction commits the groups it rewrote
+            // (at least one) and leaves the rest, so every run moves.
             if !rewritten.is_empty() && deadline.is_some_and(|d| Instant::now() >= d) {
                 break;
             }
@@ -339,6 +341,7 @@ impl Store {
             .list_versions()
             .await
             .map_err(|e| lance_error(&self.location, &what, e))?;
+        // Rule 41: only versions superseded for longer than the retention are pruned.
         let Some(cutoff) = prune_cutoff(
             versions.iter().map(|v| v.timestamp).collect(),
             Utc::now(),

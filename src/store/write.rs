@@ -83,6 +83,8 @@ impl Store {
                 tracing::debug!(secs = started.elapsed().as_secs_f64(), rows, "{what}");
                 Ok(rows)
             }
+            // Rule 2: only the first attempt appends; a retry is a keyed insert,
+            // since the failed attempt may have landed.
             Err(e) if retry::is_retryable(&e) => {
                 self.retries.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(error = %e, "{what} failed; inserting by key instead");
@@ -152,6 +154,8 @@ impl Store {
             async move {
                 let schema = batch.schema();
                 let reader = RecordBatchIterator::new(vec![Ok(batch)], schema);
+                // Rule 2: every keyed write joins on `id`: rows already stored are
+                // never inserted twice, however often the write is repeated.
                 let mut merge = table.merge_insert(&["id"]);
                 if let Some(condition) = update {
                     merge.when_matched_update_all(condition);

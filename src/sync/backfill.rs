@@ -108,6 +108,7 @@ pub async fn run(
         offset += rows;
         progress(&format!("indexed {offset} of {total} stored messages"));
     }
+    // Rule 27: marked done only once every page is indexed; a cut-short run is redone.
     store.mark_search_backfilled().await?;
     Ok(())
 }

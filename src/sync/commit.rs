@@ -34,8 +34,12 @@ pub(super) async fn commit(
         return Ok(());
     }
     let now = Utc::now();
+    // Rule 12: derived rows first, raw records after them, cursors last, so a
+    // stored raw record proves its session and messages are there.
     commit_derived(store, opts, client, &batch, now, report).await?;
 
+    // Rule 2: only a file the store has no record of, under a held host lock,
+    // is appended; every other raw record is a keyed insert.
     let appendable = |w: &&FileWork| opts.host_locked && w.fresh;
     let fresh_raw: Vec<RawRecord> = batch
         .iter()
@@ -116,6 +120,8 @@ pub(super) async fn commit_derived(
     }
     let ids: Vec<&str> = touched.keys().copied().collect();
     let existing = stored_sessions(store, &ids).await?;
+    // Rule 37: a host-limited ingest may not change a session stored for another
+    // host (checked again here, just before anything is written).
     refuse_foreign(opts, &existing)?;
 
     if opts.dry_run {
@@ -146,10 +152,13 @@ pub(super) async fn commit_derived(
     // The two tables are independent: committing them concurrently keeps
     // both cores busy (most of a commit is compression inside Lance).
     let messages_batch = schema::messages_batch(&messages, now)?;
+    // Rule 31: messages are inserted by key, so a rewritten document adds only
+    // the messages whose ids are new.
     let (messages_inserted, search_inserted) = tokio::join!(
         store.insert_absent(TableKind::Messages, messages_batch),
         async {
             match search {
+                // Rule 21: search rows are inserted only where their key is absent.
                 Some(batch) => store.insert_absent(TableKind::Search, batch).await,
                 None => Ok(0),
             }
@@ -189,6 +198,7 @@ pub(super) async fn commit_derived(
             }
         }
     }
+    // Rule 38: a session stored with secrets masked is marked so in `redactions`.
     if opts.redact {
         store
             .insert_absent(
@@ -258,6 +268,8 @@ async fn write_sessions(
                 )
             })
             .collect();
+        // Rule 39: a session row is written only if its count and times move
+        // forward; a lost race re-reads, recounts and tries again.
         let (inserted, updated) = store
             .upsert_where(
                 TableKind::Sessions,

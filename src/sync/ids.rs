@@ -25,6 +25,7 @@ impl IdScope {
     }
 
     pub fn of(client: &str, ids_are_global: bool, host: &str) -> IdScope {
+        // Rule 40: keys carry the client, and the host too where ids are only local.
         let prefix = if ids_are_global {
             format!("{client}:")
         } else {

@@ -40,6 +40,8 @@ pub(super) fn search_rows(
     if docs.is_empty() {
         return Ok((None, 0));
     }
+    // Rule 28: a model too slow to run inline (the transformer) is never run by a
+    // sync: its rows are stored without vectors for the backlog.
     let embedder = match embedder.get() {
         Ok(e) if !e.inline() => {
             report.embed_backlog_model = Some(e.model_id().to_string());
@@ -77,6 +79,7 @@ pub(super) fn search_rows(
         report.embed_model.clone_from(&model);
     }
     let with_model = vectors.as_deref().zip(model.as_deref());
+    // Rule 24: with no model (or a failed one) the rows are still written, for full text.
     Ok((Some(search_batch(&docs, with_model, now)?), embedded))
 }
 

@@ -57,6 +57,8 @@ pub fn acquire(
     on_wait: impl FnOnce(Option<&Holder>),
 ) -> std::io::Result<Acquired> {
     let file = open(path)?;
+    // Rule 7: one sync per host and store holds the flock; a second waits, or
+    // with `--no-wait` reports the holder and skips.
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {

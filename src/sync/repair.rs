@@ -142,6 +142,7 @@ pub async fn run(
             if opts.dry_run {
                 continue;
             }
+            // Rule 12: a gap beside stored raw records is closed from their bytes, by key.
             let restored = rederive(store, opts, file, adapter, work).await?;
             report.sessions_restored += restored.sessions_inserted;
             report.messages_restored += restored.messages_inserted;

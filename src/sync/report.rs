@@ -162,6 +162,7 @@ impl SyncReport {
         self.finished_at = Utc::now();
         self.duration_secs =
             (self.finished_at - self.started_at).num_milliseconds() as f64 / 1000.0;
+        // Rule 6: problems with single files make the outcome `partial`, not `failed`.
         if let Some(e) = failure {
             self.outcome = Outcome::Failed;
             self.error = Some(e);
@@ -234,6 +235,7 @@ pub fn write_last_sync(
     report: &SyncReport,
 ) -> std::io::Result<()> {
     let json = serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?;
+    // Rule 8: the last-sync record is replaced atomically (temp file + rename).
     crate::paths::write_atomic(&last_sync_path(state_dir, store_key), &json)
 }
 

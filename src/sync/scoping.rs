@@ -85,6 +85,8 @@ pub async fn run(
     repair_opts: &RepairOptions,
     progress: &dyn Fn(&str),
 ) -> Result<RepairReport, SyncError> {
+    // Rule 40: a format-1 store is stamped first, then rewritten in place by
+    // updates that skip rows already scoped.
     if store.needs_id_scoping() {
         progress("upgrading the store: scoping session and message ids by client");
         store.stamp_current_format().await?;

@@ -20,7 +20,7 @@ fn verify(units: &[&Path]) {
 }
 
 #[test]
-fn schedule_install_writes_a_valid_systemd_timer_and_remove_deletes_it() {
+fn rule19_schedule_install_writes_a_valid_systemd_timer_and_remove_deletes_it() {
     let pond = Pond::new();
     let units = pond.root.join("home/.config/systemd/user");
     let run = |args: &[&str]| {
@@ -81,7 +81,7 @@ fn schedule_install_writes_a_valid_systemd_timer_and_remove_deletes_it() {
 }
 
 #[test]
-fn shipped_systemd_units_verify() {
+fn rule19_shipped_systemd_units_verify() {
     let work = tempfile::tempdir().unwrap();
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/systemd");
     let mut units = Vec::new();

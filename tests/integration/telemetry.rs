@@ -111,7 +111,7 @@ fn attrs(kvs: &[KeyValue]) -> BTreeMap<String, String> {
 const SECRET: &str = "SUPERSECRET-credential-4711";
 
 #[test]
-fn one_sync_exports_its_spans_and_metrics_over_otlp_http() {
+fn rule18_one_sync_exports_its_spans_and_metrics_over_otlp_http() {
     let (endpoint, received) = http_receiver();
     let pond = Pond::new();
     let out = pond
@@ -300,7 +300,7 @@ fn point(p: &opentelemetry_proto::tonic::metrics::v1::NumberDataPoint) -> f64 {
 }
 
 #[test]
-fn collector_down_costs_a_warning_not_the_sync() {
+fn rule17_collector_down_costs_a_warning_not_the_sync() {
     let pond = Pond::new();
     let out = output_within(
         pond.sync_cmd("codex", &fixtures("codex"))
@@ -315,7 +315,7 @@ fn collector_down_costs_a_warning_not_the_sync() {
 }
 
 #[test]
-fn telemetry_is_off_without_an_endpoint_and_when_disabled() {
+fn rule17_telemetry_is_off_without_an_endpoint_and_when_disabled() {
     let (endpoint, received) = http_receiver();
     let pond = Pond::new();
     pond.cmd(&[
@@ -371,7 +371,7 @@ fn series_in(expr: &str) -> Vec<String> {
 }
 
 #[test]
-fn dashboard_alerts_and_collector_config_parse_and_query_only_emitted_metrics() {
+fn rule19_dashboard_alerts_and_collector_config_parse_and_query_only_emitted_metrics() {
     use yaml_rust2::YamlLoader;
 
     // What pond emits, seen through a real receiver (a failed-free run plus a
@@ -620,7 +620,7 @@ async fn grpc_call(
 }
 
 #[test]
-fn one_sync_exports_over_otlp_grpc_too() {
+fn rule18_one_sync_exports_over_otlp_grpc_too() {
     let (endpoint, received) = grpc_receiver();
     let pond = Pond::new();
     let out = pond

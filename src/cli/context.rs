@@ -1,0 +1,218 @@
+//! What every command shares once the arguments are parsed: the store, the
+//! host, the config file's settings and where each came from.
+
+use std::path::PathBuf;
+
+use super::{Cli, config_show};
+use crate::store::StoreLocation;
+
+/// Settings every command shares.
+pub struct Context {
+    pub location: StoreLocation,
+    pub host: String,
+    /// `--host` as typed on the command line (not from the environment or
+    /// the config file): `pond search` reads it as a filter.
+    pub host_flag: Option<String>,
+    /// `--ephemeral GROUP`: the group this ephemeral host's runs count under.
+    pub ephemeral_group: Option<String>,
+    pub telemetry: crate::config::TelemetryConfig,
+    /// Each resolved setting with where it came from, for `pond config show`.
+    pub provenance: Vec<config_show::Setting>,
+    /// The embedding model, loaded only if a command needs it.
+    pub embedder: std::sync::Arc<crate::embed::Lazy>,
+    /// The config file in effect, or where `pond token create` makes one.
+    pub config_path: PathBuf,
+    /// Hashed bearer tokens `pond serve` accepts.
+    pub tokens: Vec<crate::access::TokenEntry>,
+    /// `[redact] at_ingest`: mask secrets before storing them.
+    pub redact_at_ingest: bool,
+    /// `[upkeep]`: when store upkeep is due, and what it keeps.
+    pub upkeep: UpkeepSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct UpkeepSettings {
+    pub retain: std::time::Duration,
+    /// How long the lease holds between renewals (`POND_UPKEEP_LEASE_TTL`,
+    /// for operators and tests; default 15 minutes).
+    pub lease_ttl: std::time::Duration,
+    pub policy: crate::maintain::UpkeepPolicy,
+}
+
+impl UpkeepSettings {
+    fn resolve(file: &crate::config::UpkeepConfig) -> anyhow::Result<UpkeepSettings> {
+        let duration = |var: &str, configured: &Option<String>, default| match std::env::var(var)
+            .ok()
+            .or_else(|| configured.clone())
+        {
+            None => Ok(default),
+            Some(text) => humantime::parse_duration(&text).map_err(|e| {
+                anyhow::anyhow!("`{text}` ({var} or [upkeep]) is not a duration: {e}")
+            }),
+        };
+        let defaults = crate::maintain::UpkeepPolicy::default();
+        let after_commits = match std::env::var("POND_UPKEEP_AFTER_COMMITS") {
+            Ok(text) => text.parse().map_err(|_| {
+                anyhow::anyhow!("POND_UPKEEP_AFTER_COMMITS=`{text}` is not a number")
+            })?,
+            Err(_) => file.after_commits.unwrap_or(defaults.after_commits),
+        };
+        Ok(UpkeepSettings {
+            retain: duration(
+                "POND_UPKEEP_RETAIN",
+                &file.retain,
+                crate::maintain::DEFAULT_RETAIN,
+            )?,
+            lease_ttl: duration("POND_UPKEEP_LEASE_TTL", &None, crate::maintain::LEASE_TTL)?,
+            policy: crate::maintain::UpkeepPolicy {
+                every: duration("POND_UPKEEP_EVERY", &file.every, defaults.every)?,
+                after_commits,
+            },
+        })
+    }
+}
+
+impl Context {
+    /// Flags and environment first, then the config file, then defaults.
+    pub(super) fn from_cli(cli: &Cli) -> anyhow::Result<Context> {
+        use config_show::{Setting, Source};
+        let (config, config_file) = crate::config::load(cli.config.as_deref())?;
+        let from_flag_or_env = |value: &Option<String>, var: &str| match value {
+            Some(v) if std::env::var(var).ok().as_deref() == Some(v.as_str()) => {
+                Some((v.clone(), Source::Env))
+            }
+            Some(v) => Some((v.clone(), Source::Flag)),
+            None => None,
+        };
+        let (url, url_source) = from_flag_or_env(&cli.store, "POND_STORE")
+            .or_else(|| config.store.url.clone().map(|u| (u, Source::File)))
+            .unwrap_or_else(|| {
+                (
+                    crate::paths::default_store_dir().display().to_string(),
+                    Source::Default,
+                )
+            });
+        let location = StoreLocation::parse(&url)?.with_options(config.store.options.clone());
+        let (host, host_source) = from_flag_or_env(&cli.host, "POND_HOST")
+            .filter(|(h, _)| !h.trim().is_empty())
+            .or_else(|| {
+                config
+                    .host
+                    .clone()
+                    .filter(|h| !h.trim().is_empty())
+                    .map(|h| (h, Source::File))
+            })
+            .map(|(h, s)| (h.trim().to_string(), s))
+            .unwrap_or_else(|| {
+                let h = hostname::get()
+                    .map(|h| h.to_string_lossy().into_owned())
+                    .unwrap_or_else(|_| "unknown-host".to_string());
+                (h, Source::Default)
+            });
+        let ephemeral_group = cli
+            .ephemeral
+            .as_deref()
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+            .map(str::to_string);
+        let mut provenance = vec![
+            Setting::new(
+                "config_file",
+                config_file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| {
+                        format!("{} (absent)", crate::config::default_path().display())
+                    }),
+                if cli.config.is_some() {
+                    Source::Flag
+                } else {
+                    Source::Default
+                },
+            ),
+            Setting::new("store", location.display.clone(), url_source),
+            Setting::new("host", host.clone(), host_source),
+            Setting::new(
+                "ephemeral",
+                ephemeral_group.clone().unwrap_or_else(|| "no".into()),
+                match from_flag_or_env(&cli.ephemeral, "POND_EPHEMERAL") {
+                    Some((_, source)) => source,
+                    None => Source::Default,
+                },
+            ),
+            Setting::new(
+                "state_dir",
+                crate::paths::state_dir().display().to_string(),
+                if std::env::var_os("XDG_STATE_HOME").is_some() {
+                    Source::Env
+                } else {
+                    Source::Default
+                },
+            ),
+        ];
+        for (key, value) in &config.store.options {
+            provenance.push(Setting::new(
+                &format!("store.options.{key}"),
+                config_show::mask(key, value),
+                Source::File,
+            ));
+        }
+        provenance.extend(config_show::telemetry_settings(&config.telemetry));
+        provenance.push(Setting::new(
+            "redact.at_ingest",
+            config.redact.at_ingest.to_string(),
+            if config.redact.at_ingest {
+                Source::File
+            } else {
+                Source::Default
+            },
+        ));
+        provenance.push(Setting::new(
+            "tokens",
+            format!("{} (names: see `pond token list`)", config.tokens.len()),
+            if config.tokens.is_empty() {
+                Source::Default
+            } else {
+                Source::File
+            },
+        ));
+        let upkeep = UpkeepSettings::resolve(&config.upkeep)?;
+        provenance.push(Setting::new(
+            "upkeep",
+            format!(
+                "retain {}, due every {} or after {} commits",
+                humantime::format_duration(upkeep.retain),
+                humantime::format_duration(upkeep.policy.every),
+                upkeep.policy.after_commits
+            ),
+            Source::Default,
+        ));
+        let model = crate::embed::ModelChoice::resolve(config.search.model.as_deref());
+        provenance.push(Setting::new(
+            "search.model",
+            model.describe(),
+            if std::env::var_os("POND_EMBED_MODEL").is_some() {
+                Source::Env
+            } else if config.search.model.is_some() {
+                Source::File
+            } else {
+                Source::Default
+            },
+        ));
+        Ok(Context {
+            location,
+            host_flag: matches!(host_source, Source::Flag).then(|| host.clone()),
+            ephemeral_group,
+            host,
+            telemetry: config.telemetry,
+            provenance,
+            embedder: std::sync::Arc::new(crate::embed::Lazy::new(model)),
+            config_path: config_file
+                .or_else(|| cli.config.clone())
+                .unwrap_or_else(crate::config::default_path),
+            tokens: config.tokens,
+            redact_at_ingest: config.redact.at_ingest,
+            upkeep,
+        })
+    }
+}

@@ -1,0 +1,232 @@
+//! Reading one source file from where the last sync stopped: the resume point
+//! its cursor and the stored extents agree on, and the bytes and records
+//! from there.
+
+use super::*;
+
+/// Where reading resumes.
+pub(super) struct Start {
+    pub(super) generation: u32,
+    pub(super) offset: u64,
+    pub(super) line: u64,
+    pub(super) session_id: Option<String>,
+}
+
+pub(super) type FileError = (PathBuf, anyhow::Error);
+
+pub(super) fn read_file(
+    adapter: &dyn Adapter,
+    host: &str,
+    root: &str,
+    planned: Planned,
+    report: &mut SyncReport,
+) -> Result<Option<FileWork>, FileError> {
+    let path = planned.file.path.clone();
+    let fail = |e: anyhow::Error| (path.clone(), e);
+    let mut f = std::fs::File::open(&path)
+        .context("cannot open")
+        .map_err(fail)?;
+    let meta = f.metadata().context("cannot stat").map_err(fail)?;
+    let size = meta.len();
+    let layout = planned.file.layout;
+
+    let start = resume_point(&mut f, size, layout, &planned.prior).map_err(fail)?;
+    if start.generation > 0 && start.offset == 0 && !matches!(planned.prior, Prior::Nothing) {
+        report.files_rewritten += 1;
+    }
+    let buf = cursor::read_at(&mut f, start.offset, size - start.offset)
+        .context("cannot read")
+        .map_err(fail)?;
+    report.bytes_read += buf.len() as u64;
+
+    let (segments, used) = translate::segments(adapter, layout, &buf, start.offset, start.line);
+    let consumed = start.offset + used as u64;
+    let next_line = segments
+        .last()
+        .map(|s| s.line + memchr::memchr_iter(b'\n', s.bytes).count() as u64)
+        .unwrap_or(start.line);
+
+    let scope = ids::IdScope::new(adapter, host);
+    let mut translation = translate::translate(
+        adapter,
+        &planned.file,
+        &segments,
+        start
+            .session_id
+            .as_deref()
+            .map(|id| scope.source(id).to_string()),
+        || format!("{}-{}", adapter.name(), &planned.file_id[..16]),
+    );
+    scope.apply(&mut translation);
+    let session_id = translation.session_id.clone();
+    // Rule 6: each invalid line is reported with its file and line; the sync goes on.
+    for (segment, outcome) in segments.iter().zip(&translation.records) {
+        if let Some(error) = &outcome.invalid {
+            report.problem(&path, Some(segment.line), format!("invalid JSON: {error}"));
+        }
+    }
+    report.unparsed_records += translation.unparsed_records;
+    report.unknown_records += translation.unknown_records;
+    let mut work = FileWork {
+        file_id: planned.file_id.clone(),
+        session_id: session_id.clone(),
+        parent_hint: planned.file.parent_hint.as_deref().map(|p| scope.scope(p)),
+        raw: Vec::with_capacity(segments.len()),
+        messages: translation.messages,
+        revised: translation.revised,
+        facts: translation.facts,
+        cursor: FileCursor {
+            // The next read of an appended file continues the session it ended in.
+            session_id: translation.current_session,
+            generation: start.generation,
+            consumed,
+            next_line,
+            size,
+            mtime_ns: cursor::mtime_ns(&meta),
+            head_sha: String::new(),
+            tail_sha: String::new(),
+            digest: document_digest(layout, &planned.prior, start.offset, &buf[..used]),
+        },
+        fresh: matches!(planned.prior, Prior::Nothing),
+        document: layout == Layout::Document,
+    };
+    let (head, tail) = cursor::fingerprint_after_read(&mut f, &buf, start.offset, consumed)
+        .context("cannot read")
+        .map_err(fail)?;
+    work.cursor.head_sha = head;
+    work.cursor.tail_sha = tail;
+
+    // Rule 1: every byte read goes into exactly one raw record, keyed by file,
+    // generation and offset, with its original bytes.
+    for (segment, outcome) in segments.iter().zip(translation.records) {
+        work.raw.push(RawRecord {
+            id: format!(
+                "{}:{}:{}",
+                planned.file_id, start.generation, segment.offset
+            ),
+            file_id: planned.file_id.clone(),
+            host: host.to_string(),
+            client: adapter.name().to_string(),
+            root: root.to_string(),
+            rel_path: planned.file.rel_path.clone(),
+            session_id: outcome.session_id,
+            generation: start.generation,
+            offset: segment.offset,
+            length: segment.bytes.len() as u64,
+            line: segment.line,
+            sha256: outcome.sha256,
+            status: outcome.status,
+            bytes: segment.bytes.to_vec(),
+        });
+    }
+    Ok(Some(work))
+}
+
+/// The digest of a whole document as the cursor keeps it: of the bytes just
+/// read when it was read from the start, else (unchanged) the one it had.
+pub(super) fn document_digest(
+    layout: Layout,
+    prior: &Prior,
+    offset: u64,
+    read: &[u8],
+) -> Option<String> {
+    if layout != Layout::Document {
+        return None;
+    }
+    if offset == 0 {
+        return Some(sha256_hex(read));
+    }
+    match prior {
+        Prior::Cursor(c) => c.digest.clone(),
+        // A stored document is one record: its digest is the file's.
+        Prior::Stored(e) => Some(e.last.3.clone()),
+        Prior::Nothing => None,
+    }
+}
+
+/// Decides where to resume: after what is stored when the file only grew,
+/// from the start in a new generation when it was rewritten.
+pub(super) fn resume_point(
+    f: &mut std::fs::File,
+    size: u64,
+    layout: Layout,
+    prior: &Prior,
+) -> anyhow::Result<Start> {
+    let fresh = |generation, session_id| Start {
+        generation,
+        offset: 0,
+        line: 1,
+        session_id,
+    };
+    Ok(match prior {
+        Prior::Nothing => fresh(0, None),
+        Prior::Cursor(c) => {
+            // Rule 3: a document is checked by its whole SHA-256, an appended file by
+            // the first and last 4 KiB of what is already stored.
+            let intact = match (&c.digest, layout) {
+                (Some(digest), Layout::Document) => {
+                    size == c.consumed && sha256_hex(&cursor::read_at(f, 0, size)?) == *digest
+                }
+                _ => {
+                    size >= c.consumed
+                        && cursor::fingerprint(f, c.consumed)?
+                            == (c.head_sha.clone(), c.tail_sha.clone())
+                }
+            };
+            let grown_in_place = intact && (layout != Layout::Document || size == c.consumed);
+            // Rule 30: an intact appended file resumes at its stored offset, so only
+            // the appended bytes are read and inserted.
+            if grown_in_place {
+                Start {
+                    generation: c.generation,
+                    offset: c.consumed,
+                    line: c.next_line,
+                    session_id: Some(c.session_id.clone()),
+                }
+            } else {
+                // Rule 5: a shrunk or changed file is read again from byte 0 as the next
+                // generation; older generations stay.
+                fresh(c.generation + 1, Some(c.session_id.clone()))
+            }
+        }
+        Prior::Stored(e) => {
+            let (offset, length, line, sha) = &e.last;
+            let end = offset + length;
+            let last = cursor::read_at(f, *offset, *length)?;
+            let first_ok = match &e.first_sha {
+                Some(first) if *offset > 0 => {
+                    let first_len = first_record_len(f)?;
+                    &sha256_hex(&cursor::read_at(f, 0, first_len)?) == first
+                }
+                _ => true,
+            };
+            let intact = size >= end && &sha256_hex(&last) == sha && first_ok;
+            if intact && (layout != Layout::Document || size == end) {
+                let line = if last.last() == Some(&b'\n') {
+                    line + 1
+                } else {
+                    *line
+                };
+                Start {
+                    generation: e.generation,
+                    offset: end,
+                    line,
+                    session_id: Some(e.session_id.clone()),
+                }
+            } else {
+                // Rule 5: the same without a cursor: a changed stored region means a new
+                // generation.
+                fresh(e.generation + 1, Some(e.session_id.clone()))
+            }
+        }
+    })
+}
+
+/// Length of the file's first line, newline included.
+pub(super) fn first_record_len(f: &mut std::fs::File) -> std::io::Result<u64> {
+    use std::io::{BufRead, BufReader, Seek, SeekFrom};
+    f.seek(SeekFrom::Start(0))?;
+    let mut line = Vec::new();
+    BufReader::new(&mut *f).read_until(b'\n', &mut line)?;
+    Ok(line.len() as u64)
+}
