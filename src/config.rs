@@ -125,7 +125,7 @@ pub fn load(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>), Config
 }
 
 // The token entries' schema lives here with the rest of the file's; what a
-// token grants, and checking one, is `crate::access`'s.
+// token grants, and checking one, belongs to the access module.
 
 /// What a token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]

@@ -5,13 +5,39 @@
 //! client last wrote it. Nothing here knows any client.
 
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
 use serde::Serialize;
 
 use crate::model::RawRecord;
-use crate::store::{Store, TableKind, schema, sql_str};
+use crate::store::{Store, StoreError, TableKind, schema, sql_str};
+
+/// Why a session could not be written back.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("no raw records for session `{0}`")]
+    NoRecords(String),
+    #[error(
+        "{rel_path}: the store has no bytes for offsets {from}..{to}; refusing to export an incomplete file"
+    )]
+    Incomplete {
+        rel_path: String,
+        from: u64,
+        to: u64,
+    },
+    #[error("refusing to export to unsafe path `{0}`")]
+    UnsafePath(String),
+    #[error("{} exists; pass --force to replace it", .0.display())]
+    Exists(PathBuf),
+    #[error("cannot {what} {}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ExportedFile {
@@ -33,7 +59,7 @@ pub async fn export_raw(
     prefer_host: &str,
     overwrite: bool,
     redact: bool,
-) -> anyhow::Result<Vec<ExportedFile>> {
+) -> Result<Vec<ExportedFile>, ExportError> {
     // Whole files, not only the session's records: a file can hold several
     // sessions (a chat log with one per header, an export), and its bytes
     // are only exact in full.
@@ -50,7 +76,7 @@ pub async fn export_raw(
         }
     }
     if file_ids.is_empty() {
-        bail!("no raw records for session `{session_id}`");
+        return Err(ExportError::NoRecords(session_id.to_string()));
     }
     let filter = crate::store::sql_in("file_id", file_ids.iter().map(String::as_str));
     let mut by_file: BTreeMap<String, Vec<RawRecord>> = BTreeMap::new();
@@ -58,7 +84,7 @@ pub async fn export_raw(
         by_file.entry(r.file_id.clone()).or_default().push(r);
     }
     if by_file.is_empty() {
-        bail!("no raw records for session `{session_id}`");
+        return Err(ExportError::NoRecords(session_id.to_string()));
     }
 
     // One copy per relative path: this host's if it has one, else the first.
@@ -85,13 +111,19 @@ pub async fn export_raw(
             check_contiguous(&rel_path, &records)?;
             (records, rel_path)
         };
-        let target = out_dir.join(safe_relative(&rel_path)?);
+        // A stored path never writes outside `out_dir`.
+        let relative = crate::paths::safe_relative(&rel_path)
+            .ok_or_else(|| ExportError::UnsafePath(rel_path.clone()))?;
+        let target = out_dir.join(relative);
         if target.exists() && !overwrite {
-            bail!("{} exists; pass --force to replace it", target.display());
+            return Err(ExportError::Exists(target));
         }
         if let Some(dir) = target.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|source| ExportError::Io {
+                what: "create",
+                path: dir.to_path_buf(),
+                source,
+            })?;
         }
         let mut bytes = Vec::with_capacity(records.iter().map(|r| r.bytes.len()).sum());
         for r in &records {
@@ -101,8 +133,11 @@ pub async fn export_raw(
                 bytes.extend_from_slice(&r.bytes);
             }
         }
-        crate::paths::write_atomic(&target, &bytes)
-            .with_context(|| format!("cannot write {}", target.display()))?;
+        crate::paths::write_atomic(&target, &bytes).map_err(|source| ExportError::Io {
+            what: "write",
+            path: target.clone(),
+            source,
+        })?;
         written.push(ExportedFile {
             path: target,
             rel_path,
@@ -140,26 +175,17 @@ fn database_rows(mut records: Vec<RawRecord>) -> Vec<RawRecord> {
 }
 
 /// A gap means a record is missing: exporting would silently corrupt the file.
-fn check_contiguous(rel_path: &str, records: &[RawRecord]) -> anyhow::Result<()> {
+fn check_contiguous(rel_path: &str, records: &[RawRecord]) -> Result<(), ExportError> {
     let mut expected = 0;
     for r in records {
         if r.offset != expected {
-            bail!(
-                "{rel_path}: the store has no bytes for offsets {expected}..{}; refusing to export an incomplete file",
-                r.offset
-            );
+            return Err(ExportError::Incomplete {
+                rel_path: rel_path.to_string(),
+                from: expected,
+                to: r.offset,
+            });
         }
         expected = r.offset + r.length;
     }
     Ok(())
-}
-
-/// Refuses paths that would escape the output directory.
-fn safe_relative(rel_path: &str) -> anyhow::Result<PathBuf> {
-    let path = Path::new(rel_path);
-    if path.components().all(|c| matches!(c, Component::Normal(_))) {
-        Ok(path.to_path_buf())
-    } else {
-        bail!("refusing to export to unsafe path `{rel_path}`")
-    }
 }

@@ -1,10 +1,21 @@
 //! pond keeps every AI coding-agent session a team runs, lossless and
 //! searchable, in a Lance store the team owns.
 //!
-//! Layers, each ignorant of the ones above it: [`model`] (canonical types),
-//! [`adapters`] (client formats → model), [`store`] (model ↔ Lance tables),
-//! [`sync`] (the pipeline joining them), [`embed`] and [`search`] (finding
-//! things again), [`export`], and [`cli`].
+//! Layers, each ignorant of the ones above it (checked by
+//! `rule10_no_two_modules_import_each_other_even_through_others`):
+//!
+//! 1. [`paths`]; and from the `pond-adapters` crate, [`model`] (canonical
+//!    types), [`adapters`] (client formats → model) and [`digest`].
+//! 2. [`config`] (the file's schema), [`redact`] (over the model), and
+//!    [`store`] (model ↔ Lance tables; it knows no client).
+//! 3. [`access`] (tokens and what they see, over config and store) and
+//!    [`embed`] (local vectors for the store's rows).
+//! 4. [`search`] (full-text, vectors, fusion), then [`sync`] (adapters into
+//!    the store) and [`maintain`] (store upkeep).
+//! 5. What people and agents call: [`archive`] (reads within a token's
+//!    limits), [`export`], [`resume`], [`push`], [`erase`],
+//!    [`fleet_metrics`], [`telemetry`], [`mcp`] and [`serve`].
+//! 6. [`cli`], which only parses and dispatches to the layers below.
 
 pub use pond_adapters::{adapters, digest, model};
 

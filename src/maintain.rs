@@ -301,7 +301,6 @@ pub async fn run(
         lease.release().await;
         recorded?;
     }
-    crate::telemetry::record_upkeep(&report);
     Ok(report)
 }
 

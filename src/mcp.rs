@@ -232,16 +232,25 @@ impl ServerHandler for ArchiveTools {
     }
 }
 
+/// Why the stdio MCP server ended other than by the client hanging up.
+#[derive(Debug, thiserror::Error)]
+pub enum StdioError {
+    #[error("MCP handshake failed: {0}")]
+    Handshake(String),
+    #[error("MCP server stopped: {0}")]
+    Stopped(String),
+}
+
 /// Serves MCP on stdin/stdout until the client hangs up.
-pub async fn serve_stdio(shared: Arc<Shared>) -> anyhow::Result<()> {
+pub async fn serve_stdio(shared: Arc<Shared>) -> Result<(), StdioError> {
     use rmcp::ServiceExt;
     let running = ArchiveTools::new(shared, Transport::Stdio)
         .serve(rmcp::transport::stdio())
         .await
-        .map_err(|e| anyhow::anyhow!("MCP handshake failed: {e}"))?;
+        .map_err(|e| StdioError::Handshake(e.to_string()))?;
     running
         .waiting()
         .await
-        .map_err(|e| anyhow::anyhow!("MCP server stopped: {e}"))?;
+        .map_err(|e| StdioError::Stopped(e.to_string()))?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! Kept separate so every command and test resolves the same locations from the
 //! same environment variables.
 
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 
 /// `$XDG_STATE_HOME/pond`, default `~/.local/state/pond`: locks, cursors and
 /// last-sync records that belong to this host only.
@@ -43,4 +43,50 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
         f.sync_all()?;
     }
     std::fs::rename(&tmp, path)
+}
+
+/// `a/b/c.jsonl` and nothing that could leave the directory it is joined
+/// to: no `..`, no absolute or drive paths, no `\\`, no empty or `.`
+/// components. The one check for relative paths that come from outside
+/// (an ingest upload's names, a stored record's path on export).
+pub fn safe_relative(path: &str) -> Option<PathBuf> {
+    if path.is_empty() || path.contains('\\') || path.contains('\0') {
+        return None;
+    }
+    let mut out = PathBuf::new();
+    for part in path.split('/') {
+        let as_path = Path::new(part);
+        match as_path.components().collect::<Vec<_>>().as_slice() {
+            [Component::Normal(c)] if *c == std::ffi::OsStr::new(part) => out.push(part),
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_relative_paths_are_accepted() {
+        assert_eq!(
+            safe_relative("-home-u-p/abc.jsonl"),
+            Some(PathBuf::from("-home-u-p/abc.jsonl"))
+        );
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a//b",
+            "./a",
+            "a/.",
+            "a\\b",
+            "C:\\x",
+            "a\0b",
+        ] {
+            assert_eq!(safe_relative(bad), None, "{bad:?}");
+        }
+    }
 }

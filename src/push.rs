@@ -10,7 +10,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::adapters::{Adapter, Layout};
@@ -53,19 +52,63 @@ struct Pushed {
 }
 
 /// The server does not hold the prefix an append extends (409).
+/// Why a push stopped.
 #[derive(Debug, thiserror::Error)]
-#[error("the server's copy differs from what this host last sent")]
-struct PrefixMismatch;
+pub enum PushError {
+    #[error("bad server URL {url}")]
+    BadUrl {
+        url: String,
+        source: url::ParseError,
+    },
+    #[error("cannot make an HTTP client")]
+    Client(#[source] reqwest::Error),
+    #[error("{} is not a directory", .0.display())]
+    NotADirectory(PathBuf),
+    #[error("sending {}", path.display())]
+    Send { path: PathBuf, source: SendError },
+    #[error("asking the server to ingest")]
+    Ingest(#[source] SendError),
+    #[error("cannot save {}", path.display())]
+    Save {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
 
-pub async fn push(opts: &PushOptions, progress: &dyn Fn(&str)) -> anyhow::Result<PushReport> {
+/// Why one request to the server failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("cannot reach {url}")]
+    Unreachable { url: String, source: reqwest::Error },
+    /// The server's copy differs from what this host last sent: the file
+    /// goes again whole.
+    #[error("the server's copy differs from what this host last sent")]
+    PrefixMismatch,
+    #[error("{url} answered {status}: {reason}")]
+    Refused {
+        url: String,
+        status: reqwest::StatusCode,
+        reason: String,
+    },
+    #[error("{url} answered with invalid JSON")]
+    InvalidJson {
+        url: String,
+        source: serde_json::Error,
+    },
+}
+
+pub async fn push(opts: &PushOptions, progress: &dyn Fn(&str)) -> Result<PushReport, PushError> {
     let endpoint = opts
         .server
         .join("v1/ingest")
-        .with_context(|| format!("bad server URL {}", opts.server))?;
+        .map_err(|source| PushError::BadUrl {
+            url: opts.server.to_string(),
+            source,
+        })?;
     let client = reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(10))
         .build()
-        .context("cannot make an HTTP client")?;
+        .map_err(PushError::Client)?;
     let record_path = opts.state_dir.join(format!(
         "pushed-{}.json",
         &pond_adapters::digest::sha256_hex(format!("{}\0{}", opts.server, opts.host).as_bytes())
@@ -89,14 +132,16 @@ pub async fn push(opts: &PushOptions, progress: &dyn Fn(&str)) -> anyhow::Result
         for root in roots {
             if !root.is_dir() {
                 if opts.path.is_some() {
-                    bail!("{} is not a directory", root.display());
+                    return Err(PushError::NotADirectory(root));
                 }
                 continue;
             }
             let root = std::path::absolute(&root).unwrap_or(root);
             let root_str = root.display().to_string();
             let discovery = adapter.discover(&root);
-            report.problems.extend(discovery.problems);
+            report
+                .problems
+                .extend(discovery.problems.iter().map(ToString::to_string));
             report.files_scanned += discovery.files.len() as u64;
             let mut sent_here = Vec::new();
             for file in &discovery.files {
@@ -166,17 +211,18 @@ pub async fn push(opts: &PushOptions, progress: &dyn Fn(&str)) -> anyhow::Result
                                 report.files_appended += 1;
                                 sent_whole = false;
                             }
-                            Err(e) if e.downcast_ref::<PrefixMismatch>().is_some() => {}
-                            Err(e) => {
-                                return Err(e.context(format!("sending {}", path.display())));
-                            }
+                            Err(SendError::PrefixMismatch) => {}
+                            Err(source) => return Err(PushError::Send { path, source }),
                         }
                     }
                     if sent_whole {
                         report.bytes_sent += bytes.len() as u64;
                         send(&client, url, opts.token.as_deref(), bytes)
                             .await
-                            .with_context(|| format!("sending {}", path.display()))?;
+                            .map_err(|source| PushError::Send {
+                                path: path.clone(),
+                                source,
+                            })?;
                     }
                     report.files_sent += 1;
                     sent_here.push((key, stamp, digest));
@@ -197,7 +243,7 @@ pub async fn push(opts: &PushOptions, progress: &dyn Fn(&str)) -> anyhow::Result
                 .append_pair("root", &root_str);
             let answer = send(&client, url, opts.token.as_deref(), Vec::new())
                 .await
-                .context("asking the server to ingest")?;
+                .map_err(PushError::Ingest)?;
             if let Some(run) = answer.get("sync") {
                 let count = |k: &str| run.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
                 report.messages_inserted += count("messages_inserted");
@@ -224,7 +270,7 @@ async fn send(
     url: url::Url,
     token: Option<&str>,
     body: Vec<u8>,
-) -> anyhow::Result<serde_json::Value> {
+) -> Result<serde_json::Value, SendError> {
     let shown = format!(
         "{}://{}{}",
         url.scheme(),
@@ -241,10 +287,13 @@ async fn send(
     let response = request
         .send()
         .await
-        .with_context(|| format!("cannot reach {shown}"))?;
+        .map_err(|source| SendError::Unreachable {
+            url: shown.clone(),
+            source,
+        })?;
     let status = response.status();
     if status == reqwest::StatusCode::CONFLICT {
-        return Err(PrefixMismatch.into());
+        return Err(SendError::PrefixMismatch);
     }
     let text = response.text().await.unwrap_or_default();
     if !status.is_success() {
@@ -252,9 +301,13 @@ async fn send(
             .ok()
             .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
             .unwrap_or(text);
-        bail!("{shown} answered {status}: {reason}");
+        return Err(SendError::Refused {
+            url: shown,
+            status,
+            reason,
+        });
     }
-    serde_json::from_str(&text).with_context(|| format!("{shown} answered with invalid JSON"))
+    serde_json::from_str(&text).map_err(|source| SendError::InvalidJson { url: shown, source })
 }
 
 fn mtime_ns(meta: &std::fs::Metadata) -> i128 {
@@ -265,10 +318,12 @@ fn mtime_ns(meta: &std::fs::Metadata) -> i128 {
         .unwrap_or_default()
 }
 
-fn save(path: &Path, pushed: &Pushed) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    crate::paths::write_atomic(path, &serde_json::to_vec(pushed)?)
-        .with_context(|| format!("cannot save {}", path.display()))
+fn save(path: &Path, pushed: &Pushed) -> Result<(), PushError> {
+    let saved = serde_json::to_vec(pushed)
+        .map_err(std::io::Error::other)
+        .and_then(|bytes| crate::paths::write_atomic(path, &bytes));
+    saved.map_err(|source| PushError::Save {
+        path: path.to_path_buf(),
+        source,
+    })
 }

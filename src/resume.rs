@@ -11,13 +11,36 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::export::ExportError;
 use crate::model::{Message, PartKind, Role, Session};
-use crate::store::{Store, TableKind, schema, sql_str};
+use crate::store::{Store, StoreError, TableKind, schema, sql_str};
 use crate::sync::cursor::sha256_hex;
+
+/// Why a session could not be resumed.
+#[derive(Debug, thiserror::Error)]
+pub enum ResumeError {
+    #[error("no session `{0}`")]
+    NoSession(String),
+    #[error("unknown client `{0}` (see `pond adapters`)")]
+    UnknownClient(String),
+    #[error("sessions can be converted into {targets} only, not {0}", targets = TARGETS.join(" and "))]
+    NotConvertible(String),
+    #[error("{} exists; pond resume never overwrites", .0.display())]
+    Exists(PathBuf),
+    #[error("cannot {what} {}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// Clients a session can be converted into.
 pub const TARGETS: &[&str] = &["claude-code", "codex"];
@@ -41,10 +64,10 @@ pub async fn resume(
     out: Option<&Path>,
     prefer_host: &str,
     redact: bool,
-) -> anyhow::Result<Resumed> {
+) -> Result<Resumed, ResumeError> {
     let mut session = load_session(store, id).await?;
     let adapter = crate::adapters::by_name(target)
-        .with_context(|| format!("unknown client `{target}` (see `pond adapters`)"))?;
+        .ok_or_else(|| ResumeError::UnknownClient(target.to_string()))?;
     let root = out
         .map(Path::to_path_buf)
         .unwrap_or_else(|| adapter.default_root());
@@ -81,20 +104,24 @@ pub async fn resume(
             claude_path(&root, &session, &new_id),
             to_claude(&session, &messages, &new_id),
         ),
-        other => bail!(
-            "sessions can be converted into {} only, not {other}",
-            TARGETS.join(" and ")
-        ),
+        other => return Err(ResumeError::NotConvertible(other.to_string())),
     };
     // Rule 34: an existing file stops the resume; nothing is ever overwritten.
     if path.exists() {
-        bail!("{} exists; pond resume never overwrites", path.display());
+        return Err(ResumeError::Exists(path));
     }
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|source| ResumeError::Io {
+            what: "create",
+            path: dir.to_path_buf(),
+            source,
+        })?;
     }
-    crate::paths::write_atomic(&path, &bytes)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    crate::paths::write_atomic(&path, &bytes).map_err(|source| ResumeError::Io {
+        what: "write",
+        path: path.clone(),
+        source,
+    })?;
     Ok(Resumed {
         session_id: new_id,
         client: target.to_string(),
@@ -103,17 +130,17 @@ pub async fn resume(
     })
 }
 
-async fn load_session(store: &Store, id: &str) -> anyhow::Result<Session> {
+async fn load_session(store: &Store, id: &str) -> Result<Session, ResumeError> {
     let filter = format!("id = {}", sql_str(id));
     for b in store.scan(TableKind::Sessions, Some(&filter), None).await? {
         if let Some(s) = schema::sessions_from_batch(&b)?.into_iter().next() {
             return Ok(s);
         }
     }
-    bail!("no session `{id}`")
+    Err(ResumeError::NoSession(id.to_string()))
 }
 
-async fn load_messages(store: &Store, id: &str) -> anyhow::Result<Vec<Message>> {
+async fn load_messages(store: &Store, id: &str) -> Result<Vec<Message>, StoreError> {
     let filter = format!("session_id = {}", sql_str(id));
     let mut messages = Vec::new();
     for b in store.scan(TableKind::Messages, Some(&filter), None).await? {
@@ -124,7 +151,7 @@ async fn load_messages(store: &Store, id: &str) -> anyhow::Result<Vec<Message>> 
 }
 
 /// The session and its descendants (subagents), parents first.
-async fn family(store: &Store, id: &str) -> anyhow::Result<Vec<String>> {
+async fn family(store: &Store, id: &str) -> Result<Vec<String>, StoreError> {
     let mut ids = vec![id.to_string()];
     let mut at = 0;
     while at < ids.len() {

@@ -21,7 +21,7 @@ pub async fn run(ctx: &Context, args: MaintainArgs) -> anyhow::Result<ExitCode> 
             eprintln!("{line}");
         }
     };
-    let report = maintain::run(&store, &opts, &progress).await?;
+    let report = run_recorded(&store, &opts, &progress).await?;
     if args.output.json {
         output::print_json(&report)?;
     } else {
@@ -86,7 +86,7 @@ pub async fn when_due(ctx: &Context, store: &Store, progress: &dyn Fn(&str)) -> 
         dry_run: false,
         lease_ttl: ctx.upkeep.lease_ttl,
     };
-    match maintain::run(store, &opts, progress).await {
+    match run_recorded(store, &opts, progress).await {
         Ok(r) if r.outcome == "busy" => format!(
             "busy: {} holds the lease",
             r.holder.map(|h| h.holder).unwrap_or_default()
@@ -97,4 +97,18 @@ pub async fn when_due(ctx: &Context, store: &Store, progress: &dyn Fn(&str)) -> 
             format!("failed: {e}")
         }
     }
+}
+
+/// One upkeep run, sent to telemetry when it did (or tried) the work: a
+/// host that found the lease busy, or a dry run, changed nothing.
+async fn run_recorded(
+    store: &crate::store::Store,
+    opts: &MaintainOptions,
+    progress: &dyn Fn(&str),
+) -> Result<maintain::MaintainReport, maintain::MaintainError> {
+    let report = maintain::run(store, opts, progress).await?;
+    if !matches!(report.outcome.as_str(), "busy" | "dry-run") {
+        crate::telemetry::record_upkeep(&report);
+    }
+    Ok(report)
 }

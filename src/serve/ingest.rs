@@ -7,7 +7,7 @@
 //! directly, and pushing the same bytes twice stores nothing new.
 
 use std::collections::BTreeSet;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Json;
@@ -146,7 +146,7 @@ pub(crate) async fn handle(
 
     let stored = match &q.path {
         Some(path) => {
-            let Some(rel) = safe_relative(path) else {
+            let Some(rel) = crate::paths::safe_relative(path) else {
                 return error(
                     StatusCode::BAD_REQUEST,
                     format!("`{path}` is not a plain relative path"),
@@ -285,23 +285,6 @@ fn is_body_type(headers: &HeaderMap) -> bool {
 fn mirror_key(host: &str, client: &str, root: &str) -> String {
     let digest = pond_adapters::digest::sha256_hex(format!("{host}\0{client}\0{root}").as_bytes());
     digest[..32].to_string()
-}
-
-/// `a/b/c.jsonl` and nothing that could leave the mirror: no `..`, no
-/// absolute or drive paths, no empty or `.` components.
-fn safe_relative(path: &str) -> Option<PathBuf> {
-    if path.is_empty() || path.contains('\\') || path.contains('\0') {
-        return None;
-    }
-    let mut out = PathBuf::new();
-    for part in path.split('/') {
-        let as_path = Path::new(part);
-        match as_path.components().collect::<Vec<_>>().as_slice() {
-            [Component::Normal(c)] if *c == std::ffi::OsStr::new(part) => out.push(part),
-            _ => return None,
-        }
-    }
-    Some(out)
 }
 
 pub(super) struct Refusal(pub(super) StatusCode, pub(super) String);
@@ -522,28 +505,6 @@ async fn run_pipeline(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_plain_relative_paths_are_accepted() {
-        assert_eq!(
-            safe_relative("-home-u-p/abc.jsonl"),
-            Some(PathBuf::from("-home-u-p/abc.jsonl"))
-        );
-        for bad in [
-            "",
-            "/etc/passwd",
-            "../x",
-            "a/../../x",
-            "a//b",
-            "./a",
-            "a/.",
-            "a\\b",
-            "C:\\x",
-            "a\0b",
-        ] {
-            assert_eq!(safe_relative(bad), None, "{bad:?}");
-        }
-    }
 
     #[test]
     fn mirrors_are_named_by_digest() {

@@ -88,6 +88,8 @@ pub enum ServeError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("the server stopped: {0}")]
+    Stopped(#[from] std::io::Error),
 }
 
 /// Builds every route; tests call this to serve on a port of their own.
@@ -244,11 +246,11 @@ async fn limit_mcp_body(request: axum::extract::Request, next: axum::middleware:
 }
 
 /// Serves until interrupted (Ctrl-C or SIGTERM), then finishes open requests.
-pub async fn run(shared: Arc<Shared>, opts: ServeOptions) -> anyhow::Result<()> {
+pub async fn run(shared: Arc<Shared>, opts: ServeOptions) -> Result<(), ServeError> {
     let loopback = opts.listen.ip().is_loopback();
     // Rule 36: a server will not listen beyond loopback without tokens.
     if !loopback && opts.tokens.is_empty() {
-        return Err(ServeError::NoTokens(opts.listen).into());
+        return Err(ServeError::NoTokens(opts.listen));
     }
     let allowed_hosts = guard::Hosts::parse_allowed(&opts.allowed_hosts)?;
     let listener = tokio::net::TcpListener::bind(opts.listen)

@@ -40,7 +40,7 @@ pub(super) fn table_set_tag<'a>(tables: impl IntoIterator<Item = &'a str>) -> St
     let mut names: Vec<&str> = tables.into_iter().collect();
     names.sort_unstable();
     names.dedup();
-    crate::sync::cursor::sha256_hex(names.join(",").as_bytes())[..12].to_string()
+    crate::digest::sha256_hex(names.join(",").as_bytes())[..12].to_string()
 }
 
 fn marker(prefix: &ObjectPath, name: &str, tag: &str) -> ObjectPath {

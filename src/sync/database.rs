@@ -37,11 +37,11 @@ pub(super) fn read(
     report: &mut SyncReport,
 ) -> Result<Option<FileWork>, FileError> {
     let path = planned.file.path.clone();
-    let (size, mtime_ns) =
-        stamp(&path).map_err(|e| (path.clone(), anyhow::anyhow!("cannot stat: {e}")))?;
-    let records = adapter
-        .read_records(&planned.file)
-        .map_err(|e| (path.clone(), anyhow::anyhow!(e)))?;
+    let (size, mtime_ns) = stamp(&path).map_err(FileError::io(&path, "cannot stat"))?;
+    let records = adapter.read_records(&planned.file).map_err(|e| FileError {
+        path: e.path,
+        detail: e.detail,
+    })?;
     let buf = join(&records);
     report.bytes_read += buf.len() as u64;
     let segments = segments(&buf, records.iter().map(|r| r.len() + 1));

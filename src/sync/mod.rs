@@ -23,8 +23,6 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::Context;
-
 use crate::adapters::{Adapter, Layout, SourceFile};
 use crate::embed;
 use crate::model::{Message, RawRecord, SessionFacts};
@@ -220,7 +218,7 @@ async fn sync_root(
         .unwrap_or_else(|| root.display().to_string());
     let discovery = tracing::info_span!("discover").in_scope(|| adapter.discover(root));
     for p in discovery.problems {
-        report.problem(root, None, p);
+        report.problem(&p.path, None, p.detail);
     }
     report.files_scanned += discovery.files.len() as u64;
 
@@ -378,7 +376,7 @@ fn read_ahead(
                 Ok(None) => {}
                 // Rule 32: a damaged or unreadable file is named in `errors`; the
                 // other files are still read and stored.
-                Err((path, e)) => tally.problem(&path, None, format!("{e:#}")),
+                Err(FileError { path, detail }) => tally.problem(&path, None, detail),
             }
         }
         ReadBatch {
@@ -429,7 +427,7 @@ pub fn sessions_in(
 ) -> Result<std::collections::BTreeSet<String>, String> {
     let mut translation = match file.layout {
         Layout::Database => {
-            let records = adapter.read_records(file)?;
+            let records = adapter.read_records(file).map_err(|e| e.to_string())?;
             database::translate_records(adapter, file, &records)
         }
         _ => {

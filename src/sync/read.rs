@@ -12,7 +12,29 @@ pub(super) struct Start {
     pub(super) session_id: Option<String>,
 }
 
-pub(super) type FileError = (PathBuf, anyhow::Error);
+/// A file the sync could not read, and why: reported with the file, never
+/// fatal to the run (rule 6).
+pub(super) struct FileError {
+    pub(super) path: PathBuf,
+    pub(super) detail: String,
+}
+
+impl FileError {
+    /// For `map_err` over an I/O step: what the step was, then the error.
+    pub(super) fn io<'a>(
+        path: &'a Path,
+        what: &'static str,
+    ) -> impl Fn(std::io::Error) -> FileError + 'a {
+        move |e| FileError {
+            path: path.to_path_buf(),
+            detail: if what.is_empty() {
+                e.to_string()
+            } else {
+                format!("{what}: {e}")
+            },
+        }
+    }
+}
 
 pub(super) fn read_file(
     adapter: &dyn Adapter,
@@ -22,21 +44,18 @@ pub(super) fn read_file(
     report: &mut SyncReport,
 ) -> Result<Option<FileWork>, FileError> {
     let path = planned.file.path.clone();
-    let fail = |e: anyhow::Error| (path.clone(), e);
-    let mut f = std::fs::File::open(&path)
-        .context("cannot open")
-        .map_err(fail)?;
-    let meta = f.metadata().context("cannot stat").map_err(fail)?;
+    let mut f = std::fs::File::open(&path).map_err(FileError::io(&path, "cannot open"))?;
+    let meta = f.metadata().map_err(FileError::io(&path, "cannot stat"))?;
     let size = meta.len();
     let layout = planned.file.layout;
 
-    let start = resume_point(&mut f, size, layout, &planned.prior).map_err(fail)?;
+    let start =
+        resume_point(&mut f, size, layout, &planned.prior).map_err(FileError::io(&path, ""))?;
     if start.generation > 0 && start.offset == 0 && !matches!(planned.prior, Prior::Nothing) {
         report.files_rewritten += 1;
     }
     let buf = cursor::read_at(&mut f, start.offset, size - start.offset)
-        .context("cannot read")
-        .map_err(fail)?;
+        .map_err(FileError::io(&path, "cannot read"))?;
     report.bytes_read += buf.len() as u64;
 
     let (segments, used) = translate::segments(adapter, layout, &buf, start.offset, start.line);
@@ -91,8 +110,7 @@ pub(super) fn read_file(
         document: layout == Layout::Document,
     };
     let (head, tail) = cursor::fingerprint_after_read(&mut f, &buf, start.offset, consumed)
-        .context("cannot read")
-        .map_err(fail)?;
+        .map_err(FileError::io(&path, "cannot read"))?;
     work.cursor.head_sha = head;
     work.cursor.tail_sha = tail;
 
@@ -151,7 +169,7 @@ pub(super) fn resume_point(
     size: u64,
     layout: Layout,
     prior: &Prior,
-) -> anyhow::Result<Start> {
+) -> std::io::Result<Start> {
     let fresh = |generation, session_id| Start {
         generation,
         offset: 0,

@@ -21,9 +21,10 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{
-    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, file_name, walk_pruning,
+    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, file_name,
+    record_message, walk_pruning,
 };
-use crate::model::{Message, Part, PartKind, Role, SessionFacts};
+use crate::model::{Part, PartKind, Role, SessionFacts};
 
 pub struct Aider;
 
@@ -251,15 +252,14 @@ fn message(
     }
     // Offsets are stable in an append-only file; the hash tells apart two
     // copies of a file that were edited by hand.
-    let message = Message {
-        id: format!("{}/{}-{}", ctx.session_id, ctx.offset, &ctx.sha256[..8]),
-        session_id: ctx.session_id.to_string(),
-        seq: ctx.offset,
+    let message = record_message(
+        ctx,
+        format!("{}/{}-{}", ctx.session_id, ctx.offset, &ctx.sha256[..8]),
         role,
-        timestamp: None,
-        model: facts.model.clone(),
-        parts: vec![Part::text(PartKind::Text, text)],
-    };
+        None,
+        facts.model.clone(),
+        vec![Part::text(PartKind::Text, text)],
+    );
     Interpretation::message(facts, message)
 }
 

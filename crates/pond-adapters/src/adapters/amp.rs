@@ -100,13 +100,7 @@ impl Adapter for Amp {
             }
             out.push(message);
         }
-        Interpretation {
-            understood: true,
-            facts,
-            messages: out,
-            revises: true,
-            ..Interpretation::default()
-        }
+        Interpretation::revised(facts, out)
     }
 }
 

@@ -31,10 +31,10 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::{
-    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, json_text, str_field,
-    timestamp_field, walk,
+    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, json_text,
+    record_message, sha_id, str_field, timestamp_field, walk,
 };
-use crate::model::{Message, Part, PartKind, Role, SessionFacts};
+use crate::model::{Part, PartKind, Role, SessionFacts};
 
 pub struct Antigravity;
 
@@ -164,15 +164,7 @@ impl Adapter for Antigravity {
                 };
             }
         };
-        let message = Message {
-            id: format!("{}/sha-{}", ctx.session_id, &ctx.sha256[..16]),
-            session_id: ctx.session_id.to_string(),
-            seq: ctx.offset,
-            role,
-            timestamp: at,
-            model: None,
-            parts,
-        };
+        let message = record_message(ctx, sha_id(ctx), role, at, None, parts);
         Interpretation::message(facts, message)
     }
 }

@@ -18,8 +18,8 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::{
-    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, json_text, str_field,
-    timestamp_field, walk,
+    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceError, SourceErrorKind,
+    SourceFile, json_text, str_field, timestamp_field, walk,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
@@ -65,17 +65,25 @@ impl Adapter for ClaudeAiExport {
         Discovery { files, problems }
     }
 
-    fn read_records(&self, file: &SourceFile) -> Result<Vec<Vec<u8>>, String> {
+    fn read_records(&self, file: &SourceFile) -> Result<Vec<Vec<u8>>, SourceError> {
         let is_zip = file
             .path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+        let malformed = SourceError::at(&file.path, SourceErrorKind::Malformed);
+        let read = std::fs::read(&file.path).map_err(|e| {
+            SourceError::new(
+                &file.path,
+                SourceErrorKind::Unreadable,
+                format!("cannot read: {e}"),
+            )
+        })?;
         let bytes = if is_zip {
-            super::zip::read_member(&file.path, MEMBER)?
+            super::zip::member(&read, MEMBER).map_err(&malformed)?
         } else {
-            std::fs::read(&file.path).map_err(|e| format!("cannot read: {e}"))?
+            read
         };
-        conversations(&bytes)
+        conversations(&bytes).map_err(malformed)
     }
 
     fn identify(&self, _file: &SourceFile, first_records: &[Value]) -> Option<String> {

@@ -12,8 +12,8 @@ use serde_json::Value;
 
 use super::{
     Adapter, Classified, Discovery, Interpretation, Layout, RecordContext, SourceFile, client_home,
-    discover_classified, file_name, hint_or_first, is_uuid, json_text, str_field, timestamp_field,
-    tool_result_text,
+    discover_classified, file_name, hint_or_first, is_uuid, json_text, record_message, sha_id,
+    str_field, timestamp_field, tool_result_text,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
@@ -91,12 +91,7 @@ impl Adapter for ClaudeCode {
                 {
                     facts.model.clone_from(&m.model);
                 }
-                Interpretation {
-                    understood: true,
-                    facts,
-                    messages: message.into_iter().collect(),
-                    ..Interpretation::default()
-                }
+                Interpretation::with_messages(facts, message.into_iter().collect())
             }
             // Early versions wrote tool calls and results as records of their own.
             "tool_use" | "tool_result" => {
@@ -122,15 +117,14 @@ impl Adapter for ClaudeCode {
                 Interpretation {
                     understood: true,
                     facts,
-                    messages: vec![Message {
-                        id: message_id(ctx, record),
-                        session_id: ctx.session_id.to_string(),
-                        seq: ctx.offset,
+                    messages: vec![record_message(
+                        ctx,
+                        message_id(ctx, record),
                         role,
-                        timestamp: timestamp_field(record, "timestamp"),
-                        model: None,
-                        parts: vec![part],
-                    }],
+                        timestamp_field(record, "timestamp"),
+                        None,
+                        vec![part],
+                    )],
                     ..Interpretation::default()
                 }
             }
@@ -138,21 +132,17 @@ impl Adapter for ClaudeCode {
                 let text = str_field(record, "content")
                     .map(str::to_string)
                     .or_else(|| str_field(record, "subtype").map(|s| format!("[{s}]")));
-                let message = text.map(|t| Message {
-                    id: message_id(ctx, record),
-                    session_id: ctx.session_id.to_string(),
-                    seq: ctx.offset,
-                    role: Role::System,
-                    timestamp: timestamp_field(record, "timestamp"),
-                    model: None,
-                    parts: vec![Part::text(PartKind::Text, t)],
+                let message = text.map(|t| {
+                    record_message(
+                        ctx,
+                        message_id(ctx, record),
+                        Role::System,
+                        timestamp_field(record, "timestamp"),
+                        None,
+                        vec![Part::text(PartKind::Text, t)],
+                    )
                 });
-                Interpretation {
-                    understood: true,
-                    facts,
-                    messages: message.into_iter().collect(),
-                    ..Interpretation::default()
-                }
+                Interpretation::with_messages(facts, message.into_iter().collect())
             }
             "summary" => {
                 facts.title = str_field(record, "summary").map(str::to_string);
@@ -216,7 +206,7 @@ fn base_facts(ctx: RecordContext<'_>, record: &Value) -> SessionFacts {
 fn message_id(ctx: RecordContext<'_>, record: &Value) -> String {
     match str_field(record, "uuid") {
         Some(uuid) => format!("{}/{uuid}", ctx.session_id),
-        None => format!("{}/sha-{}", ctx.session_id, &ctx.sha256[..16]),
+        None => sha_id(ctx),
     }
 }
 
@@ -238,15 +228,14 @@ fn conversation_message(ctx: RecordContext<'_>, record: &Value, kind: &str) -> O
     {
         role = Role::Tool;
     }
-    Some(Message {
-        id: message_id(ctx, record),
-        session_id: ctx.session_id.to_string(),
-        seq: ctx.offset,
+    Some(record_message(
+        ctx,
+        message_id(ctx, record),
         role,
-        timestamp: timestamp_field(record, "timestamp"),
-        model: str_field(body, "model").map(str::to_string),
+        timestamp_field(record, "timestamp"),
+        str_field(body, "model").map(str::to_string),
         parts,
-    })
+    ))
 }
 
 /// One Anthropic Messages API content block: Claude Code's lines hold

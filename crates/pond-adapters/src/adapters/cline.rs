@@ -178,13 +178,7 @@ fn history(ctx: RecordContext<'_>, items: &[Value]) -> Interpretation {
             parts,
         });
     }
-    Interpretation {
-        understood: true,
-        facts,
-        messages,
-        revises: true,
-        ..Interpretation::default()
-    }
+    Interpretation::revised(facts, messages)
 }
 
 /// The directory in `# Current Working Directory (/path) Files` (Cline) or

@@ -12,7 +12,8 @@ use serde_json::Value;
 
 use super::{
     Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, client_home,
-    discover_files, is_uuid, json_text, reasoning_parts, str_field, timestamp_field,
+    discover_files, is_uuid, json_text, reasoning_parts, record_message, sha_id, str_field,
+    timestamp_field,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
@@ -124,15 +125,7 @@ fn new_message(
     at: Option<chrono::DateTime<chrono::Utc>>,
     parts: Vec<Part>,
 ) -> Message {
-    Message {
-        id: format!("{}/sha-{}", ctx.session_id, &ctx.sha256[..16]),
-        session_id: ctx.session_id.to_string(),
-        seq: ctx.offset,
-        role,
-        timestamp: at,
-        model: None,
-        parts,
-    }
+    record_message(ctx, sha_id(ctx), role, at, None, parts)
 }
 
 fn item(

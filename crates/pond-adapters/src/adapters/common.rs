@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{Discovery, Layout, SourceFile};
-use crate::model::{Part, PartKind};
+use super::{Discovery, Layout, RecordContext, SourceError, SourceErrorKind, SourceFile};
+use crate::model::{Message, Part, PartKind, Role};
 
 /// Walks `root` for regular files accepted by `keep`, in a stable order.
 pub(crate) fn walk(
     root: &Path,
     keep: impl Fn(&Path) -> bool,
-) -> (Vec<(PathBuf, String)>, Vec<String>) {
+) -> (Vec<(PathBuf, String)>, Vec<SourceError>) {
     walk_pruning(root, usize::MAX, |_| false, keep)
 }
 
@@ -27,7 +27,7 @@ pub(crate) fn walk_pruning(
     max_depth: usize,
     skip_dir: impl Fn(&Path) -> bool,
     keep: impl Fn(&Path) -> bool,
-) -> (Vec<(PathBuf, String)>, Vec<String>) {
+) -> (Vec<(PathBuf, String)>, Vec<SourceError>) {
     let mut files = Vec::new();
     let mut problems = Vec::new();
     let walker = walkdir::WalkDir::new(root)
@@ -41,7 +41,11 @@ pub(crate) fn walk_pruning(
                 files.push((e.path().to_path_buf(), rel_path(root, e.path())));
             }
             Ok(_) => {}
-            Err(e) => problems.push(format!("{}: {e}", root.display())),
+            Err(e) => problems.push(SourceError::new(
+                e.path().unwrap_or(root),
+                SourceErrorKind::Unreadable,
+                e.to_string(),
+            )),
         }
     }
     (files, problems)
@@ -221,6 +225,33 @@ pub(crate) fn is_uuid(s: &str) -> bool {
             .iter()
             .zip([8, 4, 4, 4, 12])
             .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// A message of the record `ctx` points at: in its session, placed by the
+/// record's offset.
+pub(crate) fn record_message(
+    ctx: RecordContext<'_>,
+    id: String,
+    role: Role,
+    timestamp: Option<DateTime<Utc>>,
+    model: Option<String>,
+    parts: Vec<Part>,
+) -> Message {
+    Message {
+        id,
+        session_id: ctx.session_id.to_string(),
+        seq: ctx.offset,
+        role,
+        timestamp,
+        model,
+        parts,
+    }
+}
+
+/// The id of a message whose record carries none: its session and a hash of
+/// the record's bytes, the same on every host.
+pub(crate) fn sha_id(ctx: RecordContext<'_>) -> String {
+    format!("{}/sha-{}", ctx.session_id, &ctx.sha256[..16])
 }
 
 /// A path's last component, or `""` when it has none or it is not UTF-8.

@@ -30,7 +30,7 @@ use serde_json::Value;
 
 use super::{
     Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, env_dir, is_uuid,
-    json_text, openai_tool_calls, str_field, timestamp_field, walk,
+    json_text, openai_tool_calls, record_message, sha_id, str_field, timestamp_field, walk,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
@@ -137,14 +137,15 @@ impl Adapter for CopilotCli {
         ) else {
             return Interpretation::unknown();
         };
-        let message = |role: Role, model: Option<&str>, parts: Vec<Part>| Message {
-            id: event_id(ctx, record),
-            session_id: ctx.session_id.to_string(),
-            seq: ctx.offset,
-            role,
-            timestamp: at,
-            model: model.map(str::to_string),
-            parts,
+        let message = |role: Role, model: Option<&str>, parts: Vec<Part>| {
+            record_message(
+                ctx,
+                event_id(ctx, record),
+                role,
+                at,
+                model.map(str::to_string),
+                parts,
+            )
         };
         match kind {
             "session.start" | "session.resume" => {
@@ -284,7 +285,7 @@ fn is_legacy_document(root: &Path, p: &Path) -> bool {
 fn event_id(ctx: RecordContext<'_>, record: &Value) -> String {
     match str_field(record, "id").filter(|id| !id.chars().any(char::is_whitespace)) {
         Some(id) => format!("{}/{id}", ctx.session_id),
-        None => format!("{}/sha-{}", ctx.session_id, &ctx.sha256[..16]),
+        None => sha_id(ctx),
     }
 }
 
@@ -310,14 +311,8 @@ fn legacy_document(ctx: RecordContext<'_>, doc: &Value) -> Interpretation {
         .enumerate()
         .filter_map(|(i, m)| chat_message(ctx, i, m, started))
         .collect();
-    Interpretation {
-        understood: true,
-        facts,
-        messages,
-        // A rewrite may complete a message that was still streaming.
-        revises: true,
-        ..Interpretation::default()
-    }
+    // A rewrite may complete a message that was still streaming.
+    Interpretation::revised(facts, messages)
 }
 
 fn chat_message(

@@ -26,9 +26,9 @@ use serde_json::Value;
 
 use super::{
     Adapter, Classified, Discovery, Interpretation, Layout, RecordContext, SourceFile,
-    discover_classified, file_name, json_text, str_field,
+    discover_classified, file_name, json_text, record_message, sha_id, str_field,
 };
-use crate::model::{Message, Part, PartKind, Role, SessionFacts};
+use crate::model::{Part, PartKind, Role, SessionFacts};
 
 pub struct FactoryDroid;
 
@@ -85,15 +85,9 @@ impl Adapter for FactoryDroid {
         let Some(kind) = str_field(record, "type") else {
             return Interpretation::unknown();
         };
-        let sha_id = || format!("{}/sha-{}", ctx.session_id, &ctx.sha256[..16]);
-        let message = |id: String, role: Role, parts: Vec<Part>| Message {
-            id,
-            session_id: ctx.session_id.to_string(),
-            seq: ctx.offset,
-            role,
-            timestamp: at,
-            model: None,
-            parts,
+        let sha_id = || sha_id(ctx);
+        let message = |id: String, role: Role, parts: Vec<Part>| {
+            record_message(ctx, id, role, at, None, parts)
         };
         match kind {
             "session_start" => {

@@ -31,9 +31,9 @@ use super::percent_decode;
 use super::{
     Adapter, Classified, Discovery, Interpretation, Layout, RecordContext, SourceFile, client_home,
     discover_classified, file_name, hint_or_first, is_uuid, json_text, parent_dir_name,
-    reasoning_parts, str_field, timestamp_field,
+    reasoning_parts, record_message, str_field, timestamp_field,
 };
-use crate::model::{Message, Part, PartKind, Role, SessionFacts};
+use crate::model::{Part, PartKind, Role, SessionFacts};
 
 pub struct Grok;
 
@@ -141,15 +141,7 @@ impl Adapter for Grok {
             // Appended file: the offset tells two identical lines apart.
             None => format!("{}/{}-{}", ctx.session_id, ctx.offset, &ctx.sha256[..8]),
         };
-        let message = Message {
-            id,
-            session_id: ctx.session_id.to_string(),
-            seq: ctx.offset,
-            role,
-            timestamp: None,
-            model,
-            parts,
-        };
+        let message = record_message(ctx, id, role, None, model, parts);
         Interpretation::message(facts, message)
     }
 }

@@ -101,13 +101,7 @@ impl Adapter for Hermes {
                 parts: message_parts(m),
             });
         }
-        Interpretation {
-            understood: true,
-            facts,
-            messages: out,
-            revises: true,
-            ..Interpretation::default()
-        }
+        Interpretation::revised(facts, out)
     }
 }
 

@@ -34,7 +34,7 @@ use serde_json::Value;
 
 use super::{
     Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, epoch_millis, file_name,
-    is_uuid, json_text, str_field, walk,
+    is_uuid, json_text, record_message, str_field, walk,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
@@ -259,15 +259,7 @@ fn new_message(
         // Appended log: the offset tells two identical lines apart.
         None => format!("{}/{}-{}", ctx.session_id, ctx.offset, &ctx.sha256[..8]),
     };
-    Message {
-        id,
-        session_id: ctx.session_id.to_string(),
-        seq: ctx.offset,
-        role,
-        timestamp: at,
-        model: None,
-        parts,
-    }
+    record_message(ctx, id, role, at, None, parts)
 }
 
 fn content_parts(content: Option<&Value>) -> Vec<Part> {

@@ -107,6 +107,24 @@ impl Interpretation {
             ..Interpretation::default()
         }
     }
+    /// The messages of one record, with what it says of their session.
+    pub fn with_messages(facts: SessionFacts, messages: Vec<Message>) -> Self {
+        Interpretation {
+            understood: true,
+            facts,
+            messages,
+            ..Interpretation::default()
+        }
+    }
+    /// Messages that may be newer copies of stored ones (a document
+    /// rewritten whole, a message re-appended when its calls finish): the
+    /// last copy read replaces the stored one.
+    pub fn revised(facts: SessionFacts, messages: Vec<Message>) -> Self {
+        Interpretation {
+            revises: true,
+            ..Interpretation::with_messages(facts, messages)
+        }
+    }
     pub fn message(facts: SessionFacts, message: Message) -> Self {
         Interpretation {
             understood: true,
@@ -164,18 +182,18 @@ pub trait Adapter: Send + Sync {
     /// For [`Layout::Database`]: the records of the database at
     /// `file.path`, each a JSON value that [`Adapter::interpret`] then reads.
     /// Read from a snapshot ([`sqlite::snapshot`]), never the live file.
-    fn read_database(&self, file: &SourceFile) -> Result<Vec<Value>, String> {
-        Err(format!(
-            "{} does not read databases ({})",
-            self.name(),
-            file.path.display()
+    fn read_database(&self, file: &SourceFile) -> Result<Vec<Value>, SourceError> {
+        Err(SourceError::new(
+            &file.path,
+            SourceErrorKind::Unsupported,
+            format!("{} does not read databases", self.name()),
         ))
     }
 
     /// For [`Layout::Database`]: each record's bytes, in order. By default
     /// the rows of [`Adapter::read_database`] as JSON; an adapter whose
     /// source holds JSON text (an export) returns the exact bytes instead.
-    fn read_records(&self, file: &SourceFile) -> Result<Vec<Vec<u8>>, String> {
+    fn read_records(&self, file: &SourceFile) -> Result<Vec<Vec<u8>>, SourceError> {
         Ok(self
             .read_database(file)?
             .iter()
@@ -205,8 +223,52 @@ pub trait Adapter: Send + Sync {
 #[derive(Debug, Default)]
 pub struct Discovery {
     pub files: Vec<SourceFile>,
-    pub problems: Vec<String>,
+    pub problems: Vec<SourceError>,
 }
+
+/// Why an adapter could not read a source: the one error type of the
+/// adapter boundary, so the sync can report the file, say what kind of
+/// failure it was, and go on (rule 6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceError {
+    pub path: PathBuf,
+    pub kind: SourceErrorKind,
+    /// What went wrong, without the path.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceErrorKind {
+    /// The file or a directory could not be opened, listed or copied.
+    Unreadable,
+    /// It is not in a format this adapter reads.
+    Unsupported,
+    /// It is in the format, but damaged, cut short or too large to read.
+    Malformed,
+}
+
+impl SourceError {
+    pub fn new(path: &Path, kind: SourceErrorKind, detail: impl Into<String>) -> SourceError {
+        SourceError {
+            path: path.to_path_buf(),
+            kind,
+            detail: detail.into(),
+        }
+    }
+
+    /// For `map_err` over a helper that reports only what went wrong.
+    pub fn at(path: &Path, kind: SourceErrorKind) -> impl Fn(String) -> SourceError + '_ {
+        move |detail| SourceError::new(path, kind, detail)
+    }
+}
+
+impl std::fmt::Display for SourceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.detail)
+    }
+}
+
+impl std::error::Error for SourceError {}
 
 /// Every adapter this build knows.
 pub fn all() -> Vec<Box<dyn Adapter>> {

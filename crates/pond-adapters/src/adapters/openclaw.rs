@@ -30,9 +30,10 @@ use super::amp::time_value;
 use super::pi::{block_part, content_parts};
 use super::{
     Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, client_home,
-    discover_files, first_or_hint, is_uuid, json_text, str_field, timestamp_field,
+    discover_files, first_or_hint, is_uuid, json_text, record_message, sha_id, str_field,
+    timestamp_field,
 };
-use crate::model::{Message, Part, PartKind, Role, SessionFacts};
+use crate::model::{Part, PartKind, Role, SessionFacts};
 
 pub struct OpenClaw;
 
@@ -114,30 +115,21 @@ impl Adapter for OpenClaw {
                         content_parts(body.get("content")),
                     ),
                 };
-                let message = Message {
-                    id: message_id(ctx, record),
-                    session_id: ctx.session_id.to_string(),
-                    seq: ctx.offset,
-                    role,
-                    timestamp: at,
-                    model,
-                    parts,
-                };
+                let message = record_message(ctx, message_id(ctx, record), role, at, model, parts);
                 Interpretation::message(facts, message)
             }
             "compaction" | "branch_summary" => {
                 let text = str_field(record, "summary")
                     .map(str::to_string)
                     .unwrap_or_else(|| format!("[{kind}]"));
-                let message = Message {
-                    id: message_id(ctx, record),
-                    session_id: ctx.session_id.to_string(),
-                    seq: ctx.offset,
-                    role: Role::System,
-                    timestamp: at,
-                    model: None,
-                    parts: vec![Part::text(PartKind::Text, text)],
-                };
+                let message = record_message(
+                    ctx,
+                    message_id(ctx, record),
+                    Role::System,
+                    at,
+                    None,
+                    vec![Part::text(PartKind::Text, text)],
+                );
                 Interpretation::message(facts, message)
             }
             k if BOOKKEEPING.contains(&k) => Interpretation::facts(facts),
@@ -153,7 +145,7 @@ impl Adapter for OpenClaw {
 fn message_id(ctx: RecordContext<'_>, record: &Value) -> String {
     match str_field(record, "id") {
         Some(id) => format!("{}/{id}", ctx.session_id),
-        None => format!("{}/sha-{}", ctx.session_id, &ctx.sha256[..16]),
+        None => sha_id(ctx),
     }
 }
 

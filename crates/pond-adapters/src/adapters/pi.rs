@@ -30,7 +30,8 @@ use serde_json::Value;
 
 use super::{
     Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, discover_files,
-    epoch_millis, first_or_hint, is_uuid, json_text, str_field, timestamp_field,
+    epoch_millis, first_or_hint, is_uuid, json_text, record_message, sha_id, str_field,
+    timestamp_field,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
@@ -153,7 +154,7 @@ fn parent_session_id(path: &str) -> Option<String> {
 fn message_id(ctx: RecordContext<'_>, record: &Value) -> String {
     match str_field(record, "id") {
         Some(id) => format!("{}/{id}", ctx.session_id),
-        None => format!("{}/sha-{}", ctx.session_id, &ctx.sha256[..16]),
+        None => sha_id(ctx),
     }
 }
 
@@ -164,15 +165,7 @@ fn new_message(
     at: Option<DateTime<Utc>>,
     parts: Vec<Part>,
 ) -> Message {
-    Message {
-        id: message_id(ctx, record),
-        session_id: ctx.session_id.to_string(),
-        seq: ctx.offset,
-        role,
-        timestamp: at,
-        model: None,
-        parts,
-    }
+    record_message(ctx, message_id(ctx, record), role, at, None, parts)
 }
 
 /// pi-ai messages carry their own epoch-millisecond `timestamp`; the entry's
@@ -239,17 +232,16 @@ fn agent_message(
         ),
         _ => return None,
     };
-    Some(Message {
-        id: message_id(ctx, record),
-        session_id: ctx.session_id.to_string(),
-        seq: ctx.offset,
+    Some(record_message(
+        ctx,
+        message_id(ctx, record),
         role,
-        timestamp: at,
-        model: (role == Role::Assistant)
+        at,
+        (role == Role::Assistant)
             .then(|| str_field(body, "model").map(str::to_string))
             .flatten(),
         parts,
-    })
+    ))
 }
 
 /// A pi-ai message's content (a string or blocks); OpenClaw, built on pi's

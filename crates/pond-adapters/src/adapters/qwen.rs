@@ -30,9 +30,9 @@ use serde_json::Value;
 
 use super::{
     Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, client_home,
-    discover_files, genai, is_uuid, str_field, timestamp_field,
+    discover_files, genai, is_uuid, record_message, sha_id, str_field, timestamp_field,
 };
-use crate::model::{Message, PartKind, Role, SessionFacts};
+use crate::model::{PartKind, Role, SessionFacts};
 
 pub struct Qwen;
 
@@ -147,17 +147,16 @@ impl Adapter for Qwen {
         }
         let id = match str_field(record, "uuid") {
             Some(uuid) => format!("{}/{uuid}", ctx.session_id),
-            None => format!("{}/sha-{}", ctx.session_id, &ctx.sha256[..16]),
+            None => sha_id(ctx),
         };
-        let message = Message {
+        let message = record_message(
+            ctx,
             id,
-            session_id: ctx.session_id.to_string(),
-            seq: ctx.offset,
             role,
-            timestamp: timestamp_field(record, "timestamp"),
-            model: str_field(record, "model").map(str::to_string),
+            timestamp_field(record, "timestamp"),
+            str_field(record, "model").map(str::to_string),
             parts,
-        };
+        );
         Interpretation::message(facts, message)
     }
 }

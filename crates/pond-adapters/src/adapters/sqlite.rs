@@ -13,6 +13,8 @@ use rusqlite::limits::Limit;
 use rusqlite::{Connection, OpenFlags};
 use serde_json::{Map, Value};
 
+use super::{SourceError, SourceErrorKind};
+
 /// A read-only connection to a private copy of a database; the copy is
 /// removed when this is dropped.
 pub struct Snapshot {
@@ -39,25 +41,33 @@ const READ_TIME_LIMIT: Duration = Duration::from_secs(300);
 const PROGRESS_STEPS: i32 = 100_000;
 
 /// Copies `db` (and its `-wal`, when present) and opens the copy read-only.
-pub fn snapshot(db: &Path) -> Result<Snapshot, String> {
+pub fn snapshot(db: &Path) -> Result<Snapshot, SourceError> {
     snapshot_within(db, MAX_VALUE_BYTES, READ_TIME_LIMIT)
 }
 
-fn snapshot_within(db: &Path, max_value: i32, time_limit: Duration) -> Result<Snapshot, String> {
+fn snapshot_within(
+    db: &Path,
+    max_value: i32,
+    time_limit: Duration,
+) -> Result<Snapshot, SourceError> {
+    let unreadable = SourceError::at(db, SourceErrorKind::Unreadable);
+    let unsupported = SourceError::at(db, SourceErrorKind::Unsupported);
     let dir = std::env::temp_dir().join(format!(
         "pond-sqlite-{}-{:016x}",
         std::process::id(),
         fastrand::u64(..)
     ));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot make a snapshot dir: {e}"))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| unreadable(format!("cannot make a snapshot dir: {e}")))?;
     let copy = dir.join("db.sqlite");
     let result = (|| {
         // Rule 32: a locked or live database is read from a private copy, never waited on.
-        std::fs::copy(db, &copy).map_err(|e| format!("cannot copy the database: {e}"))?;
+        std::fs::copy(db, &copy)
+            .map_err(|e| unreadable(format!("cannot copy the database: {e}")))?;
         let wal = wal_path(db);
         if wal.is_file() {
             std::fs::copy(&wal, wal_path(&copy))
-                .map_err(|e| format!("cannot copy the database's WAL: {e}"))?;
+                .map_err(|e| unreadable(format!("cannot copy the database's WAL: {e}")))?;
         }
         // Read-write on the private copy only so SQLite can replay the WAL
         // into it; the client's files are never opened.
@@ -65,13 +75,13 @@ fn snapshot_within(db: &Path, max_value: i32, time_limit: Duration) -> Result<Sn
             &copy,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(|e| format!("not a readable SQLite database: {e}"))?;
+        .map_err(|e| unsupported(format!("not a readable SQLite database: {e}")))?;
         conn.set_limit(Limit::SQLITE_LIMIT_LENGTH, max_value)
-            .map_err(|e| format!("cannot limit value sizes: {e}"))?;
+            .map_err(|e| unreadable(format!("cannot limit value sizes: {e}")))?;
         let started = Instant::now();
         conn.progress_handler(PROGRESS_STEPS, Some(move || started.elapsed() > time_limit));
         conn.query_row("PRAGMA schema_version", [], |_| Ok(()))
-            .map_err(|e| format!("not a readable SQLite database: {e}"))?;
+            .map_err(|e| unsupported(format!("not a readable SQLite database: {e}")))?;
         Ok(conn)
     })();
     match result {

@@ -3,7 +3,6 @@
 //! `.zip`, and pond needs one JSON file from them, not an archive library.
 
 use std::io::Read;
-use std::path::Path;
 
 const END_OF_DIRECTORY: u32 = 0x0605_4b50;
 const DIRECTORY_ENTRY: u32 = 0x0201_4b50;
@@ -29,11 +28,6 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
 }
 
 /// The bytes of the first member whose name is `name` or ends in `/name`.
-pub fn read_member(path: &Path, name: &str) -> Result<Vec<u8>, String> {
-    let archive = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
-    member(&archive, name)
-}
-
 pub fn member(archive: &[u8], name: &str) -> Result<Vec<u8>, String> {
     let corrupt = |what: &str| format!("not a readable zip archive ({what})");
     let tail_start = archive.len().saturating_sub(MAX_TAIL);

@@ -58,15 +58,14 @@ pub(super) fn export_record(ctx: RecordContext<'_>, text: &str) -> Interpretatio
         let trimmed = body.trim_end();
         let trimmed = trimmed.strip_suffix("---").unwrap_or(trimmed);
         body = trimmed.trim().to_string();
-        let message = Message {
-            id: line_id(ctx),
-            session_id: ctx.session_id.to_string(),
-            seq: ctx.offset,
+        let message = record_message(
+            ctx,
+            line_id(ctx),
             role,
-            timestamp: None,
-            model: None,
-            parts: vec![Part::text(PartKind::Text, body)],
-        };
+            None,
+            None,
+            vec![Part::text(PartKind::Text, body)],
+        );
         return Interpretation::message(SessionFacts::default(), message);
     }
     if !text.contains(EXPORT_MARK) {

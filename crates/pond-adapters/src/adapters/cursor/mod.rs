@@ -74,8 +74,9 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::{
-    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, env_dir, file_name,
-    is_uuid, json_text, sqlite, str_field, walk_pruning,
+    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceError, SourceErrorKind,
+    SourceFile, env_dir, file_name, is_uuid, json_text, record_message, sqlite, str_field,
+    walk_pruning,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
@@ -195,25 +196,28 @@ impl Adapter for Cursor {
         cut_export(buf, at_eof)
     }
 
-    fn read_database(&self, file: &SourceFile) -> Result<Vec<Value>, String> {
+    fn read_database(&self, file: &SourceFile) -> Result<Vec<Value>, SourceError> {
         let snap = sqlite::snapshot(&file.path)?;
         let conn = &snap.conn;
+        let malformed = SourceError::at(&file.path, SourceErrorKind::Malformed);
         if sqlite::has_table(conn, "meta") && sqlite::has_table(conn, "blobs") {
-            return agent_store_rows(conn);
+            return agent_store_rows(conn).map_err(malformed);
         }
         let kv = sqlite::has_table(conn, "cursorDiskKV");
         let items = sqlite::has_table(conn, "ItemTable");
         if !kv && !items {
-            return Err(
-                "no Cursor chat tables (cursorDiskKV, ItemTable, or meta and blobs)".to_string(),
-            );
+            return Err(SourceError::new(
+                &file.path,
+                SourceErrorKind::Unsupported,
+                "no Cursor chat tables (cursorDiskKV, ItemTable, or meta and blobs)",
+            ));
         }
         let mut rows = Vec::new();
         if kv {
-            rows.extend(disk_kv_rows(conn)?);
+            rows.extend(disk_kv_rows(conn).map_err(&malformed)?);
         }
         if items {
-            rows.extend(item_rows(conn, &file.path)?);
+            rows.extend(item_rows(conn, &file.path).map_err(&malformed)?);
         }
         Ok(rows)
     }

@@ -403,7 +403,7 @@ fn truncated_and_garbage_input_do_not_panic() {
     let junk = dir.path().join("state.vscdb");
     std::fs::write(&junk, b"not sqlite at all").unwrap();
     let err = Cursor.read_database(&db_file(&junk)).unwrap_err();
-    assert!(err.contains("SQLite"), "{err}");
+    assert!(err.to_string().contains("SQLite"), "{err}");
     // Rows of unexpected shapes.
     let file = db_file(&junk);
     let rows = [

@@ -191,24 +191,12 @@ fn chat_record(ctx: RecordContext<'_>, record: &Value) -> Interpretation {
             .enumerate()
             .filter_map(|(i, m)| chat_message(ctx, m, ctx.offset + i as u64, &mut facts))
             .collect();
-        return Interpretation {
-            understood: true,
-            facts,
-            messages,
-            revises: true,
-            ..Interpretation::default()
-        };
+        return Interpretation::revised(facts, messages);
     }
     if str_field(record, "id").is_some() {
         let mut facts = SessionFacts::default();
         return match chat_message(ctx, record, ctx.offset, &mut facts) {
-            Some(message) => Interpretation {
-                understood: true,
-                facts,
-                messages: vec![message],
-                revises: true,
-                ..Interpretation::default()
-            },
+            Some(message) => Interpretation::revised(facts, vec![message]),
             None => Interpretation::unknown(),
         };
     }
@@ -256,13 +244,7 @@ fn metadata_update(ctx: RecordContext<'_>, set: &Value) -> Interpretation {
             .collect(),
         _ => Vec::new(),
     };
-    Interpretation {
-        understood: true,
-        facts,
-        messages,
-        revises: true,
-        ..Interpretation::default()
-    }
+    Interpretation::revised(facts, messages)
 }
 
 /// One `MessageRecord`; `None` for a type this adapter does not know.
@@ -427,13 +409,7 @@ fn checkpoint(ctx: RecordContext<'_>, record: &Value, tag: &str) -> Interpretati
         project: project_of(ctx.file, None, None),
         ..SessionFacts::default()
     };
-    Interpretation {
-        understood: true,
-        facts,
-        messages,
-        revises: true,
-        ..Interpretation::default()
-    }
+    Interpretation::revised(facts, messages)
 }
 
 /// The project root a session ran in, when something says so for certain:

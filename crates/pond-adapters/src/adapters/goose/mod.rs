@@ -45,8 +45,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::{
-    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, env_dir, json_text,
-    sqlite, str_field, walk,
+    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceError, SourceErrorKind,
+    SourceFile, env_dir, json_text, sqlite, str_field, walk,
 };
 use crate::digest::sha256_hex;
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
@@ -150,25 +150,28 @@ impl Adapter for Goose {
         Interpretation::message(facts, message)
     }
 
-    fn read_database(&self, file: &SourceFile) -> Result<Vec<Value>, String> {
-        let snap =
-            sqlite::snapshot(&file.path).map_err(|e| format!("{}: {e}", file.path.display()))?;
+    fn read_database(&self, file: &SourceFile) -> Result<Vec<Value>, SourceError> {
+        let snap = sqlite::snapshot(&file.path)?;
         let conn = &snap.conn;
+        let malformed = SourceError::at(&file.path, SourceErrorKind::Malformed);
         if !sqlite::has_table(conn, "sessions") || !sqlite::has_table(conn, "messages") {
-            return Err(format!(
-                "{}: no `sessions` and `messages` tables; not a goose database",
-                file.path.display()
+            return Err(SourceError::new(
+                &file.path,
+                SourceErrorKind::Unsupported,
+                "no `sessions` and `messages` tables; not a goose database",
             ));
         }
         let mut out = Vec::new();
         let mut dirs: HashMap<String, Value> = HashMap::new();
-        for row in sqlite::rows(conn, "SELECT * FROM sessions ORDER BY id")? {
+        for row in sqlite::rows(conn, "SELECT * FROM sessions ORDER BY id").map_err(&malformed)? {
             if let (Some(id), Some(dir)) = (str_field(&row, "id"), row.get("working_dir")) {
                 dirs.insert(id.to_string(), dir.clone());
             }
             out.push(tagged("sessions", row, None));
         }
-        for row in sqlite::rows(conn, "SELECT * FROM messages ORDER BY session_id, id")? {
+        for row in sqlite::rows(conn, "SELECT * FROM messages ORDER BY session_id, id")
+            .map_err(&malformed)?
+        {
             // Each message names its session's working dir, which is part of
             // the session id pond gives it.
             let dir = str_field(&row, "session_id")

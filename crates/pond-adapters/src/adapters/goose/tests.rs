@@ -336,7 +336,7 @@ fn same_bytes_same_ids_and_broken_inputs_do_not_panic() {
         .execute_batch("CREATE TABLE sessions (id TEXT)")
         .unwrap();
     let err = Goose.read_database(&db_file(&db)).unwrap_err();
-    assert!(err.contains("not a goose database"), "{err}");
+    assert!(err.to_string().contains("not a goose database"), "{err}");
     let rows = [
         serde_json::json!({"table": "messages", "session_id": "s", "role": "user", "content_json": "nope"}),
         serde_json::json!({"table": "sessions"}),

@@ -51,8 +51,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::{
-    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, file_name, json_text,
-    parent_dir_name, sqlite, str_field, walk_pruning,
+    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceError, SourceErrorKind,
+    SourceFile, file_name, json_text, parent_dir_name, sqlite, str_field, walk_pruning,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
@@ -223,23 +223,26 @@ impl Adapter for Opencode {
         }
     }
 
-    fn read_database(&self, file: &SourceFile) -> Result<Vec<Value>, String> {
-        let snap =
-            sqlite::snapshot(&file.path).map_err(|e| format!("{}: {e}", file.path.display()))?;
+    fn read_database(&self, file: &SourceFile) -> Result<Vec<Value>, SourceError> {
+        let snap = sqlite::snapshot(&file.path)?;
         let conn = &snap.conn;
+        let malformed = SourceError::at(&file.path, SourceErrorKind::Malformed);
         if !sqlite::has_table(conn, "session") || !sqlite::has_table(conn, "message") {
-            return Err(format!(
-                "{}: no `session` and `message` tables; not an opencode database",
-                file.path.display()
+            return Err(SourceError::new(
+                &file.path,
+                SourceErrorKind::Unsupported,
+                "no `session` and `message` tables; not an opencode database",
             ));
         }
         let mut out = Vec::new();
-        for row in sqlite::rows(conn, "SELECT * FROM session ORDER BY id")? {
+        for row in sqlite::rows(conn, "SELECT * FROM session ORDER BY id").map_err(&malformed)? {
             out.push(tagged("session", row));
         }
         let mut parts: HashMap<String, Vec<Value>> = HashMap::new();
         if sqlite::has_table(conn, "part") {
-            for row in sqlite::rows(conn, "SELECT * FROM part ORDER BY message_id, id")? {
+            for row in sqlite::rows(conn, "SELECT * FROM part ORDER BY message_id, id")
+                .map_err(&malformed)?
+            {
                 let Value::Object(mut row) = row else {
                     continue;
                 };
@@ -253,7 +256,7 @@ impl Adapter for Opencode {
                 parts.entry(mid).or_default().push(Value::Object(row));
             }
         }
-        for row in sqlite::rows(conn, "SELECT * FROM message ORDER BY id")? {
+        for row in sqlite::rows(conn, "SELECT * FROM message ORDER BY id").map_err(&malformed)? {
             let Value::Object(mut row) = row else {
                 continue;
             };
@@ -276,7 +279,9 @@ impl Adapter for Opencode {
             }
         }
         if sqlite::has_table(conn, "session_message") {
-            for row in sqlite::rows(conn, "SELECT * FROM session_message ORDER BY id")? {
+            for row in sqlite::rows(conn, "SELECT * FROM session_message ORDER BY id")
+                .map_err(&malformed)?
+            {
                 out.push(tagged("session_message", row));
             }
         }

@@ -529,7 +529,10 @@ fn broken_inputs_do_not_panic() {
             ..db_file()
         })
         .unwrap_err();
-    assert!(err.contains("not an opencode database"), "{err}");
+    assert!(
+        err.to_string().contains("not an opencode database"),
+        "{err}"
+    );
 
     // Cut storage files and junk: nothing understood, nothing panics.
     for rel in [
