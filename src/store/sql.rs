@@ -31,7 +31,7 @@ pub fn starts_with_sql(column: &str, prefix: &str) -> String {
 
 /// Rows whose key (`<client>:<id>`, rule 40) in `column` is `given`, begins
 /// with it, or whose client's own id begins with it: how a person names a
-/// session (`3ae3ab59` finds `claude-code:3ae3ab59-...`).
+/// session (`3ae3ab59` finds `<client>:3ae3ab59-...`).
 pub fn key_or_prefix_sql(column: &str, given: &str) -> String {
     let escaped = like_escape(given);
     format!(
