@@ -19,6 +19,9 @@ pub struct LazyStore {
     location: StoreLocation,
     fresh_within: Option<Duration>,
     opened: OnceLock<Store>,
+    /// The store opened for writing when the one reads opened lacks tables
+    /// (its creation was cut short): every later read and write uses it.
+    complete: OnceLock<Store>,
     /// An empty in-memory store that reads answer from before the first sync.
     empty: OnceLock<Store>,
     last_look: Mutex<Option<Instant>>,
@@ -31,6 +34,7 @@ impl LazyStore {
             location,
             fresh_within,
             opened: OnceLock::new(),
+            complete: OnceLock::new(),
             empty: OnceLock::new(),
             last_look: Mutex::new(None),
         }
@@ -42,7 +46,7 @@ impl LazyStore {
 
     /// The store once a sync has made it; `None` before.
     pub async fn get(&self) -> Result<Option<&Store>, StoreError> {
-        if let Some(store) = self.opened.get() {
+        if let Some(store) = self.complete.get().or(self.opened.get()) {
             return Ok(Some(store));
         }
         if let Ok(mut last) = self.last_look.lock() {
@@ -83,7 +87,15 @@ impl LazyStore {
 
     /// The store for writing, created if it does not exist yet.
     pub async fn for_writing(&self) -> Result<&Store, StoreError> {
-        if let Some(store) = self.opened.get() {
+        if let Some(store) = self.complete.get() {
+            return Ok(store);
+        }
+        // Rule 12: a read may have opened a store whose creation was cut
+        // short (an ingest stopped at its deadline); writing finishes it.
+        let opened = self.opened.get();
+        if let Some(store) = opened
+            && ALL_TABLES.iter().all(|&kind| store.has_table(kind))
+        {
             return Ok(store);
         }
         let store = Store::open_with(
@@ -93,7 +105,10 @@ impl LazyStore {
             self.fresh_within,
         )
         .await?;
-        Ok(self.keep(store))
+        Ok(match opened {
+            Some(_) => self.complete.get_or_init(|| store),
+            None => self.keep(store),
+        })
     }
 
     /// Keeps the first store opened; one opened at the same moment by

@@ -427,3 +427,54 @@ fn rule41_a_compaction_longer_than_its_patience_still_commits_what_it_rewrote() 
     });
     assert_eq!(contents(&pond), stored);
 }
+
+/// Rule 12: a store whose creation was cut short (an ingest stopped at its
+/// deadline between creating `pond_meta` and the other tables) is finished
+/// by the next write, even when a read opened it first. The server's read
+/// handle skipped the missing tables, and the ingest reused it: "table
+/// raw_records is not open" (seen in
+/// `rule37_an_ingest_past_its_deadline_is_stopped_and_sending_again_finishes_it`).
+#[test]
+fn rule12_a_half_created_store_is_finished_by_the_next_write_after_a_read() {
+    use pond::store::lazy::LazyStore;
+    use pond::store::{OpenMode, Store, StoreLocation, TableKind};
+    let pond = Pond::new();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let location = StoreLocation::parse(&pond.store_url).expect("store location");
+    rt.block_on(async {
+        drop(
+            Store::open(&location, OpenMode::Create)
+                .await
+                .expect("create"),
+        );
+    });
+    // As a creation cut short after `pond_meta` leaves it, once its
+    // creator's grace has passed (no `ready` marker, no live claim).
+    for table in ["raw_records", "messages", "search"] {
+        std::fs::remove_dir_all(pond.store.join(format!("{table}.lance"))).expect("remove");
+    }
+    for marker in std::fs::read_dir(pond.store.join("_pond")).expect("markers") {
+        let marker = marker.expect("marker").path();
+        let name = marker
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if name.starts_with("ready-") || name.starts_with("init-") {
+            std::fs::remove_file(&marker).expect("remove marker");
+        }
+    }
+    rt.block_on(async {
+        let lazy = LazyStore::new(location, None);
+        let read = lazy.get().await.expect("read").expect("the store exists");
+        assert!(!read.has_table(TableKind::Raw));
+        let written = lazy.for_writing().await.expect("open for writing");
+        for kind in [TableKind::Raw, TableKind::Messages, TableKind::Search] {
+            assert!(written.has_table(kind), "{} is not open", kind.name());
+        }
+        let read = lazy.get().await.expect("read").expect("the store exists");
+        assert!(
+            read.has_table(TableKind::Raw),
+            "reads still see the half store"
+        );
+    });
+}

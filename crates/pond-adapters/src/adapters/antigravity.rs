@@ -31,8 +31,8 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::{
-    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, json_text,
-    record_message, sha_id, str_field, timestamp_field, walk,
+    Adapter, Classified, Discovery, Interpretation, Layout, RecordContext, SourceFile,
+    discover_classified, json_text, record_message, sha_id, str_field, timestamp_field,
 };
 use crate::model::{Part, PartKind, Role, SessionFacts};
 
@@ -62,18 +62,10 @@ impl Adapter for Antigravity {
     }
 
     fn discover(&self, root: &Path) -> Discovery {
-        let (found, problems) = walk(root, |p| p.extension().is_some_and(|e| e == "jsonl"));
-        let files = found
-            .into_iter()
-            .map(|(path, rel_path)| SourceFile {
-                session_hint: conversation_id(&path),
-                path,
-                rel_path,
-                layout: Layout::Jsonl,
-                parent_hint: None,
-            })
-            .collect();
-        Discovery { files, problems }
+        let keep = |p: &Path| p.extension().is_some_and(|e| e == "jsonl");
+        discover_classified(root, keep, |path| {
+            Classified::named(Layout::Jsonl, conversation_id(path))
+        })
     }
 
     fn identify(&self, file: &SourceFile, _first_records: &[Value]) -> Option<String> {

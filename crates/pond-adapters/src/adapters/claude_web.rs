@@ -15,7 +15,10 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::claude_code::ClaudeCode;
-use super::{Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, walk};
+use super::{
+    Adapter, Classified, Discovery, Interpretation, Layout, RecordContext, SourceFile,
+    discover_classified,
+};
 use crate::digest::sha256_hex;
 
 pub struct ClaudeWeb;
@@ -36,24 +39,14 @@ impl Adapter for ClaudeWeb {
     }
 
     fn discover(&self, root: &Path) -> Discovery {
-        let (found, problems) = walk(root, |p| p.extension().is_some_and(|e| e == "json"));
-        let files = found
-            .into_iter()
-            .map(|(path, rel_path)| {
-                let stem = path
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                SourceFile {
-                    path,
-                    rel_path,
-                    layout: Layout::Document,
-                    session_hint: Some(format!("claude-web-{stem}")),
-                    parent_hint: None,
-                }
-            })
-            .collect();
-        Discovery { files, problems }
+        let keep = |p: &Path| p.extension().is_some_and(|e| e == "json");
+        discover_classified(root, keep, |path| {
+            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+            Classified::named(
+                Layout::Document,
+                Some(format!("claude-web-{}", stem.unwrap_or_default())),
+            )
+        })
     }
 
     fn identify(&self, file: &SourceFile, _first_records: &[Value]) -> Option<String> {

@@ -33,8 +33,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{
-    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, epoch_millis, file_name,
-    is_uuid, json_text, record_message, str_field, walk,
+    Adapter, Classified, Discovery, Interpretation, Layout, RecordContext, SourceFile,
+    discover_classified, epoch_millis, file_name, file_stem, is_uuid, json_text, record_message,
+    str_field,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
@@ -79,58 +80,43 @@ impl Adapter for Kimi {
     }
 
     fn discover(&self, root: &Path) -> Discovery {
-        let (found, problems) = walk(root, |p| {
+        let keep = |p: &Path| {
             let name = file_name(p);
             name == "state.json"
                 || (name.ends_with(".jsonl")
                     && name != "session_index.jsonl"
                     && (name != "wire.jsonl" || agent_dir(p).is_some()))
-        });
-        let files = found
-            .into_iter()
-            .map(|(path, rel_path)| {
-                let (layout, session_hint, parent_hint) = if file_name(&path) == "state.json" {
-                    let hint = path
-                        .parent()
-                        .map(file_name)
-                        .filter(|n| n.starts_with("session_"))
-                        .map(str::to_string);
-                    (Layout::Document, hint, None)
-                } else if let Some((session, agent)) = agent_dir(&path) {
-                    if agent == "main" {
-                        (Layout::Jsonl, Some(session), None)
-                    } else {
-                        (
-                            Layout::Jsonl,
-                            Some(format!("{session}/{agent}")),
-                            Some(session),
-                        )
-                    }
+        };
+        discover_classified(root, keep, |path| {
+            if file_name(path) == "state.json" {
+                let hint = path
+                    .parent()
+                    .map(file_name)
+                    .filter(|n| n.starts_with("session_"))
+                    .map(str::to_string);
+                return Classified::named(Layout::Document, hint);
+            }
+            if let Some((session, agent)) = agent_dir(path) {
+                return if agent == "main" {
+                    Classified::named(Layout::Jsonl, Some(session))
                 } else {
-                    let stem = path
-                        .file_stem()
-                        .and_then(|s| s.to_str())
-                        .unwrap_or_default();
-                    let dir = path.parent().map(file_name).unwrap_or_default();
-                    let hint = if is_uuid(stem) {
-                        Some(stem.to_string())
-                    } else if is_uuid(dir) {
-                        Some(dir.to_string())
-                    } else {
-                        None
-                    };
-                    (Layout::Jsonl, hint, None)
+                    Classified {
+                        layout: Layout::Jsonl,
+                        session_hint: Some(format!("{session}/{agent}")),
+                        parent_hint: Some(session),
+                    }
                 };
-                SourceFile {
-                    path,
-                    rel_path,
-                    layout,
-                    session_hint,
-                    parent_hint,
-                }
-            })
-            .collect();
-        Discovery { files, problems }
+            }
+            let (stem, dir) = (
+                file_stem(path),
+                path.parent().map(file_name).unwrap_or_default(),
+            );
+            let hint = [stem, dir]
+                .into_iter()
+                .find(|n| is_uuid(n))
+                .map(str::to_string);
+            Classified::named(Layout::Jsonl, hint)
+        })
     }
 
     fn identify(&self, file: &SourceFile, first_records: &[Value]) -> Option<String> {
