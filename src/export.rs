@@ -29,9 +29,8 @@ pub enum ExportError {
     UnsafePath(String),
     #[error("{} exists; pass --force to replace it", .0.display())]
     Exists(PathBuf),
-    #[error("cannot {what} {}", path.display())]
-    Io {
-        what: &'static str,
+    #[error("cannot write {}", path.display())]
+    Write {
         path: PathBuf,
         source: std::io::Error,
     },
@@ -118,13 +117,6 @@ pub async fn export_raw(
         if target.exists() && !overwrite {
             return Err(ExportError::Exists(target));
         }
-        if let Some(dir) = target.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| ExportError::Io {
-                what: "create",
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
         let mut bytes = Vec::with_capacity(records.iter().map(|r| r.bytes.len()).sum());
         for r in &records {
             if redact {
@@ -133,8 +125,8 @@ pub async fn export_raw(
                 bytes.extend_from_slice(&r.bytes);
             }
         }
-        crate::paths::write_atomic(&target, &bytes).map_err(|source| ExportError::Io {
-            what: "write",
+        // Its directories are made on the way.
+        crate::paths::write_atomic(&target, &bytes).map_err(|source| ExportError::Write {
             path: target.clone(),
             source,
         })?;

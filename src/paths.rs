@@ -29,8 +29,9 @@ fn xdg_dir(var: &str, fallback_under_home: &str) -> PathBuf {
     }
 }
 
-/// Writes `bytes` to `path` atomically: a reader sees the old file or the new
-/// one, never a torn write, even if the process dies mid-way.
+/// Writes `bytes` to `path` atomically, making its directories: a reader
+/// sees the old file or the new one, never a torn write, even if the
+/// process dies mid-way.
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     if let Some(dir) = path.parent() {

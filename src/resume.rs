@@ -30,9 +30,8 @@ pub enum ResumeError {
     NotConvertible(String),
     #[error("{} exists; pond resume never overwrites", .0.display())]
     Exists(PathBuf),
-    #[error("cannot {what} {}", path.display())]
-    Io {
-        what: &'static str,
+    #[error("cannot write {}", path.display())]
+    Write {
         path: PathBuf,
         source: std::io::Error,
     },
@@ -110,15 +109,8 @@ pub async fn resume(
     if path.exists() {
         return Err(ResumeError::Exists(path));
     }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| ResumeError::Io {
-            what: "create",
-            path: dir.to_path_buf(),
-            source,
-        })?;
-    }
-    crate::paths::write_atomic(&path, &bytes).map_err(|source| ResumeError::Io {
-        what: "write",
+    // Its directories are made on the way.
+    crate::paths::write_atomic(&path, &bytes).map_err(|source| ResumeError::Write {
         path: path.clone(),
         source,
     })?;
