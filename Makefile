@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 MODEL := $${XDG_CACHE_HOME:-$$HOME/.cache}/pond/models/pond-static-minilm-256
 
-.PHONY: setup build models run test alerts lint bench bench-search bench-fleet bench-documents bench-scrape fuzz clean-store openapi
+.PHONY: setup build models run test alerts lint bench bench-search bench-fleet bench-documents bench-scrape bench-usage fuzz clean-store openapi
 
 ## Install the system tools the build needs (protoc for lance, mold to link fast).
 setup:
@@ -60,6 +60,7 @@ run: models
 ## here and stopped when the tests end, pass or fail.
 test: setup lint alerts
 	@command -v systemd-analyze >/dev/null || $(SUDO) apt-get install -y systemd
+	@command -v chromium >/dev/null || $(SUDO) apt-get install -y --no-install-recommends chromium fonts-dejavu-core
 	cargo build --locked --workspace --all-targets
 	@$(MAKE) --no-print-directory models
 	@env_file=$$(scripts/test-services.sh start) && \
@@ -112,6 +113,11 @@ bench-documents: setup
 ## into for a year (SCRAPE_HOSTS, SCRAPE_RUNS_PER_HOST, SCRAPE_CI_JOBS).
 bench-scrape: setup
 	cargo bench --locked --profile dev --bench scrape
+
+## `pond usage` over a store of USAGE_MESSAGES messages (1,000,000): one-shot
+## report times by grouping.
+bench-usage: setup
+	cargo bench --locked --profile dev --bench usage
 
 ## Every adapter's fuzz target for FUZZ_SECONDS each (nightly + cargo-fuzz;
 ## not part of `make test`). Prints executions and findings per target.

@@ -12,6 +12,9 @@
 set -euo pipefail
 
 TOOLS="${POND_TEST_TOOLS:-/var/tmp/pond-test-tools}"
+CCUSAGE_VERSION=18.0.11
+PLAYWRIGHT_VERSION=1.65.2
+AXE_VERSION=4.14.1
 
 install_tools() {
     for tool in python3 npm; do
@@ -34,6 +37,24 @@ install_tools() {
     if [ ! -x "$TOOLS/node_modules/.bin/azurite-blob" ] || [ ! -x "$TOOLS/node_modules/.bin/s3rver" ]; then
         echo "installing azurite and s3rver into $TOOLS/node_modules" >&2
         (cd "$TOOLS" && npm install --silent --no-fund --no-audit azurite@3 s3rver@3)
+    fi
+    # The pages are tested in Debian's Chromium (Playwright's own browser
+    # download cannot be reached here), driven by Playwright for Python;
+    # axe-core checks their accessibility.
+    if ! "$TOOLS/venv-web/bin/python" -c 'import playwright' 2>/dev/null; then
+        echo "installing playwright into $TOOLS/venv-web" >&2
+        python3 -m venv "$TOOLS/venv-web"
+        "$TOOLS/venv-web/bin/pip" install -q "playwright==$PLAYWRIGHT_VERSION"
+    fi
+    if [ "$(node -p 'require(process.argv[1]).version' "$TOOLS/node_modules/axe-core/package.json" 2>/dev/null)" != "$AXE_VERSION" ]; then
+        echo "installing axe-core@$AXE_VERSION into $TOOLS/node_modules" >&2
+        (cd "$TOOLS" && npm install --silent --no-fund --no-audit "axe-core@$AXE_VERSION")
+    fi
+    # The peer `pond usage` is checked against (rule 47): this exact release,
+    # whose offline price table the comparison was worked out with.
+    if [ "$(node -p 'require(process.argv[1]).version' "$TOOLS/node_modules/ccusage/package.json" 2>/dev/null)" != "$CCUSAGE_VERSION" ]; then
+        echo "installing ccusage@$CCUSAGE_VERSION into $TOOLS/node_modules" >&2
+        (cd "$TOOLS" && npm install --silent --no-fund --no-audit "ccusage@$CCUSAGE_VERSION")
     fi
 }
 
@@ -89,6 +110,7 @@ POND_TEST_AZURITE_ACCOUNT=$account
 POND_TEST_AZURITE_KEY=$key
 POND_TEST_PYTHON=$TOOLS/venv-serve/bin/python
 POND_TEST_SCHEMATHESIS=$TOOLS/venv-serve/bin/schemathesis
+POND_TEST_CCUSAGE=$TOOLS/node_modules/ccusage/dist/index.js
 ENV
     trap - EXIT
     echo "$RUN/env"

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Default, Deserialize)]
@@ -28,6 +29,37 @@ pub struct Config {
     /// Bearer tokens for `pond serve`, hashed (`pond token create`).
     #[serde(default, rename = "token")]
     pub tokens: Vec<TokenEntry>,
+    /// Prices that come before the shipped table (docs/operations.md).
+    #[serde(default)]
+    pub prices: Vec<PriceEntry>,
+}
+
+/// One model's prices from one date on, in US dollars per million tokens
+/// (`[[prices]]`; `pond usage` reads them before its shipped table).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceEntry {
+    /// A model name, or the start of one: `claude-sonnet-4-5` prices
+    /// `claude-sonnet-4-5-20250929`. The longest match wins.
+    pub model: String,
+    /// The first day (UTC) the price holds.
+    pub from: NaiveDate,
+    pub input: f64,
+    pub output: f64,
+    /// Cache writes of five minutes (and of unknown lifetime).
+    #[serde(default)]
+    pub cache_write: f64,
+    /// Cache writes of an hour; the five-minute price where not given.
+    #[serde(default)]
+    pub cache_write_1h: Option<f64>,
+    #[serde(default)]
+    pub cache_read: f64,
+    /// Reasoning tokens; the output price where not given.
+    #[serde(default)]
+    pub reasoning: Option<f64>,
+    /// Where the price comes from.
+    #[serde(default)]
+    pub source: String,
 }
 
 /// Store upkeep (docs/operations.md); `POND_UPKEEP_*` win over these.

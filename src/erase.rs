@@ -369,12 +369,13 @@ pub async fn forget(
 }
 
 /// The tables an erasure deletes from: the ones `--now` rewrites.
-const TOUCHED: [TableKind; 5] = [
+const TOUCHED: [TableKind; 6] = [
     TableKind::Messages,
     TableKind::Search,
     TableKind::Raw,
     TableKind::Sessions,
     TableKind::Redactions,
+    TableKind::Usage,
 ];
 
 /// Rewrites the fragments holding deleted rows and prunes every version

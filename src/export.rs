@@ -48,6 +48,16 @@ pub struct ExportedFile {
     pub root: String,
 }
 
+/// One source file of a session, as its client last wrote it.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub rel_path: String,
+    pub bytes: Vec<u8>,
+    pub records: u64,
+    pub host: String,
+    pub root: String,
+}
+
 /// Exports every source file of `session_id` under `out_dir`, at its path
 /// relative to the root it was synced from. Existing files are only replaced
 /// with `overwrite`.
@@ -59,6 +69,45 @@ pub async fn export_raw(
     overwrite: bool,
     redact: bool,
 ) -> Result<Vec<ExportedFile>, ExportError> {
+    let files = source_files(store, session_id, prefer_host, redact).await?;
+    let mut targets = Vec::with_capacity(files.len());
+    for file in &files {
+        // A stored path never writes outside `out_dir`.
+        let relative = crate::paths::safe_relative(&file.rel_path)
+            .ok_or_else(|| ExportError::UnsafePath(file.rel_path.clone()))?;
+        let target = out_dir.join(relative);
+        if target.exists() && !overwrite {
+            return Err(ExportError::Exists(target));
+        }
+        targets.push(target);
+    }
+    let mut written = Vec::with_capacity(files.len());
+    for (file, target) in files.into_iter().zip(targets) {
+        // Its directories are made on the way.
+        crate::paths::write_atomic(&target, &file.bytes).map_err(|source| ExportError::Write {
+            path: target.clone(),
+            source,
+        })?;
+        written.push(ExportedFile {
+            path: target,
+            rel_path: file.rel_path,
+            bytes: file.bytes.len() as u64,
+            records: file.records,
+            host: file.host,
+            root: file.root,
+        });
+    }
+    Ok(written)
+}
+
+/// Every source file of `session_id`, rebuilt in memory from its raw
+/// records: one copy per relative path, `prefer_host`'s where it has one.
+pub async fn source_files(
+    store: &Store,
+    session_id: &str,
+    prefer_host: &str,
+    redact: bool,
+) -> Result<Vec<SourceFile>, ExportError> {
     // Whole files, not only the session's records: a file can hold several
     // sessions (a chat log with one per header, an export), and its bytes
     // are only exact in full.
@@ -86,7 +135,6 @@ pub async fn export_raw(
         return Err(ExportError::NoRecords(session_id.to_string()));
     }
 
-    // One copy per relative path: this host's if it has one, else the first.
     let mut chosen: BTreeMap<String, Vec<RawRecord>> = BTreeMap::new();
     for (_, records) in by_file {
         let rel = records[0].rel_path.clone();
@@ -99,7 +147,7 @@ pub async fn export_raw(
         }
     }
 
-    let mut written = Vec::new();
+    let mut files = Vec::with_capacity(chosen.len());
     for (rel_path, records) in chosen {
         let (records, rel_path) = if records.iter().any(is_database_row) {
             (database_rows(records), format!("{rel_path}.jsonl"))
@@ -110,13 +158,6 @@ pub async fn export_raw(
             check_contiguous(&rel_path, &records)?;
             (records, rel_path)
         };
-        // A stored path never writes outside `out_dir`.
-        let relative = crate::paths::safe_relative(&rel_path)
-            .ok_or_else(|| ExportError::UnsafePath(rel_path.clone()))?;
-        let target = out_dir.join(relative);
-        if target.exists() && !overwrite {
-            return Err(ExportError::Exists(target));
-        }
         let mut bytes = Vec::with_capacity(records.iter().map(|r| r.bytes.len()).sum());
         for r in &records {
             if redact {
@@ -125,21 +166,15 @@ pub async fn export_raw(
                 bytes.extend_from_slice(&r.bytes);
             }
         }
-        // Its directories are made on the way.
-        crate::paths::write_atomic(&target, &bytes).map_err(|source| ExportError::Write {
-            path: target.clone(),
-            source,
-        })?;
-        written.push(ExportedFile {
-            path: target,
+        files.push(SourceFile {
             rel_path,
-            bytes: bytes.len() as u64,
+            bytes,
             records: records.len() as u64,
             host: records[0].host.clone(),
             root: records[0].root.clone(),
         });
     }
-    Ok(written)
+    Ok(files)
 }
 
 fn latest_generation(mut records: Vec<RawRecord>) -> Vec<RawRecord> {

@@ -36,6 +36,8 @@ pub struct MetricsOptions {
     /// Only hosts (and their sessions) the caller may see; groups and the
     /// store's own series only for an unlimited caller.
     pub limits: Limits,
+    /// What the usage series are priced with.
+    pub prices: crate::spend::PriceTable,
 }
 
 /// The Prometheus text format (version 0.0.4) content type.
@@ -334,6 +336,7 @@ pub async fn render(store: &Store, options: &MetricsOptions) -> Result<String, S
     stored_by_jobs.add(vec![("kind", "sessions".into())], ephemeral_sessions as f64);
     stored_by_jobs.add(vec![("kind", "messages".into())], ephemeral_messages as f64);
     stored_by_jobs.write(&mut out);
+    usage_families(store, options, &known, &mut out).await?;
 
     // Groups and the store's shape say nothing about sessions, but they are
     // the whole fleet's: only for a caller who may see all of it.
@@ -354,6 +357,115 @@ pub async fn render(store: &Store, options: &MetricsOptions) -> Result<String, S
     took.add(Vec::new(), started.elapsed().as_secs_f64());
     took.write(&mut out);
     Ok(out)
+}
+
+/// Projects with a series of their own in `pond_fleet_usage_project_cost_usd`:
+/// the costliest, so a fleet of many checkouts stays a bounded exposition.
+const TOP_PROJECTS: usize = 20;
+
+/// The calls the caller may see, all time, as `pond usage` counts and
+/// prices them (rules 47 and 48): tokens by kind and cost per host, client
+/// and model, and the cost of the costliest projects. Totals that only
+/// grow (but for an erasure), so `increase(...[1d])` is a day's spend.
+/// What the usage series call the hosts of ephemeral groups (CI jobs),
+/// summed as one, so ten thousand jobs are not ten thousand series (rule 46).
+const EPHEMERAL_HOSTS: &str = "(ephemeral)";
+
+async fn usage_families(
+    store: &Store,
+    options: &MetricsOptions,
+    hosts: &std::collections::HashSet<&str>,
+    out: &mut String,
+) -> Result<(), StoreError> {
+    use crate::spend::{Dimension, UsageQuery, UsageTotals};
+    let query = UsageQuery {
+        by: vec![Dimension::Host, Dimension::Client, Dimension::Model],
+        limits: options.limits.clone(),
+        ..UsageQuery::default()
+    };
+    let report = crate::spend::report(store, &query, &options.prices).await?;
+    let mut tokens = Family::new(
+        "pond_fleet_usage_tokens",
+        "gauge",
+        "Tokens of the model calls stored, each call once, by host, client, model and kind.",
+    );
+    let mut cost = Family::new(
+        "pond_fleet_usage_cost_usd",
+        "gauge",
+        "What the model calls stored cost in US dollars, by host, client and model (priced calls only).",
+    );
+    let mut unpriced = Family::new(
+        "pond_fleet_usage_unpriced_calls",
+        "gauge",
+        "Model calls stored whose model has no price, by host, client and model.",
+    );
+    // Rule 46: ephemeral hosts' calls fold into one host label.
+    let mut folded: std::collections::BTreeMap<(String, String, String), UsageTotals> =
+        std::collections::BTreeMap::new();
+    for row in report.rows {
+        let host = row.host.unwrap_or_default();
+        let host = if hosts.contains(host.as_str()) {
+            host
+        } else {
+            EPHEMERAL_HOSTS.to_string()
+        };
+        let sum = folded
+            .entry((
+                host,
+                row.client.unwrap_or_default(),
+                row.model.unwrap_or_default(),
+            ))
+            .or_default();
+        sum.merge(&row.totals);
+    }
+    for ((host, client, model), t) in &folded {
+        let labels = vec![
+            ("host", host.clone()),
+            ("client", client.clone()),
+            ("model", model.clone()),
+        ];
+        for (kind, n) in [
+            ("input", t.input_tokens),
+            ("output", t.output_tokens),
+            ("cache_write", t.cache_write_tokens),
+            ("cache_read", t.cache_read_tokens),
+            ("reasoning", t.reasoning_tokens),
+        ] {
+            let mut with_kind = labels.clone();
+            with_kind.push(("kind", kind.to_string()));
+            tokens.add(with_kind, n as f64);
+        }
+        cost.add(labels.clone(), t.cost_usd.unwrap_or(0.0));
+        unpriced.add(labels, t.unpriced_calls as f64);
+    }
+    tokens.write(out);
+    cost.write(out);
+    unpriced.write(out);
+
+    let by_project = UsageQuery {
+        by: vec![Dimension::Project],
+        ..query
+    };
+    let mut projects = crate::spend::report(store, &by_project, &options.prices)
+        .await?
+        .rows;
+    projects.sort_by(|a, b| {
+        let c = |r: &crate::spend::UsageGroup| r.totals.cost_usd.unwrap_or(0.0);
+        c(b).total_cmp(&c(a))
+    });
+    let mut top = Family::new(
+        "pond_fleet_usage_project_cost_usd",
+        "gauge",
+        "What the model calls of the costliest projects (working directories) cost in US dollars.",
+    );
+    for row in projects.into_iter().take(TOP_PROJECTS) {
+        top.add(
+            vec![("project", row.project.unwrap_or_default())],
+            row.totals.cost_usd.unwrap_or(0.0),
+        );
+    }
+    top.write(out);
+    Ok(())
 }
 
 /// Each table's shape and the last store upkeep: what upkeep keeps bounded.

@@ -14,10 +14,10 @@
 //!    the store) and [`maintain`] (store upkeep).
 //! 5. What people and agents call: [`archive`] (reads within a token's
 //!    limits), [`export`], [`resume`], [`push`], [`erase`],
-//!    [`fleet_metrics`], [`telemetry`], [`mcp`] and [`serve`].
+//!    [`fleet_metrics`], [`spend`], [`telemetry`], [`mcp`] and [`serve`].
 //! 6. [`cli`], which only parses and dispatches to the layers below.
 
-pub use pond_adapters::{adapters, digest, model};
+pub use pond_adapters::{adapters, digest, model, usage};
 
 pub mod access;
 pub mod archive;
@@ -35,6 +35,7 @@ pub mod redact;
 pub mod resume;
 pub mod search;
 pub mod serve;
+pub mod spend;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

@@ -127,10 +127,11 @@ pub enum MaintainError {
 }
 
 /// Tables in the order upkeep visits them: the most written first.
-const TABLES: [TableKind; 9] = [
+const TABLES: [TableKind; 10] = [
     TableKind::Messages,
     TableKind::Search,
     TableKind::Raw,
+    TableKind::Usage,
     TableKind::Sessions,
     TableKind::SyncRuns,
     TableKind::Hosts,

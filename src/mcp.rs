@@ -33,6 +33,8 @@ pub struct Shared {
     pub embedder: Arc<Lazy>,
     /// Mask secrets in every answer.
     pub redact: bool,
+    /// What usage reports price calls with.
+    pub prices: crate::spend::PriceTable,
 }
 
 /// How callers reach the handler, which decides who they are.
@@ -129,6 +131,22 @@ impl ArchiveTools {
             return Ok(self.nothing_synced());
         };
         answer(archive::list_sessions(store, &view, params).await)
+    }
+
+    #[tool(
+        description = "Token usage and spend of the agents' model calls, counted once per call: tokens by kind (input, output, cache writes and reads, reasoning) and cost in US dollars, grouped by any of day, week, month, host, project, client, model, session (e.g. by=\"day,model\"), with time, host, project and client filters. Models without a price are listed in unpriced_models.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn usage(
+        &self,
+        Parameters(params): Parameters<archive::UsageParams>,
+        ext: Extensions,
+    ) -> Result<CallToolResult, McpError> {
+        let view = self.view(&ext)?;
+        let Some(store) = self.store().await? else {
+            return Ok(self.nothing_synced());
+        };
+        answer(archive::usage(store, &view, &self.shared.prices, params).await)
     }
 
     #[tool(

@@ -287,6 +287,9 @@ pub mod names {
     pub const STORE_VERSIONS: &str = "pond.store.versions";
     pub const STORE_BYTES: &str = "pond.store.size";
     pub const STORE_UNINDEXED: &str = "pond.store.unindexed_rows";
+    pub const USAGE_TOKENS: &str = "pond.usage.tokens";
+    pub const USAGE_CALLS: &str = "pond.usage.calls";
+    pub const USAGE_COST: &str = "pond.usage.cost_usd";
 }
 
 struct SyncMetrics {
@@ -385,6 +388,61 @@ pub fn record_sync(report: &SyncReport) {
     if matches!(report.outcome, Outcome::Ok | Outcome::Partial) {
         m.last_success
             .record(report.finished_at.timestamp() as f64, &[]);
+    }
+}
+
+/// Records the model calls a run stored first (rule 47: each once across
+/// the fleet, by the host that stored it): tokens by kind, calls and cost
+/// per client and model. Those two and the token kind are the only
+/// attributes, so the series stay as few as the models in use; the host
+/// is the resource's `host.name`. A call no price covers adds tokens but
+/// no cost, under `priced="false"`.
+pub fn record_usage(report: &SyncReport, prices: &crate::spend::PriceTable) {
+    if report.usage_stored.is_empty() {
+        return;
+    }
+    let m = opentelemetry::global::meter("pond");
+    let tokens = m
+        .u64_counter(names::USAGE_TOKENS)
+        .with_description("Tokens of model calls stored, by client, model and kind")
+        .build();
+    let calls = m
+        .u64_counter(names::USAGE_CALLS)
+        .with_description("Model calls stored, by client, model and whether a price covers them")
+        .build();
+    let cost = m
+        .f64_counter(names::USAGE_COST)
+        .with_description("Cost in US dollars of model calls stored, by client and model")
+        .build();
+    for s in &report.usage_stored {
+        let model = s.model.clone().unwrap_or_else(|| "unknown".into());
+        let base = [
+            KeyValue::new("client", s.client.clone()),
+            KeyValue::new("model", model.clone()),
+        ];
+        let t = &s.tokens;
+        for (kind, n) in [
+            ("input", t.input),
+            ("output", t.output),
+            ("cache_write", t.cache_write),
+            ("cache_read", t.cache_read),
+            ("reasoning", t.reasoning),
+        ] {
+            let mut attrs = base.to_vec();
+            attrs.push(KeyValue::new("kind", kind));
+            tokens.add(n, &attrs);
+        }
+        // Rule 48: the client's own figure where it has one, as `pond usage`.
+        let day = s.day.unwrap_or(chrono::NaiveDate::MAX);
+        let dollars = s
+            .client_cost_usd
+            .or_else(|| prices.price(&model, day).map(|p| p.cost(t)));
+        let mut attrs = base.to_vec();
+        attrs.push(KeyValue::new("priced", dollars.is_some() || t.is_zero()));
+        calls.add(s.calls, &attrs);
+        if let Some(d) = dollars {
+            cost.add(d, &base);
+        }
     }
 }
 

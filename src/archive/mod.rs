@@ -240,6 +240,9 @@ pub async fn list_sessions_page(
     if let Some(p) = &params.project {
         clauses.push(format!("contains(project, {})", sql_str(p)));
     }
+    if let Some(p) = &params.parent {
+        clauses.push(format!("parent_id = {}", sql_str(p)));
+    }
     clauses.extend(view.limits.to_sql());
     let filter = (!clauses.is_empty()).then(|| clauses.join(" AND "));
     let mut sessions = Vec::new();
@@ -321,7 +324,11 @@ fn part_view(p: Part, full: bool, clip_to: Option<usize>, view: &View) -> PartVi
 }
 
 /// Finds a session the caller may see by id or unique prefix.
-async fn visible_session(store: &Store, view: &View, given: &str) -> Result<Session, ArchiveError> {
+pub(crate) async fn visible_session(
+    store: &Store,
+    view: &View,
+    given: &str,
+) -> Result<Session, ArchiveError> {
     let not_found = || ArchiveError::NotFound(format!("no session `{given}`"));
     if given.is_empty() {
         return Err(ArchiveError::BadRequest("a session id is needed".into()));
@@ -610,6 +617,27 @@ async fn message_key(store: &Store, given: &str) -> Result<Option<(String, Strin
     Ok(None)
 }
 
+/// Tokens and spend of the calls the caller may see (rules 47 and 48).
+pub async fn usage(
+    store: &Store,
+    view: &View,
+    prices: &crate::spend::PriceTable,
+    params: UsageParams,
+) -> Result<crate::spend::UsageReport, ArchiveError> {
+    let ask = crate::spend::UsageAsk {
+        by: params.by.as_deref().unwrap_or_default(),
+        since: params.since.as_deref(),
+        until: params.until.as_deref(),
+        tz: params.tz.as_deref().unwrap_or_default(),
+        hosts: params.host.into_iter().collect(),
+        projects: params.project.into_iter().collect(),
+        clients: params.client.into_iter().collect(),
+    };
+    let query = crate::spend::UsageQuery::parse(ask, view.limits.clone(), Utc::now())
+        .map_err(ArchiveError::BadRequest)?;
+    Ok(crate::spend::report(store, &query, prices).await?)
+}
+
 /// Sessions and messages per client among the sessions `filter` keeps.
 pub async fn client_counts(
     store: &Store,
@@ -655,12 +683,7 @@ pub async fn status(store: &Store, view: &View) -> Result<ArchiveStatus, Archive
                 .as_deref()
                 .is_none_or(|p| h.host.starts_with(p))
         })
-        .map(|h| HostSync {
-            host: h.host,
-            last_run: h.last_run,
-            last_success: h.last_success,
-            outcome: h.outcome,
-        })
+        .map(|h| HostSync::new(h, |e| view.mask(e).into_owned()))
         .collect();
     Ok(ArchiveStatus {
         store: store.location().display.clone(),
@@ -669,5 +692,7 @@ pub async fn status(store: &Store, view: &View) -> Result<ArchiveStatus, Archive
         clients,
         hosts,
         embed_models: store.embed_models(),
+        stale_after_secs: None,
+        store_health: Vec::new(),
     })
 }

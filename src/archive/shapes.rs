@@ -58,6 +58,35 @@ pub struct SearchParams {
     pub per_session: Option<usize>,
 }
 
+/// What a usage report counts and how it groups (`/v1/usage`, the `usage`
+/// tool): the same as `pond usage`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsageParams {
+    /// Comma-separated, combinable: day, week, month, host, project, client,
+    /// model, session (default day).
+    #[serde(default)]
+    pub by: Option<String>,
+    /// Not before: a date (in `tz`), an RFC 3339 time, or an age (7d, 12h).
+    #[serde(default)]
+    pub since: Option<String>,
+    /// Not after: the same forms (a date counts to its end).
+    #[serde(default)]
+    pub until: Option<String>,
+    /// Only calls stored by this host.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Only sessions whose working directory contains this.
+    #[serde(default)]
+    pub project: Option<String>,
+    /// Only this client's calls.
+    #[serde(default)]
+    pub client: Option<String>,
+    /// The IANA time zone days, weeks and months are counted in (default UTC).
+    #[serde(default)]
+    pub tz: Option<String>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListSessionsParams {
@@ -70,6 +99,9 @@ pub struct ListSessionsParams {
     /// Only sessions last synced by this host.
     #[serde(default)]
     pub host: Option<String>,
+    /// Only the subagent sessions this session started (its id, whole).
+    #[serde(default)]
+    pub parent: Option<String>,
     /// At most this many sessions (default 20).
     #[serde(default)]
     #[schemars(range(min = 1, max = 10000))]
@@ -204,6 +236,37 @@ pub struct HostSync {
     pub last_run: DateTime<Utc>,
     pub last_success: Option<DateTime<Utc>>,
     pub outcome: String,
+    /// The last run's error, when it failed.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Runs recorded, and of them failed.
+    #[serde(default)]
+    pub runs: u64,
+    #[serde(default)]
+    pub failures: u64,
+    /// Failed runs since the last success.
+    #[serde(default)]
+    pub consecutive_failures: u64,
+    /// How long the last run took.
+    #[serde(default)]
+    pub duration_secs: f64,
+}
+
+impl HostSync {
+    /// A host's record as a reader sees it; `mask` hides secrets in its error.
+    pub fn new(h: crate::store::fleet::HostRow, mask: impl Fn(&str) -> String) -> HostSync {
+        HostSync {
+            error: h.error.as_deref().map(mask),
+            host: h.host,
+            last_run: h.last_run,
+            last_success: h.last_success,
+            outcome: h.outcome,
+            runs: h.runs,
+            failures: h.failures,
+            consecutive_failures: h.consecutive_failures,
+            duration_secs: h.duration_secs,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -216,4 +279,11 @@ pub struct ArchiveStatus {
     pub hosts: Vec<HostSync>,
     /// Embedding models whose vectors the store holds.
     pub embed_models: Vec<String>,
+    /// `pond serve --stale-after` in seconds: a host without a successful
+    /// sync this long is stale (servers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_after_secs: Option<u64>,
+    /// Each table's shape (servers only, for a token without limits).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub store_health: Vec<crate::store::upkeep::TableHealth>,
 }

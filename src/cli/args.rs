@@ -51,6 +51,9 @@ pub enum Command {
     Sessions(SessionsArgs),
     /// Find messages by words, exact tokens or meaning, over every client and host.
     Search(SearchArgs),
+    /// Tokens and spend of the agents' model calls, by day, host, project,
+    /// client, model or session.
+    Usage(UsageArgs),
     /// Print a session as a readable transcript.
     Show(ShowArgs),
     /// Write a session's source files back, byte for byte.
@@ -430,6 +433,32 @@ pub struct StatusArgs {
     /// With --all-hosts: a host without a successful sync this recent is stale.
     #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
     pub stale_after: std::time::Duration,
+    #[command(flatten)]
+    pub output: JsonOutput,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UsageArgs {
+    /// Group by any of day, week, month, host, project, client, model,
+    /// session (comma-separate to combine: `day,model`).
+    #[arg(long, default_value = "day")]
+    pub by: String,
+    /// Not before: a date (in --tz), an RFC 3339 time, or an age (7d, 12h).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Not after: same forms as --since (a date counts to its end).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only sessions whose working directory contains this (repeat or comma-separate).
+    #[arg(long, value_delimiter = ',')]
+    pub project: Vec<String>,
+    /// Only these clients (repeat or comma-separate).
+    #[arg(long, value_delimiter = ',')]
+    pub client: Vec<String>,
+    // `--host NAME` (the global flag) filters by host here, as for search.
+    /// The time zone days, weeks and months are counted in (IANA name).
+    #[arg(long, default_value = "UTC")]
+    pub tz: String,
     #[command(flatten)]
     pub output: JsonOutput,
 }

@@ -28,6 +28,9 @@ pub struct Context {
     pub redact_at_ingest: bool,
     /// `[upkeep]`: when store upkeep is due, and what it keeps.
     pub upkeep: UpkeepSettings,
+    /// The shipped prices under the config's `[[prices]]` (checked here,
+    /// so a bad entry fails every command, not only reports).
+    pub prices: crate::spend::PriceTable,
 }
 
 #[derive(Debug, Clone)]
@@ -211,6 +214,7 @@ impl Context {
                 .or_else(|| cli.config.clone())
                 .unwrap_or_else(crate::config::default_path),
             tokens: config.tokens,
+            prices: crate::spend::PriceTable::with_overrides(config.prices)?,
             redact_at_ingest: config.redact.at_ingest,
             upkeep,
         })

@@ -24,6 +24,7 @@ mod status;
 mod storage;
 mod sync;
 mod token;
+mod usage;
 
 use std::process::ExitCode;
 
@@ -65,6 +66,7 @@ async fn run_command(ctx: &Context, command: Command) -> anyhow::Result<ExitCode
         Command::Sessions(args) => sessions::run(ctx, args).instrument(span("sessions")).await,
         Command::Show(args) => show::run(ctx, args).instrument(span("show")).await,
         Command::Search(args) => search::run(ctx, args).instrument(span("search")).await,
+        Command::Usage(args) => usage::run(ctx, args).instrument(span("usage")).await,
         Command::Model(command) => model::run(ctx, command).instrument(span("model")).await,
         Command::Export(args) => export::run(ctx, args).instrument(span("export")).await,
         Command::Repair(args) => repair::run(ctx, args).instrument(span("repair")).await,

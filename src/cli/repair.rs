@@ -54,20 +54,22 @@ pub async fn run(ctx: &Context, args: RepairArgs) -> anyhow::Result<ExitCode> {
     }
     if report.dry_run {
         println!(
-            "checked {} files: {} with gaps ({} sessions, {} messages missing); nothing written (--dry-run)",
+            "checked {} files: {} with gaps ({} sessions, {} messages, {} calls' usage missing); nothing written (--dry-run)",
             report.files_checked,
             report.files_with_gaps,
             report.sessions_missing,
-            report.messages_missing
+            report.messages_missing,
+            report.usage_calls_missing
         );
     } else {
         println!(
-            "checked {} files: {} with gaps; restored {} sessions, {} messages, {} search rows",
+            "checked {} files: {} with gaps; restored {} sessions, {} messages, {} search rows, {} calls' usage",
             report.files_checked,
             report.files_with_gaps,
             report.sessions_restored,
             report.messages_restored,
-            report.search_rows_restored
+            report.search_rows_restored,
+            report.usage_calls_restored
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -18,6 +18,7 @@ pub async fn mcp(ctx: &Context, args: McpArgs) -> anyhow::Result<ExitCode> {
     let shared = Arc::new(Shared {
         store: LazyStore::new(ctx.location.clone(), Some(FRESH_WITHIN)),
         embedder: ctx.embedder.clone(),
+        prices: ctx.prices.clone(),
         redact: args.redaction.redact,
     });
     crate::mcp::serve_stdio(shared).await?;
@@ -30,6 +31,7 @@ pub async fn serve(ctx: &Context, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let shared = Arc::new(Shared {
         store: LazyStore::new(ctx.location.clone(), Some(FRESH_WITHIN)),
         embedder: ctx.embedder.clone(),
+        prices: ctx.prices.clone(),
         // Rule 33: `pond serve` masks secrets in every answer unless told not to.
         redact: !args.no_redact,
     });
@@ -67,6 +69,7 @@ pub async fn metrics(ctx: &Context, args: MetricsArgs) -> anyhow::Result<ExitCod
         let options = crate::fleet_metrics::MetricsOptions {
             stale_after: args.stale_after,
             limits: Default::default(),
+            prices: ctx.prices.clone(),
         };
         print!("{}", crate::fleet_metrics::render(&store, &options).await?);
         return Ok(ExitCode::SUCCESS);
@@ -74,6 +77,7 @@ pub async fn metrics(ctx: &Context, args: MetricsArgs) -> anyhow::Result<ExitCod
     let shared = Arc::new(Shared {
         store: LazyStore::new(ctx.location.clone(), Some(FRESH_WITHIN)),
         embedder: ctx.embedder.clone(),
+        prices: ctx.prices.clone(),
         redact: true,
     });
     crate::serve::run(

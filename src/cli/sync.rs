@@ -111,6 +111,7 @@ pub async fn round(ctx: &Context, spec: &RoundSpec) -> anyhow::Result<SyncReport
     span.record("commit_retries", report.commit_retries);
     span.record("unparsed_records", report.unparsed_records);
     crate::telemetry::record_sync(&report);
+    crate::telemetry::record_usage(&report, &ctx.prices);
     Ok(report)
 }
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::model::Role;
 use crate::search::documents::KIND_NAMES;
-use crate::store::sql_str;
+use crate::store::{sql_str, sql_time};
 
 /// What narrows a search. Empty lists mean "any".
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -103,13 +103,6 @@ impl Filters {
         }
         (!clauses.is_empty()).then(|| clauses.join(" AND "))
     }
-}
-
-fn sql_time(t: DateTime<Utc>) -> String {
-    format!(
-        "arrow_cast('{}', 'Timestamp(Microsecond, Some(\"UTC\"))')",
-        t.format("%Y-%m-%dT%H:%M:%S%.6fZ")
-    )
 }
 
 /// Reads `--since`/`--until`: a date (midnight UTC), an RFC 3339 time, or an

@@ -14,7 +14,7 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
+use super::{AppState, web};
 use crate::access::{self, Grant, Scope, TokenEntry};
 
 pub(crate) async fn require_token(
@@ -29,9 +29,16 @@ pub(crate) async fn require_token(
     // Rule 36: beyond loopback, or once any token exists, a request without a
     // known bearer token is refused with 401.
     let grant = if !state.loopback || !tokens.is_empty() {
-        match bearer(&request).and_then(|t| access::verify(&tokens, t)) {
+        // A browser signed in with `/web/signin` sends the token as a cookie
+        // (rule 49); the header wins when both are present.
+        let from_cookie = bearer(&request).is_none();
+        let presented = bearer(&request).or_else(|| web::cookie_token(request.headers()));
+        match presented.and_then(|t| access::verify(&tokens, t)) {
+            Some(_) if from_cookie && !web::csrf_ok(&request) => {
+                return web::csrf_refusal();
+            }
             Some(grant) => grant,
-            None => return unauthorized(bearer(&request).is_some()),
+            None => return unauthorized(presented.is_some()),
         }
     } else {
         Grant::local()
@@ -66,7 +73,7 @@ pub(crate) async fn require_read(request: Request, next: Next) -> Response {
     }
 }
 
-fn bearer(request: &Request) -> Option<&str> {
+pub(crate) fn bearer(request: &Request) -> Option<&str> {
     let value = request
         .headers()
         .get(header::AUTHORIZATION)?

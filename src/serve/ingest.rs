@@ -499,6 +499,7 @@ async fn run_pipeline(
         .err()
         .map(|e| e.to_string());
     crate::telemetry::record_sync(&report);
+    crate::telemetry::record_usage(&report, &state.shared.prices);
     report
 }
 

@@ -10,11 +10,14 @@
 
 pub mod admin;
 pub mod auth;
+mod events;
 pub mod guard;
 pub mod ingest;
 mod listen;
 pub mod openapi;
+pub mod pages;
 mod upload;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -73,6 +76,9 @@ pub(crate) struct AppState {
     pub redact_at_ingest: bool,
     pub stale_after: std::time::Duration,
     pub routes: Routes,
+    /// Turns true when the server begins to stop: open event streams end,
+    /// so a graceful shutdown does not wait on an open page.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -131,10 +137,14 @@ pub(crate) fn router(state: Arc<AppState>) -> axum::Router {
         .route("/v1/sessions/{id}", get(get_session))
         .route("/v1/messages/{id}", get(get_message))
         .route("/v1/status", get(status))
+        .route("/v1/usage", get(usage))
+        .route("/v1/sessions/{id}/raw", get(pages::raw_file))
+        .route("/v1/events", get(events::fleet))
         .route("/metrics", get(metrics))
         .route_layer(axum::middleware::from_fn(auth::require_read));
     let guarded = axum::Router::new()
         .route("/openapi.json", get(openapi_document))
+        .route("/v1/me", get(pages::me))
         .merge(reads)
         // The handler checks its scope first, streams the body to disk and
         // enforces its own limit.
@@ -147,7 +157,21 @@ pub(crate) fn router(state: Arc<AppState>) -> axum::Router {
             post(admin::handle).route_layer(axum::middleware::from_fn(admin::require_admin)),
         )
         .merge(mcp);
-    behind_guard(state, guarded, "no such route (see /openapi.json)")
+    // The pages carry no data (rule 49): they load for anyone and ask the
+    // API, which asks for the token.
+    let pages = axum::Router::new()
+        .route("/", get(web::shell))
+        .route("/search", get(web::shell))
+        .route("/fleet", get(web::shell))
+        .route("/spend", get(web::shell))
+        .route("/signin", get(web::shell))
+        .route("/session/{*id}", get(web::shell))
+        .route("/assets/app.js", get(web::script))
+        .route("/assets/app.css", get(web::style))
+        .route("/favicon.ico", get(web::icon))
+        .route("/web/signin", post(pages::sign_in))
+        .route("/web/signout", post(pages::sign_out));
+    behind_guard(state, guarded, pages, "no such route (see /openapi.json)")
 }
 
 /// `pond metrics --listen`: the fleet's series and the health probes, under
@@ -156,14 +180,21 @@ fn metrics_router(state: Arc<AppState>) -> axum::Router {
     let guarded = axum::Router::new()
         .route("/metrics", get(metrics))
         .route_layer(axum::middleware::from_fn(auth::require_read));
-    behind_guard(state, guarded, "this server answers /metrics only")
+    behind_guard(
+        state,
+        guarded,
+        axum::Router::new(),
+        "this server answers /metrics only",
+    )
 }
 
-/// `routes` behind the token check, beside the health probes, all behind
-/// the host and origin check ([`guard`]); anything else is 404 `missing`.
+/// `routes` behind the token check, beside the health probes and the
+/// `open` routes (the pages), all behind the host and origin check
+/// ([`guard`]); anything else is 404 `missing`.
 fn behind_guard(
     state: Arc<AppState>,
     routes: axum::Router<Arc<AppState>>,
+    open: axum::Router<Arc<AppState>>,
     missing: &'static str,
 ) -> axum::Router {
     let guarded = routes.layer(axum::middleware::from_fn_with_state(
@@ -173,12 +204,14 @@ fn behind_guard(
     axum::Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .merge(open)
         .merge(guarded)
         .fallback(move || async move { error(StatusCode::NOT_FOUND, missing) })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             guard::check,
         ))
+        .layer(axum::middleware::from_fn(web::security_headers))
         .with_state(state)
 }
 
@@ -192,6 +225,7 @@ async fn metrics(State(state): State<Arc<AppState>>, axum::Extension(grant): Cal
     let options = crate::fleet_metrics::MetricsOptions {
         stale_after: state.stale_after,
         limits: view.limits,
+        prices: state.shared.prices.clone(),
     };
     let rendered = async {
         let store = state.shared.store.or_empty().await?;
@@ -261,7 +295,9 @@ pub async fn run(shared: Arc<Shared>, opts: ServeOptions) -> Result<(), ServeErr
         })?;
     // The port a request's `Host` must name is the one bound (`:0` picks one).
     let bound = listener.local_addr()?;
+    let (stop, stopping) = tokio::sync::watch::channel(false);
     let state = Arc::new(AppState {
+        stopping,
         loopback,
         hosts: guard::Hosts::new(bound, allowed_hosts),
         tokens: auth::TokenSource::new(opts.config_path, opts.tokens),
@@ -285,7 +321,11 @@ pub async fn run(shared: Arc<Shared>, opts: ServeOptions) -> Result<(), ServeErr
         },
         if state.shared.redact { "on" } else { "off" }
     );
-    listen::serve(listener, app, shutdown_signal()).await?;
+    let shutdown = async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    };
+    listen::serve(listener, app, shutdown).await?;
     Ok(())
 }
 
@@ -472,6 +512,24 @@ async fn list_sessions(
     )
 }
 
+async fn usage(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(grant): Caller,
+    QueryParams(params): QueryParams<archive::UsageParams>,
+) -> Response {
+    let view = match read_view(&state, &grant) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    respond(
+        async {
+            let store = state.shared.store.or_empty().await?;
+            archive::usage(store, &view, &state.shared.prices, params).await
+        }
+        .await,
+    )
+}
+
 /// Query of `GET /v1/sessions/{id}`.
 #[derive(Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -551,7 +609,14 @@ async fn status(State(state): State<Arc<AppState>>, axum::Extension(grant): Call
     respond(
         async {
             let store = state.shared.store.or_empty().await?;
-            archive::status(store, &view).await
+            let mut status = archive::status(store, &view).await?;
+            status.stale_after_secs = Some(state.stale_after.as_secs());
+            // The store's shape says nothing of any session, but a limited
+            // token sees only its own part of the archive (as on /metrics).
+            if view.limits.project_prefix.is_none() && view.limits.host_prefix.is_none() {
+                status.store_health = store.health().await?;
+            }
+            Ok(status)
         }
         .await,
     )

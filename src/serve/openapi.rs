@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::admin::EraseRequest;
 use super::ingest::{IngestAnswer, IngestQuery};
-use super::{ErrorBody, MessageQuery, SessionPageQuery};
+use super::{ErrorBody, MessageQuery, SessionPageQuery, web};
 use crate::archive::{
     ArchiveStatus, ListSessionsParams, MessageInContext, SearchParams, SessionList, SessionPage,
 };
@@ -111,9 +111,12 @@ pub fn document() -> Value {
     let session_page = reference::<SessionPage>(&mut generator);
     let message = reference::<MessageInContext>(&mut generator);
     let status = reference::<ArchiveStatus>(&mut generator);
+    let usage = reference::<crate::spend::UsageReport>(&mut generator);
     let ingest_answer = reference::<IngestAnswer>(&mut generator);
     let erase_request = reference::<EraseRequest>(&mut generator);
     let erase_report = reference::<EraseReport>(&mut generator);
+    let caller = reference::<web::Caller>(&mut generator);
+    let sign_in = reference::<web::SignIn>(&mut generator);
     let schemas = generator.take_definitions(true);
     let bad = [("400", "The request is malformed.")];
     let bad_or_missing = [
@@ -121,7 +124,7 @@ pub fn document() -> Value {
         ("404", "No such id, or one outside the token's limits."),
     ];
 
-    json!({
+    let mut document = json!({
         "openapi": "3.0.3",
         "info": {
             "title": "pond",
@@ -183,6 +186,12 @@ pub fn document() -> Value {
                 "summary": "Sessions and messages per client, each host's last sync.",
                 "responses": responses(status, &error, &[])
             }},
+            "/v1/usage": {"get": {
+                "operationId": "usage",
+                "summary": "Tokens and spend of the model calls the token may see, each call counted once, grouped by any of day, week, month, host, project, client, model, session; as `pond usage --json`.",
+                "parameters": query_parameters::<crate::archive::UsageParams>(),
+                "responses": responses(usage, &error, &bad)
+            }},
             "/metrics": {"get": {
                 "operationId": "metrics",
                 "summary": "The fleet's state in the Prometheus text format, computed from the store on each scrape (read scope): per host its last run and success, consecutive failures, runs by outcome and sessions stored; per ephemeral group the same; the store's shape and last upkeep for tokens without limits. A host that stopped syncing keeps its series.",
@@ -204,9 +213,87 @@ pub fn document() -> Value {
                 "summary": "Erase sessions for good (admin scope only, a token without limits): their rows go from every table at once, their bytes at the next upkeep or, with now, at once; no host stores them again.",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": erase_request}}},
                 "responses": responses(erase_report, &error, &[("400", "Nothing selected, both ids and filters given, or an id that matches no session or several."), ("403", "The token is not an admin token without limits.")])
+            }},
+            "/v1/me": {"get": {
+                "operationId": "me",
+                "summary": "Who the request acts as: the token's name, scope and limits, and whether the server asks for a token at all.",
+                "responses": responses(caller.clone(), &error, &[])
+            }},
+            "/v1/sessions/{id}/raw": {"get": {
+                "operationId": "rawSessionFile",
+                "summary": "One source file of a session, byte for byte as its client wrote it (secrets masked unless the server runs with --no-redact); the x-pond-source-files header says how many files the session has.",
+                "parameters": with_path_id("Session (or a unique prefix)", query_parameters::<super::pages::RawQuery>()),
+                "responses": {
+                    "200": {"description": "the file", "headers": {"x-pond-source-files": {"schema": {"type": "integer"}, "description": "The session's source files."}}, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+                    "400": {"description": "The request is malformed.", "content": json_content(error.clone())},
+                    "401": {"description": "No token, or an unknown or revoked one.", "content": json_content(error.clone())},
+                    "403": {"description": "The token's scope or limits do not allow this.", "content": json_content(error.clone())},
+                    "404": {"description": "No such session or file, or one outside the token's limits.", "content": json_content(error.clone())}
+                }
+            }},
+            "/v1/events": {"get": {
+                "operationId": "fleetEvents",
+                "summary": "Server-sent events: a `fleet` event when the stream opens and whenever a sync anywhere changes the fleet's records (its data names the versions of the hosts and host_groups tables); read /v1/status again on each. The stream ends when the server stops.",
+                "responses": {
+                    "200": {"description": "the event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                    "401": {"description": "No token, or an unknown or revoked one.", "content": json_content(error.clone())},
+                    "403": {"description": "The token is not of the read scope.", "content": json_content(error.clone())}
+                }
+            }},
+            "/web/signin": {"post": {
+                "operationId": "signIn",
+                "summary": "For the browser pages: a known token becomes an HttpOnly, SameSite=Strict cookie (Secure behind TLS) that the other routes accept like the bearer header. Requests that carry the cookie and are not GET must also carry the x-pond-csrf header.",
+                "security": [],
+                "requestBody": {"required": true, "content": json_content(sign_in)},
+                "responses": {
+                    "200": {"description": "signed in; the cookie is set", "content": json_content(caller)},
+                    "400": {"description": "The request is malformed.", "content": json_content(error.clone())},
+                    "401": {"description": "An unknown or revoked token.", "content": json_content(error.clone())}
+                }
+            }},
+            "/web/signout": {"post": {
+                "operationId": "signOut",
+                "summary": "For the browser pages: the cookie is cleared.",
+                "security": [],
+                "responses": {"204": {"description": "signed out"}}
             }}
         }
-    })
+    });
+    // The pages: one HTML shell whose script draws the page its path names
+    // from the routes above. They carry no data and need no token.
+    let pages = [
+        ("/", "search"),
+        ("/search", "search"),
+        ("/fleet", "fleet"),
+        ("/spend", "spend"),
+        ("/signin", "signin"),
+        ("/session/{id}", "session"),
+    ];
+    for (path, page) in pages {
+        let mut operation = json!({
+            "operationId": format!("{page}Page{}", if path == "/" { "Root" } else { "" }),
+            "summary": format!("The {page} page (HTML; its data comes from the JSON routes)."),
+            "security": [],
+            "responses": {"200": {"description": "the page", "content": {"text/html": {"schema": {"type": "string"}}}}}
+        });
+        if path.contains("{id}") {
+            operation["parameters"] = json!([path_id("Session")]);
+        }
+        document["paths"][path] = json!({"get": operation});
+    }
+    for (path, content_type, what) in [
+        ("/assets/app.js", "text/javascript", "script"),
+        ("/assets/app.css", "text/css", "style sheet"),
+        ("/favicon.ico", "image/svg+xml", "icon"),
+    ] {
+        document["paths"][path] = json!({"get": {
+            "operationId": format!("asset{}", what.replace(' ', "")),
+            "summary": format!("The pages' {what}, compiled into the binary."),
+            "security": [],
+            "responses": {"200": {"description": what, "content": {content_type: {"schema": {"type": "string"}}}}}
+        }});
+    }
+    document
 }
 
 #[cfg(test)]

@@ -56,11 +56,19 @@ pub struct RowCounts {
     pub raw_records: u64,
     pub search_rows: u64,
     pub redactions: u64,
+    /// Model calls' usage rows (absent from erasures recorded before them).
+    #[serde(default)]
+    pub usage_rows: u64,
 }
 
 impl RowCounts {
     pub fn total(&self) -> u64 {
-        self.sessions + self.messages + self.raw_records + self.search_rows + self.redactions
+        self.sessions
+            + self.messages
+            + self.raw_records
+            + self.search_rows
+            + self.redactions
+            + self.usage_rows
     }
 }
 
@@ -121,12 +129,13 @@ fn erasure_batch(e: &Erasure) -> Result<RecordBatch, StoreError> {
 }
 
 /// The tables holding a session's rows, and the column naming the session.
-const SESSION_ROWS: [(TableKind, &str); 5] = [
+const SESSION_ROWS: [(TableKind, &str); 6] = [
     (TableKind::Raw, "session_id"),
     (TableKind::Messages, "session_id"),
     (TableKind::Search, "session_id"),
     (TableKind::Sessions, "id"),
     (TableKind::Redactions, "id"),
+    (TableKind::Usage, "session_id"),
 ];
 
 /// A source file some of whose records an erasure removes.
@@ -321,6 +330,7 @@ impl RowCounts {
             TableKind::Messages => &mut self.messages,
             TableKind::Search => &mut self.search_rows,
             TableKind::Sessions => &mut self.sessions,
+            TableKind::Usage => &mut self.usage_rows,
             _ => &mut self.redactions,
         }
     }

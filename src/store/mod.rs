@@ -20,6 +20,7 @@ pub mod schema;
 pub mod search;
 mod sql;
 pub mod upkeep;
+pub mod usage;
 mod write;
 
 use std::collections::HashMap;
@@ -33,7 +34,9 @@ use lancedb::{Connection, Table};
 pub use location::StoreLocation;
 use meta::meta_batch;
 pub use meta::stamp_format_version;
-pub use sql::{key_or_prefix_sql, like_escape, scoped_key_sql, sql_in, sql_str, starts_with_sql};
+pub use sql::{
+    key_or_prefix_sql, like_escape, scoped_key_sql, sql_in, sql_str, sql_time, starts_with_sql,
+};
 
 /// The on-store layout this binary reads and writes. Bump it when a change
 /// would make an older binary misread the store.
@@ -137,9 +140,11 @@ pub enum TableKind {
     /// One row per group of ephemeral hosts (CI runs): the group's latest
     /// run, so a thousand one-run hosts read as one line.
     HostGroups,
+    /// One row per model call: its tokens, keyed by the call so it counts once.
+    Usage,
 }
 
-const ALL_TABLES: [TableKind; 9] = [
+const ALL_TABLES: [TableKind; 10] = [
     TableKind::Raw,
     TableKind::Messages,
     TableKind::Sessions,
@@ -149,6 +154,7 @@ const ALL_TABLES: [TableKind; 9] = [
     TableKind::Redactions,
     TableKind::Erasures,
     TableKind::HostGroups,
+    TableKind::Usage,
 ];
 
 impl TableKind {
@@ -163,6 +169,7 @@ impl TableKind {
             TableKind::Redactions => redactions::REDACTIONS,
             TableKind::Erasures => erasures::ERASURES,
             TableKind::HostGroups => fleet::HOST_GROUPS,
+            TableKind::Usage => usage::USAGE,
         }
     }
 
@@ -188,6 +195,7 @@ impl TableKind {
             TableKind::Redactions => redactions::redactions_schema(),
             TableKind::Erasures => erasures::erasures_schema(),
             TableKind::HostGroups => fleet::hosts_schema(),
+            TableKind::Usage => usage::usage_schema(),
         }
     }
 }

@@ -542,6 +542,17 @@ impl Store {
             } else {
                 OptimizeOptions::append()
             };
+            // Only the ranked indexes: rows outside the full-text index are
+            // scored apart from it, which changes rankings (rule 25), while
+            // a filter index answers the same with its new rows scanned.
+            // Folding the eight filter indexes too cost a sync ~80 ms and
+            // grew with their segments; store upkeep folds them.
+            let ranked = [FTS_INDEX, VECTOR_INDEX]
+                .into_iter()
+                .filter(|name| has(name))
+                .map(str::to_string)
+                .collect();
+            let options = options.index_names(ranked);
             table
                 .optimize(OptimizeAction::Index(options))
                 .await

@@ -6,6 +6,14 @@ pub fn sql_str(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
 
+/// A UTC time as a literal a timestamp column compares with.
+pub fn sql_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "arrow_cast('{}', 'Timestamp(Microsecond, Some(\"UTC\"))')",
+        t.format("%Y-%m-%dT%H:%M:%S%.6fZ")
+    )
+}
+
 /// `column IN (...)` for a set of string values.
 pub fn sql_in<'a>(column: &str, values: impl IntoIterator<Item = &'a str>) -> String {
     let list: Vec<String> = values.into_iter().map(sql_str).collect();

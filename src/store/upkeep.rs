@@ -27,7 +27,7 @@ use super::{StoreError, TableKind, lance_error, probe, retry};
 use crate::store::Store;
 
 /// One table's shape: what grows with every commit until upkeep runs.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct TableHealth {
     pub table: String,
     pub rows: u64,

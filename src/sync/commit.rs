@@ -19,6 +19,7 @@ use crate::model::{RawRecord, Session, SessionFacts, max_time, min_time};
 use crate::store::schema::{self, MessageRow};
 use crate::store::{Store, StoreError, TableKind, sql_in};
 use crate::sync::cursor::Cursors;
+use crate::usage::Usage;
 
 /// Commits one batch: derived rows, then raw records, then cursors.
 #[tracing::instrument(name = "commit", skip_all, fields(files = batch.len()))]
@@ -149,12 +150,13 @@ pub(super) async fn commit_derived(
         report,
     )?;
 
-    // The two tables are independent: committing them concurrently keeps
-    // both cores busy (most of a commit is compression inside Lance).
+    let calls = distinct_calls(batch);
+    // The tables are independent: committing them concurrently keeps both
+    // cores busy (most of a commit is compression inside Lance).
     let messages_batch = schema::messages_batch(&messages, now)?;
     // Rule 31: messages are inserted by key, so a rewritten document adds only
     // the messages whose ids are new.
-    let (messages_inserted, search_inserted) = tokio::join!(
+    let (messages_inserted, search_inserted, calls_inserted) = tokio::join!(
         store.insert_absent(TableKind::Messages, messages_batch),
         async {
             match search {
@@ -162,8 +164,10 @@ pub(super) async fn commit_derived(
                 Some(batch) => store.insert_absent(TableKind::Search, batch).await,
                 None => Ok(0),
             }
-        }
+        },
+        write_usage(store, client, &opts.host, &calls, now),
     );
+    calls_inserted?.add_to(report, client);
     let messages_inserted = messages_inserted?;
     report.messages_inserted += messages_inserted;
     report.commits += u64::from(!messages.is_empty());
@@ -219,6 +223,79 @@ pub(super) async fn commit_derived(
     )
     .await
 }
+
+/// Each call of a batch once, as its copy with the largest output (rule 47).
+pub(super) fn distinct_calls(batch: &[FileWork]) -> Vec<&Usage> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut calls: Vec<&Usage> = Vec::new();
+    for u in batch.iter().flat_map(|w| w.usage.iter()) {
+        match seen.get(u.call.as_str()) {
+            Some(&at) if calls[at].tokens.output < u.tokens.output => calls[at] = u,
+            Some(_) => {}
+            None => {
+                seen.insert(u.call.as_str(), calls.len());
+                calls.push(u);
+            }
+        }
+    }
+    calls
+}
+
+/// What a usage write stored, for the run's report (kept apart so the
+/// write can run beside the other writes of a commit).
+#[derive(Default)]
+pub(super) struct UsageWritten {
+    pub(super) inserted: u64,
+    commits: u64,
+    /// The calls the store did not hold before.
+    fresh: Vec<Usage>,
+}
+
+impl UsageWritten {
+    pub(super) fn add_to(self, report: &mut SyncReport, client: &str) {
+        report.usage_calls_inserted += self.inserted;
+        report.commits += self.commits;
+        let fresh: Vec<&Usage> = self.fresh.iter().collect();
+        report.count_stored_usage(client, &fresh);
+    }
+}
+
+/// Stores `calls` (rule 47): a call is stored once, under its key, and a
+/// stored one is replaced only by a copy reporting more output. Returns
+/// what was new, for the report and the usage counters.
+pub(super) async fn write_usage(
+    store: &Store,
+    client: &str,
+    host: &str,
+    calls: &[&Usage],
+    now: chrono::DateTime<Utc>,
+) -> Result<UsageWritten, StoreError> {
+    let mut written = UsageWritten::default();
+    if calls.is_empty() {
+        return Ok(written);
+    }
+    // Which calls are new to the store, for the usage counters: only the
+    // call ids' column is read.
+    let keys: Vec<&str> = calls.iter().map(|u| u.call.as_str()).collect();
+    let known = store.present_ids(TableKind::Usage, &keys).await?;
+    written.fresh = calls
+        .iter()
+        .filter(|u| !known.contains(&u.call))
+        .map(|u| (*u).clone())
+        .collect();
+    let rows = crate::store::usage::usage_batch(calls, client, host, now)?;
+    let (inserted, _) = store
+        .upsert_where(TableKind::Usage, rows, LARGER_OUTPUT)
+        .await?;
+    written.inserted = inserted;
+    written.commits = 1;
+    Ok(written)
+}
+
+/// Rule 47: a stored call is replaced only by a copy reporting more output
+/// (a later record of the same streamed response), so any order of files,
+/// syncs and hosts ends with the same row.
+const LARGER_OUTPUT: &str = "target.output_tokens < source.output_tokens";
 
 /// Attempts at writing a batch's sessions before giving up: each lost
 /// attempt means another writer updated one of them in between.

@@ -63,6 +63,7 @@ pub(super) fn read(
         parent_hint: planned.file.parent_hint.as_deref().map(|p| scope.scope(p)),
         raw,
         messages: translation.messages,
+        usage: translation.usage,
         revised: translation.revised,
         facts: translation.facts,
         cursor: FileCursor {

@@ -31,6 +31,7 @@ pub(super) fn without_erased(
         work.raw.retain(|r| skip(&r.session_id));
         report.erased_records_skipped += (before - work.raw.len()) as u64;
         work.messages.retain(|m| skip(&m.session_id));
+        work.usage.retain(|u| skip(&u.session_id));
         work.facts.retain(|(id, _)| skip(id));
         if !work.raw.is_empty() {
             kept.push(work);

@@ -68,6 +68,13 @@ impl IdScope {
         for r in &mut t.records {
             scope(&mut r.session_id);
         }
+        for u in &mut t.usage {
+            scope(&mut u.call);
+            scope(&mut u.session_id);
+            if let Some(id) = &mut u.message_id {
+                scope(id);
+            }
+        }
     }
 }
 

@@ -28,6 +28,7 @@ use crate::embed;
 use crate::model::{Message, RawRecord, SessionFacts};
 use crate::store::schema;
 use crate::store::{Store, StoreError, TableKind, sql_in};
+use crate::usage::Usage;
 use cursor::{Cursors, FileCursor, sha256_hex};
 use report::SyncReport;
 
@@ -175,6 +176,8 @@ struct FileWork {
     parent_hint: Option<String>,
     raw: Vec<RawRecord>,
     messages: Vec<Message>,
+    /// Model calls' usage the records reported, each call once.
+    usage: Vec<Usage>,
     /// Messages an adapter marked as revisable: a later copy replaces the
     /// stored one.
     revised: HashSet<String>,

@@ -92,6 +92,7 @@ pub(super) fn read_file(
         parent_hint: planned.file.parent_hint.as_deref().map(|p| scope.scope(p)),
         raw: Vec::with_capacity(segments.len()),
         messages: translation.messages,
+        usage: translation.usage,
         revised: translation.revised,
         facts: translation.facts,
         cursor: FileCursor {

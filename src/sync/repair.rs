@@ -49,6 +49,10 @@ pub struct RepairReport {
     pub sessions_restored: u64,
     pub messages_restored: u64,
     pub search_rows_restored: u64,
+    /// Model calls whose usage the raw records report and the store lacks
+    /// (sessions stored before usage was: rule 47).
+    pub usage_calls_missing: u64,
+    pub usage_calls_restored: u64,
     /// Each file with a gap.
     pub gaps: Vec<Gap>,
     /// Files that could not be checked, with the reason.
@@ -91,6 +95,7 @@ pub async fn run(
     };
     let files = stored_files(store).await?;
     let mut known_sessions = session_ids(store).await?;
+    let mut missing_calls_seen: HashSet<String> = HashSet::new();
     let mut discovered: HashMap<(String, String), Vec<SourceFile>> = HashMap::new();
     progress(&format!("checking {} stored files", files.len()));
     for (n, chunk) in files.chunks(FILES_PER_BATCH).enumerate() {
@@ -123,11 +128,27 @@ pub async fn run(
                 .filter(|id| !known_sessions.contains(id))
                 .collect();
             let ids: Vec<&str> = work.messages.iter().map(|m| m.id.as_str()).collect();
-            let missing_messages =
-                (ids.len() as u64).saturating_sub(present_messages(store, &ids).await?);
-            if missing_sessions.is_empty() && missing_messages == 0 {
+            let missing_messages = (ids.len() as u64)
+                .saturating_sub(present_keys(store, TableKind::Messages, &ids).await?);
+            // A call many files report (a resumed session's copies) is
+            // missing once.
+            let calls: Vec<&str> = work
+                .usage
+                .iter()
+                .map(|u| u.call.as_str())
+                .filter(|c| !missing_calls_seen.contains(*c))
+                .collect();
+            let present = store.present_ids(TableKind::Usage, &calls).await?;
+            let missing: Vec<&str> = calls
+                .into_iter()
+                .filter(|c| !present.contains(*c))
+                .collect();
+            let missing_calls = missing.len() as u64;
+            missing_calls_seen.extend(missing.into_iter().map(str::to_string));
+            if missing_sessions.is_empty() && missing_messages == 0 && missing_calls == 0 {
                 continue;
             }
+            report.usage_calls_missing += missing_calls;
             report.files_with_gaps += 1;
             report.sessions_missing += missing_sessions.len() as u64;
             report.messages_missing += missing_messages;
@@ -142,11 +163,28 @@ pub async fn run(
             if opts.dry_run {
                 continue;
             }
+            if missing_sessions.is_empty() && missing_messages == 0 {
+                // Rule 47: only the usage is missing (the file was stored
+                // before usage was kept): write that, and leave the
+                // sessions as they are.
+                let calls = super::commit::distinct_calls(std::slice::from_ref(&work));
+                let written = super::commit::write_usage(
+                    store,
+                    &file.client,
+                    &file.host,
+                    &calls,
+                    chrono::Utc::now(),
+                )
+                .await?;
+                report.usage_calls_restored += written.inserted;
+                continue;
+            }
             // Rule 12: a gap beside stored raw records is closed from their bytes, by key.
             let restored = rederive(store, opts, file, adapter, work).await?;
             report.sessions_restored += restored.sessions_inserted;
             report.messages_restored += restored.messages_inserted;
             report.search_rows_restored += restored.search_rows_inserted;
+            report.usage_calls_restored += restored.usage_calls_inserted;
             known_sessions.extend(missing_sessions);
         }
         progress(&format!(
@@ -318,6 +356,7 @@ fn translate_stored(
         parent_hint: source.parent_hint.as_deref().map(|p| scope.scope(p)),
         raw: Vec::new(),
         messages: translation.messages,
+        usage: translation.usage,
         revised: translation.revised,
         facts: translation.facts,
         cursor: super::cursor::FileCursor::default(),
@@ -326,12 +365,15 @@ fn translate_stored(
     }
 }
 
-/// How many of `ids` the messages table holds.
-async fn present_messages(store: &Store, ids: &[&str]) -> Result<u64, StoreError> {
+/// How many of `ids` the table `kind` holds (none where it does not exist yet).
+async fn present_keys(store: &Store, kind: TableKind, ids: &[&str]) -> Result<u64, StoreError> {
+    if !store.has_table(kind) {
+        return Ok(0);
+    }
     let mut present = 0;
     for chunk in ids.chunks(IDS_PER_QUERY) {
         let filter = sql_in("id", chunk.iter().copied());
-        present += store.count(TableKind::Messages, Some(&filter)).await? as u64;
+        present += store.count(kind, Some(&filter)).await? as u64;
     }
     Ok(present)
 }

@@ -28,6 +28,54 @@ pub struct Problem {
     pub message: String,
 }
 
+/// The calls of one client and model a run stored first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StoredUsage {
+    pub client: String,
+    pub model: Option<String>,
+    /// Their first day (UTC), which prices them.
+    pub day: Option<chrono::NaiveDate>,
+    pub calls: u64,
+    pub tokens: crate::usage::Tokens,
+    /// The clients' own cost of these calls, where they record one (a
+    /// group holds either only such calls or none).
+    pub client_cost_usd: Option<f64>,
+}
+
+impl SyncReport {
+    /// Adds calls stored first to the per-client, per-model, per-day sums.
+    pub fn count_stored_usage(&mut self, client: &str, calls: &[&crate::usage::Usage]) {
+        for u in calls {
+            let day = u.timestamp.map(|t| t.date_naive());
+            let costed = u.cost_usd.is_some();
+            let at = self.usage_stored.iter().position(|s| {
+                s.client == client
+                    && s.model == u.model
+                    && s.day == day
+                    && s.client_cost_usd.is_some() == costed
+            });
+            let entry = match at {
+                Some(i) => &mut self.usage_stored[i],
+                None => {
+                    self.usage_stored.push(StoredUsage {
+                        client: client.to_string(),
+                        model: u.model.clone(),
+                        day,
+                        client_cost_usd: costed.then_some(0.0),
+                        ..StoredUsage::default()
+                    });
+                    self.usage_stored.last_mut().expect("just pushed")
+                }
+            };
+            entry.calls += 1;
+            entry.tokens.add(&u.tokens);
+            if let (Some(sum), Some(c)) = (&mut entry.client_cost_usd, u.cost_usd) {
+                *sum += c;
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SyncReport {
     pub outcome: Outcome,
@@ -81,6 +129,13 @@ pub struct SyncReport {
     /// Search rows written (one per searchable message part).
     #[serde(default)]
     pub search_rows_inserted: u64,
+    /// Model calls whose token usage was stored (each call once, rule 47).
+    #[serde(default)]
+    pub usage_calls_inserted: u64,
+    /// Tokens of the calls this run stored first, per client and model:
+    /// what the `pond.usage.*` OTLP counters add.
+    #[serde(default)]
+    pub usage_stored: Vec<StoredUsage>,
     /// Of those, how many got a vector, and from which model.
     #[serde(default)]
     pub vectors_inserted: u64,
@@ -145,6 +200,8 @@ impl SyncReport {
             waited_for_lock: false,
             messages_revised: 0,
             search_rows_inserted: 0,
+            usage_calls_inserted: 0,
+            usage_stored: Vec::new(),
             vectors_inserted: 0,
             embed_model: None,
             embed_backlog_model: None,

@@ -50,7 +50,12 @@ fn ephemeral_sync(pond: &Pond, host: &str, group: &str) -> Value {
 }
 
 /// A run of host `host` (in `group` if ephemeral) finished `ago` seconds ago.
-fn run_row(host: &str, group: Option<&str>, ago: i64, outcome: &str) -> pond::store::fleet::RunRow {
+pub(crate) fn run_row(
+    host: &str,
+    group: Option<&str>,
+    ago: i64,
+    outcome: &str,
+) -> pond::store::fleet::RunRow {
     let finished = Utc::now() - chrono::Duration::seconds(ago);
     pond::store::fleet::RunRow {
         id: format!("{host}/{}", finished.to_rfc3339()),

@@ -15,6 +15,8 @@ mod harness;
 mod shared_store;
 mod telemetry;
 mod upkeep;
+mod usage;
+mod web;
 
 mod export_roundtrip;
 mod failures;

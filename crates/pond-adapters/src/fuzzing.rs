@@ -38,13 +38,7 @@ pub fn run(adapter: &str, data: &[u8]) {
 }
 
 fn source(layout: Layout, path: PathBuf) -> SourceFile {
-    SourceFile {
-        path,
-        rel_path: "fuzz/input".into(),
-        layout,
-        session_hint: None,
-        parent_hint: None,
-    }
+    SourceFile::new(path, "fuzz/input", layout)
 }
 
 #[cfg(test)]

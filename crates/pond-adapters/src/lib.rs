@@ -15,3 +15,4 @@ pub mod model;
 pub mod paths;
 pub mod records;
 pub mod translate;
+pub mod usage;

@@ -68,6 +68,9 @@ pub struct Translation {
     pub records: Vec<RecordOutcome>,
     pub unknown_records: u64,
     pub unparsed_records: u64,
+    /// Model calls' usage, each call once (the record with the largest
+    /// output wins).
+    pub usage: Vec<crate::usage::Usage>,
 }
 
 impl Translation {
@@ -124,6 +127,8 @@ pub fn translate(
     };
     // Where each message id sits in `out.messages`.
     let mut seen: HashMap<String, usize> = HashMap::new();
+    // Where each call sits in `out.usage`.
+    let mut calls: HashMap<String, usize> = HashMap::new();
     for (segment, parsed) in segments.iter().zip(parsed) {
         let sha = sha256_hex(segment.bytes);
         let (values, mut status, invalid) = match parsed {
@@ -161,6 +166,24 @@ pub fn translate(
             out.facts_for(&current).absorb(meaning.facts);
             for (other, facts) in meaning.other_sessions {
                 out.facts_for(&other).absorb(facts);
+            }
+            for mut u in meaning.usage {
+                // Clients that name the model once per turn (Codex) leave
+                // it to the facts read so far.
+                if u.model.is_none() {
+                    u.model.clone_from(&out.facts_for(&current).model);
+                }
+                // Rule 47: a call once, with the largest output any of its
+                // records reports (a streamed response's first records
+                // carry the count so far).
+                match calls.get(&u.call) {
+                    Some(&at) if out.usage[at].tokens.output < u.tokens.output => out.usage[at] = u,
+                    Some(_) => {}
+                    None => {
+                        calls.insert(u.call.clone(), out.usage.len());
+                        out.usage.push(u);
+                    }
+                }
             }
             for m in meaning.messages {
                 if meaning.revises {

@@ -106,13 +106,7 @@ impl Adapter for Aider {
         let (found, problems) = walk_pruning(root, MAX_DEPTH, skip, keep);
         let files = found
             .into_iter()
-            .map(|(path, rel_path)| SourceFile {
-                path,
-                rel_path,
-                layout: Layout::Text,
-                session_hint: None,
-                parent_hint: None,
-            })
+            .map(|(path, rel_path)| SourceFile::new(path, rel_path, Layout::Text))
             .collect();
         Discovery { files, problems }
     }
@@ -266,6 +260,7 @@ fn message(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapters::testing::message_ids;
     use crate::translate::translate_bytes;
 
     fn fixtures() -> PathBuf {
@@ -359,13 +354,7 @@ mod tests {
         let garbage = [
             0xffu8, 0xfe, b'\n', b'#', b'#', b'#', b'#', b' ', 0x80, b'\n',
         ];
-        let file = SourceFile {
-            path: path.clone(),
-            rel_path: "x/.aider.chat.history.md".into(),
-            layout: Layout::Text,
-            session_hint: None,
-            parent_hint: None,
-        };
+        let file = SourceFile::new(path.clone(), "x/.aider.chat.history.md", Layout::Text);
         let t = translate_bytes(&Aider, &file, &garbage);
         assert_eq!(t.records.len(), 2);
     }
@@ -375,10 +364,7 @@ mod tests {
         let a = read_all();
         let b = read_all();
         for ((_, x), (_, y)) in a.iter().zip(&b) {
-            let ids = |t: &crate::translate::Translation| {
-                t.messages.iter().map(|m| m.id.clone()).collect::<Vec<_>>()
-            };
-            assert_eq!(ids(x), ids(y));
+            assert_eq!(message_ids(x), message_ids(y));
         }
     }
 }

@@ -35,7 +35,7 @@ use serde_json::Value;
 
 use super::{
     Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, discover_files, env_dir,
-    first_or_hint, json_text, percent_decode, str_field,
+    first_or_hint, json_text, percent_decode, speaker, str_field,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
@@ -123,14 +123,7 @@ fn thread_message(ctx: RecordContext<'_>, index: usize, m: &Value) -> Message {
         other => Role::parse(other).unwrap_or(Role::System),
     };
     // Tool results travel in user messages, as in the Anthropic API.
-    let role = if role == Role::User
-        && !parts.is_empty()
-        && parts.iter().all(|p| p.kind == PartKind::ToolResult)
-    {
-        Role::Tool
-    } else {
-        role
-    };
+    let role = speaker(role, &parts);
     let timestamp = m
         .get("meta")
         .and_then(|meta| time_value(meta.get("sentAt")))
@@ -273,6 +266,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::adapters::testing::message_ids;
     use crate::translate::translate_bytes;
 
     fn fixture_root() -> PathBuf {
@@ -351,10 +345,7 @@ mod tests {
             DateTime::from_timestamp_millis(1_700_000_005_000)
         );
         let again = translate_bytes(&Amp, file, &bytes);
-        let ids = |t: &crate::translate::Translation| {
-            t.messages.iter().map(|m| m.id.clone()).collect::<Vec<_>>()
-        };
-        assert_eq!(ids(&t), ids(&again));
+        assert_eq!(message_ids(&t), message_ids(&again));
     }
 
     #[test]

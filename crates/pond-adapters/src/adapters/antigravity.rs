@@ -32,7 +32,7 @@ use serde_json::Value;
 
 use super::{
     Adapter, Classified, Discovery, Interpretation, Layout, RecordContext, SourceFile,
-    discover_classified, json_text, record_message, sha_id, str_field, timestamp_field,
+    discover_classified, items_of, json_text, record_message, sha_id, str_field, timestamp_field,
 };
 use crate::model::{Part, PartKind, Role, SessionFacts};
 
@@ -114,12 +114,7 @@ impl Adapter for Antigravity {
                 if let Some(text) = content {
                     parts.push(Part::text(PartKind::Text, text));
                 }
-                for call in record
-                    .get("tool_calls")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
+                for call in items_of(record, "tool_calls") {
                     parts.push(Part::tool_call(
                         str_field(call, "name"),
                         None,
@@ -216,7 +211,8 @@ fn selected_model(content: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::translate::{Translation, translate_bytes};
+    use crate::adapters::testing::message_ids;
+    use crate::translate::translate_bytes;
 
     fn fixture() -> (SourceFile, Vec<u8>) {
         crate::adapters::testing::only_fixture(&Antigravity, "antigravity", "cli_small.jsonl")
@@ -232,10 +228,6 @@ mod tests {
             rel_path: rel.to_string(),
             ..file.clone()
         }
-    }
-
-    fn ids(t: &Translation) -> Vec<String> {
-        t.messages.iter().map(|m| m.id.clone()).collect()
     }
 
     #[test]
@@ -259,13 +251,10 @@ mod tests {
         let facts = &t.facts[0].1;
         assert_eq!(facts.title.as_deref(), Some("List the files."));
         assert_eq!(facts.model.as_deref(), Some("Gemini 3.5 Flash (Medium)"));
-        assert_eq!(
-            facts.first_seen,
-            crate::model::parse_timestamp("2026-06-26T21:16:16Z")
-        );
-        assert_eq!(
-            facts.last_seen,
-            crate::model::parse_timestamp("2026-06-26T21:16:26Z")
+        crate::adapters::testing::assert_seen(
+            facts,
+            "2026-06-26T21:16:16Z",
+            "2026-06-26T21:16:26Z",
         );
         let parts = || t.messages.iter().flat_map(|m| &m.parts);
         assert_eq!(parts().filter(|p| p.kind == PartKind::ToolCall).count(), 2);
@@ -276,7 +265,10 @@ mod tests {
                 .all(|p| p.tool_call_id.is_none() && p.tool_name.is_some())
         );
         assert!(parts().any(|p| p.text.as_deref().is_some_and(|t| t.ends_with(TRUNCATED))));
-        assert_eq!(ids(&t), ids(&translate_bytes(&Antigravity, &file, &bytes)));
+        assert_eq!(
+            message_ids(&t),
+            message_ids(&translate_bytes(&Antigravity, &file, &bytes))
+        );
     }
 
     #[test]
@@ -289,8 +281,8 @@ mod tests {
             .nth(5)
             .map(|(i, _)| i + 1)
             .expect("six lines");
-        let before = ids(&translate_bytes(&Antigravity, &file, &bytes[..cut]));
-        let after = ids(&translate_bytes(&Antigravity, &file, &bytes));
+        let before = message_ids(&translate_bytes(&Antigravity, &file, &bytes[..cut]));
+        let after = message_ids(&translate_bytes(&Antigravity, &file, &bytes));
         assert_eq!(before.len(), 5);
         assert_eq!(after[..before.len()], before[..]);
     }

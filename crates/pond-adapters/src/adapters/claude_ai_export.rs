@@ -19,7 +19,7 @@ use serde_json::value::RawValue;
 
 use super::{
     Adapter, Discovery, Interpretation, Layout, RecordContext, SourceError, SourceErrorKind,
-    SourceFile, json_text, str_field, timestamp_field, walk,
+    SourceFile, items_of, json_text, str_field, timestamp_field, walk,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
@@ -54,13 +54,7 @@ impl Adapter for ClaudeAiExport {
         });
         let files = found
             .into_iter()
-            .map(|(path, rel_path)| SourceFile {
-                path,
-                rel_path,
-                layout: Layout::Database,
-                session_hint: None,
-                parent_hint: None,
-            })
+            .map(|(path, rel_path)| SourceFile::new(path, rel_path, Layout::Database))
             .collect();
         Discovery { files, problems }
     }
@@ -155,12 +149,7 @@ fn message(session: &str, index: usize, m: &Value) -> Option<Message> {
     {
         parts.push(Part::text(PartKind::Text, text));
     }
-    for a in m
-        .get("attachments")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for a in items_of(m, "attachments") {
         if let Some(name) = str_field(a, "file_name") {
             parts.push(Part::text(PartKind::File, name));
         }
@@ -168,12 +157,7 @@ fn message(session: &str, index: usize, m: &Value) -> Option<Message> {
             parts.push(Part::text(PartKind::Other, content));
         }
     }
-    for f in m
-        .get("files")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for f in items_of(m, "files") {
         if let Some(name) = str_field(f, "file_name") {
             parts.push(Part::text(PartKind::File, name));
         }
@@ -225,6 +209,7 @@ fn result_text(content: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapters::testing::message_ids;
     use crate::translate::{Translation, translate};
 
     fn fixture() -> PathBuf {
@@ -261,20 +246,8 @@ mod tests {
         assert_eq!(sessions.len(), 2);
         assert_eq!(t.messages.len(), 5);
         assert_eq!(t.unknown_records, 0);
-        let calls: Vec<&str> = t
-            .messages
-            .iter()
-            .flat_map(|m| &m.parts)
-            .filter(|p| p.kind == PartKind::ToolCall)
-            .filter_map(|p| p.tool_call_id.as_deref())
-            .collect();
-        let results: Vec<&str> = t
-            .messages
-            .iter()
-            .flat_map(|m| &m.parts)
-            .filter(|p| p.kind == PartKind::ToolResult)
-            .filter_map(|p| p.tool_call_id.as_deref())
-            .collect();
+        let calls = crate::adapters::testing::tool_ids(&t.messages, PartKind::ToolCall);
+        let results = crate::adapters::testing::tool_ids(&t.messages, PartKind::ToolResult);
         assert_eq!(calls, results);
         assert!(t.messages.iter().all(|m| m.timestamp.is_some()));
         assert!(
@@ -309,17 +282,10 @@ mod tests {
         let mut zip = crate::adapters::zip::archive(&format!("export/{MEMBER}"), &json, true);
         let zip_path = dir.join("data-2026-01-02.zip");
         std::fs::write(&zip_path, &zip).expect("write");
-        let file = |path: PathBuf| SourceFile {
-            path,
-            rel_path: "x".into(),
-            layout: Layout::Database,
-            session_hint: None,
-            parent_hint: None,
-        };
+        let file = |path: PathBuf| SourceFile::new(path, "x", Layout::Database);
         let from_zip = read(&file(zip_path.clone()));
         let from_json = read(&file(fixture().join(MEMBER)));
-        let ids = |t: &Translation| t.messages.iter().map(|m| m.id.clone()).collect::<Vec<_>>();
-        assert_eq!(ids(&from_zip), ids(&from_json));
+        assert_eq!(message_ids(&from_zip), message_ids(&from_json));
         zip.truncate(zip.len() / 2);
         std::fs::write(&zip_path, &zip).expect("write");
         assert!(ClaudeAiExport.read_records(&file(zip_path)).is_err());

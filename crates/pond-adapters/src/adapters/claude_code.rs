@@ -11,11 +11,12 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::{
-    Adapter, Classified, Discovery, Interpretation, Layout, RecordContext, SourceFile, client_home,
-    discover_classified, file_name, hint_or_first, is_uuid, json_text, record_message, sha_id,
-    str_field, timestamp_field, tool_result_text,
+    Adapter, Classified, Discovery, Interpretation, Layout, RecordContext, SourceFile,
+    blocks_or_text, client_home, discover_classified, file_name, hint_or_first, is_uuid, json_text,
+    record_message, sha_id, speaker, str_field, timestamp_field,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
+use crate::usage::Usage;
 
 pub struct ClaudeCode;
 
@@ -91,7 +92,11 @@ impl Adapter for ClaudeCode {
                 {
                     facts.model.clone_from(&m.model);
                 }
-                Interpretation::with_messages(facts, message.into_iter().collect())
+                let usage = call_usage(ctx, record, message.as_ref());
+                Interpretation {
+                    usage: usage.into_iter().collect(),
+                    ..Interpretation::with_messages(facts, message.into_iter().collect())
+                }
             }
             // Early versions wrote tool calls and results as records of their own.
             "tool_use" | "tool_result" => {
@@ -210,24 +215,46 @@ fn message_id(ctx: RecordContext<'_>, record: &Value) -> String {
     }
 }
 
+/// The usage an assistant record reports. Claude Code writes one API
+/// response as a record per content block, each repeating the response's
+/// usage under the same message id and request id, and copies earlier
+/// records into the file of a resumed session: that pair names the call.
+/// A record without both is its own call, named by its `uuid`, which the
+/// copies of it keep.
+fn call_usage(ctx: RecordContext<'_>, record: &Value, message: Option<&Message>) -> Option<Usage> {
+    let body = record.get("message")?;
+    let tokens = super::anthropic::usage_tokens(body.get("usage")?);
+    // Claude Code's own placeholders (`<synthetic>` replies to an
+    // interruption) report zeros: no call was made.
+    if tokens.is_zero() {
+        return None;
+    }
+    let call = match (str_field(body, "id"), str_field(record, "requestId")) {
+        (Some(id), Some(request)) => format!("{id}:{request}"),
+        _ => match str_field(record, "uuid") {
+            Some(uuid) => format!("record:{uuid}"),
+            None => sha_id(ctx),
+        },
+    };
+    Some(Usage {
+        call,
+        message_id: message.map(|m| m.id.clone()),
+        session_id: ctx.session_id.to_string(),
+        timestamp: timestamp_field(record, "timestamp"),
+        model: str_field(body, "model").map(str::to_string),
+        tokens,
+        cost_usd: record.get("costUSD").and_then(Value::as_f64),
+    })
+}
+
 fn conversation_message(ctx: RecordContext<'_>, record: &Value, kind: &str) -> Option<Message> {
     let body = record.get("message")?;
-    let parts = match body.get("content") {
-        Some(Value::String(s)) => vec![Part::text(PartKind::Text, s.clone())],
-        Some(Value::Array(blocks)) => blocks.iter().map(block_part).collect(),
-        _ => Vec::new(),
-    };
-    let mut role = if kind == "assistant" {
+    let parts = blocks_or_text(body.get("content"), super::anthropic::block_part);
+    let role = if kind == "assistant" {
         Role::Assistant
     } else {
-        Role::User
+        speaker(Role::User, &parts)
     };
-    if role == Role::User
-        && !parts.is_empty()
-        && parts.iter().all(|p| p.kind == PartKind::ToolResult)
-    {
-        role = Role::Tool;
-    }
     Some(record_message(
         ctx,
         message_id(ctx, record),
@@ -236,40 +263,4 @@ fn conversation_message(ctx: RecordContext<'_>, record: &Value, kind: &str) -> O
         str_field(body, "model").map(str::to_string),
         parts,
     ))
-}
-
-/// One Anthropic Messages API content block: Claude Code's lines hold
-/// them, and so do other clients that store the API's messages (Cline).
-pub(crate) fn block_part(block: &Value) -> Part {
-    let kind = str_field(block, "type").unwrap_or("unknown");
-    match kind {
-        "text" => Part::text(PartKind::Text, str_field(block, "text").unwrap_or_default()),
-        "thinking" => Part::text(
-            PartKind::Thinking,
-            str_field(block, "thinking").unwrap_or_default(),
-        ),
-        "redacted_thinking" => Part::text(PartKind::Thinking, "[redacted thinking]"),
-        "tool_use" | "server_tool_use" => Part::tool_call(
-            str_field(block, "name"),
-            str_field(block, "id"),
-            block.get("input").map(json_text),
-        ),
-        "tool_result" => Part::tool_result(
-            None,
-            str_field(block, "tool_use_id"),
-            block.get("content").map(tool_result_text),
-            block
-                .get("is_error")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
-        ),
-        "image" | "document" => {
-            let media = block
-                .get("source")
-                .and_then(|s| str_field(s, "media_type"))
-                .unwrap_or("unknown type");
-            Part::text(PartKind::File, format!("[{kind}: {media}]"))
-        }
-        other => Part::text(PartKind::Other, format!("[{other}]")),
-    }
 }

@@ -88,6 +88,7 @@ impl Adapter for ClaudeWeb {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapters::testing::message_ids;
     use crate::model::{PartKind, Role};
     use crate::translate::translate_bytes;
 
@@ -132,10 +133,7 @@ mod tests {
             lines.pop();
         }
         let shorter = translate_bytes(&ClaudeWeb, file, &serde_json::to_vec(&doc).expect("json"));
-        let ids = |t: &crate::translate::Translation| {
-            t.messages.iter().map(|m| m.id.clone()).collect::<Vec<_>>()
-        };
-        let (a, b) = (ids(&shorter), ids(&whole));
+        let (a, b) = (message_ids(&shorter), message_ids(&whole));
         assert_eq!(b.len(), a.len() + 1);
         assert_eq!(&b[..a.len()], &a[..]);
         assert_eq!(

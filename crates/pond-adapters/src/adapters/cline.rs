@@ -43,8 +43,8 @@ use serde_json::Value;
 
 use super::amp::{editor_global_storage, time_value};
 use super::{
-    Adapter, Classified, Discovery, Interpretation, Layout, RecordContext, SourceFile, claude_code,
-    discover_classified, file_name, parent_dir_name, str_field,
+    Adapter, Classified, Discovery, Interpretation, Layout, RecordContext, SourceFile,
+    discover_classified, file_name, items_of, parent_dir_name, speaker, str_field,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
@@ -135,7 +135,7 @@ fn history(ctx: RecordContext<'_>, items: &[Value]) -> Interpretation {
             continue;
         }
         let parts: Vec<Part> = match m.get("content") {
-            Some(Value::Array(blocks)) => blocks.iter().map(claude_code::block_part).collect(),
+            Some(Value::Array(blocks)) => blocks.iter().map(super::anthropic::block_part).collect(),
             Some(Value::String(s)) => vec![Part::text(PartKind::Text, s.clone())],
             _ => str_field(m, "text")
                 .map(|t| vec![Part::text(PartKind::Text, t)])
@@ -151,14 +151,7 @@ fn history(ctx: RecordContext<'_>, items: &[Value]) -> Interpretation {
                 .filter(|p| p.kind == PartKind::Text)
                 .find_map(|p| p.text.as_deref().and_then(working_directory));
         }
-        let role = if role == Role::User
-            && !parts.is_empty()
-            && parts.iter().all(|p| p.kind == PartKind::ToolResult)
-        {
-            Role::Tool
-        } else {
-            role
-        };
+        let role = speaker(role, &parts);
         let timestamp = time_value(m.get("ts")).or_else(|| time_value(m.get("timestamp")));
         facts.saw(timestamp);
         let model = m
@@ -214,12 +207,7 @@ fn metadata_facts(record: &Value) -> SessionFacts {
         title: str_field(record, "title").map(title_line),
         ..SessionFacts::default()
     };
-    for usage in record
-        .get("model_usage")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for usage in items_of(record, "model_usage") {
         facts.saw(time_value(usage.get("ts")));
         if let Some(model) = str_field(usage, "model_id") {
             facts.model = Some(model.to_string());
@@ -244,20 +232,20 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::translate::{Translation, translate_bytes};
+    use crate::adapters::testing::message_ids;
+    use crate::translate::translate_bytes;
 
     fn fixture_root() -> PathBuf {
         crate::adapters::testing::fixtures("cline")
     }
 
     fn task_file(task: &str, name: &str) -> SourceFile {
-        SourceFile {
-            path: PathBuf::from(format!("{task}/{name}")),
-            rel_path: format!("{task}/{name}"),
-            layout: Layout::Document,
-            session_hint: Some(task.to_string()),
-            parent_hint: None,
-        }
+        SourceFile::new(
+            PathBuf::from(format!("{task}/{name}")),
+            format!("{task}/{name}"),
+            Layout::Document,
+        )
+        .with_session(task.to_string())
     }
 
     fn history_doc(extra: bool) -> Vec<u8> {
@@ -281,10 +269,6 @@ mod tests {
         serde_json::to_vec(&items).expect("serializes")
     }
 
-    fn ids(t: &Translation) -> Vec<String> {
-        t.messages.iter().map(|m| m.id.clone()).collect()
-    }
-
     #[test]
     fn fixture_task_is_one_session() {
         let found = Cline.discover(&fixture_root());
@@ -306,7 +290,7 @@ mod tests {
             assert_eq!(t.session_id, "task1");
             assert_eq!(t.unknown_records, 0, "{}", file.rel_path);
             let again = translate_bytes(&Cline, file, &bytes);
-            assert_eq!(ids(&t), ids(&again));
+            assert_eq!(message_ids(&t), message_ids(&again));
             for (_, f) in t.facts {
                 facts.absorb(f);
             }
@@ -384,8 +368,8 @@ mod tests {
     #[test]
     fn rewrite_with_one_more_message_adds_one_id() {
         let file = task_file("t", HISTORY);
-        let before = ids(&translate_bytes(&Cline, &file, &history_doc(false)));
-        let after = ids(&translate_bytes(&Cline, &file, &history_doc(true)));
+        let before = message_ids(&translate_bytes(&Cline, &file, &history_doc(false)));
+        let after = message_ids(&translate_bytes(&Cline, &file, &history_doc(true)));
         assert_eq!(after.len(), before.len() + 1);
         assert_eq!(after[..before.len()], before[..]);
     }

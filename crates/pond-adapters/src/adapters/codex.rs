@@ -11,11 +11,12 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::{
-    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, client_home,
-    discover_files, is_uuid, json_text, reasoning_parts, record_message, sha_id, str_field,
-    timestamp_field,
+    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, blocks_or_text,
+    client_home, discover_files, is_uuid, json_text, reasoning_parts, record_message, sha_id,
+    str_field, timestamp_field,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
+use crate::usage::{Tokens, Usage, count};
 
 pub struct Codex;
 
@@ -92,6 +93,10 @@ impl Adapter for Codex {
                 Interpretation::facts(facts)
             }
             (Some("response_item"), Some(p)) => item(ctx, p, at, facts),
+            (Some("event_msg"), Some(p)) if usage_event(p) => Interpretation {
+                usage: call_usage(ctx, p, at).into_iter().collect(),
+                ..Interpretation::facts(facts)
+            },
             (Some("compacted"), Some(p)) => {
                 let text = str_field(p, "message").unwrap_or("[compacted]").to_string();
                 let message = new_message(
@@ -119,6 +124,80 @@ impl Adapter for Codex {
     }
 }
 
+fn usage_event(payload: &Value) -> bool {
+    matches!(
+        str_field(payload, "type"),
+        Some("token_count" | "turn.completed")
+    )
+}
+
+/// A request's usage. `token_count` events carry the request's own
+/// (`last_token_usage`) beside the session's running total, and Codex
+/// writes most of them twice: the running total names the request, so the
+/// repeat is the same call. Cached prompt tokens are part of
+/// `input_tokens` and reasoning part of `output_tokens`; they are taken
+/// out so each token is counted under one kind.
+fn call_usage(
+    ctx: RecordContext<'_>,
+    payload: &Value,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Option<Usage> {
+    let (last, call) = match payload.get("info") {
+        Some(info) if info.get("last_token_usage").is_some() => {
+            let total = info
+                .get("total_token_usage")
+                .map(|t| count(t.get("total_tokens")));
+            let call = match total {
+                Some(total) if total > 0 => format!("{}/tokens/{total}", ctx.session_id),
+                _ => sha_id(ctx),
+            };
+            (info.get("last_token_usage")?, call)
+        }
+        // Early versions: `{prompt, completion}` per request.
+        Some(info) if info.get("prompt").is_some() => {
+            let tokens = Tokens {
+                input: count(info.get("prompt")),
+                output: count(info.get("completion")),
+                ..Tokens::default()
+            };
+            return usage_of(ctx, sha_id(ctx), tokens, at);
+        }
+        // `codex exec --json`: a turn's usage when it completes.
+        _ => (payload.get("usage")?, sha_id(ctx)),
+    };
+    let input = count(last.get("input_tokens"));
+    let cached = count(last.get("cached_input_tokens")).min(input);
+    let output = count(last.get("output_tokens"));
+    let reasoning = count(last.get("reasoning_output_tokens")).min(output);
+    let tokens = Tokens {
+        input: input - cached,
+        output: output - reasoning,
+        cache_write: count(last.get("cache_write_input_tokens")),
+        cache_write_1h: 0,
+        cache_read: cached,
+        reasoning,
+    };
+    usage_of(ctx, call, tokens, at)
+}
+
+fn usage_of(
+    ctx: RecordContext<'_>,
+    call: String,
+    tokens: Tokens,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Option<Usage> {
+    // Events before the first request report zeros: no call was made.
+    (!tokens.is_zero()).then(|| Usage {
+        call,
+        message_id: None,
+        session_id: ctx.session_id.to_string(),
+        timestamp: at,
+        model: None,
+        tokens,
+        cost_usd: None,
+    })
+}
+
 fn new_message(
     ctx: RecordContext<'_>,
     role: Role,
@@ -140,11 +219,7 @@ fn item(
             let role = str_field(p, "role")
                 .and_then(Role::parse)
                 .unwrap_or(Role::User);
-            let parts = match p.get("content") {
-                Some(Value::Array(blocks)) => blocks.iter().map(content_part).collect(),
-                Some(Value::String(s)) => vec![Part::text(PartKind::Text, s.clone())],
-                _ => Vec::new(),
-            };
+            let parts = blocks_or_text(p.get("content"), content_part);
             (role, parts)
         }
         "reasoning" => (Role::Assistant, reasoning_parts(p)),

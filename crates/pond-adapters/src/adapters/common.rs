@@ -181,6 +181,12 @@ pub(crate) fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
+/// The elements of the array at `key`: none when the key is missing or
+/// holds anything else, which clients' older records often do.
+pub(crate) fn items_of<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
+    v.get(key).and_then(Value::as_array).into_iter().flatten()
+}
+
 pub(crate) fn timestamp_field(v: &Value, key: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     str_field(v, key).and_then(crate::model::parse_timestamp)
 }
@@ -188,19 +194,35 @@ pub(crate) fn timestamp_field(v: &Value, key: &str) -> Option<chrono::DateTime<c
 /// The calls of a message in OpenAI's chat shape,
 /// `tool_calls: [{id, function: {name, arguments}}]`, as parts.
 pub(crate) fn openai_tool_calls(message: &Value) -> impl Iterator<Item = Part> + '_ {
-    message
-        .get("tool_calls")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|call| {
-            let function = call.get("function");
-            Part::tool_call(
-                function.and_then(|f| str_field(f, "name")),
-                str_field(call, "id"),
-                function.and_then(|f| f.get("arguments")).map(json_text),
-            )
-        })
+    items_of(message, "tool_calls").map(|call| {
+        let function = call.get("function");
+        Part::tool_call(
+            function.and_then(|f| str_field(f, "name")),
+            str_field(call, "id"),
+            function.and_then(|f| f.get("arguments")).map(json_text),
+        )
+    })
+}
+
+/// Message content that is a string or a list of blocks (Anthropic's and
+/// OpenAI's shapes, and the clients built on them), as parts.
+pub(crate) fn blocks_or_text(content: Option<&Value>, block: impl Fn(&Value) -> Part) -> Vec<Part> {
+    match content {
+        Some(Value::String(s)) => vec![Part::text(PartKind::Text, s.clone())],
+        Some(Value::Array(blocks)) => blocks.iter().map(block).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Who speaks in a message: Anthropic's API, and the clients modelled on
+/// it, send tool output as a user message, which is the tools speaking.
+pub(crate) fn speaker(role: Role, parts: &[Part]) -> Role {
+    let only_results = !parts.is_empty() && parts.iter().all(|p| p.kind == PartKind::ToolResult);
+    if role == Role::User && only_results {
+        Role::Tool
+    } else {
+        role
+    }
 }
 
 /// Compact JSON for tool inputs and structured outputs, so they stay searchable.
@@ -315,11 +337,7 @@ pub(crate) fn tool_result_text(content: &Value) -> String {
 /// placeholder when only `encrypted_content` was kept, so the turn still
 /// shows that the model reasoned.
 pub(crate) fn reasoning_parts(item: &Value) -> Vec<Part> {
-    let summaries: Vec<Part> = item
-        .get("summary")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+    let summaries: Vec<Part> = items_of(item, "summary")
         .filter_map(|s| str_field(s, "text"))
         .map(|t| Part::text(PartKind::Thinking, t))
         .collect();

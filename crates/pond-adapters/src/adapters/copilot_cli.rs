@@ -30,7 +30,8 @@ use serde_json::Value;
 
 use super::{
     Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, env_dir, is_uuid,
-    json_text, openai_tool_calls, record_message, sha_id, str_field, timestamp_field, walk,
+    items_of, json_text, openai_tool_calls, record_message, sha_id, str_field, timestamp_field,
+    walk,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
@@ -169,12 +170,7 @@ impl Adapter for CopilotCli {
                 if let Some(text) = str_field(data, "content") {
                     parts.push(Part::text(PartKind::Text, text));
                 }
-                for a in data
-                    .get("attachments")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
+                for a in items_of(data, "attachments") {
                     let name = str_field(a, "path")
                         .or_else(|| str_field(a, "displayName"))
                         .unwrap_or("[attachment]");
@@ -192,12 +188,7 @@ impl Adapter for CopilotCli {
                 if let Some(text) = str_field(data, "content") {
                     parts.push(Part::text(PartKind::Text, text));
                 }
-                for request in data
-                    .get("toolRequests")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
+                for request in items_of(data, "toolRequests") {
                     parts.push(Part::tool_call(
                         str_field(request, "name"),
                         str_field(request, "toolCallId"),
@@ -298,12 +289,7 @@ fn legacy_document(ctx: RecordContext<'_>, doc: &Value) -> Interpretation {
     let mut facts = SessionFacts::default();
     let started = timestamp_field(doc, "startTime");
     facts.saw(started);
-    for event in doc
-        .get("timeline")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for event in items_of(doc, "timeline") {
         facts.saw(timestamp_field(event, "timestamp"));
     }
     let messages = chat
@@ -367,8 +353,9 @@ fn chat_message(
 mod tests {
     use super::*;
     use crate::adapters::testing::assert_tool_pairs;
+    use crate::adapters::testing::message_ids;
     use crate::adapters::testing::{Fixtures, roles};
-    use crate::translate::{Translation, translate_bytes};
+    use crate::translate::translate_bytes;
 
     const FIXTURES: Fixtures = Fixtures::new(&CopilotCli, "copilot-cli");
 
@@ -446,8 +433,7 @@ mod tests {
         for name in ["agent-sessions-small.jsonl", EVENTS] {
             let (file, bytes, t) = FIXTURES.read(name);
             let again = translate_bytes(&CopilotCli, &file, &bytes);
-            let ids = |t: &Translation| t.messages.iter().map(|m| m.id.clone()).collect::<Vec<_>>();
-            assert_eq!(ids(&t), ids(&again));
+            assert_eq!(message_ids(&t), message_ids(&again));
         }
     }
 
@@ -470,13 +456,12 @@ mod tests {
 
     fn legacy_file() -> SourceFile {
         let root = Path::new("/h/.copilot/history-session-state");
-        SourceFile {
-            path: root.join("0b1c2d3e-0000-4000-8000-000000000001.json"),
-            rel_path: "0b1c2d3e-0000-4000-8000-000000000001.json".into(),
-            layout: Layout::Document,
-            session_hint: Some("0b1c2d3e-0000-4000-8000-000000000001".into()),
-            parent_hint: None,
-        }
+        SourceFile::new(
+            root.join("0b1c2d3e-0000-4000-8000-000000000001.json"),
+            "0b1c2d3e-0000-4000-8000-000000000001.json",
+            Layout::Document,
+        )
+        .with_session("0b1c2d3e-0000-4000-8000-000000000001")
     }
 
     #[test]

@@ -26,7 +26,8 @@ use serde_json::Value;
 
 use super::{
     Adapter, Classified, Discovery, Interpretation, Layout, RecordContext, SourceFile,
-    discover_classified, file_name, json_text, record_message, sha_id, str_field,
+    blocks_or_text, discover_classified, file_name, json_text, record_message, sha_id, speaker,
+    str_field,
 };
 use crate::model::{Part, PartKind, Role, SessionFacts};
 
@@ -193,64 +194,19 @@ fn settings(doc: &Value) -> Interpretation {
 }
 
 fn store_message(body: &Value) -> Option<(Role, Vec<Part>)> {
-    let mut role = Role::parse(str_field(body, "role")?)?;
-    let parts: Vec<Part> = match body.get("content") {
-        Some(Value::String(s)) => vec![Part::text(PartKind::Text, s.clone())],
-        Some(Value::Array(blocks)) => blocks.iter().map(block_part).collect(),
-        _ => Vec::new(),
-    };
-    // Tool output travels in user-role messages, as in Anthropic's API.
-    if role == Role::User
-        && !parts.is_empty()
-        && parts.iter().all(|p| p.kind == PartKind::ToolResult)
-    {
-        role = Role::Tool;
-    }
+    let role = Role::parse(str_field(body, "role")?)?;
+    let parts = blocks_or_text(body.get("content"), super::anthropic::block_part);
+    let role = speaker(role, &parts);
     Some((role, parts))
-}
-
-fn block_part(block: &Value) -> Part {
-    let kind = str_field(block, "type").unwrap_or("unknown");
-    match kind {
-        "text" => Part::text(PartKind::Text, str_field(block, "text").unwrap_or_default()),
-        "thinking" => Part::text(
-            PartKind::Thinking,
-            str_field(block, "thinking").unwrap_or_default(),
-        ),
-        "redacted_thinking" => Part::text(PartKind::Thinking, "[redacted thinking]"),
-        "tool_use" => Part::tool_call(
-            str_field(block, "name"),
-            str_field(block, "id"),
-            block.get("input").map(json_text),
-        ),
-        "tool_result" => Part::tool_result(
-            None,
-            str_field(block, "tool_use_id"),
-            block.get("content").map(|c| match c {
-                Value::Array(items) => items
-                    .iter()
-                    .map(|i| {
-                        str_field(i, "text")
-                            .map(str::to_string)
-                            .unwrap_or_else(|| json_text(i))
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-                other => json_text(other),
-            }),
-            block.get("is_error").and_then(Value::as_bool) == Some(true),
-        ),
-        "image" | "document" => Part::text(PartKind::File, format!("[{kind}]")),
-        other => Part::text(PartKind::Other, format!("[{other}]")),
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::adapters::testing::assert_tool_pairs;
+    use crate::adapters::testing::message_ids;
     use crate::adapters::testing::{Fixtures, roles};
-    use crate::translate::{Translation, translate_bytes};
+    use crate::translate::translate_bytes;
 
     const FIXTURES: Fixtures = Fixtures::new(&FactoryDroid, "factory-droid");
 
@@ -296,13 +252,8 @@ mod tests {
 
     #[test]
     fn newer_stream_json_and_settings() {
-        let file = SourceFile {
-            path: PathBuf::from("run.jsonl"),
-            rel_path: "run.jsonl".into(),
-            layout: Layout::Jsonl,
-            session_hint: Some("run".into()),
-            parent_hint: None,
-        };
+        let file = SourceFile::new(PathBuf::from("run.jsonl"), "run.jsonl", Layout::Jsonl)
+            .with_session("run");
         // Shapes as other tools describe newer versions: ms times, `id` as call id.
         let lines = concat!(
             r#"{"type":"system","subtype":"init","sessionId":"sid_x","timestamp":1767812640310,"model":"droid-model","cwd":"/tmp/x"}"#,
@@ -318,13 +269,12 @@ mod tests {
         assert!(t.messages[1].parts[0].is_error);
         assert_tool_pairs(&t.messages);
 
-        let settings = SourceFile {
-            path: PathBuf::from("abc.settings.json"),
-            rel_path: "abc.settings.json".into(),
-            layout: Layout::Document,
-            session_hint: Some("abc".into()),
-            parent_hint: None,
-        };
+        let settings = SourceFile::new(
+            PathBuf::from("abc.settings.json"),
+            "abc.settings.json",
+            Layout::Document,
+        )
+        .with_session("abc");
         let t = translate_bytes(
             &FactoryDroid,
             &settings,
@@ -340,8 +290,7 @@ mod tests {
         for name in ["session_store_small.jsonl", "stream_json_small.jsonl"] {
             let (file, bytes, t) = FIXTURES.read(name);
             let again = translate_bytes(&FactoryDroid, &file, &bytes);
-            let ids = |t: &Translation| t.messages.iter().map(|m| m.id.clone()).collect::<Vec<_>>();
-            assert_eq!(ids(&t), ids(&again));
+            assert_eq!(message_ids(&t), message_ids(&again));
         }
     }
 

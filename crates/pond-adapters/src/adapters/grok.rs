@@ -30,7 +30,7 @@ use serde_json::Value;
 use super::percent_decode;
 use super::{
     Adapter, Classified, Discovery, Interpretation, Layout, RecordContext, SourceFile, client_home,
-    discover_classified, file_name, hint_or_first, is_uuid, json_text, parent_dir_name,
+    discover_classified, file_name, hint_or_first, is_uuid, items_of, json_text, parent_dir_name,
     reasoning_parts, record_message, str_field, timestamp_field,
 };
 use crate::model::{Part, PartKind, Role, SessionFacts};
@@ -92,12 +92,7 @@ impl Adapter for Grok {
             "assistant" => {
                 let mut parts = content_parts(record.get("content"));
                 parts.retain(|p| p.text.as_deref().is_some_and(|t| !t.is_empty()));
-                for call in record
-                    .get("tool_calls")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
+                for call in items_of(record, "tool_calls") {
                     parts.push(Part::tool_call(
                         str_field(call, "name"),
                         str_field(call, "id"),
@@ -193,10 +188,11 @@ fn summary_facts(record: &Value) -> SessionFacts {
 
 #[cfg(test)]
 mod tests {
-    use crate::adapters::testing::paired_results;
+    use crate::adapters::testing::{assert_seen, paired_results};
 
     use super::*;
-    use crate::translate::{Translation, translate_bytes};
+    use crate::adapters::testing::message_ids;
+    use crate::translate::translate_bytes;
 
     const SESSION: &str = "019f6851-7ec4-7ef0-97d3-03f3eee38755";
 
@@ -225,19 +221,11 @@ mod tests {
         }
     }
 
-    fn ids(t: &Translation) -> Vec<String> {
-        t.messages.iter().map(|m| m.id.clone()).collect()
-    }
-
     #[test]
     fn fixtures_are_discovered() {
         let found = Grok.discover(&fixture_root());
         assert!(found.problems.is_empty());
-        let rels: Vec<(&str, Layout)> = found
-            .files
-            .iter()
-            .map(|f| (f.rel_path.as_str(), f.layout))
-            .collect();
+        let rels = crate::adapters::testing::placed(&found);
         assert_eq!(
             rels,
             [(HISTORY, Layout::Jsonl), (SUMMARY, Layout::Document)]
@@ -274,7 +262,10 @@ mod tests {
                 .iter()
                 .any(|m| m.id == format!("{SESSION}/rs_00000000-0000-4000-8000-000000000001"))
         );
-        assert_eq!(ids(&t), ids(&translate_bytes(&Grok, &file, &bytes)));
+        assert_eq!(
+            message_ids(&t),
+            message_ids(&translate_bytes(&Grok, &file, &bytes))
+        );
     }
 
     #[test]
@@ -294,13 +285,10 @@ mod tests {
         );
         assert_eq!(facts.model.as_deref(), Some("grok-4.5"));
         assert_eq!(facts.git_branch.as_deref(), Some("main"));
-        assert_eq!(
-            facts.first_seen,
-            crate::model::parse_timestamp("2026-07-31T10:13:27.574131Z")
-        );
-        assert_eq!(
-            facts.last_seen,
-            crate::model::parse_timestamp("2026-07-31T10:15:02.118940Z")
+        assert_seen(
+            facts,
+            "2026-07-31T10:13:27.574131Z",
+            "2026-07-31T10:15:02.118940Z",
         );
     }
 

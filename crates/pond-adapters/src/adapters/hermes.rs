@@ -26,7 +26,7 @@ use serde_json::Value;
 use super::amp::time_value;
 use super::{
     Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, client_home,
-    discover_files, first_or_hint, json_text, openai_tool_calls, str_field, timestamp_field,
+    discover_files, first_or_hint, openai_tool_calls, str_field, timestamp_field, tool_result_text,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
@@ -111,18 +111,7 @@ fn message_parts(m: &Value) -> Vec<Part> {
         parts.push(Part::text(PartKind::Thinking, reasoning));
     }
     let text = match m.get("content") {
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Array(items)) => Some(
-            items
-                .iter()
-                .map(|i| match str_field(i, "type") {
-                    Some("text") => str_field(i, "text").unwrap_or_default().to_string(),
-                    Some(other) => format!("[{other}]"),
-                    None => json_text(i),
-                })
-                .collect::<Vec<_>>()
-                .join("\n"),
-        ),
+        Some(content @ (Value::String(_) | Value::Array(_))) => Some(tool_result_text(content)),
         _ => None,
     };
     if str_field(m, "role") == Some("tool") {
@@ -143,25 +132,25 @@ fn message_parts(m: &Value) -> Vec<Part> {
 
 #[cfg(test)]
 mod tests {
-    use crate::adapters::testing::paired_results;
+    use crate::adapters::testing::{assert_seen, paired_results};
 
     use serde_json::json;
 
     use super::*;
-    use crate::translate::{Translation, translate_bytes};
+    use crate::adapters::testing::message_ids;
+    use crate::translate::translate_bytes;
 
     fn fixture_root() -> PathBuf {
         crate::adapters::testing::fixtures("hermes")
     }
 
     fn session_file() -> SourceFile {
-        SourceFile {
-            path: PathBuf::from("session_20260501_x.json"),
-            rel_path: "session_20260501_x.json".to_string(),
-            layout: Layout::Document,
-            session_hint: Some("20260501_x".to_string()),
-            parent_hint: None,
-        }
+        SourceFile::new(
+            PathBuf::from("session_20260501_x.json"),
+            "session_20260501_x.json",
+            Layout::Document,
+        )
+        .with_session("20260501_x")
     }
 
     fn tool_session(extra: bool) -> Vec<u8> {
@@ -185,10 +174,6 @@ mod tests {
         .expect("serializes")
     }
 
-    fn ids(t: &Translation) -> Vec<String> {
-        t.messages.iter().map(|m| m.id.clone()).collect()
-    }
-
     #[test]
     fn fixture_is_discovered_and_read() {
         let found = Hermes.discover(&fixture_root());
@@ -209,15 +194,11 @@ mod tests {
         let facts = &t.facts[0].1;
         assert_eq!(facts.project.as_deref(), Some("/tmp/hermes-small"));
         assert_eq!(facts.model.as_deref(), Some("claude-sonnet-4-6"));
+        assert_seen(facts, "2026-04-29T20:00:00Z", "2026-04-29T20:00:04Z");
         assert_eq!(
-            facts.first_seen,
-            crate::model::parse_timestamp("2026-04-29T20:00:00Z")
+            message_ids(&t),
+            message_ids(&translate_bytes(&Hermes, file, &bytes))
         );
-        assert_eq!(
-            facts.last_seen,
-            crate::model::parse_timestamp("2026-04-29T20:00:04Z")
-        );
-        assert_eq!(ids(&t), ids(&translate_bytes(&Hermes, file, &bytes)));
     }
 
     #[test]
@@ -249,12 +230,12 @@ mod tests {
 
     #[test]
     fn rewrite_with_one_more_message_adds_one_id() {
-        let before = ids(&translate_bytes(
+        let before = message_ids(&translate_bytes(
             &Hermes,
             &session_file(),
             &tool_session(false),
         ));
-        let after = ids(&translate_bytes(
+        let after = message_ids(&translate_bytes(
             &Hermes,
             &session_file(),
             &tool_session(true),

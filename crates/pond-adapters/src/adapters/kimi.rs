@@ -34,8 +34,8 @@ use serde_json::Value;
 
 use super::{
     Adapter, Classified, Discovery, Interpretation, Layout, RecordContext, SourceFile,
-    discover_classified, epoch_millis, file_name, file_stem, is_uuid, json_text, record_message,
-    str_field,
+    blocks_or_text, discover_classified, epoch_millis, file_name, file_stem, is_uuid, items_of,
+    json_text, record_message, str_field,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
@@ -249,11 +249,7 @@ fn new_message(
 }
 
 fn content_parts(content: Option<&Value>) -> Vec<Part> {
-    match content {
-        Some(Value::String(s)) => vec![Part::text(PartKind::Text, s.clone())],
-        Some(Value::Array(blocks)) => blocks.iter().map(block_part).collect(),
-        _ => Vec::new(),
-    }
+    blocks_or_text(content, block_part)
 }
 
 fn block_part(block: &Value) -> Part {
@@ -323,7 +319,7 @@ fn context_message(
         parts = vec![tool_result_part(call_id, m.get("content"), false)];
     }
     for key in ["toolCalls", "tool_calls"] {
-        for call in m.get(key).and_then(Value::as_array).into_iter().flatten() {
+        for call in items_of(m, key) {
             parts.push(tool_call_part(call));
         }
     }
@@ -443,18 +439,15 @@ mod tests {
     use super::*;
     use crate::adapters::testing::Fixtures;
     use crate::adapters::testing::assert_tool_pairs;
-    use crate::translate::{Translation, translate_bytes};
+    use crate::adapters::testing::message_ids;
+    use crate::translate::translate_bytes;
 
     const FIXTURES: Fixtures = Fixtures::new(&Kimi, "kimi");
 
     #[test]
     fn discovers_every_fixture() {
         let found = Kimi.discover(&FIXTURES.dir());
-        let names: Vec<(&str, Layout)> = found
-            .files
-            .iter()
-            .map(|f| (f.rel_path.as_str(), f.layout))
-            .collect();
+        let names = crate::adapters::testing::placed(&found);
         assert_eq!(
             names,
             [
@@ -621,10 +614,9 @@ mod tests {
     fn same_bytes_same_ids() {
         let (file, bytes, t) = FIXTURES.read("small.jsonl");
         let again = translate_bytes(&Kimi, &file, &bytes);
-        let ids = |t: &Translation| t.messages.iter().map(|m| m.id.clone()).collect::<Vec<_>>();
-        assert_eq!(ids(&t), ids(&again));
+        assert_eq!(message_ids(&t), message_ids(&again));
         // The first and second "hi" are distinct records, so distinct ids.
-        assert_eq!(ids(&t).iter().collect::<HashSet<_>>().len(), 3);
+        assert_eq!(message_ids(&t).iter().collect::<HashSet<_>>().len(), 3);
     }
 
     #[test]

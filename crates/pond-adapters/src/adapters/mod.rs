@@ -7,6 +7,7 @@
 
 pub mod aider;
 pub mod amp;
+mod anthropic;
 pub mod antigravity;
 pub mod claude_ai_export;
 pub mod claude_code;
@@ -30,6 +31,8 @@ pub mod qwen;
 pub mod sqlite;
 #[cfg(test)]
 mod testing;
+#[cfg(test)]
+mod usage_tests;
 mod zip;
 
 use std::path::{Path, PathBuf};
@@ -72,6 +75,27 @@ pub struct SourceFile {
     pub parent_hint: Option<String>,
 }
 
+impl SourceFile {
+    /// A file whose name says nothing of its session.
+    pub fn new(path: impl Into<PathBuf>, rel_path: impl Into<String>, layout: Layout) -> Self {
+        SourceFile {
+            path: path.into(),
+            rel_path: rel_path.into(),
+            layout,
+            session_hint: None,
+            parent_hint: None,
+        }
+    }
+
+    /// The same file, named as holding session `id`.
+    pub fn with_session(self, id: impl Into<String>) -> Self {
+        SourceFile {
+            session_hint: Some(id.into()),
+            ..self
+        }
+    }
+}
+
 /// What the adapter made of one record.
 #[derive(Debug, Default)]
 pub struct Interpretation {
@@ -94,6 +118,8 @@ pub struct Interpretation {
     /// id (a client that re-appends a message when its tool calls finish, or
     /// rewrites its file): the last copy read replaces the stored one.
     pub revises: bool,
+    /// Token usage of the model calls the record reports.
+    pub usage: Vec<crate::usage::Usage>,
 }
 
 impl Interpretation {

@@ -162,17 +162,14 @@ fn content_text(content: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
-    use crate::adapters::testing::paired_results;
+    use crate::adapters::testing::{assert_seen, paired_results};
 
     use super::*;
-    use crate::translate::{Translation, translate_bytes};
+    use crate::adapters::testing::message_ids;
+    use crate::translate::translate_bytes;
 
     fn fixture() -> (SourceFile, Vec<u8>) {
         crate::adapters::testing::only_fixture(&OpenClaw, "openclaw", "small.jsonl")
-    }
-
-    fn ids(t: &Translation) -> Vec<String> {
-        t.messages.iter().map(|m| m.id.clone()).collect()
     }
 
     #[test]
@@ -188,27 +185,23 @@ mod tests {
         let facts = &t.facts[0].1;
         assert_eq!(facts.project.as_deref(), Some("/tmp/repo"));
         assert_eq!(facts.model.as_deref(), Some("openclaw-small"));
-        assert_eq!(
-            facts.first_seen,
-            crate::model::parse_timestamp("2026-02-24T09:00:00Z")
-        );
-        assert_eq!(
-            facts.last_seen,
-            crate::model::parse_timestamp("2026-02-24T09:00:04Z")
-        );
+        assert_seen(facts, "2026-02-24T09:00:00Z", "2026-02-24T09:00:04Z");
         let results = paired_results(&t.messages);
         assert_eq!(results.len(), 1);
         for r in results {
             assert_eq!(r.text.as_deref(), Some("main.swift\nResources\n"));
             assert!(!r.is_error);
         }
-        assert_eq!(ids(&t), ids(&translate_bytes(&OpenClaw, &file, &bytes)));
+        assert_eq!(
+            message_ids(&t),
+            message_ids(&translate_bytes(&OpenClaw, &file, &bytes))
+        );
     }
 
     #[test]
     fn appended_lines_keep_earlier_ids() {
         let (file, bytes) = fixture();
-        let before = ids(&translate_bytes(&OpenClaw, &file, &bytes));
+        let before = message_ids(&translate_bytes(&OpenClaw, &file, &bytes));
         let mut more = bytes.clone();
         more.extend_from_slice(
             br#"{"type":"compaction","id":"c1","parentId":"m3","timestamp":"2026-02-24T09:01:00Z","summary":"Listed files."}"#,
@@ -220,7 +213,7 @@ mod tests {
         more.push(b'\n');
         let t = translate_bytes(&OpenClaw, &file, &more);
         assert_eq!(t.unknown_records, 0);
-        let after = ids(&t);
+        let after = message_ids(&t);
         assert_eq!(after.len(), before.len() + 1);
         assert_eq!(after[..before.len()], before[..]);
         assert_eq!(t.messages[3].role, Role::System);

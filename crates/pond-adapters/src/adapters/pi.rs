@@ -29,11 +29,12 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{
-    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, discover_files,
-    epoch_millis, first_or_hint, is_uuid, json_text, record_message, sha_id, str_field,
-    timestamp_field,
+    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, blocks_or_text,
+    discover_files, epoch_millis, first_or_hint, is_uuid, json_text, record_message, sha_id,
+    str_field, timestamp_field,
 };
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
+use crate::usage::{Tokens, Usage, count};
 
 pub struct Pi;
 
@@ -92,6 +93,9 @@ impl Adapter for Pi {
                     Interpretation {
                         understood: message.is_some(),
                         facts,
+                        usage: call_usage(ctx, body, message.as_ref(), at)
+                            .into_iter()
+                            .collect(),
                         messages: message.into_iter().collect(),
                         ..Interpretation::default()
                     }
@@ -137,6 +141,38 @@ impl Adapter for Pi {
 }
 
 /// The UUID at the end of `<ISO timestamp>_<uuid>`.
+/// An assistant message's `usage`, Anthropic-style (`input` without the
+/// cache), with pi's own cost. Each message is one call, named by its id.
+fn call_usage(
+    ctx: RecordContext<'_>,
+    body: &Value,
+    message: Option<&Message>,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Option<Usage> {
+    let message = message.filter(|m| m.role == Role::Assistant)?;
+    let u = body.get("usage")?;
+    let tokens = Tokens {
+        input: count(u.get("input")),
+        output: count(u.get("output")),
+        cache_write: count(u.get("cacheWrite")),
+        cache_write_1h: 0,
+        cache_read: count(u.get("cacheRead")),
+        reasoning: 0,
+    };
+    (!tokens.is_zero()).then(|| Usage {
+        call: message.id.clone(),
+        message_id: Some(message.id.clone()),
+        session_id: ctx.session_id.to_string(),
+        timestamp: at,
+        model: message.model.clone(),
+        tokens,
+        cost_usd: u
+            .get("cost")
+            .and_then(|c| c.get("total"))
+            .and_then(Value::as_f64),
+    })
+}
+
 fn uuid_tail(stem: &str) -> Option<&str> {
     stem.len()
         .checked_sub(36)
@@ -247,11 +283,7 @@ fn agent_message(
 /// A pi-ai message's content (a string or blocks); OpenClaw, built on pi's
 /// agent, stores the same messages.
 pub(crate) fn content_parts(content: Option<&Value>) -> Vec<Part> {
-    match content {
-        Some(Value::String(s)) => vec![Part::text(PartKind::Text, s.clone())],
-        Some(Value::Array(blocks)) => blocks.iter().map(block_part).collect(),
-        _ => Vec::new(),
-    }
+    blocks_or_text(content, block_part)
 }
 
 pub(crate) fn block_part(block: &Value) -> Part {
@@ -282,7 +314,8 @@ mod tests {
     use super::*;
     use crate::adapters::testing::Fixtures;
     use crate::adapters::testing::assert_tool_pairs;
-    use crate::translate::{Translation, translate_bytes};
+    use crate::adapters::testing::message_ids;
+    use crate::translate::translate_bytes;
 
     const FIXTURES: Fixtures = Fixtures::new(&Pi, "pi");
 
@@ -372,20 +405,13 @@ mod tests {
         for name in ["agent-sessions-small.jsonl", "large-session.jsonl"] {
             let (file, bytes, t) = FIXTURES.read(name);
             let again = translate_bytes(&Pi, &file, &bytes);
-            let ids = |t: &Translation| t.messages.iter().map(|m| m.id.clone()).collect::<Vec<_>>();
-            assert_eq!(ids(&t), ids(&again));
+            assert_eq!(message_ids(&t), message_ids(&again));
         }
     }
 
     #[test]
     fn fork_names_its_parent() {
-        let file = SourceFile {
-            path: PathBuf::from("x.jsonl"),
-            rel_path: "x.jsonl".into(),
-            layout: Layout::Jsonl,
-            session_hint: None,
-            parent_hint: None,
-        };
+        let file = SourceFile::new(PathBuf::from("x.jsonl"), "x.jsonl", Layout::Jsonl);
         let header = br#"{"type":"session","version":3,"id":"aaaaaaaa-0000-4000-8000-000000000002","timestamp":"2025-01-01T00:00:00Z","cwd":"/p","parentSession":"/h/.pi/agent/sessions/--p--/2025-01-01T00-00-00-000Z_aaaaaaaa-0000-4000-8000-000000000001.jsonl"}
 "#;
         let t = translate_bytes(&Pi, &file, header);

@@ -291,13 +291,10 @@ mod tests {
         let result: &Part = &t.messages[2].parts[0];
         assert_eq!(result.text.as_deref(), Some("Synthetic file contents."));
         assert_eq!(result.tool_name.as_deref(), Some("read_file"));
-        let calls: HashSet<&str> = t
-            .messages
-            .iter()
-            .flat_map(|m| &m.parts)
-            .filter(|p| p.kind == PartKind::ToolCall)
-            .filter_map(|p| p.tool_call_id.as_deref())
-            .collect();
+        let calls: HashSet<&str> =
+            crate::adapters::testing::tool_ids(&t.messages, PartKind::ToolCall)
+                .into_iter()
+                .collect();
         for p in t.messages.iter().flat_map(|m| &m.parts) {
             if p.kind == PartKind::ToolResult {
                 assert!(calls.contains(p.tool_call_id.as_deref().unwrap_or("")));

@@ -109,6 +109,32 @@ pub fn has_table(conn: &Connection, table: &str) -> bool {
     .is_ok()
 }
 
+/// Fails as [`SourceErrorKind::Unsupported`] unless the database has every
+/// one of `tables`: a file with a client's name that its client did not
+/// write, or a schema from before the one the adapter reads.
+pub fn require_tables(
+    conn: &Connection,
+    db: &Path,
+    tables: &[&str],
+    client: &str,
+) -> Result<(), SourceError> {
+    match tables.iter().find(|t| !has_table(conn, t)) {
+        None => Ok(()),
+        Some(_) => Err(SourceError::new(
+            db,
+            SourceErrorKind::Unsupported,
+            format!(
+                "no {} tables; not {client} database",
+                tables
+                    .iter()
+                    .map(|t| format!("`{t}`"))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ),
+        )),
+    }
+}
+
 /// Every row of `sql` as a JSON object keyed by column name. Text that holds
 /// JSON stays a string (the adapter decides what to parse); blobs become
 /// UTF-8 text when they are, else base64-free hex, so no byte is dropped.

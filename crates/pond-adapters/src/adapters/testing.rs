@@ -5,7 +5,8 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::adapters::{Adapter, SourceFile};
-use crate::model::{Message, Part, PartKind, Role};
+use crate::adapters::{Discovery, Layout};
+use crate::model::{Message, Part, PartKind, Role, SessionFacts, parse_timestamp};
 use crate::translate::{Translation, translate_bytes};
 
 /// `tests/fixtures/<client>` of the repository (the workspace root, two
@@ -16,14 +17,19 @@ pub(crate) fn fixtures(client: &str) -> PathBuf {
         .join(client)
 }
 
-/// The ids of the tool calls in `messages`.
-fn call_ids(messages: &[Message]) -> HashSet<&str> {
+/// The call ids that the parts of `kind` in `messages` carry, in order.
+pub(crate) fn tool_ids(messages: &[Message], kind: PartKind) -> Vec<&str> {
     messages
         .iter()
         .flat_map(|m| &m.parts)
-        .filter(|p| p.kind == PartKind::ToolCall)
+        .filter(|p| p.kind == kind)
         .filter_map(|p| p.tool_call_id.as_deref())
         .collect()
+}
+
+/// The ids of the tool calls in `messages`.
+fn call_ids(messages: &[Message]) -> HashSet<&str> {
+    tool_ids(messages, PartKind::ToolCall).into_iter().collect()
 }
 
 /// Every tool result that names a call names one present in `messages`.
@@ -114,4 +120,46 @@ pub(crate) fn only_fixture(
     let file = found.files.into_iter().next().expect("one file");
     let bytes = std::fs::read(&file.path).expect("fixture readable");
     (file, bytes)
+}
+
+/// The session's first and last timestamps are the two given.
+#[track_caller]
+pub(crate) fn assert_seen(facts: &SessionFacts, first: &str, last: &str) {
+    assert_eq!(facts.first_seen, parse_timestamp(first));
+    assert_eq!(facts.last_seen, parse_timestamp(last));
+}
+
+/// The files discovery found, each with its layout, in discovery order.
+pub(crate) fn placed(found: &Discovery) -> Vec<(&str, Layout)> {
+    found
+        .files
+        .iter()
+        .map(|f| (f.rel_path.as_str(), f.layout))
+        .collect()
+}
+
+/// The ids of a translation's messages, in order.
+pub(crate) fn message_ids(t: &Translation) -> Vec<String> {
+    t.messages.iter().map(|m| m.id.clone()).collect()
+}
+
+/// Every tool result carries a call id, and a call with that id is in the
+/// same session (clients whose databases hold many sessions).
+#[track_caller]
+pub(crate) fn assert_results_pair_per_session<'m>(
+    messages: impl IntoIterator<Item = &'m Message> + Clone,
+) {
+    let calls: HashSet<(&str, &str)> = messages
+        .clone()
+        .into_iter()
+        .flat_map(|m| m.parts.iter().map(move |p| (m, p)))
+        .filter(|(_, p)| p.kind == PartKind::ToolCall)
+        .filter_map(|(m, p)| Some((m.session_id.as_str(), p.tool_call_id.as_deref()?)))
+        .collect();
+    for m in messages {
+        for p in m.parts.iter().filter(|p| p.kind == PartKind::ToolResult) {
+            let id = p.tool_call_id.as_deref().expect("result has a call id");
+            assert!(calls.contains(&(m.session_id.as_str(), id)), "{id}");
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! the workspace composer lists and the old chat panel in `ItemTable`.
 
 use super::*;
-use crate::adapters::percent_decode;
+use crate::adapters::{items_of, percent_decode};
 
 /// Composers, each followed by its bubbles in conversation order (then
 /// the ones its header list does not name yet); bubbles of composers
@@ -146,13 +146,7 @@ pub(super) fn composer_record(
     facts.saw(value.get("createdAt").and_then(time_of));
     facts.saw(value.get("lastUpdatedAt").and_then(time_of));
     out.facts(composer, facts);
-    for child in value
-        .get("subComposerIds")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-    {
+    for child in items_of(value, "subComposerIds").filter_map(Value::as_str) {
         out.facts(
             child,
             SessionFacts {
@@ -162,22 +156,32 @@ pub(super) fn composer_record(
         );
     }
     // Older versions keep the whole conversation in the header.
-    for (i, bubble) in value
-        .get("conversation")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        let id = str_field(bubble, "bubbleId")
+    inline_bubbles(
+        &mut out,
+        composer,
+        items_of(value, "conversation"),
+        "bubbleId",
+    );
+    out.interp
+}
+
+/// Bubbles held inline by a composer header or a chat tab (older
+/// versions), named by `id_key` or else by their position.
+fn inline_bubbles<'v>(
+    out: &mut Out<'_>,
+    session: &str,
+    bubbles: impl Iterator<Item = &'v Value>,
+    id_key: &str,
+) {
+    for (i, bubble) in bubbles.enumerate() {
+        let id = str_field(bubble, id_key)
             .map(str::to_string)
             .unwrap_or_else(|| format!("#{i}"));
-        if let Some((messages, facts)) = bubble_messages(composer, &id, bubble, i as u64 * 2) {
-            out.facts(composer, facts);
+        if let Some((messages, facts)) = bubble_messages(session, &id, bubble, i as u64 * 2) {
+            out.facts(session, facts);
             out.interp.messages.extend(messages);
         }
     }
-    out.interp
 }
 
 /// `workspaceIdentifier` as seen described: `{id, uri: {fsPath | path}}`.
@@ -237,24 +241,14 @@ pub(super) fn bubble_messages(
         Some(t) if !t.trim().is_empty() => parts.push(Part::text(PartKind::Text, t)),
         _ => {
             // Some assistant bubbles hold only code blocks.
-            for block in b
-                .get("codeBlocks")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
+            for block in items_of(b, "codeBlocks") {
                 if let Some(code) = str_field(block, "content") {
                     parts.push(Part::text(PartKind::Text, code));
                 }
             }
         }
     }
-    for _ in b
-        .get("images")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for _ in items_of(b, "images") {
         parts.push(Part::text(PartKind::File, "[image]"));
     }
     let mut messages = Vec::new();
@@ -398,21 +392,7 @@ pub(super) fn aichat_tabs(ctx: RecordContext<'_>, record: &Value, value: &Value)
             },
         );
         out.saw(tab_id, tab.get("lastSendTime").and_then(time_of));
-        for (i, bubble) in tab
-            .get("bubbles")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            let id = str_field(bubble, "id")
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("#{i}"));
-            if let Some((messages, facts)) = bubble_messages(tab_id, &id, bubble, i as u64 * 2) {
-                out.facts(tab_id, facts);
-                out.interp.messages.extend(messages);
-            }
-        }
+        inline_bubbles(&mut out, tab_id, items_of(tab, "bubbles"), "id");
     }
     out.interp
 }

@@ -1,6 +1,7 @@
 //! Tests of every Cursor format, on the fixtures and on synthetic databases.
 
 use super::*;
+use crate::adapters::testing::message_ids;
 use crate::translate::{Translation, translate_bytes};
 
 mod ide;
@@ -41,21 +42,15 @@ fn json_lines(rows: &[Value]) -> Vec<u8> {
 }
 
 fn db_file(path: &Path) -> SourceFile {
-    SourceFile {
-        path: path.to_path_buf(),
-        rel_path: path.file_name().unwrap().to_string_lossy().into_owned(),
-        layout: Layout::Database,
-        session_hint: None,
-        parent_hint: None,
-    }
+    SourceFile::new(
+        path.to_path_buf(),
+        path.file_name().unwrap().to_string_lossy().into_owned(),
+        Layout::Database,
+    )
 }
 
 fn roles(t: &Translation) -> Vec<Role> {
     t.messages.iter().map(|m| m.role).collect()
-}
-
-fn ids(t: &Translation) -> Vec<String> {
-    t.messages.iter().map(|m| m.id.clone()).collect()
 }
 
 fn facts<'a>(t: &'a Translation, session: &str) -> &'a SessionFacts {
@@ -88,11 +83,7 @@ fn assert_results_paired(t: &Translation) {
 fn every_fixture_is_discovered() {
     let found = Cursor.discover(Path::new(FIXTURES));
     assert!(found.problems.is_empty(), "{:?}", found.problems);
-    let names: Vec<(&str, Layout)> = found
-        .files
-        .iter()
-        .map(|f| (f.rel_path.as_str(), f.layout))
-        .collect();
+    let names = crate::adapters::testing::placed(&found);
     assert_eq!(
         names,
         vec![
@@ -130,7 +121,11 @@ fn transcripts_count_as_read_by_hand() {
         assert_eq!(t.facts.len(), 1, "{name}: one session");
         // Transcripts carry no times.
         assert!(t.messages.iter().all(|m| m.timestamp.is_none()));
-        assert_eq!(ids(&t), ids(&read(&fixture(name))), "{name}: stable ids");
+        assert_eq!(
+            message_ids(&t),
+            message_ids(&read(&fixture(name))),
+            "{name}: stable ids"
+        );
     }
 }
 
@@ -304,7 +299,7 @@ fn agent_store_messages_follow_the_tree() {
         Some(r#"{"role":"user","content":[{"type":"text","text":"thanks"}]}"#),
     );
     let t2 = read_db(&db_file(&more));
-    let (old, new) = (ids(&t), ids(&t2));
+    let (old, new) = (message_ids(&t), message_ids(&t2));
     assert_eq!(new.len(), old.len() + 1);
     assert!(old.iter().all(|i| new.contains(i)));
 }
@@ -373,7 +368,7 @@ fn export_is_cut_at_headings() {
         crate::model::parse_timestamp("2025-07-15T08:22:33Z")
     );
     assert_eq!(t.unknown_records, 0);
-    assert_eq!(ids(&t), ids(&read(&file)));
+    assert_eq!(message_ids(&t), message_ids(&read(&file)));
     // Without the end of the file, the last section waits.
     let lengths = Cursor.cut_text(EXPORT.as_bytes(), false);
     assert_eq!(lengths.len(), 4);

@@ -2,7 +2,7 @@
 //! share with `store.db` blobs.
 
 use super::*;
-use crate::adapters::tool_result_text;
+use crate::adapters::{blocks_or_text, speaker, tool_result_text};
 
 /// The agent's context block names the folder: `Workspace Path: /x`.
 pub(super) fn workspace_path(message: &Message) -> Option<String> {
@@ -25,18 +25,9 @@ pub(super) fn content_message(
     id: String,
     seq: u64,
 ) -> Option<Message> {
-    let mut role = Role::parse(str_field(record, "role")?)?;
-    let parts: Vec<Part> = match content {
-        Some(Value::String(s)) => vec![Part::text(PartKind::Text, s.clone())],
-        Some(Value::Array(blocks)) => blocks.iter().map(block_part).collect(),
-        _ => Vec::new(),
-    };
-    if role == Role::User
-        && !parts.is_empty()
-        && parts.iter().all(|p| p.kind == PartKind::ToolResult)
-    {
-        role = Role::Tool;
-    }
+    let role = Role::parse(str_field(record, "role")?)?;
+    let parts = blocks_or_text(content, block_part);
+    let role = speaker(role, &parts);
     Some(Message {
         id,
         session_id: ctx.session_id.to_string(),

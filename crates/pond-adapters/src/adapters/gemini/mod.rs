@@ -44,10 +44,11 @@ use serde_json::Value;
 
 use super::{
     Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile, env_dir, file_name,
-    genai, is_uuid, json_text, str_field, timestamp_field, walk,
+    genai, is_uuid, items_of, json_text, str_field, timestamp_field, walk,
 };
 use crate::digest::sha256_hex;
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
+use crate::usage::{Tokens, Usage, count};
 
 #[cfg(test)]
 mod tests;
@@ -186,17 +187,24 @@ fn chat_record(ctx: RecordContext<'_>, record: &Value) -> Interpretation {
     }
     if let Some(Value::Array(messages)) = obj.get("messages") {
         let mut facts = header_facts(ctx, record);
+        let usage = calls(ctx, messages);
         let messages = messages
             .iter()
             .enumerate()
             .filter_map(|(i, m)| chat_message(ctx, m, ctx.offset + i as u64, &mut facts))
             .collect();
-        return Interpretation::revised(facts, messages);
+        return Interpretation {
+            usage,
+            ..Interpretation::revised(facts, messages)
+        };
     }
     if str_field(record, "id").is_some() {
         let mut facts = SessionFacts::default();
         return match chat_message(ctx, record, ctx.offset, &mut facts) {
-            Some(message) => Interpretation::revised(facts, vec![message]),
+            Some(message) => Interpretation {
+                usage: calls(ctx, std::slice::from_ref(record)),
+                ..Interpretation::revised(facts, vec![message])
+            },
             None => Interpretation::unknown(),
         };
     }
@@ -236,15 +244,64 @@ fn metadata_update(ctx: RecordContext<'_>, set: &Value) -> Interpretation {
     }
     facts.saw(timestamp_field(set, "lastUpdated"));
     facts.saw(timestamp_field(set, "startTime"));
-    let messages = match set.get("messages") {
-        Some(Value::Array(list)) => list
-            .iter()
-            .enumerate()
-            .filter_map(|(i, m)| chat_message(ctx, m, ctx.offset + i as u64, &mut facts))
-            .collect(),
-        _ => Vec::new(),
+    let (messages, usage) = match set.get("messages") {
+        Some(Value::Array(list)) => (
+            list.iter()
+                .enumerate()
+                .filter_map(|(i, m)| chat_message(ctx, m, ctx.offset + i as u64, &mut facts))
+                .collect(),
+            calls(ctx, list),
+        ),
+        _ => (Vec::new(), Vec::new()),
     };
-    Interpretation::revised(facts, messages)
+    Interpretation {
+        usage,
+        ..Interpretation::revised(facts, messages)
+    }
+}
+
+/// The usage of each model reply (`tokens`). `cached` is part of `input`
+/// and the tool-use prompt is not; thoughts are billed as output and
+/// counted apart. The reply's id names the call, so a reply the CLI wrote
+/// again (re-appended, or in a rewritten history) counts once.
+fn calls(ctx: RecordContext<'_>, messages: &[Value]) -> Vec<Usage> {
+    messages
+        .iter()
+        .filter(|m| str_field(m, "type") == Some("gemini"))
+        .filter_map(|m| {
+            let t = m.get("tokens")?;
+            let input = count(t.get("input"));
+            let cached = count(t.get("cached")).min(input);
+            let tokens = Tokens {
+                input: input - cached + count(t.get("tool")),
+                output: count(t.get("output")),
+                cache_read: cached,
+                reasoning: count(t.get("thoughts")),
+                ..Tokens::default()
+            };
+            (!tokens.is_zero()).then(|| Usage {
+                call: message_key(ctx, m),
+                message_id: Some(message_key(ctx, m)),
+                session_id: ctx.session_id.to_string(),
+                timestamp: timestamp_field(m, "timestamp"),
+                model: str_field(m, "model").map(str::to_string),
+                tokens,
+                cost_usd: None,
+            })
+        })
+        .collect()
+}
+
+/// A message's id: the CLI's own, else one from its content.
+fn message_key(ctx: RecordContext<'_>, m: &Value) -> String {
+    match str_field(m, "id") {
+        Some(id) => format!("{}/{id}", ctx.session_id),
+        None => format!(
+            "{}/sha-{}",
+            ctx.session_id,
+            &sha256_hex(m.to_string().as_bytes())[..16]
+        ),
+    }
 }
 
 /// One `MessageRecord`; `None` for a type this adapter does not know.
@@ -260,14 +317,7 @@ fn chat_message(
         "info" | "warning" | "error" => Role::System,
         _ => return None,
     };
-    let id = match str_field(m, "id") {
-        Some(id) => format!("{}/{id}", ctx.session_id),
-        None => format!(
-            "{}/sha-{}",
-            ctx.session_id,
-            &sha256_hex(m.to_string().as_bytes())[..16]
-        ),
-    };
+    let id = message_key(ctx, m);
     let at = timestamp_field(m, "timestamp");
     facts.saw(at);
     let model = str_field(m, "model").map(str::to_string);
@@ -275,13 +325,7 @@ fn chat_message(
         facts.model.clone_from(&model);
     }
 
-    let mut parts: Vec<Part> = m
-        .get("thoughts")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(thought)
-        .collect();
+    let mut parts: Vec<Part> = items_of(m, "thoughts").filter_map(thought).collect();
     if let Some(content) = m.get("content") {
         parts.extend(genai::parts(content));
     }

@@ -3,6 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::*;
+use crate::adapters::testing::message_ids;
 use crate::digest::sha256_hex;
 use crate::translate::{Translation, translate_bytes};
 
@@ -23,10 +24,6 @@ fn read(rel: &str) -> Translation {
     let f = file(rel);
     let bytes = std::fs::read(&f.path).expect("fixture");
     translate_bytes(&Gemini, &f, &bytes)
-}
-
-fn ids(t: &Translation) -> Vec<String> {
-    t.messages.iter().map(|m| m.id.clone()).collect()
 }
 
 /// Every tool result answers a call of the same session.
@@ -229,7 +226,7 @@ fn jsonl_tool_result_text_comes_from_function_response() {
 #[test]
 fn same_bytes_give_same_ids() {
     for (rel, _, _) in FIXTURES {
-        assert_eq!(ids(&read(rel)), ids(&read(rel)), "{rel}");
+        assert_eq!(message_ids(&read(rel)), message_ids(&read(rel)), "{rel}");
     }
 }
 
@@ -239,8 +236,8 @@ fn rewritten_document_keeps_old_ids() {
     // id and the message that gained a tool call since.
     let early = read("entire/c9_45f262e88d_0.json");
     let late = read("entire/9c_53780d06b7_0.json");
-    let late_ids = ids(&late);
-    assert!(ids(&early).iter().all(|id| late_ids.contains(id)));
+    let late_ids = message_ids(&late);
+    assert!(message_ids(&early).iter().all(|id| late_ids.contains(id)));
     assert!(late.revised.contains(&early.messages[2].id));
 
     // One message more yields exactly one id more.
@@ -248,20 +245,17 @@ fn rewritten_document_keeps_old_ids() {
     let mut doc: Value = serde_json::from_slice(&std::fs::read(&f.path).unwrap()).unwrap();
     doc["messages"].as_array_mut().unwrap().pop();
     let shorter = serde_json::to_vec_pretty(&doc).unwrap();
-    let before = ids(&translate_bytes(&Gemini, &f, &shorter));
+    let before = message_ids(&translate_bytes(&Gemini, &f, &shorter));
     assert_eq!(before.len() + 1, late_ids.len());
     assert_eq!(before[..], late_ids[..before.len()]);
 }
 
 #[test]
 fn jsonl_reappended_message_keeps_last_copy() {
-    let f = SourceFile {
-        path: PathBuf::from("/nowhere/chats/session-2026-01-01T00-00-abcdef01.jsonl"),
-        rel_path: "chats/session-2026-01-01T00-00-abcdef01.jsonl".into(),
-        layout: Layout::Jsonl,
-        session_hint: None,
-        parent_hint: None,
-    };
+    let f = elsewhere(
+        "chats/session-2026-01-01T00-00-abcdef01.jsonl",
+        Layout::Jsonl,
+    );
     // Shaped like the CLI writes (header, message, re-append, $set, rewind).
     let bytes = br#"{"sessionId":"s1","projectHash":"ab","startTime":"2026-01-01T00:00:00Z","lastUpdated":"2026-01-01T00:00:00Z","kind":"main"}
 {"id":"m1","timestamp":"2026-01-01T00:00:01Z","type":"gemini","content":"","toolCalls":[{"id":"c1","name":"ls","args":{},"status":"executing","timestamp":"2026-01-01T00:00:01Z"}]}
@@ -353,13 +347,7 @@ fn project_comes_from_marker_or_registry_or_directories() {
 
 #[test]
 fn prompt_log_dates_its_sessions_without_messages() {
-    let f = SourceFile {
-        path: PathBuf::from("/nowhere/abc/logs.json"),
-        rel_path: "abc/logs.json".into(),
-        layout: Layout::Document,
-        session_hint: None,
-        parent_hint: None,
-    };
+    let f = elsewhere("abc/logs.json", Layout::Document);
     let bytes = br#"[
   {"sessionId": "a", "messageId": 0, "timestamp": "2025-07-01T10:00:00.000Z", "type": "user", "message": "hi"},
   {"sessionId": "b", "messageId": 0, "timestamp": "2025-07-02T10:00:00.000Z", "type": "user", "message": "yo"},
@@ -371,26 +359,13 @@ fn prompt_log_dates_its_sessions_without_messages() {
     assert_eq!(t.unknown_records, 0);
     assert_eq!(t.facts.len(), 2);
     let a = &t.facts[0].1;
-    assert_eq!(
-        a.first_seen,
-        crate::model::parse_timestamp("2025-07-01T10:00:00Z")
-    );
-    assert_eq!(
-        a.last_seen,
-        crate::model::parse_timestamp("2025-07-01T11:00:00Z")
-    );
+    crate::adapters::testing::assert_seen(a, "2025-07-01T10:00:00Z", "2025-07-01T11:00:00Z");
     assert_eq!(t.facts[1].0, "b");
 }
 
 #[test]
 fn checkpoint_is_a_session_of_its_own() {
-    let f = SourceFile {
-        path: PathBuf::from("/nowhere/abc/checkpoint-v1.json"),
-        rel_path: "abc/checkpoint-v1.json".into(),
-        layout: Layout::Document,
-        session_hint: None,
-        parent_hint: None,
-    };
+    let f = elsewhere("abc/checkpoint-v1.json", Layout::Document);
     let bytes = br#"{"history": [
   {"role": "user", "parts": [{"text": "list files"}]},
   {"role": "model", "parts": [{"text": "thinking", "thought": true}, {"functionCall": {"id": "c1", "name": "ls", "args": {"path": "."}}}]},
@@ -427,4 +402,10 @@ fn truncated_and_garbage_input_do_not_panic() {
         let f = file("agent-sessions-small.json");
         let _ = translate_bytes(&Gemini, &f, rec.to_string().as_bytes());
     }
+}
+
+/// A file at `rel` under a root that does not exist: for tests that hand
+/// the adapter bytes of their own.
+fn elsewhere(rel: &str, layout: Layout) -> SourceFile {
+    SourceFile::new(Path::new("/nowhere").join(rel), rel, layout)
 }

@@ -46,7 +46,7 @@ use serde_json::{Map, Value};
 
 use super::{
     Adapter, Discovery, Interpretation, Layout, RecordContext, SourceError, SourceErrorKind,
-    SourceFile, env_dir, json_text, sqlite, str_field, walk,
+    SourceFile, env_dir, json_text, speaker, sqlite, str_field, walk,
 };
 use crate::digest::sha256_hex;
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
@@ -154,13 +154,7 @@ impl Adapter for Goose {
         let snap = sqlite::snapshot(&file.path)?;
         let conn = &snap.conn;
         let malformed = SourceError::at(&file.path, SourceErrorKind::Malformed);
-        if !sqlite::has_table(conn, "sessions") || !sqlite::has_table(conn, "messages") {
-            return Err(SourceError::new(
-                &file.path,
-                SourceErrorKind::Unsupported,
-                "no `sessions` and `messages` tables; not a goose database",
-            ));
-        }
+        sqlite::require_tables(conn, &file.path, &["sessions", "messages"], "a goose")?;
         let mut out = Vec::new();
         let mut dirs: HashMap<String, Value> = HashMap::new();
         for row in sqlite::rows(conn, "SELECT * FROM sessions ORDER BY id").map_err(&malformed)? {
@@ -301,13 +295,7 @@ fn build_message(
         .as_bytes(),
     );
     let parts: Vec<Part> = blocks.iter().map(block_part).collect();
-    let mut role = Role::parse(role).unwrap_or(Role::User);
-    if role == Role::User
-        && !parts.is_empty()
-        && parts.iter().all(|p| p.kind == PartKind::ToolResult)
-    {
-        role = Role::Tool;
-    }
+    let role = speaker(Role::parse(role).unwrap_or(Role::User), &parts);
     Some(Message {
         id: format!("{sid}/{}", &key[..16]),
         session_id: sid.to_string(),

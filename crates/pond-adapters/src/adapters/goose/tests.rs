@@ -1,8 +1,10 @@
 //! Tests of the Goose adapter, on the fixtures and on synthetic files.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::*;
+use crate::adapters::testing::assert_results_pair_per_session;
+use crate::adapters::testing::message_ids;
 use crate::digest::sha256_hex;
 use crate::translate::{Translation, translate_bytes};
 
@@ -77,23 +79,11 @@ fn synthetic_db(path: &Path) {
 }
 
 fn jsonl_file(path: &Path) -> SourceFile {
-    SourceFile {
-        path: path.to_path_buf(),
-        rel_path: "20250219_120000.jsonl".into(),
-        layout: Layout::Jsonl,
-        session_hint: None,
-        parent_hint: None,
-    }
+    SourceFile::new(path.to_path_buf(), "20250219_120000.jsonl", Layout::Jsonl)
 }
 
 fn db_file(path: &Path) -> SourceFile {
-    SourceFile {
-        path: path.to_path_buf(),
-        rel_path: "sessions.db".into(),
-        layout: Layout::Database,
-        session_hint: None,
-        parent_hint: None,
-    }
+    SourceFile::new(path.to_path_buf(), "sessions.db", Layout::Database)
 }
 
 fn read_db(file: &SourceFile) -> Translation {
@@ -106,21 +96,6 @@ fn read_db(file: &SourceFile) -> Translation {
     translate_bytes(&Goose, file, &buf)
 }
 
-fn assert_results_pair(messages: &[Message]) {
-    let calls: BTreeSet<(&str, &str)> = messages
-        .iter()
-        .flat_map(|m| m.parts.iter().map(move |p| (m, p)))
-        .filter(|(_, p)| p.kind == PartKind::ToolCall)
-        .filter_map(|(m, p)| Some((m.session_id.as_str(), p.tool_call_id.as_deref()?)))
-        .collect();
-    for m in messages {
-        for p in m.parts.iter().filter(|p| p.kind == PartKind::ToolResult) {
-            let id = p.tool_call_id.as_deref().unwrap();
-            assert!(calls.contains(&(m.session_id.as_str(), id)), "{id}");
-        }
-    }
-}
-
 #[test]
 fn discovers_jsonl_sessions_and_the_database() {
     let dir = tempfile::tempdir().unwrap();
@@ -129,11 +104,7 @@ fn discovers_jsonl_sessions_and_the_database() {
     std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
     let found = Goose.discover(dir.path());
     assert!(found.problems.is_empty());
-    let seen: Vec<(&str, Layout)> = found
-        .files
-        .iter()
-        .map(|f| (f.rel_path.as_str(), f.layout))
-        .collect();
+    let seen = crate::adapters::testing::placed(&found);
     assert_eq!(
         seen,
         [
@@ -165,12 +136,12 @@ fn an_appended_file_continues_its_session_and_adds_only_new_messages() {
         Some(first.current_session.clone()),
         || "not-resumed".to_string(),
     );
-    let ids = |t: &crate::translate::Translation| {
-        t.messages.iter().map(|m| m.id.clone()).collect::<Vec<_>>()
-    };
     assert_eq!(first.messages.len(), 2);
     assert_eq!(second.messages.len(), 2);
-    assert_eq!([ids(&first), ids(&second)].concat(), ids(&whole));
+    assert_eq!(
+        [message_ids(&first), message_ids(&second)].concat(),
+        message_ids(&whole)
+    );
 }
 
 #[test]
@@ -201,7 +172,7 @@ fn synthetic_jsonl_session() {
     assert_eq!(result.kind, PartKind::ToolResult);
     assert!(result.text.as_deref().unwrap().starts_with("error[E0425]"));
     assert_eq!(t.messages[3].parts[0].kind, PartKind::Thinking);
-    assert_results_pair(&t.messages);
+    assert_results_pair_per_session(&t.messages);
     let facts = &t.facts[0].1;
     assert_eq!(facts.project.as_deref(), Some("/home/dev/app"));
     assert_eq!(facts.title.as_deref(), Some("fix the build"));
@@ -224,7 +195,7 @@ fn synthetic_database_and_its_imported_jsonl_agree() {
     assert_eq!(per_session.len(), 2);
     assert!(per_session.values().all(|n| *n == 4));
     assert!(t.revised.len() == 8);
-    assert_results_pair(&t.messages);
+    assert_results_pair_per_session(&t.messages);
 
     // The imported session: same session id and message ids as its file.
     let from_file = translate_bytes(

@@ -2,6 +2,7 @@
 //! embedded), tagged with the table it came from.
 
 use super::*;
+use crate::adapters::items_of;
 
 pub(super) fn tagged(table: &str, row: Value) -> Value {
     let mut object = Map::new();
@@ -43,11 +44,7 @@ pub(super) fn interpret_row(ctx: RecordContext<'_>, record: &Value) -> Interpret
             let Some(data) = data else {
                 return Interpretation::unknown();
             };
-            let parts: Vec<Value> = record
-                .get("parts")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
+            let parts: Vec<Value> = items_of(record, "parts")
                 .filter_map(|p| p.get("data").filter(|d| d.is_object()).cloned())
                 .collect();
             let (message, facts) = build_message(sid, mid, data, &parts, ctx.offset);

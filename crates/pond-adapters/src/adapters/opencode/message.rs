@@ -3,6 +3,8 @@
 
 use super::*;
 use crate::adapters::epoch_millis;
+use crate::adapters::items_of;
+use crate::usage::{Tokens, Usage, count};
 
 pub(super) fn whole_message(
     ctx: RecordContext<'_>,
@@ -11,9 +13,11 @@ pub(super) fn whole_message(
     parts: &[Value],
 ) -> Interpretation {
     let sid = str_field(message, "sessionID").unwrap_or(ctx.session_id);
+    let usage = call_usage(message, &format!("{sid}/{mid}"), sid);
     let (message, facts) = build_message(sid, mid, message, parts, ctx.offset);
     let mut out = Interpretation {
         understood: true,
+        usage: usage.into_iter().collect(),
         messages: vec![message],
         revises: true,
         ..Interpretation::default()
@@ -24,6 +28,36 @@ pub(super) fn whole_message(
         out.other_sessions.push((sid.to_string(), facts));
     }
     out
+}
+
+/// An assistant message's `tokens` (`input` without the cache) and
+/// opencode's own `cost`. The step-finish parts repeat the same numbers
+/// and the session row sums them: only the message is read, so each call
+/// counts once.
+fn call_usage(info: &Value, message_id: &str, sid: &str) -> Option<Usage> {
+    let t = info.get("tokens")?;
+    let cache = t.get("cache");
+    let tokens = Tokens {
+        input: count(t.get("input")),
+        output: count(t.get("output")),
+        cache_write: count(cache.and_then(|c| c.get("write"))),
+        cache_write_1h: 0,
+        cache_read: count(cache.and_then(|c| c.get("read"))),
+        reasoning: count(t.get("reasoning")),
+    };
+    if tokens.is_zero() {
+        return None;
+    }
+    Some(Usage {
+        call: message_id.to_string(),
+        message_id: Some(message_id.to_string()),
+        session_id: sid.to_string(),
+        timestamp: epoch_millis(info.get("time").and_then(|t| t.get("created"))),
+        model: str_field(info, "modelID").map(str::to_string),
+        tokens,
+        // Drifted releases wrote `{usd}` or per-kind objects: a number only.
+        cost_usd: info.get("cost").and_then(Value::as_f64),
+    })
 }
 
 #[derive(Clone, Copy)]
@@ -140,13 +174,7 @@ pub(super) fn part_parts(part: &Value) -> Vec<Part> {
             vec![Part::text(PartKind::File, name)]
         }
         "patch" => {
-            let files: Vec<&str> = part
-                .get("files")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
+            let files: Vec<&str> = items_of(part, "files").filter_map(Value::as_str).collect();
             vec![Part::text(
                 PartKind::Other,
                 format!("[patch: {}]", files.join(", ")),

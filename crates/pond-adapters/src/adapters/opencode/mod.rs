@@ -116,13 +116,7 @@ impl Adapter for Opencode {
         let files = found.into_iter().map(|(path, rel_path)| {
             let Some(kind) = storage_kind(&path).filter(|_| !is_database_name(file_name(&path)))
             else {
-                return SourceFile {
-                    path,
-                    rel_path,
-                    layout: Layout::Database,
-                    session_hint: None,
-                    parent_hint: None,
-                };
+                return SourceFile::new(path, rel_path, Layout::Database);
             };
             // Only a message file's directory names its session; a session
             // file's name is not reliably its id (see the module doc).
@@ -227,13 +221,7 @@ impl Adapter for Opencode {
         let snap = sqlite::snapshot(&file.path)?;
         let conn = &snap.conn;
         let malformed = SourceError::at(&file.path, SourceErrorKind::Malformed);
-        if !sqlite::has_table(conn, "session") || !sqlite::has_table(conn, "message") {
-            return Err(SourceError::new(
-                &file.path,
-                SourceErrorKind::Unsupported,
-                "no `session` and `message` tables; not an opencode database",
-            ));
-        }
+        sqlite::require_tables(conn, &file.path, &["session", "message"], "an opencode")?;
         let mut out = Vec::new();
         for row in sqlite::rows(conn, "SELECT * FROM session ORDER BY id").map_err(&malformed)? {
             out.push(tagged("session", row));

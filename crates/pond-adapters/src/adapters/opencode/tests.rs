@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
+use crate::adapters::testing::assert_results_pair_per_session;
 
 #[test]
 fn ids_that_could_leave_the_storage_tree_are_never_paths() {
@@ -71,13 +72,24 @@ fn storage_root() -> PathBuf {
 }
 
 fn db_file() -> SourceFile {
-    SourceFile {
-        path: fixtures().join("opencode-db/opencode.db"),
-        rel_path: "opencode.db".into(),
-        layout: Layout::Database,
-        session_hint: None,
-        parent_hint: None,
-    }
+    SourceFile::new(
+        fixtures().join("opencode-db/opencode.db"),
+        "opencode.db",
+        Layout::Database,
+    )
+}
+
+/// A copy of the fixture database that a test may write to, in a
+/// directory that lives as long as the guard.
+fn writable_db() -> (tempfile::TempDir, SourceFile) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("opencode.db");
+    std::fs::copy(db_file().path, &db).unwrap();
+    let file = SourceFile {
+        path: db,
+        ..db_file()
+    };
+    (dir, file)
 }
 
 fn count(messages: &BTreeMap<String, Message>, kind: PartKind) -> usize {
@@ -86,21 +98,6 @@ fn count(messages: &BTreeMap<String, Message>, kind: PartKind) -> usize {
         .flat_map(|m| &m.parts)
         .filter(|p| p.kind == kind)
         .count()
-}
-
-fn assert_results_pair(messages: &BTreeMap<String, Message>) {
-    let calls: BTreeSet<(&str, &str)> = messages
-        .values()
-        .flat_map(|m| m.parts.iter().map(move |p| (m, p)))
-        .filter(|(_, p)| p.kind == PartKind::ToolCall)
-        .filter_map(|(m, p)| Some((m.session_id.as_str(), p.tool_call_id.as_deref()?)))
-        .collect();
-    for m in messages.values() {
-        for p in m.parts.iter().filter(|p| p.kind == PartKind::ToolResult) {
-            let id = p.tool_call_id.as_deref().expect("result has a call id");
-            assert!(calls.contains(&(m.session_id.as_str(), id)), "{id}");
-        }
-    }
 }
 
 #[test]
@@ -195,7 +192,7 @@ fn storage_tree_gives_whole_messages() {
     );
     assert_eq!(large.parts[3].text.as_deref(), Some("error.log"));
     assert!(large.parts[7].is_error);
-    assert_results_pair(&messages);
+    assert_results_pair_per_session(messages.values());
 
     // Source order: by creation time within each session.
     let order: Vec<&str> = messages
@@ -234,13 +231,7 @@ fn a_part_file_alone_yields_its_whole_message() {
     // This part file names neither its session nor its message: both
     // come from its directory and the message file found beside it.
     let part = storage_root().join("part/m_user_small/001.json");
-    let file = SourceFile {
-        path: part.clone(),
-        rel_path: "part/m_user_small/001.json".into(),
-        layout: Layout::Document,
-        session_hint: None,
-        parent_hint: None,
-    };
+    let file = SourceFile::new(part.clone(), "part/m_user_small/001.json", Layout::Document);
     let t = translate_bytes(&Opencode, &file, &std::fs::read(&part).unwrap());
     assert_eq!(t.session_id, "s_stage0_small");
     assert_eq!(t.messages.len(), 1);
@@ -275,7 +266,7 @@ fn database_gives_the_real_session() {
     assert!(messages.values().all(|m| m.timestamp.is_some()));
     assert_eq!(count(&messages, PartKind::ToolCall), 21);
     assert_eq!(count(&messages, PartKind::ToolResult), 21);
-    assert_results_pair(&messages);
+    assert_results_pair_per_session(messages.values());
     let first = &t.messages[0];
     assert_eq!(
         first.plain_text(),
@@ -425,13 +416,7 @@ fn a_changed_part_revises_its_message_from_either_file() {
     )
     .unwrap();
     for path in [part, storage.join("message/s_stage0_large/msg_0004.json")] {
-        let file = SourceFile {
-            path: path.clone(),
-            rel_path: String::new(),
-            layout: Layout::Document,
-            session_hint: None,
-            parent_hint: None,
-        };
+        let file = SourceFile::new(path.clone(), String::new(), Layout::Document);
         let t = translate_bytes(&Opencode, &file, &std::fs::read(&path).unwrap());
         assert_eq!(t.messages.len(), 1);
         assert_eq!(t.messages[0].id, "s_stage0_large/m_assistant_large_2");
@@ -442,13 +427,8 @@ fn a_changed_part_revises_its_message_from_either_file() {
 
 #[test]
 fn one_more_row_in_the_database_is_one_more_id() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("opencode.db");
-    std::fs::copy(db_file().path, &db).unwrap();
-    let file = SourceFile {
-        path: db.clone(),
-        ..db_file()
-    };
+    let (_dir, file) = writable_db();
+    let db = file.path.clone();
     let before = translate_file(&file).messages;
     let conn = rusqlite::Connection::open(&db).unwrap();
     conn.execute_batch(
@@ -467,13 +447,8 @@ fn one_more_row_in_the_database_is_one_more_id() {
 
 #[test]
 fn a_running_writer_and_a_locked_database_are_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("opencode.db");
-    std::fs::copy(db_file().path, &db).unwrap();
-    let file = SourceFile {
-        path: db.clone(),
-        ..db_file()
-    };
+    let (_dir, file) = writable_db();
+    let db = file.path.clone();
     // A client in WAL mode that has committed a row not yet checkpointed
     // into the main file, and holds a write transaction open.
     let writer = rusqlite::Connection::open(&db).unwrap();
@@ -542,13 +517,7 @@ fn broken_inputs_do_not_panic() {
     ] {
         let path = storage_root().join(rel);
         let bytes = std::fs::read(&path).unwrap();
-        let file = SourceFile {
-            path,
-            rel_path: rel.into(),
-            layout: Layout::Document,
-            session_hint: None,
-            parent_hint: None,
-        };
+        let file = SourceFile::new(path, rel, Layout::Document);
         let t = translate_bytes(&Opencode, &file, &bytes[..bytes.len() / 2]);
         assert!(t.messages.is_empty());
         for junk in [&b"\xff\xfe{{{"[..], b"[1,2,3]", b"\"text\"", b"{}", b""] {

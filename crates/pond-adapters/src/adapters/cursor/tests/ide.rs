@@ -1,6 +1,7 @@
 //! The IDE database, on a synthetic `state.vscdb`.
 
 use super::*;
+use crate::adapters::testing::message_ids;
 
 const C1: &str = "c0000000-0000-4000-8000-000000000001";
 const C2: &str = "c0000000-0000-4000-8000-000000000002";
@@ -207,9 +208,9 @@ fn ide_database_yields_composers_bubbles_and_old_chats() {
     );
 
     // Same bytes, same ids; one more bubble, exactly one more id.
-    assert_eq!(ids(&t), ids(&read_db(&db_file(&path))));
+    assert_eq!(message_ids(&t), message_ids(&read_db(&db_file(&path))));
     let more = read_db(&db_file(&synthetic_vscdb(dir.path(), true)));
-    let (old, new) = (ids(&t), ids(&more));
+    let (old, new) = (message_ids(&t), message_ids(&more));
     assert_eq!(new.len(), old.len() + 1);
     assert!(old.iter().all(|i| new.contains(i)));
 }

@@ -1,0 +1,185 @@
+//! What a usage report costs on a large store (issue 19's target: `pond
+//! usage --by day,model` over a million messages in 300 ms as a one-shot
+//! process): the report reads the narrow columns of the `usage` table (one
+//! row per model call) and the `id` and `project` of the sessions it names.
+//!
+//! `cargo bench --profile dev --bench usage` (`make bench-usage`). Settings
+//! (env): `USAGE_MESSAGES` (1,000,000), `USAGE_MESSAGES_PER_CALL` (3: a
+//! Claude Code response is a record per content block, and every reply
+//! follows a prompt or a tool result), `USAGE_SESSIONS` (5,000),
+//! `USAGE_STORE` (a temp dir).
+
+use std::process::Command;
+use std::time::Instant;
+
+use chrono::{Duration, TimeZone, Utc};
+use pond::model::Session;
+use pond::store::{OpenMode, Store, StoreLocation, TableKind, schema, usage};
+use pond::usage::{Tokens, Usage};
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+fn core_secs() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
+    let mut total = 0.0;
+    for who in [libc::RUSAGE_SELF, libc::RUSAGE_CHILDREN] {
+        // SAFETY: getrusage fills the struct it is given.
+        if unsafe { libc::getrusage(who, usage.as_mut_ptr()) } == 0 {
+            // SAFETY: initialised by the successful call above.
+            let u = unsafe { usage.assume_init() };
+            total += u.ru_utime.tv_sec as f64 + u.ru_utime.tv_usec as f64 / 1e6;
+            total += u.ru_stime.tv_sec as f64 + u.ru_stime.tv_usec as f64 / 1e6;
+        }
+    }
+    total
+}
+
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
+
+const MODELS: [&str; 4] = [
+    "claude-opus-4-5-20251101",
+    "claude-sonnet-4-5-20250929",
+    "claude-haiku-4-5-20251001",
+    "gpt-5.1-codex",
+];
+
+fn main() {
+    let messages = env_usize("USAGE_MESSAGES", 1_000_000);
+    let calls = messages / env_usize("USAGE_MESSAGES_PER_CALL", 3).max(1);
+    let sessions = env_usize("USAGE_SESSIONS", 5_000).max(1);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = std::env::var("USAGE_STORE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| tmp.path().join("store"));
+    let location = StoreLocation::parse(&dir.display().to_string()).expect("location");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let store = rt
+        .block_on(Store::open(&location, OpenMode::Create))
+        .expect("open store");
+
+    // A year of calls over `sessions` sessions in 50 projects on 20 hosts.
+    let start = Utc
+        .with_ymd_and_hms(2025, 12, 1, 0, 0, 0)
+        .single()
+        .expect("date");
+    let now = Utc::now();
+    let built = Instant::now();
+    let session_rows: Vec<Session> = (0..sessions)
+        .map(|s| Session {
+            id: format!("claude-code:s{s:06}"),
+            client: "claude-code".into(),
+            project: Some(format!("/work/project-{:02}", s % 50)),
+            git_branch: None,
+            model: None,
+            title: None,
+            started_at: None,
+            updated_at: None,
+            parent_id: None,
+            host: format!("host-{:02}", s % 20),
+            message_count: 0,
+        })
+        .collect();
+    let batch = schema::sessions_batch(&session_rows, now).expect("sessions batch");
+    rt.block_on(store.append_new(TableKind::Sessions, batch))
+        .expect("store sessions");
+    const CHUNK: usize = 100_000;
+    let mut written = 0;
+    while written < calls {
+        let end = (written + CHUNK).min(calls);
+        let rows: Vec<Usage> = (written..end)
+            .map(|i| {
+                let s = i % sessions;
+                Usage {
+                    call: format!("claude-code:msg_{i:08}:req_{i:08}"),
+                    message_id: Some(format!("claude-code:s{s:06}/m{i}")),
+                    session_id: format!("claude-code:s{s:06}"),
+                    timestamp: Some(
+                        start + Duration::seconds((i as i64 * 31_536_000) / calls as i64),
+                    ),
+                    model: Some(MODELS[i % MODELS.len()].into()),
+                    tokens: Tokens {
+                        input: 10 + (i % 50) as u64,
+                        output: 200 + (i % 900) as u64,
+                        cache_write: 3_000,
+                        cache_write_1h: 2_000,
+                        cache_read: 60_000,
+                        reasoning: 0,
+                    },
+                    cost_usd: None,
+                }
+            })
+            .collect();
+        let refs: Vec<&Usage> = rows.iter().collect();
+        let host = format!("host-{:02}", (written / CHUNK) % 20);
+        let batch = usage::usage_batch(&refs, "claude-code", &host, now).expect("usage batch");
+        rt.block_on(store.append_new(TableKind::Usage, batch))
+            .expect("store usage");
+        written = end;
+        eprintln!("usage: {written} of {calls} calls");
+    }
+    drop(store);
+    let maintained = Command::new(env!("CARGO_BIN_EXE_pond"))
+        .args(["maintain", "--retain", "0s", "--json"])
+        .env("POND_STORE", &dir)
+        .env("POND_EMBED_MODEL", "off")
+        .output()
+        .expect("run pond maintain");
+    assert!(
+        maintained.status.success(),
+        "{}",
+        String::from_utf8_lossy(&maintained.stderr)
+    );
+    eprintln!("store built in {:.1}s", built.elapsed().as_secs_f64());
+
+    let cpu = core_secs();
+    let wall = Instant::now();
+    println!(
+        "store: {calls} calls (a store of {messages} messages at {} messages a call), {sessions} sessions; usage table {:.1} MB",
+        messages / calls.max(1),
+        dir_bytes(&dir.join(format!("{}.lance", usage::USAGE))) as f64 / 1e6
+    );
+    println!("| `pond usage` (one-shot process) | p50 ms | p95 ms |\n|---|---:|---:|");
+    for by in ["day,model", "project", "host,client,model", "week"] {
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            let t = Instant::now();
+            let out = Command::new(env!("CARGO_BIN_EXE_pond"))
+                .args(["usage", "--by", by, "--json"])
+                .env("POND_STORE", &dir)
+                .env("POND_EMBED_MODEL", "off")
+                .output()
+                .expect("run pond usage");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        println!(
+            "| `--by {by}` | {:.0} | {:.0} |",
+            percentile(times.clone(), 0.5),
+            percentile(times, 0.95)
+        );
+    }
+    let (wall, cpu) = (wall.elapsed().as_secs_f64(), core_secs() - cpu);
+    println!("timed part: {wall:.1}s wall, {cpu:.1} core-seconds");
+}

@@ -1,0 +1,156 @@
+//! The routes behind the browser pages: signing in and out, who the caller
+//! is, and a session's source file to download. The pages themselves and
+//! the cookie's rules are [`super::web`].
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::{AppState, Caller, JsonBody, PathId, QueryParams, error, read_view};
+use crate::access::{self, Grant, Scope};
+use super::web;
+
+/// `POST /web/signin`: a token that this server knows becomes the
+/// browser's cookie. Outside the token check, like the health probes; the
+/// host and origin check still runs first, so no other site can sign a
+/// browser in.
+pub(super) async fn sign_in(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<web::SignIn>,
+) -> Response {
+    let token = body.token.trim();
+    let tokens = state.tokens.current();
+    let grant = match access::verify(&tokens, token) {
+        Some(grant) if web::cookie_safe(token) => grant,
+        _ => {
+            tracing::info!("a sign-in with an unknown token was refused");
+            return error(StatusCode::UNAUTHORIZED, "unknown or revoked token");
+        }
+    };
+    tracing::info!(token = %grant.name, "signed in a browser");
+    web::signed_in(
+        caller(&state, &grant, !tokens.is_empty() || !state.loopback),
+        web::session_cookie(token, &headers),
+    )
+}
+
+/// `POST /web/signout`: the browser forgets its token.
+pub(super) async fn sign_out(headers: HeaderMap) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, web::cleared_cookie(&headers));
+    response
+}
+
+/// `GET /v1/me`: who this request acts as, and what it may see.
+pub(super) async fn me(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(grant): Caller,
+) -> Response {
+    let required = !state.loopback || !state.tokens.current().is_empty();
+    axum::Json(caller(&state, &grant, required)).into_response()
+}
+
+fn caller(state: &AppState, grant: &Grant, tokens_required: bool) -> web::Caller {
+    web::Caller {
+        name: grant.name.clone(),
+        scope: grant.scope.map_or("local", Scope::as_str).to_string(),
+        project_prefix: grant.limits.project_prefix.clone(),
+        host_prefix: grant.limits.host_prefix.clone(),
+        redact: state.shared.redact,
+        tokens_required,
+    }
+}
+
+/// Query of `GET /v1/sessions/{id}/raw`.
+#[derive(Debug, Default, serde::Deserialize, serde::Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawQuery {
+    /// Which of the session's source files (0-based, default 0); the
+    /// `x-pond-source-files` header of an answer says how many there are.
+    #[schemars(range(max = 10000))]
+    pub file: Option<usize>,
+}
+
+/// `GET /v1/sessions/{id}/raw`: one of the session's source files, as its
+/// client wrote it (masked unless the server runs with `--no-redact`).
+pub(super) async fn raw_file(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(grant): Caller,
+    PathId(id): PathId,
+    QueryParams(q): QueryParams<RawQuery>,
+) -> Response {
+    let view = match read_view(&state, &grant) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let files = async {
+        let store = state.shared.store.or_empty().await?;
+        source_files(store, &view, &id).await
+    }
+    .await;
+    let files = match files {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
+    };
+    let count = files.len();
+    let index = q.file.unwrap_or(0);
+    let Some(file) = files.into_iter().nth(index) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("the session has {count} source file(s); there is no file {index}"),
+        );
+    };
+    let name = file
+        .rel_path
+        .rsplit('/')
+        .next()
+        .unwrap_or("session")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect::<String>();
+    (
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (
+                header::HeaderName::from_static("x-pond-source-files"),
+                count.to_string(),
+            ),
+        ],
+        file.bytes,
+    )
+        .into_response()
+}
+
+/// The source files of a session the caller may see, as its client wrote
+/// them (masked when the view redacts).
+async fn source_files(
+    store: &crate::store::Store,
+    view: &crate::archive::View,
+    given: &str,
+) -> Result<Vec<crate::export::SourceFile>, crate::archive::ArchiveError> {
+    let session = crate::archive::visible_session(store, view, given).await?;
+    crate::export::source_files(store, &session.id, &session.host, view.redact)
+        .await
+        .map_err(|e| match e {
+            crate::export::ExportError::Store(e) => crate::archive::ArchiveError::Store(e),
+            crate::export::ExportError::NoRecords(id) => crate::archive::ArchiveError::NotFound(
+                format!("no source records for session `{id}`"),
+            ),
+            other => crate::archive::ArchiveError::BadRequest(other.to_string()),
+        })
+}

@@ -1,0 +1,219 @@
+//! The archive in a browser: the pages `pond serve` answers at `/`.
+//!
+//! The pages are one small script, one style sheet and one HTML shell,
+//! compiled into the binary so they work offline and need no Node toolchain
+//! to build. The shell carries no data: every answer it shows comes from the
+//! documented `/v1` routes, under the same tokens, so a page sees exactly
+//! what its token sees. A browser cannot send a bearer header by itself, so
+//! signing in puts the token in an `HttpOnly; SameSite=Strict` cookie that
+//! [`super::auth`] reads like the header.
+
+use axum::Json;
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+/// The cookie a signed-in browser sends its token in.
+pub const COOKIE: &str = "pond_token";
+/// The header the pages add to every request that is not a GET: a page of
+/// another site cannot send it without a CORS preflight, which this server
+/// never grants, so a request with the cookie but without it is refused.
+pub const CSRF_HEADER: &str = "x-pond-csrf";
+
+const SHELL: &str = include_str!("assets/index.html");
+const SCRIPT: &str = include_str!("assets/app.js");
+const STYLE: &str = include_str!("assets/app.css");
+const ICON: &str = include_str!("assets/icon.svg");
+
+/// Only this server's own scripts, styles and images run or load: a
+/// message holding `<script>` or an image on another host stays text.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; connect-src 'self'; font-src 'self'; form-action 'self'; \
+     base-uri 'none'; frame-ancestors 'none'";
+
+/// The HTML shell, for every page path; the script draws the page the path
+/// names.
+pub async fn shell() -> Response {
+    asset("text/html; charset=utf-8", SHELL, "no-cache")
+}
+
+pub async fn script() -> Response {
+    asset("text/javascript; charset=utf-8", SCRIPT, "no-cache")
+}
+
+pub async fn style() -> Response {
+    asset("text/css; charset=utf-8", STYLE, "no-cache")
+}
+
+pub async fn icon() -> Response {
+    asset("image/svg+xml", ICON, "max-age=86400")
+}
+
+fn asset(content_type: &'static str, body: &'static str, cache: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, cache),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Every answer of the server carries these: pages are never framed, never
+/// sniffed into another type, never tell another site where they were.
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+/// The token a signed-in browser sent, from its cookie.
+pub fn cookie_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.trim())
+        .filter(|v| !v.is_empty())
+}
+
+/// Body of `POST /web/signin`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    /// A token from `pond token create`.
+    pub token: String,
+}
+
+/// Who a request acts as: `GET /v1/me`.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Caller {
+    /// The token's name, or `local` on a loopback server without tokens.
+    pub name: String,
+    /// `read`, `ingest`, `admin`, or `local` (anything).
+    pub scope: String,
+    /// Only sessions whose working directory starts with this.
+    pub project_prefix: Option<String>,
+    /// Only hosts whose name starts with this.
+    pub host_prefix: Option<String>,
+    /// Whether answers mask secrets (`pond serve` without `--no-redact`).
+    pub redact: bool,
+    /// Whether this server asks for a token at all: without one, signing
+    /// out changes nothing.
+    pub tokens_required: bool,
+}
+
+/// The `Set-Cookie` value that keeps `token` for the browser's session.
+/// `Secure` when the request came over TLS through a proxy, so the cookie
+/// never travels in clear after that.
+pub fn session_cookie(token: &str, headers: &HeaderMap) -> HeaderValue {
+    let secure = if behind_tls(headers) { "; Secure" } else { "" };
+    // A token is printable ASCII without `;` (`pond token create` makes
+    // base64url); anything else was refused by the caller.
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("pond_token=; Path=/; Max-Age=0"))
+}
+
+/// The `Set-Cookie` value that forgets the token.
+pub fn cleared_cookie(headers: &HeaderMap) -> HeaderValue {
+    if behind_tls(headers) {
+        HeaderValue::from_static(
+            "pond_token=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict; Secure",
+        )
+    } else {
+        HeaderValue::from_static("pond_token=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict")
+    }
+}
+
+fn behind_tls(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
+}
+
+/// Whether `token` can travel in a cookie unchanged.
+pub fn cookie_safe(token: &str) -> bool {
+    !token.is_empty()
+        && token.len() <= 512
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b';' | b',' | b'"' | b'\\'))
+}
+
+/// Whether a request the cookie authenticated may change anything: only
+/// when the page's own script sent it (see [`CSRF_HEADER`]).
+pub fn csrf_ok(request: &Request) -> bool {
+    matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    ) || request.headers().contains_key(CSRF_HEADER)
+}
+
+pub fn csrf_refusal() -> Response {
+    super::error(
+        StatusCode::FORBIDDEN,
+        format!("a request signed in by cookie must carry the `{CSRF_HEADER}` header"),
+    )
+}
+
+/// The answer to a sign-in: the caller it makes, and the cookie.
+pub fn signed_in(caller: Caller, cookie: HeaderValue) -> Response {
+    let mut response = Json(caller).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule49_the_cookie_is_read_among_others_and_never_empty() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; pond_token=tok_abc; b=2"),
+        );
+        assert_eq!(cookie_token(&headers), Some("tok_abc"));
+        headers.insert(header::COOKIE, HeaderValue::from_static("pond_token="));
+        assert_eq!(cookie_token(&headers), None);
+        headers.insert(header::COOKIE, HeaderValue::from_static("xpond_token=1"));
+        assert_eq!(cookie_token(&headers), None);
+    }
+
+    #[test]
+    fn rule49_the_cookie_is_http_only_strict_and_secure_behind_tls() {
+        let mut headers = HeaderMap::new();
+        let plain = session_cookie("tok", &headers);
+        assert_eq!(
+            plain.to_str().ok(),
+            Some("pond_token=tok; Path=/; HttpOnly; SameSite=Strict")
+        );
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        let secure = session_cookie("tok", &headers);
+        assert!(secure.to_str().is_ok_and(|v| v.ends_with("; Secure")));
+        assert!(!cookie_safe("a;b") && !cookie_safe("") && cookie_safe("pond_Ab-9_x"));
+    }
+}

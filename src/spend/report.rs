@@ -1,0 +1,505 @@
+//! Grouping stored calls into a usage report: tokens by kind and cost per
+//! group, with the calls no price covers counted and their models named.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use super::prices::PriceTable;
+use super::tally::{Key, Names, PriceCache, Tally, local_day, render, time_part};
+use crate::access::Limits;
+use crate::store::usage::CallColumns;
+use crate::store::{Store, StoreError, TableKind, sql_in, sql_time};
+use crate::usage::Tokens;
+
+/// What a report groups by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dimension {
+    Day,
+    Week,
+    Month,
+    Host,
+    Project,
+    Client,
+    Model,
+    Session,
+}
+
+impl Dimension {
+    pub const NAMES: [&'static str; 8] = [
+        "day", "week", "month", "host", "project", "client", "model", "session",
+    ];
+
+    fn from_name(name: &str) -> Option<Dimension> {
+        Some(match name {
+            "day" => Dimension::Day,
+            "week" => Dimension::Week,
+            "month" => Dimension::Month,
+            "host" => Dimension::Host,
+            "project" => Dimension::Project,
+            "client" => Dimension::Client,
+            "model" => Dimension::Model,
+            "session" => Dimension::Session,
+            _ => return None,
+        })
+    }
+
+    /// `day,model`: each name once, in the order given.
+    pub fn parse_list(list: &str) -> Result<Vec<Dimension>, String> {
+        let mut out = Vec::new();
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let d = Dimension::from_name(name).ok_or_else(|| {
+                format!(
+                    "cannot group by `{name}`: use {}",
+                    Dimension::NAMES.join(", ")
+                )
+            })?;
+            if !out.contains(&d) {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Which calls a report counts, and how it groups them.
+#[derive(Debug, Clone)]
+pub struct UsageQuery {
+    pub by: Vec<Dimension>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub hosts: Vec<String>,
+    /// Sessions whose working directory contains one of these.
+    pub projects: Vec<String>,
+    pub clients: Vec<String>,
+    /// The zone days, weeks and months are counted in.
+    pub tz: Tz,
+    /// A token's limits: only sessions it may see are counted.
+    pub limits: Limits,
+}
+
+impl Default for UsageQuery {
+    fn default() -> Self {
+        UsageQuery {
+            by: vec![Dimension::Day],
+            since: None,
+            until: None,
+            hosts: Vec::new(),
+            projects: Vec::new(),
+            clients: Vec::new(),
+            tz: Tz::UTC,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// A usage query as a command line or a request gives it, before it is
+/// read and checked.
+#[derive(Debug, Clone, Default)]
+pub struct UsageAsk<'a> {
+    /// Comma-separated dimensions; `day` when empty.
+    pub by: &'a str,
+    pub since: Option<&'a str>,
+    pub until: Option<&'a str>,
+    /// An IANA zone; UTC when empty.
+    pub tz: &'a str,
+    pub hosts: Vec<String>,
+    pub projects: Vec<String>,
+    pub clients: Vec<String>,
+}
+
+impl UsageQuery {
+    /// Reads `ask` for a caller who may see what `limits` allow; the error
+    /// says what was wrong, for a 400 or a command-line message.
+    pub fn parse(ask: UsageAsk<'_>, limits: Limits, now: DateTime<Utc>) -> Result<Self, String> {
+        let tz = if ask.tz.trim().is_empty() {
+            Tz::UTC
+        } else {
+            parse_tz(ask.tz.trim())?
+        };
+        let by = if ask.by.trim().is_empty() {
+            vec![Dimension::Day]
+        } else {
+            Dimension::parse_list(ask.by)?
+        };
+        if by.is_empty() {
+            return Err(format!(
+                "group by one of {} (comma-separate to combine)",
+                Dimension::NAMES.join(", ")
+            ));
+        }
+        let bound =
+            |given: Option<&str>, end| given.map(|s| parse_bound(s, tz, end, now)).transpose();
+        Ok(UsageQuery {
+            by,
+            since: bound(ask.since, false)?,
+            until: bound(ask.until, true)?,
+            hosts: ask.hosts,
+            projects: ask.projects,
+            clients: ask.clients,
+            tz,
+            limits,
+        })
+    }
+}
+
+/// Tokens and cost of one group of calls.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct UsageGroup {
+    /// `YYYY-MM-DD` in the report's zone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub day: Option<String>,
+    /// ISO week, `YYYY-Www`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub week: Option<String>,
+    /// `YYYY-MM`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub month: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    #[serde(flatten)]
+    pub totals: UsageTotals,
+}
+
+/// Token counts by kind, calls, and cost.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct UsageTotals {
+    pub calls: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Prompt tokens written to the cache, of every lifetime.
+    pub cache_write_tokens: u64,
+    /// Of those, written for an hour (priced apart).
+    pub cache_write_1h_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub reasoning_tokens: u64,
+    /// US dollars; null when no call of the group has a price.
+    pub cost_usd: Option<f64>,
+    /// Calls with neither a price nor a cost of the client's own: their
+    /// tokens are counted, their cost is not.
+    pub unpriced_calls: u64,
+    /// The cost summed exactly, in 10⁻¹⁵ dollars, so a report does not
+    /// depend on the order the store returns its rows in.
+    #[serde(skip)]
+    #[schemars(skip)]
+    femto_usd: Option<i128>,
+}
+
+/// Dollars as whole 10⁻¹⁵ dollars.
+const FEMTO: f64 = 1e15;
+
+impl UsageTotals {
+    /// Adds another group's totals into this one.
+    pub fn merge(&mut self, other: &UsageTotals) {
+        self.calls += other.calls;
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.cache_write_tokens += other.cache_write_tokens;
+        self.cache_write_1h_tokens += other.cache_write_1h_tokens;
+        self.cache_read_tokens += other.cache_read_tokens;
+        self.reasoning_tokens += other.reasoning_tokens;
+        if let Some(c) = other.femto_usd {
+            *self.femto_usd.get_or_insert(0) += c;
+        }
+        self.unpriced_calls += other.unpriced_calls;
+        self.cost_usd = self.femto_usd.map(|f| f as f64 / FEMTO);
+    }
+
+    pub(super) fn add(&mut self, t: &Tokens, cost: Option<f64>) {
+        self.calls += 1;
+        self.input_tokens += t.input;
+        self.output_tokens += t.output;
+        self.cache_write_tokens += t.cache_write;
+        self.cache_write_1h_tokens += t.cache_write_1h;
+        self.cache_read_tokens += t.cache_read;
+        self.reasoning_tokens += t.reasoning;
+        match cost {
+            Some(c) => {
+                let sum = self.femto_usd.get_or_insert(0);
+                *sum += (c * FEMTO).round() as i128;
+                self.cost_usd = Some(*sum as f64 / FEMTO);
+            }
+            None => self.unpriced_calls += 1,
+        }
+    }
+}
+
+/// A usage report: one row per group, in key order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct UsageReport {
+    /// What the rows are grouped by, in order.
+    pub by: Vec<String>,
+    /// The zone days, weeks and months are counted in.
+    pub timezone: String,
+    pub rows: Vec<UsageGroup>,
+    pub totals: UsageTotals,
+    /// Models of calls no price covers, so their cost is missing.
+    pub unpriced_models: Vec<String>,
+}
+
+/// An IANA zone name (`UTC`, `Europe/Berlin`).
+pub fn parse_tz(name: &str) -> Result<Tz, String> {
+    name.parse().map_err(|_| {
+        format!("unknown time zone `{name}`: use an IANA name such as UTC or Europe/Berlin")
+    })
+}
+
+/// Reads `--since` / `--until`: a date is a day in `tz` (its start, or for
+/// an end bound its last microsecond), anything else as search reads it.
+pub fn parse_bound(
+    given: &str,
+    tz: Tz,
+    end: bool,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, String> {
+    if let Ok(day) = NaiveDate::parse_from_str(given.trim(), "%Y-%m-%d") {
+        let day = if end {
+            day.succ_opt().unwrap_or(day)
+        } else {
+            day
+        };
+        let start = day
+            .and_hms_opt(0, 0, 0)
+            .and_then(|t| t.and_local_timezone(tz).earliest())
+            .ok_or_else(|| format!("`{given}` does not exist in {}", tz.name()))?
+            .with_timezone(&Utc);
+        return Ok(if end {
+            start - chrono::Duration::microseconds(1)
+        } else {
+            start
+        });
+    }
+    crate::search::filters::parse_time(given, now).map_err(|e| e.to_string())
+}
+
+/// Session ids per query: long `IN` lists are cut into chunks.
+const SESSIONS_PER_QUERY: usize = 500;
+
+/// The report `query` asks for, priced by `prices`.
+pub async fn report(
+    store: &Store,
+    query: &UsageQuery,
+    prices: &PriceTable,
+) -> Result<UsageReport, StoreError> {
+    let batches = store.usage_batches(call_filter(query).as_deref()).await?;
+    let projects = session_projects(store, &batches).await?;
+    let unlimited = query.limits.is_unlimited();
+    let mut names = Names::default();
+    let mut price_cache = PriceCache::default();
+    let mut tally = Tally::default();
+    let mut unpriced = BTreeSet::new();
+    for b in &batches {
+        let calls = CallColumns::new(b)?;
+        for i in 0..calls.len() {
+            let project = projects.get(calls.session(i)).and_then(Option::as_deref);
+            let host = calls.host(i);
+            if (!unlimited && !query.limits.allows(project, host))
+                || !wanted_project(query, project)
+            {
+                continue;
+            }
+            let tokens = calls.tokens(i);
+            let model = calls.model(i);
+            let at = calls.at_micros(i);
+            // Rule 48: the price of the call's day (UTC); the client's own
+            // figure where it has one.
+            let utc_day = at.and_then(|us| local_day(us, Tz::UTC));
+            let cost = calls.client_cost_usd(i).or_else(|| {
+                let day = utc_day.unwrap_or(NaiveDate::MAX);
+                price_cache
+                    .price(prices, model?, day)
+                    .map(|p| p.cost(&tokens))
+            });
+            let named = model.unwrap_or(UNKNOWN);
+            if cost.is_none() && !tokens.is_zero() && !unpriced.contains(named) {
+                unpriced.insert(named.to_string());
+            }
+            // A call with no tokens costs nothing whether priced or not.
+            let cost = cost.or(tokens.is_zero().then_some(0.0));
+            let day = if query.tz == Tz::UTC {
+                utc_day
+            } else {
+                at.and_then(|us| local_day(us, query.tz))
+            };
+            let mut key: Key = Default::default();
+            for (part, d) in key.iter_mut().zip(&query.by) {
+                *part = match d {
+                    Dimension::Day | Dimension::Week | Dimension::Month => time_part(*d, day),
+                    Dimension::Host => names.id(host),
+                    Dimension::Project => names.id(project.unwrap_or(UNKNOWN)),
+                    Dimension::Client => names.id(calls.client(i)),
+                    Dimension::Model => names.id(named),
+                    Dimension::Session => names.id(calls.session(i)),
+                };
+            }
+            tally.add(key, &tokens, cost);
+        }
+    }
+    let mut rows: Vec<(Vec<String>, UsageTotals)> = tally
+        .groups
+        .into_iter()
+        .map(|(key, totals)| {
+            let shown = query
+                .by
+                .iter()
+                .zip(key)
+                .map(|(d, part)| render(*d, part, &names))
+                .collect();
+            (shown, totals)
+        })
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    let rows = rows
+        .into_iter()
+        .map(|(shown, totals)| {
+            let mut row = UsageGroup {
+                totals,
+                ..UsageGroup::default()
+            };
+            for (d, value) in query.by.iter().zip(shown) {
+                *slot(&mut row, *d) = Some(value);
+            }
+            row
+        })
+        .collect();
+    Ok(UsageReport {
+        by: query
+            .by
+            .iter()
+            .map(|d| Dimension::NAMES[*d as usize].to_string())
+            .collect(),
+        timezone: query.tz.name().to_string(),
+        rows,
+        totals: tally.totals,
+        unpriced_models: unpriced.into_iter().collect(),
+    })
+}
+
+/// What a group key says where the call does not: no model, no project.
+pub(super) const UNKNOWN: &str = "unknown";
+
+fn slot(row: &mut UsageGroup, d: Dimension) -> &mut Option<String> {
+    match d {
+        Dimension::Day => &mut row.day,
+        Dimension::Week => &mut row.week,
+        Dimension::Month => &mut row.month,
+        Dimension::Host => &mut row.host,
+        Dimension::Project => &mut row.project,
+        Dimension::Client => &mut row.client,
+        Dimension::Model => &mut row.model,
+        Dimension::Session => &mut row.session,
+    }
+}
+
+/// The part of the query the usage table's own columns answer.
+fn call_filter(query: &UsageQuery) -> Option<String> {
+    let mut clauses = Vec::new();
+    if !query.hosts.is_empty() {
+        clauses.push(sql_in("host", query.hosts.iter().map(String::as_str)));
+    }
+    if !query.clients.is_empty() {
+        clauses.push(sql_in("client", query.clients.iter().map(String::as_str)));
+    }
+    if let Some(prefix) = &query.limits.host_prefix {
+        clauses.push(crate::store::starts_with_sql("host", prefix));
+    }
+    if let Some(t) = query.since {
+        clauses.push(format!("timestamp >= {}", sql_time(t)));
+    }
+    if let Some(t) = query.until {
+        clauses.push(format!("timestamp <= {}", sql_time(t)));
+    }
+    (!clauses.is_empty()).then(|| clauses.join(" AND "))
+}
+
+fn wanted_project(query: &UsageQuery, project: Option<&str>) -> bool {
+    query.projects.is_empty()
+        || project.is_some_and(|p| query.projects.iter().any(|want| p.contains(want.as_str())))
+}
+
+/// Beyond this many sessions, the calls' projects are read from the whole
+/// (narrow) sessions table at once instead of by id.
+const SESSIONS_BY_ID: usize = 2_000;
+
+/// Each call's session's working directory, from the sessions table.
+async fn session_projects(
+    store: &Store,
+    batches: &[arrow_array::RecordBatch],
+) -> Result<HashMap<String, Option<String>>, StoreError> {
+    let mut ids: HashSet<&str> = HashSet::new();
+    for b in batches {
+        let calls = CallColumns::new(b)?;
+        ids.extend((0..calls.len()).map(|i| calls.session(i)));
+    }
+    let mut projects = HashMap::new();
+    let mut read = |b: &arrow_array::RecordBatch| -> Result<(), StoreError> {
+        let c = crate::store::schema::Columns::new(b);
+        let (id, project) = (c.str("id")?, c.str("project")?);
+        for i in 0..b.num_rows() {
+            projects.insert(
+                id.value(i).to_string(),
+                crate::store::schema::opt_str(project, i),
+            );
+        }
+        Ok(())
+    };
+    if ids.len() > SESSIONS_BY_ID {
+        for b in store
+            .scan(TableKind::Sessions, None, Some(&["id", "project"]))
+            .await?
+        {
+            read(&b)?;
+        }
+    } else {
+        let ids: Vec<&str> = ids.into_iter().collect();
+        for chunk in ids.chunks(SESSIONS_PER_QUERY) {
+            let filter = sql_in("id", chunk.iter().copied());
+            for b in store
+                .scan(TableKind::Sessions, Some(&filter), Some(&["id", "project"]))
+                .await?
+            {
+                read(&b)?;
+            }
+        }
+    }
+    Ok(projects)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dimensions_parse_once_each_in_order_and_refuse_the_unknown() {
+        assert_eq!(
+            Dimension::parse_list("day, model,day").unwrap(),
+            [Dimension::Day, Dimension::Model]
+        );
+        let err = Dimension::parse_list("day,colour").unwrap_err();
+        assert!(err.contains("colour") && err.contains("week"), "{err}");
+    }
+
+    #[test]
+    fn days_weeks_and_months_are_counted_in_the_zone_asked_for() {
+        let at = DateTime::parse_from_rfc3339("2026-01-01T02:30:00Z")
+            .unwrap()
+            .timestamp_micros();
+        let names = Names::default();
+        let show = |d: Dimension, tz: Tz| render(d, time_part(d, local_day(at, tz)), &names);
+        assert_eq!(show(Dimension::Day, Tz::UTC), "2026-01-01");
+        let la: Tz = "America/Los_Angeles".parse().unwrap();
+        assert_eq!(show(Dimension::Day, la), "2025-12-31");
+        assert_eq!(show(Dimension::Month, la), "2025-12");
+        assert_eq!(show(Dimension::Week, Tz::UTC), "2026-W01");
+    }
+}

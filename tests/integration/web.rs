@@ -1,0 +1,141 @@
+//! The pages in a real browser (rule 49): Playwright (Python) drives
+//! Debian's headless Chromium against a real `pond serve` over the shipped
+//! fixtures, a hostile session and a fleet with a dead host. The browser
+//! side is `tests/web/pages.py`; this sets up the archive and the server.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::fleet_metrics::run_row;
+use crate::harness::{Pond, fixtures, open_store};
+use crate::serve::{Server, token, write_session};
+
+const TEAM_A: &str = "aaaaaaaa-0000-4000-8000-0000000000a1";
+const HOSTILE: &str = "bbbbbbbb-0000-4000-8000-0000000000b6";
+/// The parent session of the shipped subagent fixture, and its subagent.
+const PARENT: &str = "claude-code:0a1b2c3d-4e5f-4061-8071-2a3b4c5d6e7f";
+
+/// What a message may hold to attack the page that shows it.
+const HOSTILE_TEXT: &str = "hostile <script>alert('script')</script> \
+    <img src=x onerror=\"alert('img')\"> [click me](javascript:alert('link')) \
+    ![pixel](http://evil.example/pixel.png) <a href=\"http://evil.example\">raw</a> \
+    <iframe src=\"http://evil.example\"></iframe> `<b>code</b>`";
+
+fn tools() -> PathBuf {
+    PathBuf::from(
+        std::env::var("POND_TEST_TOOLS").unwrap_or_else(|_| "/var/tmp/pond-test-tools".into()),
+    )
+}
+
+fn python() -> PathBuf {
+    let python = tools().join("venv-web/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: Playwright is installed by `make test` (scripts/test-services.sh)",
+        python.display()
+    );
+    python
+}
+
+/// The archive the pages are tested on: the shipped Claude Code fixtures
+/// (a subagent among them), Codex, a team's session, a hostile session with
+/// a 5 MB message, and a host that stopped syncing a week ago.
+fn archive() -> Pond {
+    let pond = Pond::new();
+    pond.sync_as("laptop", "claude-code", &fixtures("claude-code"));
+    pond.sync_as("laptop", "codex", &fixtures("codex"));
+    let src = pond.root.join("src");
+    write_session(
+        &src,
+        TEAM_A,
+        "/work/team-a/api",
+        &["flaky retry in the payment client", "zebra migration plan"],
+    );
+    let huge = "a long log line of the nightly build\n".repeat(5 * 1024 * 1024 / 37);
+    write_session(
+        &src,
+        HOSTILE,
+        "/work/team-b/web",
+        &[HOSTILE_TEXT, "flaky retry in the checkout page", &huge],
+    );
+    pond.sync_as("laptop", "claude-code", &src);
+    let (runtime, store) = open_store(&pond.store_url, Vec::new());
+    runtime
+        .block_on(store.record_runs(&[run_row("old-laptop", None, 7 * 86_400, "ok")]))
+        .expect("record a dead host's last run");
+    pond
+}
+
+#[test]
+fn rule49_the_pages_work_in_a_real_browser_and_stay_inert_and_within_the_token() {
+    let pond = archive();
+    let reader = token(&pond, "reader", &["--scope", "read"]);
+    let team = token(
+        &pond,
+        "team-a",
+        &["--scope", "read", "--project-prefix", "/work/team-a"],
+    );
+    let server = Server::start(&pond, "127.0.0.1:0", &["--stale-after", "1d"]);
+    let shots = pond.root.join("screenshots");
+    std::fs::create_dir_all(&shots).expect("screenshot dir");
+    // A later sync from a new host, made while the fleet page is open.
+    let live = pond.root.join("live");
+    write_session(
+        &live,
+        "cccccccc-0000-4000-8000-0000000000c1",
+        "/work/team-a/live",
+        &["a sync made while the page was open"],
+    );
+    let mut sync = pond.sync_cmd("claude-code", &live);
+    sync.env("POND_HOST", "live-host");
+    let sync_argv: Vec<String> = std::iter::once(sync.get_program())
+        .chain(sync.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let sync_env: serde_json::Map<String, serde_json::Value> = sync
+        .get_envs()
+        .filter_map(|(k, v)| {
+            Some((
+                k.to_string_lossy().into_owned(),
+                json!(v?.to_string_lossy()),
+            ))
+        })
+        .collect();
+    let config = json!({
+        "url": server.url(),
+        "reader": reader,
+        "team": team,
+        "team_session": format!("claude-code:{TEAM_A}"),
+        "hostile_session": format!("claude-code:{HOSTILE}"),
+        "parent_session": PARENT,
+        "sync_argv": sync_argv,
+        "sync_env": sync_env,
+        "axe": tools().join("node_modules/axe-core/axe.min.js"),
+        "shots": shots,
+    });
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web/pages.py");
+    let mut cmd = std::process::Command::new(python());
+    cmd.arg(&script)
+        .env("POND_WEB_CONFIG", config.to_string())
+        .current_dir(&pond.root);
+    let out = crate::harness::output_within(&mut cmd, Duration::from_secs(600));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the browser test failed:\n{stdout}\n{stderr}\nserver log:\n{}",
+        server.log()
+    );
+    println!("{stdout}");
+    // `POND_UPDATE_SCREENSHOTS=1` refreshes the ones the README shows.
+    if std::env::var_os("POND_UPDATE_SCREENSHOTS").is_some() {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+        std::fs::create_dir_all(&docs).expect("docs/screenshots");
+        for entry in std::fs::read_dir(&shots).expect("screenshots") {
+            let entry = entry.expect("screenshot");
+            std::fs::copy(entry.path(), docs.join(entry.file_name())).expect("copy screenshot");
+        }
+    }
+}
