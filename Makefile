@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 MODEL := $${XDG_CACHE_HOME:-$$HOME/.cache}/pond/models/pond-static-minilm-256
 
-.PHONY: setup build models run test alerts lint bench bench-search bench-fleet bench-documents bench-scrape bench-usage fuzz clean-store openapi
+.PHONY: setup build models run test alerts lint bench bench-search bench-fleet bench-documents bench-scrape bench-usage bench-web fuzz clean-store openapi
 
 ## Install the system tools the build needs (protoc for lance, mold to link fast).
 setup:
@@ -118,6 +118,14 @@ bench-scrape: setup
 ## report times by grouping.
 bench-usage: setup
 	cargo bench --locked --profile dev --bench usage
+
+## The pages in headless Chromium over a million messages, a 2,000-message
+## session and 200 hosts (WEB_STORE is built once and kept). Playwright comes
+## from `make test`'s tools (scripts/test-services.sh).
+bench-web: models
+	@command -v chromium >/dev/null || $(SUDO) apt-get install -y --no-install-recommends chromium fonts-dejavu-core
+	scripts/test-services.sh tools >/dev/null
+	cargo bench --locked --profile dev --bench web
 
 ## Every adapter's fuzz target for FUZZ_SECONDS each (nightly + cargo-fuzz;
 ## not part of `make test`). Prints executions and findings per target.

@@ -31,7 +31,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+#[path = "common/probe_store.rs"]
+mod probe_store;
+
 use pond::store::upkeep::TableHealth;
+use probe_store::{build_probe_store, prose, uuid, word};
 use pond::store::{OpenMode, Store, StoreLocation};
 use serde_json::{Value, json};
 
@@ -42,19 +46,6 @@ const RUNS: usize = 5;
 const CWD: &str = "/work/bench";
 /// 2026-01-01T00:00:00Z: messages get fixed times, so runs are reproducible.
 const BASE_EPOCH: i64 = 1_767_225_600;
-/// Words messages are made of, and searched for.
-const WORDS: &str = "refactor parser lease manifest fragment compaction retry timeout cursor \
-    schema index vector token session commit rebase branch worktree lint clippy runtime deadlock \
-    mutex channel socket endpoint bucket upload checksum snapshot rollback migration column arrow \
-    batch query ranking snippet highlight embedding model cache eviction latency throughput \
-    benchmark profile flamegraph allocation buffer stream decoder unicode newline escape config \
-    environment deploy container kernel signal test fails after change";
-
-fn word(i: usize) -> &'static str {
-    let words: Vec<&str> = WORDS.split_whitespace().collect();
-    words[i % words.len()]
-}
-
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Upkeep {
     Off,
@@ -109,13 +100,6 @@ impl Settings {
     }
 }
 
-/// Ids in UUID shape from counters, so every run writes the same sessions.
-fn uuid(tag: u8, host: usize, n: u64) -> String {
-    let v = (u128::from(tag) << 120) | ((host as u128) << 64) | u128::from(n);
-    let h = format!("{v:032x}");
-    [&h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..]].join("-")
-}
-
 const TAG_SESSION: u8 = 1;
 const TAG_MESSAGE: u8 = 2;
 const TAG_DOC_SESSION: u8 = 3;
@@ -129,21 +113,6 @@ fn timestamp(round: usize, host: usize, k: u64) -> String {
     chrono::DateTime::from_timestamp(secs, 0)
         .expect("timestamp in range")
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-/// A few sentences of varied words and one token no other message has, so a
-/// search can find exactly this message.
-fn prose(seed: u64, token: &str) -> String {
-    let mut rng = fastrand::Rng::with_seed(seed);
-    let mut sentences = Vec::new();
-    for _ in 0..rng.usize(2..5) {
-        let words: Vec<&str> = (0..rng.usize(6..13)).map(|_| word(rng.usize(..))).collect();
-        let mut sentence = words.join(" ");
-        sentence[..1].make_ascii_uppercase();
-        sentences.push(format!("{sentence}."));
-    }
-    sentences.push(format!("Tracking this as {token}."));
-    sentences.join(" ")
 }
 
 /// One Claude Code transcript line, shaped as the client writes it.
@@ -1119,105 +1088,6 @@ fn probe_erase(store_dir: &str, rows: usize) {
             per_table.join(", ")
         );
     }
-}
-
-/// `n` messages in sessions of 200, appended in batches of 50,000 (about
-/// 20 fragments per table, as an archive grown by large syncs has).
-fn build_probe_store(rt: &tokio::runtime::Runtime, location: &StoreLocation, n: usize) {
-    use pond::model::{Message, Part, PartKind, Role, Session};
-    use pond::store::TableKind;
-    use pond::store::schema::{MessageRow, messages_batch, sessions_batch};
-    use pond::store::search::{SearchDoc, search_batch};
-    const PER_SESSION: usize = 200;
-    const BATCH: usize = 50_000;
-    let store = rt
-        .block_on(Store::open(location, OpenMode::Create))
-        .expect("create probe store");
-    let started = Instant::now();
-    let now = chrono::Utc::now();
-    let sessions = n.div_ceil(PER_SESSION);
-    let session_rows: Vec<Session> = (0..sessions)
-        .map(|s| Session {
-            id: format!("claude-code:{}", uuid(1, s % 20, s as u64)),
-            client: "claude-code".into(),
-            project: Some(format!("/work/project-{}", s % 37)),
-            git_branch: Some("main".into()),
-            model: Some("claude-sonnet-4".into()),
-            title: Some(prose(s as u64, "probe")),
-            started_at: Some(now),
-            updated_at: Some(now),
-            parent_id: None,
-            host: format!("host-{:02}", s % 20),
-            message_count: PER_SESSION as u64,
-        })
-        .collect();
-    for chunk in session_rows.chunks(BATCH) {
-        let batch = sessions_batch(chunk, now).expect("sessions batch");
-        rt.block_on(store.append_new(TableKind::Sessions, batch))
-            .expect("append sessions");
-    }
-    let mut start = 0;
-    while start < n {
-        let end = (start + BATCH).min(n);
-        let messages: Vec<Message> = (start..end)
-            .map(|i| {
-                let session = &session_rows[i / PER_SESSION];
-                Message {
-                    id: format!("{}/{}", session.id, uuid(2, i % 20, i as u64)),
-                    session_id: session.id.clone(),
-                    seq: (i % PER_SESSION) as u64 * 1_000,
-                    role: if i % 2 == 0 {
-                        Role::User
-                    } else {
-                        Role::Assistant
-                    },
-                    timestamp: Some(now),
-                    model: None,
-                    parts: vec![Part::text(PartKind::Text, prose(i as u64, word(i)))],
-                }
-            })
-            .collect();
-        let rows: Vec<MessageRow<'_>> = messages
-            .iter()
-            .map(|m| MessageRow {
-                message: m,
-                client: "claude-code",
-                host: &session_rows[0].host,
-            })
-            .collect();
-        let batch = messages_batch(&rows, now).expect("messages batch");
-        rt.block_on(store.append_new(TableKind::Messages, batch))
-            .expect("append messages");
-        let docs: Vec<SearchDoc> = messages
-            .iter()
-            .enumerate()
-            .map(|(k, m)| SearchDoc {
-                id: format!("{}#0", m.id),
-                message_id: m.id.clone(),
-                session_id: m.session_id.clone(),
-                client: "claude-code".into(),
-                host: session_rows[0].host.clone(),
-                project: session_rows[(start + k) / PER_SESSION].project.clone(),
-                role: m.role.as_str().into(),
-                kind: "text".into(),
-                tool: None,
-                timestamp: m.timestamp,
-                part_no: 0,
-                text: m.parts[0].text.clone().unwrap_or_default(),
-            })
-            .collect();
-        let batch = search_batch(&docs, None, now).expect("search batch");
-        rt.block_on(store.append_new(TableKind::Search, batch))
-            .expect("append search rows");
-        start = end;
-        eprintln!("probe store: {end}/{n} messages");
-    }
-    rt.block_on(store.maintain_search_indexes(usize::MAX))
-        .expect("build the search indexes");
-    println!(
-        "built a probe store of {n} messages (and their search rows and indexes) in {sessions} sessions in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
 }
 
 fn main() {

@@ -9,61 +9,20 @@
 //! minutes for a year, every run stored in the history as if it found
 //! something), `SCRAPE_CI_JOBS` (5,000), `SCRAPE_STORE` (a temp dir).
 
+#[path = "common/measure.rs"]
+mod measure;
+#[path = "common/probe_store.rs"]
+mod probe_store;
+
 use std::process::Command;
 use std::time::Instant;
 
 use chrono::{Duration, TimeZone, Utc};
+use measure::{core_secs, env_usize, percentile};
 use pond::fleet_metrics::{MetricsOptions, render};
 use pond::store::fleet::RunRow;
 use pond::store::{OpenMode, Store, StoreLocation};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn run(host: String, group: Option<String>, at: chrono::DateTime<Utc>, failed: bool) -> RunRow {
-    RunRow {
-        id: format!("{host}/{}", at.to_rfc3339()),
-        host,
-        pond_version: "0.1.0".into(),
-        started_at: at - Duration::seconds(3),
-        finished_at: at,
-        outcome: if failed { "failed" } else { "ok" }.into(),
-        error: failed.then(|| "bucket unreachable".into()),
-        clients: "claude-code,codex".into(),
-        files_scanned: 40,
-        sessions_inserted: 1,
-        messages_inserted: 12,
-        records_inserted: 14,
-        unparsed_records: 0,
-        commit_retries: 0,
-        duration_secs: 3.0,
-        group,
-    }
-}
-
-fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[((v.len() - 1) as f64 * p).round() as usize]
-}
-
-fn core_secs() -> f64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
-    let mut total = 0.0;
-    for who in [libc::RUSAGE_SELF, libc::RUSAGE_CHILDREN] {
-        // SAFETY: getrusage fills the struct it is given.
-        if unsafe { libc::getrusage(who, usage.as_mut_ptr()) } == 0 {
-            // SAFETY: initialised by the successful call above.
-            let u = unsafe { usage.assume_init() };
-            total += u.ru_utime.tv_sec as f64 + u.ru_utime.tv_usec as f64 / 1e6;
-            total += u.ru_stime.tv_sec as f64 + u.ru_stime.tv_usec as f64 / 1e6;
-        }
-    }
-    total
-}
+use probe_store::run_row as run;
 
 fn main() {
     let hosts = env_usize("SCRAPE_HOSTS", 200);

@@ -9,40 +9,17 @@
 //! follows a prompt or a tool result), `USAGE_SESSIONS` (5,000),
 //! `USAGE_STORE` (a temp dir).
 
+#[path = "common/measure.rs"]
+mod measure;
+
 use std::process::Command;
 use std::time::Instant;
 
 use chrono::{Duration, TimeZone, Utc};
+use measure::{core_secs, env_usize, percentile};
 use pond::model::Session;
 use pond::store::{OpenMode, Store, StoreLocation, TableKind, schema, usage};
 use pond::usage::{Tokens, Usage};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[((v.len() - 1) as f64 * p).round() as usize]
-}
-
-fn core_secs() -> f64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
-    let mut total = 0.0;
-    for who in [libc::RUSAGE_SELF, libc::RUSAGE_CHILDREN] {
-        // SAFETY: getrusage fills the struct it is given.
-        if unsafe { libc::getrusage(who, usage.as_mut_ptr()) } == 0 {
-            // SAFETY: initialised by the successful call above.
-            let u = unsafe { usage.assume_init() };
-            total += u.ru_utime.tv_sec as f64 + u.ru_utime.tv_usec as f64 / 1e6;
-            total += u.ru_stime.tv_sec as f64 + u.ru_stime.tv_usec as f64 / 1e6;
-        }
-    }
-    total
-}
 
 fn dir_bytes(dir: &std::path::Path) -> u64 {
     walkdir::WalkDir::new(dir)

@@ -7,6 +7,7 @@
 #
 #   scripts/test-services.sh start        # prints the env file to source
 #   scripts/test-services.sh stop RUNDIR  # RUNDIR: the env file's directory
+#   scripts/test-services.sh tools        # only install the tools (benches)
 # Each start gets its own run directory, so concurrent test runs never stop
 # each other's servers.
 set -euo pipefail
@@ -128,5 +129,6 @@ stop() {
 case "${1:-}" in
     start) start ;;
     stop) stop "${2:?usage: $0 stop RUNDIR}" ;;
-    *) echo "usage: $0 start | stop RUNDIR" >&2; exit 2 ;;
+    tools) install_tools ;;
+    *) echo "usage: $0 start | stop RUNDIR | tools" >&2; exit 2 ;;
 esac

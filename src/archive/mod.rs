@@ -7,6 +7,7 @@
 //! in pages with long parts clipped unless asked for in full.
 
 mod shapes;
+mod timeline;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -14,6 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 
 pub use shapes::*;
+pub use timeline::{RunBucket, RunTimeline, RunsParams, run_timeline};
 
 use crate::access::Limits;
 use crate::embed::Lazy;

@@ -112,6 +112,7 @@ pub fn document() -> Value {
     let message = reference::<MessageInContext>(&mut generator);
     let status = reference::<ArchiveStatus>(&mut generator);
     let usage = reference::<crate::spend::UsageReport>(&mut generator);
+    let runs = reference::<crate::archive::RunTimeline>(&mut generator);
     let ingest_answer = reference::<IngestAnswer>(&mut generator);
     let erase_request = reference::<EraseRequest>(&mut generator);
     let erase_report = reference::<EraseReport>(&mut generator);
@@ -191,6 +192,12 @@ pub fn document() -> Value {
                 "summary": "Tokens and spend of the model calls the token may see, each call counted once, grouped by any of day, week, month, host, project, client, model, session; as `pond usage --json`.",
                 "parameters": query_parameters::<crate::archive::UsageParams>(),
                 "responses": responses(usage, &error, &bad)
+            }},
+            "/v1/runs": {"get": {
+                "operationId": "runs",
+                "summary": "The fleet's runs over time: per day or hour (UTC), runs by outcome and the hosts that ran, within the token's host limit; every bucket from the first to the current one, empty ones included.",
+                "parameters": query_parameters::<crate::archive::RunsParams>(),
+                "responses": responses(runs, &error, &bad)
             }},
             "/metrics": {"get": {
                 "operationId": "metrics",

@@ -1,5 +1,5 @@
 //! The routes behind the browser pages: signing in and out, who the caller
-//! is, and a session's source file to download. The pages themselves and
+//! is, the fleet's runs over time, and a session's source file to download. The pages themselves and
 //! the cookie's rules are [`super::web`].
 
 use std::sync::Arc;
@@ -8,9 +8,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{AppState, Caller, JsonBody, PathId, QueryParams, error, read_view};
+use super::{AppState, Caller, JsonBody, PathId, QueryParams, error, read_view, respond, web};
 use crate::access::{self, Grant, Scope};
-use super::web;
+use crate::archive;
 
 /// `POST /web/signin`: a token that this server knows becomes the
 /// browser's cookie. Outside the token check, like the health probes; the
@@ -53,6 +53,26 @@ pub(super) async fn me(
 ) -> Response {
     let required = !state.loopback || !state.tokens.current().is_empty();
     axum::Json(caller(&state, &grant, required)).into_response()
+}
+
+/// `GET /v1/runs`: the fleet's runs per hour or day, within the token's
+/// host limit (the fleet page's chart).
+pub(super) async fn runs(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(grant): Caller,
+    QueryParams(params): QueryParams<archive::RunsParams>,
+) -> Response {
+    let view = match read_view(&state, &grant) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    respond(
+        async {
+            let store = state.shared.store.or_empty().await?;
+            archive::run_timeline(store, &view, params, chrono::Utc::now()).await
+        }
+        .await,
+    )
 }
 
 fn caller(state: &AppState, grant: &Grant, tokens_required: bool) -> web::Caller {

@@ -49,6 +49,14 @@ pub struct RunRow {
     pub group: Option<String>,
 }
 
+/// When a run finished, on which host, and how it ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunPoint {
+    pub host: String,
+    pub finished_at: DateTime<Utc>,
+    pub outcome: String,
+}
+
 /// A host's (or a group of ephemeral hosts') latest state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostRow {
@@ -343,6 +351,43 @@ impl Store {
         }
         hosts.sort_by(|a, b| a.host.cmp(&b.host));
         Ok(hosts)
+    }
+
+    /// Every run that finished at or after `since` among the hosts
+    /// `host_filter` (SQL over `host`) keeps: the fleet's runs over time.
+    /// Reads three narrow columns of the history, only the rows in range.
+    pub async fn runs_since(
+        &self,
+        since: DateTime<Utc>,
+        host_filter: Option<&str>,
+    ) -> Result<Vec<RunPoint>, StoreError> {
+        let mut filter = format!("finished_at >= {}", super::sql_time(since));
+        if let Some(hosts) = host_filter {
+            filter = format!("{filter} AND ({hosts})");
+        }
+        let mut points = Vec::new();
+        for b in self
+            .scan(
+                TableKind::SyncRuns,
+                Some(&filter),
+                Some(&["host", "finished_at", "outcome"]),
+            )
+            .await?
+        {
+            let c = Columns::new(&b);
+            let (host, finished, outcome) =
+                (c.str("host")?, c.time("finished_at")?, c.str("outcome")?);
+            for i in 0..b.num_rows() {
+                if let Some(finished_at) = opt_time(finished, i) {
+                    points.push(RunPoint {
+                        host: host.value(i).to_string(),
+                        finished_at,
+                        outcome: outcome.value(i).to_string(),
+                    });
+                }
+            }
+        }
+        Ok(points)
     }
 
     /// Runs recorded per host (for checks and tests; scans the history).

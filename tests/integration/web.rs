@@ -139,3 +139,74 @@ fn rule49_the_pages_work_in_a_real_browser_and_stay_inert_and_within_the_token()
         }
     }
 }
+
+/// The fleet page's runs over time (rule 49): every day of the window is
+/// there, runs are counted by outcome on the day they finished, and a token
+/// limited to some hosts never counts another host's runs.
+#[test]
+fn rule49_runs_over_time_count_each_run_once_within_the_tokens_hosts() {
+    let pond = Pond::new();
+    let (runtime, store) = open_store(&pond.store_url, Vec::new());
+    let runs = [
+        run_row("ci-1", None, 60, "ok"),
+        run_row("ci-1", None, 120, "failed"),
+        run_row("ci-2", None, 3 * 86_400, "partial"),
+        run_row("laptop", None, 60, "ok"),
+        run_row("laptop", None, 30 * 86_400, "ok"),
+    ];
+    runtime
+        .block_on(store.record_runs(&runs))
+        .expect("record runs");
+    let limited = token(
+        &pond,
+        "ci",
+        &["--scope", "read", "--host-prefix", "ci-"],
+    );
+    let reader = token(&pond, "reader", &["--scope", "read"]);
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let timeline = |token: &str, query: &str| -> serde_json::Value {
+        let reply = crate::serve::http(&server.addr, "GET", &format!("/v1/runs{query}"), Some(token), None);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        serde_json::from_str(&reply.body).expect("json")
+    };
+    let sum = |t: &serde_json::Value, key: &str| -> u64 {
+        t["buckets"]
+            .as_array()
+            .expect("buckets")
+            .iter()
+            .map(|b| b[key].as_u64().unwrap_or(0))
+            .sum()
+    };
+
+    let all = timeline(&reader, "");
+    assert_eq!(all["bucket"], "day");
+    assert_eq!(all["buckets"].as_array().map(Vec::len), Some(14));
+    assert_eq!(
+        (sum(&all, "ok"), sum(&all, "failed"), sum(&all, "partial")),
+        (2, 1, 1),
+        "the run 30 days ago is outside the window: {all}"
+    );
+    // ci-1 and laptop ran in the same minute (the same day, whatever the
+    // time of the test); each host counts once however often it ran.
+    let busiest = all["buckets"]
+        .as_array()
+        .expect("buckets")
+        .iter()
+        .filter_map(|b| b["hosts"].as_u64())
+        .max();
+    assert_eq!(busiest, Some(2), "{all}");
+
+    let ci = timeline(&limited, "?days=7&bucket=hour");
+    assert_eq!(ci["buckets"].as_array().map(Vec::len), Some(7 * 24));
+    assert_eq!(
+        (sum(&ci, "ok"), sum(&ci, "failed"), sum(&ci, "partial")),
+        (1, 1, 1),
+        "laptop's runs are outside the token's hosts: {ci}"
+    );
+
+    let bad = crate::serve::http(&server.addr, "GET", "/v1/runs?bucket=week", Some(&reader), None);
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("`bucket`"), "{}", bad.body);
+    let too_long = crate::serve::http(&server.addr, "GET", "/v1/runs?days=1000", Some(&reader), None);
+    assert_eq!(too_long.status, 400, "{}", too_long.body);
+}

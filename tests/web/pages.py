@@ -13,27 +13,14 @@ from urllib.parse import unquote, urlparse
 
 from playwright.sync_api import sync_playwright
 
+from chromium import launch
+
 CFG = json.loads(os.environ["POND_WEB_CONFIG"])
 BASE = CFG["url"].rstrip("/")
 ORIGIN = urlparse(BASE).netloc
 SHOTS = CFG["shots"]
 AXE = open(CFG["axe"], encoding="utf-8").read()
 WAIT = 20_000
-
-# Chromium as the machine's probe runs it: no background requests, which
-# this machine's closed network would refuse (and which would look like
-# requests leaving the page).
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-default-apps",
-]
-
 
 def check(ok, what):
     if not ok:
@@ -222,6 +209,8 @@ def fleet(browser):
         "stale" not in (page.get_attribute("#hosts tr[data-host='laptop']", "class") or ""),
         "a host that synced today is not",
     )
+    bars = page.locator("#runs-chart rect[data-outcome='ok']").count()
+    check(bars >= 2, f"runs over time show a bar on each day with runs ({bars})")
     shot(page, "fleet")
     axe(page, "fleet")
     page.wait_for_function("() => document.getElementById('live').textContent.startsWith('live')", timeout=WAIT)
@@ -317,7 +306,7 @@ def hostile(browser):
 
 def main():
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        browser = launch(p)
         try:
             for test in (
                 no_cookie_no_data,

@@ -59,6 +59,9 @@
   }
 
   const numberFormat = new Intl.NumberFormat("en-US");
+  // For benches/web.rs: a performance mark once the browser has painted
+  // what was just put on the page (the task after the next frame).
+  const markPainted = (name) => requestAnimationFrame(() => setTimeout(() => performance.mark(name), 0));
   const fmt = (n) => (n === null || n === undefined ? "–" : numberFormat.format(n));
   const usd = (n) => (n === null || n === undefined ? "unpriced" : "$" + n.toFixed(2));
 
@@ -319,6 +322,7 @@
       const url = "/" + (state.toString() ? "?" + state : "");
       if (url !== location.pathname + location.search) history.replaceState(null, "", url);
       const seq = ++searchSeq;
+      performance.mark("pond-search-" + seq);
       if (!query) {
         clear(results);
         results.append(h("p", { class: "note", text: "Type to search every session the server holds." }));
@@ -345,7 +349,7 @@
       // For the benchmark and the tests: the moment these results were on
       // the page.
       document.body.dataset.searchDone = String(seq);
-      performance.mark("pond-results-" + seq);
+      markPainted("pond-search-painted-" + seq);
     }
     if (box.value.trim()) run();
     else schedule(0);
@@ -568,6 +572,7 @@
     pagers();
     if (target) focusMessage(target);
     document.body.dataset.sessionReady = s.id;
+    markPainted("pond-session-painted");
   }
 
   function focusMessage(id) {
@@ -754,10 +759,11 @@
     append(main, [h("h1", { text: "Fleet" }), live, body]);
     const refresh = async () => {
       try {
-        const status = await api("/v1/status");
-        paintFleet(body, status);
+        const [status, runs] = await Promise.all([api("/v1/status"), api("/v1/runs?days=" + RUN_DAYS)]);
+        paintFleet(body, status, runs);
         live.textContent = "live · updated " + new Date().toISOString().slice(11, 19) + " UTC";
         document.body.dataset.fleetUpdated = String(Date.now());
+        markPainted("pond-fleet-painted");
       } catch (e) {
         clear(body);
         showError(body, e);
@@ -780,7 +786,15 @@
     leaving = () => events.close();
   }
 
-  function paintFleet(body, status) {
+  const RUN_DAYS = 14;
+  const OUTCOMES = [
+    ["ok", "#66a182"],
+    ["partial", "#edae49"],
+    ["failed", "#d1495b"],
+    ["skipped", "#8d96a0"],
+  ];
+
+  function paintFleet(body, status, runs) {
     clear(body);
     const staleAfter = (status.stale_after_secs || 86400) * 1000;
     const now = Date.now();
@@ -795,6 +809,8 @@
         card("Sessions", fmt(status.sessions)),
         card("Messages", fmt(status.messages)),
       ),
+      h("h2", { text: "Runs over the last " + RUN_DAYS + " days" }),
+      runsChart(runs),
       h("h2", { text: "Hosts" }),
       h("p", { class: "note", text: "A host is stale without a successful sync in " + Math.round(staleAfter / 3600000) + " h." }),
     ]);
@@ -841,6 +857,43 @@
         ),
       );
     }
+  }
+
+  // Runs per day, stacked by outcome, with the number of hosts that ran.
+  function runsChart(runs) {
+    const days = runs.buckets;
+    if (!days.some((d) => d.ok + d.partial + d.failed + d.skipped)) {
+      return h("p", { class: "note", id: "no-runs", text: "No runs in this period." });
+    }
+    const total = (d) => d.ok + d.partial + d.failed + d.skipped;
+    const max = Math.max(1, ...days.map(total));
+    const width = 760;
+    const height = 160;
+    const left = 50;
+    const bar = (width - left - 10) / days.length;
+    const chart = svg("svg", { class: "chart", id: "runs-chart", viewBox: "0 0 " + width + " " + (height + 30), role: "img", "aria-label": "Runs per day by outcome" });
+    chart.append(svg("text", { x: 4, y: 14 }, fmt(max)), svg("text", { x: 4, y: height }, "0"));
+    days.forEach((d, i) => {
+      let y = height;
+      for (const [outcome, colour] of OUTCOMES) {
+        const bh = (height - 10) * (d[outcome] / max);
+        if (!bh) continue;
+        y -= bh;
+        const rect = svg("rect", { x: left + i * bar + 1, y, width: Math.max(1, bar - 2), height: bh, fill: colour, "data-outcome": outcome });
+        rect.append(svg("title", {}, d.start.slice(0, 10) + " · " + fmt(d[outcome]) + " " + outcome + " · " + fmt(d.hosts) + " hosts ran"));
+        chart.append(rect);
+      }
+      if (i % Math.ceil(days.length / 7) === 0) chart.append(svg("text", { x: left + i * bar, y: height + 20 }, d.start.slice(5, 10)));
+    });
+    const legend = h("div", { class: "legend" });
+    for (const [outcome, colour] of OUTCOMES) {
+      const item = h("span", { text: outcome });
+      item.style.setProperty("--swatch", colour);
+      legend.append(item);
+    }
+    const latest = days[days.length - 1];
+    legend.append(h("span", { class: "note", text: "today: " + fmt(latest.hosts) + " hosts ran" }));
+    return h("div", {}, chart, legend);
   }
 
   function card(label, value) {

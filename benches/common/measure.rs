@@ -1,0 +1,46 @@
+//! The few measuring helpers every plain-harness bench needs: settings from
+//! the environment, percentiles, and the core-seconds a CPU-bound target is
+//! reported with next to its wall time.
+#![allow(dead_code)]
+
+pub fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The `p` quantile (0..=1) of `v`, nearest rank.
+pub fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+/// User plus system CPU seconds of this process and its waited-for children.
+pub fn core_secs() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
+    let mut total = 0.0;
+    for who in [libc::RUSAGE_SELF, libc::RUSAGE_CHILDREN] {
+        // SAFETY: getrusage fills the struct it is given.
+        if unsafe { libc::getrusage(who, usage.as_mut_ptr()) } == 0 {
+            // SAFETY: initialised by the successful call above.
+            let u = unsafe { usage.assume_init() };
+            total += u.ru_utime.tv_sec as f64 + u.ru_utime.tv_usec as f64 / 1e6;
+            total += u.ru_stime.tv_sec as f64 + u.ru_stime.tv_usec as f64 / 1e6;
+        }
+    }
+    total
+}
+
+/// CPU seconds (user plus system) a running process has used so far, from
+/// `/proc`: for a server the bench has not waited for yet.
+pub fn process_core_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which may hold spaces, in parentheses.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    Some(ticks / per_sec)
+}
