@@ -35,8 +35,8 @@ use std::time::Instant;
 mod probe_store;
 
 use pond::store::upkeep::TableHealth;
-use probe_store::{build_probe_store, prose, uuid, word};
 use pond::store::{OpenMode, Store, StoreLocation};
+use probe_store::{build_probe_store, prose, uuid, word};
 use serde_json::{Value, json};
 
 /// What `FLEET_UPKEEP=auto` adds to every sync: upkeep when thresholds are crossed.

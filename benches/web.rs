@@ -48,7 +48,13 @@ fn pond(store: &Path, state: &Path) -> Command {
 
 /// The long session's id, the same on every run over the same store.
 fn long_session_id(messages: usize, long: usize) -> String {
-    probe_store::session(messages.div_ceil(PER_SESSION), String::new(), long, Utc::now()).id
+    probe_store::session(
+        messages.div_ceil(PER_SESSION),
+        String::new(),
+        long,
+        Utc::now(),
+    )
+    .id
 }
 
 /// The million-message probe store, one session of `long` messages, and
@@ -60,12 +66,8 @@ fn build(dir: &Path, state: &Path, messages: usize, hosts: usize, long: usize) {
     let started = Instant::now();
     let store = build_probe_store(&rt, &location, messages);
     let now = Utc::now();
-    let long_session = probe_store::session(
-        messages.div_ceil(PER_SESSION),
-        "host-000".into(),
-        long,
-        now,
-    );
+    let long_session =
+        probe_store::session(messages.div_ceil(PER_SESSION), "host-000".into(), long, now);
     let sessions = std::slice::from_ref(&long_session);
     append_sessions(&rt, &store, sessions, now);
     append_messages(&rt, &store, sessions, long, 0..long, now);
@@ -182,11 +184,7 @@ fn main() {
     println!("\n| page | what is timed | p50 ms | p95 ms | target |");
     println!("|---|---|---:|---:|---|");
     for (key, what, target) in [
-        (
-            "search",
-            "debounce fired → results painted",
-            "p50 ≤ 300 ms",
-        ),
+        ("search", "debounce fired → results painted", "p50 ≤ 300 ms"),
         (
             "session",
             "navigation → first page of the long session painted",

@@ -75,7 +75,11 @@ pub fn session(n: usize, host: String, messages: usize, now: DateTime<Utc>) -> S
 /// Builds a store of `n` messages, `PER_SESSION` to a session, appended in
 /// batches of 50,000 (about 20 fragments per table, as an archive grown by
 /// large syncs has), with a search row each and the search indexes.
-pub fn build_probe_store(rt: &tokio::runtime::Runtime, location: &StoreLocation, n: usize) -> Store {
+pub fn build_probe_store(
+    rt: &tokio::runtime::Runtime,
+    location: &StoreLocation,
+    n: usize,
+) -> Store {
     let store = rt
         .block_on(Store::open(location, OpenMode::Create))
         .expect("create probe store");

@@ -157,15 +157,17 @@ fn rule49_runs_over_time_count_each_run_once_within_the_tokens_hosts() {
     runtime
         .block_on(store.record_runs(&runs))
         .expect("record runs");
-    let limited = token(
-        &pond,
-        "ci",
-        &["--scope", "read", "--host-prefix", "ci-"],
-    );
+    let limited = token(&pond, "ci", &["--scope", "read", "--host-prefix", "ci-"]);
     let reader = token(&pond, "reader", &["--scope", "read"]);
     let server = Server::start(&pond, "127.0.0.1:0", &[]);
     let timeline = |token: &str, query: &str| -> serde_json::Value {
-        let reply = crate::serve::http(&server.addr, "GET", &format!("/v1/runs{query}"), Some(token), None);
+        let reply = crate::serve::http(
+            &server.addr,
+            "GET",
+            &format!("/v1/runs{query}"),
+            Some(token),
+            None,
+        );
         assert_eq!(reply.status, 200, "{}", reply.body);
         serde_json::from_str(&reply.body).expect("json")
     };
@@ -204,9 +206,21 @@ fn rule49_runs_over_time_count_each_run_once_within_the_tokens_hosts() {
         "laptop's runs are outside the token's hosts: {ci}"
     );
 
-    let bad = crate::serve::http(&server.addr, "GET", "/v1/runs?bucket=week", Some(&reader), None);
+    let bad = crate::serve::http(
+        &server.addr,
+        "GET",
+        "/v1/runs?bucket=week",
+        Some(&reader),
+        None,
+    );
     assert_eq!(bad.status, 400, "{}", bad.body);
     assert!(bad.body.contains("`bucket`"), "{}", bad.body);
-    let too_long = crate::serve::http(&server.addr, "GET", "/v1/runs?days=1000", Some(&reader), None);
+    let too_long = crate::serve::http(
+        &server.addr,
+        "GET",
+        "/v1/runs?days=1000",
+        Some(&reader),
+        None,
+    );
     assert_eq!(too_long.status, 400, "{}", too_long.body);
 }
