@@ -21,22 +21,18 @@ use chrono::{Duration, TimeZone, Utc};
 use measure::{core_secs, env_usize, percentile};
 use pond::fleet_metrics::{MetricsOptions, render};
 use pond::store::fleet::RunRow;
-use pond::store::{OpenMode, Store, StoreLocation};
-use probe_store::run_row as run;
+use probe_store::{BenchStore, open_bench_store, run_row as run};
 
 fn main() {
     let hosts = env_usize("SCRAPE_HOSTS", 200);
     let per_host = env_usize("SCRAPE_RUNS_PER_HOST", 35_040);
     let jobs = env_usize("SCRAPE_CI_JOBS", 5_000);
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = std::env::var("SCRAPE_STORE")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| tmp.path().join("store"));
-    let location = StoreLocation::parse(&dir.display().to_string()).expect("location");
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let store = rt
-        .block_on(Store::open(&location, OpenMode::Create))
-        .expect("open store");
+    let BenchStore {
+        temp: _temp,
+        dir,
+        rt,
+        store,
+    } = open_bench_store("SCRAPE_STORE");
 
     // A year in time order, a chunk of rounds per commit (as if the fleet's
     // runs had been recorded in batches; what a scrape reads is the same).

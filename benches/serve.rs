@@ -6,11 +6,16 @@
 //!
 //! `cargo bench --bench serve`. Tokens are estimated as bytes / 4.
 
-use std::io::{BufRead, BufReader, Read, Write};
+#[path = "common/measure.rs"]
+mod measure;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
+
+use measure::spawn_server;
 
 const QUERIES: [&str; 8] = [
     "git worktree",
@@ -78,21 +83,8 @@ fn main() {
             store
         }
     };
-    let mut server = pond(&store, &state, &["serve", "--listen", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("serve");
-    let mut lines = BufReader::new(server.stderr.take().expect("stderr")).lines();
-    let addr = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|l| {
-            l.split("on http://")
-                .nth(1)
-                .and_then(|r| r.split_whitespace().next().map(str::to_string))
-        })
-        .expect("server address");
-    std::thread::spawn(move || for _ in lines {});
+    let (mut server, addr) =
+        spawn_server(pond(&store, &state, &["serve", "--listen", "127.0.0.1:0"]));
 
     let (mut search_ms, mut message_ms, mut page_ms) = (Vec::new(), Vec::new(), Vec::new());
     let (mut search_b, mut message_b, mut page_b) = (Vec::new(), Vec::new(), Vec::new());

@@ -11,6 +11,8 @@
 
 #[path = "common/measure.rs"]
 mod measure;
+#[path = "common/probe_store.rs"]
+mod probe_store;
 
 use std::process::Command;
 use std::time::Instant;
@@ -18,8 +20,9 @@ use std::time::Instant;
 use chrono::{Duration, TimeZone, Utc};
 use measure::{core_secs, env_usize, percentile};
 use pond::model::Session;
-use pond::store::{OpenMode, Store, StoreLocation, TableKind, schema, usage};
+use pond::store::{TableKind, schema, usage};
 use pond::usage::{Tokens, Usage};
+use probe_store::{BenchStore, open_bench_store};
 
 fn dir_bytes(dir: &std::path::Path) -> u64 {
     walkdir::WalkDir::new(dir)
@@ -42,15 +45,12 @@ fn main() {
     let messages = env_usize("USAGE_MESSAGES", 1_000_000);
     let calls = messages / env_usize("USAGE_MESSAGES_PER_CALL", 3).max(1);
     let sessions = env_usize("USAGE_SESSIONS", 5_000).max(1);
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = std::env::var("USAGE_STORE")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| tmp.path().join("store"));
-    let location = StoreLocation::parse(&dir.display().to_string()).expect("location");
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let store = rt
-        .block_on(Store::open(&location, OpenMode::Create))
-        .expect("open store");
+    let BenchStore {
+        temp: _temp,
+        dir,
+        rt,
+        store,
+    } = open_bench_store("USAGE_STORE");
 
     // A year of calls over `sessions` sessions in 50 projects on 20 hosts.
     let start = Utc

@@ -15,13 +15,12 @@ mod measure;
 #[path = "common/probe_store.rs"]
 mod probe_store;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use chrono::{Duration, Utc};
-use measure::{core_secs, env_usize, percentile, process_core_secs};
+use measure::{core_secs, env_usize, percentile, process_core_secs, spawn_server};
 use pond::store::{StoreLocation, TableKind};
 use probe_store::{PER_SESSION, append_messages, append_sessions, build_probe_store, run_row};
 
@@ -131,23 +130,9 @@ fn main() {
         build(&dir, &state, messages, hosts, long);
     }
 
-    let mut server = pond(&dir, &state)
-        .args(["serve", "--listen", "127.0.0.1:0", "--stale-after", "1d"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start pond serve");
-    let mut lines = BufReader::new(server.stderr.take().expect("stderr")).lines();
-    let addr = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|l| {
-            l.split("on http://")
-                .nth(1)
-                .and_then(|r| r.split_whitespace().next().map(str::to_string))
-        })
-        .expect("pond serve printed its address");
-    std::thread::spawn(move || for _ in lines {});
+    let mut serve = pond(&dir, &state);
+    serve.args(["serve", "--listen", "127.0.0.1:0", "--stale-after", "1d"]);
+    let (mut server, addr) = spawn_server(serve);
     let server_before = process_core_secs(server.id()).unwrap_or(0.0);
 
     let config = serde_json::json!({

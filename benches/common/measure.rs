@@ -44,3 +44,27 @@ pub fn process_core_secs(pid: u32) -> Option<f64> {
     let per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     Some(ticks / per_sec)
 }
+
+/// Starts `pond serve` (the command given, which must include `--listen`)
+/// and returns it with the address it printed, its log drained in the
+/// background so it never blocks on a full pipe.
+pub fn spawn_server(mut cmd: std::process::Command) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut server = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start pond serve");
+    let mut lines = BufReader::new(server.stderr.take().expect("stderr")).lines();
+    let addr = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.split("on http://")
+                .nth(1)
+                .and_then(|r| r.split_whitespace().next().map(str::to_string))
+        })
+        .expect("pond serve printed its address");
+    std::thread::spawn(move || for _ in lines {});
+    (server, addr)
+}

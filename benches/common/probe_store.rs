@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 use std::ops::Range;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
@@ -14,6 +15,36 @@ use pond::store::fleet::RunRow;
 use pond::store::schema::{MessageRow, messages_batch, sessions_batch};
 use pond::store::search::{SearchDoc, search_batch};
 use pond::store::{OpenMode, Store, StoreLocation, TableKind};
+
+/// A bench's store, open, with the runtime that drives it.
+pub struct BenchStore {
+    /// Where the store is when the bench names no directory; removed on drop.
+    pub temp: tempfile::TempDir,
+    pub dir: PathBuf,
+    pub rt: tokio::runtime::Runtime,
+    pub store: Store,
+}
+
+/// Creates (or opens) the store at the directory the environment variable
+/// `var` names, kept afterwards so it can be timed again, or else in a
+/// temporary directory.
+pub fn open_bench_store(var: &str) -> BenchStore {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let dir = std::env::var(var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| temp.path().join("store"));
+    let location = StoreLocation::parse(&dir.display().to_string()).expect("location");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let store = rt
+        .block_on(Store::open(&location, OpenMode::Create))
+        .expect("open store");
+    BenchStore {
+        temp,
+        dir,
+        rt,
+        store,
+    }
+}
 
 /// Messages per session in a probe store.
 pub const PER_SESSION: usize = 200;

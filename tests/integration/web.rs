@@ -146,12 +146,22 @@ fn rule49_the_pages_work_in_a_real_browser_and_stay_inert_and_within_the_token()
 #[test]
 fn rule49_runs_over_time_count_each_run_once_within_the_tokens_hosts() {
     let pond = Pond::new();
+    // A real sync makes the store and records the first run: desk's, now.
+    pond.sync_as("desk", "codex", &fixtures("codex"));
     let (runtime, store) = open_store(&pond.store_url, Vec::new());
+    // Yesterday at noon: the same day bucket whatever the time of the test.
+    let now = chrono::Utc::now();
+    let noon = (now - chrono::Duration::days(1))
+        .date_naive()
+        .and_hms_opt(12, 0, 0)
+        .expect("noon")
+        .and_utc();
+    let ago = |later: i64| (now - noon).num_seconds() - later;
     let runs = [
-        run_row("ci-1", None, 60, "ok"),
-        run_row("ci-1", None, 120, "failed"),
+        run_row("ci-1", None, ago(0), "ok"),
+        run_row("ci-1", None, ago(60), "failed"),
         run_row("ci-2", None, 3 * 86_400, "partial"),
-        run_row("laptop", None, 60, "ok"),
+        run_row("laptop", None, ago(30), "ok"),
         run_row("laptop", None, 30 * 86_400, "ok"),
     ];
     runtime
@@ -183,20 +193,29 @@ fn rule49_runs_over_time_count_each_run_once_within_the_tokens_hosts() {
     let all = timeline(&reader, "");
     assert_eq!(all["bucket"], "day");
     assert_eq!(all["buckets"].as_array().map(Vec::len), Some(14));
-    assert_eq!(
-        (sum(&all, "ok"), sum(&all, "failed"), sum(&all, "partial")),
-        (2, 1, 1),
-        "the run 30 days ago is outside the window: {all}"
-    );
-    // ci-1 and laptop ran in the same minute (the same day, whatever the
-    // time of the test); each host counts once however often it ran.
-    let busiest = all["buckets"]
-        .as_array()
-        .expect("buckets")
+    // Before today (desk's sync, ok or partial as the fixtures go): the run
+    // 30 days ago is outside the window.
+    let today = all["buckets"][13].clone();
+    let runs_today = ["ok", "partial", "failed", "skipped"]
         .iter()
-        .filter_map(|b| b["hosts"].as_u64())
-        .max();
-    assert_eq!(busiest, Some(2), "{all}");
+        .map(|k| today[k].as_u64().unwrap_or(0))
+        .sum::<u64>();
+    assert_eq!((runs_today, &today["hosts"]), (1, &json!(1)), "{all}");
+    assert_eq!(
+        (
+            sum(&all, "ok") + sum(&all, "partial") - runs_today,
+            sum(&all, "failed")
+        ),
+        (3, 1),
+        "{all}"
+    );
+    // ci-1 ran twice yesterday and laptop once: two hosts.
+    let yesterday = &all["buckets"][12];
+    assert_eq!(
+        (&yesterday["ok"], &yesterday["failed"], &yesterday["hosts"]),
+        (&json!(2), &json!(1), &json!(2)),
+        "{yesterday}"
+    );
 
     let ci = timeline(&limited, "?days=7&bucket=hour");
     assert_eq!(ci["buckets"].as_array().map(Vec::len), Some(7 * 24));
