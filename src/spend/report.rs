@@ -292,7 +292,16 @@ pub async fn report(
     prices: &PriceTable,
 ) -> Result<UsageReport, StoreError> {
     let batches = store.usage_batches(call_filter(query).as_deref()).await?;
-    let projects = session_projects(store, &batches).await?;
+    // Each call's project comes from its session's row: read only when a
+    // grouping, a filter or the token's limits ask for projects.
+    let projects = if query.by.contains(&Dimension::Project)
+        || !query.projects.is_empty()
+        || query.limits.project_prefix.is_some()
+    {
+        session_projects(store, &batches).await?
+    } else {
+        HashMap::new()
+    };
     let unlimited = query.limits.is_unlimited();
     let mut names = Names::default();
     let mut price_cache = PriceCache::default();
