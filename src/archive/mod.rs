@@ -6,16 +6,18 @@
 //! place. Answers are shaped for a reader paying per token: transcripts come
 //! in pages with long parts clipped unless asked for in full.
 
+mod fleet;
+mod images;
 mod shapes;
-mod timeline;
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
+pub use fleet::{RunBucket, RunTimeline, RunsParams, client_counts, run_timeline, status};
+pub use images::message_image;
 pub use shapes::*;
-pub use timeline::{RunBucket, RunTimeline, RunsParams, run_timeline};
 
 use crate::access::Limits;
 use crate::embed::Lazy;
@@ -638,63 +640,4 @@ pub async fn usage(
     let query = crate::spend::UsageQuery::parse(ask, view.limits.clone(), Utc::now())
         .map_err(ArchiveError::BadRequest)?;
     Ok(crate::spend::report(store, &query, prices).await?)
-}
-
-/// Sessions and messages per client among the sessions `filter` keeps.
-pub async fn client_counts(
-    store: &Store,
-    filter: Option<&str>,
-) -> Result<Vec<ClientCount>, StoreError> {
-    let mut per_client: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    for b in store
-        .scan(
-            TableKind::Sessions,
-            filter,
-            Some(&["client", "message_count"]),
-        )
-        .await?
-    {
-        let c = schema::Columns::new(&b);
-        let (client, count) = (c.str("client")?, c.u64("message_count")?);
-        for i in 0..b.num_rows() {
-            let e = per_client.entry(client.value(i).to_string()).or_default();
-            e.0 += 1;
-            e.1 += count.value(i);
-        }
-    }
-    Ok(per_client
-        .into_iter()
-        .map(|(client, (sessions, messages))| ClientCount {
-            client,
-            sessions,
-            messages,
-        })
-        .collect())
-}
-
-/// What the archive holds, within the caller's view.
-pub async fn status(store: &Store, view: &View) -> Result<ArchiveStatus, ArchiveError> {
-    let clients = client_counts(store, view.limits.to_sql().as_deref()).await?;
-    let hosts = store
-        .hosts()
-        .await?
-        .into_iter()
-        .filter(|h| {
-            view.limits
-                .host_prefix
-                .as_deref()
-                .is_none_or(|p| h.host.starts_with(p))
-        })
-        .map(|h| HostSync::new(h, |e| view.mask(e).into_owned()))
-        .collect();
-    Ok(ArchiveStatus {
-        store: store.location().display.clone(),
-        sessions: clients.iter().map(|c| c.sessions).sum(),
-        messages: clients.iter().map(|c| c.messages).sum(),
-        clients,
-        hosts,
-        embed_models: store.embed_models(),
-        stale_after_secs: None,
-        store_health: Vec::new(),
-    })
 }

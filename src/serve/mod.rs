@@ -140,6 +140,7 @@ pub(crate) fn router(state: Arc<AppState>) -> axum::Router {
         .route("/v1/usage", get(usage))
         .route("/v1/runs", get(pages::runs))
         .route("/v1/sessions/{id}/raw", get(pages::raw_file))
+        .route("/v1/messages/{id}/images/{n}", get(pages::message_image))
         .route("/v1/events", get(events::fleet))
         .route("/metrics", get(metrics))
         .route_layer(axum::middleware::from_fn(auth::require_read));

@@ -226,6 +226,18 @@ pub fn document() -> Value {
                 "summary": "Who the request acts as: the token's name, scope and limits, and whether the server asks for a token at all.",
                 "responses": responses(caller.clone(), &error, &[])
             }},
+            "/v1/messages/{id}/images/{n}": {"get": {
+                "operationId": "messageImage",
+                "summary": "The n-th image (from 0) a message holds inline, decoded from the raw record it was read from; only PNG, JPEG, GIF and WebP are served.",
+                "parameters": [path_id("Message"), {"name": "n", "in": "path", "required": true, "description": "Which of the message's images, from 0", "schema": {"type": "integer", "minimum": 0}}],
+                "responses": {
+                    "200": {"description": "the image", "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}, "image/jpeg": {"schema": {"type": "string", "format": "binary"}}, "image/gif": {"schema": {"type": "string", "format": "binary"}}, "image/webp": {"schema": {"type": "string", "format": "binary"}}}},
+                    "400": {"description": "The request is malformed.", "content": json_content(error.clone())},
+                    "401": {"description": "No token, or an unknown or revoked one.", "content": json_content(error.clone())},
+                    "403": {"description": "The token's scope or limits do not allow this.", "content": json_content(error.clone())},
+                    "404": {"description": "No such message or image, or one outside the token's limits.", "content": json_content(error.clone())}
+                }
+            }},
             "/v1/sessions/{id}/raw": {"get": {
                 "operationId": "rawSessionFile",
                 "summary": "One source file of a session, byte for byte as its client wrote it (secrets masked unless the server runs with --no-redact); the x-pond-source-files header says how many files the session has.",

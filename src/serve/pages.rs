@@ -1,5 +1,6 @@
 //! The routes behind the browser pages: signing in and out, who the caller
-//! is, the fleet's runs over time, and a session's source file to download. The pages themselves and
+//! is, the fleet's runs over time, a message's images, and a session's
+//! source file to download. The pages themselves and
 //! the cookie's rules are [`super::web`].
 
 use std::sync::Arc;
@@ -73,6 +74,39 @@ pub(super) async fn runs(
         }
         .await,
     )
+}
+
+/// `GET /v1/messages/{id}/images/{n}`: one image a message holds inline,
+/// as its bytes, for the session page's `<img>`.
+pub(super) async fn message_image(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(grant): Caller,
+    path: Result<axum::extract::Path<(String, usize)>, axum::extract::rejection::PathRejection>,
+) -> Response {
+    let view = match read_view(&state, &grant) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let (id, n) = match path {
+        Ok(axum::extract::Path(found)) => found,
+        Err(r) => return error(StatusCode::BAD_REQUEST, r.body_text()),
+    };
+    let found = async {
+        let store = state.shared.store.or_empty().await?;
+        archive::message_image(store, &view, &id, n).await
+    }
+    .await;
+    match found {
+        Ok(image) => (
+            [
+                (header::CONTENT_TYPE, image.media_type),
+                (header::CACHE_CONTROL, "private, max-age=3600".to_string()),
+            ],
+            image.bytes,
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 fn caller(state: &AppState, grant: &Grant, tokens_required: bool) -> web::Caller {

@@ -90,7 +90,11 @@ impl Server {
 
 pub struct Reply {
     pub status: u16,
+    /// The status line and headers.
+    pub head: String,
     pub body: String,
+    /// The body's bytes as sent (for binary answers; not de-chunked).
+    pub raw_body: Vec<u8>,
 }
 
 impl Reply {
@@ -188,13 +192,19 @@ fn read_reply(mut stream: TcpStream) -> Reply {
     let chunked = head
         .to_ascii_lowercase()
         .contains("transfer-encoding: chunked");
+    let raw_body = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or_else(Vec::new, |at| raw[at + 4..].to_vec());
     Reply {
         status,
+        head: head.to_string(),
         body: if chunked {
             dechunk(rest)
         } else {
             rest.to_string()
         },
+        raw_body,
     }
 }
 

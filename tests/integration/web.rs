@@ -110,6 +110,7 @@ fn rule49_the_pages_work_in_a_real_browser_and_stay_inert_and_within_the_token()
         "team_session": format!("claude-code:{TEAM_A}"),
         "hostile_session": format!("claude-code:{HOSTILE}"),
         "parent_session": PARENT,
+        "image_session": WITH_IMAGE,
         "sync_argv": sync_argv,
         "sync_env": sync_env,
         "axe": tools().join("node_modules/axe-core/axe.min.js"),
@@ -242,4 +243,72 @@ fn rule49_runs_over_time_count_each_run_once_within_the_tokens_hosts() {
         None,
     );
     assert_eq!(too_long.status, 400, "{}", too_long.body);
+}
+
+/// The real Claude Code session whose user pasted a screenshot.
+const WITH_IMAGE: &str = "claude-code:062a8bdd-4322-4ffa-bc38-3e8b8bfb5a56";
+
+/// A message's inline image is served back as the bytes its client stored
+/// (rule 49): decoded from the raw record, typed, and only within the token.
+#[test]
+fn rule49_a_messages_stored_image_is_served_within_the_token() {
+    let pond = Pond::new();
+    pond.sync_as("laptop", "claude-code", &fixtures("claude-code/entire"));
+    let reader = token(&pond, "reader", &["--scope", "read"]);
+    let other = token(
+        &pond,
+        "other",
+        &["--scope", "read", "--project-prefix", "/work/elsewhere"],
+    );
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let get =
+        |path: &str, token: &str| crate::serve::http(&server.addr, "GET", path, Some(token), None);
+    let page = get(
+        &format!("/v1/sessions/{WITH_IMAGE}?full=true&limit=200"),
+        &reader,
+    );
+    assert_eq!(page.status, 200, "{}", page.body);
+    let page: serde_json::Value = serde_json::from_str(&page.body).expect("json");
+    let with_image = page["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .find(|m| {
+            m["parts"].as_array().is_some_and(|parts| {
+                parts.iter().any(|p| {
+                    p["kind"] == "file"
+                        && p["text"].as_str().is_some_and(|t| t.starts_with("[image"))
+                })
+            })
+        })
+        .expect("a message names its image");
+    let id = with_image["id"].as_str().expect("id").replace('/', "%2F");
+
+    let image = get(&format!("/v1/messages/{id}/images/0"), &reader);
+    assert_eq!(image.status, 200, "{}", image.body);
+    assert!(
+        image
+            .head
+            .to_ascii_lowercase()
+            .contains("content-type: image/png"),
+        "{}",
+        image.head
+    );
+    assert!(
+        image.raw_body.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "not a PNG"
+    );
+    assert_eq!(
+        get(&format!("/v1/messages/{id}/images/1"), &reader).status,
+        404
+    );
+    assert_eq!(
+        get(&format!("/v1/messages/{id}/images/x"), &reader).status,
+        400
+    );
+    assert_eq!(
+        get(&format!("/v1/messages/{id}/images/0"), &other).status,
+        404,
+        "a token that cannot see the session cannot see its images"
+    );
 }

@@ -222,6 +222,22 @@ def fleet(browser):
     context.close()
 
 
+def stored_image(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    sign_in(page, CFG["reader"], "/session/" + CFG["image_session"])
+    open_session(page)
+    page.wait_for_selector("img.stored-image", timeout=WAIT)
+    # Images load lazily: bring the first into view, as a reader scrolling would.
+    page.locator("img.stored-image").first.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('img.stored-image')].some(i => i.complete && i.naturalWidth > 0)",
+        timeout=WAIT,
+    )
+    check(True, "a screenshot the user pasted is shown in the transcript")
+    context.close()
+
+
 def spend(browser):
     context = browser.new_context()
     page = context.new_page()
@@ -313,6 +329,7 @@ def main():
                 search_and_session,
                 filters,
                 fleet,
+                stored_image,
                 spend,
                 limited_token,
                 cookie_needs_csrf_header,

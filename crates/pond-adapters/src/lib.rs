@@ -11,6 +11,7 @@
 pub mod adapters;
 pub mod digest;
 pub mod fuzzing;
+pub mod images;
 pub mod model;
 pub mod paths;
 pub mod records;

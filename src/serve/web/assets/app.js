@@ -591,9 +591,28 @@
       h("header", {}, h("strong", { text: m.role }), h("span", { text: when(m.timestamp) }), m.model ? h("span", { text: m.model }) : null, link),
     );
     const body = h("div", { class: "body" });
-    for (const part of m.parts) body.append(partView(part));
+    let images = 0;
+    for (const part of m.parts) body.append(isImage(part) ? imageView(m.id, images++, part.text) : partView(part));
     article.append(body);
     return article;
+  }
+
+  // An image the message holds inline (its part names it, e.g. "[image:
+  // image/png]"): fetched from this server, which decodes it from the raw
+  // record; a name in place of the picture when the record has none.
+  function isImage(part) {
+    return part.kind === "file" && /^\[image\b/.test(part.text || "");
+  }
+
+  function imageView(messageId, index, name) {
+    const src = "/v1/messages/" + encodeURIComponent(messageId) + "/images/" + index;
+    const img = h("img", { class: "stored-image", src, alt: name, loading: "lazy", decoding: "async" });
+    const figure = h("figure", { class: "image" }, img);
+    img.addEventListener("error", () => {
+      clear(figure);
+      figure.append(h("span", { class: "badge", text: name }));
+    });
+    return figure;
   }
 
   function partView(part) {
@@ -880,7 +899,7 @@
         if (!bh) continue;
         y -= bh;
         const rect = svg("rect", { x: left + i * bar + 1, y, width: Math.max(1, bar - 2), height: bh, fill: colour, "data-outcome": outcome });
-        rect.append(svg("title", {}, d.start.slice(0, 10) + " · " + fmt(d[outcome]) + " " + outcome + " · " + fmt(d.hosts) + " hosts ran"));
+        rect.append(svg("title", {}, d.start.slice(0, 10) + " · " + fmt(d[outcome]) + " " + outcome + " · " + fmt(d.hosts) + (d.hosts === 1 ? " host ran" : " hosts ran")));
         chart.append(rect);
       }
       if (i % Math.ceil(days.length / 7) === 0) chart.append(svg("text", { x: left + i * bar, y: height + 20 }, d.start.slice(5, 10)));
@@ -892,7 +911,7 @@
       legend.append(item);
     }
     const latest = days[days.length - 1];
-    legend.append(h("span", { class: "note", text: "today: " + fmt(latest.hosts) + " hosts ran" }));
+    legend.append(h("span", { class: "note", text: "today: " + fmt(latest.hosts) + (latest.hosts === 1 ? " host ran" : " hosts ran") }));
     return h("div", {}, chart, legend);
   }
 

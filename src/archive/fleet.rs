@@ -1,16 +1,17 @@
-//! The fleet's runs over time, within a token's host limit: per hour or day,
-//! how many runs ended ok, partial, failed or skipped and how many hosts ran.
-//! A fleet that is thinning out or failing shows here before any one host
-//! looks stale on its own.
+//! What the archive holds and how the fleet that fills it is doing, within
+//! a token's limits: sessions and messages per client, each host's last
+//! sync, and the runs over time (per hour or day, by outcome, with the
+//! hosts that ran), so a fleet that is thinning out or failing shows before
+//! any one host looks stale on its own.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{ArchiveError, View, within};
-use crate::store::{Store, starts_with_sql};
+use super::{ArchiveError, ArchiveStatus, ClientCount, HostSync, View, within};
+use crate::store::{Store, StoreError, TableKind, schema, starts_with_sql};
 
 /// Which runs `GET /v1/runs` counts, and into what buckets.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
@@ -100,5 +101,64 @@ pub async fn run_timeline(
     Ok(RunTimeline {
         bucket: bucket.into(),
         buckets,
+    })
+}
+
+/// Sessions and messages per client among the sessions `filter` keeps.
+pub async fn client_counts(
+    store: &Store,
+    filter: Option<&str>,
+) -> Result<Vec<ClientCount>, StoreError> {
+    let mut per_client: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for b in store
+        .scan(
+            TableKind::Sessions,
+            filter,
+            Some(&["client", "message_count"]),
+        )
+        .await?
+    {
+        let c = schema::Columns::new(&b);
+        let (client, count) = (c.str("client")?, c.u64("message_count")?);
+        for i in 0..b.num_rows() {
+            let e = per_client.entry(client.value(i).to_string()).or_default();
+            e.0 += 1;
+            e.1 += count.value(i);
+        }
+    }
+    Ok(per_client
+        .into_iter()
+        .map(|(client, (sessions, messages))| ClientCount {
+            client,
+            sessions,
+            messages,
+        })
+        .collect())
+}
+
+/// What the archive holds, within the caller's view.
+pub async fn status(store: &Store, view: &View) -> Result<ArchiveStatus, ArchiveError> {
+    let clients = client_counts(store, view.limits.to_sql().as_deref()).await?;
+    let hosts = store
+        .hosts()
+        .await?
+        .into_iter()
+        .filter(|h| {
+            view.limits
+                .host_prefix
+                .as_deref()
+                .is_none_or(|p| h.host.starts_with(p))
+        })
+        .map(|h| HostSync::new(h, |e| view.mask(e).into_owned()))
+        .collect();
+    Ok(ArchiveStatus {
+        store: store.location().display.clone(),
+        sessions: clients.iter().map(|c| c.sessions).sum(),
+        messages: clients.iter().map(|c| c.messages).sum(),
+        clients,
+        hosts,
+        embed_models: store.embed_models(),
+        stale_after_secs: None,
+        store_health: Vec::new(),
     })
 }

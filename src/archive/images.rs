@@ -1,0 +1,63 @@
+//! A message's stored images, for the session page. The message rows keep
+//! only an image's name; its bytes are in the raw record the message was
+//! read from (which losslessness keeps anyway), so they are decoded from
+//! there on demand rather than copied into every message row.
+
+use pond_adapters::images::{Image, images_in_record};
+
+use super::{ArchiveError, View, message_key, session_by_key};
+use crate::store::{Store, TableKind, schema, sql_str};
+
+/// The `index`-th inline image (0-based) of message `id`, if the caller's
+/// view may see its session.
+pub async fn message_image(
+    store: &Store,
+    view: &View,
+    id: &str,
+    index: usize,
+) -> Result<Image, ArchiveError> {
+    let not_found = || ArchiveError::NotFound(format!("no image {index} in message `{id}`"));
+    let Some((message_id, session_id)) = message_key(store, id).await? else {
+        return Err(not_found());
+    };
+    if session_by_key(store, view, &session_id).await?.is_none() {
+        return Err(not_found());
+    }
+    // A message's `seq` is the offset of the record it came from.
+    let mut offset = None;
+    for b in store
+        .scan(
+            TableKind::Messages,
+            Some(&format!("id = {}", sql_str(&message_id))),
+            Some(&["seq"]),
+        )
+        .await?
+    {
+        offset = offset.or_else(|| {
+            schema::Columns::new(&b)
+                .u64("seq")
+                .ok()?
+                .iter()
+                .flatten()
+                .next()
+        });
+    }
+    let Some(offset) = offset else {
+        return Err(not_found());
+    };
+    let filter = format!(
+        "session_id = {} AND offset = {offset}",
+        sql_str(&session_id)
+    );
+    // The newest generation of the record, should the file have been rewritten.
+    let record = store
+        .raw_records(&filter)
+        .await?
+        .into_iter()
+        .max_by_key(|r| r.generation)
+        .ok_or_else(not_found)?;
+    images_in_record(&record.bytes)
+        .into_iter()
+        .nth(index)
+        .ok_or_else(not_found)
+}
