@@ -168,7 +168,7 @@ pub(crate) fn router(state: Arc<AppState>) -> axum::Router {
         .route("/spend", get(web::shell))
         .route("/signin", get(web::shell))
         .route("/session/{*id}", get(web::shell))
-        .route("/assets/app.js", get(web::script))
+        .route("/assets/{name}", get(web::script))
         .route("/assets/app.css", get(web::style))
         .route("/favicon.ico", get(web::icon))
         .route("/web/signin", post(pages::sign_in))

@@ -300,8 +300,17 @@ pub fn document() -> Value {
         }
         document["paths"][path] = json!({"get": operation});
     }
+    document["paths"]["/assets/{name}"] = json!({"get": {
+        "operationId": "assetscript",
+        "summary": "One of the pages' script modules (app.js, the entry, and the modules it imports), compiled into the binary.",
+        "security": [],
+        "parameters": [{"name": "name", "in": "path", "required": true, "description": "The module's file name", "schema": {"type": "string"}}],
+        "responses": {
+            "200": {"description": "script", "content": {"text/javascript": {"schema": {"type": "string"}}}},
+            "404": {"description": "No such module.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+        }
+    }});
     for (path, content_type, what) in [
-        ("/assets/app.js", "text/javascript", "script"),
         ("/assets/app.css", "text/css", "style sheet"),
         ("/favicon.ico", "image/svg+xml", "icon"),
     ] {

@@ -23,7 +23,17 @@ pub const COOKIE: &str = "pond_token";
 pub const CSRF_HEADER: &str = "x-pond-csrf";
 
 const SHELL: &str = include_str!("assets/index.html");
-const SCRIPT: &str = include_str!("assets/app.js");
+/// The pages' script, as ES modules the browser loads by name (no bundler:
+/// each file is what is served); `app.js` is the entry.
+const SCRIPTS: [(&str, &str); 7] = [
+    ("app.js", include_str!("assets/app.js")),
+    ("core.js", include_str!("assets/core.js")),
+    ("search.js", include_str!("assets/search.js")),
+    ("session.js", include_str!("assets/session.js")),
+    ("markdown.js", include_str!("assets/markdown.js")),
+    ("fleet.js", include_str!("assets/fleet.js")),
+    ("spend.js", include_str!("assets/spend.js")),
+];
 const STYLE: &str = include_str!("assets/app.css");
 const ICON: &str = include_str!("assets/icon.svg");
 
@@ -39,8 +49,12 @@ pub async fn shell() -> Response {
     asset("text/html; charset=utf-8", SHELL, "no-cache")
 }
 
-pub async fn script() -> Response {
-    asset("text/javascript; charset=utf-8", SCRIPT, "no-cache")
+/// `GET /assets/{name}.js`: one of the pages' modules, or 404.
+pub async fn script(axum::extract::Path(name): axum::extract::Path<String>) -> Response {
+    match SCRIPTS.iter().find(|(file, _)| *file == name) {
+        Some((_, body)) => asset("text/javascript; charset=utf-8", body, "no-cache"),
+        None => super::error(StatusCode::NOT_FOUND, format!("no asset `{name}`")),
+    }
 }
 
 pub async fn style() -> Response {
