@@ -76,28 +76,6 @@ fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
     v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
-fn dir_bytes(dir: &Path) -> u64 {
-    walk(dir)
-        .iter()
-        .map(|p| p.metadata().map(|m| m.len()).unwrap_or(0))
-        .sum()
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
 /// `pond maintain` with a retention of a second, as a fleet's upkeep
 /// would run it (a day's retention, compressed).
 fn maintain(work: &Path) {
@@ -155,7 +133,7 @@ fn main() {
             maintain(work);
         }
     }
-    let unmaintained_bytes = dir_bytes(&work.join("store/raw_records.lance/data"));
+    let unmaintained_bytes = pond::store::dir_size(&work.join("store/raw_records.lance/data"));
     // What the store keeps once upkeep has compacted the table and the
     // retention has passed.
     std::thread::sleep(std::time::Duration::from_secs(2));
@@ -179,7 +157,7 @@ fn main() {
 
     let final_size = std::fs::metadata(&file).expect("stat").len();
     let raw_dir = work.join("store/raw_records.lance/data");
-    let raw_bytes = dir_bytes(&raw_dir);
+    let raw_bytes = pond::store::dir_size(&raw_dir);
     println!("whole-document rewrites: {rewrites}, each adding a {message_bytes}-byte message");
     println!(
         "final document: {final_size} bytes; {patched} of {rewrites} rewrites stored as patches"

@@ -19,16 +19,6 @@ fn corpus() -> PathBuf {
         })
 }
 
-fn dir_bytes(dir: &Path) -> u64 {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter_map(|e| e.metadata().ok())
-        .filter(|m| m.is_file())
-        .map(|m| m.len())
-        .sum()
-}
-
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -92,7 +82,7 @@ fn main() {
         host_limit: None,
     };
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let raw_bytes = dir_bytes(&corpus);
+    let raw_bytes = pond::store::dir_size(&corpus);
 
     let (first_secs, first) = runtime.block_on(sync_once(&location, &opts));
     let mut resync = Vec::new();
@@ -102,7 +92,7 @@ fn main() {
         resync.push(secs);
     }
     resync.sort_by(f64::total_cmp);
-    let store_bytes = dir_bytes(&work.path().join("store"));
+    let store_bytes = pond::store::dir_size(&work.path().join("store"));
 
     println!(
         "ingest bench: corpus {} ({} files, {:.1} MB)",

@@ -129,16 +129,6 @@ fn time_processes(runs: usize, make: &dyn Fn(&str) -> Command) -> (f64, f64) {
     (percentile(&times, 0.5), percentile(&times, 0.95))
 }
 
-fn dir_bytes(dir: &Path) -> u64 {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter_map(|e| e.metadata().ok())
-        .filter(|m| m.is_file())
-        .map(|m| m.len())
-        .sum()
-}
-
 fn main() {
     let dir = bench_dir();
     let target = env_usize("POND_BENCH_MESSAGES", 1_000_000);
@@ -162,7 +152,7 @@ fn main() {
             started.elapsed().as_secs_f64()
         );
     }
-    let raw = dir_bytes(&corpus);
+    let raw = pond::store::dir_size(&corpus);
 
     if !store.exists() {
         let started = Instant::now();
@@ -204,7 +194,7 @@ fn main() {
             println!("index maintenance failed: {e}");
         }
     }
-    let stored = dir_bytes(&store);
+    let stored = pond::store::dir_size(&store);
     println!(
         "store: {:.2} GB for {:.2} GB raw ({:.2}×)",
         stored as f64 / 1e9,

@@ -24,16 +24,6 @@ use pond::store::{TableKind, schema, usage};
 use pond::usage::{Tokens, Usage};
 use probe_store::{BenchStore, open_bench_store};
 
-fn dir_bytes(dir: &std::path::Path) -> u64 {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter_map(|e| e.metadata().ok())
-        .filter(|m| m.is_file())
-        .map(|m| m.len())
-        .sum()
-}
-
 const MODELS: [&str; 4] = [
     "claude-opus-4-5-20251101",
     "claude-sonnet-4-5-20250929",
@@ -131,7 +121,7 @@ fn main() {
     println!(
         "store: {calls} calls (a store of {messages} messages at {} messages a call), {sessions} sessions; usage table {:.1} MB",
         messages / calls.max(1),
-        dir_bytes(&dir.join(format!("{}.lance", usage::USAGE))) as f64 / 1e6
+        pond::store::dir_size(&dir.join(format!("{}.lance", usage::USAGE))) as f64 / 1e6
     );
     println!("| `pond usage` (one-shot process) | p50 ms | p95 ms |\n|---|---:|---:|");
     for by in ["day,model", "project", "host,client,model", "week"] {

@@ -16,19 +16,13 @@ use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 
-use super::{AppState, Caller, read_view};
+use super::{AppState, Reader};
 use crate::store::TableKind;
 
 /// How often an open stream looks at the store: a manifest read per table.
 const LOOK_EVERY: Duration = Duration::from_secs(2);
 
-pub(super) async fn fleet(
-    State(state): State<Arc<AppState>>,
-    axum::Extension(grant): Caller,
-) -> Response {
-    if let Err(e) = read_view(&state, &grant) {
-        return e.into_response();
-    }
+pub(super) async fn fleet(State(state): State<Arc<AppState>>, _reader: Reader) -> Response {
     let stopping = state.stopping.clone();
     let looks = futures::stream::unfold(
         (state, stopping, None, false),

@@ -219,11 +219,7 @@ fn behind_guard(
 
 /// The fleet's state in the Prometheus text format, computed from the
 /// store on each scrape ([`crate::fleet_metrics`]).
-async fn metrics(State(state): State<Arc<AppState>>, axum::Extension(grant): Caller) -> Response {
-    let view = match read_view(&state, &grant) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
+async fn metrics(State(state): State<Arc<AppState>>, Reader(view): Reader) -> Response {
     let options = crate::fleet_metrics::MetricsOptions {
         stale_after: state.stale_after,
         limits: view.limits,
@@ -400,6 +396,29 @@ fn read_view(state: &AppState, grant: &Grant) -> Result<View, ArchiveError> {
 
 type Caller = axum::Extension<Grant>;
 
+/// A read route's caller, as the view its token gives. Taken before any
+/// other argument, so a token without the read scope is refused before the
+/// route parses its query or body.
+struct Reader(View);
+
+impl FromRequestParts<Arc<AppState>> for Reader {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Response> {
+        let Some(grant) = parts.extensions.get::<Grant>() else {
+            // Only routes behind the token check use this; that check puts
+            // the grant there.
+            return Err(error(StatusCode::INTERNAL_SERVER_ERROR, "no caller"));
+        };
+        read_view(state, grant)
+            .map(Reader)
+            .map_err(IntoResponse::into_response)
+    }
+}
+
 /// A JSON body; a malformed one (bad JSON, wrong fields, no content type) is
 /// the API's own 400, not axum's plain-text 415/422.
 pub(crate) struct JsonBody<T>(pub T);
@@ -480,13 +499,9 @@ async fn openapi_document() -> Json<serde_json::Value> {
 
 async fn search(
     State(state): State<Arc<AppState>>,
-    axum::Extension(grant): Caller,
+    Reader(view): Reader,
     JsonBody(params): JsonBody<archive::SearchParams>,
 ) -> Response {
-    let view = match read_view(&state, &grant) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
     respond(
         async {
             let store = state.shared.store.or_empty().await?;
@@ -498,13 +513,9 @@ async fn search(
 
 async fn list_sessions(
     State(state): State<Arc<AppState>>,
-    axum::Extension(grant): Caller,
+    Reader(view): Reader,
     QueryParams(params): QueryParams<archive::ListSessionsParams>,
 ) -> Response {
-    let view = match read_view(&state, &grant) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
     respond(
         async {
             let store = state.shared.store.or_empty().await?;
@@ -516,13 +527,9 @@ async fn list_sessions(
 
 async fn usage(
     State(state): State<Arc<AppState>>,
-    axum::Extension(grant): Caller,
+    Reader(view): Reader,
     QueryParams(params): QueryParams<archive::UsageParams>,
 ) -> Response {
-    let view = match read_view(&state, &grant) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
     respond(
         async {
             let store = state.shared.store.or_empty().await?;
@@ -548,14 +555,10 @@ pub struct SessionPageQuery {
 
 async fn get_session(
     State(state): State<Arc<AppState>>,
-    axum::Extension(grant): Caller,
+    Reader(view): Reader,
     PathId(id): PathId,
     QueryParams(q): QueryParams<SessionPageQuery>,
 ) -> Response {
-    let view = match read_view(&state, &grant) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
     let params = GetSessionParams {
         id,
         offset: q.offset,
@@ -582,14 +585,10 @@ pub struct MessageQuery {
 
 async fn get_message(
     State(state): State<Arc<AppState>>,
-    axum::Extension(grant): Caller,
+    Reader(view): Reader,
     PathId(id): PathId,
     QueryParams(q): QueryParams<MessageQuery>,
 ) -> Response {
-    let view = match read_view(&state, &grant) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
     let params = GetMessageParams {
         id,
         neighbours: q.neighbours,
@@ -603,11 +602,7 @@ async fn get_message(
     )
 }
 
-async fn status(State(state): State<Arc<AppState>>, axum::Extension(grant): Caller) -> Response {
-    let view = match read_view(&state, &grant) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
+async fn status(State(state): State<Arc<AppState>>, Reader(view): Reader) -> Response {
     respond(
         async {
             let store = state.shared.store.or_empty().await?;

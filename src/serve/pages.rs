@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{AppState, Caller, JsonBody, PathId, QueryParams, error, read_view, respond, web};
+use super::{AppState, Caller, JsonBody, PathId, QueryParams, Reader, error, respond, web};
 use crate::access::{self, Grant, Scope};
 use crate::archive;
 
@@ -60,13 +60,9 @@ pub(super) async fn me(
 /// host limit (the fleet page's chart).
 pub(super) async fn runs(
     State(state): State<Arc<AppState>>,
-    axum::Extension(grant): Caller,
+    Reader(view): Reader,
     QueryParams(params): QueryParams<archive::RunsParams>,
 ) -> Response {
-    let view = match read_view(&state, &grant) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
     respond(
         async {
             let store = state.shared.store.or_empty().await?;
@@ -80,13 +76,9 @@ pub(super) async fn runs(
 /// as its bytes, for the session page's `<img>`.
 pub(super) async fn message_image(
     State(state): State<Arc<AppState>>,
-    axum::Extension(grant): Caller,
+    Reader(view): Reader,
     path: Result<axum::extract::Path<(String, usize)>, axum::extract::rejection::PathRejection>,
 ) -> Response {
-    let view = match read_view(&state, &grant) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
     let (id, n) = match path {
         Ok(axum::extract::Path(found)) => found,
         Err(r) => return error(StatusCode::BAD_REQUEST, r.body_text()),
@@ -134,14 +126,10 @@ pub struct RawQuery {
 /// client wrote it (masked unless the server runs with `--no-redact`).
 pub(super) async fn raw_file(
     State(state): State<Arc<AppState>>,
-    axum::Extension(grant): Caller,
+    Reader(view): Reader,
     PathId(id): PathId,
     QueryParams(q): QueryParams<RawQuery>,
 ) -> Response {
-    let view = match read_view(&state, &grant) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
     let files = async {
         let store = state.shared.store.or_empty().await?;
         source_files(store, &view, &id).await

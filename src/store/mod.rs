@@ -534,7 +534,8 @@ impl Store {
     }
 }
 
-fn dir_size(dir: &std::path::Path) -> u64 {
+/// Bytes of the files below `dir` (a local store, or part of one).
+pub fn dir_size(dir: &std::path::Path) -> u64 {
     walkdir::WalkDir::new(dir)
         .into_iter()
         .filter_map(Result::ok)
