@@ -41,6 +41,42 @@ export function svg(tag, attrs, ...children) {
   return el;
 }
 
+// Vertical bars, one per column, each a stack of segments from the bottom
+// ({value, colour, title, attrs}), scaled to `max`; every few columns
+// labelled underneath. The day charts of the fleet and spend pages.
+export function stackedBars({ id, label, height, max, top, bottom, ticks, columns }) {
+  const width = 760;
+  const left = 50;
+  const bar = (width - left - 10) / columns.length;
+  const chart = svg("svg", { class: "chart", id, viewBox: "0 0 " + width + " " + (height + 30), role: "img", "aria-label": label });
+  chart.append(svg("text", { x: 4, y: 14 }, top), svg("text", { x: 4, y: height }, bottom));
+  const step = Math.ceil(columns.length / ticks);
+  columns.forEach((column, i) => {
+    let y = height;
+    for (const segment of column.segments) {
+      const bh = (height - 10) * (segment.value / max);
+      if (!bh) continue;
+      y -= bh;
+      const rect = svg("rect", Object.assign({ x: left + i * bar + 1, y, width: Math.max(1, bar - 2), height: bh, fill: segment.colour }, segment.attrs || {}));
+      rect.append(svg("title", {}, segment.title));
+      chart.append(rect);
+    }
+    if (i % step === 0) chart.append(svg("text", { x: left + i * bar, y: height + 20 }, column.label));
+  });
+  return chart;
+}
+
+// A chart's key: a swatch and a name per [name, colour].
+export function legend(entries) {
+  const key = h("div", { class: "legend" });
+  for (const [name, colour] of entries) {
+    const item = h("span", { text: name });
+    item.style.setProperty("--swatch", colour);
+    key.append(item);
+  }
+  return key;
+}
+
 export function clear(el) {
   while (el.firstChild) el.firstChild.remove();
   return el;

@@ -1,7 +1,7 @@
 // The fleet page: every host's last sync and staleness, runs over time,
 // sessions per client and the store's health, live over server-sent events.
 
-import { ago, api, append, clear, fmt, h, main, markPainted, showError, state, svg, when } from "./core.js";
+import { ago, api, append, clear, fmt, h, legend, main, markPainted, showError, stackedBars, state, svg, when } from "./core.js";
 
 // ---- the fleet ---------------------------------------------------------
 
@@ -115,38 +115,32 @@ function paintFleet(body, status, runs) {
 // Runs per day, stacked by outcome, with the number of hosts that ran.
 function runsChart(runs) {
   const days = runs.buckets;
-  if (!days.some((d) => d.ok + d.partial + d.failed + d.skipped)) {
-    return h("p", { class: "note", id: "no-runs", text: "No runs in this period." });
-  }
   const total = (d) => d.ok + d.partial + d.failed + d.skipped;
+  if (!days.some(total)) return h("p", { class: "note", id: "no-runs", text: "No runs in this period." });
   const max = Math.max(1, ...days.map(total));
-  const width = 760;
-  const height = 160;
-  const left = 50;
-  const bar = (width - left - 10) / days.length;
-  const chart = svg("svg", { class: "chart", id: "runs-chart", viewBox: "0 0 " + width + " " + (height + 30), role: "img", "aria-label": "Runs per day by outcome" });
-  chart.append(svg("text", { x: 4, y: 14 }, fmt(max)), svg("text", { x: 4, y: height }, "0"));
-  days.forEach((d, i) => {
-    let y = height;
-    for (const [outcome, colour] of OUTCOMES) {
-      const bh = (height - 10) * (d[outcome] / max);
-      if (!bh) continue;
-      y -= bh;
-      const rect = svg("rect", { x: left + i * bar + 1, y, width: Math.max(1, bar - 2), height: bh, fill: colour, "data-outcome": outcome });
-      rect.append(svg("title", {}, d.start.slice(0, 10) + " · " + fmt(d[outcome]) + " " + outcome + " · " + fmt(d.hosts) + (d.hosts === 1 ? " host ran" : " hosts ran")));
-      chart.append(rect);
-    }
-    if (i % Math.ceil(days.length / 7) === 0) chart.append(svg("text", { x: left + i * bar, y: height + 20 }, d.start.slice(5, 10)));
+  const hostsRan = (n) => fmt(n) + (n === 1 ? " host ran" : " hosts ran");
+  const chart = stackedBars({
+    id: "runs-chart",
+    label: "Runs per day by outcome",
+    height: 160,
+    max,
+    top: fmt(max),
+    bottom: "0",
+    ticks: 7,
+    columns: days.map((d) => ({
+      label: d.start.slice(5, 10),
+      segments: OUTCOMES.map(([outcome, colour]) => ({
+        value: d[outcome],
+        colour,
+        title: d.start.slice(0, 10) + " · " + fmt(d[outcome]) + " " + outcome + " · " + hostsRan(d.hosts),
+        attrs: { "data-outcome": outcome },
+      })),
+    })),
   });
-  const legend = h("div", { class: "legend" });
-  for (const [outcome, colour] of OUTCOMES) {
-    const item = h("span", { text: outcome });
-    item.style.setProperty("--swatch", colour);
-    legend.append(item);
-  }
+  const key = legend(OUTCOMES);
   const latest = days[days.length - 1];
-  legend.append(h("span", { class: "note", text: "today: " + fmt(latest.hosts) + (latest.hosts === 1 ? " host ran" : " hosts ran") }));
-  return h("div", {}, chart, legend);
+  key.append(h("span", { class: "note", text: "today: " + hostsRan(latest.hosts) }));
+  return h("div", {}, chart, key);
 }
 
 export function card(label, value) {

@@ -1,6 +1,6 @@
 // The spend page: tokens and cost by day, model, host and project.
 
-import { api, append, clear, fmt, h, main, showError, svg, usd } from "./core.js";
+import { api, append, clear, fmt, h, legend, main, showError, stackedBars, usd } from "./core.js";
 import { card } from "./fleet.js";
 
 // ---- spend -------------------------------------------------------------
@@ -69,34 +69,27 @@ function dayChart(rows) {
   const totals = new Map(days.map((d) => [d, 0]));
   for (const r of rows) totals.set(r.day, totals.get(r.day) + (r.cost_usd || 0));
   const max = Math.max(0.01, ...totals.values());
-  const width = 760;
-  const height = 240;
-  const left = 50;
-  const bar = (width - left - 10) / days.length;
-  const chart = svg("svg", { class: "chart", id: "day-chart", viewBox: "0 0 " + width + " " + (height + 30), role: "img", "aria-label": "Cost per day by model" });
-  chart.append(svg("text", { x: 4, y: 14 }, usd(max)), svg("text", { x: 4, y: height }, "$0"));
-  const base = new Map(days.map((d) => [d, 0]));
-  for (const r of rows) {
-    const i = days.indexOf(r.day);
-    const value = r.cost_usd || 0;
-    const y0 = base.get(r.day);
-    const bh = (height - 10) * (value / max);
-    base.set(r.day, y0 + bh);
-    const rect = svg("rect", { x: left + i * bar + 1, y: height - y0 - bh, width: Math.max(1, bar - 2), height: bh, fill: PALETTE[models.indexOf(r.model) % PALETTE.length] });
-    rect.append(svg("title", {}, r.day + " · " + r.model + " · " + usd(r.cost_usd)));
-    chart.append(rect);
-  }
-  const step = Math.ceil(days.length / 8);
-  days.forEach((d, i) => {
-    if (i % step === 0) chart.append(svg("text", { x: left + i * bar, y: height + 20 }, d.slice(5)));
+  const chart = stackedBars({
+    id: "day-chart",
+    label: "Cost per day by model",
+    height: 240,
+    max,
+    top: usd(max),
+    bottom: "$0",
+    ticks: 8,
+    columns: days.map((d) => ({
+      label: d.slice(5),
+      segments: rows
+        .filter((r) => r.day === d)
+        .map((r) => ({
+          value: r.cost_usd || 0,
+          colour: PALETTE[models.indexOf(r.model) % PALETTE.length],
+          title: r.day + " · " + r.model + " · " + usd(r.cost_usd),
+        })),
+    })),
   });
-  const legend = h("div", { class: "legend" });
-  models.forEach((m, i) => {
-    const item = h("span", { text: m });
-    item.style.setProperty("--swatch", PALETTE[i % PALETTE.length]);
-    legend.append(item);
-  });
-  return h("div", {}, chart, legend);
+  const key = legend(models.map((m, i) => [m, PALETTE[i % PALETTE.length]]));
+  return h("div", {}, chart, key);
 }
 
 function usageTable(title, key, rows) {
