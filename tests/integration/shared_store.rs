@@ -224,3 +224,61 @@ fn rule14_store_settings_from_the_config_file_alone_never_leak_secrets() {
     let record = pond.last_sync_text();
     assert!(!record.contains("SECRET-VALUE"));
 }
+
+/// Rule 11 once upkeep has indexed `id`: two writers that both read the
+/// table before either inserted a new key must not both insert it. Lance
+/// 14's merge takes its indexed path once `id` has a B-tree, and that path
+/// records no inserted keys, so its conflict check let both commits land.
+#[test]
+fn rule11_two_writers_inserting_one_new_key_store_it_once_when_id_is_indexed() {
+    let pond = Pond::new();
+    pond.sync("claude-code", &fixtures("claude-code"));
+    let (rt, first) = open_store(&pond.store_url, Vec::new());
+    for kind in [TableKind::Messages, TableKind::Search, TableKind::Raw] {
+        rt.block_on(first.ensure_key_indexes(kind)).unwrap();
+    }
+    let location = pond::store::StoreLocation::parse(&pond.store_url).unwrap();
+    // Opened now, so it reads the same versions as `first` until it writes.
+    let second = rt
+        .block_on(pond::store::Store::open(
+            &location,
+            pond::store::OpenMode::Existing,
+        ))
+        .unwrap();
+
+    for kind in [TableKind::Messages, TableKind::Search, TableKind::Raw] {
+        let stored = rt.block_on(first.scan(kind, None, None)).unwrap();
+        let row = stored
+            .iter()
+            .find(|b| b.num_rows() > 0)
+            .unwrap()
+            .slice(0, 2);
+        let new_key = format!("race-{}", kind.name());
+        let batch = with_ids(&row, &[&format!("{new_key}-a"), &format!("{new_key}-b")]);
+        assert_eq!(
+            rt.block_on(first.insert_absent(kind, batch.clone()))
+                .unwrap(),
+            2
+        );
+        let second_inserted = rt.block_on(second.insert_absent(kind, batch)).unwrap();
+
+        let (rt3, fresh) = open_store(&pond.store_url, Vec::new());
+        let ids = column(&rt3, &fresh, kind, "id");
+        let copies = ids.iter().filter(|id| id.starts_with(&new_key)).count();
+        assert_eq!(
+            (second_inserted, copies),
+            (0, 2),
+            "{}: the second writer inserted keys the first had stored",
+            kind.name()
+        );
+    }
+}
+
+/// `batch` with its `id` column replaced by `ids`.
+fn with_ids(batch: &arrow_array::RecordBatch, ids: &[&str]) -> arrow_array::RecordBatch {
+    let schema = batch.schema();
+    let at = schema.index_of("id").unwrap();
+    let mut columns = batch.columns().to_vec();
+    columns[at] = std::sync::Arc::new(arrow_array::StringArray::from(ids.to_vec()));
+    arrow_array::RecordBatch::try_new(schema, columns).unwrap()
+}
