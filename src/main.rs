@@ -1,5 +1,9 @@
 //! The `pond` binary: parse arguments, run the command, map errors to an exit code.
 
+// The dispatch future nests every command's futures, Lance's commit among
+// them; its layout needs more than the default 128 levels.
+#![recursion_limit = "256"]
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -9,6 +9,7 @@ pub mod documents;
 pub mod erasures;
 pub mod fleet;
 mod init;
+mod keyed_insert;
 pub mod lazy;
 pub mod lease;
 mod location;

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 
 use arrow_array::{RecordBatch, RecordBatchIterator};
 
+use super::keyed_insert::KEYED_INSERT_MAX_ROWS;
 use super::{Store, StoreError, TableKind, lance_error, retry};
 
 impl Store {
@@ -19,6 +20,14 @@ impl Store {
         kind: TableKind,
         batch: RecordBatch,
     ) -> Result<u64, StoreError> {
+        if batch.num_rows() == 0 {
+            return Ok(0);
+        }
+        // Rule 11: Lance's indexed merge records no inserted keys, so a sync's
+        // batches look their keys up and commit them themselves.
+        if batch.num_rows() <= KEYED_INSERT_MAX_ROWS {
+            return self.insert_absent_by_lookup(kind, batch).await;
+        }
         self.merge(kind, batch, None)
             .await
             .map(|(inserted, _)| inserted)
@@ -159,12 +168,13 @@ impl Store {
                 let mut merge = table.merge_insert(&["id"]);
                 if let Some(condition) = update {
                     merge.when_matched_update_all(condition);
-                    // Lance 14's indexed join rejects an update ("primary
-                    // key ... must not be nullable") once `id` has a
-                    // B-tree; updates go to the small tables (sessions,
-                    // hosts) or to few rows, so they join by scan.
-                    merge.use_index(false);
                 }
+                // Lance 14's indexed join records no inserted keys, so two
+                // writers inserting one new key would both commit it (rule
+                // 11), and it rejects an update ("primary key ... must not
+                // be nullable") once `id` has a B-tree: every merge joins by
+                // scan, reading the `id` column, and records its keys.
+                merge.use_index(false);
                 merge.when_not_matched_insert_all();
                 merge.execute(Box::new(reader)).await
             }
