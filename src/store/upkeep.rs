@@ -89,13 +89,14 @@ fn compaction_options() -> CompactionOptions {
 
 /// Columns every keyed write, transcript and recovery reads by: without a
 /// B-tree each of those reads scans the whole column.
-pub const KEY_INDEXES: [(TableKind, &str); 6] = [
+pub const KEY_INDEXES: [(TableKind, &str); 7] = [
     (TableKind::Raw, "id"),
     (TableKind::Raw, "file_id"),
     (TableKind::Messages, "id"),
     (TableKind::Messages, "session_id"),
     (TableKind::Sessions, "id"),
     (TableKind::Search, "id"),
+    (TableKind::Usage, "id"),
 ];
 
 fn key_index_name(column: &str) -> String {

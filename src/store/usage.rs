@@ -203,6 +203,34 @@ impl Store {
         Ok(found)
     }
 
+    /// The output tokens stored for each of `calls` the table holds,
+    /// reading only the key and that column: what rule 47 compares a new
+    /// copy of a call against.
+    pub async fn stored_outputs(
+        &self,
+        calls: &[&str],
+    ) -> Result<std::collections::HashMap<String, u64>, StoreError> {
+        let mut stored = std::collections::HashMap::new();
+        if !self.has_table(TableKind::Usage) {
+            return Ok(stored);
+        }
+        for chunk in calls.chunks(IDS_PER_QUERY) {
+            let filter = super::sql_in("id", chunk.iter().copied());
+            let columns = ["id", "output_tokens"];
+            for b in self
+                .scan(TableKind::Usage, Some(&filter), Some(&columns))
+                .await?
+            {
+                let c = Columns::new(&b);
+                let (ids, outputs) = (c.str("id")?, c.u64("output_tokens")?);
+                for i in 0..b.num_rows() {
+                    stored.insert(ids.value(i).to_string(), outputs.value(i));
+                }
+            }
+        }
+        Ok(stored)
+    }
+
     /// The stored calls that match `filter` (SQL over the table's
     /// columns), as batches to read with [`CallColumns`].
     pub async fn usage_batches(

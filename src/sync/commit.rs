@@ -274,21 +274,48 @@ pub(super) async fn write_usage(
     if calls.is_empty() {
         return Ok(written);
     }
-    // Which calls are new to the store, for the usage counters: only the
-    // call ids' column is read.
+    // What the store holds of these calls, reading only their keys and
+    // output: the new ones go in by key, the rest only if they say more.
     let keys: Vec<&str> = calls.iter().map(|u| u.call.as_str()).collect();
-    let known = store.present_ids(TableKind::Usage, &keys).await?;
-    written.fresh = calls
+    let stored = store.stored_outputs(&keys).await?;
+    let fresh: Vec<&Usage> = calls
         .iter()
-        .filter(|u| !known.contains(&u.call))
-        .map(|u| (*u).clone())
+        .copied()
+        .filter(|u| !stored.contains_key(&u.call))
         .collect();
-    let rows = crate::store::usage::usage_batch(calls, client, host, now)?;
-    let (inserted, _) = store
-        .upsert_where(TableKind::Usage, rows, LARGER_OUTPUT)
-        .await?;
-    written.inserted = inserted;
-    written.commits = 1;
+    written.fresh = fresh.iter().map(|u| (*u).clone()).collect();
+    let mut larger: Vec<&Usage> = calls
+        .iter()
+        .copied()
+        .filter(|u| {
+            stored
+                .get(&u.call)
+                .is_some_and(|&out| out < u.tokens.output)
+        })
+        .collect();
+    if !fresh.is_empty() {
+        let rows = crate::store::usage::usage_batch(&fresh, client, host, now)?;
+        written.inserted = store.insert_absent(TableKind::Usage, rows).await?;
+        written.commits += 1;
+        if written.inserted < fresh.len() as u64 {
+            // Rule 47: another writer stored some of them since the lookup;
+            // a copy of ours that says more still replaces its copy.
+            let keys: Vec<&str> = fresh.iter().map(|u| u.call.as_str()).collect();
+            let now_stored = store.stored_outputs(&keys).await?;
+            larger.extend(fresh.iter().filter(|u| {
+                now_stored
+                    .get(&u.call)
+                    .is_some_and(|&out| out < u.tokens.output)
+            }));
+        }
+    }
+    if !larger.is_empty() {
+        let rows = crate::store::usage::usage_batch(&larger, client, host, now)?;
+        store
+            .upsert_where(TableKind::Usage, rows, LARGER_OUTPUT)
+            .await?;
+        written.commits += 1;
+    }
     Ok(written)
 }
 
