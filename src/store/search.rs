@@ -538,7 +538,11 @@ impl Store {
             }
             let options = if segments >= MAX_INDEX_SEGMENTS {
                 done.merged = true;
-                OptimizeOptions::merge(segments)
+                // The newest segments only, never the oldest: that one holds
+                // every row up to the last upkeep, and rewriting it made one
+                // sync in eight cost what the whole table costs (upkeep folds
+                // everything into it).
+                OptimizeOptions::merge(segments - 1)
             } else {
                 OptimizeOptions::append()
             };

@@ -10,6 +10,7 @@
 //! and other compactions, which the upkeep lease keeps to one host). When
 //! and by whom they run is `crate::maintain`'s business.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -18,6 +19,9 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use lance::dataset::index::DatasetIndexRemapperOptions;
 use lance::dataset::optimize::{commit_compaction, plan_compaction};
+use lance::index::DatasetIndexExt;
+use lance::table::format::IndexMetadata;
+use lancedb::Table;
 use lancedb::index::Index;
 use lancedb::index::scalar::BTreeIndexBuilder;
 use lancedb::table::{CompactionOptions, OptimizeAction, OptimizeOptions};
@@ -303,31 +307,37 @@ impl Store {
         if indices.is_empty() {
             return Ok(());
         }
-        let mut segments = 1;
-        for index in &indices {
-            if let Some(stats) = table
-                .index_stats(&index.name)
-                .await
-                .map_err(|e| lance_error(&self.location, &what, e))?
-            {
-                segments = segments.max(stats.num_indices.unwrap_or(1) as usize);
-            }
+        if retrain {
+            let options = OptimizeOptions::retrain();
+            return super::retry::with_retry(self.retry, &self.retries, &what, || {
+                table.optimize(OptimizeAction::Index(options.clone()))
+            })
+            .await
+            .map(|_| ())
+            .map_err(|e| lance_error(&self.location, &what, e));
         }
-        // Upkeep merges every segment: each sync folds its own rows into a
-        // delta segment of every index, and leaving them to pile up kept
-        // 9.9× a fresh ingest's files after the retention in the fleet
-        // bench. A merge costs about a minute on a million-row full-text
-        // index, once per upkeep run.
-        let options = if retrain {
-            OptimizeOptions::retrain()
-        } else {
-            OptimizeOptions::merge(segments.max(1))
-        };
-        super::retry::with_retry(self.retry, &self.retries, &what, || {
-            table.optimize(OptimizeAction::Index(options.clone()))
-        })
-        .await
-        .map_err(|e| lance_error(&self.location, &what, e))?;
+        for index in &indices {
+            let merge = super::retry::with_retry(self.retry, &self.retries, &what, || async {
+                table.checkout_latest().await?;
+                let dataset = native_dataset(table).await?;
+                let segments: Vec<IndexMetadata> =
+                    DatasetIndexExt::load_indices_by_name(dataset.as_ref(), &index.name)
+                        .await
+                        .map_err(lancedb::Error::from)?;
+                Ok(segments_to_merge(&dataset, &segments))
+            })
+            .await
+            .map_err(|e| lance_error(&self.location, &what, e))?;
+            let Some(merge) = merge else {
+                continue;
+            };
+            let options = OptimizeOptions::merge(merge).index_names(vec![index.name.clone()]);
+            super::retry::with_retry(self.retry, &self.retries, &what, || {
+                table.optimize(OptimizeAction::Index(options.clone()))
+            })
+            .await
+            .map_err(|e| lance_error(&self.location, &what, e))?;
+        }
         Ok(())
     }
 
@@ -366,6 +376,69 @@ impl Store {
             })
             .unwrap_or_default())
     }
+}
+
+/// A delta is folded into the oldest segment once it holds this fraction
+/// of the oldest segment's rows.
+const DELTA_SHARE_FOR_FULL_MERGE: usize = 8;
+
+/// How many of an index's newest segments upkeep merges, with the rows no
+/// segment covers yet; `None` when there is nothing to fold.
+///
+/// Each sync folds its own rows into a delta segment (the ranked indexes)
+/// or leaves them unindexed (the rest), and leaving the deltas to pile up
+/// kept 9.9× a fresh ingest's files after the retention in the fleet bench.
+/// But merging every segment rewrites the whole index, the oldest segment
+/// (every row up to then) included: about a minute for a million-row
+/// full-text index, every upkeep run, and in the 20 × 500 fleet bench the
+/// runs grew with the store until they took 3–5 s of a round's 6. So the
+/// deltas and the new rows are merged into one delta, and only once that
+/// holds an eighth of the oldest segment's rows is everything merged: an
+/// index keeps at most two segments after upkeep, and a row is rewritten a
+/// bounded number of times as the table grows.
+fn segments_to_merge(dataset: &lance::Dataset, segments: &[IndexMetadata]) -> Option<usize> {
+    let rows_of: HashMap<u32, usize> = dataset
+        .get_fragments()
+        .iter()
+        .map(|f| (f.id() as u32, f.metadata().physical_rows.unwrap_or(0)))
+        .collect();
+    let rows = |segment: &IndexMetadata| -> usize {
+        segment.fragment_bitmap.as_ref().map_or(0, |fragments| {
+            fragments.iter().filter_map(|id| rows_of.get(&id)).sum()
+        })
+    };
+    let covered: HashSet<u32> = segments
+        .iter()
+        .filter_map(|s| s.fragment_bitmap.as_ref())
+        .flat_map(|fragments| fragments.iter())
+        .collect();
+    let unindexed: usize = rows_of
+        .iter()
+        .filter(|(id, _)| !covered.contains(id))
+        .map(|(_, rows)| rows)
+        .sum();
+    let mut by_age: Vec<&IndexMetadata> = segments.iter().collect();
+    by_age.sort_by_key(|s| s.dataset_version);
+    let (oldest, newer) = by_age.split_first()?;
+    if newer.is_empty() && unindexed == 0 {
+        return None;
+    }
+    let newer_rows = newer.iter().map(|s| rows(s)).sum::<usize>() + unindexed;
+    if newer_rows * DELTA_SHARE_FOR_FULL_MERGE >= rows(oldest) {
+        Some(by_age.len())
+    } else {
+        Some(newer.len())
+    }
+}
+
+/// The Lance dataset behind a table handle, for what lancedb does not offer.
+async fn native_dataset(table: &Table) -> lancedb::Result<Arc<lance::Dataset>> {
+    let wrapper = table
+        .dataset()
+        .ok_or_else(|| lancedb::Error::NotSupported {
+            message: "store upkeep needs a native Lance table".into(),
+        })?;
+    wrapper.get().await
 }
 
 /// The time before which versions may go: that of the newest version older

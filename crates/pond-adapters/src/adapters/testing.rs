@@ -2,7 +2,7 @@
 //! check that tool results pair with calls.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::adapters::{Adapter, SourceFile};
 use crate::adapters::{Discovery, Layout};
@@ -10,11 +10,14 @@ use crate::model::{Message, Part, PartKind, Role, SessionFacts, parse_timestamp}
 use crate::translate::{Translation, translate_bytes};
 
 /// `tests/fixtures/<client>` of the repository (the workspace root, two
-/// levels above this crate).
+/// levels above this crate). The crate's directory is read when the test
+/// runs (cargo sets it then): this crate changes rarely, and a test binary
+/// another checkout built into a shared target dir is reused as it is, with
+/// that checkout's path compiled in (gone once its CI run is cleaned up).
 pub(crate) fn fixtures(client: &str) -> PathBuf {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .join("tests/fixtures")
-        .join(client)
+    let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    crate_dir.join("../../tests/fixtures").join(client)
 }
 
 /// The call ids that the parts of `kind` in `messages` carry, in order.

@@ -6,15 +6,10 @@ use crate::translate::{Translation, translate_bytes};
 
 mod ide;
 
-const FIXTURES: &str = concat!(
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../.."),
-    "/tests/fixtures/cursor"
-);
-
 fn fixture(name: &str) -> SourceFile {
-    let root = Path::new(FIXTURES);
+    let root = crate::adapters::testing::fixtures("cursor");
     Cursor
-        .discover(root)
+        .discover(&root)
         .files
         .into_iter()
         .find(|f| f.rel_path == name)
@@ -81,7 +76,7 @@ fn assert_results_paired(t: &Translation) {
 
 #[test]
 fn every_fixture_is_discovered() {
-    let found = Cursor.discover(Path::new(FIXTURES));
+    let found = Cursor.discover(&crate::adapters::testing::fixtures("cursor"));
     assert!(found.problems.is_empty(), "{:?}", found.problems);
     let names = crate::adapters::testing::placed(&found);
     assert_eq!(
@@ -157,7 +152,8 @@ fn transcript_blocks_become_parts() {
 #[test]
 fn transcript_ids_come_from_the_path() {
     let file = SourceFile {
-        path: Path::new(FIXTURES).join("agent-sessions-test-session.jsonl"),
+        path: crate::adapters::testing::fixtures("cursor")
+            .join("agent-sessions-test-session.jsonl"),
         rel_path: "x/agent-transcripts/0a1b2c3d-4e5f-4061-8071-2a3b4c5d6e7f/subagents/\
                    11111111-2222-4333-8444-555555555555.jsonl"
             .into(),
