@@ -26,7 +26,7 @@ use lance::dataset::transaction::{Operation, Transaction, UpdateMode};
 use lance::dataset::write::merge_insert::inserted_rows::{KeyExistenceFilterBuilder, KeyValue};
 use lance::dataset::{CommitBuilder, Dataset, InsertBuilder, WriteMode, WriteParams};
 
-use super::{Store, StoreError, TableKind, lance_error, retry, sql_in};
+use super::{Store, StoreError, TableKind, sql_in};
 
 /// Batches up to this many rows take the keyed path. A larger one (a host's
 /// first sync) goes through Lance's merge joining the whole `id` column,
@@ -84,20 +84,9 @@ impl Store {
                 }
             }
         };
-        let span = tracing::info_span!("store.write", table = kind.name(), rows = batch.num_rows());
-        let started = std::time::Instant::now();
-        let inserted = tracing::Instrument::instrument(
-            retry::with_retry(self.retry, &self.retries, &what, attempt),
-            span,
-        )
-        .await
-        .map_err(|e| lance_error(&self.location, &what, e))?;
-        tracing::debug!(
-            secs = started.elapsed().as_secs_f64(),
-            rows = batch.num_rows(),
-            inserted,
-            "{what}"
-        );
+        let inserted = self
+            .traced_write(kind, batch.num_rows(), false, &what, attempt)
+            .await?;
         Ok(inserted)
     }
 }

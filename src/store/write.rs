@@ -140,6 +140,32 @@ impl Store {
         Ok(())
     }
 
+    /// Runs one write under the store's retry policy, inside a
+    /// `store.write` span, and logs how long it took with its retries.
+    pub(super) async fn traced_write<T, F, Fut>(
+        &self,
+        kind: TableKind,
+        rows: usize,
+        update: bool,
+        what: &str,
+        attempt: F,
+    ) -> Result<T, StoreError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = lancedb::Result<T>>,
+    {
+        let span = tracing::info_span!("store.write", table = kind.name(), update, rows);
+        let started = std::time::Instant::now();
+        let result = tracing::Instrument::instrument(
+            retry::with_retry(self.retry, &self.retries, what, attempt),
+            span,
+        )
+        .await
+        .map_err(|e| lance_error(&self.location, what, e))?;
+        tracing::debug!(secs = started.elapsed().as_secs_f64(), rows, "{what}");
+        Ok(result)
+    }
+
     /// `update`: `None` inserts only; `Some(condition)` also updates matched
     /// rows (those meeting the SQL condition, when one is given).
     async fn merge(
@@ -179,24 +205,9 @@ impl Store {
                 merge.execute(Box::new(reader)).await
             }
         };
-        let span = tracing::info_span!(
-            "store.write",
-            table = kind.name(),
-            update = update.is_some(),
-            rows = batch.num_rows()
-        );
-        let started = std::time::Instant::now();
-        let result = tracing::Instrument::instrument(
-            retry::with_retry(self.retry, &self.retries, &what, attempt),
-            span,
-        )
-        .await
-        .map_err(|e| lance_error(&self.location, &what, e))?;
-        tracing::debug!(
-            secs = started.elapsed().as_secs_f64(),
-            rows = batch.num_rows(),
-            "{what}"
-        );
+        let result = self
+            .traced_write(kind, batch.num_rows(), update.is_some(), &what, attempt)
+            .await?;
         self.conflicts.fetch_add(
             u64::from(result.num_attempts.saturating_sub(1)),
             Ordering::Relaxed,
