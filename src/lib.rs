@@ -17,6 +17,10 @@
 //!    [`fleet_metrics`], [`spend`], [`telemetry`], [`mcp`] and [`serve`].
 //! 6. [`cli`], which only parses and dispatches to the layers below.
 
+// The agent loop's async state machine nests deeper than rustc's default
+// query depth allows when laid out; the lib, not only the binary, needs room.
+#![recursion_limit = "256"]
+
 pub use pond_adapters::{adapters, digest, model, usage};
 
 pub mod access;
