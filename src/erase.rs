@@ -435,7 +435,7 @@ async fn purge_now(
         pause_if_asked("compacted");
         for (&kind, done) in kinds.iter().zip(purge.tables.iter_mut()) {
             let prune_started = Instant::now();
-            done.pruned = store.prune(kind, Duration::ZERO).await?;
+            done.pruned = store.prune(kind, Duration::ZERO, 1).await?;
             done.secs += prune_started.elapsed().as_secs_f64();
         }
         pause_if_asked("pruned");

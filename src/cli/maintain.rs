@@ -14,6 +14,7 @@ pub async fn run(ctx: &Context, args: MaintainArgs) -> anyhow::Result<ExitCode> 
         retain: args.retain.unwrap_or(ctx.upkeep.retain),
         dry_run: args.dry_run,
         lease_ttl: ctx.upkeep.lease_ttl,
+        prune_share: 1,
     };
     let quiet = args.output.json;
     let progress = |line: &str| {
@@ -85,6 +86,7 @@ pub async fn when_due(ctx: &Context, store: &Store, progress: &dyn Fn(&str)) -> 
         retain: ctx.upkeep.retain,
         dry_run: false,
         lease_ttl: ctx.upkeep.lease_ttl,
+        prune_share: maintain::BATCHED_PRUNE_SHARE,
     };
     match run_recorded(store, &opts, progress).await {
         Ok(r) if r.outcome == "busy" => format!(

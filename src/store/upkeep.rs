@@ -129,19 +129,9 @@ impl Store {
                 deleted_rows: stats.num_deleted_rows.unwrap_or(0) as u64,
                 ..TableHealth::default()
             };
-            let versions_dir = prefix
-                .clone()
-                .join(format!("{}.lance", kind.name()))
-                .join("_versions");
-            let manifests: Vec<_> = os
-                .list(Some(&versions_dir))
-                .try_collect()
+            let manifests = list_manifests(os.as_ref(), &prefix, kind)
                 .await
-                .map_err(|e| lance_error_str(&self.location, &what, &e.to_string()))?;
-            let manifests: Vec<_> = manifests
-                .into_iter()
-                .filter(|m| m.location.as_ref().ends_with(".manifest"))
-                .collect();
+                .map_err(|e| lance_error_str(&self.location, &what, &e))?;
             health.versions = manifests.len() as u64;
             health.manifest_bytes = manifests
                 .iter()
@@ -345,9 +335,32 @@ impl Store {
     /// and the files only they referenced. Never a version a reader could
     /// have opened within `retain`, never the current one, never a file no
     /// manifest proves unreferenced (an in-flight write's).
-    pub async fn prune(&self, kind: TableKind, retain: Duration) -> Result<Pruned, StoreError> {
+    ///
+    /// `min_share`: prune only once at least 1/`min_share` of the versions
+    /// kept are past the retention (1: whenever one is). Pruning reads every
+    /// manifest kept and lists every file, whatever it removes, so upkeep
+    /// run every few commits prunes in batches.
+    pub async fn prune(
+        &self,
+        kind: TableKind,
+        retain: Duration,
+        min_share: u64,
+    ) -> Result<Pruned, StoreError> {
         let table = self.table(kind)?;
         let what = format!("prune {}", kind.name());
+        if min_share > 1 {
+            let (os, prefix) = probe::build(&self.location)
+                .map_err(|e| lance_error_str(&self.location, &what, &e))?;
+            let written: Vec<DateTime<Utc>> = list_manifests(os.as_ref(), &prefix, kind)
+                .await
+                .map_err(|e| lance_error_str(&self.location, &what, &e))?
+                .into_iter()
+                .map(|m| m.last_modified)
+                .collect();
+            if !worth_pruning(&written, Utc::now(), retain, min_share) {
+                return Ok(Pruned::default());
+            }
+        }
         let versions = table
             .list_versions()
             .await
@@ -441,6 +454,43 @@ async fn native_dataset(table: &Table) -> lancedb::Result<Arc<lance::Dataset>> {
     wrapper.get().await
 }
 
+/// A table's manifests, from a listing (no manifest is read).
+async fn list_manifests(
+    os: &dyn object_store::ObjectStore,
+    prefix: &object_store::path::Path,
+    kind: TableKind,
+) -> Result<Vec<object_store::ObjectMeta>, String> {
+    let versions_dir = prefix
+        .clone()
+        .join(format!("{}.lance", kind.name()))
+        .join("_versions");
+    let listed: Vec<_> = os
+        .list(Some(&versions_dir))
+        .try_collect()
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(listed
+        .into_iter()
+        .filter(|m| m.location.as_ref().ends_with(".manifest"))
+        .collect())
+}
+
+/// Whether at least 1/`min_share` of the versions written at `written` would
+/// go under `retain` ([`prune_cutoff`] keeps the newest one past it).
+fn worth_pruning(
+    written: &[DateTime<Utc>],
+    now: DateTime<Utc>,
+    retain: Duration,
+    min_share: u64,
+) -> bool {
+    let Ok(retain) = chrono::Duration::from_std(retain) else {
+        return false;
+    };
+    let past = written.iter().filter(|t| **t < now - retain).count() as u64;
+    let prunable = past.saturating_sub(1);
+    prunable > 0 && prunable * min_share.max(1) >= written.len() as u64
+}
+
 /// The time before which versions may go: that of the newest version older
 /// than `retain`. Lance removes versions older than a cutoff; measured by
 /// its own timestamp, a version current for a year until a minute ago
@@ -471,6 +521,22 @@ mod tests {
 
     fn at(secs: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(secs, 0).expect("time")
+    }
+
+    #[test]
+    fn batched_pruning_waits_for_a_share_of_the_versions_kept() {
+        let now = at(1000);
+        let retain = Duration::from_secs(100);
+        // Eight versions, three past the retention: two could go.
+        let written: Vec<_> = [0, 10, 20, 950, 960, 970, 980, 990]
+            .into_iter()
+            .map(at)
+            .collect();
+        assert!(worth_pruning(&written, now, retain, 1));
+        assert!(worth_pruning(&written, now, retain, 4));
+        assert!(!worth_pruning(&written, now, retain, 5));
+        // One past the retention is the cutoff itself: nothing can go.
+        assert!(!worth_pruning(&[at(0), at(990)], now, retain, 1));
     }
 
     #[test]
