@@ -34,7 +34,7 @@ use super::{Store, StoreError, TableKind, sql_in};
 pub(super) const KEYED_INSERT_MAX_ROWS: usize = 2_000;
 
 /// Keys per lookup: an `IN` list this long still plans in milliseconds.
-const KEYS_PER_LOOKUP: usize = 500;
+pub(super) const KEYS_PER_LOOKUP: usize = 500;
 
 /// Commit races a write retries at once, against the newer version, before
 /// leaving the rest to the store's backoff: each lost race means another

@@ -6,10 +6,13 @@
 
 use std::sync::atomic::Ordering;
 
-use arrow_array::{RecordBatch, RecordBatchIterator};
+use std::collections::HashMap;
 
-use super::keyed_insert::KEYED_INSERT_MAX_ROWS;
-use super::{Store, StoreError, TableKind, lance_error, retry};
+use arrow_array::{Array, RecordBatch, RecordBatchIterator, UInt32Array};
+
+use super::keyed_insert::{KEYED_INSERT_MAX_ROWS, KEYS_PER_LOOKUP};
+use super::schema::Columns;
+use super::{Store, StoreError, TableKind, lance_error, retry, sql_in};
 
 impl Store {
     /// Inserts the rows whose `id` is not in the table yet, in one commit,
@@ -59,6 +62,14 @@ impl Store {
 
     /// Inserts absent rows and replaces stored ones whose `column` differs:
     /// a newer copy of a row replaces the old one, the same copy writes nothing.
+    ///
+    /// A batch a sync writes (at most [`KEYED_INSERT_MAX_ROWS`] rows) first
+    /// reads the stored `column` of its keys: the absent rows go in by key,
+    /// only the changed ones through a merge, and the rest are not written.
+    /// A whole-document client's every rewrite revises all of the
+    /// document's messages, nearly all unchanged, and a merge joins by
+    /// scanning the whole table: the cost of each such sync grew with the
+    /// store (issue 15's fleet bench).
     pub async fn replace_changed(
         &self,
         kind: TableKind,
@@ -66,7 +77,71 @@ impl Store {
         column: &str,
     ) -> Result<(u64, u64), StoreError> {
         let changed = format!("target.{column} <> source.{column}");
-        self.merge(kind, batch, Some(Some(changed))).await
+        if batch.num_rows() == 0 || batch.num_rows() > KEYED_INSERT_MAX_ROWS {
+            return self.merge(kind, batch, Some(Some(changed))).await;
+        }
+        let (absent, differing) = self.split_by_stored(kind, &batch, column).await?;
+        let absent_rows = absent.num_rows() as u64;
+        let mut inserted = self.insert_absent(kind, absent.clone()).await?;
+        let mut updated = 0;
+        // Rows another writer stored between the lookup and the insert are
+        // compared like the rest, so the outcome is the merge's.
+        let to_merge = if inserted < absent_rows {
+            arrow_select::concat::concat_batches(&batch.schema(), [&absent, &differing])
+                .map_err(|e| StoreError::Schema(e.to_string()))?
+        } else {
+            differing
+        };
+        if to_merge.num_rows() > 0 {
+            let (more, replaced) = self.merge(kind, to_merge, Some(Some(changed))).await?;
+            inserted += more;
+            updated = replaced;
+        }
+        Ok((inserted, updated))
+    }
+
+    /// Splits `batch` into the rows whose `id` the table lacks and those
+    /// whose stored `column` differs from the batch's, reading only `id`
+    /// and `column` of the batch's keys.
+    async fn split_by_stored(
+        &self,
+        kind: TableKind,
+        batch: &RecordBatch,
+        column: &str,
+    ) -> Result<(RecordBatch, RecordBatch), StoreError> {
+        let columns = Columns::new(batch);
+        let (ids, values) = (columns.str("id")?, columns.str(column)?);
+        let keys: Vec<&str> = ids.iter().flatten().collect();
+        let mut stored: HashMap<String, Option<String>> = HashMap::new();
+        for chunk in keys.chunks(KEYS_PER_LOOKUP) {
+            let filter = sql_in("id", chunk.iter().copied());
+            for b in self
+                .scan(kind, Some(&filter), Some(&["id", column]))
+                .await?
+            {
+                let found = Columns::new(&b);
+                let (id, value) = (found.str("id")?, found.str(column)?);
+                for i in 0..b.num_rows() {
+                    let value = value.is_valid(i).then(|| value.value(i).to_string());
+                    stored.insert(id.value(i).to_string(), value);
+                }
+            }
+        }
+        let (mut absent, mut differing) = (Vec::new(), Vec::new());
+        for i in 0..batch.num_rows() {
+            let value = values.is_valid(i).then(|| values.value(i));
+            match stored.get(ids.value(i)) {
+                None => absent.push(i),
+                Some(had) if had.as_deref() != value => differing.push(i),
+                Some(_) => {}
+            }
+        }
+        let rows = |picked: Vec<usize>| {
+            let picked = UInt32Array::from_iter_values(picked.into_iter().map(|i| i as u32));
+            arrow_select::take::take_record_batch(batch, &picked)
+                .map_err(|e| StoreError::Schema(e.to_string()))
+        };
+        Ok((rows(absent)?, rows(differing)?))
     }
 
     /// Appends rows the caller knows are absent, without comparing keys.
