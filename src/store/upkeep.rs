@@ -527,14 +527,16 @@ mod tests {
     fn batched_pruning_waits_for_a_share_of_the_versions_kept() {
         let now = at(1000);
         let retain = Duration::from_secs(100);
-        // Eight versions, three past the retention: two could go.
+        // Eight versions, three past the retention: two could go (the newest
+        // of the three is the cutoff and stays).
         let written: Vec<_> = [0, 10, 20, 950, 960, 970, 980, 990]
             .into_iter()
             .map(at)
             .collect();
-        assert!(worth_pruning(&written, now, retain, 1));
+        // Two of eight is a quarter: enough for a quarter, not for a third.
         assert!(worth_pruning(&written, now, retain, 4));
-        assert!(!worth_pruning(&written, now, retain, 5));
+        assert!(!worth_pruning(&written, now, retain, 3));
+        assert!(worth_pruning(&written, now, retain, 1));
         // One past the retention is the cutoff itself: nothing can go.
         assert!(!worth_pruning(&[at(0), at(990)], now, retain, 1));
     }
