@@ -476,7 +476,8 @@ async fn list_manifests(
 }
 
 /// Whether at least 1/`min_share` of the versions written at `written` would
-/// go under `retain` ([`prune_cutoff`] keeps the newest one past it).
+/// go under `retain` ([`prune_cutoff`] keeps the newest one past it); with a
+/// `min_share` of 1, whether any would.
 fn worth_pruning(
     written: &[DateTime<Utc>],
     now: DateTime<Utc>,
@@ -488,7 +489,7 @@ fn worth_pruning(
     };
     let past = written.iter().filter(|t| **t < now - retain).count() as u64;
     let prunable = past.saturating_sub(1);
-    prunable > 0 && prunable * min_share.max(1) >= written.len() as u64
+    prunable > 0 && (min_share <= 1 || prunable * min_share >= written.len() as u64)
 }
 
 /// The time before which versions may go: that of the newest version older
