@@ -801,7 +801,7 @@ fn print_settings(s: &Settings, store: &str) {
 /// Reads one measure of a checkpoint row.
 type Measure = fn(&Row) -> Option<f64>;
 
-fn print_comparison(last: &Row, fresh: &Row, first_small: Option<Pct>) {
+fn print_comparison(last: &Row, fresh: &Row, first_small: Option<Pct>, last_small: Option<Pct>) {
     let measures: [(&str, Measure); 6] = [
         ("files on disk", |r| r.files.map(|f| f as f64)),
         ("MB on disk", |r| r.bytes.map(|b| b as f64 / 1e6)),
@@ -822,7 +822,7 @@ fn print_comparison(last: &Row, fresh: &Row, first_small: Option<Pct>) {
     // Not against the fresh store: the last window's small syncs against round 1's.
     let small = |p: Option<Pct>| p.map(|p| p.p50);
     let label = "small sync p50 ms: last window / round 1";
-    ratio_row(label, small(last.small_sync_ms), small(first_small));
+    ratio_row(label, small(last_small), small(first_small));
 }
 
 fn ratio_row(label: &str, a: Option<f64>, b: Option<f64>) {
@@ -851,6 +851,9 @@ fn store_url(settings: &Settings, work: &Path, s3_endpoint: Option<&str>) -> Str
 struct FleetRun {
     last: Row,
     first_small: Option<Pct>,
+    /// The last checkpoint window's small syncs (the rows measured after
+    /// the rounds ran no syncs).
+    last_small: Option<Pct>,
     maintain_secs: f64,
 }
 
@@ -865,7 +868,8 @@ impl Fleet {
         let s = &self.settings;
         let started = Instant::now();
         let (mut totals, mut window) = (Totals::default(), Window::default());
-        let (mut first_small, mut last, mut maintain_secs) = (None, None, 0.0);
+        let (mut first_small, mut last_small, mut last, mut maintain_secs) =
+            (None, None, None, 0.0);
         println!("{HEADER}");
         for round in 1..=s.rounds {
             let changed: Vec<bool> = hosts.iter_mut().map(|h| h.step(round)).collect();
@@ -895,6 +899,7 @@ impl Fleet {
             if round == 1 {
                 first_small = row.small_sync_ms;
             }
+            last_small = row.small_sync_ms;
             println!("{}", row.markdown());
             write_json(json_out, &row);
             last = Some(row);
@@ -934,6 +939,7 @@ impl Fleet {
         FleetRun {
             last,
             first_small,
+            last_small,
             maintain_secs,
         }
     }
@@ -1122,7 +1128,7 @@ fn main() {
     let (fleet_wall, fleet_cores) = (started.elapsed().as_secs_f64(), children_core_secs());
     let fresh = fleet.fresh_ingest(&rt, work.path(), &hosts);
     write_json(&mut json_out, &fresh);
-    print_comparison(&run.last, &fresh, run.first_small);
+    print_comparison(&run.last, &fresh, run.first_small, run.last_small);
 
     println!(
         "\nrounds: {fleet_wall:.1}s wall, {fleet_cores:.1} core-seconds (user+system) in pond processes"
