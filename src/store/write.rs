@@ -4,9 +4,8 @@
 //! not at all. They live apart from the reads because this is where the
 //! idempotence and no-lost-commit rules of docs/spec.md are kept.
 
-use std::sync::atomic::Ordering;
-
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 
 use arrow_array::{Array, RecordBatch, RecordBatchIterator, UInt32Array};
 
