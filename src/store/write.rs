@@ -1,7 +1,9 @@
-//! The writes to a table: keyed inserts and upserts through `merge_insert`,
-//! and plain appends of rows known to be new. Each is one Lance commit,
-//! retried as a whole on a commit conflict, so a batch is stored whole or
-//! not at all. They live apart from the reads because this is where the
+//! The writes to a table: keyed inserts (by lookup, or `merge_insert` for
+//! large batches), upserts through `merge_insert`, and plain appends of rows
+//! known to be new. Each is one Lance commit, retried as a whole on a commit
+//! conflict, so a batch is stored whole or not at all; a sync's revisions
+//! (`replace_changed`) are two, the new rows and then the changed ones, each
+//! keyed, so a run that stops between them is finished by the next. They live apart from the reads because this is where the
 //! idempotence and no-lost-commit rules of docs/spec.md are kept.
 
 use std::collections::HashMap;
