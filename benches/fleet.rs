@@ -613,6 +613,43 @@ fn dir_usage(dir: &Path) -> (u64, u64) {
         .fold((0, 0), |(n, b), m| (n + 1, b + m.len()))
 }
 
+/// (kind, files, bytes) under a local store, by the directory a table keeps
+/// each kind of file in (`data`, `_indices`, `_deletions`, `_transactions`,
+/// `_versions`; anything else is `other`): where the bytes a fresh ingest
+/// does not have sit.
+fn usage_by_kind(dir: &Path) -> Vec<(&'static str, u64, u64)> {
+    const KINDS: [&str; 5] = ["data", "_indices", "_deletions", "_transactions", "_versions"];
+    let mut tally: Vec<(&'static str, u64, u64)> = KINDS
+        .iter()
+        .chain(std::iter::once(&"other"))
+        .map(|k| (*k, 0, 0))
+        .collect();
+    for entry in walkdir::WalkDir::new(dir).into_iter().filter_map(Result::ok) {
+        let Ok(meta) = entry.metadata() else { continue };
+        if !meta.is_file() {
+            continue;
+        }
+        let kind = entry
+            .path()
+            .strip_prefix(dir)
+            .ok()
+            .and_then(|rel| rel.components().nth(1))
+            .and_then(|c| KINDS.iter().position(|k| c.as_os_str() == *k))
+            .unwrap_or(KINDS.len());
+        tally[kind].1 += 1;
+        tally[kind].2 += meta.len();
+    }
+    tally
+}
+
+fn print_usage_by_kind(label: &str, dir: &Path) {
+    let parts: Vec<String> = usage_by_kind(dir)
+        .into_iter()
+        .map(|(kind, files, bytes)| format!("{kind} {files} files {:.1} MB", bytes as f64 / 1e6))
+        .collect();
+    eprintln!("{label}, store by kind of file: {}", parts.join(", "));
+}
+
 /// User plus system CPU of every child that has been waited for.
 #[cfg(unix)]
 fn children_core_secs() -> f64 {
@@ -911,6 +948,9 @@ impl Fleet {
             *maintain_secs += self.maintain(target).unwrap_or(0.0);
             let m = self.measure(rt, target, latest_token(hosts).as_deref(), s.rounds);
             let row = Row::new(label, s.rounds, &totals, Window::default(), m, started);
+            if let Some(dir) = target.location.local_dir.as_deref() {
+                print_usage_by_kind(label, dir);
+            }
             println!("{}", row.markdown());
             write_json(json_out, &row);
             row

@@ -22,7 +22,9 @@ pub async fn run(ctx: &Context, args: MaintainArgs) -> anyhow::Result<ExitCode> 
             eprintln!("{line}");
         }
     };
-    let report = run_recorded(&store, &opts, &progress).await?;
+    let report = run_recorded(&store, &opts, &progress).await;
+    store.finish_writes().await;
+    let report = report?;
     if args.output.json {
         output::print_json(&report)?;
     } else {

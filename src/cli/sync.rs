@@ -205,6 +205,9 @@ async fn round_inner(ctx: &Context, spec: &RoundSpec) -> anyhow::Result<SyncRepo
         {
             report.upkeep = Some(super::maintain::when_due(ctx, store, &progress).await);
         }
+        if let Some(store) = &opened {
+            store.finish_writes().await;
+        }
         // Rule 8: every run that ran, failed ones included, leaves its last-sync record.
         if let Err(e) = write_last_sync(&state_dir, &ctx.location.key, &report) {
             eprintln!("pond: warning: cannot write the last-sync record: {e}");

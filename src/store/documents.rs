@@ -355,7 +355,7 @@ impl Store {
     /// first, so a binary that would take a patch for a document's bytes
     /// refuses the store from its next open on.
     pub(crate) async fn ensure_patch_column(&self) -> Result<(), StoreError> {
-        let Ok(table) = self.table(TableKind::Raw) else {
+        let Ok(table) = self.table_to_write(TableKind::Raw).await else {
             return Ok(());
         };
         let has_column = |schema: &Schema| schema.field_with_name(PATCH_BASE).is_ok();

@@ -61,7 +61,9 @@ impl Store {
         Ok(())
     }
 
+    /// `pond_meta`, to write to (rule 50: the write intent first).
     pub(super) async fn meta_table(&self) -> Result<Table, StoreError> {
+        self.intents.hold(&self.location).await?;
         self.db
             .open_table(schema::META)
             .execute()
@@ -130,6 +132,8 @@ impl Store {
             models.sort();
             models.dedup();
         }
+        self.format_found
+            .store(found.unwrap_or(0), Ordering::Relaxed);
         // Rule 9: a store stamped with a newer format than this binary's is refused.
         match found {
             Some(found) if found > FORMAT_VERSION => Err(StoreError::NewerFormat {

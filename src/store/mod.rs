@@ -9,6 +9,7 @@ pub mod documents;
 pub mod erasures;
 pub mod fleet;
 mod init;
+mod intents;
 mod keyed_insert;
 pub mod lazy;
 pub mod lease;
@@ -20,12 +21,13 @@ pub mod retry;
 pub mod schema;
 pub mod search;
 mod sql;
+pub mod sweep;
 pub mod upkeep;
 pub mod usage;
 mod write;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use arrow_array::RecordBatch;
 use futures::TryStreamExt;
@@ -49,7 +51,10 @@ pub use sql::{
 /// 4: sessions may be erased (`erasures`), and a format-3 binary, which
 /// does not read the tombstones, would store them again. Stamped by the
 /// first erasure, so stores that never erase stay open to format 3.
-pub const FORMAT_VERSION: u32 = 4;
+/// 5: files no manifest references are swept once older than every write
+/// intent (`store::intents`), and a format-4 binary writes without
+/// announcing its writes. Stamped by the first sweep.
+pub const FORMAT_VERSION: u32 = 5;
 
 const FORMAT_KEY: &str = "format_version";
 /// One row per embedding model whose vectors the store holds: a store with a
@@ -214,6 +219,16 @@ pub struct Store {
     embed_models: std::sync::Mutex<Vec<String>>,
     search_backfilled: std::sync::atomic::AtomicBool,
     ids_scoped: std::sync::atomic::AtomicBool,
+    /// The format the store was stamped with when opened (0: none).
+    format_found: AtomicU32,
+    /// Rule 50: the intents this handle holds while it writes.
+    intents: intents::WriteIntents,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.intents.release_local(&self.location);
+    }
 }
 
 impl Store {
@@ -293,6 +308,8 @@ impl Store {
             embed_models: std::sync::Mutex::new(Vec::new()),
             search_backfilled: std::sync::atomic::AtomicBool::new(false),
             ids_scoped: std::sync::atomic::AtomicBool::new(false),
+            format_found: AtomicU32::new(0),
+            intents: intents::WriteIntents::default(),
         };
         if mode == OpenMode::Create && !store.all_tables_exist().await? {
             store.create_tables().await?;
@@ -334,6 +351,7 @@ impl Store {
 
     /// Creates whatever tables are missing, one host at a time (see [`init`]).
     async fn create_tables(&self) -> Result<(), StoreError> {
+        self.intents.hold(&self.location).await?;
         // Rule 11: the election is named after the table set, so a release with
         // a new table elects one host to add it to an older store (rule 27).
         let tag = init::table_set_tag(
@@ -439,6 +457,29 @@ impl Store {
         self.tables
             .get(&kind)
             .ok_or_else(|| StoreError::Schema(format!("table {} is not open", kind.name())))
+    }
+
+    /// A table to write to: the handle's write intent is in the store first
+    /// (rule 50), so no sweep takes the files this write is about to put.
+    async fn table_to_write(&self, kind: TableKind) -> Result<&Table, StoreError> {
+        self.intents.hold(&self.location).await?;
+        self.table(kind)
+    }
+
+    /// Says this handle's writes are over: its write intents go, so sweeps
+    /// need not keep files younger than them. Writing again puts a new one.
+    pub async fn finish_writes(&self) {
+        self.intents.release().await;
+    }
+
+    /// Stamps the store with this binary's format unless it already has it.
+    async fn require_current_format(&self) -> Result<(), StoreError> {
+        if self.format_found.load(Ordering::Relaxed) >= FORMAT_VERSION {
+            return Ok(());
+        }
+        self.stamp_current_format().await?;
+        self.format_found.store(FORMAT_VERSION, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Reads the rows matching an SQL `filter`, only the named columns when given.
@@ -564,7 +605,8 @@ pub async fn reset_search(location: &StoreLocation) -> Result<(), StoreError> {
         .await
         .map_err(|e| lance_error(location, "reset search", e))?;
     store
-        .table(TableKind::Search)?
+        .table_to_write(TableKind::Search)
+        .await?
         .delete("true")
         .await
         .map_err(|e| lance_error(location, "reset search", e))?;

@@ -415,7 +415,7 @@ impl Store {
         if !self.has_table(TableKind::Search) {
             return Ok(done);
         }
-        let table = self.table(TableKind::Search)?;
+        let table = self.table_to_write(TableKind::Search).await?;
         let rows = self.count(TableKind::Search, None).await?;
         if rows == 0 {
             return Ok(done);

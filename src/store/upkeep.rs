@@ -63,8 +63,11 @@ pub struct Compacted {
 #[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct Pruned {
     pub versions_removed: u64,
+    /// Every byte removed: the pruned versions' files and the swept ones.
     pub bytes_removed: u64,
     pub files_removed: u64,
+    /// Of those, files no manifest referenced (rule 50's sweep).
+    pub unreferenced_files_removed: u64,
 }
 
 /// How long a compaction may go on starting groups of fragments and
@@ -212,9 +215,12 @@ impl Store {
         kind: TableKind,
         deadline: Option<Instant>,
     ) -> lancedb::Result<Compacted> {
-        let table = self.table(kind).map_err(|e| lancedb::Error::Runtime {
-            message: e.to_string(),
-        })?;
+        let table = self
+            .table_to_write(kind)
+            .await
+            .map_err(|e| lancedb::Error::Runtime {
+                message: e.to_string(),
+            })?;
         table.checkout_latest().await?;
         let wrapper = table
             .dataset()
@@ -258,7 +264,7 @@ impl Store {
 
     /// Creates the key indexes a table lacks; returns how many it built.
     pub async fn ensure_key_indexes(&self, kind: TableKind) -> Result<u64, StoreError> {
-        let table = self.table(kind)?;
+        let table = self.table_to_write(kind).await?;
         let what = format!("index keys of {}", kind.name());
         let existing = table
             .list_indices()
@@ -288,7 +294,7 @@ impl Store {
     /// segment; `retrain` rebuilds a vector index's model from the rows now
     /// stored.
     pub async fn fold_indexes(&self, kind: TableKind, retrain: bool) -> Result<(), StoreError> {
-        let table = self.table(kind)?;
+        let table = self.table_to_write(kind).await?;
         let what = format!("fold indexes of {}", kind.name());
         let indices = table
             .list_indices()
@@ -346,7 +352,7 @@ impl Store {
         retain: Duration,
         min_share: u64,
     ) -> Result<Pruned, StoreError> {
-        let table = self.table(kind)?;
+        let table = self.table_to_write(kind).await?;
         let what = format!("prune {}", kind.name());
         if min_share > 1 {
             let (os, prefix) = probe::build(&self.location)
@@ -377,7 +383,7 @@ impl Store {
             .optimize_prune_before(cutoff, Some(false), Some(false))
             .await
             .map_err(|e| lance_error(&self.location, &what, e))?;
-        Ok(stats
+        let mut pruned = stats
             .prune
             .map(|p| Pruned {
                 versions_removed: p.old_versions,
@@ -386,8 +392,16 @@ impl Store {
                     + p.index_files_removed
                     + p.deletion_files_removed
                     + p.transaction_files_removed,
+                unreferenced_files_removed: 0,
             })
-            .unwrap_or_default())
+            .unwrap_or_default();
+        // The sweep reads every kept manifest too, so it runs with the prune
+        // it follows: batched alike.
+        let swept = self.sweep_unreferenced(kind, retain).await?;
+        pruned.bytes_removed += swept.bytes_removed;
+        pruned.files_removed += swept.files_removed;
+        pruned.unreferenced_files_removed = swept.files_removed;
+        Ok(pruned)
     }
 }
 
@@ -445,7 +459,7 @@ fn segments_to_merge(dataset: &lance::Dataset, segments: &[IndexMetadata]) -> Op
 }
 
 /// The Lance dataset behind a table handle, for what lancedb does not offer.
-async fn native_dataset(table: &Table) -> lancedb::Result<Arc<lance::Dataset>> {
+pub(super) async fn native_dataset(table: &Table) -> lancedb::Result<Arc<lance::Dataset>> {
     let wrapper = table
         .dataset()
         .ok_or_else(|| lancedb::Error::NotSupported {

@@ -156,7 +156,7 @@ impl Store {
         if batch.num_rows() == 0 {
             return Ok(0);
         }
-        let table = self.table(kind)?;
+        let table = self.table_to_write(kind).await?;
         let rows = batch.num_rows() as u64;
         let what = format!("append to {}", kind.name());
         let started = std::time::Instant::now();
@@ -190,7 +190,7 @@ impl Store {
         filter: &str,
         columns: &[(&str, String)],
     ) -> Result<u64, StoreError> {
-        let table = self.table(kind)?;
+        let table = self.table_to_write(kind).await?;
         let what = format!("update {}", kind.name());
         let attempt = || {
             let mut update = table.update().only_if(filter);
@@ -208,7 +208,7 @@ impl Store {
     /// Deletes the rows `filter` keeps, in one commit retried on conflict
     /// (deleting again what is gone is harmless).
     pub async fn delete_where(&self, kind: TableKind, filter: &str) -> Result<(), StoreError> {
-        let table = self.table(kind)?;
+        let table = self.table_to_write(kind).await?;
         let what = format!("delete from {}", kind.name());
         retry::with_retry(self.retry, &self.retries, &what, || table.delete(filter))
             .await
@@ -253,7 +253,7 @@ impl Store {
         if batch.num_rows() == 0 {
             return Ok((0, 0));
         }
-        let table = self.table(kind)?;
+        let table = self.table_to_write(kind).await?;
         let what = format!(
             "{} into {}",
             if update.is_some() { "upsert" } else { "insert" },

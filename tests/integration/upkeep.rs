@@ -1,4 +1,4 @@
-//! Rules 41 and 42: store upkeep bounds what a fleet's syncs leave behind,
+//! Rules 41, 42 and 50: store upkeep bounds what a fleet's syncs leave behind,
 //! one host at a time, without losing a row, and readers never notice.
 
 use std::time::{Duration, Instant};
@@ -477,4 +477,89 @@ fn rule12_a_half_created_store_is_finished_by_the_next_write_after_a_read() {
             "reads still see the half store"
         );
     });
+}
+
+/// Sets a file's mtime to `ago` before now (GNU touch's date), as the
+/// store's clock would have stamped it then.
+fn age(path: &std::path::Path, ago: &str) {
+    let status = std::process::Command::new("touch")
+        .args(["-m", "-d", ago])
+        .arg(path)
+        .status()
+        .expect("run touch");
+    assert!(status.success(), "touch {}", path.display());
+}
+
+/// A copy of one of the messages table's data files under a name no
+/// manifest references, written `ago`: what a commit that lost its race
+/// (or one still in flight) leaves in the table.
+fn unreferenced_copy(pond: &Pond, name: &str, ago: &str) -> std::path::PathBuf {
+    let data = pond.store.join("messages.lance").join("data");
+    let real = std::fs::read_dir(&data)
+        .expect("data dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "lance"))
+        .expect("a data file");
+    let copy = data.join(name);
+    std::fs::copy(&real, &copy).expect("copy data file");
+    age(&copy, ago);
+    copy
+}
+
+/// Puts a write intent as another writer would have, `ago`.
+fn plant_intent(pond: &Pond, name: &str, ago: &str) -> std::path::PathBuf {
+    let dir = pond.store.join("_pond").join("writes");
+    std::fs::create_dir_all(&dir).expect("intents dir");
+    let path = dir.join(name);
+    std::fs::write(&path, br#"{"pid":1,"since":"2026-01-01T00:00:00Z","host":"elsewhere"}"#)
+        .expect("write intent");
+    age(&path, ago);
+    path
+}
+
+#[test]
+fn rule50_a_sweep_removes_what_no_commit_kept_and_spares_a_write_in_flight() {
+    let pond = Pond::new();
+    fleet_store(&pond, 2, 2);
+    let before = contents(&pond);
+
+    // A commit that lost its race an hour ago; another host's write that
+    // began ten minutes ago and has put one file so far; a writer that died
+    // eight days ago without taking its intent back.
+    let lost = unreferenced_copy(&pond, "lost-race.lance", "1 hour ago");
+    let in_flight_intent = plant_intent(&pond, "intent-in-flight", "10 minutes ago");
+    let in_flight = unreferenced_copy(&pond, "in-flight.lance", "5 minutes ago");
+    let dead_intent = plant_intent(&pond, "intent-dead", "8 days ago");
+
+    std::thread::sleep(Duration::from_millis(1_500));
+    let first = maintain(&pond, &[]);
+    assert_eq!(first["outcome"], "done", "{first}");
+    assert!(!lost.exists(), "the lost commit's file was kept: {first}");
+    assert!(
+        in_flight.exists(),
+        "a file younger than a live intent was swept"
+    );
+    assert!(!dead_intent.exists(), "an expired intent was kept");
+    assert!(
+        count(&table(&first, "messages")["pruned"], "unreferenced_files_removed") >= 1,
+        "{first}"
+    );
+    // The maintain run took its own intent back when it was done.
+    let left: Vec<_> = std::fs::read_dir(pond.store.join("_pond").join("writes"))
+        .expect("intents dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("intent-in-flight")]);
+
+    // The other host gave up: its intent is gone, and its file goes with
+    // the next sweep.
+    std::fs::remove_file(&in_flight_intent).expect("end the write");
+    std::thread::sleep(Duration::from_millis(1_500));
+    let second = maintain(&pond, &[]);
+    assert!(!in_flight.exists(), "an abandoned write's file stayed: {second}");
+
+    assert_eq!(contents(&pond), before, "the sweep changed what readers see");
+    exports_byte_exact(&pond, 2);
 }
