@@ -478,7 +478,10 @@ impl Fleet {
             .block_on(Store::open(&target.location, OpenMode::Existing))
             .expect("open the store in-process");
         let tables = rt.block_on(store.health()).expect("store health");
-        let disk = target.location.local_dir.as_deref().map(dir_usage);
+        let disk = match target.location.local_dir.as_deref() {
+            Some(dir) => Some(dir_usage(dir)),
+            None => rt.block_on(bucket_usage(&target.location)),
+        };
         let (fts, mut id) = self.time_search(target, "fts", probe, seed);
         let hybrid = self.settings.model_on.then(|| {
             let (p, hit) = self.time_search(target, "hybrid", probe, seed);
@@ -613,18 +616,38 @@ fn dir_usage(dir: &Path) -> (u64, u64) {
         .fold((0, 0), |(n, b), m| (n + 1, b + m.len()))
 }
 
+/// (objects, bytes) under a remote store's prefix, from one listing.
+async fn bucket_usage(location: &pond::store::StoreLocation) -> Option<(u64, u64)> {
+    use futures::TryStreamExt;
+    let (os, prefix) = pond::store::probe::build(location).ok()?;
+    let listed: Vec<_> = os.list(Some(&prefix)).try_collect().await.ok()?;
+    Some((
+        listed.len() as u64,
+        listed.iter().map(|m| m.size).sum::<u64>(),
+    ))
+}
+
 /// (kind, files, bytes) under a local store, by the directory a table keeps
 /// each kind of file in (`data`, `_indices`, `_deletions`, `_transactions`,
 /// `_versions`; anything else is `other`): where the bytes a fresh ingest
 /// does not have sit.
 fn usage_by_kind(dir: &Path) -> Vec<(&'static str, u64, u64)> {
-    const KINDS: [&str; 5] = ["data", "_indices", "_deletions", "_transactions", "_versions"];
+    const KINDS: [&str; 5] = [
+        "data",
+        "_indices",
+        "_deletions",
+        "_transactions",
+        "_versions",
+    ];
     let mut tally: Vec<(&'static str, u64, u64)> = KINDS
         .iter()
         .chain(std::iter::once(&"other"))
         .map(|k| (*k, 0, 0))
         .collect();
-    for entry in walkdir::WalkDir::new(dir).into_iter().filter_map(Result::ok) {
+    for entry in walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+    {
         let Ok(meta) = entry.metadata() else { continue };
         if !meta.is_file() {
             continue;

@@ -12,6 +12,12 @@ use crate::store::{OpenMode, Store};
 
 pub async fn run(ctx: &Context, args: EraseArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open(&ctx.location, OpenMode::Existing).await?;
+    let result = run_on(ctx, args, &store).await;
+    store.finish_writes().await;
+    result
+}
+
+async fn run_on(ctx: &Context, args: EraseArgs, store: &Store) -> anyhow::Result<ExitCode> {
     let opts = EraseOptions {
         // `--host` selects sessions here; the record names the host erasing.
         host: if ctx.host_flag.is_some() {
@@ -24,14 +30,14 @@ pub async fn run(ctx: &Context, args: EraseArgs) -> anyhow::Result<ExitCode> {
         lease_ttl: ctx.upkeep.lease_ttl,
     };
     if args.log {
-        return print_log(&store, args.output.json).await;
+        return print_log(store, args.output.json).await;
     }
     if args.forget_tombstone {
-        return forget(&store, &args, &opts).await;
+        return forget(store, &args, &opts).await;
     }
     let mut sessions = Vec::new();
     for given in &args.sessions {
-        sessions.push(erase::resolve_session(&store, given).await?);
+        sessions.push(erase::resolve_session(store, given).await?);
     }
     let selection = Selection {
         sessions,
@@ -45,7 +51,7 @@ pub async fn run(ctx: &Context, args: EraseArgs) -> anyhow::Result<ExitCode> {
             .transpose()?,
         without_children: args.without_children,
     };
-    let plan = erase::plan(&store, &selection).await?;
+    let plan = erase::plan(store, &selection).await?;
     if args.dry_run || plan.sessions.is_empty() {
         let report = erase::preview(&selection, plan);
         if args.output.json {
@@ -75,7 +81,7 @@ pub async fn run(ctx: &Context, args: EraseArgs) -> anyhow::Result<ExitCode> {
             eprintln!("{line}");
         }
     };
-    let report = erase::execute(&store, &selection, plan, &opts, &progress).await?;
+    let report = erase::execute(store, &selection, plan, &opts, &progress).await?;
     if args.output.json {
         output::print_json(&report)?;
     } else {

@@ -103,7 +103,9 @@ async fn reembed(ctx: &Context, batch: usize, json: bool) -> anyhow::Result<Exit
         },
         &|| true,
     )
-    .await?;
+    .await;
+    store.finish_writes().await;
+    let report = report?;
     if json {
         output::print_json(&report)?;
     } else {

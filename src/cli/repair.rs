@@ -23,10 +23,12 @@ pub async fn run(ctx: &Context, args: RepairArgs) -> anyhow::Result<ExitCode> {
     };
     // A repair that writes also scopes keys an older pond wrote (rule 40).
     let report = if args.dry_run {
-        repair::run(&store, &opts, &progress).await?
+        repair::run(&store, &opts, &progress).await
     } else {
-        scoping::run(&store, &opts, &progress).await?
+        scoping::run(&store, &opts, &progress).await
     };
+    store.finish_writes().await;
+    let report = report?;
     if args.output.json {
         output::print_json(&report)?;
         return Ok(ExitCode::SUCCESS);

@@ -39,6 +39,9 @@ struct UpkeepStatus {
     due: Option<String>,
     /// Due for more than twice the interval: no host is doing it.
     overdue: bool,
+    /// Write intents in the store (rule 50): sweeps keep every file younger
+    /// than the oldest.
+    writes_in_flight: crate::store::sweep::WritesInFlight,
 }
 
 pub async fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<ExitCode> {
@@ -103,6 +106,7 @@ async fn upkeep_status(ctx: &Context, store: &Store) -> Result<UpkeepStatus, Sto
         running,
         due,
         overdue,
+        writes_in_flight: store.writes_in_flight().await?,
     })
 }
 
@@ -194,6 +198,13 @@ fn print_human(s: &Status) {
         }
         if let Some(why) = &u.due {
             println!("          due: {why} (`pond maintain`, or any `pond agent`)");
+        }
+        if let Some(oldest) = u.writes_in_flight.oldest {
+            println!(
+                "          {} write(s) in flight, the oldest since {} (files younger than it are not swept)",
+                u.writes_in_flight.count,
+                output::time(Some(oldest))
+            );
         }
     }
 }

@@ -78,7 +78,10 @@ impl WriteIntents {
             return Ok(());
         }
         let mut held = self.held.lock().await;
-        if held.last().is_some_and(|h| h.since.elapsed() < INTENT_ROTATES) {
+        if held
+            .last()
+            .is_some_and(|h| h.since.elapsed() < INTENT_ROTATES)
+        {
             return Ok(());
         }
         let (os, prefix) = match self.store.get() {
@@ -148,20 +151,24 @@ impl WriteIntents {
 }
 
 /// The time of the oldest live intent in the store, by the store's clock,
-/// and the number of live ones; removes intents past [`INTENT_EXPIRES`].
+/// and the number of live ones; with `remove_expired`, removes intents past
+/// [`INTENT_EXPIRES`].
 pub(super) async fn oldest_live(
     os: &dyn ObjectStore,
     prefix: &ObjectPath,
     now: DateTime<Utc>,
+    remove_expired: bool,
 ) -> Result<(Option<DateTime<Utc>>, usize), object_store::Error> {
     let listed: Vec<_> = os.list(Some(&intents_dir(prefix))).try_collect().await?;
-    let expired_before = now
-        - chrono::Duration::from_std(INTENT_EXPIRES).unwrap_or(chrono::Duration::MAX);
+    let expired_before =
+        now - chrono::Duration::from_std(INTENT_EXPIRES).unwrap_or(chrono::Duration::MAX);
     let mut oldest: Option<DateTime<Utc>> = None;
     let mut live = 0;
     for meta in listed {
         if meta.last_modified < expired_before {
-            let _ = os.delete(&meta.location).await;
+            if remove_expired {
+                let _ = os.delete(&meta.location).await;
+            }
             continue;
         }
         live += 1;

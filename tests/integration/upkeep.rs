@@ -512,8 +512,11 @@ fn plant_intent(pond: &Pond, name: &str, ago: &str) -> std::path::PathBuf {
     let dir = pond.store.join("_pond").join("writes");
     std::fs::create_dir_all(&dir).expect("intents dir");
     let path = dir.join(name);
-    std::fs::write(&path, br#"{"pid":1,"since":"2026-01-01T00:00:00Z","host":"elsewhere"}"#)
-        .expect("write intent");
+    std::fs::write(
+        &path,
+        br#"{"pid":1,"since":"2026-01-01T00:00:00Z","host":"elsewhere"}"#,
+    )
+    .expect("write intent");
     age(&path, ago);
     path
 }
@@ -542,7 +545,10 @@ fn rule50_a_sweep_removes_what_no_commit_kept_and_spares_a_write_in_flight() {
     );
     assert!(!dead_intent.exists(), "an expired intent was kept");
     assert!(
-        count(&table(&first, "messages")["pruned"], "unreferenced_files_removed") >= 1,
+        count(
+            &table(&first, "messages")["pruned"],
+            "unreferenced_files_removed"
+        ) >= 1,
         "{first}"
     );
     // The maintain run took its own intent back when it was done.
@@ -552,14 +558,24 @@ fn rule50_a_sweep_removes_what_no_commit_kept_and_spares_a_write_in_flight() {
         .map(|e| e.file_name())
         .collect();
     assert_eq!(left, vec![std::ffi::OsString::from("intent-in-flight")]);
+    // Status names what holds sweeps back.
+    let status = pond.json(&["status", "--json"]);
+    assert_eq!(status["upkeep"]["writes_in_flight"]["count"], 1, "{status}");
 
     // The other host gave up: its intent is gone, and its file goes with
     // the next sweep.
     std::fs::remove_file(&in_flight_intent).expect("end the write");
     std::thread::sleep(Duration::from_millis(1_500));
     let second = maintain(&pond, &[]);
-    assert!(!in_flight.exists(), "an abandoned write's file stayed: {second}");
+    assert!(
+        !in_flight.exists(),
+        "an abandoned write's file stayed: {second}"
+    );
 
-    assert_eq!(contents(&pond), before, "the sweep changed what readers see");
+    assert_eq!(
+        contents(&pond),
+        before,
+        "the sweep changed what readers see"
+    );
     exports_byte_exact(&pond, 2);
 }
