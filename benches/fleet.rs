@@ -16,7 +16,10 @@
 //! (1h), `FLEET_STORE` (a temp dir; an `s3://` URL needs
 //! `POND_TEST_S3_ENDPOINT`, see benches/multiwriter.rs), `FLEET_MODEL` (`off`,
 //! or anything else for pond's default model and hybrid timings), `FLEET_OUT`
-//! (a file for the checkpoint rows as JSON lines). With upkeep on and a
+//! (a file for the checkpoint rows as JSON lines), `FLEET_PUSH` (`1`: hosts
+//! push with `pond sync --to` to one `pond serve` in front of the store,
+//! and each checkpoint prints what the pushes sent against the session
+//! files' size). With upkeep on and a
 //! local store, the end also ages every file by 8 days and runs upkeep
 //! again ("after a week"): the files Lance keeps for its 7-day window.
 //!
@@ -62,6 +65,8 @@ struct Settings {
     retain: String,
     store: Option<String>,
     model_on: bool,
+    /// Hosts push to one `pond serve` in front of the store (`sync --to`).
+    push: bool,
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -92,6 +97,7 @@ impl Settings {
             retain: env_string("FLEET_RETAIN", "1h"),
             store: std::env::var("FLEET_STORE").ok().filter(|s| !s.is_empty()),
             model_on: !env_string("FLEET_MODEL", "off").eq_ignore_ascii_case("off"),
+            push: !matches!(env_string("FLEET_PUSH", "").as_str(), "" | "0" | "off"),
         }
     }
 
@@ -274,6 +280,8 @@ struct Target {
     url: String,
     location: StoreLocation,
     hosts_root: PathBuf,
+    /// The `pond serve` the hosts push to instead of writing the store.
+    push_to: Option<String>,
 }
 
 impl Target {
@@ -299,6 +307,9 @@ struct SyncRun {
     retries: u64,
     /// Whether the sync went on to run store upkeep itself (`auto`).
     upkept: bool,
+    /// A push: the bytes it sent, and the size of the host's largest
+    /// session file (what sending whole files would send at least).
+    pushed: Option<(u64, u64)>,
 }
 
 impl Fleet {
@@ -319,6 +330,7 @@ impl Fleet {
             url: url.to_string(),
             location,
             hosts_root,
+            push_to: None,
         }
     }
 
@@ -354,6 +366,9 @@ impl Fleet {
     }
 
     fn sync(&self, target: &Target, host: usize, changed: bool, auto: bool) -> SyncRun {
+        if let Some(server) = &target.push_to {
+            return self.push(target, host, changed, server);
+        }
         let mut cmd = self.pond(target, host);
         // Every client, as a scheduled sync or `pond agent` runs it.
         cmd.args(["sync", "--json"]);
@@ -382,6 +397,38 @@ impl Fleet {
                 }
                 _ => false,
             },
+            pushed: None,
+        }
+    }
+
+    /// `pond sync --to`: the host sends what changed to the server, which
+    /// syncs its copy into the store as this host.
+    fn push(&self, target: &Target, host: usize, changed: bool, server: &str) -> SyncRun {
+        let mut cmd = self.pond(target, host);
+        cmd.args(["sync", "--to", server, "--json"]);
+        let (ms, out) = timed(&mut cmd);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let ok =
+            out.status.success() && report["problems"].as_array().is_some_and(|p| p.is_empty());
+        if !ok {
+            warn(&format!("push host-{host:02}"), &out);
+        }
+        let largest = walkdir::WalkDir::new(self.source(host))
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter_map(|e| e.metadata().ok())
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
+            .max()
+            .unwrap_or(0);
+        SyncRun {
+            ms,
+            changed,
+            ok,
+            commits: 0,
+            retries: 0,
+            upkept: false,
+            pushed: Some((report["bytes_sent"].as_u64().unwrap_or(0), largest)),
         }
     }
 
@@ -616,6 +663,52 @@ fn dir_usage(dir: &Path) -> (u64, u64) {
         .fold((0, 0), |(n, b), m| (n + 1, b + m.len()))
 }
 
+/// With `FLEET_PUSH`: what a window's pushes sent against the session
+/// files they came from (a push that sent whole files would send at least
+/// the largest).
+fn print_pushes(round: usize, pushed: &[(f64, f64)]) {
+    let (Some(sent), Some(largest)) = (
+        pct(pushed.iter().map(|p| p.0).collect()),
+        pct(pushed.iter().map(|p| p.1).collect()),
+    ) else {
+        return;
+    };
+    let total: f64 = pushed.iter().map(|p| p.0).sum();
+    eprintln!(
+        "round {round}: {} pushes sent p50 {:.0} B / p95 {:.0} B ({:.1} KB in all); largest session file p50 {:.1} KB",
+        pushed.len(),
+        sent.p50,
+        sent.p95,
+        total / 1e3,
+        largest.p50 / 1e3
+    );
+}
+
+/// Starts `pond serve` on loopback in front of the store; its child and URL.
+fn start_server(fleet: &Fleet, target: &Target) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut cmd = fleet.pond(target, 99);
+    cmd.env("POND_HOST", "push-server")
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn pond serve");
+    let stderr = child.stderr.take().expect("server stderr");
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let addr = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            let at = line.find("on http://")?;
+            let rest = &line[at + "on http://".len()..];
+            rest.split_whitespace().next().map(str::to_string)
+        })
+        .expect("pond serve said where it listens");
+    // Keep draining, so the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
+    (child, format!("http://{addr}"))
+}
+
 /// (objects, bytes) under a remote store's prefix, from one listing.
 async fn bucket_usage(location: &pond::store::StoreLocation) -> Option<(u64, u64)> {
     use futures::TryStreamExt;
@@ -707,6 +800,8 @@ struct Window {
     small: Vec<f64>,
     noop: Vec<f64>,
     maintain_secs: f64,
+    /// Pushes that had something to send: bytes sent, largest session file.
+    pushed: Vec<(f64, f64)>,
 }
 
 #[derive(Default)]
@@ -942,6 +1037,9 @@ impl Fleet {
                     &mut window.noop
                 };
                 bucket.push(run.ms);
+                if let Some((sent, largest)) = run.pushed.filter(|_| run.changed) {
+                    window.pushed.push((sent as f64, largest as f64));
+                }
             }
             if s.upkeep == Upkeep::Maintain {
                 let secs = self.maintain(target).unwrap_or(0.0);
@@ -955,6 +1053,7 @@ impl Fleet {
             }
             let m = self.measure(rt, target, latest_token(hosts).as_deref(), round);
             let closed = std::mem::take(&mut window);
+            print_pushes(round, &closed.pushed);
             let row = Row::new("fleet", round, &totals, closed, m, started);
             if round == 1 {
                 first_small = row.small_sync_ms;
@@ -1181,13 +1280,23 @@ fn main() {
         cache_home,
     };
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
-    let target = fleet.target(&url, work.path().join("fleet"));
+    let mut target = fleet.target(&url, work.path().join("fleet"));
+    let mut server = None;
+    if fleet.settings.push {
+        let (child, server_url) = start_server(&fleet, &target);
+        target.push_to = Some(server_url);
+        server = Some(child);
+    }
     let mut hosts: Vec<Host> = (0..fleet.settings.hosts)
         .map(|h| Host::new(h, &fleet.source(h)))
         .collect();
 
     let started = Instant::now();
     let run = fleet.run_rounds(&rt, &target, &mut hosts, &mut json_out);
+    if let Some(mut child) = server {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     let (fleet_wall, fleet_cores) = (started.elapsed().as_secs_f64(), children_core_secs());
     let fresh = fleet.fresh_ingest(&rt, work.path(), &hosts);
     write_json(&mut json_out, &fresh);
