@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use lance::dataset::cleanup::{CleanupFileKind, CleanupPolicy};
 
-use super::upkeep::native_dataset;
+use super::upkeep::{lance_error_str, native_dataset};
 use super::{StoreError, TableKind, intents, lance_error, probe};
 
 /// The write intents in the store now: each a process writing, or one that
@@ -40,11 +40,7 @@ pub struct Swept {
 impl super::Store {
     /// The live write intents (for status): one listing, nothing removed.
     pub async fn writes_in_flight(&self) -> Result<WritesInFlight, StoreError> {
-        let fail = |e: String| StoreError::Lance {
-            location: self.location.display.clone(),
-            operation: "list write intents".into(),
-            message: self.location.redact(&e),
-        };
+        let fail = |e: String| lance_error_str(&self.location, "list write intents", &e);
         if self.location.scheme() == "memory" {
             return Ok(WritesInFlight::default());
         }
@@ -64,11 +60,7 @@ impl super::Store {
         retain: Duration,
     ) -> Result<Swept, StoreError> {
         let what = format!("sweep {}", kind.name());
-        let fail = |e: String| StoreError::Lance {
-            location: self.location.display.clone(),
-            operation: what.clone(),
-            message: self.location.redact(&e),
-        };
+        let fail = |e: String| lance_error_str(&self.location, &what, &e);
         // Rule 50: a binary that writes without intents must not share a
         // store that is swept, so the format says intents are required.
         self.require_current_format().await?;

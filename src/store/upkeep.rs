@@ -522,7 +522,7 @@ fn prune_cutoff(
     timestamps.into_iter().rev().find(|t| *t < horizon)
 }
 
-fn lance_error_str(location: &super::StoreLocation, what: &str, e: &str) -> StoreError {
+pub(super) fn lance_error_str(location: &super::StoreLocation, what: &str, e: &str) -> StoreError {
     StoreError::Lance {
         location: location.display.clone(),
         operation: what.to_string(),
