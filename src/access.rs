@@ -122,6 +122,15 @@ impl Grant {
         }
     }
 
+    /// What the token of `entry` may do.
+    pub fn of(entry: &TokenEntry) -> Grant {
+        Grant {
+            name: entry.name.clone(),
+            scope: Some(entry.scope),
+            limits: entry.limits.clone(),
+        }
+    }
+
     pub fn permits(&self, needed: Scope) -> bool {
         self.scope.is_none_or(|s| s == needed)
     }
@@ -136,6 +145,11 @@ fn hash_token(token: &str) -> String {
 /// Finds the token among `entries`, looking at every entry whatever the
 /// outcome so the time taken does not depend on which one matched.
 pub fn verify(entries: &[TokenEntry], presented: &str) -> Option<Grant> {
+    verify_entry(entries, presented).map(Grant::of)
+}
+
+/// [`verify`], giving the matching entry itself.
+pub fn verify_entry<'a>(entries: &'a [TokenEntry], presented: &str) -> Option<&'a TokenEntry> {
     let presented_hash = hash_token(presented);
     let mut found = None;
     for entry in entries {
@@ -144,11 +158,7 @@ pub fn verify(entries: &[TokenEntry], presented: &str) -> Option<Grant> {
             .ct_eq(entry.hash.as_bytes())
             .into();
         if equal && found.is_none() {
-            found = Some(Grant {
-                name: entry.name.clone(),
-                scope: Some(entry.scope),
-                limits: entry.limits.clone(),
-            });
+            found = Some(entry);
         }
     }
     found

@@ -15,7 +15,7 @@
 //! `pond maintain` finishes the erasure: it deletes any row of a tombstoned
 //! session it finds, and compacts every fragment with deletions.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -115,6 +115,11 @@ pub struct ErasePlan {
     pub sessions: Vec<ErasedSession>,
     pub rows: RowCounts,
     pub files: Vec<ErasedFile>,
+    /// Sessions outside the selection holding copies of its messages (a
+    /// client that copies a session's records into the file of its
+    /// resumed continuation): erasing without them would leave that text
+    /// in the archive, so the erasure is refused until they are selected.
+    pub copies_in: Vec<String>,
 }
 
 /// What `--now` did to make the bytes go, and what it cost.
@@ -150,6 +155,9 @@ pub struct EraseReport {
     pub deleted: RowCounts,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub purge: Option<Purge>,
+    /// The pushed copies removed from this machine's `pond serve` spool.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spool: Option<crate::spool::SpoolPurge>,
     pub duration_secs: f64,
 }
 
@@ -222,7 +230,74 @@ pub async fn plan(store: &Store, selection: &Selection) -> Result<ErasePlan, Era
         sessions,
         rows: store.count_session_rows(&ids).await?,
         files: store.files_of_sessions(&ids).await?,
+        copies_in: sessions_holding_copies(store, &ids).await?,
     })
+}
+
+/// Sessions outside `ids` that hold a message whose own id (the part after
+/// its session's key) is one of theirs: Claude Code copies a session's
+/// records, uuids and all, into the file of the session that resumes it.
+/// Only sessions of the same client count, since clients' own ids need not
+/// be unique between clients.
+async fn sessions_holding_copies(store: &Store, ids: &[String]) -> Result<Vec<String>, StoreError> {
+    let chosen: HashSet<&str> = ids.iter().map(String::as_str).collect();
+    let mut own: HashSet<(String, String)> = HashSet::new();
+    for chunk in ids.chunks(500) {
+        let filter = crate::store::sql_in("session_id", chunk.iter().map(String::as_str));
+        for b in store
+            .scan(
+                TableKind::Messages,
+                Some(&filter),
+                Some(&["id", "session_id"]),
+            )
+            .await?
+        {
+            let c = schema::Columns::new(&b);
+            for (id, session) in c.str("id")?.iter().zip(c.str("session_id")?.iter()) {
+                if let (Some(id), Some(session)) = (id, session)
+                    && let Some(local) = local_message_id(id, session)
+                {
+                    own.insert((client_of(session).to_string(), local.to_string()));
+                }
+            }
+        }
+    }
+    if own.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut holders: BTreeSet<String> = BTreeSet::new();
+    for b in store
+        .scan(TableKind::Messages, None, Some(&["id", "session_id"]))
+        .await?
+    {
+        let c = schema::Columns::new(&b);
+        for (id, session) in c.str("id")?.iter().zip(c.str("session_id")?.iter()) {
+            let (Some(id), Some(session)) = (id, session) else {
+                continue;
+            };
+            if chosen.contains(session) || holders.contains(session) {
+                continue;
+            }
+            if let Some(local) = local_message_id(id, session)
+                && own.contains(&(client_of(session).to_string(), local.to_string()))
+            {
+                holders.insert(session.to_string());
+            }
+        }
+    }
+    Ok(holders.into_iter().collect())
+}
+
+/// A message's id within its session, when the id is the session's key
+/// and its own (`<session>/<own id>`).
+fn local_message_id<'a>(id: &'a str, session: &str) -> Option<&'a str> {
+    id.strip_prefix(session)?.strip_prefix('/')
+}
+
+/// The client part of a session key (`<client>:` or `<client>@<host>:`).
+fn client_of(session: &str) -> &str {
+    let head = session.split(':').next().unwrap_or(session);
+    head.split('@').next().unwrap_or(head)
 }
 
 async fn read_sessions(
@@ -272,6 +347,7 @@ pub fn preview(selection: &Selection, plan: ErasePlan) -> EraseReport {
         selection: selection.describe(),
         deleted: RowCounts::default(),
         purge: None,
+        spool: None,
         duration_secs: 0.0,
         plan,
     }
@@ -287,6 +363,16 @@ pub async fn execute(
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<EraseReport, EraseError> {
     let started = Instant::now();
+    if !plan.copies_in.is_empty() {
+        let selected: Vec<&str> = plan.sessions.iter().map(|s| s.id.as_str()).collect();
+        return Err(EraseError::Invalid(format!(
+            "{} other session(s) hold copies of what this erasure takes (a resumed session copies the messages of the one it continues): {}. Erase them too, for example `pond erase {} {}`, or see `pond erase --dry-run`",
+            plan.copies_in.len(),
+            plan.copies_in.join(", "),
+            selected.join(" "),
+            plan.copies_in.join(" ")
+        )));
+    }
     let mut report = preview(selection, plan);
     if report.plan.sessions.is_empty() {
         return Ok(report);

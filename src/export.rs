@@ -108,6 +108,21 @@ pub async fn source_files(
     prefer_host: &str,
     redact: bool,
 ) -> Result<Vec<SourceFile>, ExportError> {
+    let mut files = Vec::new();
+    for (rel_path, records) in source_records(store, session_id, prefer_host).await? {
+        files.push(assemble(rel_path, records, redact)?);
+    }
+    Ok(files)
+}
+
+/// The raw records of every source file of `session_id`, by relative path:
+/// what [`source_files`] assembles, for a caller that must first leave out
+/// the records of sessions it may not give away ([`assemble`] then).
+pub async fn source_records(
+    store: &Store,
+    session_id: &str,
+    prefer_host: &str,
+) -> Result<BTreeMap<String, Vec<RawRecord>>, ExportError> {
     // Whole files, not only the session's records: a file can hold several
     // sessions (a chat log with one per header, an export), and its bytes
     // are only exact in full.
@@ -147,34 +162,55 @@ pub async fn source_files(
         }
     }
 
-    let mut files = Vec::with_capacity(chosen.len());
-    for (rel_path, records) in chosen {
-        let (records, rel_path) = if records.iter().any(is_database_row) {
-            (database_rows(records), format!("{rel_path}.jsonl"))
-        } else {
-            // Rule 1: export writes the newest generation back byte for byte, and
-            // refuses a file with a gap.
-            let records = latest_generation(records);
-            check_contiguous(&rel_path, &records)?;
-            (records, rel_path)
-        };
-        let mut bytes = Vec::with_capacity(records.iter().map(|r| r.bytes.len()).sum());
-        for r in &records {
-            if redact {
-                bytes.extend_from_slice(&crate::redact::redact_bytes(&r.bytes).0);
+    // Only the generation a file is exported from: an older one holds bytes
+    // the file no longer has.
+    Ok(chosen
+        .into_iter()
+        .map(|(rel_path, records)| {
+            let records = if records.iter().any(is_database_row) {
+                database_rows(records)
             } else {
-                bytes.extend_from_slice(&r.bytes);
-            }
+                latest_generation(records)
+            };
+            (rel_path, records)
+        })
+        .collect())
+}
+
+/// One source file from the records [`source_records`] gave for its path
+/// (all of them, or the rows of a database a caller kept).
+pub fn assemble(
+    rel_path: String,
+    records: Vec<RawRecord>,
+    redact: bool,
+) -> Result<SourceFile, ExportError> {
+    let Some(first) = records.first() else {
+        return Err(ExportError::NoRecords(rel_path));
+    };
+    let (host, root) = (first.host.clone(), first.root.clone());
+    let rel_path = if records.iter().any(is_database_row) {
+        format!("{rel_path}.jsonl")
+    } else {
+        // Rule 1: export writes the newest generation back byte for byte, and
+        // refuses a file with a gap.
+        check_contiguous(&rel_path, &records)?;
+        rel_path
+    };
+    let mut bytes = Vec::with_capacity(records.iter().map(|r| r.bytes.len()).sum());
+    for r in &records {
+        if redact {
+            bytes.extend_from_slice(&crate::redact::redact_bytes(&r.bytes).0);
+        } else {
+            bytes.extend_from_slice(&r.bytes);
         }
-        files.push(SourceFile {
-            rel_path,
-            bytes,
-            records: records.len() as u64,
-            host: records[0].host.clone(),
-            root: records[0].root.clone(),
-        });
     }
-    Ok(files)
+    Ok(SourceFile {
+        rel_path,
+        bytes,
+        records: records.len() as u64,
+        host,
+        root,
+    })
 }
 
 fn latest_generation(mut records: Vec<RawRecord>) -> Vec<RawRecord> {
@@ -190,7 +226,7 @@ fn latest_generation(mut records: Vec<RawRecord>) -> Vec<RawRecord> {
 
 /// Records of a database source are keyed by content (see `sync::database`),
 /// not by position in a file.
-fn is_database_row(r: &RawRecord) -> bool {
+pub fn is_database_row(r: &RawRecord) -> bool {
     r.id.starts_with(&format!("{}:db:", r.file_id))
 }
 

@@ -49,11 +49,14 @@ pub async fn message_image(
         "session_id = {} AND offset = {offset}",
         sql_str(&session_id)
     );
-    // The newest generation of the record, should the file have been rewritten.
+    // The newest generation of the record, should the file have been
+    // rewritten; a database's rows are judged by what they hold, since an
+    // older store labels them all with the database's first session.
     let record = store
         .raw_records(&filter)
         .await?
         .into_iter()
+        .filter(|r| super::raw::record_owner(r) == session_id)
         .max_by_key(|r| r.generation)
         .ok_or_else(not_found)?;
     images_in_record(&record.bytes)

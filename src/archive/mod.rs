@@ -8,6 +8,7 @@
 
 mod fleet;
 mod images;
+mod raw;
 mod shapes;
 
 use std::borrow::Cow;
@@ -17,6 +18,7 @@ use chrono::{DateTime, Utc};
 
 pub use fleet::{RunBucket, RunTimeline, RunsParams, client_counts, run_timeline, status};
 pub use images::message_image;
+pub use raw::source_files as session_source_files;
 pub use shapes::*;
 
 use crate::access::Limits;

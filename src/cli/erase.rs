@@ -81,7 +81,18 @@ async fn run_on(ctx: &Context, args: EraseArgs, store: &Store) -> anyhow::Result
             eprintln!("{line}");
         }
     };
-    let report = erase::execute(store, &selection, plan, &opts, &progress).await?;
+    let mut report = erase::execute(store, &selection, plan, &opts, &progress).await?;
+    if report.outcome == "erased" {
+        // Rule 44: a `pond serve` on this machine keeps copies of pushed
+        // files outside the store; they go now (a running server would
+        // also notice the tombstones within seconds).
+        let erased = store.erased_sessions().await?;
+        let spool = crate::spool::default_dir(&store.location().key);
+        let key = store.location().key.clone();
+        report.spool = Some(
+            tokio::task::spawn_blocking(move || crate::spool::purge(&spool, &key, &erased)).await?,
+        );
+    }
     if args.output.json {
         output::print_json(&report)?;
     } else {
@@ -206,6 +217,15 @@ fn print_plan(report: &EraseReport) {
     for f in &plan.files {
         println!("  {} {} {}/{}", f.host, f.client, f.root, f.rel_path);
     }
+    if !plan.copies_in.is_empty() {
+        println!(
+            "copies of these messages are also held by ({}), which must be erased with them:",
+            plan.copies_in.len()
+        );
+        for id in &plan.copies_in {
+            println!("  {id}");
+        }
+    }
     if report.outcome == "dry-run" {
         println!("nothing erased (--dry-run)");
     }
@@ -220,6 +240,12 @@ fn print_done(report: &EraseReport) {
         d.raw_records,
         d.search_rows
     );
+    if let Some(spool) = report.spool.as_ref().filter(|s| !s.is_empty()) {
+        println!(
+            "removed {} pushed file(s) from this machine's `pond serve` spool",
+            spool.files_removed + spool.mirrors_removed
+        );
+    }
     match &report.purge {
         None => println!(
             "hosts that still have the files will not store them again; the bytes leave the store's files at the next upkeep past the retention (or run `pond erase --now`)"

@@ -35,11 +35,9 @@ pub async fn serve(ctx: &Context, args: ServeArgs) -> anyhow::Result<ExitCode> {
         // Rule 33: `pond serve` masks secrets in every answer unless told not to.
         redact: !args.no_redact,
     });
-    let spool_dir = args.spool.unwrap_or_else(|| {
-        crate::paths::state_dir()
-            .join("ingest")
-            .join(&ctx.location.key)
-    });
+    let spool_dir = args
+        .spool
+        .unwrap_or_else(|| crate::spool::default_dir(&ctx.location.key));
     crate::serve::run(
         shared,
         crate::serve::ServeOptions {

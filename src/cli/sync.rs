@@ -6,6 +6,7 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use anyhow::bail;
 
 use super::{Context, SyncArgs, output};
@@ -144,6 +145,8 @@ async fn round_inner(ctx: &Context, spec: &RoundSpec) -> anyhow::Result<SyncRepo
         }
     };
 
+    // Held for the whole run: a push started meanwhile waits for it.
+    let no_push = lock::hold_unless_pushing(&state_dir);
     let opts = SyncOptions {
         adapters: selected.into_iter().map(std::sync::Arc::from).collect(),
         path: spec.path.clone(),
@@ -155,8 +158,9 @@ async fn round_inner(ctx: &Context, spec: &RoundSpec) -> anyhow::Result<SyncRepo
         origin_root: None,
         redact: ctx.redact_at_ingest,
         // Only a lock the kernel really holds keeps other syncs of this
-        // host's files away (rule 7); unlocked, every write is keyed.
-        host_locked: host_lock.is_held(),
+        // host's files away (rule 7), and only while no push of this host
+        // runs (rule 37); otherwise every write is keyed.
+        host_locked: host_lock.is_held() && no_push.is_some(),
         host_limit: None,
     };
     let mut report = SyncReport::new(&ctx.location.display, &ctx.host, names, spec.dry_run);
@@ -372,6 +376,11 @@ async fn push(ctx: &Context, args: SyncArgs, server: url::Url) -> anyhow::Result
             "--ephemeral {group} cannot be carried by --to yet: the server would record each job as a host of its own; sync into the store directly (POND_STORE) from ephemeral hosts"
         );
     }
+    // Rule 37: while this push runs, this host's direct syncs key every
+    // write, so the server's keyed insert and a sync's append never both
+    // store one file's records; a direct sync running now is waited for.
+    let _pushing = crate::sync::lock::hold_for_push(&crate::paths::state_dir())
+        .context("cannot take this host's push lock")?;
     let opts = crate::push::PushOptions {
         server,
         token: args.token,

@@ -55,6 +55,7 @@ pub async fn drain(
             .map(|v| embed::usable(v, embedder.dimensions()))
             .collect();
         report.with_vectors += vectors.iter().filter(|v| v.is_some()).count() as u64;
+        crate::pause::at("backlog-write");
         report.rows += store.replace_vectors(&docs, &vectors, &model).await?;
         store.note_embed_model(&model).await?;
         progress(report.rows);

@@ -6,13 +6,14 @@
 //! input. Tokens never reach a log: only the token's name is recorded.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use super::{AppState, web};
 use crate::access::{self, Grant, Scope, TokenEntry};
@@ -26,19 +27,24 @@ pub(crate) async fn require_token(
     // token closes a loopback server to callers without one at once, as the
     // docs promise, rather than at its next restart.
     let tokens = state.tokens.current();
-    // Rule 36: beyond loopback, or once any token exists, a request without a
-    // known bearer token is refused with 401.
-    let grant = if !state.loopback || !tokens.is_empty() {
-        // A browser signed in with `/web/signin` sends the token as a cookie
-        // (rule 49); the header wins when both are present.
-        let from_cookie = bearer(&request).is_none();
-        let presented = bearer(&request).or_else(|| web::cookie_token(request.headers()));
-        match presented.and_then(|t| access::verify(&tokens, t)) {
-            Some(_) if from_cookie && !web::csrf_ok(&request) => {
-                return web::csrf_refusal();
-            }
-            Some(grant) => grant,
-            None => return unauthorized(presented.is_some()),
+    // Rule 36: beyond loopback, or once any token has existed, a request
+    // without a known bearer token is refused with 401.
+    let grant = if state.tokens.required() {
+        // A browser signed in with `/web/signin` sends a session id as a
+        // cookie (rule 49); the header wins when both are present.
+        match bearer(&request) {
+            Some(token) => match access::verify(&tokens, token) {
+                Some(grant) => grant,
+                None => return unauthorized(true),
+            },
+            None => match web::cookie_session(request.headers()) {
+                Some(id) => match state.browser_sessions.grant(id, &tokens) {
+                    Some(_) if !web::csrf_ok(&request) => return web::csrf_refusal(),
+                    Some(grant) => grant,
+                    None => return unauthorized_session(),
+                },
+                None => return unauthorized(false),
+            },
         }
     } else {
         Grant::local()
@@ -86,34 +92,56 @@ pub(crate) fn bearer(request: &Request) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// A browser whose session ended (idle, signed out, token revoked).
+fn unauthorized_session() -> Response {
+    with_challenge(super::error(
+        StatusCode::UNAUTHORIZED,
+        "this browser's session ended (unused for long, signed out, or its token was revoked): sign in again",
+    ))
+}
+
+fn with_challenge(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer realm=\"pond\""),
+    );
+    response
+}
+
 fn unauthorized(presented: bool) -> Response {
     let message = if presented {
         "unknown or revoked token"
     } else {
         "this server needs a token: send `Authorization: Bearer <token>` (see `pond token create`)"
     };
-    let mut response = super::error(StatusCode::UNAUTHORIZED, message);
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        header::HeaderValue::from_static("Bearer realm=\"pond\""),
-    );
-    response.into_response()
+    with_challenge(super::error(StatusCode::UNAUTHORIZED, message))
 }
 
 /// The tokens of the config file, re-read whenever the file changes: `pond
 /// token create` and `revoke` take effect on the next request, without a
 /// restart.
+///
+/// Whether tokens are required only ever turns on: from the start beyond
+/// loopback, and on loopback from the first token seen. A config file that
+/// is half-written, unreadable or gone for a moment (an editor saving by
+/// rename) keeps the last good tokens in force, so a running server never
+/// falls back to serving without authentication.
 pub(crate) struct TokenSource {
     path: PathBuf,
     cached: Mutex<(Option<Stamp>, Arc<Vec<TokenEntry>>)>,
+    required: AtomicBool,
 }
 
 impl TokenSource {
-    pub fn new(path: PathBuf, initial: Vec<TokenEntry>) -> TokenSource {
+    /// `required` from the start: a server beyond loopback or behind a
+    /// proxy (`--allow-host`).
+    pub fn new(path: PathBuf, initial: Vec<TokenEntry>, required: bool) -> TokenSource {
         let stamp = stamp(&path);
+        let required = AtomicBool::new(required || !initial.is_empty());
         TokenSource {
             path,
             cached: Mutex::new((stamp, Arc::new(initial))),
+            required,
         }
     }
 
@@ -124,8 +152,21 @@ impl TokenSource {
             Err(poisoned) => poisoned.into_inner(),
         };
         if stamp != cached.0 {
+            // A file that was there and is gone is being replaced; one that
+            // never was there has no tokens yet.
+            let vanished = stamp.is_none() && cached.0.is_some();
             match crate::config::load_tokens(&self.path) {
-                Ok(tokens) => *cached = (stamp, Arc::new(tokens)),
+                Ok(_) if vanished => {
+                    tracing::warn!(
+                        "config file gone; keeping the tokens read before until it is back"
+                    );
+                }
+                Ok(tokens) => {
+                    if !tokens.is_empty() {
+                        self.required.store(true, Ordering::SeqCst);
+                    }
+                    *cached = (stamp, Arc::new(tokens));
+                }
                 // A half-edited file keeps the last good tokens in force.
                 Err(e) => {
                     tracing::warn!(error = %e, "config unreadable; keeping the tokens read before")
@@ -133,6 +174,14 @@ impl TokenSource {
             }
         }
         cached.1.clone()
+    }
+
+    /// Whether every request must carry a token. Once true, true for the
+    /// life of the server, also when the last token is revoked.
+    pub fn required(&self) -> bool {
+        // Reading the file first lets a token created just now count.
+        let _ = self.current();
+        self.required.load(Ordering::SeqCst)
     }
 }
 

@@ -20,6 +20,7 @@ use super::upload::{Upload, after_prefix, receive, unique_suffix};
 use super::{AppState, error};
 use crate::access::{Grant, Scope};
 use crate::adapters::Adapter;
+use crate::spool;
 use crate::store::{Store, StoreError, TableKind, sql_in};
 use crate::sync::report::SyncReport;
 use crate::sync::{DEFAULT_BATCH_BYTES, SyncOptions};
@@ -40,6 +41,16 @@ pub(crate) struct Ingester {
 }
 
 impl Ingester {
+    /// Where the mirrors are.
+    pub(crate) fn spool(&self) -> &Path {
+        &self.spool
+    }
+
+    /// Holds off every ingest run while the mirrors are purged.
+    pub(crate) async fn pause_runs(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.running.lock().await
+    }
+
     pub fn new(spool: PathBuf, max_upload_bytes: usize, deadline: std::time::Duration) -> Ingester {
         Ingester {
             spool,
@@ -143,6 +154,17 @@ pub(crate) async fn handle(
     let ingester = &state.ingest;
     let mirror = ingester.spool.join(mirror_key(host, &q.client, &q.root));
     let files = mirror.join("files");
+    let origin = spool::Origin {
+        host: host.to_string(),
+        client: q.client.clone(),
+        root: q.root.clone(),
+    };
+    if let Err(e) = spool::prepare_mirror(&ingester.spool, &mirror, &origin) {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot prepare the mirror of this host's files: {e}"),
+        );
+    }
 
     let stored = match &q.path {
         Some(path) => {
@@ -342,6 +364,7 @@ fn sessions_in(
     files: &Path,
     scratch: &Path,
 ) -> std::io::Result<BTreeSet<String>> {
+    spool::private_dir(scratch)?;
     place(upload, &scratch.join(rel))?;
     // A database's recent writes live in its `-wal`, sent as a file of its
     // own: whichever of the two arrives is read with the other as stored.
@@ -371,7 +394,7 @@ fn sessions_in(
 /// mirror's file system), else a copy.
 fn place(from: &Path, to: &Path) -> std::io::Result<()> {
     if let Some(dir) = to.parent() {
-        std::fs::create_dir_all(dir)?;
+        spool::private_dir(dir)?;
     }
     match std::fs::hard_link(from, to) {
         Ok(()) => Ok(()),

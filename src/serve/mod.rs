@@ -68,14 +68,15 @@ pub enum Routes {
 pub(crate) struct AppState {
     pub shared: Arc<Shared>,
     pub tokens: auth::TokenSource,
-    /// Listening on loopback only: without any token the local user needs
-    /// none. Whether a token exists is looked up per request.
-    pub loopback: bool,
     pub hosts: guard::Hosts,
     pub ingest: ingest::Ingester,
     pub redact_at_ingest: bool,
     pub stale_after: std::time::Duration,
     pub routes: Routes,
+    /// Browsers signed in with `/web/signin` (rule 49).
+    pub browser_sessions: web::sessions::BrowserSessions,
+    /// The `/v1/events` streams open now, capped per token and in all.
+    pub event_streams: Arc<events::OpenStreams>,
     /// Turns true when the server begins to stop: open event streams end,
     /// so a graceful shutdown does not wait on an open page.
     pub stopping: tokio::sync::watch::Receiver<bool>,
@@ -87,6 +88,10 @@ pub enum ServeError {
         "refusing to listen on {0} without tokens: beyond loopback every request must carry one (create one with `pond token create NAME --scope read`)"
     )]
     NoTokens(SocketAddr),
+    #[error(
+        "refusing to serve `--allow-host {0}` without tokens: a proxy makes this server reachable beyond this machine, and every caller would act as you (create one with `pond token create NAME --scope read`, then start again)"
+    )]
+    ProxiedWithoutTokens(String),
     #[error("`--allow-host {0}` is not a host name (give NAME or NAME:PORT)")]
     BadHost(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -280,10 +285,18 @@ async fn limit_mcp_body(request: axum::extract::Request, next: axum::middleware:
 /// Serves until interrupted (Ctrl-C or SIGTERM), then finishes open requests.
 pub async fn run(shared: Arc<Shared>, opts: ServeOptions) -> Result<(), ServeError> {
     let loopback = opts.listen.ip().is_loopback();
-    // Rule 36: a server will not listen beyond loopback without tokens.
+    // Rule 36: a server will not listen beyond loopback without tokens, nor
+    // on loopback behind a proxy: the proxy makes it public, and without
+    // tokens everyone reaching the proxy would act as the local user.
     if !loopback && opts.tokens.is_empty() {
         return Err(ServeError::NoTokens(opts.listen));
     }
+    if opts.tokens.is_empty()
+        && let Some(name) = opts.allowed_hosts.first()
+    {
+        return Err(ServeError::ProxiedWithoutTokens(name.clone()));
+    }
+    let tokens_required = !loopback || !opts.allowed_hosts.is_empty();
     let allowed_hosts = guard::Hosts::parse_allowed(&opts.allowed_hosts)?;
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
@@ -296,9 +309,10 @@ pub async fn run(shared: Arc<Shared>, opts: ServeOptions) -> Result<(), ServeErr
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let state = Arc::new(AppState {
         stopping,
-        loopback,
+        event_streams: Arc::default(),
+        browser_sessions: web::sessions::BrowserSessions::default(),
         hosts: guard::Hosts::new(bound, allowed_hosts),
-        tokens: auth::TokenSource::new(opts.config_path, opts.tokens),
+        tokens: auth::TokenSource::new(opts.config_path, opts.tokens, tokens_required),
         ingest: ingest::Ingester::new(opts.spool_dir, opts.max_upload_bytes, opts.ingest_deadline),
         redact_at_ingest: opts.redact_at_ingest,
         stale_after: opts.stale_after,
@@ -310,21 +324,62 @@ pub async fn run(shared: Arc<Shared>, opts: ServeOptions) -> Result<(), ServeErr
     eprintln!(
         "pond: serving {} on http://{bound} (tokens {}, redaction {})",
         state.shared.store.location().display,
-        if !loopback {
+        if state.tokens.required() {
             "required"
-        } else if state.tokens.current().is_empty() {
-            "not required on loopback until one is created"
         } else {
-            "required"
+            "not required on loopback until one is created"
         },
         if state.shared.redact { "on" } else { "off" }
     );
+    tokio::spawn(keep_spool_clean(state.clone()));
     let shutdown = async move {
         shutdown_signal().await;
         let _ = stop.send(true);
     };
     listen::serve(listener, app, shutdown).await?;
     Ok(())
+}
+
+/// How often the server looks whether the store's tombstones changed.
+const ERASURES_LOOK_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Rule 44: the mirrors of pushed files lose every file holding an erased
+/// session, when the server starts and within seconds of any erasure, by
+/// whichever host it was made; and stay owner-only.
+async fn keep_spool_clean(state: Arc<AppState>) {
+    let mut stopping = state.stopping.clone();
+    let mut purged_at: Option<Option<u64>> = None;
+    loop {
+        if let Ok(Some(store)) = state.shared.store.get().await {
+            // No table yet: nothing was ever erased.
+            let version = store
+                .table_version(crate::store::TableKind::Erasures)
+                .await
+                .ok();
+            if purged_at != Some(version) {
+                let erased = match version {
+                    Some(_) => store.erased_sessions().await.ok(),
+                    None => Some(Default::default()),
+                };
+                if let Some(erased) = erased {
+                    let _no_ingest = state.ingest.pause_runs().await;
+                    let spool = state.ingest.spool().to_path_buf();
+                    let key = store.location().key.clone();
+                    let purged = tokio::task::spawn_blocking(move || {
+                        crate::spool::purge(&spool, &key, &erased)
+                    })
+                    .await;
+                    if purged.is_ok() {
+                        purged_at = Some(version);
+                    }
+                }
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(ERASURES_LOOK_EVERY) => {}
+            _ = stopping.wait_for(|stop| *stop) => return,
+        }
+    }
 }
 
 async fn shutdown_signal() {

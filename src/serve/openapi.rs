@@ -252,11 +252,12 @@ pub fn document() -> Value {
             }},
             "/v1/events": {"get": {
                 "operationId": "fleetEvents",
-                "summary": "Server-sent events: a `fleet` event when the stream opens and whenever a sync anywhere changes the fleet's records (its data names the versions of the hosts and host_groups tables); read /v1/status again on each. The stream ends when the server stops.",
+                "summary": "Server-sent events: a `fleet` event when the stream opens and whenever a sync anywhere changes the fleet's records (for a token with limits, only when what /v1/status shows it changed); the event carries no data of the fleet: read /v1/status again on each. A token may hold 8 streams open, the server 64 in all. The stream ends when the server stops.",
                 "responses": {
                     "200": {"description": "the event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
                     "401": {"description": "No token, or an unknown or revoked one.", "content": json_content(error.clone())},
-                    "403": {"description": "The token is not of the read scope.", "content": json_content(error.clone())}
+                    "403": {"description": "The token is not of the read scope.", "content": json_content(error.clone())},
+                    "429": {"description": "Too many event streams open, for this token or in all.", "content": json_content(error.clone())}
                 }
             }},
             "/web/signin": {"post": {

@@ -13,33 +13,43 @@ use super::{AppState, Caller, JsonBody, PathId, QueryParams, Reader, error, resp
 use crate::access::{self, Grant, Scope};
 use crate::archive;
 
-/// `POST /web/signin`: a token that this server knows becomes the
-/// browser's cookie. Outside the token check, like the health probes; the
-/// host and origin check still runs first, so no other site can sign a
-/// browser in.
+/// `POST /web/signin`: a token that this server knows opens a browser
+/// session, whose id becomes the browser's cookie (never the token).
+/// Outside the token check, like the health probes; the host and origin
+/// check still runs first, so no other site can sign a browser in.
 pub(super) async fn sign_in(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<web::SignIn>,
 ) -> Response {
-    let token = body.token.trim();
     let tokens = state.tokens.current();
-    let grant = match access::verify(&tokens, token) {
-        Some(grant) if web::cookie_safe(token) => grant,
-        _ => {
-            tracing::info!("a sign-in with an unknown token was refused");
-            return error(StatusCode::UNAUTHORIZED, "unknown or revoked token");
+    let Some(entry) = access::verify_entry(&tokens, body.token.trim()) else {
+        tracing::info!("a sign-in with an unknown token was refused");
+        return error(StatusCode::UNAUTHORIZED, "unknown or revoked token");
+    };
+    let id = match state.browser_sessions.open(entry) {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!(error = %e, "no random bytes for a browser session");
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot open a browser session",
+            );
         }
     };
+    let grant = Grant::of(entry);
     tracing::info!(token = %grant.name, "signed in a browser");
     web::signed_in(
-        caller(&state, &grant, !tokens.is_empty() || !state.loopback),
-        web::session_cookie(token, &headers),
+        caller(&state, &grant, state.tokens.required()),
+        web::session_cookie(&id, &headers),
     )
 }
 
-/// `POST /web/signout`: the browser forgets its token.
-pub(super) async fn sign_out(headers: HeaderMap) -> Response {
+/// `POST /web/signout`: the browser's session ends, and it forgets the id.
+pub(super) async fn sign_out(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Some(id) = web::cookie_session(&headers) {
+        state.browser_sessions.close(id);
+    }
     let mut response = StatusCode::NO_CONTENT.into_response();
     response
         .headers_mut()
@@ -52,7 +62,7 @@ pub(super) async fn me(
     State(state): State<Arc<AppState>>,
     axum::Extension(grant): Caller,
 ) -> Response {
-    let required = !state.loopback || !state.tokens.current().is_empty();
+    let required = state.tokens.required();
     axum::Json(caller(&state, &grant, required)).into_response()
 }
 
@@ -132,7 +142,7 @@ pub(super) async fn raw_file(
 ) -> Response {
     let files = async {
         let store = state.shared.store.or_empty().await?;
-        source_files(store, &view, &id).await
+        archive::session_source_files(store, &view, &id).await
     }
     .await;
     let files = match files {
@@ -176,23 +186,4 @@ pub(super) async fn raw_file(
         file.bytes,
     )
         .into_response()
-}
-
-/// The source files of a session the caller may see, as its client wrote
-/// them (masked when the view redacts).
-async fn source_files(
-    store: &crate::store::Store,
-    view: &crate::archive::View,
-    given: &str,
-) -> Result<Vec<crate::export::SourceFile>, crate::archive::ArchiveError> {
-    let session = crate::archive::visible_session(store, view, given).await?;
-    crate::export::source_files(store, &session.id, &session.host, view.redact)
-        .await
-        .map_err(|e| match e {
-            crate::export::ExportError::Store(e) => crate::archive::ArchiveError::Store(e),
-            crate::export::ExportError::NoRecords(id) => crate::archive::ArchiveError::NotFound(
-                format!("no source records for session `{id}`"),
-            ),
-            other => crate::archive::ArchiveError::BadRequest(other.to_string()),
-        })
 }

@@ -63,7 +63,9 @@ pub(super) async fn receive(target: &Path, body: Body, max: usize) -> Result<Upl
         )
     };
     let dir = target.parent().unwrap_or(Path::new("."));
-    tokio::fs::create_dir_all(dir).await.map_err(fail)?;
+    // Rule 44: the pushed bytes are the team's sessions; no other user of
+    // the server's machine reads them.
+    crate::spool::private_dir(dir).map_err(fail)?;
     let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -75,7 +77,7 @@ pub(super) async fn receive(target: &Path, body: Body, max: usize) -> Result<Upl
         bytes: 0,
         kept: false,
     };
-    let mut file = tokio::fs::File::create(&upload.tmp).await.map_err(fail)?;
+    let mut file = tokio::fs::File::from_std(private_file(&upload.tmp).map_err(fail)?);
     let mut stream = body.into_data_stream();
     loop {
         // A client that stops sending mid-body would otherwise hold the
@@ -169,7 +171,7 @@ pub(super) async fn after_prefix(
             bytes: 0,
             kept: false,
         };
-        let mut out = std::fs::File::create(&whole.tmp)?;
+        let mut out = private_file(&whole.tmp)?;
         // The same handle: a concurrent upload may rename a new copy into
         // place meanwhile, and this one was checked.
         held.seek(std::io::SeekFrom::Start(0))?;
@@ -184,4 +186,13 @@ pub(super) async fn after_prefix(
     .map_err(|e| fail(std::io::Error::other(e)))?
     .map_err(fail)?;
     joined.ok_or_else(differs)
+}
+
+/// A new file only its owner may read (rule 44).
+fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
 }

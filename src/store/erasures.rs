@@ -154,9 +154,32 @@ impl Store {
         if erasure.session_ids.is_empty() {
             return Ok(());
         }
-        self.insert_absent(TableKind::Erasures, erasure_batch(erasure)?)
+        // Rule 44: erasures and forgettings are ordered by their `at`, which
+        // is made later than every one the store already holds, whatever
+        // this host's clock says: a host whose clock runs ahead cannot put
+        // its record after one made later in fact (a Lamport clock over the
+        // table; two written at once are concurrent, either order is true).
+        let mut erasure = erasure.clone();
+        if let Some(latest) = self.latest_erasure_at().await?
+            && erasure.at <= latest
+        {
+            erasure.at = latest + chrono::Duration::microseconds(1);
+        }
+        self.insert_absent(TableKind::Erasures, erasure_batch(&erasure)?)
             .await?;
         Ok(())
+    }
+
+    /// The latest `at` of every recorded erasure and forgetting.
+    async fn latest_erasure_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let mut latest = None;
+        for b in self.scan(TableKind::Erasures, None, Some(&["at"])).await? {
+            let at = schema::Columns::new(&b).time("at")?;
+            for i in 0..b.num_rows() {
+                latest = latest.max(opt_time(at, i));
+            }
+        }
+        Ok(latest)
     }
 
     /// Every session that is erased now: erased by some run and not
@@ -193,6 +216,33 @@ impl Store {
             }
         }
         Ok(erased)
+    }
+
+    /// Rule 44: deletes the rows of those of `sessions` that are erased now,
+    /// and returns them. A writer calls it after its commit: an erasure
+    /// whose tombstone it did not see before writing either shows now, or
+    /// was recorded after this write committed, and then that erasure's own
+    /// delete comes later still and takes the rows. Either way no row of a
+    /// tombstoned session outlives the write that raced it.
+    pub async fn remove_if_erased(
+        &self,
+        sessions: &HashSet<String>,
+    ) -> Result<HashSet<String>, StoreError> {
+        if sessions.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let erased = self.erased_sessions().await?;
+        let gone: HashSet<String> = sessions.intersection(&erased).cloned().collect();
+        if !gone.is_empty() {
+            let ids: Vec<String> = gone.iter().cloned().collect();
+            let removed = self.delete_session_rows(&ids).await?;
+            tracing::info!(
+                sessions = gone.len(),
+                rows = removed.total(),
+                "removed rows a write stored while their sessions were being erased"
+            );
+        }
+        Ok(gone)
     }
 
     /// Every recorded erasure and forgetting, oldest first.

@@ -390,7 +390,7 @@ impl Store {
         Ok(rows.into_iter().map(|r| r.doc).collect())
     }
 
-    /// Rewrites rows with new vectors (one keyed upsert), returning how many.
+    /// Gives stored rows new vectors (one keyed update), returning how many.
     pub async fn replace_vectors(
         &self,
         docs: &[SearchDoc],
@@ -398,8 +398,9 @@ impl Store {
         model: &str,
     ) -> Result<u64, StoreError> {
         let batch = search_batch(docs, Some((vectors, model)), chrono::Utc::now())?;
-        let (inserted, updated) = self.upsert(TableKind::Search, batch).await?;
-        Ok(inserted + updated)
+        // Rule 44: only rows still stored get their vector; a row whose
+        // session was erased while it was being embedded is not put back.
+        self.update_present(TableKind::Search, batch).await
     }
 
     /// Creates the indexes when the table first has enough rows, and folds

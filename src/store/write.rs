@@ -47,6 +47,19 @@ impl Store {
         self.merge(kind, batch, Some(None)).await
     }
 
+    /// Replaces stored rows with the same `id` and inserts nothing: a row
+    /// deleted meanwhile (its session erased) stays deleted. Returns the
+    /// rows updated.
+    pub async fn update_present(
+        &self,
+        kind: TableKind,
+        batch: RecordBatch,
+    ) -> Result<u64, StoreError> {
+        self.merge_with(kind, batch, Some(None), false)
+            .await
+            .map(|(_, updated)| updated)
+    }
+
     /// Inserts absent rows and replaces stored ones only where `condition`
     /// (SQL over `target.` and `source.` columns) holds. Returns (inserted,
     /// updated); a row that matched but failed the condition is neither, so
@@ -250,6 +263,18 @@ impl Store {
         batch: RecordBatch,
         update: Option<Option<String>>,
     ) -> Result<(u64, u64), StoreError> {
+        self.merge_with(kind, batch, update, true).await
+    }
+
+    /// One keyed merge: `update` says whether (and when) a matched row is
+    /// replaced, `insert` whether an absent one goes in.
+    async fn merge_with(
+        &self,
+        kind: TableKind,
+        batch: RecordBatch,
+        update: Option<Option<String>>,
+        insert: bool,
+    ) -> Result<(u64, u64), StoreError> {
         if batch.num_rows() == 0 {
             return Ok((0, 0));
         }
@@ -277,7 +302,9 @@ impl Store {
                 // be nullable") once `id` has a B-tree: every merge joins by
                 // scan, reading the `id` column, and records its keys.
                 merge.use_index(false);
-                merge.when_not_matched_insert_all();
+                if insert {
+                    merge.when_not_matched_insert_all();
+                }
                 merge.execute(Box::new(reader)).await
             }
         };

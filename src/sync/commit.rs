@@ -34,6 +34,7 @@ pub(super) async fn commit(
     if batch.is_empty() {
         return Ok(());
     }
+    crate::pause::at("sync-commit");
     let now = Utc::now();
     // Rule 12: derived rows first, raw records after them, cursors last, so a
     // stored raw record proves its session and messages are there.
@@ -72,8 +73,25 @@ pub(super) async fn commit(
     report.records_inserted += raw_inserted? + fresh_raw_appended?;
     report.commits += u64::from(!raw.is_empty()) + u64::from(!fresh_raw.is_empty());
 
+    // Rule 44: an erasure may have landed since this run read the
+    // tombstones; what the batch stored of its sessions goes again, and
+    // their files keep no cursor, so a tombstone lifted later lets them in.
+    let written: HashSet<String> = batch
+        .iter()
+        .flat_map(|w| w.facts.iter().map(|(id, _)| id.clone()))
+        .chain(
+            batch
+                .iter()
+                .flat_map(|w| w.raw.iter().map(|r| r.session_id.clone())),
+        )
+        .collect();
+    let erased = store.remove_if_erased(&written).await?;
     for w in batch {
-        cursors.files.insert(w.file_id, w.cursor);
+        let holds_erased = w.raw.iter().any(|r| erased.contains(&r.session_id))
+            || w.facts.iter().any(|(id, _)| erased.contains(id));
+        if !holds_erased {
+            cursors.files.insert(w.file_id, w.cursor);
+        }
     }
     save_cursors(cursors)
 }
@@ -165,7 +183,14 @@ pub(super) async fn commit_derived(
                 None => Ok(0),
             }
         },
-        write_usage(store, client, &opts.host, &calls, now),
+        write_usage(
+            store,
+            client,
+            &opts.host,
+            opts.host_limit.as_deref(),
+            &calls,
+            now
+        ),
     );
     calls_inserted?.add_to(report, client);
     let messages_inserted = messages_inserted?;
@@ -267,6 +292,7 @@ pub(super) async fn write_usage(
     store: &Store,
     client: &str,
     host: &str,
+    host_limit: Option<&str>,
     calls: &[&Usage],
     now: chrono::DateTime<Utc>,
 ) -> Result<UsageWritten, StoreError> {
@@ -312,17 +338,30 @@ pub(super) async fn write_usage(
     if !larger.is_empty() {
         let rows = crate::store::usage::usage_batch(&larger, client, host, now)?;
         store
-            .upsert_where(TableKind::Usage, rows, LARGER_OUTPUT)
+            .upsert_where(TableKind::Usage, rows, &replace_condition(host_limit))
             .await?;
         written.commits += 1;
     }
     Ok(written)
 }
 
-/// Rule 47: a stored call is replaced only by a copy reporting more output
-/// (a later record of the same streamed response), so any order of files,
-/// syncs and hosts ends with the same row.
-const LARGER_OUTPUT: &str = "target.output_tokens < source.output_tokens";
+/// When a stored call may be replaced. Rule 47: only by a copy reporting
+/// more output (a later record of the same streamed response), so any order
+/// of files, syncs and hosts ends with the same row. Rule 37: only by a
+/// copy of the same session (a record elsewhere that reuses a call's ids is
+/// not that call), and, for a writer limited to some hosts, only a call
+/// stored for one of them: otherwise a pushed record could move any call,
+/// and its cost, to the sender's host.
+fn replace_condition(host_limit: Option<&str>) -> String {
+    let mut condition = String::from(
+        "target.output_tokens < source.output_tokens AND target.session_id = source.session_id",
+    );
+    if let Some(prefix) = host_limit {
+        condition.push_str(" AND ");
+        condition.push_str(&crate::store::starts_with_sql("target.host", prefix));
+    }
+    condition
+}
 
 /// Attempts at writing a batch's sessions before giving up: each lost
 /// attempt means another writer updated one of them in between.

@@ -157,3 +157,43 @@ mod tests {
         }
     }
 }
+
+/// The lock between this host's pushes (`pond sync --to`) and its direct
+/// syncs. A direct sync appends a new file's records without comparing
+/// keys because its host lock keeps every other writer of that file away;
+/// a push from the same host is another writer of the same file (the
+/// server stores it under this host's name), and a plain append does not
+/// conflict with the server's keyed insert. So a push holds this lock
+/// exclusively for its run, and a direct sync appends only while it holds
+/// it shared.
+pub fn push_lock_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("push.lock")
+}
+
+/// A hold on the push lock; released when dropped.
+#[derive(Debug)]
+pub struct PushLock {
+    _file: File,
+}
+
+/// Takes the push lock exclusively (a push), waiting for direct syncs that
+/// hold it shared. `None` on a filesystem without locks.
+pub fn hold_for_push(state_dir: &Path) -> std::io::Result<Option<PushLock>> {
+    let file = open(&push_lock_path(state_dir))?;
+    match file.lock() {
+        Ok(()) => Ok(Some(PushLock { _file: file })),
+        Err(e) if e.kind() == std::io::ErrorKind::Unsupported => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Takes the push lock shared (a direct sync) if no push holds it now;
+/// `None` when one does, or locks are unsupported: the sync then keys
+/// every write.
+pub fn hold_unless_pushing(state_dir: &Path) -> Option<PushLock> {
+    let file = open(&push_lock_path(state_dir)).ok()?;
+    match file.try_lock_shared() {
+        Ok(()) => Some(PushLock { _file: file }),
+        Err(_) => None,
+    }
+}

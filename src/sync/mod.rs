@@ -449,6 +449,23 @@ pub fn sessions_in(
     Ok(sessions)
 }
 
+/// The session a stored database row belongs to, read from the row itself
+/// as a sync reads it. Stores written before rows were attributed to their
+/// own session label every row of a database with its first session, so
+/// what a row may be given to is decided from its content, not its label.
+pub fn database_row_owner(adapter: &dyn Adapter, host: &str, rel_path: &str, row: &[u8]) -> String {
+    let row = row.strip_suffix(b"\n").unwrap_or(row);
+    let file = SourceFile::new(rel_path, rel_path, Layout::Database);
+    let mut translation = database::translate_records(adapter, &file, &[row.to_vec()]);
+    ids::IdScope::new(adapter, host).apply(&mut translation);
+    translation
+        .records
+        .into_iter()
+        .next()
+        .map(|r| r.session_id)
+        .unwrap_or_default()
+}
+
 fn file_id(host: &str, client: &str, root: &str, rel_path: &str) -> String {
     let key = format!("{host}\0{client}\0{root}\0{rel_path}");
     sha256_hex(key.as_bytes())[..32].to_string()

@@ -172,15 +172,22 @@ pub async fn run(
                     store,
                     &file.client,
                     &file.host,
+                    None,
                     &calls,
                     chrono::Utc::now(),
                 )
                 .await?;
                 report.usage_calls_restored += written.inserted;
+                let spoken: HashSet<String> = calls.iter().map(|u| u.session_id.clone()).collect();
+                store.remove_if_erased(&spoken).await?;
                 continue;
             }
             // Rule 12: a gap beside stored raw records is closed from their bytes, by key.
+            let spoken: HashSet<String> = work.facts.iter().map(|(id, _)| id.clone()).collect();
+            crate::pause::at("repair-write");
             let restored = rederive(store, opts, file, adapter, work).await?;
+            // Rule 44: what it restored of a session erased meanwhile goes again.
+            store.remove_if_erased(&spoken).await?;
             report.sessions_restored += restored.sessions_inserted;
             report.messages_restored += restored.messages_inserted;
             report.search_rows_restored += restored.search_rows_inserted;

@@ -44,7 +44,10 @@ pub fn segments<'a>(
 pub struct RecordOutcome {
     pub sha256: String,
     pub status: RecordStatus,
-    /// The session the record belongs to.
+    /// The session the record belongs to. A database row belongs to the one
+    /// session it speaks of, not to the file's first: a database holds every
+    /// session of its client, and a row's bytes are exported, served and
+    /// erased with its session.
     pub session_id: String,
     /// Why it did not parse, for the sync report.
     pub invalid: Option<String>,
@@ -131,6 +134,8 @@ pub fn translate(
     let mut calls: HashMap<String, usize> = HashMap::new();
     for (segment, parsed) in segments.iter().zip(parsed) {
         let sha = sha256_hex(segment.bytes);
+        // Sessions this record names besides its file's current one.
+        let mut spoken: Vec<String> = Vec::new();
         let (values, mut status, invalid) = match parsed {
             Parsed::Blank => (Vec::new(), RecordStatus::Blank, None),
             Parsed::Values(v) => (v, RecordStatus::Parsed, None),
@@ -166,7 +171,9 @@ pub fn translate(
             out.facts_for(&current).absorb(meaning.facts);
             for (other, facts) in meaning.other_sessions {
                 out.facts_for(&other).absorb(facts);
+                spoken.push(other);
             }
+            spoken.extend(meaning.messages.iter().map(|m| m.session_id.clone()));
             for mut u in meaning.usage {
                 // Clients that name the model once per turn (Codex) leave
                 // it to the facts read so far.
@@ -202,11 +209,27 @@ pub fn translate(
         out.records.push(RecordOutcome {
             sha256: sha,
             status,
-            session_id: out.current_session.clone(),
+            session_id: owner(file.layout, &out.current_session, spoken),
             invalid,
         });
     }
     out
+}
+
+/// The session a record belongs to: in a database, the one session its row
+/// speaks of (a session row, a message row); otherwise, and for a row that
+/// names no session or several, the file's current session.
+fn owner(layout: Layout, current: &str, mut spoken: Vec<String>) -> String {
+    if layout != Layout::Database {
+        return current.to_string();
+    }
+    spoken.retain(|s| !s.is_empty());
+    spoken.sort_unstable();
+    spoken.dedup();
+    match spoken.as_slice() {
+        [only] => only.clone(),
+        _ => current.to_string(),
+    }
 }
 
 /// Reads a whole file as a first sync would: what tests and the adapter

@@ -5,8 +5,11 @@
 //! to build. The shell carries no data: every answer it shows comes from the
 //! documented `/v1` routes, under the same tokens, so a page sees exactly
 //! what its token sees. A browser cannot send a bearer header by itself, so
-//! signing in puts the token in an `HttpOnly; SameSite=Strict` cookie that
-//! [`super::auth`] reads like the header.
+//! signing in gives it an `HttpOnly; SameSite=Strict` cookie holding a
+//! session id ([`sessions`]), never the token, which [`super::auth`] turns
+//! into the token's grant.
+
+pub mod sessions;
 
 use axum::Json;
 use axum::extract::Request;
@@ -15,8 +18,11 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-/// The cookie a signed-in browser sends its token in.
-pub const COOKIE: &str = "pond_token";
+/// The cookie a signed-in browser sends its session id in.
+pub const COOKIE: &str = "pond_session";
+/// The same behind TLS: a `__Host-` cookie is only accepted with `Secure`,
+/// `Path=/` and no `Domain`, so no other host or plain-HTTP page can set it.
+pub const SECURE_COOKIE: &str = "__Host-pond_session";
 /// The header the pages add to every request that is not a GET: a page of
 /// another site cannot send it without a CORS preflight, which this server
 /// never grants, so a request with the cookie but without it is refused.
@@ -97,15 +103,15 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     response
 }
 
-/// The token a signed-in browser sent, from its cookie.
-pub fn cookie_token(headers: &HeaderMap) -> Option<&str> {
+/// The session id a signed-in browser sent, from its cookie.
+pub fn cookie_session(headers: &HeaderMap) -> Option<&str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(name, _)| *name == COOKIE || *name == SECURE_COOKIE)
         .map(|(_, value)| value.trim())
         .filter(|v| !v.is_empty())
 }
@@ -136,27 +142,30 @@ pub struct Caller {
     pub tokens_required: bool,
 }
 
-/// The `Set-Cookie` value that keeps `token` for the browser's session.
-/// `Secure` when the request came over TLS through a proxy, so the cookie
-/// never travels in clear after that.
-pub fn session_cookie(token: &str, headers: &HeaderMap) -> HeaderValue {
-    let secure = if behind_tls(headers) { "; Secure" } else { "" };
-    // A token is printable ASCII without `;` (`pond token create` makes
-    // base64url); anything else was refused by the caller.
+/// The `Set-Cookie` value that keeps session `id` for the browser's
+/// session. Behind TLS (a proxy saying so) it is a `Secure` `__Host-`
+/// cookie, so it never travels in clear after that.
+pub fn session_cookie(id: &str, headers: &HeaderMap) -> HeaderValue {
+    let (name, secure) = if behind_tls(headers) {
+        (SECURE_COOKIE, "; Secure")
+    } else {
+        (COOKIE, "")
+    };
+    // A session id is hex ([`sessions`]).
     HeaderValue::from_str(&format!(
-        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}"
+        "{name}={id}; Path=/; HttpOnly; SameSite=Strict{secure}"
     ))
-    .unwrap_or_else(|_| HeaderValue::from_static("pond_token=; Path=/; Max-Age=0"))
+    .unwrap_or_else(|_| HeaderValue::from_static("pond_session=; Path=/; Max-Age=0"))
 }
 
-/// The `Set-Cookie` value that forgets the token.
+/// The `Set-Cookie` value that forgets the session.
 pub fn cleared_cookie(headers: &HeaderMap) -> HeaderValue {
     if behind_tls(headers) {
         HeaderValue::from_static(
-            "pond_token=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict; Secure",
+            "__Host-pond_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict; Secure",
         )
     } else {
-        HeaderValue::from_static("pond_token=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict")
+        HeaderValue::from_static("pond_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict")
     }
 }
 
@@ -165,15 +174,6 @@ fn behind_tls(headers: &HeaderMap) -> bool {
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
-}
-
-/// Whether `token` can travel in a cookie unchanged.
-pub fn cookie_safe(token: &str) -> bool {
-    !token.is_empty()
-        && token.len() <= 512
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !matches!(b, b';' | b',' | b'"' | b'\\'))
 }
 
 /// Whether a request the cookie authenticated may change anything: only
@@ -208,26 +208,33 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(
             header::COOKIE,
-            HeaderValue::from_static("a=1; pond_token=tok_abc; b=2"),
+            HeaderValue::from_static("a=1; pond_session=ab12; b=2"),
         );
-        assert_eq!(cookie_token(&headers), Some("tok_abc"));
-        headers.insert(header::COOKIE, HeaderValue::from_static("pond_token="));
-        assert_eq!(cookie_token(&headers), None);
-        headers.insert(header::COOKIE, HeaderValue::from_static("xpond_token=1"));
-        assert_eq!(cookie_token(&headers), None);
+        assert_eq!(cookie_session(&headers), Some("ab12"));
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("__Host-pond_session=cd34"),
+        );
+        assert_eq!(cookie_session(&headers), Some("cd34"));
+        headers.insert(header::COOKIE, HeaderValue::from_static("pond_session="));
+        assert_eq!(cookie_session(&headers), None);
+        headers.insert(header::COOKIE, HeaderValue::from_static("xpond_session=1"));
+        assert_eq!(cookie_session(&headers), None);
     }
 
     #[test]
     fn rule49_the_cookie_is_http_only_strict_and_secure_behind_tls() {
         let mut headers = HeaderMap::new();
-        let plain = session_cookie("tok", &headers);
+        let plain = session_cookie("ab12", &headers);
         assert_eq!(
             plain.to_str().ok(),
-            Some("pond_token=tok; Path=/; HttpOnly; SameSite=Strict")
+            Some("pond_session=ab12; Path=/; HttpOnly; SameSite=Strict")
         );
         headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
-        let secure = session_cookie("tok", &headers);
-        assert!(secure.to_str().is_ok_and(|v| v.ends_with("; Secure")));
-        assert!(!cookie_safe("a;b") && !cookie_safe("") && cookie_safe("pond_Ab-9_x"));
+        let secure = session_cookie("ab12", &headers);
+        assert_eq!(
+            secure.to_str().ok(),
+            Some("__Host-pond_session=ab12; Path=/; HttpOnly; SameSite=Strict; Secure")
+        );
     }
 }
