@@ -59,6 +59,7 @@ pub fn owner_only(path: &Path) -> std::io::Result<()> {
 pub fn prepare_mirror(spool: &Path, mirror: &Path, origin: &Origin) -> std::io::Result<()> {
     private_dir(spool)?;
     private_dir(&mirror.join("files"))?;
+    private_dir(&mirror.join("state"))?;
     let note = mirror.join(ORIGIN);
     if !note.is_file() {
         let json = serde_json::to_vec(origin).map_err(std::io::Error::other)?;
@@ -66,6 +67,18 @@ pub fn prepare_mirror(spool: &Path, mirror: &Path, origin: &Origin) -> std::io::
         owner_only(&note)?;
     }
     Ok(())
+}
+
+/// Makes every file and directory of `mirror` owner-only: the sync
+/// pipeline that runs over it writes its cursors and records with the
+/// process's default mode.
+pub fn lock_down(mirror: &Path) {
+    for entry in walkdir::WalkDir::new(mirror)
+        .into_iter()
+        .filter_map(Result::ok)
+    {
+        let _ = owner_only(entry.path());
+    }
 }
 
 /// What a purge did.
@@ -130,12 +143,7 @@ fn purge_mirror(
     erased: &HashSet<String>,
     done: &mut SpoolPurge,
 ) {
-    for entry in walkdir::WalkDir::new(mirror)
-        .into_iter()
-        .filter_map(Result::ok)
-    {
-        let _ = owner_only(entry.path());
-    }
+    lock_down(mirror);
     if erased.is_empty() {
         return;
     }

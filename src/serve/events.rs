@@ -93,6 +93,19 @@ struct Seen {
     visible: Option<String>,
 }
 
+impl Seen {
+    /// Whether the caller would see a change between `self` and `before`:
+    /// any move of the tables without limits, only a change of what it may
+    /// see with them.
+    fn changed_since(&self, before: Option<&Seen>) -> bool {
+        match (before, &self.visible) {
+            (None, _) => true,
+            (Some(before), None) => before.versions != self.versions,
+            (Some(before), Some(visible)) => before.visible.as_ref() != Some(visible),
+        }
+    }
+}
+
 pub(super) async fn fleet(
     State(state): State<Arc<AppState>>,
     Reader(view): Reader,
@@ -105,7 +118,7 @@ pub(super) async fn fleet(
     let stopping = state.stopping.clone();
     let looks = futures::stream::unfold(
         (state, view, slot, stopping, None::<Seen>, false),
-        |(state, view, slot, mut stopping, seen, started)| async move {
+        |(state, view, slot, mut stopping, mut seen, started)| async move {
             let mut pause = started;
             loop {
                 if pause {
@@ -120,15 +133,19 @@ pub(super) async fn fleet(
                 }
                 // The first answer tells the page to read where the fleet
                 // stands; later ones only that what it shows moved.
-                if let Some(now) = look(&state, &view, seen.as_ref()).await
-                    && seen.as_ref() != Some(&now)
-                {
+                let Some(now) = look(&state, &view, seen.as_ref()).await else {
+                    continue;
+                };
+                if now.changed_since(seen.as_ref()) {
                     let event = Event::default().event("fleet").data("{}");
                     return Some((
                         Ok::<_, Infallible>(event),
                         (state, view, slot, stopping, Some(now), true),
                     ));
                 }
+                // The versions moved without a change it may see: the next
+                // look compares with these.
+                seen = Some(now);
             }
         },
     );

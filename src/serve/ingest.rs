@@ -262,7 +262,7 @@ pub(crate) async fn handle(
         let host_limit = grant.limits.host_prefix.clone();
         let deadline = ingester.deadline;
         let ran = tokio::task::spawn_blocking(move || {
-            runtime.block_on(run_within(
+            let report = runtime.block_on(run_within(
                 deadline,
                 &state,
                 adapter,
@@ -271,7 +271,10 @@ pub(crate) async fn handle(
                 &files,
                 &mirror,
                 host_limit.as_deref(),
-            ))
+            ));
+            // Rule 44: what the pipeline wrote into the mirror is owner-only.
+            spool::lock_down(&mirror);
+            report
         })
         .await;
         let report = match ran {

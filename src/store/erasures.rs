@@ -160,6 +160,7 @@ impl Store {
         // its record after one made later in fact (a Lamport clock over the
         // table; two written at once are concurrent, either order is true).
         let mut erasure = erasure.clone();
+        self.refresh(TableKind::Erasures).await?;
         if let Some(latest) = self.latest_erasure_at().await?
             && erasure.at <= latest
         {
@@ -231,6 +232,9 @@ impl Store {
         if sessions.is_empty() {
             return Ok(HashSet::new());
         }
+        // The handle reads the version it loaded; the erasure that matters
+        // was committed since.
+        self.refresh(TableKind::Erasures).await?;
         let erased = self.erased_sessions().await?;
         let gone: HashSet<String> = sessions.intersection(&erased).cloned().collect();
         if !gone.is_empty() {
