@@ -262,7 +262,7 @@ pub fn document() -> Value {
             }},
             "/web/signin": {"post": {
                 "operationId": "signIn",
-                "summary": "For the browser pages: a known token becomes an HttpOnly, SameSite=Strict cookie (Secure behind TLS) that the other routes accept like the bearer header. Requests that carry the cookie and are not GET must also carry the x-pond-csrf header.",
+                "summary": "For the browser pages: a known token opens a server-side session whose random id (never the token) becomes an HttpOnly, SameSite=Strict cookie (`__Host-` and Secure behind TLS) that the other routes accept like the token's bearer header until the session ends (8 hours unused, sign-out, or the token revoked). Requests that carry the cookie and are not GET must also carry the x-pond-csrf header.",
                 "security": [],
                 "requestBody": {"required": true, "content": json_content(sign_in)},
                 "responses": {
