@@ -126,7 +126,9 @@ pub struct ErasePlan {
 #[derive(Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct Purge {
     /// `done`, `busy` (another host runs upkeep: it will finish the job),
-    /// or `partial` (a table's compaction gave way to writers).
+    /// `partial` (a table's compaction gave way to writers), or
+    /// `lease-lost` (a phase outlived the upkeep lease, and the host that
+    /// took it over finishes the job).
     pub outcome: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub holder: Option<String>,
@@ -479,7 +481,7 @@ async fn purge_now(
         outcome: "done".into(),
         ..Purge::default()
     };
-    let lease = match lease::take(store.location(), &opts.host, opts.lease_ttl).await? {
+    let mut lease = match lease::take(store.location(), &opts.host, opts.lease_ttl).await? {
         Taken::Held(lease) => lease,
         Taken::Busy(holder) => {
             progress(&format!(
@@ -517,20 +519,33 @@ async fn purge_now(
             ));
             done.secs = table_started.elapsed().as_secs_f64();
             purge.tables.push(done);
+            // Rule 41: a long compaction must not outlive the lease; a
+            // holder that lost it stops before pruning beside another.
+            if let Err(lost) = lease.renew().await {
+                return Ok(Some(lost));
+            }
         }
         pause_if_asked("compacted");
         for (&kind, done) in kinds.iter().zip(purge.tables.iter_mut()) {
+            if let Err(lost) = lease.renew().await {
+                return Ok(Some(lost));
+            }
             let prune_started = Instant::now();
             done.pruned = store.prune(kind, Duration::ZERO, 1).await?;
             done.secs += prune_started.elapsed().as_secs_f64();
         }
         pause_if_asked("pruned");
-        Ok::<_, StoreError>(())
+        Ok::<_, StoreError>(None)
     }
     .await;
-    // A purge takes seconds and the lease lasts minutes: no renewal.
-    lease.release().await;
-    result?;
+    match result? {
+        Some(lost) => {
+            // Another host holds it now; its upkeep finishes the erasure.
+            progress(&format!("{lost}; the next upkeep finishes the erasure"));
+            purge.outcome = "lease-lost".into();
+        }
+        None => lease.release().await,
+    }
     purge.duration_secs = started.elapsed().as_secs_f64();
     Ok(purge)
 }

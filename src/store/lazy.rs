@@ -6,7 +6,7 @@
 //! that nothing is synced yet (reads see an empty archive), and open the
 //! store on the first request after a sync made it.
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use super::{ALL_TABLES, OpenMode, Store, StoreError, StoreLocation};
@@ -24,7 +24,10 @@ pub struct LazyStore {
     complete: OnceLock<Store>,
     /// An empty in-memory store that reads answer from before the first sync.
     empty: OnceLock<Store>,
-    last_look: Mutex<Option<Instant>>,
+    /// When the store was last looked for. Held across a look, so requests
+    /// arriving while one opens the store wait for it rather than answer
+    /// from the empty store as if nothing were synced.
+    last_look: tokio::sync::Mutex<Option<Instant>>,
 }
 
 impl LazyStore {
@@ -36,7 +39,7 @@ impl LazyStore {
             opened: OnceLock::new(),
             complete: OnceLock::new(),
             empty: OnceLock::new(),
-            last_look: Mutex::new(None),
+            last_look: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -49,12 +52,15 @@ impl LazyStore {
         if let Some(store) = self.complete.get().or(self.opened.get()) {
             return Ok(Some(store));
         }
-        if let Ok(mut last) = self.last_look.lock() {
-            if last.is_some_and(|t| t.elapsed() < LOOK_EVERY) {
-                return Ok(None);
-            }
-            *last = Some(Instant::now());
+        let mut last = self.last_look.lock().await;
+        // Opened by the look this one waited for.
+        if let Some(store) = self.complete.get().or(self.opened.get()) {
+            return Ok(Some(store));
         }
+        if last.is_some_and(|t| t.elapsed() < LOOK_EVERY) {
+            return Ok(None);
+        }
+        *last = Some(Instant::now());
         match Store::open_with(
             &self.location,
             OpenMode::Existing,

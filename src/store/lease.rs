@@ -11,6 +11,12 @@
 //! the lease, and a holder that finds its renewal epoch taken knows it lost
 //! the lease and stops. A holder that dies simply stops renewing; its lease
 //! expires and the next host takes over.
+//!
+//! Expiry is judged by the store's clock, never by comparing two hosts'
+//! clocks: an epoch lives for its time-to-live from the moment the store
+//! stamped it (its object's last-modified time), and "now" is what the
+//! store stamps on a probe object written for the purpose. A holder whose
+//! clock runs behind cannot look expired, nor one running ahead look alive.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,11 +42,34 @@ pub struct LeaseRecord {
     /// Given up by its holder before it expired.
     #[serde(default)]
     pub released: bool,
+    /// How long the epoch lives from the store's stamp on it. Absent in
+    /// epochs written before the store's clock was used: those expire at
+    /// `expires_at`, by their holder's clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_secs: Option<u64>,
 }
 
-impl LeaseRecord {
-    pub fn is_free(&self, now: DateTime<Utc>) -> bool {
-        self.released || self.expires_at <= now
+/// A lease epoch as read: what it says, and when the store stamped it.
+#[derive(Debug, Clone)]
+struct Epoch {
+    number: u64,
+    record: LeaseRecord,
+    stamped: DateTime<Utc>,
+}
+
+impl Epoch {
+    /// Whether the lease is free at `store_now`, the store's own time.
+    fn is_free(&self, store_now: DateTime<Utc>) -> bool {
+        if self.record.released {
+            return true;
+        }
+        match self.record.ttl_secs {
+            Some(ttl) => {
+                let ttl = chrono::Duration::seconds(i64::try_from(ttl).unwrap_or(i64::MAX));
+                self.stamped + ttl <= store_now
+            }
+            None => self.record.expires_at <= Utc::now(),
+        }
     }
 }
 
@@ -75,11 +104,21 @@ fn upkeep_dir(prefix: &ObjectPath) -> ObjectPath {
     prefix.clone().join("_pond").join("upkeep")
 }
 
+/// The store's clock: the time it stamps on a probe object written now.
+async fn store_now(
+    os: &dyn ObjectStore,
+    dir: &ObjectPath,
+) -> Result<DateTime<Utc>, object_store::Error> {
+    let probe = dir.clone().join("clock");
+    os.put(&probe, PutPayload::from_static(b"now")).await?;
+    Ok(os.head(&probe).await?.last_modified)
+}
+
 /// The newest epoch and its record, if any lease was ever taken.
 async fn newest(
     os: &dyn ObjectStore,
     dir: &ObjectPath,
-) -> Result<Option<(u64, LeaseRecord)>, object_store::Error> {
+) -> Result<Option<Epoch>, object_store::Error> {
     let listed: Vec<_> = os.list(Some(dir)).try_collect().await?;
     let mut epochs: Vec<u64> = listed
         .iter()
@@ -93,9 +132,14 @@ async fn newest(
     for &epoch in epochs.iter().rev() {
         match os.get(&epoch_path(dir, epoch)).await {
             Ok(got) => {
+                let stamped = got.meta.last_modified;
                 let bytes = got.bytes().await?;
                 if let Ok(record) = serde_json::from_slice(&bytes) {
-                    return Ok(Some((epoch, record)));
+                    return Ok(Some(Epoch {
+                        number: epoch,
+                        record,
+                        stamped,
+                    }));
                 }
             }
             Err(object_store::Error::NotFound { .. }) => continue,
@@ -108,10 +152,13 @@ async fn newest(
 /// Who holds the upkeep lease now, if anyone (for status).
 pub async fn current(location: &StoreLocation) -> Result<Option<LeaseRecord>, StoreError> {
     let (os, prefix) = probe::build(location).map_err(|e| lease_error(location, "open", e))?;
-    let found = newest(os.as_ref(), &upkeep_dir(&prefix))
-        .await
-        .map_err(|e| lease_error(location, "read the upkeep lease", e))?;
-    Ok(found.map(|(_, r)| r).filter(|r| !r.is_free(Utc::now())))
+    let dir = upkeep_dir(&prefix);
+    let fail = |e| lease_error(location, "read the upkeep lease", e);
+    let Some(found) = newest(os.as_ref(), &dir).await.map_err(fail)? else {
+        return Ok(None);
+    };
+    let now = store_now(os.as_ref(), &dir).await.map_err(fail)?;
+    Ok((!found.is_free(now)).then_some(found.record))
 }
 
 /// Creates `epoch` if nobody has; `false` when another host did first.
@@ -147,6 +194,7 @@ fn record_for(holder: &str, ttl: Duration) -> LeaseRecord {
         taken_at: now,
         expires_at: now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX),
         released: false,
+        ttl_secs: Some(ttl.as_secs().max(1)),
     }
 }
 
@@ -160,11 +208,13 @@ pub async fn take(
     let dir = upkeep_dir(&prefix);
     let fail = |e| lease_error(location, "take the upkeep lease", e);
     let current = newest(os.as_ref(), &dir).await.map_err(fail)?;
+    let now = store_now(os.as_ref(), &dir).await.map_err(fail)?;
+    // Rule 41: judged by the store's clock, whatever the holder's says.
     let next = match &current {
-        Some((_, record)) if !record.is_free(Utc::now()) => {
-            return Ok(Taken::Busy(record.clone()));
+        Some(epoch) if !epoch.is_free(now) => {
+            return Ok(Taken::Busy(epoch.record.clone()));
         }
-        Some((epoch, _)) => epoch + 1,
+        Some(epoch) => epoch.number + 1,
         None => 1,
     };
     let record = record_for(holder, ttl);
@@ -175,7 +225,7 @@ pub async fn take(
         .map_err(fail)?
     {
         let winner = newest(os.as_ref(), &dir).await.map_err(fail)?;
-        return Ok(Taken::Busy(winner.map(|(_, r)| r).unwrap_or(record)));
+        return Ok(Taken::Busy(winner.map(|e| e.record).unwrap_or(record)));
     }
     // Old epochs only say who held the lease long ago.
     for old in next.saturating_sub(EPOCHS_KEPT + 16)..next.saturating_sub(EPOCHS_KEPT) {

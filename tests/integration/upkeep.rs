@@ -579,3 +579,44 @@ fn rule50_a_sweep_removes_what_no_commit_kept_and_spares_a_write_in_flight() {
     );
     exports_byte_exact(&pond, 2);
 }
+
+/// Writes lease epoch `epoch` as a holder whose clock is `skew_secs` off
+/// would, with a time-to-live, stamped by the store `age_secs` ago.
+fn plant_skewed_lease(pond: &Pond, epoch: u64, holder: &str, skew_secs: i64, age_secs: u64) {
+    let dir = pond.store.join("_pond/upkeep");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let holders_now = chrono::Utc::now() + chrono::Duration::seconds(skew_secs);
+    let record = json!({
+        "holder": holder,
+        "pid": 1,
+        "taken_at": holders_now.to_rfc3339(),
+        "expires_at": (holders_now + chrono::Duration::seconds(600)).to_rfc3339(),
+        "ttl_secs": 600,
+    });
+    let path = dir.join(format!("lease-{epoch:020}"));
+    std::fs::write(&path, record.to_string()).expect("write");
+    let stamped = std::time::SystemTime::now() - Duration::from_secs(age_secs);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .and_then(|f| f.set_modified(stamped))
+        .expect("set the store's stamp");
+}
+
+#[test]
+fn rule41_the_lease_is_judged_by_the_stores_clock_not_the_holders() {
+    let pond = Pond::new();
+    fleet_store(&pond, 2, 2);
+    // Taken just now by a host whose clock runs two hours behind: by its
+    // clock the lease ran out long ago, by the store's it has ten minutes.
+    plant_skewed_lease(&pond, 3, "slow-clock", -7_200, 0);
+    let busy = maintain(&pond, &[]);
+    assert_eq!(busy["outcome"], "busy", "{busy}");
+    assert_eq!(busy["holder"]["holder"], "slow-clock");
+
+    // Last renewed 20 minutes ago by a host whose clock runs a day ahead:
+    // by its clock the lease lasts a day more, by the store's it expired.
+    plant_skewed_lease(&pond, 4, "fast-clock", 86_400, 1_200);
+    let done = maintain(&pond, &[]);
+    assert_eq!(done["outcome"], "done", "{done}");
+}

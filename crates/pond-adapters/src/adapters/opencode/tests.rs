@@ -552,3 +552,27 @@ fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn each_database_row_belongs_to_the_session_it_names() {
+    let (_dir, file) = writable_db();
+    let db = rusqlite::Connection::open(&file.path).unwrap();
+    db.execute_batch(
+        "CREATE TEMP TABLE s AS SELECT * FROM session LIMIT 1;
+         UPDATE s SET id = 'ses_other', directory = '/repos/other';
+         INSERT INTO session SELECT * FROM s;
+         CREATE TEMP TABLE m AS SELECT * FROM message LIMIT 1;
+         UPDATE m SET id = 'msg_other', session_id = 'ses_other';
+         INSERT INTO message SELECT * FROM m;",
+    )
+    .unwrap();
+    drop(db);
+    let t = translate_file(&file);
+    let owners: std::collections::BTreeSet<&str> =
+        t.records.iter().map(|r| r.session_id.as_str()).collect();
+    assert!(owners.contains("ses_other"), "{owners:?}");
+    assert!(
+        owners.contains("ses_04ca851f7ffevKrKMHW3RsPK1U"),
+        "{owners:?}"
+    );
+}
