@@ -16,8 +16,12 @@ use serde::{Deserialize, Serialize};
 use crate::sync::cursor::Cursors;
 
 /// Each mirror's note of whose files it holds, so a purge can read them as
-/// the pipeline does without knowing the digest's inputs.
-const ORIGIN: &str = "origin.json";
+/// the pipeline does without knowing the digest's inputs. It sits beside
+/// the mirror and is written before the mirror exists, so a purge never
+/// mistakes a mirror being made for one an older pond left without a note.
+fn origin_path(mirror: &Path) -> PathBuf {
+    mirror.with_extension("origin.json")
+}
 
 /// The host, client and root a mirror's files came from.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -58,15 +62,14 @@ pub fn owner_only(path: &Path) -> std::io::Result<()> {
 /// noted.
 pub fn prepare_mirror(spool: &Path, mirror: &Path, origin: &Origin) -> std::io::Result<()> {
     private_dir(spool)?;
-    private_dir(&mirror.join("files"))?;
-    private_dir(&mirror.join("state"))?;
-    let note = mirror.join(ORIGIN);
+    let note = origin_path(mirror);
     if !note.is_file() {
         let json = serde_json::to_vec(origin).map_err(std::io::Error::other)?;
         crate::paths::write_atomic(&note, &json)?;
         owner_only(&note)?;
     }
-    Ok(())
+    private_dir(&mirror.join("files"))?;
+    private_dir(&mirror.join("state"))
 }
 
 /// Makes every file and directory of `mirror` owner-only: the sync
@@ -110,9 +113,10 @@ pub fn purge(spool: &Path, store_key: &str, erased: &HashSet<String>) -> SpoolPu
     let _ = owner_only(spool);
     for mirror in mirrors.filter_map(Result::ok).map(|e| e.path()) {
         if !mirror.is_dir() {
+            let _ = owner_only(&mirror);
             continue;
         }
-        let origin = std::fs::read(mirror.join(ORIGIN))
+        let origin = std::fs::read(origin_path(&mirror))
             .ok()
             .and_then(|bytes| serde_json::from_slice::<Origin>(&bytes).ok());
         let Some(origin) = origin else {
