@@ -397,6 +397,8 @@ mod tests {
         let other = open.admit(b, &limits(10, 2)).unwrap();
         std::thread::sleep(Duration::from_millis(5));
         let a1 = open.admit(a, &limits(10, 2)).unwrap();
+        // Apart by more than the clock's millisecond, so "oldest" is one.
+        std::thread::sleep(Duration::from_millis(5));
         let _a2 = open.admit(a, &limits(10, 2)).unwrap();
         let _a3 = open.admit(a, &limits(10, 2)).unwrap();
         let ids: Vec<u64> = open.by_id.lock().unwrap().keys().copied().collect();
