@@ -51,17 +51,15 @@ fn rule44_an_erasure_removes_every_pushed_copy_from_the_server() {
     write_session(&src, FIRST, "/work/app", &["narwhal-ledger-4410 rotation"]);
     write_session(&src, SECOND, "/work/app", &["okapi-vault-5521 backup"]);
     write_session(&src, KEPT, "/work/app", &["heron-notes-6632 kept"]);
-    let pushed = laptop.json(&[
-        "sync",
-        "claude-code",
-        "--path",
-        src.to_str().unwrap(),
-        "--to",
-        &server.url(),
-        "--token",
-        &ingest,
-        "--json",
-    ]);
+    let out = crate::serve::push_cmd(&laptop, &src, &server, &ingest)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pushed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(pushed["files_sent"].as_u64().unwrap() >= 3, "{pushed}");
     let state = &server_pond.state;
     for words in [

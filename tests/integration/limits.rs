@@ -478,18 +478,7 @@ fn rule37_a_host_limited_ingest_token_cannot_move_another_hosts_call() {
         "/work/ci",
         99_999,
     );
-    let out = runner
-        .cmd(&[
-            "sync",
-            "claude-code",
-            "--path",
-            forged.to_str().unwrap(),
-            "--to",
-            &server.url(),
-            "--token",
-            &ci_token,
-            "--json",
-        ])
+    let out = crate::serve::push_cmd(&runner, &forged, &server, &ci_token)
         .env("POND_HOST", "ci-7")
         .output()
         .unwrap();
@@ -619,18 +608,7 @@ fn rule37_a_push_and_a_direct_sync_from_one_host_store_a_file_once() {
     }
     // Meanwhile the same host pushes the same file to a server on the same
     // store.
-    let push = pond
-        .cmd(&[
-            "sync",
-            "claude-code",
-            "--path",
-            src.to_str().unwrap(),
-            "--to",
-            &server.url(),
-            "--token",
-            &ingest,
-            "--json",
-        ])
+    let push = crate::serve::push_cmd(&pond, &src, &server, &ingest)
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();

@@ -280,6 +280,27 @@ fn two_team_pond() -> Pond {
     pond
 }
 
+/// `pond sync claude-code --path SRC --to SERVER --token TOKEN --json`,
+/// run as `pond`'s host.
+pub(crate) fn push_cmd(
+    pond: &Pond,
+    src: &Path,
+    server: &Server,
+    token: &str,
+) -> std::process::Command {
+    pond.cmd(&[
+        "sync",
+        "claude-code",
+        "--path",
+        src.to_str().expect("utf-8 path"),
+        "--to",
+        &server.url(),
+        "--token",
+        token,
+        "--json",
+    ])
+}
+
 pub(crate) fn token(pond: &Pond, name: &str, extra: &[&str]) -> String {
     let mut args = vec!["token", "create", name, "--json"];
     args.extend_from_slice(extra);
