@@ -60,6 +60,7 @@ run: models
 ## here and stopped when the tests end, pass or fail.
 test: setup lint alerts
 	@command -v systemd-analyze >/dev/null || $(SUDO) apt-get install -y systemd
+	@command -v faketime >/dev/null || $(SUDO) apt-get install -y --no-install-recommends faketime
 	@command -v chromium >/dev/null || $(SUDO) apt-get install -y --no-install-recommends chromium fonts-dejavu-core
 	cargo build --locked --workspace --all-targets
 	@$(MAKE) --no-print-directory models
@@ -123,6 +124,7 @@ bench-usage: setup
 ## session and 200 hosts (WEB_STORE is built once and kept). Playwright comes
 ## from `make test`'s tools (scripts/test-services.sh).
 bench-web: models
+	@command -v faketime >/dev/null || $(SUDO) apt-get install -y --no-install-recommends faketime
 	@command -v chromium >/dev/null || $(SUDO) apt-get install -y --no-install-recommends chromium fonts-dejavu-core
 	scripts/test-services.sh tools >/dev/null
 	cargo bench --locked --profile dev --bench web

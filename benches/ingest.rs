@@ -4,6 +4,9 @@
 //! `cargo bench --bench ingest` (release profile). The corpus defaults to
 //! `../shared/bench-corpus/claude-code`; set `POND_BENCH_CORPUS` to use another.
 
+// A sync's future nests deeper than the default limit lets rustc lay out.
+#![recursion_limit = "256"]
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 

@@ -17,9 +17,9 @@
 //! writing for longer than a day (a server) puts a fresh intent and drops
 //! the old one a day later, so its intents never age out under it.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
@@ -33,8 +33,17 @@ use super::{StoreError, StoreLocation, probe};
 /// itself assumes no write is still in flight.
 pub const INTENT_EXPIRES: Duration = Duration::from_secs(7 * 24 * 3600);
 /// A handle's intent is replaced after this long, and the one it replaced
-/// dropped the same time later: longer than any one write takes.
+/// dropped the same time later once no write is in flight under it: longer
+/// than any one write takes.
 const INTENT_ROTATES: Duration = Duration::from_secs(24 * 3600);
+/// A commit whose intent is this old by the writer's own clock is refused
+/// (and its write done again under a fresh intent): a day short of
+/// [`INTENT_EXPIRES`], so a sweep whose clock is up to a day ahead of the
+/// writer's has not yet removed it.
+const INTENT_TRUSTED: Duration = Duration::from_secs(6 * 24 * 3600);
+/// How long a seen intent is taken to still be there: a commit after a
+/// longer pause (a suspended laptop, a stopped process) looks again.
+const INTENT_RECHECKED: Duration = Duration::from_secs(2);
 
 static INTENTS_MADE: AtomicU64 = AtomicU64::new(0);
 
@@ -47,15 +56,53 @@ struct IntentRecord<'a> {
     host: &'a str,
 }
 
-struct Held {
+/// One intent this handle put. Ages are by the wall clock, which, unlike a
+/// monotonic one, keeps running while a laptop sleeps.
+#[derive(Debug)]
+struct HeldIntent {
     path: ObjectPath,
-    since: Instant,
+    put_at: DateTime<Utc>,
+    /// When the intent was last known to be in the store.
+    seen_at: Mutex<DateTime<Utc>>,
+    /// Write attempts begun under it and not yet over.
+    writes: AtomicUsize,
+    /// Found gone, or too old to trust: no commit may land under it.
+    lost: AtomicBool,
+}
+
+impl HeldIntent {
+    fn age(&self, now: DateTime<Utc>) -> Duration {
+        (now - self.put_at).to_std().unwrap_or_default()
+    }
+}
+
+/// A write attempt in flight: while it lives, the intent it began under is
+/// checked before any commit of this handle lands (`store::commit_guard`).
+pub(super) struct WriteTicket(Option<Arc<HeldIntent>>);
+
+impl Drop for WriteTicket {
+    fn drop(&mut self) {
+        if let Some(intent) = &self.0 {
+            intent.writes.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// Why a commit was refused: a write in flight under an intent a sweep may
+/// have taken, so the files it is about to reference may be gone.
+#[derive(Debug, thiserror::Error)]
+#[error("write intent {path} {why}; the write is done again under a fresh intent")]
+pub struct IntentLost {
+    path: String,
+    why: &'static str,
 }
 
 /// The intents one store handle holds: none until its first write.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub(super) struct WriteIntents {
-    held: tokio::sync::Mutex<Vec<Held>>,
+    held: Mutex<Vec<Arc<HeldIntent>>>,
+    /// One put at a time.
+    putting: tokio::sync::Mutex<()>,
     /// Where the intents go, built at the first write.
     store: std::sync::OnceLock<(Arc<dyn ObjectStore>, ObjectPath)>,
 }
@@ -72,16 +119,27 @@ pub(super) fn intents_dir(prefix: &ObjectPath) -> ObjectPath {
 }
 
 impl WriteIntents {
+    fn held(&self) -> std::sync::MutexGuard<'_, Vec<Arc<HeldIntent>>> {
+        self.held
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The newest intent, if it may still cover a write begun now.
+    fn usable(&self, now: DateTime<Utc>) -> Option<Arc<HeldIntent>> {
+        self.held()
+            .last()
+            .filter(|h| !h.lost.load(Ordering::Acquire) && h.age(now) < INTENT_ROTATES)
+            .cloned()
+    }
+
     /// Makes sure this handle has an intent in the store before it writes.
     pub(super) async fn hold(&self, location: &StoreLocation) -> Result<(), StoreError> {
-        if location.scheme() == "memory" {
+        if location.scheme() == "memory" || self.usable(Utc::now()).is_some() {
             return Ok(());
         }
-        let mut held = self.held.lock().await;
-        if held
-            .last()
-            .is_some_and(|h| h.since.elapsed() < INTENT_ROTATES)
-        {
+        let _one_put = self.putting.lock().await;
+        if self.usable(Utc::now()).is_some() {
             return Ok(());
         }
         let (os, prefix) = match self.store.get() {
@@ -108,18 +166,96 @@ impl WriteIntents {
         os.put(&path, PutPayload::from(body))
             .await
             .map_err(|e| intent_error(location, e))?;
-        // The intent it replaces may still cover a write begun under it.
-        let now = Instant::now();
-        let mut kept = Vec::new();
-        for old in held.drain(..) {
-            if now.duration_since(old.since) >= 2 * INTENT_ROTATES {
-                let _ = os.delete(&old.path).await;
-            } else {
-                kept.push(old);
+        let now = Utc::now();
+        // An older intent may still cover a write begun under it: it goes
+        // only once none is in flight and it has had a rotation's grace.
+        let retired: Vec<Arc<HeldIntent>> = {
+            let mut held = self.held();
+            let (gone, kept): (Vec<_>, Vec<_>) = held.drain(..).partition(|h| {
+                h.writes.load(Ordering::Acquire) == 0
+                    && (h.lost.load(Ordering::Acquire) || h.age(now) >= 2 * INTENT_ROTATES)
+            });
+            *held = kept;
+            held.push(Arc::new(HeldIntent {
+                path,
+                put_at: now,
+                seen_at: Mutex::new(now),
+                writes: AtomicUsize::new(0),
+                lost: AtomicBool::new(false),
+            }));
+            gone
+        };
+        for old in retired {
+            let _ = os.delete(&old.path).await;
+        }
+        Ok(())
+    }
+
+    /// Marks a write attempt as begun under the newest intent, putting a
+    /// fresh one first if it is lost or due for rotation.
+    pub(super) async fn ticket(&self, location: &StoreLocation) -> Result<WriteTicket, StoreError> {
+        self.hold(location).await?;
+        Ok(self.ticket_now())
+    }
+
+    fn ticket_now(&self) -> WriteTicket {
+        let newest = self.held().last().cloned();
+        if let Some(intent) = &newest {
+            intent.writes.fetch_add(1, Ordering::AcqRel);
+        }
+        WriteTicket(newest)
+    }
+
+    /// Whether a commit may land now: every intent a write in flight began
+    /// under is still in the store and young enough that no sweep takes it
+    /// before the commit does. A refused commit's write is retried, and its
+    /// next attempt finds a fresh intent ([`Self::hold`] replaces a lost one).
+    pub(super) async fn check_before_commit(&self) -> Result<(), IntentLost> {
+        crate::pause::at("write-commit");
+        let in_flight: Vec<Arc<HeldIntent>> = self
+            .held()
+            .iter()
+            .filter(|h| h.writes.load(Ordering::Acquire) > 0)
+            .cloned()
+            .collect();
+        let Some((os, _)) = self.store.get() else {
+            return Ok(());
+        };
+        for intent in in_flight {
+            let lost = |why| {
+                intent.lost.store(true, Ordering::Release);
+                IntentLost {
+                    path: intent.path.to_string(),
+                    why,
+                }
+            };
+            if intent.lost.load(Ordering::Acquire) {
+                return Err(lost("was lost"));
+            }
+            let now = Utc::now();
+            if intent.age(now) >= INTENT_TRUSTED {
+                return Err(lost("is too old to trust"));
+            }
+            let seen = *intent
+                .seen_at
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if (now - seen).to_std().unwrap_or_default() < INTENT_RECHECKED {
+                continue;
+            }
+            match os.head(&intent.path).await {
+                Ok(_) => {
+                    *intent
+                        .seen_at
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner()) = now;
+                }
+                Err(object_store::Error::NotFound { .. }) => {
+                    return Err(lost("is gone from the store"));
+                }
+                Err(_) => return Err(lost("could not be confirmed")),
             }
         }
-        kept.push(Held { path, since: now });
-        *held = kept;
         Ok(())
     }
 
@@ -128,8 +264,8 @@ impl WriteIntents {
         let Some((os, _)) = self.store.get() else {
             return;
         };
-        let mut held = self.held.lock().await;
-        for h in held.drain(..) {
+        let held: Vec<_> = self.held().drain(..).collect();
+        for h in held {
             let _ = os.delete(&h.path).await;
         }
     }
@@ -141,10 +277,7 @@ impl WriteIntents {
         let Some(dir) = &location.local_dir else {
             return;
         };
-        let Ok(mut held) = self.held.try_lock() else {
-            return;
-        };
-        for h in held.drain(..) {
+        for h in self.held().drain(..) {
             let _ = std::fs::remove_file(dir.join(h.path.as_ref()));
         }
     }

@@ -52,7 +52,7 @@ impl Store {
         batch: RecordBatch,
     ) -> Result<u64, StoreError> {
         let what = format!("insert into {}", kind.name());
-        let table = self.table_to_write(kind).await?;
+        let table = self.table_for_attempts(kind).await?;
         let wrapper = table.dataset().ok_or_else(|| StoreError::Lance {
             location: self.location.display.clone(),
             operation: what.clone(),

@@ -105,11 +105,11 @@ fn upkeep_dir(prefix: &ObjectPath) -> ObjectPath {
 }
 
 /// The store's clock: the time it stamps on a probe object written now.
-async fn store_now(
+pub(super) async fn store_now(
     os: &dyn ObjectStore,
-    dir: &ObjectPath,
+    prefix: &ObjectPath,
 ) -> Result<DateTime<Utc>, object_store::Error> {
-    let probe = dir.clone().join("clock");
+    let probe = upkeep_dir(prefix).join("clock");
     os.put(&probe, PutPayload::from_static(b"now")).await?;
     Ok(os.head(&probe).await?.last_modified)
 }
@@ -157,7 +157,7 @@ pub async fn current(location: &StoreLocation) -> Result<Option<LeaseRecord>, St
     let Some(found) = newest(os.as_ref(), &dir).await.map_err(fail)? else {
         return Ok(None);
     };
-    let now = store_now(os.as_ref(), &dir).await.map_err(fail)?;
+    let now = store_now(os.as_ref(), &prefix).await.map_err(fail)?;
     Ok((!found.is_free(now)).then_some(found.record))
 }
 
@@ -208,7 +208,7 @@ pub async fn take(
     let dir = upkeep_dir(&prefix);
     let fail = |e| lease_error(location, "take the upkeep lease", e);
     let current = newest(os.as_ref(), &dir).await.map_err(fail)?;
-    let now = store_now(os.as_ref(), &dir).await.map_err(fail)?;
+    let now = store_now(os.as_ref(), &prefix).await.map_err(fail)?;
     // Rule 41: judged by the store's clock, whatever the holder's says.
     let next = match &current {
         Some(epoch) if !epoch.is_free(now) => {

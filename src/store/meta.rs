@@ -74,6 +74,7 @@ impl Store {
     /// Appends one (key, value) row to `pond_meta`.
     pub(super) async fn note_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
         let meta = self.meta_table().await?;
+        let _writing = self.intents.ticket(&self.location).await?;
         meta.add(meta_batch(key, value)?)
             .execute()
             .await
@@ -85,6 +86,7 @@ impl Store {
     /// filtering on the row's model.
     pub async fn forget_embed_model(&self, model: &str) -> Result<(), StoreError> {
         let meta = self.meta_table().await?;
+        let _writing = self.intents.ticket(&self.location).await?;
         meta.delete(&format!(
             "key = {} AND value = {}",
             sql_str(EMBED_MODEL_KEY),
@@ -177,6 +179,24 @@ pub(super) async fn read_meta(meta: &Table) -> lancedb::Result<Vec<(String, Stri
 
 /// Records `version` as the store's format. Used by upgrades, and by tests
 /// that need a store from the future.
+/// Stamps the store as written by exactly `version`, dropping any newer
+/// stamp: for tests of a store an older pond still writes to.
+pub async fn restamp_format_version(
+    location: &StoreLocation,
+    version: u32,
+) -> Result<(), StoreError> {
+    let store = Store::open(location, OpenMode::Existing).await?;
+    let meta = store.meta_table().await?;
+    meta.delete(&format!("key = {}", sql_str(FORMAT_KEY)))
+        .await
+        .map_err(|e| lance_error(location, "restamp format version", e))?;
+    meta.add(meta_batch(FORMAT_KEY, &version.to_string())?)
+        .execute()
+        .await
+        .map_err(|e| lance_error(location, "restamp format version", e))?;
+    Ok(())
+}
+
 pub async fn stamp_format_version(
     location: &StoreLocation,
     version: u32,

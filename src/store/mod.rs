@@ -5,6 +5,7 @@
 //! and inserts only what is absent, so repeating a write (after a crash or an
 //! ambiguous failure) never stores anything twice.
 
+mod commit_guard;
 pub mod documents;
 pub mod erasures;
 pub mod fleet;
@@ -27,6 +28,7 @@ pub mod usage;
 mod write;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use arrow_array::RecordBatch;
@@ -36,7 +38,7 @@ use lancedb::{Connection, Table};
 
 pub use location::StoreLocation;
 use meta::meta_batch;
-pub use meta::stamp_format_version;
+pub use meta::{restamp_format_version, stamp_format_version};
 pub use sql::{
     key_or_prefix_sql, like_escape, scoped_key_sql, sql_in, sql_str, sql_time, starts_with_sql,
 };
@@ -81,9 +83,17 @@ impl StoreError {
     /// A read that found a data or index file gone: the version it read
     /// was pruned.
     pub fn is_missing_file(&self) -> bool {
-        matches!(self, StoreError::Lance { message, .. }
-            if message.contains("Not found") || message.contains("NotFound") || message.contains("not found"))
+        matches!(self, StoreError::Lance { message, .. } if names_missing_file(message))
     }
+}
+
+fn names_missing_file(message: &str) -> bool {
+    message.contains("Not found") || message.contains("NotFound") || message.contains("not found")
+}
+
+/// Whether a write failed on a file its version named that is gone.
+fn is_missing_file(e: &lancedb::Error) -> bool {
+    !matches!(e, lancedb::Error::TableNotFound { .. }) && names_missing_file(&e.to_string())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -222,7 +232,21 @@ pub struct Store {
     /// The format the store was stamped with when opened (0: none).
     format_found: AtomicU32,
     /// Rule 50: the intents this handle holds while it writes.
-    intents: intents::WriteIntents,
+    intents: Arc<intents::WriteIntents>,
+}
+
+/// A table with a write attempt in flight (see [`Store::table_to_write`]).
+pub(super) struct Writing<'a> {
+    table: &'a Table,
+    _ticket: intents::WriteTicket,
+}
+
+impl std::ops::Deref for Writing<'_> {
+    type Target = Table;
+
+    fn deref(&self) -> &Table {
+        self.table
+    }
 }
 
 impl Drop for Store {
@@ -294,6 +318,13 @@ impl Store {
         if let Some(interval) = fresh_within {
             connect = connect.read_consistency_interval(interval);
         }
+        let intents = Arc::new(intents::WriteIntents::default());
+        // Rule 50: no commit of this handle lands after its write intent is gone.
+        connect = connect.session(Arc::new(lance::session::Session::new(
+            lance::dataset::DEFAULT_INDEX_CACHE_SIZE,
+            lance::dataset::DEFAULT_METADATA_CACHE_SIZE,
+            commit_guard::registry(intents.clone()),
+        )));
         let db = connect
             .execute()
             .await
@@ -309,7 +340,7 @@ impl Store {
             search_backfilled: std::sync::atomic::AtomicBool::new(false),
             ids_scoped: std::sync::atomic::AtomicBool::new(false),
             format_found: AtomicU32::new(0),
-            intents: intents::WriteIntents::default(),
+            intents,
         };
         if mode == OpenMode::Create && !store.all_tables_exist().await? {
             store.create_tables().await?;
@@ -375,6 +406,21 @@ impl Store {
         for kind in ALL_TABLES {
             self.create_if_missing(kind, RecordBatch::new_empty(kind.schema()))
                 .await?;
+        }
+        if fresh && self.location.scheme() != "memory" {
+            // Rule 50: only binaries that put intents ever wrote this store.
+            let (os, prefix) = probe::build(&self.location).map_err(|e| {
+                upkeep::lance_error_str(&self.location, "note the write intents", &e)
+            })?;
+            sweep::note_made_with_intents(os.as_ref(), &prefix)
+                .await
+                .map_err(|e| {
+                    upkeep::lance_error_str(
+                        &self.location,
+                        "note the write intents",
+                        &e.to_string(),
+                    )
+                })?;
         }
         init::mark_ready(&self.location, &tag).await
     }
@@ -459,11 +505,76 @@ impl Store {
             .ok_or_else(|| StoreError::Schema(format!("table {} is not open", kind.name())))
     }
 
-    /// A table to write to: the handle's write intent is in the store first
-    /// (rule 50), so no sweep takes the files this write is about to put.
-    async fn table_to_write(&self, kind: TableKind) -> Result<&Table, StoreError> {
+    /// A table for one write attempt: the handle's write intent is in the
+    /// store first (rule 50), so no sweep takes the files the write is
+    /// about to put, and the attempt's commit lands only while that intent
+    /// stands (`commit_guard`).
+    async fn table_to_write(&self, kind: TableKind) -> Result<Writing<'_>, StoreError> {
+        let ticket = self.intents.ticket(&self.location).await?;
+        Ok(Writing {
+            table: self.table(kind)?,
+            _ticket: ticket,
+        })
+    }
+
+    /// A table for a write whose attempts run through [`Self::attempts`],
+    /// each under its own ticket: a retry after a commit refused for a lost
+    /// intent then writes under a fresh one.
+    async fn table_for_attempts(&self, kind: TableKind) -> Result<&Table, StoreError> {
         self.intents.hold(&self.location).await?;
         self.table(kind)
+    }
+
+    /// Runs a write's attempts under the retry policy, each attempt under a
+    /// write ticket of its own. A write that finds a file of the version it
+    /// read gone (upkeep pruned that version while the write waited, as
+    /// `erase --now` does at once) runs again from the newest version.
+    pub(super) async fn attempts<T, F, Fut>(
+        &self,
+        kind: TableKind,
+        what: &str,
+        mut attempt: F,
+    ) -> lancedb::Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = lancedb::Result<T>>,
+    {
+        match self.attempts_on_this_version(what, &mut attempt).await {
+            Err(e) if is_missing_file(&e) => {
+                tracing::debug!(table = kind.name(), error = %e, "{what}: its version was pruned; writing on the newest");
+                self.table(kind)
+                    .map_err(|e| lancedb::Error::Runtime {
+                        message: e.to_string(),
+                    })?
+                    .checkout_latest()
+                    .await?;
+                self.attempts_on_this_version(what, &mut attempt).await
+            }
+            other => other,
+        }
+    }
+
+    async fn attempts_on_this_version<T, F, Fut>(
+        &self,
+        what: &str,
+        attempt: &mut F,
+    ) -> lancedb::Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = lancedb::Result<T>>,
+    {
+        retry::with_retry(self.retry, &self.retries, what, || {
+            let write = attempt();
+            async move {
+                let _ticket = self.intents.ticket(&self.location).await.map_err(|e| {
+                    lancedb::Error::Runtime {
+                        message: e.to_string(),
+                    }
+                })?;
+                write.await
+            }
+        })
+        .await
     }
 
     /// Says this handle's writes are over: its write intents go, so sweeps

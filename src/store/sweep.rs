@@ -18,6 +18,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use lance::dataset::cleanup::{CleanupFileKind, CleanupPolicy};
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 use super::upkeep::{lance_error_str, native_dataset};
 use super::{StoreError, TableKind, intents, lance_error, probe};
@@ -35,6 +37,70 @@ pub struct WritesInFlight {
 pub struct Swept {
     pub files_removed: u64,
     pub bytes_removed: u64,
+    /// Until when (by the store's clock) the sweep keeps every file a week
+    /// old or younger, as Lance does: a pond from before write intents may
+    /// still be writing.
+    pub held_until: Option<DateTime<Utc>>,
+}
+
+/// Where the store notes since when every writer puts intents: an object
+/// whose body says whether the store was made that way or raised to it,
+/// and whose time, stamped by the store, is when.
+fn intents_required_path(prefix: &ObjectPath) -> ObjectPath {
+    prefix.clone().join("_pond").join("intents-required")
+}
+
+const MADE_WITH_INTENTS: &[u8] = b"created";
+const RAISED_TO_INTENTS: &[u8] = b"raised";
+
+/// Notes that a store was made by a binary that writes intents, so no
+/// writer without them ever touched it and its sweeps need no grace week.
+pub(super) async fn note_made_with_intents(
+    os: &dyn ObjectStore,
+    prefix: &ObjectPath,
+) -> Result<(), object_store::Error> {
+    os.put(
+        &intents_required_path(prefix),
+        PutPayload::from_static(MADE_WITH_INTENTS),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Until when writers without intents may still be at work: a week (the
+/// longest Lance lets any write take) after the store was raised to
+/// require intents. A store raised by an earlier binary, which kept no
+/// note, is taken as raised now.
+async fn older_writers_until(
+    os: &dyn ObjectStore,
+    prefix: &ObjectPath,
+    raised_now: bool,
+) -> Result<Option<DateTime<Utc>>, object_store::Error> {
+    let path = intents_required_path(prefix);
+    let note = if raised_now {
+        None
+    } else {
+        match os.get(&path).await {
+            Ok(found) => {
+                let meta = found.meta.clone();
+                Some((found.bytes().await?, meta.last_modified))
+            }
+            Err(object_store::Error::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        }
+    };
+    let since = match note {
+        Some((body, _)) if body.as_ref() == MADE_WITH_INTENTS => return Ok(None),
+        Some((_, since)) => since,
+        None => {
+            os.put(&path, PutPayload::from_static(RAISED_TO_INTENTS))
+                .await?;
+            os.head(&path).await?.last_modified
+        }
+    };
+    let grace =
+        chrono::Duration::from_std(intents::INTENT_EXPIRES).unwrap_or(chrono::Duration::MAX);
+    Ok(Some(since + grace))
 }
 
 impl super::Store {
@@ -63,18 +129,40 @@ impl super::Store {
         let fail = |e: String| lance_error_str(&self.location, &what, &e);
         // Rule 50: a binary that writes without intents must not share a
         // store that is swept, so the format says intents are required.
+        let raised_now =
+            self.format_found.load(std::sync::atomic::Ordering::Relaxed) < super::FORMAT_VERSION;
         self.require_current_format().await?;
         // Our own intent is listed too, so the cutoff is by the store's clock
         // even when nobody else is writing.
         self.intents.hold(&self.location).await?;
         let (os, prefix) = probe::build(&self.location).map_err(&fail)?;
-        let (oldest, _) = intents::oldest_live(os.as_ref(), &prefix, Utc::now(), true)
+        let store_error = |e: object_store::Error| fail(e.to_string());
+        // Every age here is by the store's clock, whatever this host's says.
+        let now = super::lease::store_now(os.as_ref(), &prefix)
             .await
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(store_error)?;
+        let (oldest, _) = intents::oldest_live(os.as_ref(), &prefix, now, true)
+            .await
+            .map_err(store_error)?;
         let (Some(oldest), Ok(retain)) = (oldest, chrono::Duration::from_std(retain)) else {
             return Ok(Swept::default());
         };
-        let cutoff = oldest - retain;
+        let mut cutoff = oldest - retain;
+        // Rule 50: a pond from before intents, still running, writes without
+        // one; for a week after the store required them it may still be.
+        let held_until = older_writers_until(os.as_ref(), &prefix, raised_now)
+            .await
+            .map_err(store_error)?
+            .filter(|until| *until > now);
+        if held_until.is_some() {
+            let week = chrono::Duration::from_std(intents::INTENT_EXPIRES)
+                .unwrap_or(chrono::Duration::MAX);
+            cutoff = cutoff.min(now - week);
+        }
+        let kept = Swept {
+            held_until,
+            ..Swept::default()
+        };
 
         let table = self.table(kind)?;
         table
@@ -98,7 +186,7 @@ impl super::Store {
             .await
             .map_err(|e| fail(e.to_string()))?;
         if explained.candidate_files.is_empty() {
-            return Ok(Swept::default());
+            return Ok(kept);
         }
         let files = dataset
             .object_store(None)
@@ -130,7 +218,7 @@ impl super::Store {
                     .map(|meta| (meta.location.to_string(), meta.last_modified)),
             );
         }
-        let mut swept = Swept::default();
+        let mut swept = kept;
         let mut emptied_dirs = Vec::new();
         for file in explained.candidate_files {
             if file.kind == CleanupFileKind::Manifest {

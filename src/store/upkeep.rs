@@ -68,6 +68,10 @@ pub struct Pruned {
     pub files_removed: u64,
     /// Of those, files no manifest referenced (rule 50's sweep).
     pub unreferenced_files_removed: u64,
+    /// Until when the sweep keeps what Lance keeps (a week's unreferenced
+    /// files): a pond from before write intents may still be writing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sweep_held_until: Option<DateTime<Utc>>,
 }
 
 /// How long a compaction may go on starting groups of fragments and
@@ -294,7 +298,7 @@ impl Store {
     /// segment; `retrain` rebuilds a vector index's model from the rows now
     /// stored.
     pub async fn fold_indexes(&self, kind: TableKind, retrain: bool) -> Result<(), StoreError> {
-        let table = self.table_to_write(kind).await?;
+        let table = self.table_for_attempts(kind).await?;
         let what = format!("fold indexes of {}", kind.name());
         let indices = table
             .list_indices()
@@ -305,30 +309,32 @@ impl Store {
         }
         if retrain {
             let options = OptimizeOptions::retrain();
-            return super::retry::with_retry(self.retry, &self.retries, &what, || {
-                table.optimize(OptimizeAction::Index(options.clone()))
-            })
-            .await
-            .map(|_| ())
-            .map_err(|e| lance_error(&self.location, &what, e));
+            return self
+                .attempts(kind, &what, || {
+                    table.optimize(OptimizeAction::Index(options.clone()))
+                })
+                .await
+                .map(|_| ())
+                .map_err(|e| lance_error(&self.location, &what, e));
         }
         for index in &indices {
-            let merge = super::retry::with_retry(self.retry, &self.retries, &what, || async {
-                table.checkout_latest().await?;
-                let dataset = native_dataset(table).await?;
-                let segments: Vec<IndexMetadata> =
-                    DatasetIndexExt::load_indices_by_name(dataset.as_ref(), &index.name)
-                        .await
-                        .map_err(lancedb::Error::from)?;
-                Ok(segments_to_merge(&dataset, &segments))
-            })
-            .await
-            .map_err(|e| lance_error(&self.location, &what, e))?;
+            let merge = self
+                .attempts(kind, &what, || async {
+                    table.checkout_latest().await?;
+                    let dataset = native_dataset(table).await?;
+                    let segments: Vec<IndexMetadata> =
+                        DatasetIndexExt::load_indices_by_name(dataset.as_ref(), &index.name)
+                            .await
+                            .map_err(lancedb::Error::from)?;
+                    Ok(segments_to_merge(&dataset, &segments))
+                })
+                .await
+                .map_err(|e| lance_error(&self.location, &what, e))?;
             let Some(merge) = merge else {
                 continue;
             };
             let options = OptimizeOptions::merge(merge).index_names(vec![index.name.clone()]);
-            super::retry::with_retry(self.retry, &self.retries, &what, || {
+            self.attempts(kind, &what, || {
                 table.optimize(OptimizeAction::Index(options.clone()))
             })
             .await
@@ -393,6 +399,7 @@ impl Store {
                     + p.deletion_files_removed
                     + p.transaction_files_removed,
                 unreferenced_files_removed: 0,
+                sweep_held_until: None,
             })
             .unwrap_or_default();
         // The sweep reads every kept manifest too, so it runs with the prune
@@ -401,6 +408,7 @@ impl Store {
         pruned.bytes_removed += swept.bytes_removed;
         pruned.files_removed += swept.files_removed;
         pruned.unreferenced_files_removed = swept.files_removed;
+        pruned.sweep_held_until = swept.held_until;
         Ok(pruned)
     }
 }

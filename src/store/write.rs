@@ -169,14 +169,16 @@ impl Store {
         if batch.num_rows() == 0 {
             return Ok(0);
         }
-        let table = self.table_to_write(kind).await?;
         let rows = batch.num_rows() as u64;
         let what = format!("append to {}", kind.name());
         let started = std::time::Instant::now();
         let schema = batch.schema();
         let reader: Box<dyn arrow_array::RecordBatchReader + Send> =
             Box::new(RecordBatchIterator::new(vec![Ok(batch.clone())], schema));
-        match table.add(reader).execute().await {
+        // The attempt's ticket ends with it, so the keyed retries below
+        // write under a fresh intent if this one was lost.
+        let appended = self.table_to_write(kind).await?.add(reader).execute().await;
+        match appended {
             Ok(_) => {
                 tracing::debug!(secs = started.elapsed().as_secs_f64(), rows, "{what}");
                 Ok(rows)
@@ -203,7 +205,7 @@ impl Store {
         filter: &str,
         columns: &[(&str, String)],
     ) -> Result<u64, StoreError> {
-        let table = self.table_to_write(kind).await?;
+        let table = self.table_for_attempts(kind).await?;
         let what = format!("update {}", kind.name());
         let attempt = || {
             let mut update = table.update().only_if(filter);
@@ -212,7 +214,8 @@ impl Store {
             }
             update.execute()
         };
-        let result = retry::with_retry(self.retry, &self.retries, &what, attempt)
+        let result = self
+            .attempts(kind, &what, attempt)
             .await
             .map_err(|e| lance_error(&self.location, &what, e))?;
         Ok(result.rows_updated)
@@ -221,9 +224,9 @@ impl Store {
     /// Deletes the rows `filter` keeps, in one commit retried on conflict
     /// (deleting again what is gone is harmless).
     pub async fn delete_where(&self, kind: TableKind, filter: &str) -> Result<(), StoreError> {
-        let table = self.table_to_write(kind).await?;
+        let table = self.table_for_attempts(kind).await?;
         let what = format!("delete from {}", kind.name());
-        retry::with_retry(self.retry, &self.retries, &what, || table.delete(filter))
+        self.attempts(kind, &what, || table.delete(filter))
             .await
             .map_err(|e| lance_error(&self.location, &what, e))?;
         Ok(())
@@ -245,12 +248,9 @@ impl Store {
     {
         let span = tracing::info_span!("store.write", table = kind.name(), update, rows);
         let started = std::time::Instant::now();
-        let result = tracing::Instrument::instrument(
-            retry::with_retry(self.retry, &self.retries, what, attempt),
-            span,
-        )
-        .await
-        .map_err(|e| lance_error(&self.location, what, e))?;
+        let result = tracing::Instrument::instrument(self.attempts(kind, what, attempt), span)
+            .await
+            .map_err(|e| lance_error(&self.location, what, e))?;
         tracing::debug!(secs = started.elapsed().as_secs_f64(), rows, "{what}");
         Ok(result)
     }
@@ -278,7 +278,7 @@ impl Store {
         if batch.num_rows() == 0 {
             return Ok((0, 0));
         }
-        let table = self.table_to_write(kind).await?;
+        let table = self.table_for_attempts(kind).await?;
         let what = format!(
             "{} into {}",
             if update.is_some() { "upsert" } else { "insert" },

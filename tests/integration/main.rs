@@ -38,3 +38,4 @@ mod resume;
 mod schedule;
 mod search;
 mod serve;
+mod sweep_edges;

@@ -10,14 +10,14 @@ use crate::serve::{Server, http, write_session};
 
 /// A store as a fleet leaves it: `hosts` hosts each syncing their own
 /// session `rounds` times, a few messages more each time.
-fn fleet_store(pond: &Pond, hosts: usize, rounds: usize) {
+pub(crate) fn fleet_store(pond: &Pond, hosts: usize, rounds: usize) {
     for round in 1..=rounds {
         fleet_store_round(pond, hosts, round);
     }
 }
 
 /// What every reader must still see after upkeep.
-fn contents(pond: &Pond) -> (Value, Vec<String>, Value) {
+pub(crate) fn contents(pond: &Pond) -> (Value, Vec<String>, Value) {
     let status = pond.json(&["status", "--json"]);
     let mut ids = pond.session_ids();
     ids.sort();
@@ -38,7 +38,7 @@ fn contents(pond: &Pond) -> (Value, Vec<String>, Value) {
     )
 }
 
-fn table<'a>(report: &'a Value, name: &str) -> &'a Value {
+pub(crate) fn table<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["tables"]
         .as_array()
         .expect("tables")
@@ -47,7 +47,7 @@ fn table<'a>(report: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no table {name} in {report}"))
 }
 
-fn maintain(pond: &Pond, extra: &[(&str, &str)]) -> Value {
+pub(crate) fn maintain(pond: &Pond, extra: &[(&str, &str)]) -> Value {
     let mut cmd = pond.cmd(&["maintain", "--retain", "1s", "--json"]);
     for (k, v) in extra {
         cmd.env(k, v);
@@ -61,7 +61,7 @@ fn maintain(pond: &Pond, extra: &[(&str, &str)]) -> Value {
     serde_json::from_slice(&out.stdout).expect("maintain JSON")
 }
 
-fn exports_byte_exact(pond: &Pond, hosts: usize) {
+pub(crate) fn exports_byte_exact(pond: &Pond, hosts: usize) {
     for host in 0..hosts {
         let id = format!("{host:08x}-0000-4000-8000-000000000001");
         let out = pond.root.join(format!("export-{host}"));
@@ -257,7 +257,7 @@ fn rule42_a_long_running_server_keeps_answering_while_upkeep_prunes() {
     );
 }
 
-fn fleet_store_round(pond: &Pond, hosts: usize, round: usize) {
+pub(crate) fn fleet_store_round(pond: &Pond, hosts: usize, round: usize) {
     for host in 0..hosts {
         let src = pond.root.join(format!("src-{host}"));
         let id = format!("{host:08x}-0000-4000-8000-000000000001");
@@ -481,7 +481,7 @@ fn rule12_a_half_created_store_is_finished_by_the_next_write_after_a_read() {
 
 /// Sets a file's mtime to `ago` before now (GNU touch's date), as the
 /// store's clock would have stamped it then.
-fn age(path: &std::path::Path, ago: &str) {
+pub(crate) fn age(path: &std::path::Path, ago: &str) {
     let status = std::process::Command::new("touch")
         .args(["-m", "-d", ago])
         .arg(path)
@@ -493,7 +493,7 @@ fn age(path: &std::path::Path, ago: &str) {
 /// A copy of one of the messages table's data files under a name no
 /// manifest references, written `ago`: what a commit that lost its race
 /// (or one still in flight) leaves in the table.
-fn unreferenced_copy(pond: &Pond, name: &str, ago: &str) -> std::path::PathBuf {
+pub(crate) fn unreferenced_copy(pond: &Pond, name: &str, ago: &str) -> std::path::PathBuf {
     let data = pond.store.join("messages.lance").join("data");
     let real = std::fs::read_dir(&data)
         .expect("data dir")
@@ -508,7 +508,7 @@ fn unreferenced_copy(pond: &Pond, name: &str, ago: &str) -> std::path::PathBuf {
 }
 
 /// Puts a write intent as another writer would have, `ago`.
-fn plant_intent(pond: &Pond, name: &str, ago: &str) -> std::path::PathBuf {
+pub(crate) fn plant_intent(pond: &Pond, name: &str, ago: &str) -> std::path::PathBuf {
     let dir = pond.store.join("_pond").join("writes");
     std::fs::create_dir_all(&dir).expect("intents dir");
     let path = dir.join(name);
