@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 MODEL := $${XDG_CACHE_HOME:-$$HOME/.cache}/pond/models/pond-static-minilm-256
 
-.PHONY: setup build models run test alerts lint bench bench-search bench-fleet bench-documents bench-scrape bench-usage bench-web fuzz clean-store openapi
+.PHONY: setup build models run test alerts lint dist bench bench-search bench-fleet bench-documents bench-scrape bench-usage bench-web fuzz clean-store openapi
 
 ## Install the system tools the build needs (protoc for lance, mold to link fast).
 setup:
@@ -80,6 +80,12 @@ alerts:
 lint: setup
 	cargo fmt --all --check
 	cargo clippy --locked --workspace --all-targets -- -D warnings
+
+## The release archive for this machine: dist/pond-<version>-<target>.tar.gz,
+## SHA256SUMS, VERSION and install.sh (a release build with the `dist`
+## profile; times and sizes in docs/development.md).
+dist: setup models
+	scripts/dist.sh
 
 ## Release-build benchmarks (slow to compile the first time). multiwriter
 ## needs the S3 server, started and stopped here as for the tests.

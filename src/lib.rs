@@ -4,7 +4,7 @@
 //! Layers, each ignorant of the ones above it (checked by
 //! `rule10_no_two_modules_import_each_other_even_through_others`):
 //!
-//! 1. [`paths`]; and from the `pond-adapters` crate, [`model`] (canonical
+//! 1. [`paths`] and [`version`]; and from the `pond-adapters` crate, [`model`] (canonical
 //!    types), [`adapters`] (client formats → model) and [`digest`].
 //! 2. [`config`] (the file's schema), [`redact`] (over the model), and
 //!    [`store`] (model ↔ Lance tables; it knows no client).
@@ -45,3 +45,4 @@ pub mod spool;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
+pub mod version;

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "pond",
     version,
+    long_version = crate::version::LONG,
     about = "Keep every AI coding-agent session, lossless and searchable."
 )]
 pub struct Cli {
@@ -92,6 +93,25 @@ pub enum Command {
     /// Bearer tokens for `pond serve`.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// This binary's version, commit, build date and target.
+    Version(VersionArgs),
+    /// A completion script for your shell, printed (the installer puts
+    /// bash's, zsh's and fish's where those shells look).
+    Completions(CompletionsArgs),
+    /// The man page (roff), printed: `pond man | man -l -`.
+    Man,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VersionArgs {
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// bash, zsh, fish, elvish or powershell.
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, clap::Args)]

@@ -19,6 +19,7 @@ mod schedule;
 mod search;
 mod serve;
 mod sessions;
+mod self_describe;
 mod show;
 mod status;
 mod storage;
@@ -34,6 +35,13 @@ pub use context::{Context, UpkeepSettings};
 /// Runs the command with logging and telemetry set up, and flushes
 /// telemetry before returning, whatever the outcome.
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    // What the binary says of itself needs no store, config or telemetry.
+    match &cli.command {
+        Command::Version(args) => return self_describe::version(args),
+        Command::Completions(args) => return self_describe::completions(args),
+        Command::Man => return self_describe::man(),
+        _ => {}
+    }
     let ctx = Context::from_cli(&cli)?;
     let verbosity = if cli.quiet {
         -1
@@ -78,6 +86,9 @@ async fn run_command(ctx: &Context, command: Command) -> anyhow::Result<ExitCode
         Command::Serve(args) => serve::serve(ctx, args).await,
         Command::Metrics(args) => serve::metrics(ctx, args).await,
         Command::Token(command) => span("token").in_scope(|| token::run(ctx, command)),
+        Command::Version(args) => self_describe::version(&args),
+        Command::Completions(args) => self_describe::completions(&args),
+        Command::Man => self_describe::man(),
         Command::Config(ConfigCommand::Show { json }) => config_show::run(ctx, json),
         Command::Schedule(args) => schedule::run(ctx, args).instrument(span("schedule")).await,
         Command::Storage(StorageCommand::Check(args)) => {
