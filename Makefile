@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 MODEL := $${XDG_CACHE_HOME:-$$HOME/.cache}/pond/models/pond-static-minilm-256
 
-.PHONY: setup build models run test alerts lint dist bench bench-search bench-fleet bench-documents bench-scrape bench-usage bench-web fuzz clean-store openapi
+.PHONY: setup build models run test alerts lint dist workflows bench bench-search bench-fleet bench-documents bench-scrape bench-usage bench-web fuzz clean-store openapi
 
 ## Install the system tools the build needs (protoc for lance, mold to link fast).
 setup:
@@ -58,7 +58,7 @@ run: models
 ## Every test. The shared-store tests talk to real servers on loopback (moto for
 ## S3, Azurite for Azure, s3rver as a store without conditional put), started
 ## here and stopped when the tests end, pass or fail.
-test: setup lint alerts
+test: setup lint alerts workflows
 	@command -v systemd-analyze >/dev/null || $(SUDO) apt-get install -y systemd
 	@command -v faketime >/dev/null || $(SUDO) apt-get install -y --no-install-recommends faketime
 	@command -v chromium >/dev/null || $(SUDO) apt-get install -y --no-install-recommends chromium fonts-dejavu-core
@@ -76,6 +76,10 @@ alerts:
 	@command -v promtool >/dev/null || $(SUDO) apt-get install -y --no-install-recommends prometheus
 	promtool check rules deploy/prometheus/alerts.yaml
 	promtool test rules tests/prometheus/alerts.test.yaml
+
+## Every workflow file (the release pipeline, the CI recipe) through actionlint.
+workflows:
+	@scripts/actionlint.sh
 
 lint: setup
 	cargo fmt --all --check

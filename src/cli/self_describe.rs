@@ -12,7 +12,10 @@ use super::{Cli, CompletionsArgs, VersionArgs};
 
 pub(super) fn version(args: &VersionArgs) -> anyhow::Result<ExitCode> {
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&crate::version::build_info())?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&crate::version::build_info())?
+        );
     } else {
         println!("pond {}", crate::version::LONG);
     }

@@ -28,6 +28,7 @@ mod gaps;
 mod hostile;
 mod ids;
 mod incremental;
+mod installer;
 mod limits;
 mod lock;
 mod network_faults;
