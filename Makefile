@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 MODEL := $${XDG_CACHE_HOME:-$$HOME/.cache}/pond/models/pond-static-minilm-256
 
-.PHONY: setup build models run test alerts lint dist workflows bench bench-search bench-fleet bench-documents bench-scrape bench-usage bench-web fuzz clean-store openapi
+.PHONY: setup build models run test alerts lint dist workflows image-check bench bench-search bench-fleet bench-documents bench-scrape bench-usage bench-web fuzz clean-store openapi
 
 ## Install the system tools the build needs (protoc for lance, mold to link fast).
 setup:
@@ -90,6 +90,11 @@ lint: setup
 ## profile; times and sizes in docs/development.md).
 dist: setup models
 	scripts/dist.sh
+
+## The release image from dist/, built with buildah from a Debian base made
+## here, then `pond --version`, a sync and a search inside it.
+image-check:
+	scripts/image-check.sh
 
 ## Release-build benchmarks (slow to compile the first time). multiwriter
 ## needs the S3 server, started and stopped here as for the tests.

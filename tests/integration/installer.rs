@@ -267,7 +267,7 @@ fn stderr(out: &Output) -> String {
 }
 
 #[test]
-fn the_install_line_gives_a_working_pond_with_hybrid_search() {
+fn rule51_the_install_line_gives_a_working_pond_with_hybrid_search() {
     let work = tempfile::tempdir().expect("work dir");
     let dist = dist(work.path());
     let releases = work.path().join("releases");
@@ -340,7 +340,7 @@ fn the_install_line_gives_a_working_pond_with_hybrid_search() {
 }
 
 #[test]
-fn a_tampered_or_missing_download_installs_nothing() {
+fn rule51_a_tampered_or_missing_download_installs_nothing() {
     let work = tempfile::tempdir().expect("work dir");
     let dist = dist(work.path());
     let releases = work.path().join("releases");
