@@ -86,10 +86,11 @@ fn rule19_shipped_systemd_units_verify() {
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/systemd");
     let mut units = Vec::new();
     for name in ["pond-sync.service", "pond-sync.timer", "pond-agent.service"] {
-        // Point %h/.cargo/bin/pond at the binary under test so the check can run here.
+        // Point %h/.local/bin/pond (where the installer puts it) at the binary
+        // under test so the check can run here.
         let text = std::fs::read_to_string(shipped.join(name))
             .unwrap()
-            .replace("%h/.cargo/bin/pond", env!("CARGO_BIN_EXE_pond"));
+            .replace("%h/.local/bin/pond", env!("CARGO_BIN_EXE_pond"));
         let path = work.path().join(name);
         std::fs::write(&path, text).unwrap();
         units.push(path);
