@@ -123,58 +123,89 @@ pub async fn source_records(
     session_id: &str,
     prefer_host: &str,
 ) -> Result<BTreeMap<String, Vec<RawRecord>>, ExportError> {
+    let mut by_path = BTreeMap::new();
+    for (rel_path, file_id) in source_file_ids(store, session_id, prefer_host).await? {
+        by_path.insert(rel_path, file_records(store, &file_id).await?);
+    }
+    Ok(by_path)
+}
+
+/// The source files `session_id` has records in, by relative path (sorted),
+/// each the copy `prefer_host` synced where it has one: only the file ids,
+/// so a caller can load one file at a time.
+pub async fn source_file_ids(
+    store: &Store,
+    session_id: &str,
+    prefer_host: &str,
+) -> Result<Vec<(String, String)>, ExportError> {
     // Whole files, not only the session's records: a file can hold several
     // sessions (a chat log with one per header, an export), and its bytes
     // are only exact in full.
     let filter = format!("session_id = {}", sql_str(session_id));
-    let mut file_ids = Vec::new();
+    let mut chosen: BTreeMap<String, (String, String)> = BTreeMap::new();
     for b in store
-        .scan(TableKind::Raw, Some(&filter), Some(&["file_id"]))
+        .scan(
+            TableKind::Raw,
+            Some(&filter),
+            Some(&["file_id", "rel_path", "host"]),
+        )
         .await?
     {
-        for id in schema::Columns::new(&b).str("file_id")?.iter().flatten() {
-            if !file_ids.iter().any(|f| f == id) {
-                file_ids.push(id.to_string());
+        let columns = schema::Columns::new(&b);
+        let (ids, paths, hosts) = (
+            columns.str("file_id")?,
+            columns.str("rel_path")?,
+            columns.str("host")?,
+        );
+        for ((id, rel), host) in ids.iter().zip(paths.iter()).zip(hosts.iter()) {
+            let (Some(id), Some(rel), Some(host)) = (id, rel, host) else {
+                continue;
+            };
+            let better = match chosen.get(rel) {
+                None => true,
+                Some((current_id, current_host)) => {
+                    current_id != id && current_host != prefer_host && host == prefer_host
+                }
+            };
+            if better {
+                chosen.insert(rel.to_string(), (id.to_string(), host.to_string()));
             }
         }
     }
-    if file_ids.is_empty() {
+    if chosen.is_empty() {
         return Err(ExportError::NoRecords(session_id.to_string()));
     }
-    let filter = crate::store::sql_in("file_id", file_ids.iter().map(String::as_str));
-    let mut by_file: BTreeMap<String, Vec<RawRecord>> = BTreeMap::new();
-    for r in store.raw_records(&filter).await? {
-        by_file.entry(r.file_id.clone()).or_default().push(r);
-    }
-    if by_file.is_empty() {
-        return Err(ExportError::NoRecords(session_id.to_string()));
-    }
+    Ok(chosen.into_iter().map(|(rel, (id, _))| (rel, id)).collect())
+}
 
-    let mut chosen: BTreeMap<String, Vec<RawRecord>> = BTreeMap::new();
-    for (_, records) in by_file {
-        let rel = records[0].rel_path.clone();
-        let better = match chosen.get(&rel) {
-            None => true,
-            Some(current) => current[0].host != prefer_host && records[0].host == prefer_host,
-        };
-        if better {
-            chosen.insert(rel, records);
-        }
+/// The records one source file is exported from: the newest generation of
+/// a file, in order, or every distinct row of a database.
+pub async fn file_records(store: &Store, file_id: &str) -> Result<Vec<RawRecord>, ExportError> {
+    let records = store
+        .raw_records(&format!("file_id = {}", sql_str(file_id)))
+        .await?;
+    if records.is_empty() {
+        return Err(ExportError::NoRecords(file_id.to_string()));
     }
-
     // Only the generation a file is exported from: an older one holds bytes
     // the file no longer has.
-    Ok(chosen
-        .into_iter()
-        .map(|(rel_path, records)| {
-            let records = if records.iter().any(is_database_row) {
-                database_rows(records)
-            } else {
-                latest_generation(records)
-            };
-            (rel_path, records)
-        })
-        .collect())
+    Ok(if records.iter().any(is_database_row) {
+        database_rows(records)
+    } else {
+        latest_generation(records)
+    })
+}
+
+/// The path a file is exported under, once its records are known whole: a
+/// database's rows become JSON lines; a file with a gap is refused (rule 1).
+pub fn export_path(rel_path: String, records: &[RawRecord]) -> Result<String, ExportError> {
+    if records.iter().any(is_database_row) {
+        return Ok(format!("{rel_path}.jsonl"));
+    }
+    // Rule 1: export writes the newest generation back byte for byte, and
+    // refuses a file with a gap.
+    check_contiguous(&rel_path, records)?;
+    Ok(rel_path)
 }
 
 /// One source file from the records [`source_records`] gave for its path
@@ -188,14 +219,7 @@ pub fn assemble(
         return Err(ExportError::NoRecords(rel_path));
     };
     let (host, root) = (first.host.clone(), first.root.clone());
-    let rel_path = if records.iter().any(is_database_row) {
-        format!("{rel_path}.jsonl")
-    } else {
-        // Rule 1: export writes the newest generation back byte for byte, and
-        // refuses a file with a gap.
-        check_contiguous(&rel_path, &records)?;
-        rel_path
-    };
+    let rel_path = export_path(rel_path, &records)?;
     let mut bytes = Vec::with_capacity(records.iter().map(|r| r.bytes.len()).sum());
     for r in &records {
         if redact {

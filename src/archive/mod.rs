@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 
 pub use fleet::{RunBucket, RunTimeline, RunsParams, client_counts, run_timeline, status};
 pub use images::message_image;
-pub use raw::source_files as session_source_files;
+pub use raw::{RawDownload, source_file as session_source_file};
 pub use shapes::*;
 
 use crate::access::Limits;

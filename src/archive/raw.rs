@@ -10,40 +10,76 @@
 use std::collections::BTreeSet;
 
 use super::{ArchiveError, View, visible_session};
-use crate::export::{self, ExportError, SourceFile};
+use crate::export::{self, ExportError};
 use crate::model::RawRecord;
 use crate::store::{Store, TableKind, schema, sql_in};
 
-/// Every source file of the session `given` names, within the view's limits
-/// (rule 36).
-pub async fn source_files(
+/// One of a session's source files as a caller may have it, loaded alone
+/// and sent record by record (see [`RawDownload::into_chunks`]).
+pub struct RawDownload {
+    /// The file's path as its client knows it (a database's rows: `.jsonl`).
+    pub rel_path: String,
+    /// How many source files the session has.
+    pub files: usize,
+    records: Vec<RawRecord>,
+    redact: bool,
+}
+
+impl RawDownload {
+    /// The file's bytes, one chunk per record, each masked on its own as
+    /// `pond export --redact` masks it: the file is never held twice, and
+    /// never whole beside its records.
+    pub fn into_chunks(self) -> impl Iterator<Item = Vec<u8>> + Send {
+        let redact = self.redact;
+        self.records.into_iter().map(move |record| {
+            if redact {
+                crate::redact::redact_bytes(&record.bytes).0.into_owned()
+            } else {
+                record.bytes
+            }
+        })
+    }
+}
+
+/// Source file `index` (in path order) of the session `given` names, within
+/// the view's limits (rule 36).
+pub async fn source_file(
     store: &Store,
     view: &View,
     given: &str,
-) -> Result<Vec<SourceFile>, ArchiveError> {
+    index: usize,
+) -> Result<RawDownload, ArchiveError> {
     let session = visible_session(store, view, given).await?;
-    let by_path = export::source_records(store, &session.id, &session.host)
+    let files = export::source_file_ids(store, &session.id, &session.host)
         .await
         .map_err(export_error)?;
-    let mut files = Vec::with_capacity(by_path.len());
-    for (rel_path, records) in by_path {
-        let records = if view.limits.is_unlimited() {
-            records
-        } else {
-            within_view(store, view, &session.id, &rel_path, records).await?
-        };
-        if records.is_empty() {
-            continue;
-        }
-        files.push(export::assemble(rel_path, records, view.redact).map_err(export_error)?);
-    }
-    if files.is_empty() {
+    let count = files.len();
+    let Some((rel_path, file_id)) = files.into_iter().nth(index) else {
+        return Err(ArchiveError::NotFound(format!(
+            "the session has {count} source file(s); there is no file {index}"
+        )));
+    };
+    let records = export::file_records(store, &file_id)
+        .await
+        .map_err(export_error)?;
+    let records = if view.limits.is_unlimited() {
+        records
+    } else {
+        within_view(store, view, &session.id, &rel_path, records).await?
+    };
+    if records.is_empty() {
         return Err(ArchiveError::NotFound(format!(
             "no source records for session `{}`",
             session.id
         )));
     }
-    Ok(files)
+    let rel_path = export::export_path(rel_path, &records).map_err(export_error)?;
+    Ok(RawDownload {
+        rel_path,
+        files: count,
+        records,
+        redact: view.redact,
+    })
 }
 
 /// The session a stored record belongs to. A database row is read again by

@@ -140,23 +140,16 @@ pub(super) async fn raw_file(
     PathId(id): PathId,
     QueryParams(q): QueryParams<RawQuery>,
 ) -> Response {
-    let files = async {
+    let file = async {
         let store = state.shared.store.or_empty().await?;
-        archive::session_source_files(store, &view, &id).await
+        archive::session_source_file(store, &view, &id, q.file.unwrap_or(0)).await
     }
     .await;
-    let files = match files {
+    let file = match file {
         Ok(f) => f,
         Err(e) => return e.into_response(),
     };
-    let count = files.len();
-    let index = q.file.unwrap_or(0);
-    let Some(file) = files.into_iter().nth(index) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            format!("the session has {count} source file(s); there is no file {index}"),
-        );
-    };
+    let count = file.files;
     let name = file
         .rel_path
         .rsplit('/')
@@ -183,7 +176,11 @@ pub(super) async fn raw_file(
                 count.to_string(),
             ),
         ],
-        file.bytes,
+        // Sent record by record: a large file is never built in memory.
+        axum::body::Body::from_stream(futures::stream::iter(
+            file.into_chunks()
+                .map(|chunk| Ok::<_, std::convert::Infallible>(bytes::Bytes::from(chunk))),
+        )),
     )
         .into_response()
 }

@@ -127,6 +127,13 @@ fn rule36_a_project_limited_token_gets_no_byte_of_another_projects_session() {
     );
     assert_eq!(whole.status, 200, "{}", whole.body);
     assert!(whole.body.contains(TEAM_A_WORDS) && whole.body.contains(TEAM_B_WORDS));
+    // Item 8: sent as it is read, record by record, never built whole first.
+    let head = whole.head.to_ascii_lowercase();
+    assert!(
+        head.contains("transfer-encoding: chunked") && !head.contains("content-length"),
+        "the download was not streamed: {}",
+        whole.head
+    );
     let out = pond.root.join("export");
     pond.ok(&[
         "export",

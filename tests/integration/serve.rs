@@ -97,7 +97,7 @@ pub struct Reply {
     /// The status line and headers.
     pub head: String,
     pub body: String,
-    /// The body's bytes as sent (for binary answers; not de-chunked).
+    /// The body's bytes (for binary answers), de-chunked.
     pub raw_body: Vec<u8>,
 }
 
@@ -196,15 +196,16 @@ fn read_reply(mut stream: TcpStream) -> Reply {
     let chunked = head
         .to_ascii_lowercase()
         .contains("transfer-encoding: chunked");
-    let raw_body = raw
+    let sent = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .map_or_else(Vec::new, |at| raw[at + 4..].to_vec());
+    let raw_body = if chunked { dechunk(&sent) } else { sent };
     Reply {
         status,
         head: head.to_string(),
         body: if chunked {
-            dechunk(rest)
+            String::from_utf8_lossy(&raw_body).into_owned()
         } else {
             rest.to_string()
         },
@@ -212,15 +213,21 @@ fn read_reply(mut stream: TcpStream) -> Reply {
     }
 }
 
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
+/// The body of a chunked answer, byte for byte.
+fn dechunk(mut sent: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = sent.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&sent[..eol])
+            .ok()
+            .and_then(|line| line.split(';').next())
+            .and_then(|hex| usize::from_str_radix(hex.trim(), 16).ok())
+            .unwrap_or(0);
+        let data = &sent[eol + 2..];
+        if size == 0 || data.len() < size {
             break;
         }
-        out.push_str(&rest[..n]);
-        s = rest[n..].trim_start_matches("\r\n");
+        out.extend_from_slice(&data[..size]);
+        sent = data[size..].strip_prefix(b"\r\n").unwrap_or(&data[size..]);
     }
     out
 }
