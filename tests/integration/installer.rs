@@ -382,3 +382,47 @@ fn rule51_a_tampered_or_missing_download_installs_nothing() {
     assert!(laptop.untouched());
     assert!(!laptop.model().exists());
 }
+
+/// `cargo binstall pond` reads `[package.metadata.binstall]`: its URL and
+/// binary path, filled in as binstall fills them, must name the archive
+/// `scripts/dist.sh` makes and the binary inside it.
+#[test]
+fn binstall_metadata_names_the_release_archive_and_its_binary() {
+    let manifest = std::fs::read_to_string(repo().join("Cargo.toml")).expect("Cargo.toml");
+    let field = |key: &str| {
+        manifest
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key} = \"")))
+            .and_then(|rest| rest.strip_suffix('"'))
+            .unwrap_or_else(|| panic!("no {key} in [package.metadata.binstall]"))
+            .to_string()
+    };
+    let target = target();
+    let fill = |template: String| {
+        template
+            .replace("{ repo }", "https://github.com/your-org/pond")
+            .replace("{ version }", VERSION)
+            .replace("{ target }", &target)
+            .replace("{ bin }", "pond")
+            .replace("{ binary-ext }", "")
+    };
+    let url = fill(field("pkg-url"));
+    let archive = format!("pond-{VERSION}-{target}.tar.gz");
+    assert_eq!(
+        url,
+        format!("https://github.com/your-org/pond/releases/download/v{VERSION}/{archive}")
+    );
+    let work = tempfile::tempdir().expect("work dir");
+    let dist = dist(work.path());
+    let listing = Command::new("tar")
+        .arg("-tzf")
+        .arg(dist.join(&archive))
+        .output()
+        .expect("tar -tzf");
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    let bin_dir = fill(field("bin-dir"));
+    assert!(
+        listing.lines().any(|l| l == bin_dir),
+        "{bin_dir} is not in {archive}:\n{listing}"
+    );
+}
