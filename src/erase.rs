@@ -396,6 +396,9 @@ pub async fn execute(
     // Binaries that do not read tombstones must refuse the store before
     // the first one exists, or they would store the sessions again.
     store.stamp_current_format().await?;
+    // A store from before database rows were attributed labels them all with
+    // the database's first session; the deletion below goes by label.
+    crate::sync::attribution::relabel_database_rows(store, false).await?;
     store.record_erasure(&erasure).await?;
     progress(&format!(
         "recorded the erasure of {} sessions; no host stores them again",

@@ -7,6 +7,7 @@
 
 pub use pond_adapters::{records, translate};
 
+pub mod attribution;
 mod backfill;
 mod commit;
 pub mod cursor;

@@ -53,6 +53,10 @@ pub struct RepairReport {
     /// (sessions stored before usage was: rule 47).
     pub usage_calls_missing: u64,
     pub usage_calls_restored: u64,
+    /// Database rows labelled with another session than the one they name
+    /// (stores written before rows were attributed), relabelled unless a
+    /// dry run.
+    pub database_rows_relabelled: u64,
     /// Each file with a gap.
     pub gaps: Vec<Gap>,
     /// Files that could not be checked, with the reason.
@@ -93,6 +97,8 @@ pub async fn run(
         dry_run: opts.dry_run,
         ..RepairReport::default()
     };
+    report.database_rows_relabelled =
+        super::attribution::relabel_database_rows(store, opts.dry_run).await?;
     let files = stored_files(store).await?;
     let mut known_sessions = session_ids(store).await?;
     let mut missing_calls_seen: HashSet<String> = HashSet::new();

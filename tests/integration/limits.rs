@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::harness::{Pond, copy_dir, fixtures, open_store};
+use crate::harness::{Pond, copy_dir, count, fixtures, open_store};
 use crate::serve::{Server, http, token};
 
 /// The fixture's one opencode session, moved to team A's project.
@@ -628,4 +628,65 @@ fn rule37_a_push_and_a_direct_sync_from_one_host_store_a_file_once() {
     let (rt, store) = open_store(&pond.store_url, vec![]);
     let ids = crate::harness::column(&rt, &store, pond::store::TableKind::Raw, "id");
     crate::harness::unique(ids, "raw records");
+}
+
+/// A store written before database rows were attributed: every row of the
+/// database carries its first session's label, as older ponds stored them.
+fn label_every_database_row_with(pond: &Pond, session: &str) {
+    let (rt, store) = open_store(&pond.store_url, vec![]);
+    rt.block_on(store.update_where(
+        pond::store::TableKind::Raw,
+        "id LIKE '%:db:%'",
+        &[("session_id", format!("'{session}'"))],
+    ))
+    .unwrap();
+}
+
+fn raw_text_of(pond: &Pond, session: &str) -> Option<String> {
+    let out = pond
+        .root
+        .join(format!("export-{}", session.replace(':', "_")));
+    let done = pond
+        .output(&["export", session, "--raw", "--out", out.to_str().unwrap()])
+        .status
+        .success();
+    done.then(|| std::fs::read_to_string(find_file(&out, "opencode.db.jsonl")).unwrap())
+}
+
+#[test]
+fn rule44_erasing_a_session_of_an_older_stores_database_keeps_the_others_rows() {
+    let pond = Pond::new();
+    let src = two_project_database(&pond);
+    pond.sync("opencode", &src);
+    label_every_database_row_with(&pond, TEAM_A_SESSION);
+
+    // Erasing the database's first session takes its rows and only them.
+    let erased = pond.json(&["erase", TEAM_A_SESSION, "--yes", "--json"]);
+    assert_eq!(erased["outcome"], "erased", "{erased}");
+    assert!(
+        !stored_raw_text(&pond).contains(TEAM_A_WORDS),
+        "the erased session's rows stayed"
+    );
+    let kept = raw_text_of(&pond, TEAM_B_SESSION).expect("the other session still exports");
+    assert!(
+        kept.contains(TEAM_B_WORDS),
+        "erasing one session took another's rows from their shared database"
+    );
+
+    // `pond repair` finds such labels and, outside a dry run, puts them right.
+    label_every_database_row_with(&pond, TEAM_A_SESSION);
+    let dry = pond.json(&["repair", "--dry-run", "--json"]);
+    assert!(count(&dry, "database_rows_relabelled") > 0, "{dry}");
+    let fixed = pond.json(&["repair", "--json"]);
+    assert_eq!(
+        count(&fixed, "database_rows_relabelled"),
+        count(&dry, "database_rows_relabelled"),
+        "{fixed}"
+    );
+    let repaired = pond.json(&["repair", "--json"]);
+    assert_eq!(
+        count(&repaired, "database_rows_relabelled"),
+        0,
+        "{repaired}"
+    );
 }
