@@ -26,6 +26,7 @@ pub mod sweep;
 pub mod upkeep;
 pub mod usage;
 mod write;
+mod writing;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -87,13 +88,8 @@ impl StoreError {
     }
 }
 
-fn names_missing_file(message: &str) -> bool {
+pub(super) fn names_missing_file(message: &str) -> bool {
     message.contains("Not found") || message.contains("NotFound") || message.contains("not found")
-}
-
-/// Whether a write failed on a file its version named that is gone.
-fn is_missing_file(e: &lancedb::Error) -> bool {
-    !matches!(e, lancedb::Error::TableNotFound { .. }) && names_missing_file(&e.to_string())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -233,20 +229,6 @@ pub struct Store {
     format_found: AtomicU32,
     /// Rule 50: the intents this handle holds while it writes.
     intents: Arc<intents::WriteIntents>,
-}
-
-/// A table with a write attempt in flight (see [`Store::table_to_write`]).
-pub(super) struct Writing<'a> {
-    table: &'a Table,
-    _ticket: intents::WriteTicket,
-}
-
-impl std::ops::Deref for Writing<'_> {
-    type Target = Table;
-
-    fn deref(&self) -> &Table {
-        self.table
-    }
 }
 
 impl Drop for Store {
@@ -503,78 +485,6 @@ impl Store {
         self.tables
             .get(&kind)
             .ok_or_else(|| StoreError::Schema(format!("table {} is not open", kind.name())))
-    }
-
-    /// A table for one write attempt: the handle's write intent is in the
-    /// store first (rule 50), so no sweep takes the files the write is
-    /// about to put, and the attempt's commit lands only while that intent
-    /// stands (`commit_guard`).
-    async fn table_to_write(&self, kind: TableKind) -> Result<Writing<'_>, StoreError> {
-        let ticket = self.intents.ticket(&self.location).await?;
-        Ok(Writing {
-            table: self.table(kind)?,
-            _ticket: ticket,
-        })
-    }
-
-    /// A table for a write whose attempts run through [`Self::attempts`],
-    /// each under its own ticket: a retry after a commit refused for a lost
-    /// intent then writes under a fresh one.
-    async fn table_for_attempts(&self, kind: TableKind) -> Result<&Table, StoreError> {
-        self.intents.hold(&self.location).await?;
-        self.table(kind)
-    }
-
-    /// Runs a write's attempts under the retry policy, each attempt under a
-    /// write ticket of its own. A write that finds a file of the version it
-    /// read gone (upkeep pruned that version while the write waited, as
-    /// `erase --now` does at once) runs again from the newest version.
-    pub(super) async fn attempts<T, F, Fut>(
-        &self,
-        kind: TableKind,
-        what: &str,
-        mut attempt: F,
-    ) -> lancedb::Result<T>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = lancedb::Result<T>>,
-    {
-        match self.attempts_on_this_version(what, &mut attempt).await {
-            Err(e) if is_missing_file(&e) => {
-                tracing::debug!(table = kind.name(), error = %e, "{what}: its version was pruned; writing on the newest");
-                self.table(kind)
-                    .map_err(|e| lancedb::Error::Runtime {
-                        message: e.to_string(),
-                    })?
-                    .checkout_latest()
-                    .await?;
-                self.attempts_on_this_version(what, &mut attempt).await
-            }
-            other => other,
-        }
-    }
-
-    async fn attempts_on_this_version<T, F, Fut>(
-        &self,
-        what: &str,
-        attempt: &mut F,
-    ) -> lancedb::Result<T>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = lancedb::Result<T>>,
-    {
-        retry::with_retry(self.retry, &self.retries, what, || {
-            let write = attempt();
-            async move {
-                let _ticket = self.intents.ticket(&self.location).await.map_err(|e| {
-                    lancedb::Error::Runtime {
-                        message: e.to_string(),
-                    }
-                })?;
-                write.await
-            }
-        })
-        .await
     }
 
     /// Says this handle's writes are over: its write intents go, so sweeps

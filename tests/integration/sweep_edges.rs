@@ -97,16 +97,21 @@ fn intents(pond: &Pond) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
-/// Everything a reader sees of host 0's session after round 2: the
-/// synced file exported byte for byte, and every message found.
-fn whole_after_round_two(pond: &Pond) {
-    exports_byte_exact(pond, 2);
+/// Host 0's session holds every message of round 2.
+fn round_two_shown(pond: &Pond) {
     let shown = pond.json(&["show", "00000000-0000-4000-8000-000000000001", "--json"]);
     assert_eq!(
         shown["messages"].as_array().map(Vec::len),
         Some(12),
         "{shown}"
     );
+}
+
+/// Everything a reader sees of host 0's session after round 2: the
+/// synced file exported byte for byte, and every message found.
+fn whole_after_round_two(pond: &Pond) {
+    exports_byte_exact(pond, 2);
+    round_two_shown(pond);
     // Every table still reads: nothing names a file that is gone.
     let status = pond.json(&["status", "--json"]);
     assert_eq!(status["messages"], 12 + 6, "{status}");
@@ -130,12 +135,7 @@ fn rule50_a_write_stopped_before_its_commit_survives_a_sweep_at_retention_zero()
     assert_eq!(erased["outcome"], "erased", "{erased}");
     let report = stopped.finish();
     assert_eq!(report["outcome"], "ok", "{report}");
-    let shown = pond.json(&["show", "00000000-0000-4000-8000-000000000001", "--json"]);
-    assert_eq!(
-        shown["messages"].as_array().map(Vec::len),
-        Some(12),
-        "{shown}"
-    );
+    round_two_shown(&pond);
     let status = pond.json(&["status", "--json"]);
     assert_eq!(status["messages"], 12, "{status}");
 }
