@@ -1,24 +1,29 @@
-//! A sentence-transformer run through ONNX Runtime (fastembed), for users who
-//! want its better paraphrase matching and can afford ~17 texts/s, and as the
-//! teacher `pond model distill` makes the static model from.
+//! A sentence-transformer run through ONNX Runtime, for users who want its
+//! better paraphrase matching and can afford ~17 texts/s, and as the teacher
+//! `pond model distill` makes the static model from.
 //!
-//! ONNX Runtime is loaded from a shared library at run time (`ort`
-//! load-dynamic): nothing is downloaded at build or run time.
+//! pond tokenizes, batches and pools itself (the `tokenizers` version the
+//! static model already brings, and `ort`'s plain slices) rather than through
+//! an embedding framework: that framework compiled a second `tokenizers`,
+//! `safetensors` and `ndarray`, and batching texts of like length wastes less
+//! of a slow model's time on padding. ONNX Runtime is loaded from a shared
+//! library at run time (`ort` load-dynamic): nothing is downloaded at build
+//! or run time.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-use fastembed::{
-    InitOptionsUserDefined, Pooling, TextEmbedding, TokenizerFiles, UserDefinedEmbeddingModel,
-};
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::value::Tensor;
+use tokenizers::{Tokenizer, TruncationParams};
 
 use super::{EmbedError, Embedder};
 
 /// The files of a transformer model, as `scripts/fetch-models.sh` lays them out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransformerFiles {
-    /// Holds `model.onnx`, `tokenizer.json`, `config.json`,
-    /// `special_tokens_map.json`, `tokenizer_config.json`.
+    /// Holds `model.onnx` and `tokenizer.json`.
     pub model_dir: PathBuf,
     /// `libonnxruntime.so` (or `.dylib`).
     pub onnxruntime: PathBuf,
@@ -27,8 +32,16 @@ pub struct TransformerFiles {
 /// Tokens per text: all-MiniLM-L6-v2 was trained at 256.
 const MAX_TOKENS: usize = 256;
 
+/// Texts per forward pass. Texts are sorted by length first, so a batch pads
+/// to its own longest text, not to the longest of the whole call.
+const BATCH: usize = 32;
+
 pub struct TransformerEmbedder {
-    model: Mutex<TextEmbedding>,
+    session: Mutex<Session>,
+    tokenizer: Tokenizer,
+    pad_id: u32,
+    /// BERT-style exports take segment ids; others refuse an unknown input.
+    wants_token_types: bool,
     id: String,
     dimensions: usize,
     /// Row-major `dimensions × teacher width` axes mapping the model's
@@ -64,40 +77,58 @@ impl TransformerEmbedder {
         let read = |name: &str| {
             std::fs::read(dir.join(name)).map_err(|e| load_error(format!("{name}: {e}")))
         };
-        let tokenizer = TokenizerFiles {
-            tokenizer_file: read("tokenizer.json")?,
-            config_file: read("config.json")?,
-            special_tokens_map_file: read("special_tokens_map.json")?,
-            tokenizer_config_file: read("tokenizer_config.json")?,
-        };
-        // Sentence-transformers models are mean-pooled; fastembed's default
-        // for user models is the CLS token, which would be wrong here.
-        let model = UserDefinedEmbeddingModel::new(read("model.onnx")?, tokenizer)
-            .with_pooling(Pooling::Mean);
+        let mut tokenizer = Tokenizer::from_bytes(read("tokenizer.json")?)
+            .map_err(|e| load_error(format!("tokenizer.json: {e}")))?;
+        // Exports ship a fixed padding and a shorter cut; pond pads each
+        // batch itself and reads up to the length the model was trained at.
+        let pad_id = tokenizer.get_padding().map_or(0, |p| p.pad_id);
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: MAX_TOKENS,
+                ..TruncationParams::default()
+            }))
+            .map_err(|e| load_error(format!("tokenizer.json: {e}")))?;
         let env = environment(&files.onnxruntime).map_err(load_error)?;
-        let options = InitOptionsUserDefined::new()
-            .with_environment(env)
-            .with_max_length(MAX_TOKENS)
-            .with_intra_threads(threads.max(1));
-        let mut model = TextEmbedding::try_new_from_user_defined(model, options)
-            .map_err(|e| load_error(format!("{e:#}")))?;
-        let dimensions = model
-            .embed(["dimension probe"], None)
-            .map_err(|e| load_error(format!("{e:#}")))?
-            .first()
-            .map_or(0, Vec::len);
+        let model_bytes = read("model.onnx")?;
+        let onnx_error = |e: String| load_error(format!("model.onnx: {e}"));
+        let mut builder = Session::builder(&env)
+            .map_err(|e| onnx_error(e.to_string()))?
+            .with_optimization_level(GraphOptimizationLevel::Level3)
+            .map_err(|e| onnx_error(e.to_string()))?
+            .with_intra_threads(threads.max(1))
+            .map_err(|e| onnx_error(e.to_string()))?;
+        let session = builder
+            .commit_from_memory(&model_bytes)
+            .map_err(|e| onnx_error(e.to_string()))?;
+        let wants_token_types = session
+            .inputs()
+            .iter()
+            .any(|input| input.name() == "token_type_ids");
         let id = format!(
             "onnx:{}",
             dir.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default()
         );
-        Ok(TransformerEmbedder {
-            model: Mutex::new(model),
+        let mut model = TransformerEmbedder {
+            session: Mutex::new(session),
+            tokenizer,
+            pad_id,
+            wants_token_types,
             id,
-            dimensions,
+            dimensions: 0,
             projection: None,
-        })
+        };
+        model.dimensions = model
+            .embed(&["dimension probe".to_string()])
+            .map_err(|e| load_error(e.to_string()))?
+            .first()
+            .map_or(0, Vec::len);
+        if model.dimensions == 0 {
+            return Err(load_error("the model produced an empty vector".into()));
+        }
+        Ok(model)
     }
 
     /// Makes the embedder emit vectors of the PCA axes in `path` (written by
@@ -135,6 +166,49 @@ impl TransformerEmbedder {
         Ok(self)
     }
 
+    /// One forward pass over texts already tokenized: each text's vector is
+    /// the mean of its tokens' last hidden states (how sentence-transformers
+    /// pool), scaled to unit length.
+    fn forward(&self, token_ids: &[&[u32]]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let rows = token_ids.len();
+        let width = token_ids.iter().map(|t| t.len()).max().unwrap_or(0).max(1);
+        let mut ids = vec![i64::from(self.pad_id); rows * width];
+        let mut mask = vec![0i64; rows * width];
+        for (row, tokens) in token_ids.iter().enumerate() {
+            for (col, &token) in tokens.iter().enumerate() {
+                ids[row * width + col] = i64::from(token);
+                mask[row * width + col] = 1;
+            }
+        }
+        let failed = |e: ort::Error| EmbedError::Embed(e.to_string());
+        let shape = [rows, width];
+        let mut inputs = ort::inputs![
+            "input_ids" => Tensor::from_array((shape, ids)).map_err(failed)?,
+            "attention_mask" => Tensor::from_array((shape, mask.clone())).map_err(failed)?,
+        ];
+        if self.wants_token_types {
+            let types = Tensor::from_array((shape, vec![0i64; rows * width])).map_err(failed)?;
+            inputs.push(("token_type_ids".into(), types.into()));
+        }
+        let mut session = self
+            .session
+            .lock()
+            .map_err(|_| EmbedError::Embed("the model is poisoned by an earlier panic".into()))?;
+        let outputs = session.run(inputs).map_err(failed)?;
+        let (out_shape, hidden) = outputs[0].try_extract_tensor::<f32>().map_err(failed)?;
+        let &[out_rows, out_width, dims] = &out_shape[..] else {
+            return Err(EmbedError::Embed(format!(
+                "the model's first output has shape {out_shape:?}, not [texts, tokens, dimensions]"
+            )));
+        };
+        if out_rows as usize != rows || out_width as usize != width {
+            return Err(EmbedError::Embed(format!(
+                "the model answered {out_rows}×{out_width} for {rows}×{width} tokens"
+            )));
+        }
+        Ok(mean_pool(hidden, &mask, width, dims as usize))
+    }
+
     fn project(&self, v: Vec<f32>) -> Vec<f32> {
         let Some(axes) = &self.projection else {
             return v;
@@ -151,6 +225,29 @@ impl TransformerEmbedder {
     }
 }
 
+/// The mean of each row's unmasked token vectors, at unit length (the same
+/// direction as their sum, so the sum is scaled directly).
+fn mean_pool(hidden: &[f32], mask: &[i64], width: usize, dims: usize) -> Vec<Vec<f32>> {
+    mask.chunks_exact(width)
+        .zip(hidden.chunks_exact(width * dims))
+        .map(|(row_mask, row)| {
+            let mut sum = vec![0f32; dims];
+            for (token, _) in row
+                .chunks_exact(dims)
+                .zip(row_mask)
+                .filter(|(_, m)| **m == 1)
+            {
+                sum.iter_mut().zip(token).for_each(|(s, x)| *s += x);
+            }
+            let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if norm > 0.0 {
+                sum.iter_mut().for_each(|x| *x /= norm);
+            }
+            sum
+        })
+        .collect()
+}
+
 impl Embedder for TransformerEmbedder {
     fn model_id(&self) -> &str {
         &self.id
@@ -161,14 +258,20 @@ impl Embedder for TransformerEmbedder {
     }
 
     fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let mut model = self
-            .model
-            .lock()
-            .map_err(|_| EmbedError::Embed("the model is poisoned by an earlier panic".into()))?;
-        let vectors = model
-            .embed(texts, Some(64))
-            .map_err(|e| EmbedError::Embed(format!("{e:#}")))?;
-        Ok(vectors.into_iter().map(|v| self.project(v)).collect())
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| EmbedError::Embed(format!("tokenizing: {e}")))?;
+        let mut order: Vec<usize> = (0..encodings.len()).collect();
+        order.sort_by_key(|&i| encodings[i].get_ids().len());
+        let mut out = vec![Vec::new(); texts.len()];
+        for batch in order.chunks(BATCH) {
+            let token_ids: Vec<&[u32]> = batch.iter().map(|&i| encodings[i].get_ids()).collect();
+            for (&i, vector) in batch.iter().zip(self.forward(&token_ids)?) {
+                out[i] = self.project(vector);
+            }
+        }
+        Ok(out)
     }
 
     /// ~17 texts/s here: far too slow to hold up a sync, so its vectors come
