@@ -114,10 +114,23 @@ impl SearchParams {
                 .map(|s| search::filters::parse_time(s, now))
                 .transpose()
         };
+        let (mut since, mut until) = (time(&self.since)?, time(&self.until)?);
+        let mut query = self.query;
+        let mut understood = None;
+        // Rule 52: a time phrase narrows the range only when no range is given.
+        if !self.literal.unwrap_or(false)
+            && since.is_none()
+            && until.is_none()
+            && let Some((rest, phrase)) = search::when::read(&query, search::when::local(now))
+        {
+            (since, until) = (Some(phrase.since), Some(phrase.until));
+            query = rest;
+            understood = Some(phrase);
+        }
         Ok(Request {
             filters: Filters {
-                since: time(&self.since)?,
-                until: time(&self.until)?,
+                since,
+                until,
                 clients: self.client,
                 project: self.project,
                 hosts: self.host,
@@ -127,7 +140,8 @@ impl SearchParams {
                 session: self.session,
                 within: limits,
             },
-            query: self.query,
+            query,
+            understood,
             mode: self.mode.unwrap_or(Mode::Hybrid),
             limit: self.limit.unwrap_or(10),
             offset: self.offset.unwrap_or(0),

@@ -56,6 +56,11 @@ pub struct SearchParams {
     #[serde(default)]
     #[schemars(range(min = 1, max = 10))]
     pub per_session: Option<usize>,
+    /// Take time phrases in the query ("yesterday", "last week", "in March")
+    /// as words, not as the range they name (default false; ignored when
+    /// `since` or `until` is given).
+    #[serde(default)]
+    pub literal: Option<bool>,
 }
 
 /// What a usage report counts and how it groups (`/v1/usage`, the `usage`

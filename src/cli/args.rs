@@ -277,6 +277,10 @@ pub struct SearchArgs {
     /// Hits shown per session, each from a different message.
     #[arg(long, default_value_t = 1)]
     pub per_session: usize,
+    /// Take time phrases ("yesterday", "last week", "in March") as words to
+    /// search, not as the range they name.
+    #[arg(long)]
+    pub literal: bool,
     #[command(flatten)]
     pub redaction: Redaction,
     #[command(flatten)]

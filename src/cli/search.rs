@@ -26,6 +26,7 @@ pub async fn run(ctx: &Context, args: SearchArgs) -> anyhow::Result<ExitCode> {
         limit: Some(args.limit),
         offset: Some(args.offset),
         per_session: Some(args.per_session),
+        literal: Some(args.literal),
     };
     let mut request = params.into_request(Default::default(), chrono::Utc::now())?;
     request.redact = args.redaction.redact;
@@ -81,20 +82,24 @@ pub async fn run(ctx: &Context, args: SearchArgs) -> anyhow::Result<ExitCode> {
             None => format!("{}/{}", hit.role, hit.kind),
         };
         println!(
-            "{:>2}. {}  {}  {}  {}  {}  score {:.4}",
+            "{:>2}. {}  {}  {}  {}  {}  score {:.4}, found by {}",
             args.offset + i + 1,
             output::time(hit.timestamp),
             hit.client,
             hit.project.as_deref().unwrap_or("-"),
             hit.host,
             what,
-            hit.score
+            hit.score,
+            hit.found_by.as_str()
         );
         let snippet = search::snippet::Snippet {
             text: hit.snippet.clone(),
             matches: hit.highlights.clone(),
         };
-        println!("    {}", snippet.marked(open, close));
+        println!(
+            "    {}",
+            snippet.marked(open, close).replace('\n', "\n    ")
+        );
         let more = if hit.session_matches > 1 {
             format!("  (+{} more in this session)", hit.session_matches - 1)
         } else {

@@ -55,15 +55,70 @@ pub fn rrf_weighted(
     vector_weight: f32,
     k: f32,
 ) -> Vec<Ranked> {
+    merge(fts, vector, |arm, rank, _| {
+        let weight = match arm {
+            Arm::Fts => fts_weight,
+            Arm::Vector => vector_weight,
+        };
+        weight / (k + rank as f32)
+    })
+}
+
+/// Score fusion: each part scores `fts_weight` × its BM25 score over the
+/// best BM25 score, plus the rest × its similarity min-max scaled over the
+/// vector candidates. Unlike ranks, scores keep how far ahead an arm's first
+/// hit is: an exact identifier BM25 finds once stands far above its second
+/// hit, while a paraphrase's neighbours sit close together.
+pub fn by_score(fts: Vec<SearchRow>, vector: Vec<SearchRow>, fts_weight: f32) -> Vec<Ranked> {
+    let top_bm25 = fts.iter().map(|r| r.score).fold(0.0f32, f32::max);
+    // Distances: lower is nearer.
+    let nearest = vector.iter().map(|r| r.score).fold(f32::INFINITY, f32::min);
+    let farthest = vector
+        .iter()
+        .map(|r| r.score)
+        .fold(f32::NEG_INFINITY, f32::max);
+    let spread = farthest - nearest;
+    merge(fts, vector, |arm, _, row| match arm {
+        Arm::Fts if top_bm25 > 0.0 => fts_weight * row.score / top_bm25,
+        Arm::Fts => 0.0,
+        Arm::Vector if spread > 0.0 => (1.0 - fts_weight) * (farthest - row.score) / spread,
+        Arm::Vector => 1.0 - fts_weight,
+    })
+}
+
+/// Whether a query names something only its exact words find: an
+/// identifier (`snake_case`, `camelCase`, digits inside a word), a path, a
+/// flag or a quoted phrase. Its BM25 hits are then worth more than its
+/// nearest meanings.
+pub fn names_something_literal(query: &str) -> bool {
+    if query.contains('"') || query.contains('`') {
+        return true;
+    }
+    query.split_whitespace().any(|raw| {
+        let word = raw.trim_matches(|c: char| !c.is_alphanumeric());
+        let mut inner = word.chars().skip(1);
+        let inner_capital =
+            inner.clone().any(char::is_uppercase) && word.chars().any(char::is_lowercase);
+        let has_digit = word.chars().any(|c| c.is_ascii_digit());
+        let joined = word.contains(['_', '/', '.', ':', '=']);
+        let flag = raw.starts_with("--") && word.len() > 1;
+        inner_capital || has_digit || joined || flag || inner.any(|c| c == '-')
+    })
+}
+
+/// Sums each part's contributions from both arms (`contribution` gets the
+/// arm, the part's 1-based rank in it and its row) and sorts best first.
+fn merge(
+    fts: Vec<SearchRow>,
+    vector: Vec<SearchRow>,
+    contribution: impl Fn(Arm, usize, &SearchRow) -> f32,
+) -> Vec<Ranked> {
     let mut by_id: HashMap<String, Ranked> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
-    for (arm, rows, weight) in [
-        (Arm::Fts, fts, fts_weight),
-        (Arm::Vector, vector, vector_weight),
-    ] {
+    for (arm, rows) in [(Arm::Fts, fts), (Arm::Vector, vector)] {
         for (i, row) in rows.into_iter().enumerate() {
             let rank = i + 1;
-            let contribution = weight / (k + rank as f32);
+            let add = contribution(arm, rank, &row);
             let entry = by_id.entry(row.doc.id.clone()).or_insert_with(|| {
                 order.push(row.doc.id.clone());
                 Ranked {
@@ -73,7 +128,7 @@ pub fn rrf_weighted(
                     vector_rank: None,
                 }
             });
-            entry.score += contribution;
+            entry.score += add;
             match arm {
                 Arm::Fts => entry.fts_rank = Some(rank),
                 Arm::Vector => entry.vector_rank = Some(rank),
@@ -173,6 +228,46 @@ mod tests {
             (fused[0].fts_rank, fused[0].vector_rank),
             (Some(2), Some(2))
         );
+    }
+
+    #[test]
+    fn literal_queries_are_told_from_prose() {
+        for literal in [
+            "TestShadow_CommitBeforeStop failing",
+            "parseTimestamp",
+            "\"listen EPERM\"",
+            "why does `cargo fmt` differ",
+            "src/main.rs panics",
+            "the --dry-run flag",
+            "error E0425",
+            "git-worktree cleanup",
+        ] {
+            assert!(names_something_literal(literal), "{literal}");
+        }
+        for prose in [
+            "why did the deploy script stop picking up settings?",
+            "the time we gave up on polling",
+            "Did we fix it.",
+            "-- é",
+        ] {
+            assert!(!names_something_literal(prose), "{prose}");
+        }
+    }
+
+    #[test]
+    fn score_fusion_keeps_a_far_ahead_bm25_hit_first() {
+        let mut fts = vec![row("exact", "s1"), row("b", "s2")];
+        fts[0].score = 12.0;
+        fts[1].score = 2.0;
+        let mut vector = vec![row("near", "s3"), row("b", "s2"), row("far", "s4")];
+        for (r, d) in vector.iter_mut().zip([0.30, 0.32, 0.60]) {
+            r.score = d;
+        }
+        let ids =
+            |r: Vec<Ranked>| -> Vec<String> { r.into_iter().map(|r| r.doc.message_id).collect() };
+        assert_eq!(ids(by_score(fts.clone(), vector.clone(), 0.7))[0], "exact");
+        // Weighted towards meaning, agreement and nearness win.
+        assert_eq!(ids(by_score(fts, vector, 0.3))[..2], ["b", "near"]);
     }
 
     #[test]

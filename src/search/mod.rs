@@ -10,6 +10,7 @@ pub mod documents;
 pub mod filters;
 pub mod fusion;
 pub mod snippet;
+pub mod when;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -41,6 +42,8 @@ pub enum Mode {
 #[derive(Debug, Clone)]
 pub struct Request {
     pub query: String,
+    /// The time phrase taken out of the query and made the range, if any.
+    pub understood: Option<when::TimePhrase>,
     pub mode: Mode,
     pub filters: Filters,
     /// Sessions per page.
@@ -87,8 +90,37 @@ pub struct Hit {
     /// 1-based rank in each arm, when the part came up there.
     pub fts_rank: Option<usize>,
     pub vector_rank: Option<usize>,
+    /// Which arm found it: the words (BM25), the meaning (vectors), or both.
+    pub found_by: FoundBy,
     /// Matching parts of this session among the candidates, this one included.
     pub session_matches: usize,
+}
+
+/// Which arm of the search found a hit, for a reader judging why it is there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FoundBy {
+    Words,
+    Meaning,
+    Both,
+}
+
+impl FoundBy {
+    fn of(r: &Ranked) -> FoundBy {
+        match (r.fts_rank, r.vector_rank) {
+            (Some(_), Some(_)) => FoundBy::Both,
+            (None, Some(_)) => FoundBy::Meaning,
+            _ => FoundBy::Words,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FoundBy::Words => "words",
+            FoundBy::Meaning => "meaning",
+            FoundBy::Both => "both",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -100,7 +132,10 @@ pub struct Response {
     /// Messages (or, with --kind/--tool, message parts) the filters let in.
     pub in_scope: u64,
     pub embed_model: Option<String>,
-    /// Why the result may be less than asked for (no model, nothing indexed).
+    /// The time phrase read as the range searched ("last week"), if any.
+    pub understood: Option<when::TimePhrase>,
+    /// Why the result may be less than asked for (no model, nothing indexed),
+    /// and how a time phrase was read.
     pub notices: Vec<String>,
 }
 
@@ -301,11 +336,13 @@ pub async fn search<'e>(
             group.hits.into_iter().map(move |r| (r, matched))
         })
         .map(|(r, matched)| {
+            let text = snippet::readable(&r.doc.kind, &r.doc.text);
             let snip = if req.redact {
-                snippet::masked_snippet(&r.doc.text, &terms)
+                snippet::masked_snippet(&text, &terms)
             } else {
-                snippet::snippet(&r.doc.text, &terms)
+                snippet::snippet(&text, &terms)
             };
+            let found_by = FoundBy::of(&r);
             Hit {
                 session_id: r.doc.session_id,
                 message_id: r.doc.message_id,
@@ -321,17 +358,23 @@ pub async fn search<'e>(
                 highlights: snip.matches,
                 fts_rank: r.fts_rank,
                 vector_rank: r.vector_rank,
+                found_by,
                 session_matches: matched,
             }
         })
         .collect();
+    let mut notices = ranking.notices;
+    if let Some(phrase) = &req.understood {
+        notices.insert(0, phrase.describe(*when::local(Utc::now()).offset()));
+    }
     Ok(Response {
         query: req.query.clone(),
         mode: ranking.mode,
         hits,
         in_scope: ranking.in_scope,
         embed_model: ranking.embed_model,
-        notices: ranking.notices,
+        understood: req.understood.clone(),
+        notices,
     })
 }
 

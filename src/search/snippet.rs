@@ -8,6 +8,8 @@
 //! `--redact` masks the snippet after it is cut (`archive::mask_hits`), so
 //! the window never cuts through a secret (`redact::secret_spans`): a piece
 //! of a key is no longer a key to the patterns, and would be shown as is.
+//! Snippets keep their line breaks (a few), and tool JSON is shown unescaped
+//! ([`readable`]), so output reads as it was printed.
 
 /// Characters of context shown around the best window.
 const WIDTH: usize = 200;
@@ -124,13 +126,13 @@ pub fn snippet(text: &str, terms: &[String]) -> Snippet {
         if s < at {
             continue;
         }
-        push_flat(&mut out, &text[at..s]);
+        push_lines(&mut out, &text[at..s]);
         let open = out.len();
-        push_flat(&mut out, &text[s..e]);
+        push_lines(&mut out, &text[s..e]);
         ranges.push((open, out.len()));
         at = e;
     }
-    push_flat(&mut out, &text[at..end]);
+    push_lines(&mut out, &text[at..end]);
     if end < text.len() {
         out.push('…');
     }
@@ -201,18 +203,81 @@ fn clear_of_secrets(spans: &[(usize, usize)], from: usize, to: usize) -> (usize,
     (from, to)
 }
 
-/// Appends `s` with runs of whitespace (newlines included) as one space, so a
-/// snippet stays on one line.
-fn push_flat(out: &mut String, s: &str) {
+/// Line breaks a snippet keeps; past them, lines run on with a space, so a
+/// window over a listing of short lines stays a few lines tall.
+const MAX_LINES: usize = 6;
+
+/// Appends `s` keeping its line breaks (up to [`MAX_LINES`]; blank lines and
+/// `\r` dropped) and each other run of whitespace as one space.
+fn push_lines(out: &mut String, s: &str) {
     for c in s.chars() {
-        if c.is_whitespace() {
-            if !out.ends_with(' ') {
+        if c == '\n' && out.matches('\n').count() < MAX_LINES {
+            while out.ends_with(' ') {
+                out.pop();
+            }
+            if !out.is_empty() && !out.ends_with('\n') {
+                out.push('\n');
+            }
+        } else if c.is_whitespace() {
+            if !out.is_empty() && !out.ends_with([' ', '\n']) {
                 out.push(' ');
             }
         } else {
             out.push(c);
         }
     }
+}
+
+/// The text of a hit as a person reads it. Tool calls and results are
+/// often JSON (a call's arguments, a result a client stored encoded), whose
+/// strings hold `\n`, `\"` and `\uXXXX` escapes: those are shown as the
+/// characters they stand for. Indexed text is often cut mid-string, so this
+/// unescapes leniently instead of parsing.
+pub fn readable<'t>(kind: &str, text: &'t str) -> std::borrow::Cow<'t, str> {
+    let tool_part = kind == "tool-call" || kind == "tool-result";
+    // A call is indexed as "<tool> <arguments>".
+    let body = if kind == "tool-call" {
+        text.split_once(' ').map_or(text, |(_, rest)| rest)
+    } else {
+        text
+    };
+    let json_like = body.trim_start().starts_with(['{', '[', '"']);
+    if !tool_part || !json_like || !text.contains('\\') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => {}
+            Some('u') => {
+                let hex: String = chars.clone().take(4).collect();
+                match u32::from_str_radix(&hex, 16)
+                    .ok()
+                    .filter(|_| hex.len() == 4)
+                {
+                    Some(code) => {
+                        chars.nth(3);
+                        out.push(char::from_u32(code).unwrap_or('\u{fffd}'));
+                    }
+                    None => out.push_str("\\u"),
+                }
+            }
+            Some(other @ ('"' | '\\' | '/')) => out.push(other),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -223,11 +288,46 @@ mod tests {
     fn highlights_inflections_of_the_query_terms() {
         let terms = query_terms("Why did the upload retry?");
         assert_eq!(terms, ["upload", "retry"]);
-        let s = snippet("The uploader retried three times\nthen gave up.", &terms);
+        let s = snippet(
+            "The uploader retried three   times\r\n\n\nthen gave up.",
+            &terms,
+        );
         assert_eq!(
             s.marked("[", "]"),
-            "The [uploader] [retried] three times then gave up."
+            "The [uploader] [retried] three times\nthen gave up."
         );
+    }
+
+    /// Issue 33: tool calls and results showed `\n` and `\"` as written in
+    /// their JSON, on one line.
+    #[test]
+    fn tool_json_is_shown_with_its_line_breaks_and_quotes() {
+        let call = r#"Bash {"command":"git commit -m \"fix: retry\"\nnext line \u00e9"}"#;
+        let text = readable("tool-call", call);
+        assert_eq!(
+            text,
+            "Bash {\"command\":\"git commit -m \"fix: retry\"\nnext line é\"}"
+        );
+        let s = snippet(&text, &query_terms("retry"));
+        assert!(s.text.contains("\"fix: retry\"\nnext line"), "{}", s.text);
+        // Prose and plain output keep their backslashes.
+        let prose = r"use \n in the format string";
+        assert_eq!(readable("text", prose), prose);
+        assert_eq!(readable("tool-result", r"C:\Users\me"), r"C:\Users\me");
+        assert_eq!(
+            readable("tool-result", r#"{"output":"a\nb"}"#),
+            "{\"output\":\"a\nb\"}"
+        );
+    }
+
+    #[test]
+    fn a_listing_of_short_lines_stays_a_few_lines_tall() {
+        let text = (1..=40)
+            .map(|i| format!("{i}: line"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let s = snippet(&text, &query_terms("unrelated"));
+        assert_eq!(s.text.matches('\n').count(), MAX_LINES, "{}", s.text);
     }
 
     #[test]

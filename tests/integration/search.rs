@@ -140,11 +140,102 @@ fn rule22_json_hits_carry_the_documented_fields_and_the_part_kind() {
             "kind",
             "score",
             "snippet",
+            "found_by",
         ] {
             assert!(hit.get(field).is_some(), "{field} missing in {hit}");
         }
+        assert!(
+            ["words", "meaning", "both"].contains(&hit["found_by"].as_str().unwrap_or("")),
+            "{hit}"
+        );
         assert_eq!(hit["kind"], "tool-call");
         assert_eq!(hit["host"], "test-host");
+    }
+}
+
+/// Issue 33: a tool call's snippet showed its JSON's escapes (`\n`, `\"`)
+/// on one line; it now reads as the command was written.
+#[test]
+fn tool_snippets_show_real_line_breaks_not_json_escapes() {
+    let pond = searchable();
+    // A fixture's `git commit` whose message is a heredoc, stored in the
+    // call's JSON as `-m \"$(cat <<'EOF'\nfix: auto-gitignore …`.
+    let v = search(
+        &pond,
+        &["auto-gitignore wingman", "--kind", "tool-call", "--limit", "3"],
+    );
+    let snippet = hits(&v)[0]["snippet"].as_str().expect("a snippet");
+    assert!(
+        snippet.contains("-m \"$(cat <<'EOF'\nfix: auto-gitignore wingman"),
+        "{snippet:?}"
+    );
+    assert!(!snippet.contains("EOF'\\n"), "{snippet:?}");
+}
+
+/// Issue 33 item 4: questions typed as people type them (question words, a
+/// question mark, quotes, an identifier inside prose) find what their words
+/// match, in every mode that reads words.
+#[test]
+fn questions_as_typed_never_come_back_empty_when_their_words_exist() {
+    let pond = searchable();
+    for query in [
+        "why did we get listen EPERM?",
+        "how did we fix the \"unparam\" lint in FormatIncrementalSubject?",
+        "did we ever use a git worktree?",
+        "what's `cargo` doing here",
+        "\"listen EPERM\"",
+    ] {
+        for mode in ["hybrid", "fts"] {
+            let v = search(&pond, &["--mode", mode, "--", query]);
+            assert!(!hits(&v).is_empty(), "{mode} {query:?} found nothing: {v}");
+        }
+    }
+}
+
+#[test]
+fn rule52_a_time_phrase_narrows_the_search_and_is_shown() {
+    let mut pond = searchable();
+    // Days are the asker's: pin the zone the hits' times are compared in.
+    pond.env.push(("TZ".into(), "UTC".into()));
+    let all = search(&pond, &["test", "--limit", "50"]);
+    let stamp = hits(&all)
+        .iter()
+        .find_map(|h| h["timestamp"].as_str())
+        .expect("a hit with a time");
+    let when = chrono::DateTime::parse_from_rfc3339(stamp).expect("rfc3339");
+    let month = when.format("%B %Y").to_string();
+    let prefix = when.format("%Y-%m").to_string();
+
+    let query = format!("test in {month}");
+    let v = search(&pond, &["--limit", "50", &query]);
+    assert_eq!(v["query"], "test", "{v}");
+    assert_eq!(v["understood"]["phrase"], format!("in {month}"), "{v}");
+    let notice = format!("read “in {month}” as");
+    assert!(
+        v["notices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap_or("").starts_with(&notice)),
+        "{v}"
+    );
+    assert!(!hits(&v).is_empty(), "{v}");
+    for h in hits(&v) {
+        assert!(
+            h["timestamp"].as_str().unwrap_or("").starts_with(&prefix),
+            "{h}"
+        );
+    }
+    assert!(v["in_scope"].as_u64() <= all["in_scope"].as_u64());
+
+    // --literal, or a range given outright, leaves the words alone.
+    for extra in [&["--literal"][..], &["--since", "1970-01-01"][..]] {
+        let mut args = vec!["--limit", "5"];
+        args.extend_from_slice(extra);
+        args.push(&query);
+        let v = search(&pond, &args);
+        assert_eq!(v["query"], query.as_str(), "{v}");
+        assert!(v["understood"].is_null(), "{v}");
     }
 }
 
@@ -320,6 +411,7 @@ fn evaluate(pond: &Pond) -> BTreeMap<(String, String), Scores> {
         ] {
             let request = pond::search::Request {
                 query: q.query.clone(),
+                understood: None,
                 mode,
                 filters: pond::search::Filters::default(),
                 limit: 10,

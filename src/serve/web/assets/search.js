@@ -163,6 +163,7 @@ function paintResults(results, answer, request) {
           h("span", { class: "badge", text: hit.role }),
           h("span", { class: "badge", text: hit.kind }),
           hit.tool ? h("span", { class: "badge", text: hit.tool }) : null,
+          h("span", { class: "found-by", text: "found by " + FOUND_BY[hit.found_by] }),
           h("div", { class: "snippet" }, highlighted(hit.snippet, hit.highlights)),
         ),
       );
@@ -170,6 +171,9 @@ function paintResults(results, answer, request) {
     results.append(group);
   }
 }
+
+// Which arm of the search found a hit, in the reader's words.
+const FOUND_BY = { words: "its words", meaning: "its meaning", both: "words and meaning" };
 
 // The server gives matched ranges in UTF-8 bytes; the page works in
 // UTF-16, so ranges are cut from the encoded bytes.
