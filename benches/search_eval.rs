@@ -197,11 +197,8 @@ fn candidates() -> Vec<(String, Fuse)> {
             Box::new(|a: &Arms, _: &str| fusion::single(a.vector.clone(), Arm::Vector)),
         ),
         (
-            "RRF k=20, vectors 0.7, depth 20 (before)".into(),
-            Box::new(|a: &Arms, _: &str| {
-                let depth = a.vector.len().min(20);
-                fusion::rrf_weighted(a.fts.clone(), a.vector[..depth].to_vec(), 1.0, 0.7, 20.0)
-            }),
+            "RRF k=20, vectors 0.7, depth 20 (pond with a static model)".into(),
+            Box::new(|a: &Arms, q: &str| fusion::hybrid(a.fts.clone(), a.vector.clone(), q, false)),
         ),
     ];
     for w in [0.2f32, 0.3, 0.4, 0.5, 0.6, 0.7] {
@@ -213,7 +210,14 @@ fn candidates() -> Vec<(String, Fuse)> {
     // A query naming an identifier, a path or a quoted phrase leans on BM25.
     for (prose, literal) in [(0.3f32, 0.6f32), (0.3, 0.7), (0.4, 0.7), (0.3, 0.8)] {
         out.push((
-            format!("scores, BM25 weight {prose} (prose) / {literal} (identifiers)"),
+            format!(
+                "scores, BM25 weight {prose} (prose) / {literal} (identifiers){}",
+                if (prose, literal) == (fusion::PROSE_BM25_WEIGHT, fusion::LITERAL_BM25_WEIGHT) {
+                    " (pond with a contextual model)"
+                } else {
+                    ""
+                }
+            ),
             Box::new(move |a: &Arms, q: &str| {
                 let w = if fusion::names_something_literal(q) {
                     literal

@@ -38,6 +38,12 @@ pub trait Embedder: Send + Sync {
     fn inline(&self) -> bool {
         true
     }
+    /// Reads each word in its context (a transformer), so its similarities
+    /// rank well far down the list, not only at the top; search fuses such
+    /// a model's arm by score rather than by rank.
+    fn contextual(&self) -> bool {
+        false
+    }
 }
 
 /// A vector worth storing: the right size and with a direction (a text of

@@ -279,4 +279,8 @@ impl Embedder for TransformerEmbedder {
     fn inline(&self) -> bool {
         false
     }
+
+    fn contextual(&self) -> bool {
+        true
+    }
 }

@@ -1,9 +1,18 @@
-//! Reciprocal rank fusion of the two arms, then grouping by session.
+//! Fusion of the two arms, then grouping by session.
 //!
-//! RRF uses only ranks, so BM25 scores (unbounded) and cosine distances
-//! (0..2) never need calibrating against each other. Grouping comes after
-//! fusion so a long session with fifty near-identical hits yields one result
-//! with a count, and the page shows fifty different conversations instead.
+//! How to fuse depends on how much the vector arm knows. A static model's
+//! neighbours are noisy below its first few, so its arm is fused by
+//! reciprocal rank over its first [`STATIC_VECTOR_DEPTH`] candidates: ranks
+//! need no calibration, and BM25's exact hits keep their place. A contextual
+//! model's similarities mean something all the way down, so its arm is fused
+//! by score: BM25 scaled by its best hit, similarity min-max scaled over the
+//! candidates, weighted towards BM25 when the query names an identifier, a
+//! path or a quoted phrase. Scores keep what ranks lose: how far an exact hit
+//! stands above the rest, and how close a paraphrase's neighbours are. Both
+//! were chosen on the evaluations in docs/benchmarks.md ("Search quality").
+//! Grouping comes after fusion so a long session with fifty near-identical
+//! hits yields one result with a count, and the page shows fifty different
+//! conversations instead.
 
 use std::collections::HashMap;
 
@@ -11,16 +20,24 @@ use crate::store::search::{SearchDoc, SearchRow};
 
 /// RRF's damping constant. The textbook 60 flattens the top ranks so much
 /// that a part halfway down both lists beats BM25's exact hit; 20 keeps
-/// agreement rewarded while a strong first place still counts. Chosen on the
-/// evaluation set, with [`VECTOR_WEIGHT`] and the hybrid vector depth in
-/// `search` (see docs/benchmarks.md for the sweep).
+/// agreement rewarded while a strong first place still counts.
 pub const RRF_K: f32 = 20.0;
+/// The static model's arm is the weaker one, so its votes count a little less.
+pub const STATIC_VECTOR_WEIGHT: f32 = 0.7;
+/// Only a static model's first candidates are fused: below them its
+/// neighbours are mostly noise that would push exact BM25 hits off the page.
+pub const STATIC_VECTOR_DEPTH: usize = 20;
+/// BM25's share of a prose query's score beside a contextual model.
+pub const PROSE_BM25_WEIGHT: f32 = 0.4;
+/// BM25's share when the query names something literal
+/// ([`names_something_literal`]): its exact hits must not lose to meanings.
+pub const LITERAL_BM25_WEIGHT: f32 = 0.7;
 
 /// One part, ranked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ranked {
     pub doc: SearchDoc,
-    /// Fused score (RRF), or the single arm's own score outside hybrid mode.
+    /// Fused score, or the single arm's own score outside hybrid mode.
     pub score: f32,
     /// 1-based ranks in each arm, when the part came up there.
     pub fts_rank: Option<usize>,
@@ -35,17 +52,26 @@ pub struct SessionGroup {
     pub matched: usize,
 }
 
-/// Fuses two ranked lists (best first). A part found by both arms sums both
-/// contributions.
-pub fn rrf(fts: Vec<SearchRow>, vector: Vec<SearchRow>) -> Vec<Ranked> {
-    // Rule 25: k and the arm weights are tuned so hybrid never ranks below the better arm.
-    rrf_weighted(fts, vector, FTS_WEIGHT, VECTOR_WEIGHT, RRF_K)
+/// Fuses the two arms' rows (best first) for `query`; `contextual` says
+/// whether the vectors came from a contextual model or a static one.
+pub fn hybrid(
+    fts: Vec<SearchRow>,
+    mut vector: Vec<SearchRow>,
+    query: &str,
+    contextual: bool,
+) -> Vec<Ranked> {
+    // Rule 25: each model's fusion keeps hybrid no worse than the better arm.
+    if !contextual {
+        vector.truncate(STATIC_VECTOR_DEPTH);
+        return rrf_weighted(fts, vector, 1.0, STATIC_VECTOR_WEIGHT, RRF_K);
+    }
+    let weight = if names_something_literal(query) {
+        LITERAL_BM25_WEIGHT
+    } else {
+        PROSE_BM25_WEIGHT
+    };
+    by_score(fts, vector, weight)
 }
-
-pub const FTS_WEIGHT: f32 = 1.0;
-/// The static model's arm is the weaker one (recall@10 0.53 against BM25's
-/// 0.65 on the evaluation set), so its votes count a little less.
-pub const VECTOR_WEIGHT: f32 = 0.7;
 
 /// RRF with a weight per arm: each part scores Σ weight / (k + rank).
 pub fn rrf_weighted(
@@ -221,7 +247,7 @@ mod tests {
     fn agreement_between_arms_beats_one_arms_top_rank() {
         let fts = vec![row("a", "s1"), row("b", "s2"), row("c", "s3")];
         let vector = vec![row("d", "s4"), row("b", "s2")];
-        let fused = rrf(fts, vector);
+        let fused = hybrid(fts, vector, "prose", false);
         let ids: Vec<&str> = fused.iter().map(|r| r.doc.message_id.as_str()).collect();
         assert_eq!(ids, ["b", "a", "c", "d"]);
         assert_eq!(

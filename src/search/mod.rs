@@ -1,5 +1,6 @@
 //! Hybrid search over the archive: BM25 and nearest-neighbour arms with the
-//! same filters pushed down, fused by reciprocal rank, grouped by session.
+//! same filters pushed down, fused (by rank or by score, as the model
+//! warrants), grouped by session.
 //!
 //! This module decides what to ask the store and how to rank what comes
 //! back; the store only runs the two queries. A missing embedding model
@@ -149,11 +150,6 @@ fn pool_size(req: &Request) -> usize {
         .clamp(50, 2000)
 }
 
-/// In hybrid mode only the vector arm's first candidates are fused: below
-/// them a static model's neighbours are mostly noise that would push exact
-/// BM25 hits off the page, while its top few are where paraphrases surface.
-const HYBRID_VECTOR_DEPTH: usize = 20;
-
 /// Every candidate part, best first, before grouping: what [`search`] pages
 /// through, and what retrieval quality is measured on.
 #[derive(Debug, Clone)]
@@ -173,6 +169,8 @@ enum VectorArm {
         rows: Vec<SearchRow>,
         model: String,
         notice: Option<String>,
+        /// Whether the model reads words in context (fused by score).
+        contextual: bool,
     },
 }
 
@@ -236,6 +234,7 @@ pub async fn rank<'e>(
                     rows: Vec::new(),
                     model,
                     notice: Some(notice.to_string()),
+                    contextual: false,
                 });
             }
             others => {
@@ -247,6 +246,7 @@ pub async fn rank<'e>(
                     rows: Vec::new(),
                     model,
                     notice: Some(notice),
+                    contextual: false,
                 });
             }
         };
@@ -261,20 +261,17 @@ pub async fn rank<'e>(
                 rows: Vec::new(),
                 model,
                 notice: None,
+                contextual: false,
             });
         }
-        // Rule 25: hybrid fuses only the vector arm's first candidates.
-        let depth = match req.mode {
-            Mode::Hybrid => pool.min(HYBRID_VECTOR_DEPTH),
-            _ => pool,
-        };
         let rows = store
-            .search_vector(&query_vector, filter.as_deref(), depth)
+            .search_vector(&query_vector, filter.as_deref(), pool)
             .await?;
         Ok(VectorArm::Rows {
             rows,
             model,
             notice: None,
+            contextual: e.contextual(),
         })
     };
     // Rule 23: `in_scope` counts what the filters let in, so an empty scope shows.
@@ -286,12 +283,12 @@ pub async fn rank<'e>(
     let mut notices = Vec::new();
     // Rule 24: without a model hybrid runs full text with a notice saying why, and
     // `--mode vector` is an error naming the fix.
-    let (mode, vector, embed_model) = match (req.mode, vector) {
-        (_, VectorArm::NotAsked) => (Mode::Fts, Vec::new(), None),
+    let (mode, vector, embed_model, contextual) = match (req.mode, vector) {
+        (_, VectorArm::NotAsked) => (Mode::Fts, Vec::new(), None, false),
         (Mode::Vector, VectorArm::NoModel(why)) => return Err(SearchError::NoModel(why)),
         (_, VectorArm::NoModel(why)) => {
             notices.push(format!("full-text only: {why}"));
-            (Mode::Fts, Vec::new(), None)
+            (Mode::Fts, Vec::new(), None, false)
         }
         (
             mode,
@@ -299,14 +296,15 @@ pub async fn rank<'e>(
                 rows,
                 model,
                 notice,
+                contextual,
             },
         ) => {
             notices.extend(notice);
-            (mode, rows, Some(model))
+            (mode, rows, Some(model), contextual)
         }
     };
     let ranked = match mode {
-        Mode::Hybrid => fusion::rrf(fts, vector),
+        Mode::Hybrid => fusion::hybrid(fts, vector, &req.query, contextual),
         Mode::Fts => fusion::single(fts, Arm::Fts),
         Mode::Vector => fusion::single(vector, Arm::Vector),
     };

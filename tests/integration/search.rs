@@ -162,7 +162,13 @@ fn tool_snippets_show_real_line_breaks_not_json_escapes() {
     // call's JSON as `-m \"$(cat <<'EOF'\nfix: auto-gitignore …`.
     let v = search(
         &pond,
-        &["auto-gitignore wingman", "--kind", "tool-call", "--limit", "3"],
+        &[
+            "auto-gitignore wingman",
+            "--kind",
+            "tool-call",
+            "--limit",
+            "3",
+        ],
     );
     let snippet = hits(&v)[0]["snippet"].as_str().expect("a snippet");
     assert!(
