@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 MODEL := $${XDG_CACHE_HOME:-$$HOME/.cache}/pond/models/pond-static-minilm-256
 
-.PHONY: setup build models run test alerts lint dist workflows image-check bench bench-search bench-fleet bench-documents bench-scrape bench-usage bench-web fuzz clean-store openapi
+.PHONY: setup build models run test alerts lint dist workflows image-check bench bench-search bench-search-eval bench-fleet bench-documents bench-scrape bench-usage bench-web fuzz clean-store openapi
 
 ## Install the system tools the build needs (protoc for lance, mold to link fast).
 setup:
@@ -123,9 +123,16 @@ bench: setup
 ## bench corpus, ingests it, times one-shot `pond search` processes and rg.
 ## Uses the dev profile (dependencies optimised), like `make run`; the first
 ## run takes about half an hour and keeps its corpus and store for the next.
-bench-search: models
+bench-search: models bench-search-eval
 	@command -v rg >/dev/null || $(SUDO) apt-get install -y ripgrep
 	cargo bench --locked --profile dev --bench search
+
+## Search quality: the 82 questions of benches/search-eval over the bench
+## corpus, recall@1, recall@3 and MRR per kind on the tuning and held-back
+## halves (POND_EMBED_MODEL=transformer for the contextual model).
+bench-search-eval: models
+	python3 benches/search-eval/check.py
+	cargo bench --locked --profile dev --bench search_eval
 
 ## A fleet syncing into one store over many rounds (docs/benchmarks.md, "A
 ## year of a fleet"). FLEET_HOSTS, FLEET_ROUNDS, FLEET_UPKEEP=off|auto|maintain,
