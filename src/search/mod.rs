@@ -133,6 +133,9 @@ pub struct Response {
     /// Messages (or, with --kind/--tool, message parts) the filters let in.
     pub in_scope: u64,
     pub embed_model: Option<String>,
+    /// Searchable parts in scope still waiting for vectors of `embed_model`
+    /// (counted for a model whose vectors come from the backlog), else null.
+    pub vectors_pending: Option<u64>,
     /// The time phrase read as the range searched ("last week"), if any.
     pub understood: Option<when::TimePhrase>,
     /// Why the result may be less than asked for (no model, nothing indexed),
@@ -158,6 +161,7 @@ pub struct Ranking {
     pub ranked: Vec<Ranked>,
     pub in_scope: u64,
     pub embed_model: Option<String>,
+    pub vectors_pending: Option<u64>,
     pub notices: Vec<String>,
 }
 
@@ -171,6 +175,9 @@ enum VectorArm {
         notice: Option<String>,
         /// Whether the model reads words in context (fused by score).
         contextual: bool,
+        /// Rows in scope still waiting for this model's vectors, counted
+        /// for a model that leaves its rows to the backlog.
+        pending: Option<u64>,
     },
 }
 
@@ -193,6 +200,7 @@ pub async fn rank<'e>(
             ranked: Vec::new(),
             in_scope: 0,
             embed_model: None,
+            vectors_pending: None,
             notices: vec!["nothing is indexed for search yet; run `pond sync`".into()],
         });
     }
@@ -230,11 +238,13 @@ pub async fn rank<'e>(
             }
             [] => {
                 let notice = "no message in the store has a vector yet: full-text results only";
+                let pending = waiting_for_vectors(store, e, &model, filter.as_deref()).await?;
                 return Ok(VectorArm::Rows {
                     rows: Vec::new(),
                     model,
                     notice: Some(notice.to_string()),
                     contextual: false,
+                    pending,
                 });
             }
             others => {
@@ -247,6 +257,7 @@ pub async fn rank<'e>(
                     model,
                     notice: Some(notice),
                     contextual: false,
+                    pending: None,
                 });
             }
         };
@@ -262,16 +273,18 @@ pub async fn rank<'e>(
                 model,
                 notice: None,
                 contextual: false,
+                pending: None,
             });
         }
-        let rows = store
-            .search_vector(&query_vector, filter.as_deref(), pool)
-            .await?;
+        let rows = store.search_vector(&query_vector, filter.as_deref(), pool);
+        let pending = waiting_for_vectors(store, e, &model, filter.as_deref());
+        let (rows, pending) = tokio::join!(rows, pending);
         Ok(VectorArm::Rows {
-            rows,
+            rows: rows?,
             model,
             notice: None,
             contextual: e.contextual(),
+            pending: pending?,
         })
     };
     // Rule 23: `in_scope` counts what the filters let in, so an empty scope shows.
@@ -283,6 +296,7 @@ pub async fn rank<'e>(
     let mut notices = Vec::new();
     // Rule 24: without a model hybrid runs full text with a notice saying why, and
     // `--mode vector` is an error naming the fix.
+    let mut vectors_pending = None;
     let (mode, vector, embed_model, contextual) = match (req.mode, vector) {
         (_, VectorArm::NotAsked) => (Mode::Fts, Vec::new(), None, false),
         (Mode::Vector, VectorArm::NoModel(why)) => return Err(SearchError::NoModel(why)),
@@ -297,9 +311,17 @@ pub async fn rank<'e>(
                 model,
                 notice,
                 contextual,
+                pending,
             },
         ) => {
             notices.extend(notice);
+            if let Some(waiting) = pending.filter(|n| *n > 0) {
+                // Issue 33: search over rows without vectors works, and says how much waits.
+                notices.push(format!(
+                    "{waiting} searchable part(s) in scope have no {model} vectors yet: only their words can find them until `pond model reembed` (or `pond agent`) embeds them"
+                ));
+            }
+            vectors_pending = pending;
             (mode, rows, Some(model), contextual)
         }
     };
@@ -313,8 +335,24 @@ pub async fn rank<'e>(
         ranked,
         in_scope,
         embed_model,
+        vectors_pending,
         notices,
     })
+}
+
+/// Rows in scope without `model`'s vectors, counted only for a model that
+/// leaves its rows to the backlog: an inline model's rows never wait, and
+/// counting costs a scan of the column.
+async fn waiting_for_vectors(
+    store: &Store,
+    embedder: &dyn Embedder,
+    model: &str,
+    filter: Option<&str>,
+) -> Result<Option<u64>, StoreError> {
+    if embedder.inline() {
+        return Ok(None);
+    }
+    store.count_without_vectors(model, filter).await.map(Some)
 }
 
 /// One page of results, grouped by session.
@@ -371,6 +409,7 @@ pub async fn search<'e>(
         hits,
         in_scope: ranking.in_scope,
         embed_model: ranking.embed_model,
+        vectors_pending: ranking.vectors_pending,
         understood: req.understood.clone(),
         notices,
     })

@@ -390,6 +390,24 @@ impl Store {
         Ok(rows.into_iter().map(|r| r.doc).collect())
     }
 
+    /// Rows matching `filter` that have no vector of `model` yet: what the
+    /// vector arm of a search with that model cannot see.
+    pub async fn count_without_vectors(
+        &self,
+        model: &str,
+        filter: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let pending = format!(
+            "(embed_model IS NULL OR embed_model <> {})",
+            super::sql_str(model)
+        );
+        let predicate = match filter {
+            Some(f) => format!("({f}) AND {pending}"),
+            None => pending,
+        };
+        Ok(self.count(TableKind::Search, Some(&predicate)).await? as u64)
+    }
+
     /// Gives stored rows new vectors (one keyed update), returning how many.
     pub async fn replace_vectors(
         &self,

@@ -631,6 +631,21 @@ fn rule28_the_opt_in_transformer_embeds_through_the_backlog_never_during_sync() 
     assert_eq!(synced["vectors_inserted"], 0, "{synced}");
     assert_eq!(synced["embed_backlog_model"], model, "{synced}");
 
+    // Issue 33: until the backlog is embedded, words still find the rows,
+    // and the search says how many wait for vectors.
+    let waiting = search(&pond, &["--mode", "hybrid", "list the files"]);
+    assert!(!hits(&waiting).is_empty(), "{waiting}");
+    assert_eq!(waiting["vectors_pending"].as_u64(), Some(rows), "{waiting}");
+    let notice = format!("{rows} searchable part(s) in scope have no {model} vectors yet");
+    assert!(
+        waiting["notices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap_or("").starts_with(&notice)),
+        "{waiting}"
+    );
+
     // The agent works through the backlog between its rounds.
     let mut agent = pond
         .cmd(&[
@@ -670,6 +685,7 @@ fn rule28_the_opt_in_transformer_embeds_through_the_backlog_never_during_sync() 
     assert!(stderr.contains("backlog rows with onnx:"), "{stderr}");
     assert_eq!(drained["embed_model"], model, "{drained}");
     assert_eq!(drained["notices"], serde_json::json!([]), "{drained}");
+    assert_eq!(drained["vectors_pending"], 0, "{drained}");
     assert_eq!(hits(&drained)[0]["snippet"], "List the files", "{drained}");
 
     let rest = pond.json(&["model", "reembed", "--json"]);
