@@ -25,6 +25,9 @@ struct Status {
     clients: Vec<crate::archive::ClientCount>,
     last_sync: Option<SyncReport>,
     lock_holder: Option<Holder>,
+    /// Searchable parts by the model whose vectors they hold, and how many
+    /// wait for the embedding backlog.
+    search: Option<crate::search::backlog::VectorCensus>,
     /// Each table's shape: what upkeep keeps bounded.
     tables: Vec<crate::store::upkeep::TableHealth>,
     upkeep: Option<UpkeepStatus>,
@@ -61,6 +64,7 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<ExitCode> {
         clients: Vec::new(),
         last_sync: read_last_sync(&state_dir, &ctx.location.key),
         lock_holder: lock::current_holder(&lock::lock_path(&state_dir, &ctx.location.key)),
+        search: None,
         tables: Vec::new(),
         upkeep: None,
     };
@@ -72,6 +76,7 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<ExitCode> {
             status.clients = crate::archive::client_counts(&store, None).await?;
             status.sessions = status.clients.iter().map(|c| c.sessions).sum();
             status.messages = status.clients.iter().map(|c| c.messages).sum();
+            status.search = Some(crate::search::backlog::census(&store).await?);
             status.tables = store.health().await?;
             status.upkeep = Some(upkeep_status(ctx, &store).await?);
         }
@@ -160,6 +165,30 @@ fn print_human(s: &Status) {
             "sync running: pid {} since {}",
             h.pid,
             output::time(Some(h.started_at))
+        );
+    }
+    if let Some(census) = s.search.as_ref().filter(|c| c.parts > 0) {
+        let models: Vec<String> = census
+            .by_model
+            .iter()
+            .map(|m| format!("{} by {}", m.parts, m.model))
+            .collect();
+        println!(
+            "search:   {} parts; vectors: {}{}",
+            census.parts,
+            if models.is_empty() {
+                "none".to_string()
+            } else {
+                models.join(", ")
+            },
+            if census.without_vectors > 0 {
+                format!(
+                    "; {} waiting (`pond model reembed`, or `pond agent`)",
+                    census.without_vectors
+                )
+            } else {
+                String::new()
+            }
         );
     }
     if !s.tables.is_empty() {

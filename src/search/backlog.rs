@@ -23,6 +23,47 @@ pub struct BacklogReport {
     pub secs: f64,
 }
 
+/// How the store's searchable parts stand with vectors: what `pond status`
+/// shows, so a backlog waiting for a slow model is seen.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct VectorCensus {
+    /// Searchable parts in the store.
+    pub parts: u64,
+    /// Parts holding (or marked done by) each model the store has vectors of.
+    pub by_model: Vec<ModelParts>,
+    /// Parts no model has embedded yet: the backlog of whichever model
+    /// `pond model reembed` or `pond agent` runs next.
+    pub without_vectors: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelParts {
+    pub model: String,
+    pub parts: u64,
+}
+
+/// Counts the store's search parts by the model that embedded them.
+pub async fn census(store: &Store) -> Result<VectorCensus, SearchError> {
+    if !store.has_table(TableKind::Search) {
+        return Ok(VectorCensus::default());
+    }
+    let parts = store.count(TableKind::Search, None).await? as u64;
+    let mut by_model = Vec::new();
+    for model in store.embed_models() {
+        let filter = format!("embed_model = {}", sql_str(&model));
+        let n = store.count(TableKind::Search, Some(&filter)).await? as u64;
+        by_model.push(ModelParts { model, parts: n });
+    }
+    let without_vectors = store
+        .count(TableKind::Search, Some("embed_model IS NULL"))
+        .await? as u64;
+    Ok(VectorCensus {
+        parts,
+        by_model,
+        without_vectors,
+    })
+}
+
 /// Embeds the rows of the backlog with `embedder`, `batch` rows per commit,
 /// until none is left or `keep_going` says stop (checked between batches).
 pub async fn drain(

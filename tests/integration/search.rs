@@ -646,6 +646,13 @@ fn rule28_the_opt_in_transformer_embeds_through_the_backlog_never_during_sync() 
         "{waiting}"
     );
 
+    let status = pond.json(&["status", "--json"]);
+    assert_eq!(
+        status["search"]["without_vectors"].as_u64(),
+        Some(rows),
+        "{status}"
+    );
+
     // The agent works through the backlog between its rounds.
     let mut agent = pond
         .cmd(&[
@@ -686,6 +693,14 @@ fn rule28_the_opt_in_transformer_embeds_through_the_backlog_never_during_sync() 
     assert_eq!(drained["embed_model"], model, "{drained}");
     assert_eq!(drained["notices"], serde_json::json!([]), "{drained}");
     assert_eq!(drained["vectors_pending"], 0, "{drained}");
+    let status = pond.json(&["status", "--json"]);
+    assert_eq!(status["search"]["without_vectors"], 0, "{status}");
+    assert_eq!(status["search"]["by_model"][0]["model"], model, "{status}");
+    assert_eq!(
+        status["search"]["by_model"][0]["parts"].as_u64(),
+        Some(rows),
+        "{status}"
+    );
     assert_eq!(hits(&drained)[0]["snippet"], "List the files", "{drained}");
 
     let rest = pond.json(&["model", "reembed", "--json"]);
