@@ -90,17 +90,7 @@ impl TransformerEmbedder {
             }))
             .map_err(|e| load_error(format!("tokenizer.json: {e}")))?;
         let env = environment(&files.onnxruntime).map_err(load_error)?;
-        let model_bytes = read("model.onnx")?;
-        let onnx_error = |e: String| load_error(format!("model.onnx: {e}"));
-        let mut builder = Session::builder(&env)
-            .map_err(|e| onnx_error(e.to_string()))?
-            .with_optimization_level(GraphOptimizationLevel::Level3)
-            .map_err(|e| onnx_error(e.to_string()))?
-            .with_intra_threads(threads.max(1))
-            .map_err(|e| onnx_error(e.to_string()))?;
-        let session = builder
-            .commit_from_memory(&model_bytes)
-            .map_err(|e| onnx_error(e.to_string()))?;
+        let session = open_session(dir, &env, threads).map_err(load_error)?;
         let wants_token_types = session
             .inputs()
             .iter()
@@ -223,6 +213,86 @@ impl TransformerEmbedder {
         }
         out
     }
+}
+
+/// Opens the model's session. ONNX Runtime's graph optimisations cost more
+/// than half of a cold load (0.42 s against 0.18 s here), which a one-shot
+/// `pond search` pays for every query; so the first load saves the
+/// optimised graph to pond's cache, and later loads read it back with
+/// optimisation off. The file is keyed by the model's size and time, and is
+/// only valid on this machine (ONNX Runtime may fit it to the CPU), which is
+/// why it lives in the cache, never beside the model.
+fn open_session(
+    dir: &Path,
+    env: &ort::environment::Environment,
+    threads: usize,
+) -> Result<Session, String> {
+    let source = dir.join("model.onnx");
+    let onnx_error = |e: String| format!("model.onnx: {e}");
+    let builder = || {
+        Session::builder(env)
+            .map_err(|e| onnx_error(e.to_string()))?
+            .with_intra_threads(threads.max(1))
+            .map_err(|e| onnx_error(e.to_string()))
+    };
+    let optimized = optimized_path(&source);
+    if let Some(path) = optimized.as_ref().filter(|p| p.is_file()) {
+        let opened = builder()?
+            .with_optimization_level(GraphOptimizationLevel::Disable)
+            .map_err(|e| e.to_string())
+            .and_then(|mut b| b.commit_from_file(path).map_err(|e| e.to_string()));
+        match opened {
+            Ok(session) => return Ok(session),
+            // A file cut short by a crash is made again below.
+            Err(_) => {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+    let mut optimizing = builder()?
+        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .map_err(|e| onnx_error(e.to_string()))?;
+    // Written beside its final name and renamed after, so a reader never
+    // sees half a file; a cache that cannot be written only costs speed.
+    let staging = optimized.as_ref().and_then(|path| {
+        std::fs::create_dir_all(path.parent()?).ok()?;
+        Some((
+            path.with_extension(format!("{}.tmp", std::process::id())),
+            path,
+        ))
+    });
+    if let Some((tmp, _)) = &staging {
+        optimizing = optimizing
+            .with_optimized_model_path(tmp)
+            .map_err(|e| onnx_error(e.to_string()))?;
+    }
+    let session = optimizing
+        .commit_from_file(&source)
+        .map_err(|e| onnx_error(e.to_string()))?;
+    if let Some((tmp, path)) = staging
+        && std::fs::rename(&tmp, path).is_err()
+    {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    Ok(session)
+}
+
+/// Where the optimised graph of `source` is cached: a name that changes
+/// whenever the model file does.
+fn optimized_path(source: &Path) -> Option<PathBuf> {
+    let meta = std::fs::metadata(source).ok()?;
+    let modified = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    let name = source.parent()?.file_name()?.to_string_lossy().into_owned();
+    Some(
+        super::models_dir()
+            .join("optimized")
+            .join(format!("{name}-{}-{modified}.onnx", meta.len())),
+    )
 }
 
 /// The mean of each row's unmasked token vectors, at unit length (the same
