@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use measure::pond;
 use pond::embed::{self, ModelChoice};
 use pond::search::fusion::{self, Arm, Ranked};
 use pond::search::{Filters, Mode, Request};
@@ -52,16 +53,6 @@ const SPLITS: [&str; 2] = ["tune", "held"];
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn pond(store: &Path, state: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pond"));
-    cmd.args(args)
-        .env("POND_STORE", store)
-        .env("POND_HOST", "bench")
-        .env("XDG_STATE_HOME", state)
-        .env_remove("POND_CONFIG");
-    cmd
 }
 
 fn run(mut cmd: Command) {

@@ -12,10 +12,9 @@ mod measure;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
-use measure::spawn_server;
+use measure::{pond, spawn_server};
 
 const QUERIES: [&str; 8] = [
     "git worktree",
@@ -27,16 +26,6 @@ const QUERIES: [&str; 8] = [
     "ENOENT no such file or directory",
     "add a flag to skip confirmation",
 ];
-
-fn pond(store: &Path, state: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pond"));
-    cmd.args(args)
-        .env("POND_STORE", store)
-        .env("POND_HOST", "bench")
-        .env("XDG_STATE_HOME", state)
-        .env_remove("POND_CONFIG");
-    cmd
-}
 
 /// One request on a fresh connection: (status, body, milliseconds).
 fn request(addr: &str, method: &str, path: &str, body: &str) -> (u16, String, f64) {

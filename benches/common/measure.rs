@@ -1,7 +1,24 @@
 //! The few measuring helpers every plain-harness bench needs: settings from
-//! the environment, percentiles, and the core-seconds a CPU-bound target is
-//! reported with next to its wall time.
+//! the environment, the pond binary pointed at a bench's store,
+//! percentiles, and the core-seconds a CPU-bound target is reported with
+//! next to its wall time.
 #![allow(dead_code)]
+
+/// The pond binary under test, on `store` with its own state directory, as
+/// host "bench" and with no config file of the machine's.
+pub fn pond(
+    store: &std::path::Path,
+    state: &std::path::Path,
+    args: &[&str],
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pond"));
+    cmd.args(args)
+        .env("POND_STORE", store)
+        .env("POND_HOST", "bench")
+        .env("XDG_STATE_HOME", state)
+        .env_remove("POND_CONFIG");
+    cmd
+}
 
 pub fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)

@@ -207,39 +207,55 @@ mod tests {
 
     #[test]
     fn everyday_phrases_become_ranges_in_the_askers_zone() {
-        let r = |a: &str, b: &str, c: &str| Some((a.to_string(), b.to_string(), c.to_string()));
-        assert_eq!(
-            range("the flaky test yesterday?"),
-            r("the flaky test", "12-06 00:00", "12-06 23:59")
-        );
-        assert_eq!(
-            range("deploy fix from last week"),
-            r("deploy fix from", "11-30 00:00", "12-06 23:59")
-        );
-        assert_eq!(
-            range("this week lint"),
-            r("lint", "12-07 00:00", "12-07 15:30")
-        );
-        assert_eq!(
-            range("what did we decide in March"),
-            r("what did we decide", "03-01 00:00", "03-31 23:59")
-        );
-        assert_eq!(
-            range("why did the build break in December 2025"),
-            r("why did the build break", "12-01 00:00", "12-31 23:59")
-        );
-        assert_eq!(
-            range("migrations last 3 days"),
-            r("migrations", "12-04 00:00", "12-07 15:30")
-        );
-        assert_eq!(
-            range("rate limit 2 weeks ago"),
-            r("rate limit", "11-23 00:00", "11-23 23:59")
-        );
-        assert_eq!(
-            range("the outage last month"),
-            r("the outage", "11-01 00:00", "11-30 23:59")
-        );
+        // (query, what is left to search, first and last minute of the range)
+        for (query, rest, since, until) in [
+            (
+                "the flaky test yesterday?",
+                "the flaky test",
+                "12-06 00:00",
+                "12-06 23:59",
+            ),
+            (
+                "deploy fix from last week",
+                "deploy fix from",
+                "11-30 00:00",
+                "12-06 23:59",
+            ),
+            ("this week lint", "lint", "12-07 00:00", "12-07 15:30"),
+            (
+                "what did we decide in March",
+                "what did we decide",
+                "03-01 00:00",
+                "03-31 23:59",
+            ),
+            (
+                "why did the build break in December 2025",
+                "why did the build break",
+                "12-01 00:00",
+                "12-31 23:59",
+            ),
+            (
+                "migrations last 3 days",
+                "migrations",
+                "12-04 00:00",
+                "12-07 15:30",
+            ),
+            (
+                "rate limit 2 weeks ago",
+                "rate limit",
+                "11-23 00:00",
+                "11-23 23:59",
+            ),
+            (
+                "the outage last month",
+                "the outage",
+                "11-01 00:00",
+                "11-30 23:59",
+            ),
+        ] {
+            let expected = (rest.to_string(), since.to_string(), until.to_string());
+            assert_eq!(range(query), Some(expected), "{query}");
+        }
     }
 
     #[test]

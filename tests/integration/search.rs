@@ -75,6 +75,15 @@ fn hits(v: &Value) -> &Vec<Value> {
     v["hits"].as_array().expect("hits array")
 }
 
+/// Whether one of the response's notices starts with `prefix`.
+fn has_notice(v: &Value, prefix: &str) -> bool {
+    v["notices"]
+        .as_array()
+        .expect("notices array")
+        .iter()
+        .any(|n| n.as_str().unwrap_or("").starts_with(prefix))
+}
+
 #[test]
 fn rule20_every_message_part_is_searchable_with_a_vector_from_a_named_model() {
     let pond = searchable();
@@ -216,15 +225,7 @@ fn rule52_a_time_phrase_narrows_the_search_and_is_shown() {
     let v = search(&pond, &["--limit", "50", &query]);
     assert_eq!(v["query"], "test", "{v}");
     assert_eq!(v["understood"]["phrase"], format!("in {month}"), "{v}");
-    let notice = format!("read “in {month}” as");
-    assert!(
-        v["notices"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|n| n.as_str().unwrap_or("").starts_with(&notice)),
-        "{v}"
-    );
+    assert!(has_notice(&v, &format!("read “in {month}” as")), "{v}");
     assert!(!hits(&v).is_empty(), "{v}");
     for h in hits(&v) {
         assert!(
@@ -637,14 +638,7 @@ fn rule28_the_opt_in_transformer_embeds_through_the_backlog_never_during_sync() 
     assert!(!hits(&waiting).is_empty(), "{waiting}");
     assert_eq!(waiting["vectors_pending"].as_u64(), Some(rows), "{waiting}");
     let notice = format!("{rows} searchable part(s) in scope have no {model} vectors yet");
-    assert!(
-        waiting["notices"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|n| n.as_str().unwrap_or("").starts_with(&notice)),
-        "{waiting}"
-    );
+    assert!(has_notice(&waiting, &notice), "{waiting}");
 
     let status = pond.json(&["status", "--json"]);
     assert_eq!(
