@@ -8,8 +8,9 @@
 //! `host_groups` rows instead: a dead host keeps its series with an ageing
 //! timestamp, and the run totals are the counts the store keeps, so they
 //! only grow whichever process made the runs. A scrape reads those two
-//! small tables, two columns of `sessions`, the tables' manifests and the
-//! upkeep record, never messages or raw records.
+//! small tables, two columns of `sessions`, the search table's
+//! `embed_model` column (the embedding backlog), the tables' manifests and
+//! the upkeep record, never messages or raw records.
 //!
 //! Every series here is named `pond_fleet_*`, so a query says which source
 //! it trusts: `pond_sync_*`, `pond_upkeep_*` and `pond_store_*` are the
@@ -502,6 +503,23 @@ async fn store_families(store: &Store, out: &mut String) -> Result<(), StoreErro
     for f in [&rows, &fragments, &versions, &unindexed, &bytes] {
         f.write(out);
     }
+    let census = crate::search::backlog::census(store).await?;
+    let mut embedded = Family::new(
+        "pond_fleet_store_search_parts_embedded",
+        "gauge",
+        "Searchable parts holding each embedding model's vectors.",
+    );
+    for m in &census.by_model {
+        embedded.add(vec![("model", m.model.clone())], m.parts as f64);
+    }
+    let mut waiting = Family::new(
+        "pond_fleet_store_search_parts_waiting",
+        "gauge",
+        "Searchable parts no model has embedded yet: the embedding backlog (its fall is the drain rate).",
+    );
+    waiting.add(Vec::new(), census.without_vectors as f64);
+    embedded.write(out);
+    waiting.write(out);
     let (last, _) = crate::maintain::state(store).await?;
     let mut upkeep = Family::new(
         "pond_fleet_upkeep_last_run_timestamp_seconds",

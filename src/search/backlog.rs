@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 use crate::embed::{self, Embedder};
-use crate::store::{Store, TableKind, sql_str};
+use crate::store::{Store, StoreError, TableKind, sql_str};
 
 use super::SearchError;
 
@@ -42,8 +42,9 @@ pub struct ModelParts {
     pub parts: u64,
 }
 
-/// Counts the store's search parts by the model that embedded them.
-pub async fn census(store: &Store) -> Result<VectorCensus, SearchError> {
+/// Counts the store's search parts by the model that embedded them: a scan
+/// of one column per model, and one for the parts none has embedded.
+pub async fn census(store: &Store) -> Result<VectorCensus, StoreError> {
     if !store.has_table(TableKind::Search) {
         return Ok(VectorCensus::default());
     }

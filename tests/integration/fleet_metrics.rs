@@ -162,6 +162,13 @@ fn rule45_metrics_need_a_read_token_and_show_what_it_sees() {
     let open = http(&server.addr, "GET", "/metrics", None, None);
     assert_eq!(open.status, 200, "{}", open.body);
     assert!(open.body.contains(r#"host="team-b-1""#), "{}", open.body);
+    // Issue 33: the embedding backlog, for a dashboard to watch it drain.
+    let series = scrape_text(&open.body);
+    assert!(
+        series.contains_key("pond_fleet_store_search_parts_waiting"),
+        "{}",
+        open.body
+    );
 
     let limited = pond.json(&[
         "token",
