@@ -44,6 +44,12 @@ pub trait Embedder: Send + Sync {
     fn contextual(&self) -> bool {
         false
     }
+    /// A fast model whose vectors stand in for this one's until the backlog
+    /// reaches a row: a sync embeds with it at once, and a search reads its
+    /// vectors for the rows still waiting, so no row goes unfound by meaning.
+    fn stand_in(&self) -> Option<&dyn Embedder> {
+        None
+    }
 }
 
 /// A vector worth storing: the right size and with a direction (a text of
@@ -200,9 +206,13 @@ pub fn load(choice: &ModelChoice) -> Result<Box<dyn Embedder>, NoModel> {
             }
             // Both cores: it only ever runs in the backlog or for one query.
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            // The static model distilled beside the axes stands in for it.
+            let stand_in = projection
+                .parent()
+                .and_then(|dir| StaticEmbedder::load(dir).ok());
             TransformerEmbedder::load(files, threads)
                 .and_then(|e| e.projected(projection))
-                .map(|e| Box::new(e) as Box<dyn Embedder>)
+                .map(|e| Box::new(e.with_stand_in(stand_in)) as Box<dyn Embedder>)
                 .map_err(|e| NoModel::Broken(e.to_string()))
         }
     }

@@ -47,6 +47,8 @@ pub struct TransformerEmbedder {
     /// Row-major `dimensions × teacher width` axes mapping the model's
     /// output to the store's vector width, when it is wider.
     projection: Option<Vec<f32>>,
+    /// The static model whose vectors rows hold until the backlog reaches them.
+    stand_in: Option<super::StaticEmbedder>,
 }
 
 /// ONNX Runtime allows one environment per process.
@@ -109,6 +111,7 @@ impl TransformerEmbedder {
             id,
             dimensions: 0,
             projection: None,
+            stand_in: None,
         };
         model.dimensions = model
             .embed(&["dimension probe".to_string()])
@@ -197,6 +200,13 @@ impl TransformerEmbedder {
             )));
         }
         Ok(mean_pool(hidden, &mask, width, dims as usize))
+    }
+
+    /// Gives rows `stand_in`'s vectors until the backlog embeds them with
+    /// this model.
+    pub fn with_stand_in(mut self, stand_in: Option<super::StaticEmbedder>) -> TransformerEmbedder {
+        self.stand_in = stand_in;
+        self
     }
 
     fn project(&self, v: Vec<f32>) -> Vec<f32> {
@@ -352,5 +362,9 @@ impl Embedder for TransformerEmbedder {
 
     fn contextual(&self) -> bool {
         true
+    }
+
+    fn stand_in(&self) -> Option<&dyn Embedder> {
+        self.stand_in.as_ref().map(|s| s as &dyn Embedder)
     }
 }

@@ -112,6 +112,38 @@ pub fn by_score(fts: Vec<SearchRow>, vector: Vec<SearchRow>, fts_weight: f32) ->
     })
 }
 
+/// One nearest-neighbour list from two models' arms (the model in use and
+/// the stand-in whose vectors rows hold until the backlog reaches them).
+/// Their distances are not comparable, so each arm's are min-max scaled to
+/// 0 (its nearest) .. 1 (its farthest) on their own before the lists merge.
+pub fn across_spaces(own: Vec<SearchRow>, stand_in: Vec<SearchRow>) -> Vec<SearchRow> {
+    if stand_in.is_empty() {
+        return own;
+    }
+    if own.is_empty() {
+        return stand_in;
+    }
+    let scaled = |rows: Vec<SearchRow>| {
+        let nearest = rows.iter().map(|r| r.score).fold(f32::INFINITY, f32::min);
+        let farthest = rows
+            .iter()
+            .map(|r| r.score)
+            .fold(f32::NEG_INFINITY, f32::max);
+        let spread = farthest - nearest;
+        rows.into_iter().map(move |mut r| {
+            r.score = if spread > 0.0 {
+                (r.score - nearest) / spread
+            } else {
+                0.0
+            };
+            r
+        })
+    };
+    let mut merged: Vec<SearchRow> = scaled(own).chain(scaled(stand_in)).collect();
+    merged.sort_by(|a, b| a.score.total_cmp(&b.score));
+    merged
+}
+
 /// Whether a query names something only its exact words find: an
 /// identifier (`snake_case`, `camelCase`, digits inside a word), a path, a
 /// flag or a quoted phrase. Its BM25 hits are then worth more than its
@@ -294,6 +326,37 @@ mod tests {
         assert_eq!(ids(by_score(fts.clone(), vector.clone(), 0.7))[0], "exact");
         // Weighted towards meaning, agreement and nearness win.
         assert_eq!(ids(by_score(fts, vector, 0.3))[..2], ["b", "near"]);
+    }
+
+    #[test]
+    fn two_models_arms_merge_by_their_own_scale() {
+        let arm = |rows: &[(&str, f32)]| -> Vec<SearchRow> {
+            rows.iter()
+                .map(|(id, d)| SearchRow {
+                    score: *d,
+                    ..row(id, "s")
+                })
+                .collect()
+        };
+        // The stand-in's distances run larger; each arm's nearest still
+        // leads, and its farthest trails.
+        let merged = across_spaces(
+            arm(&[("a", 0.10), ("b", 0.20), ("c", 0.30)]),
+            arm(&[("x", 0.50), ("y", 0.70), ("z", 0.90)]),
+        );
+        let order: Vec<(&str, f32)> = merged
+            .iter()
+            .map(|r| (r.doc.message_id.as_str(), r.score))
+            .collect();
+        assert_eq!(
+            order[..2].iter().map(|o| o.1).collect::<Vec<_>>(),
+            [0.0, 0.0]
+        );
+        assert_eq!(
+            order[4..].iter().map(|o| o.1).collect::<Vec<_>>(),
+            [1.0, 1.0]
+        );
+        assert_eq!(across_spaces(arm(&[("a", 0.1)]), Vec::new())[0].score, 0.1);
     }
 
     #[test]

@@ -223,68 +223,58 @@ pub async fn rank<'e>(
             Err(why) => return Ok(VectorArm::NoModel(why.clone())),
         };
         let model = e.model_id().to_string();
-        // Rule 26: only vectors of this search's own model are compared; without any,
-        // the search says so.
-        // Only vectors of the same model are comparable. A store of one
-        // model needs no per-row check, which would cost a column scan.
-        let filter = match store.embed_models().as_slice() {
-            [only] if *only == model => filter.clone(),
-            models if models.contains(&model) => {
-                let same_model = format!("embed_model = {}", sql_str(&model));
-                Some(match &filter {
-                    Some(f) => format!("({f}) AND {same_model}"),
-                    None => same_model,
-                })
-            }
-            [] => {
-                let notice = "no message in the store has a vector yet: full-text results only";
-                let pending = waiting_for_vectors(store, e, &model, filter.as_deref()).await?;
-                return Ok(VectorArm::Rows {
-                    rows: Vec::new(),
-                    model,
-                    notice: Some(notice.to_string()),
-                    contextual: false,
-                    pending,
-                });
-            }
-            others => {
-                let notice = format!(
+        let models = store.embed_models();
+        // Rule 26: only vectors of one model are compared with each other: each arm
+        // keeps to its model's rows, unless the store holds no other model's.
+        let own_rows = |m: &str| model_filter(filter.as_deref(), m, models.len() == 1);
+        let own = models.contains(&model);
+        let stand_in = e
+            .stand_in()
+            .filter(|s| models.iter().any(|m| m == s.model_id()));
+        if !own && stand_in.is_none() {
+            let notice = match models.as_slice() {
+                [] => {
+                    "no message in the store has a vector yet: full-text results only".to_string()
+                }
+                others => format!(
                     "the store's vectors were made by {}, not by this host's model {model}: full-text results only",
                     others.join(", ")
-                );
-                return Ok(VectorArm::Rows {
-                    rows: Vec::new(),
-                    model,
-                    notice: Some(notice),
-                    contextual: false,
-                    pending: None,
-                });
-            }
-        };
-        let query_vector = e
-            .embed(std::slice::from_ref(&req.query))?
-            .into_iter()
-            .next()
-            .unwrap_or_default();
-        if !query_vector.iter().any(|x| *x != 0.0) {
-            // No known token in the query: a zero vector has no direction.
+                ),
+            };
+            let pending = waiting_for_vectors(store, e, &model, filter.as_deref()).await?;
             return Ok(VectorArm::Rows {
                 rows: Vec::new(),
                 model,
-                notice: None,
+                notice: Some(notice),
                 contextual: false,
-                pending: None,
+                pending,
             });
         }
-        let rows = store.search_vector(&query_vector, filter.as_deref(), pool);
+        let mine = async {
+            match own {
+                true => nearest(store, e, &req.query, own_rows(&model).as_deref(), pool).await,
+                false => Ok(Vec::new()),
+            }
+        };
+        // Rule 28: rows the backlog has not reached are found by their stand-in vectors.
+        let standing_in = async {
+            match stand_in {
+                Some(s) => {
+                    let only = own_rows(s.model_id());
+                    nearest(store, s, &req.query, only.as_deref(), pool).await
+                }
+                None => Ok(Vec::new()),
+            }
+        };
         let pending = waiting_for_vectors(store, e, &model, filter.as_deref());
-        let (rows, pending) = tokio::join!(rows, pending);
+        let (mine, standing_in, pending) = tokio::join!(mine, standing_in, pending);
+        let pending = pending?;
         Ok(VectorArm::Rows {
-            rows: rows?,
+            rows: fusion::across_spaces(mine?, standing_in?),
+            notice: pending_notice(pending, &model, stand_in),
             model,
-            notice: None,
             contextual: e.contextual(),
-            pending: pending?,
+            pending,
         })
     };
     // Rule 23: `in_scope` counts what the filters let in, so an empty scope shows.
@@ -315,12 +305,6 @@ pub async fn rank<'e>(
             },
         ) => {
             notices.extend(notice);
-            if let Some(waiting) = pending.filter(|n| *n > 0) {
-                // Issue 33: search over rows without vectors works, and says how much waits.
-                notices.push(format!(
-                    "{waiting} searchable part(s) in scope have no {model} vectors yet: only their words can find them until `pond model reembed` (or `pond agent`) embeds them"
-                ));
-            }
             vectors_pending = pending;
             (mode, rows, Some(model), contextual)
         }
@@ -337,6 +321,59 @@ pub async fn rank<'e>(
         embed_model,
         vectors_pending,
         notices,
+    })
+}
+
+/// `filter` narrowed to the rows holding `model`'s vectors, unless the
+/// store holds no other model's (`sole`): the per-row check costs a scan.
+fn model_filter(filter: Option<&str>, model: &str, sole: bool) -> Option<String> {
+    if sole {
+        return filter.map(str::to_string);
+    }
+    let same_model = format!("embed_model = {}", sql_str(model));
+    Some(match filter {
+        Some(f) => format!("({f}) AND {same_model}"),
+        None => same_model,
+    })
+}
+
+/// The nearest parts to `query` by `embedder`'s vectors.
+async fn nearest(
+    store: &Store,
+    embedder: &dyn Embedder,
+    query: &str,
+    filter: Option<&str>,
+    pool: usize,
+) -> Result<Vec<SearchRow>, SearchError> {
+    let vector = embedder
+        .embed(&[query.to_string()])?
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    if !vector.iter().any(|x| *x != 0.0) {
+        // No known token in the query: a zero vector has no direction.
+        return Ok(Vec::new());
+    }
+    Ok(store.search_vector(&vector, filter, pool).await?)
+}
+
+/// What a search says of the parts still waiting for `model`'s vectors.
+fn pending_notice(
+    pending: Option<u64>,
+    model: &str,
+    stand_in: Option<&dyn Embedder>,
+) -> Option<String> {
+    let waiting = pending.filter(|n| *n > 0)?;
+    let until = "until `pond model reembed` (or `pond agent`) embeds them";
+    // Issue 33: search over rows without vectors works, and says how much waits.
+    Some(match stand_in {
+        Some(s) => format!(
+            "{waiting} searchable part(s) in scope have no {model} vectors yet: {} vectors stand in for them {until}",
+            s.model_id()
+        ),
+        None => format!(
+            "{waiting} searchable part(s) in scope have no {model} vectors yet: only their words can find them {until}"
+        ),
     })
 }
 

@@ -41,11 +41,11 @@ pub(super) fn search_rows(
         return Ok((None, 0));
     }
     // Rule 28: a model too slow to run inline (the transformer) is never run by a
-    // sync: its rows are stored without vectors for the backlog.
+    // sync: its rows get its stand-in's vectors at once, and its own from the backlog.
     let embedder = match embedder.get() {
         Ok(e) if !e.inline() => {
             report.embed_backlog_model = Some(e.model_id().to_string());
-            None
+            e.stand_in()
         }
         loaded => loaded.ok(),
     };

@@ -625,24 +625,39 @@ fn rule28_the_opt_in_transformer_embeds_through_the_backlog_never_during_sync() 
     );
     assert_eq!(status["dimensions"], 256, "projected to the store's width");
 
-    // The sync stores rows without waiting for the slow model.
+    // The sync never waits for the slow model: its rows get the static
+    // model's vectors at once, and the transformer's from the backlog.
     let synced = pond.sync("codex", &sessions);
     let rows = synced["search_rows_inserted"].as_u64().unwrap();
     assert!(rows > 0);
-    assert_eq!(synced["vectors_inserted"], 0, "{synced}");
     assert_eq!(synced["embed_backlog_model"], model, "{synced}");
+    let stand_in = synced["embed_model"].as_str().expect("a stand-in model");
+    assert!(stand_in.starts_with("pond-static-"), "{synced}");
+    assert!(synced["vectors_inserted"].as_u64().unwrap() > 0, "{synced}");
 
-    // Issue 33: until the backlog is embedded, words still find the rows,
-    // and the search says how many wait for vectors.
+    // Issue 33: until the backlog is embedded, the stand-in's vectors and
+    // the words still find the rows, and the search says how many wait.
     let waiting = search(&pond, &["--mode", "hybrid", "list the files"]);
     assert!(!hits(&waiting).is_empty(), "{waiting}");
+    let by_meaning = search(
+        &pond,
+        &["--mode", "vector", "list the files in this repository"],
+    );
+    assert!(
+        !hits(&by_meaning).is_empty(),
+        "stand-in vectors find it: {by_meaning}"
+    );
     assert_eq!(waiting["vectors_pending"].as_u64(), Some(rows), "{waiting}");
     let notice = format!("{rows} searchable part(s) in scope have no {model} vectors yet");
     assert!(has_notice(&waiting, &notice), "{waiting}");
 
     let status = pond.json(&["status", "--json"]);
     assert_eq!(
-        status["search"]["without_vectors"].as_u64(),
+        status["search"]["by_model"][0]["model"], stand_in,
+        "{status}"
+    );
+    assert_eq!(
+        status["search"]["by_model"][0]["parts"].as_u64(),
         Some(rows),
         "{status}"
     );
@@ -670,7 +685,8 @@ fn rule28_the_opt_in_transformer_embeds_through_the_backlog_never_during_sync() 
             &pond,
             &["--mode", "vector", "list the files in this repository"],
         );
-        if !hits(&found).is_empty() || started.elapsed() > std::time::Duration::from_secs(120) {
+        let drained = found["vectors_pending"] == 0;
+        if drained || started.elapsed() > std::time::Duration::from_secs(120) {
             break found;
         }
         std::thread::sleep(std::time::Duration::from_millis(500));
