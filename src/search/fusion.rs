@@ -97,12 +97,7 @@ pub fn rrf_weighted(
 /// hit, while a paraphrase's neighbours sit close together.
 pub fn by_score(fts: Vec<SearchRow>, vector: Vec<SearchRow>, fts_weight: f32) -> Vec<Ranked> {
     let top_bm25 = fts.iter().map(|r| r.score).fold(0.0f32, f32::max);
-    // Distances: lower is nearer.
-    let nearest = vector.iter().map(|r| r.score).fold(f32::INFINITY, f32::min);
-    let farthest = vector
-        .iter()
-        .map(|r| r.score)
-        .fold(f32::NEG_INFINITY, f32::max);
+    let (nearest, farthest) = distance_range(&vector);
     let spread = farthest - nearest;
     merge(fts, vector, |arm, _, row| match arm {
         Arm::Fts if top_bm25 > 0.0 => fts_weight * row.score / top_bm25,
@@ -110,6 +105,15 @@ pub fn by_score(fts: Vec<SearchRow>, vector: Vec<SearchRow>, fts_weight: f32) ->
         Arm::Vector if spread > 0.0 => (1.0 - fts_weight) * (farthest - row.score) / spread,
         Arm::Vector => 1.0 - fts_weight,
     })
+}
+
+/// The nearest and farthest distance among vector rows (lower is nearer).
+fn distance_range(rows: &[SearchRow]) -> (f32, f32) {
+    rows.iter()
+        .map(|r| r.score)
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), d| {
+            (lo.min(d), hi.max(d))
+        })
 }
 
 /// One nearest-neighbour list from two models' arms (the model in use and
@@ -124,11 +128,7 @@ pub fn across_spaces(own: Vec<SearchRow>, stand_in: Vec<SearchRow>) -> Vec<Searc
         return stand_in;
     }
     let scaled = |rows: Vec<SearchRow>| {
-        let nearest = rows.iter().map(|r| r.score).fold(f32::INFINITY, f32::min);
-        let farthest = rows
-            .iter()
-            .map(|r| r.score)
-            .fold(f32::NEG_INFINITY, f32::max);
+        let (nearest, farthest) = distance_range(&rows);
         let spread = farthest - nearest;
         rows.into_iter().map(move |mut r| {
             r.score = if spread > 0.0 {

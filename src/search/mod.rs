@@ -218,71 +218,27 @@ pub async fn rank<'e>(
         if req.mode == Mode::Fts {
             return Ok::<VectorArm, SearchError>(VectorArm::NotAsked);
         }
-        let e = match embedder.await {
-            Ok(e) => e,
-            Err(why) => return Ok(VectorArm::NoModel(why.clone())),
-        };
-        let model = e.model_id().to_string();
-        let models = store.embed_models();
-        // Rule 26: only vectors of one model are compared with each other: each arm
-        // keeps to its model's rows, unless the store holds no other model's.
-        let own_rows = |m: &str| model_filter(filter.as_deref(), m, models.len() == 1);
-        let own = models.contains(&model);
-        let stand_in = e
-            .stand_in()
-            .filter(|s| models.iter().any(|m| m == s.model_id()));
-        if !own && stand_in.is_none() {
-            let notice = match models.as_slice() {
-                [] => {
-                    "no message in the store has a vector yet: full-text results only".to_string()
-                }
-                others => format!(
-                    "the store's vectors were made by {}, not by this host's model {model}: full-text results only",
-                    others.join(", ")
-                ),
-            };
-            let pending = waiting_for_vectors(store, e, &model, filter.as_deref()).await?;
-            return Ok(VectorArm::Rows {
-                rows: Vec::new(),
-                model,
-                notice: Some(notice),
-                contextual: false,
-                pending,
-            });
+        match embedder.await {
+            Ok(e) => meaning_arm(store, e, &req.query, filter.as_deref(), pool).await,
+            Err(why) => Ok(VectorArm::NoModel(why.clone())),
         }
-        let mine = async {
-            match own {
-                true => nearest(store, e, &req.query, own_rows(&model).as_deref(), pool).await,
-                false => Ok(Vec::new()),
-            }
-        };
-        // Rule 28: rows the backlog has not reached are found by their stand-in vectors.
-        let standing_in = async {
-            match stand_in {
-                Some(s) => {
-                    let only = own_rows(s.model_id());
-                    nearest(store, s, &req.query, only.as_deref(), pool).await
-                }
-                None => Ok(Vec::new()),
-            }
-        };
-        let pending = waiting_for_vectors(store, e, &model, filter.as_deref());
-        let (mine, standing_in, pending) = tokio::join!(mine, standing_in, pending);
-        let pending = pending?;
-        Ok(VectorArm::Rows {
-            rows: fusion::across_spaces(mine?, standing_in?),
-            notice: pending_notice(pending, &model, stand_in),
-            model,
-            contextual: e.contextual(),
-            pending,
-        })
     };
     // Rule 23: `in_scope` counts what the filters let in, so an empty scope shows.
     let scope_filter = scope_filter(&req.filters);
     let scope = store.count(TableKind::Search, Some(&scope_filter));
     let (fts, vector, in_scope) = tokio::join!(fts, vector, scope);
     let (fts, vector, in_scope) = (fts?, vector?, in_scope? as u64);
+    settle(req, fts, vector, in_scope)
+}
 
+/// The ranking from both arms' answers: the mode actually run (hybrid falls
+/// back to full text without a model) and what the reader is told.
+fn settle(
+    req: &Request,
+    fts: Vec<SearchRow>,
+    vector: VectorArm,
+    in_scope: u64,
+) -> Result<Ranking, SearchError> {
     let mut notices = Vec::new();
     // Rule 24: without a model hybrid runs full text with a notice saying why, and
     // `--mode vector` is an error naming the fix.
@@ -321,6 +277,70 @@ pub async fn rank<'e>(
         embed_model,
         vectors_pending,
         notices,
+    })
+}
+
+/// The vector arm with `e` loaded: one search per model the store holds
+/// vectors of (this one, and its stand-in for rows the backlog has not
+/// reached), or why there is nothing to compare with.
+async fn meaning_arm(
+    store: &Store,
+    e: &dyn Embedder,
+    query: &str,
+    filter: Option<&str>,
+    pool: usize,
+) -> Result<VectorArm, SearchError> {
+    let model = e.model_id().to_string();
+    let models = store.embed_models();
+    // Rule 26: only vectors of one model are compared with each other: each arm
+    // keeps to its model's rows, unless the store holds no other model's.
+    let own_rows = |m: &str| model_filter(filter, m, models.len() == 1);
+    let own = models.contains(&model);
+    let stand_in = e
+        .stand_in()
+        .filter(|s| models.iter().any(|m| m == s.model_id()));
+    if !own && stand_in.is_none() {
+        let notice = match models.as_slice() {
+            [] => "no message in the store has a vector yet: full-text results only".to_string(),
+            others => format!(
+                "the store's vectors were made by {}, not by this host's model {model}: full-text results only",
+                others.join(", ")
+            ),
+        };
+        let pending = waiting_for_vectors(store, e, &model, filter).await?;
+        return Ok(VectorArm::Rows {
+            rows: Vec::new(),
+            model,
+            notice: Some(notice),
+            contextual: false,
+            pending,
+        });
+    }
+    let mine = async {
+        match own {
+            true => nearest(store, e, query, own_rows(&model).as_deref(), pool).await,
+            false => Ok(Vec::new()),
+        }
+    };
+    // Rule 28: rows the backlog has not reached are found by their stand-in vectors.
+    let standing_in = async {
+        match stand_in {
+            Some(s) => {
+                let only = own_rows(s.model_id());
+                nearest(store, s, query, only.as_deref(), pool).await
+            }
+            None => Ok(Vec::new()),
+        }
+    };
+    let pending = waiting_for_vectors(store, e, &model, filter);
+    let (mine, standing_in, pending) = tokio::join!(mine, standing_in, pending);
+    let pending = pending?;
+    Ok(VectorArm::Rows {
+        rows: fusion::across_spaces(mine?, standing_in?),
+        notice: pending_notice(pending, &model, stand_in),
+        model,
+        contextual: e.contextual(),
+        pending,
     })
 }
 
