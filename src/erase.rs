@@ -484,18 +484,19 @@ async fn purge_now(
         outcome: "done".into(),
         ..Purge::default()
     };
-    let mut lease = match lease::take(store.location(), &opts.host, opts.lease_ttl).await? {
-        Taken::Held(lease) => lease,
-        Taken::Busy(holder) => {
-            progress(&format!(
-                "upkeep is running on {}; its run finishes the erasure",
-                holder.holder
-            ));
-            purge.outcome = "busy".into();
-            purge.holder = Some(holder.holder);
-            return Ok(purge);
-        }
-    };
+    let mut lease =
+        match lease::take(store.location(), lease::UPKEEP, &opts.host, opts.lease_ttl).await? {
+            Taken::Held(lease) => lease,
+            Taken::Busy(holder) => {
+                progress(&format!(
+                    "upkeep is running on {}; its run finishes the erasure",
+                    holder.holder
+                ));
+                purge.outcome = "busy".into();
+                purge.holder = Some(holder.holder);
+                return Ok(purge);
+            }
+        };
     let kinds: Vec<TableKind> = TOUCHED
         .into_iter()
         .filter(|k| store.has_table(*k))

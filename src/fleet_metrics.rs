@@ -518,8 +518,24 @@ async fn store_families(store: &Store, out: &mut String) -> Result<(), StoreErro
         "Searchable parts no model has embedded yet: the embedding backlog (its fall is the drain rate).",
     );
     waiting.add(Vec::new(), census.without_vectors as f64);
-    embedded.write(out);
-    waiting.write(out);
+    let mut drain_rate = Family::new(
+        "pond_fleet_backlog_drain_parts_per_second",
+        "gauge",
+        "Parts per second each host embedded in its last drain of the backlog.",
+    );
+    let mut drained_at = Family::new(
+        "pond_fleet_backlog_last_drain_timestamp_seconds",
+        "gauge",
+        "When each host's last drain of the backlog ended (Unix seconds).",
+    );
+    for d in &census.drains {
+        let host = || vec![("host", d.host.clone()), ("model", d.model.clone())];
+        drain_rate.add(host(), d.parts_per_sec());
+        drained_at.add(host(), d.finished_at.timestamp() as f64);
+    }
+    for f in [&embedded, &waiting, &drain_rate, &drained_at] {
+        f.write(out);
+    }
     let (last, _) = crate::maintain::state(store).await?;
     let mut upkeep = Family::new(
         "pond_fleet_upkeep_last_run_timestamp_seconds",

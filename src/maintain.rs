@@ -188,20 +188,21 @@ pub async fn run(
     }
     // The lease first: a host that finds upkeep running should learn it
     // from one small read, not after reading every table's statistics.
-    let mut lease = match lease::take(store.location(), &opts.host, opts.lease_ttl).await? {
-        Taken::Held(lease) => lease,
-        Taken::Busy(holder) => {
-            progress(&format!(
-                "upkeep is running on {} (until {}); nothing to do here",
-                holder.holder,
-                holder.expires_at.to_rfc3339()
-            ));
-            report.outcome = "busy".into();
-            report.holder = Some(holder);
-            report.duration_secs = started.elapsed().as_secs_f64();
-            return Ok(report);
-        }
-    };
+    let mut lease =
+        match lease::take(store.location(), lease::UPKEEP, &opts.host, opts.lease_ttl).await? {
+            Taken::Held(lease) => lease,
+            Taken::Busy(holder) => {
+                progress(&format!(
+                    "upkeep is running on {} (until {}); nothing to do here",
+                    holder.holder,
+                    holder.expires_at.to_rfc3339()
+                ));
+                report.outcome = "busy".into();
+                report.holder = Some(holder);
+                report.duration_secs = started.elapsed().as_secs_f64();
+                return Ok(report);
+            }
+        };
     // Rule 44: upkeep deletes any row of a tombstoned session it finds, finishing
     // interrupted erasures and late syncs.
     // Before the statistics: the deletions it makes are what compaction
@@ -214,7 +215,8 @@ pub async fn run(
         }
     }
     let before = store.health().await?;
-    let last: Option<LastUpkeep> = lease::read_json(store.location(), LAST_RUN).await?;
+    let last: Option<LastUpkeep> =
+        lease::read_json(store.location(), lease::UPKEEP, LAST_RUN).await?;
     let mut vector_trained_rows = last.as_ref().map_or(0, |l| l.vector_trained_rows);
     for kind in TABLES {
         if !store.has_table(kind) {
@@ -308,7 +310,7 @@ pub async fn run(
         };
         let recorded = async {
             let record = with_versions(store, record).await?;
-            lease::write_json(store.location(), LAST_RUN, &record).await
+            lease::write_json(store.location(), lease::UPKEEP, LAST_RUN, &record).await
         }
         .await;
         lease.release().await;
@@ -403,7 +405,8 @@ async fn trim_run_history(store: &Store) -> Result<u64, StoreError> {
 /// Why upkeep is due now, or `None`: one small object read and one
 /// manifest read, cheap enough to run after every agent sync.
 pub async fn due(store: &Store, policy: &UpkeepPolicy) -> Result<Option<String>, StoreError> {
-    let last: Option<LastUpkeep> = lease::read_json(store.location(), LAST_RUN).await?;
+    let last: Option<LastUpkeep> =
+        lease::read_json(store.location(), lease::UPKEEP, LAST_RUN).await?;
     let Some(last) = last else {
         return Ok(Some("no upkeep has run on this store".into()));
     };
@@ -433,7 +436,7 @@ pub async fn due(store: &Store, policy: &UpkeepPolicy) -> Result<Option<String>,
 
 /// The last upkeep run and who holds the lease now, for status.
 pub async fn state(store: &Store) -> Result<(Option<LastUpkeep>, Option<LeaseRecord>), StoreError> {
-    let last = lease::read_json(store.location(), LAST_RUN).await?;
-    let holder = lease::current(store.location()).await?;
+    let last = lease::read_json(store.location(), lease::UPKEEP, LAST_RUN).await?;
+    let holder = lease::current(store.location(), lease::UPKEEP).await?;
     Ok((last, holder))
 }

@@ -118,7 +118,17 @@ async fn embed_backlog(ctx: &Context, budget: Duration, stop: &watch::Receiver<b
     };
     let deadline = std::time::Instant::now() + budget;
     let keep_going = || std::time::Instant::now() < deadline && !*stop.borrow();
-    let drained = backlog::drain(&store, embedder, BACKLOG_BATCH, &|_| {}, &keep_going).await;
+    let drained = backlog::drain(
+        &store,
+        embedder,
+        backlog::Drain {
+            holder: &ctx.host,
+            batch: BACKLOG_BATCH,
+            progress: &|_| {},
+            keep_going: &keep_going,
+        },
+    )
+    .await;
     store.finish_writes().await;
     match drained {
         Ok(r) if r.rows > 0 => eprintln!(

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use super::{Context, ModelCommand, output};
 use crate::embed::{self, TransformerFiles, distill};
+use crate::search::backlog;
 use crate::store::{OpenMode, Store};
 
 pub async fn run(ctx: &Context, command: ModelCommand) -> anyhow::Result<ExitCode> {
@@ -92,16 +93,20 @@ async fn reembed(ctx: &Context, batch: usize, json: bool) -> anyhow::Result<Exit
         .map_err(|why| anyhow::anyhow!("no embedding model to re-embed with: {why}"))?;
     let store = Store::open(&ctx.location, OpenMode::Existing).await?;
     let show = !json;
-    let report = crate::search::backlog::drain(
+    let progress = |rows| {
+        if show {
+            eprintln!("pond: {rows} rows embedded");
+        }
+    };
+    let report = backlog::drain(
         &store,
         embedder,
-        batch,
-        &|rows| {
-            if show {
-                eprintln!("pond: {rows} rows embedded");
-            }
+        backlog::Drain {
+            holder: &ctx.host,
+            batch,
+            progress: &progress,
+            keep_going: &|| true,
         },
-        &|| true,
     )
     .await;
     store.finish_writes().await;
@@ -118,6 +123,15 @@ async fn reembed(ctx: &Context, batch: usize, json: bool) -> anyhow::Result<Exit
         );
         for m in &report.forgotten_models {
             println!("no vectors of {m} remain; it is no longer searched");
+        }
+        for busy in &report.busy_shards {
+            println!(
+                "shard {} of the backlog is being embedded by {}",
+                busy.shard, busy.holder
+            );
+        }
+        for lost in &report.lost_shards {
+            println!("shard {lost}: this host's claim lapsed; another host carries on");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -190,6 +190,18 @@ fn print_human(s: &Status) {
                 String::new()
             }
         );
+        let rate = census.fleet_rate(chrono::Utc::now());
+        if rate > 0.0 {
+            let hosts: Vec<String> = census
+                .drains
+                .iter()
+                .map(|d| format!("{} {:.1}/s", d.host, d.parts_per_sec()))
+                .collect();
+            println!(
+                "backlog:  drained at {rate:.1} parts/s over the last day ({})",
+                hosts.join(", ")
+            );
+        }
     }
     if !s.tables.is_empty() {
         let (fragments, versions, unindexed) = s.tables.iter().fold((0, 0, 0), |acc, t| {

@@ -1,4 +1,5 @@
-//! One host at a time for store upkeep, with no coordinator.
+//! One host at a time for store upkeep (or one shard of the embedding
+//! backlog), with no coordinator.
 //!
 //! Compaction conflicts with another compaction, and pruning beside a
 //! second pruner can delete what the other just wrote, so upkeep must be
@@ -104,6 +105,17 @@ fn upkeep_dir(prefix: &ObjectPath) -> ObjectPath {
     prefix.clone().join("_pond").join("upkeep")
 }
 
+/// The lease that makes store upkeep (and erasure) single-flight.
+pub const UPKEEP: &str = "upkeep";
+
+/// Where the epochs of the lease named `scope` live: `_pond/<scope>`, whose
+/// `/`-separated parts become folders.
+fn lease_dir(prefix: &ObjectPath, scope: &str) -> ObjectPath {
+    scope
+        .split('/')
+        .fold(prefix.clone().join("_pond"), |dir, part| dir.join(part))
+}
+
 /// The store's clock: the time it stamps on a probe object written now.
 pub(super) async fn store_now(
     os: &dyn ObjectStore,
@@ -149,11 +161,14 @@ async fn newest(
     Ok(None)
 }
 
-/// Who holds the upkeep lease now, if anyone (for status).
-pub async fn current(location: &StoreLocation) -> Result<Option<LeaseRecord>, StoreError> {
+/// Who holds the lease `scope` now, if anyone (for status).
+pub async fn current(
+    location: &StoreLocation,
+    scope: &str,
+) -> Result<Option<LeaseRecord>, StoreError> {
     let (os, prefix) = probe::build(location).map_err(|e| lease_error(location, "open", e))?;
-    let dir = upkeep_dir(&prefix);
-    let fail = |e| lease_error(location, "read the upkeep lease", e);
+    let dir = lease_dir(&prefix, scope);
+    let fail = |e| lease_error(location, &format!("read the {scope} lease"), e);
     let Some(found) = newest(os.as_ref(), &dir).await.map_err(fail)? else {
         return Ok(None);
     };
@@ -198,15 +213,16 @@ fn record_for(holder: &str, ttl: Duration) -> LeaseRecord {
     }
 }
 
-/// Takes the lease for `ttl` unless another host holds it.
+/// Takes the lease `scope` for `ttl` unless another host holds it.
 pub async fn take(
     location: &StoreLocation,
+    scope: &str,
     holder: &str,
     ttl: Duration,
 ) -> Result<Taken, StoreError> {
     let (os, prefix) = probe::build(location).map_err(|e| lease_error(location, "open", e))?;
-    let dir = upkeep_dir(&prefix);
-    let fail = |e| lease_error(location, "take the upkeep lease", e);
+    let dir = lease_dir(&prefix, scope);
+    let fail = |e| lease_error(location, &format!("take the {scope} lease"), e);
     let current = newest(os.as_ref(), &dir).await.map_err(fail)?;
     let now = store_now(os.as_ref(), &prefix).await.map_err(fail)?;
     // Rule 41: judged by the store's clock, whatever the holder's says.
@@ -243,7 +259,7 @@ pub async fn take(
 /// The lease is gone: its renewal epoch was taken by another host (which
 /// only happens once it expired), or the store refused the renewal.
 #[derive(Debug, thiserror::Error)]
-#[error("the upkeep lease was lost: {0}")]
+#[error("the lease was lost: {0}")]
 pub struct LeaseLost(pub String);
 
 impl Lease {
@@ -269,6 +285,15 @@ impl Lease {
         }
     }
 
+    /// Whether a third of its time to live has passed since it was taken or
+    /// last renewed: renewing then keeps a margin for a slow store.
+    pub fn due_for_renewal(&self) -> bool {
+        let left = (self.record.expires_at - Utc::now())
+            .to_std()
+            .unwrap_or_default();
+        left <= self.ttl * 2 / 3
+    }
+
     /// Gives the lease up so the next host need not wait for it to expire.
     pub async fn release(mut self) {
         self.record.released = true;
@@ -276,35 +301,67 @@ impl Lease {
     }
 }
 
-/// The last upkeep run, as its holder recorded it beside the lease.
+/// A record kept beside the lease `scope` (the last upkeep run, a host's
+/// last drain of the embedding backlog), if one was written.
 pub async fn read_json<T: for<'de> Deserialize<'de>>(
     location: &StoreLocation,
+    scope: &str,
     name: &str,
 ) -> Result<Option<T>, StoreError> {
     let (os, prefix) = probe::build(location).map_err(|e| lease_error(location, "open", e))?;
-    match os.get(&upkeep_dir(&prefix).join(name)).await {
+    let fail = |e| lease_error(location, &format!("read {scope}/{name}"), e);
+    match os.get(&lease_dir(&prefix, scope).join(name)).await {
         Ok(got) => {
-            let bytes = got
-                .bytes()
-                .await
-                .map_err(|e| lease_error(location, &format!("read {name}"), e))?;
+            let bytes = got.bytes().await.map_err(fail)?;
             Ok(serde_json::from_slice(&bytes).ok())
         }
         Err(object_store::Error::NotFound { .. }) => Ok(None),
-        Err(e) => Err(lease_error(location, &format!("read {name}"), e)),
+        Err(e) => Err(fail(e)),
     }
 }
 
-/// Writes `value` beside the lease (plain overwrite: only the holder writes).
+/// Every readable `.json` record beside the lease `scope`; damaged ones are
+/// skipped, since each only describes one host's last run.
+pub async fn read_all_json<T: for<'de> Deserialize<'de>>(
+    location: &StoreLocation,
+    scope: &str,
+) -> Result<Vec<T>, StoreError> {
+    let (os, prefix) = probe::build(location).map_err(|e| lease_error(location, "open", e))?;
+    let dir = lease_dir(&prefix, scope);
+    let fail = |e| lease_error(location, &format!("read {scope}"), e);
+    let listed: Vec<_> = os.list(Some(&dir)).try_collect().await.map_err(fail)?;
+    let mut records = Vec::new();
+    for meta in listed {
+        if !meta.location.as_ref().ends_with(".json") {
+            continue;
+        }
+        match os.get(&meta.location).await {
+            Ok(got) => {
+                let bytes = got.bytes().await.map_err(fail)?;
+                records.extend(serde_json::from_slice(&bytes).ok());
+            }
+            Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(fail(e)),
+        }
+    }
+    Ok(records)
+}
+
+/// Writes `value` beside the lease `scope` (a plain overwrite: each record
+/// has one writer, the lease's holder or the host it is named after).
 pub async fn write_json<T: Serialize>(
     location: &StoreLocation,
+    scope: &str,
     name: &str,
     value: &T,
 ) -> Result<(), StoreError> {
     let (os, prefix) = probe::build(location).map_err(|e| lease_error(location, "open", e))?;
     let body = serde_json::to_vec_pretty(value).unwrap_or_default();
-    os.put(&upkeep_dir(&prefix).join(name), PutPayload::from(body))
-        .await
-        .map_err(|e| lease_error(location, &format!("write {name}"), e))?;
+    os.put(
+        &lease_dir(&prefix, scope).join(name),
+        PutPayload::from(body),
+    )
+    .await
+    .map_err(|e| lease_error(location, &format!("write {scope}/{name}"), e))?;
     Ok(())
 }

@@ -368,16 +368,21 @@ impl Store {
     }
 
     /// Up to `limit` rows whose vector is missing or from another model than
-    /// `model`: the embedding backlog.
+    /// `model`: the embedding backlog, or the part of it `within` admits.
     pub async fn embedding_backlog(
         &self,
         model: &str,
         limit: usize,
+        within: Option<&str>,
     ) -> Result<Vec<SearchDoc>, StoreError> {
-        let filter = format!(
-            "embed_model IS NULL OR embed_model <> {}",
+        let pending = format!(
+            "(embed_model IS NULL OR embed_model <> {})",
             super::sql_str(model)
         );
+        let filter = match within {
+            Some(w) => format!("({w}) AND {pending}"),
+            None => pending,
+        };
         let query = self
             .table(TableKind::Search)?
             .query()

@@ -111,7 +111,7 @@ pub(super) async fn maintain(store: &Store, report: &mut SyncReport, progress: &
     progress("updating search indexes");
     let started = std::time::Instant::now();
     let upkeep_running = matches!(
-        crate::store::lease::current(store.location()).await,
+        crate::store::lease::current(store.location(), crate::store::lease::UPKEEP).await,
         Ok(Some(_))
     );
     let fold_from = if upkeep_running {

@@ -14,6 +14,7 @@ mod erase_races;
 mod faultproxy;
 mod fleet_metrics;
 mod harness;
+mod shared_backlog;
 mod shared_store;
 mod telemetry;
 mod upkeep;
