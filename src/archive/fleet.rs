@@ -160,5 +160,6 @@ pub async fn status(store: &Store, view: &View) -> Result<ArchiveStatus, Archive
         embed_models: store.embed_models(),
         stale_after_secs: None,
         store_health: Vec::new(),
+        search: None,
     })
 }

@@ -291,4 +291,8 @@ pub struct ArchiveStatus {
     /// Each table's shape (servers only, for a token without limits).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub store_health: Vec<crate::store::upkeep::TableHealth>,
+    /// The searchable parts by embedding model, the backlog waiting and each
+    /// host's last drain of it (servers only, for a token without limits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<crate::search::backlog::VectorCensus>,
 }

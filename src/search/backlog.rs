@@ -50,7 +50,7 @@ pub struct BusyShard {
 
 /// How the store's searchable parts stand with vectors: what `pond status`
 /// shows, so a backlog waiting for a slow model is seen.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, schemars::JsonSchema)]
 pub struct VectorCensus {
     /// Searchable parts in the store.
     pub parts: u64,
@@ -75,7 +75,7 @@ impl VectorCensus {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ModelParts {
     pub model: String,
     pub parts: u64,
@@ -307,7 +307,7 @@ const DRAINS: &str = "backlog/hosts";
 
 /// A host's last drain of the backlog, kept in the store so the fleet's
 /// rate can be read by any host.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DrainRecord {
     pub host: String,
     pub model: String,

@@ -667,6 +667,7 @@ async fn status(State(state): State<Arc<AppState>>, Reader(view): Reader) -> Res
             // token sees only its own part of the archive (as on /metrics).
             if view.limits.project_prefix.is_none() && view.limits.host_prefix.is_none() {
                 status.store_health = store.health().await?;
+                status.search = Some(crate::search::backlog::census(store).await?);
             }
             Ok(status)
         }

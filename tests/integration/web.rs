@@ -65,6 +65,15 @@ fn archive() -> Pond {
     runtime
         .block_on(store.record_runs(&[run_row("old-laptop", None, 7 * 86_400, "ok")]))
         .expect("record a dead host's last run");
+    // A host's last drain of the embedding backlog, as rule 53's drains leave
+    // it (the archive itself is synced without a model: all of it waits).
+    let drains = pond.store.join("_pond/backlog/hosts");
+    std::fs::create_dir_all(&drains).expect("drain records dir");
+    let drained = json!({
+        "host": "gpu-box", "model": "onnx:all-MiniLM-L6-v2:pca256",
+        "rows": 5600, "secs": 200.0, "finished_at": chrono::Utc::now(),
+    });
+    std::fs::write(drains.join("gpu-box.json"), drained.to_string()).expect("drain record");
     pond
 }
 

@@ -209,6 +209,9 @@ def fleet(browser):
         "stale" not in (page.get_attribute("#hosts tr[data-host='laptop']", "class") or ""),
         "a host that synced today is not",
     )
+    waiting = page.inner_text("#backlog .cards")
+    check("Waiting" in waiting and "28.0/s" in waiting, f"the search backlog shows what waits and the fleet's rate ({waiting!r})")
+    check(page.locator("#drains tr[data-host='gpu-box']").count() == 1, "each host's last drain of the backlog is listed")
     bars = page.locator("#runs-chart rect[data-outcome='ok']").count()
     check(bars >= 2, f"runs over time show a bar on each day with runs ({bars})")
     shot(page, "fleet")

@@ -99,6 +99,7 @@ function paintFleet(body, status, runs) {
       "sessions",
     ),
   );
+  if (status.search && status.search.parts > 0) body.append(backlogSection(status.search));
   if (status.store_health && status.store_health.length) {
     body.append(
       h("h2", { text: "Store health" }),
@@ -110,6 +111,63 @@ function paintFleet(body, status, runs) {
       ),
     );
   }
+}
+
+// The embedding backlog: parts by the model whose vectors they hold, the
+// parts no model has embedded yet, and each host's last drain, whose rates
+// add up to the fleet's.
+function backlogSection(census) {
+  const day = 86400000;
+  const now = Date.now();
+  const recent = census.drains.filter((d) => now - new Date(d.finished_at).getTime() <= day);
+  const rate = recent.reduce((sum, d) => sum + (d.secs > 0 ? d.rows / d.secs : 0), 0);
+  const waiting = census.without_vectors;
+  const eta = rate > 0 && waiting > 0 ? " · about " + fmt(Math.ceil(waiting / rate / 60)) + " min to drain at that rate" : "";
+  const section = h("section", { id: "backlog" });
+  append(section, [
+    h("h2", { text: "Search backlog" }),
+    h(
+      "div",
+      { class: "cards" },
+      card("Parts", fmt(census.parts)),
+      card("Waiting", fmt(waiting)),
+      card("Fleet rate", rate > 0 ? rate.toFixed(1) + "/s" : "–"),
+    ),
+    h("p", {
+      class: "note",
+      text:
+        (census.by_model.length ? "Embedded: " + census.by_model.map((m) => fmt(m.parts) + " by " + m.model).join(", ") + ". " : "No part has vectors yet. ") +
+        "The rate adds up the hosts whose last drain ended within a day" +
+        eta +
+        ".",
+    }),
+  ]);
+  if (census.drains.length) {
+    section.append(
+      h(
+        "table",
+        { id: "drains" },
+        h("thead", {}, h("tr", {}, ["Host", "Model", "Parts", "Took", "Rate", "Ended"].map((t) => h("th", { scope: "col", text: t })))),
+        h(
+          "tbody",
+          {},
+          census.drains.map((d) =>
+            h(
+              "tr",
+              { "data-host": d.host },
+              h("td", { text: d.host }),
+              h("td", { text: d.model }),
+              h("td", { class: "num", text: fmt(d.rows) }),
+              h("td", { class: "num", text: d.secs.toFixed(1) + " s" }),
+              h("td", { class: "num", text: d.secs > 0 ? (d.rows / d.secs).toFixed(1) + "/s" : "–" }),
+              h("td", { title: when(d.finished_at), text: ago(d.finished_at) }),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+  return section;
 }
 
 // Runs per day, stacked by outcome, with the number of hosts that ran.
