@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 MODEL := $${XDG_CACHE_HOME:-$$HOME/.cache}/pond/models/pond-static-minilm-256
 
-.PHONY: setup build models run test alerts lint dist workflows image-check bench bench-search bench-search-eval bench-fleet bench-documents bench-scrape bench-usage bench-web fuzz clean-store openapi
+.PHONY: setup build models run test alerts lint dist workflows image-check bench bench-search bench-search-eval bench-backlog bench-fleet bench-documents bench-scrape bench-usage bench-web fuzz clean-store openapi
 
 ## Install the system tools the build needs (protoc for lance, mold to link fast).
 setup:
@@ -133,6 +133,12 @@ bench-search: models bench-search-eval
 bench-search-eval: models
 	python3 benches/search-eval/check.py
 	cargo bench --locked --profile dev --bench search_eval
+
+## Hosts sharing one embedding backlog (spec rule 53): the transformer's
+## backlog of BACKLOG_FILES (6) bench-corpus sessions drained by one host,
+## then two at once, each a `pond model reembed` with one thread.
+bench-backlog: models
+	cargo bench --locked --profile dev --bench backlog_share
 
 ## A fleet syncing into one store over many rounds (docs/benchmarks.md, "A
 ## year of a fleet"). FLEET_HOSTS, FLEET_ROUNDS, FLEET_UPKEEP=off|auto|maintain,

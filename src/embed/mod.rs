@@ -204,8 +204,7 @@ pub fn load(choice: &ModelChoice) -> Result<Box<dyn Embedder>, NoModel> {
                     files.model_dir.display()
                 )));
             }
-            // Both cores: it only ever runs in the backlog or for one query.
-            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let threads = transformer_threads();
             // The static model distilled beside the axes stands in for it.
             let stand_in = projection
                 .parent()
@@ -216,6 +215,18 @@ pub fn load(choice: &ModelChoice) -> Result<Box<dyn Embedder>, NoModel> {
                 .map_err(|e| NoModel::Broken(e.to_string()))
         }
     }
+}
+
+/// Threads the transformer may use: every core unless `POND_EMBED_THREADS`
+/// says fewer. It only runs in the backlog or for one query, but a laptop
+/// whose agent drains a backlog may want a core kept free.
+fn transformer_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::env::var("POND_EMBED_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .map_or(cores, |n| n.min(cores))
 }
 
 /// Whether the projection axes at `projection` were computed from the
