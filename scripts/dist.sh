@@ -4,6 +4,13 @@
 #   dist/pond-<version>-<target>.tar.gz   bin/pond, the distilled embedding
 #                                         model, man page, completions,
 #                                         LICENSE, README.md
+#   dist/pond-<version>-<target>-transformer.tar.gz
+#                                         the contextual model (int8
+#                                         all-MiniLM-L6-v2 and its tokenizer)
+#                                         and ONNX Runtime, for
+#                                         POND_INSTALL_TRANSFORMER=1; packed
+#                                         for the build machine's own Linux
+#                                         target, from `make models`' sources
 #   dist/SHA256SUMS                       every archive of that version
 #   dist/VERSION, dist/install.sh         what the installer fetches
 #
@@ -51,6 +58,11 @@ mkdir -p "$root/bin" "$root/share/pond/models" "$root/share/man/man1" "$root/sha
 cp "$binary" "$root/bin/pond"
 chmod 755 "$root/bin/pond"
 cp -R "$model" "$root/share/pond/models/"
+# The static model names the transformer it was distilled from (the one
+# whose axes it carries); unpacked under each user's home, that is the
+# transformer archive's sources directory beside it.
+sed 's|"teacher": *"[^"]*"|"teacher": "../sources/minilm"|' "$model/config.json" \
+    >"$root/share/pond/models/$(basename "$model")/config.json"
 "$binary" man >"$root/share/man/man1/pond.1"
 "$binary" completions bash >"$root/share/completions/pond.bash"
 "$binary" completions zsh >"$root/share/completions/_pond"
@@ -62,6 +74,25 @@ mkdir -p "$out"
 epoch="${SOURCE_DATE_EPOCH:-$(git -C "$here" log -1 --format=%ct 2>/dev/null || echo 0)}"
 tar -C "$stage" --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$epoch" \
     -cf - "$name" | gzip -n "$level" >"$out/$name.tar.gz"
+# The contextual model: only for the machine's own target, whose ONNX
+# Runtime `make models` fetched.
+sources="${XDG_CACHE_HOME:-$HOME/.cache}/pond/models/sources"
+if [ "$target" = "$(rustc -vV | sed -n 's/^host: //p')" ] && [ -s "$sources/minilm/model.onnx" ] &&
+    [ -s "$sources/onnxruntime/libonnxruntime.so" ]; then
+    extra="$name-transformer"
+    mkdir -p "$stage/$extra/share/pond/models/sources/minilm" "$stage/$extra/share/pond/models/sources/onnxruntime"
+    for f in model.onnx tokenizer.json config.json tokenizer_config.json special_tokens_map.json; do
+        cp "$sources/minilm/$f" "$stage/$extra/share/pond/models/sources/minilm/"
+    done
+    lib=$(readlink "$sources/onnxruntime/libonnxruntime.so" || echo libonnxruntime.so)
+    cp "$sources/onnxruntime/$lib" "$stage/$extra/share/pond/models/sources/onnxruntime/"
+    [ "$lib" = libonnxruntime.so ] || ln -s "$lib" "$stage/$extra/share/pond/models/sources/onnxruntime/libonnxruntime.so"
+    tar -C "$stage" --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$epoch" \
+        -cf - "$extra" | gzip -n "$level" >"$out/$extra.tar.gz"
+    echo "dist: $out/$extra.tar.gz ($(wc -c <"$out/$extra.tar.gz") bytes)"
+else
+    echo "dist: no transformer archive for $target (run make models on a $target machine)" >&2
+fi
 (
     cd "$out"
     ls pond-"$version"-*.tar.gz | sort | while read -r f; do sha256sum "$f"; done >SHA256SUMS

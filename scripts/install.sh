@@ -13,6 +13,10 @@
 #   POND_INSTALL_DIR    where the binary goes (default: ~/.local/bin)
 #   POND_INSTALL_SHA256 the archive's SHA-256, pinned (CI): checked as well as
 #                       the release's SHA256SUMS
+#   POND_INSTALL_TRANSFORMER=1
+#                       also install the contextual search model (int8
+#                       all-MiniLM-L6-v2 with ONNX Runtime, about 35 MB more),
+#                       then choose it with POND_EMBED_MODEL=transformer
 #   POND_INSTALL_BASE   where releases are (default: the project's GitHub
 #                       releases; https://, http:// or file://), laid out as
 #                       <base>/download/v<version>/<archive> and
@@ -110,11 +114,15 @@ fetch "$from/SHA256SUMS" "$tmp/SHA256SUMS" ||
 fetch "$from/$archive" "$tmp/$archive" ||
     fail "could not download $from/$archive (release $version has no build for $target?)"
 
-expected=$(awk -v name="$archive" '$2 == name || $2 == "*" name { print $1 }' "$tmp/SHA256SUMS")
-[ -n "$expected" ] || fail "SHA256SUMS of release $version lists no $archive"
-actual=$(sha256_of "$tmp/$archive")
-[ "$actual" = "$expected" ] ||
-    fail "checksum mismatch for $archive: expected $expected, got $actual (a damaged or tampered download)"
+# verify FILE: its SHA-256 is the one SHA256SUMS lists for it.
+verify() {
+    expected=$(awk -v name="$1" '$2 == name || $2 == "*" name { print $1 }' "$tmp/SHA256SUMS")
+    [ -n "$expected" ] || fail "SHA256SUMS of release $version lists no $1"
+    actual=$(sha256_of "$tmp/$1")
+    [ "$actual" = "$expected" ] ||
+        fail "checksum mismatch for $1: expected $expected, got $actual (a damaged or tampered download)"
+}
+verify "$archive"
 if [ -n "${POND_INSTALL_SHA256:-}" ] && [ "$POND_INSTALL_SHA256" != "$actual" ]; then
     fail "checksum mismatch for $archive: POND_INSTALL_SHA256 pins $POND_INSTALL_SHA256, the download is $actual"
 fi
@@ -127,16 +135,38 @@ root="$tmp/unpacked/pond-$version-$target"
 new_version=$("$root/bin/pond" --version 2>/dev/null) ||
     fail "the downloaded pond does not run on this machine ($(uname -sr))"
 
-# The model first, then the binary: a pond found on PATH always has its model.
+transformer=""
+if [ "${POND_INSTALL_TRANSFORMER:-}" = 1 ]; then
+    transformer="pond-$version-$target-transformer.tar.gz"
+    fetch "$from/$transformer" "$tmp/$transformer" ||
+        fail "could not download $from/$transformer (release $version has no contextual model for $target?)"
+    verify "$transformer"
+    say "verified SHA-256 $actual"
+    tar -xzf "$tmp/$transformer" -C "$tmp/unpacked" || fail "could not unpack $transformer"
+    [ -s "$tmp/unpacked/pond-$version-$target-transformer/share/pond/models/sources/minilm/model.onnx" ] ||
+        fail "$transformer holds no model"
+fi
+
+# install_model DIR DEST: replaces DEST by a copy of DIR, by rename.
+install_model() {
+    staged="${2%/*}/.${2##*/}.new"
+    mkdir -p "${2%/*}"
+    rm -rf "$staged"
+    cp -R "$1" "$staged"
+    rm -rf "$2"
+    mv "$staged" "$2"
+    say "model $(basename "$2") -> $2"
+}
+
+# The models first, then the binary: a pond found on PATH always has them.
+if [ -n "$transformer" ]; then
+    for part in "$tmp/unpacked/pond-$version-$target-transformer/share/pond/models/sources"/*; do
+        install_model "$part" "$cache_dir/models/sources/$(basename "$part")"
+    done
+fi
 for model in "$root"/share/pond/models/*; do
     [ -d "$model" ] || continue
-    name=$(basename "$model")
-    mkdir -p "$cache_dir/models"
-    rm -rf "$cache_dir/models/.$name.new"
-    cp -R "$model" "$cache_dir/models/.$name.new"
-    rm -rf "$cache_dir/models/$name"
-    mv "$cache_dir/models/.$name.new" "$cache_dir/models/$name"
-    say "model $name -> $cache_dir/models/$name"
+    install_model "$model" "$cache_dir/models/$(basename "$model")"
 done
 
 mkdir -p "$install_dir" || fail "cannot create $install_dir"
@@ -173,4 +203,7 @@ case ":${PATH:-}:" in
         say "  export PATH=\"$install_dir:\$PATH\"   (in ~/.profile, ~/.bashrc or ~/.zshrc)"
         ;;
 esac
+if [ -n "$transformer" ]; then
+    say "the contextual search model is installed: export POND_EMBED_MODEL=transformer, then pond agent (or pond model reembed) gives your parts its vectors"
+fi
 say "next: pond sync, then pond search \"what you remember\""

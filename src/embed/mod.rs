@@ -236,7 +236,13 @@ fn distilled_from(projection: &Path, teacher: &Path) -> bool {
     let recorded = std::fs::read(&config)
         .ok()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .and_then(|v| v.get("teacher").and_then(|t| t.as_str()).map(PathBuf::from));
+        .and_then(|v| v.get("teacher").and_then(|t| t.as_str()).map(PathBuf::from))
+        // A release archive records its teacher relative to the static
+        // model's directory, since it is unpacked under each user's home.
+        .map(|t| match projection.parent() {
+            Some(dir) if t.is_relative() => dir.join(t),
+            _ => t,
+        });
     let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,

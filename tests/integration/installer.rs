@@ -224,6 +224,10 @@ impl Machine {
     }
 
     fn install(&self, base: &str, version: Option<&str>) -> Output {
+        self.install_with(base, version, &[])
+    }
+
+    fn install_with(&self, base: &str, version: Option<&str>, env: &[(&str, &str)]) -> Output {
         let mut cmd = Command::new(self.path.join("sh"));
         cmd.arg(repo().join("scripts/install.sh"));
         self.env(&mut cmd);
@@ -231,6 +235,7 @@ impl Machine {
         if let Some(v) = version {
             cmd.env("POND_VERSION", v);
         }
+        cmd.envs(env.iter().copied());
         cmd.output().expect("run install.sh")
     }
 
@@ -243,10 +248,15 @@ impl Machine {
     }
 
     fn run(&self, args: &[&str]) -> Value {
+        self.run_with(args, &[])
+    }
+
+    fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Value {
         let mut cmd = Command::new(self.pond());
         cmd.args(args);
         self.env(&mut cmd);
         cmd.env("POND_HOST", "fresh-laptop");
+        cmd.envs(env.iter().copied());
         let out = cmd.output().expect("run the installed pond");
         assert!(
             out.status.success(),
@@ -264,6 +274,62 @@ impl Machine {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn rule51_the_contextual_model_installs_with_one_variable() {
+    let work = tempfile::tempdir().expect("work dir");
+    let dist = dist(work.path());
+    assert!(
+        dist.join(format!("pond-{VERSION}-{}-transformer.tar.gz", target()))
+            .exists(),
+        "scripts/dist.sh packed no transformer archive (are `make models`' sources there?)"
+    );
+    let releases = work.path().join("releases");
+    publish(&dist, &releases, VERSION, true);
+    let base = format!("{}/releases", serve(work.path().to_path_buf()));
+
+    let laptop = Machine::new(work.path(), "laptop");
+    let out = laptop.install_with(&base, None, &[("POND_INSTALL_TRANSFORMER", "1")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("POND_EMBED_MODEL=transformer"),
+        "{}",
+        stderr(&out)
+    );
+    let transformer = [("POND_EMBED_MODEL", "transformer")];
+    let codex = repo().join("tests/fixtures/codex");
+    let synced = laptop.run_with(
+        &[
+            "sync",
+            "codex",
+            "--path",
+            codex.to_str().expect("utf-8"),
+            "--json",
+        ],
+        &transformer,
+    );
+    assert_eq!(synced["outcome"], "ok", "{synced}");
+    let drained = laptop.run_with(&["model", "reembed", "--json"], &transformer);
+    assert!(drained["rows"].as_u64().is_some_and(|n| n > 0), "{drained}");
+    let found = laptop.run_with(
+        &[
+            "search",
+            "--json",
+            "--limit",
+            "3",
+            "a chess board in the browser",
+        ],
+        &transformer,
+    );
+    assert!(
+        found["embed_model"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("onnx:")),
+        "the installed transformer answers: {found}"
+    );
+    assert_eq!(found["vectors_pending"], 0, "{found}");
+    assert!(found["hits"][0]["vector_rank"].is_number(), "{found}");
 }
 
 #[test]
