@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::upload::{Upload, after_prefix, receive, unique_suffix};
+use super::upload::{Refusal, Upload, after_prefix, receive, unique_suffix};
 use super::{AppState, error};
 use crate::access::{Grant, Scope};
 use crate::adapters::Adapter;
@@ -311,8 +311,6 @@ fn mirror_key(host: &str, client: &str, root: &str) -> String {
     let digest = pond_adapters::digest::sha256_hex(format!("{host}\0{client}\0{root}").as_bytes());
     digest[..32].to_string()
 }
-
-pub(super) struct Refusal(pub(super) StatusCode, pub(super) String);
 
 /// The sessions the upload would add to or change, read as the pipeline
 /// will read them: checked against the erased sessions (rule 44), and for

@@ -11,7 +11,8 @@ use axum::http::StatusCode;
 use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
 
-use super::ingest::Refusal;
+/// Why an upload is turned away: the status and the reason the caller reads.
+pub(super) struct Refusal(pub(super) StatusCode, pub(super) String);
 
 /// A name no other upload or check, in this process or another, is using:
 /// the pid tells processes apart, the counter requests within one.

@@ -6,6 +6,7 @@
 pub mod prices;
 mod report;
 mod tally;
+mod totals;
 
 pub use prices::{PriceTable, PricesError};
 pub use report::{

@@ -10,7 +10,7 @@ use chrono::{DateTime, Datelike, NaiveDate};
 use chrono_tz::Tz;
 
 use super::prices::{Price, PriceTable};
-use super::report::{Dimension, UNKNOWN, UsageTotals};
+use super::totals::{Dimension, UNKNOWN, UsageTotals};
 
 /// The most dimensions a report groups by: each of them once.
 const MAX_KEY: usize = Dimension::NAMES.len();

@@ -23,25 +23,10 @@ use std::sync::Arc;
 use arrow_schema::Schema;
 use lancedb::table::NewColumnTransform;
 
-use super::schema::{self, PATCH_BASE};
+use super::schema::{self, PATCH_BASE, Patch, StoredRaw};
 use super::{Store, StoreError, TableKind, lance_error, sql_str};
 use crate::digest::sha256_hex;
 use crate::model::RawRecord;
-
-/// A record's bytes as stored: a patch against `base_generation` of the
-/// same file.
-#[derive(Debug, Clone)]
-pub struct Patch {
-    pub base_generation: u32,
-    pub bytes: Vec<u8>,
-}
-
-/// A raw record as read from the table, its bytes possibly a patch.
-#[derive(Debug, Clone)]
-pub(crate) struct StoredRaw {
-    pub record: RawRecord,
-    pub patch_base: Option<u32>,
-}
 
 /// Longest run of patches between two whole copies: bounds what reading
 /// one generation costs (measured in docs/benchmarks.md).

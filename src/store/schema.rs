@@ -17,7 +17,6 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::{DateTime, Utc};
 
 use super::StoreError;
-use super::documents::{Patch, StoredRaw};
 use crate::model::{Message, Part, RawRecord, RecordStatus, Role, Session};
 
 pub const RAW: &str = "raw_records";
@@ -76,6 +75,21 @@ pub(crate) fn patch_base_field() -> Field {
 }
 
 pub(crate) const PATCH_BASE: &str = "patch_base";
+
+/// A record's bytes as stored: a patch against `base_generation` of the
+/// same file.
+#[derive(Debug, Clone)]
+pub struct Patch {
+    pub base_generation: u32,
+    pub bytes: Vec<u8>,
+}
+
+/// A raw record as read from the table, its bytes possibly a patch.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredRaw {
+    pub record: RawRecord,
+    pub patch_base: Option<u32>,
+}
 
 pub fn messages_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![

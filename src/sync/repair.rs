@@ -64,7 +64,27 @@ pub struct RepairReport {
     /// Keys scoped by client and counts corrected (rule 40), when the
     /// repair wrote.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub scoping: Option<super::scoping::ScopingReport>,
+    pub scoping: Option<ScopingReport>,
+}
+
+/// What an upgrade rewrote and corrected.
+#[derive(Debug, Default, Serialize)]
+pub struct ScopingReport {
+    pub sessions: u64,
+    pub messages: u64,
+    pub raw_records: u64,
+    pub search_rows: u64,
+    pub redactions: u64,
+    /// Sessions that had been merged with another client's and were
+    /// derived again on their own.
+    pub sessions_split: u64,
+    pub counts_corrected: u64,
+}
+
+impl ScopingReport {
+    pub fn rewritten(&self) -> u64 {
+        self.sessions + self.messages + self.raw_records + self.search_rows + self.redactions
+    }
 }
 
 #[derive(Debug, Serialize)]

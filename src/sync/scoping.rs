@@ -17,33 +17,12 @@
 use std::collections::{HashMap, HashSet};
 
 use arrow_array::Array;
-use serde::Serialize;
 
 use super::SyncError;
-use super::repair::{self, RepairOptions, RepairReport};
+use super::repair::{self, RepairOptions, RepairReport, ScopingReport};
 use crate::adapters;
 use crate::store::schema::{self, Columns};
 use crate::store::{Store, StoreError, TableKind, sql_in};
-
-/// What an upgrade rewrote and corrected.
-#[derive(Debug, Default, Serialize)]
-pub struct ScopingReport {
-    pub sessions: u64,
-    pub messages: u64,
-    pub raw_records: u64,
-    pub search_rows: u64,
-    pub redactions: u64,
-    /// Sessions that had been merged with another client's and were
-    /// derived again on their own.
-    pub sessions_split: u64,
-    pub counts_corrected: u64,
-}
-
-impl ScopingReport {
-    pub fn rewritten(&self) -> u64 {
-        self.sessions + self.messages + self.raw_records + self.search_rows + self.redactions
-    }
-}
 
 /// The clients whose keys share one SQL prefix expression, and that
 /// expression over a row's `client` and `host` columns. Lance's SQL has no

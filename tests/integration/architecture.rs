@@ -115,3 +115,220 @@ fn rule10_no_two_modules_import_each_other_even_through_others() {
         }
     }
 }
+
+/// A source file's module path below `src/`: `serve/ingest.rs` is
+/// `serve::ingest`, `serve/mod.rs` is `serve`, `lib.rs` the crate root "".
+fn module_path(rel: &Path) -> String {
+    let mut parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let file = parts.pop().unwrap_or_default();
+    let stem = file.trim_end_matches(".rs");
+    if !matches!(stem, "mod" | "lib" | "main") {
+        parts.push(stem.to_string());
+    }
+    parts.join("::")
+}
+
+/// The first segment of each path a `{…}` group starting at `text` lists
+/// (`{a, b::c, d::{e}}` gives a, b, d), and plain `name` otherwise.
+fn heads(text: &str) -> Vec<String> {
+    let ident = |t: &str| -> String {
+        t.trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let Some(inner) = text.strip_prefix('{') else {
+        return vec![ident(text)];
+    };
+    let mut depth = 0;
+    let mut names = Vec::new();
+    let mut start = 0;
+    for (i, c) in inner.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => {
+                names.push(ident(&inner[start..i]));
+                break;
+            }
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                names.push(ident(&inner[start..i]));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    names.into_iter().filter(|n| !n.is_empty()).collect()
+}
+
+/// Every module of `src/` (at any depth) and the modules its code (not its
+/// comments) names through `crate::`, `super::` or `self::`, resolved to the
+/// deepest module the path reaches.
+fn deep_imports() -> BTreeMap<String, BTreeSet<String>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let files: Vec<(String, String)> = sources("src")
+        .into_iter()
+        .map(|(file, text)| {
+            let rel = Path::new(&file).strip_prefix(&src).unwrap().to_path_buf();
+            (module_path(&rel), text)
+        })
+        .collect();
+    let modules: BTreeSet<String> = files.iter().map(|(m, _)| m.clone()).collect();
+    let deepest = |mut path: Vec<String>| -> Option<String> {
+        while !path.is_empty() {
+            let joined = path.join("::");
+            if modules.contains(&joined) {
+                return Some(joined);
+            }
+            path.pop();
+        }
+        None
+    };
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (module, text) in &files {
+        let code: String = text
+            .lines()
+            .map(|l| l.split("//").next().unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n");
+        // `self` is the module itself and `super` its parent, whether the
+        // module is a file or a folder's `mod.rs`.
+        let here: Vec<String> = module
+            .split("::")
+            .filter(|p| !p.is_empty())
+            .map(String::from)
+            .collect();
+        let up = here[..here.len().saturating_sub(1)].to_vec();
+        let uses = graph.entry(module.clone()).or_default();
+        for (prefix, base) in [("crate::", Vec::new()), ("super::", up), ("self::", here)] {
+            for (at, _) in code.match_indices(prefix) {
+                // `crate::a::b` and `super::super::x` alike: the path's words.
+                let rest = &code[at + prefix.len()..];
+                let preceded = code[..at]
+                    .chars()
+                    .last()
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
+                if preceded {
+                    continue;
+                }
+                let words: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
+                    .collect();
+                let mut path = base.clone();
+                let mut segments: Vec<&str> = words.split("::").filter(|w| !w.is_empty()).collect();
+                while segments.first() == Some(&"super") {
+                    path.pop();
+                    segments.remove(0);
+                }
+                let tail = &rest[words.len()..];
+                if tail.starts_with('{') {
+                    for head in heads(tail) {
+                        let mut full = path.clone();
+                        full.extend(segments.iter().map(|s| s.to_string()));
+                        full.push(head);
+                        uses.extend(deepest(full));
+                    }
+                } else {
+                    path.extend(segments.iter().map(|s| s.to_string()));
+                    uses.extend(deepest(path));
+                }
+            }
+        }
+        uses.remove(module);
+    }
+    graph
+}
+
+/// Whether one of two modules holds the other (a folder and what is in it
+/// are one room: its `mod.rs` is the door).
+fn nested(a: &str, b: &str) -> bool {
+    a.is_empty()
+        || b.is_empty()
+        || a.starts_with(&format!("{b}::"))
+        || b.starts_with(&format!("{a}::"))
+}
+
+/// The first circle found in `graph`, ignoring arrows between a module and
+/// what it holds.
+fn circle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    for start in graph.keys() {
+        let mut stack: Vec<Vec<&str>> = vec![vec![start.as_str()]];
+        let mut seen = BTreeSet::new();
+        while let Some(path) = stack.pop() {
+            let last = *path.last().unwrap();
+            for next in graph.get(last).into_iter().flatten() {
+                if nested(last, next) {
+                    continue;
+                }
+                if next == start {
+                    let mut found: Vec<String> = path.iter().map(|s| s.to_string()).collect();
+                    found.push(next.clone());
+                    return Some(found);
+                }
+                if seen.insert(next.as_str()) {
+                    let mut longer = path.clone();
+                    longer.push(next);
+                    stack.push(longer);
+                }
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn rule10_no_circle_of_imports_at_any_depth() {
+    let graph = deep_imports();
+    assert!(
+        graph.contains_key("serve::ingest"),
+        "modules are read at every depth"
+    );
+    let mut circles = Vec::new();
+    let mut graph = graph;
+    // Every circle, one at a time: report all, not just the first.
+    while let Some(found) = circle(&graph) {
+        circles.push(found.join(" -> "));
+        let (from, to) = (&found[found.len() - 2], &found[found.len() - 1]);
+        let (from, to) = (from.clone(), to.clone());
+        graph.get_mut(&from).map(|s| s.remove(&to));
+    }
+    assert!(
+        circles.is_empty(),
+        "import circles:\n{}",
+        circles.join("\n")
+    );
+}
+
+/// The web page's ES modules and the modules each imports.
+#[test]
+fn rule10_the_pages_modules_form_no_circle() {
+    let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/serve/web/assets");
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for entry in std::fs::read_dir(&assets).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "js") {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let uses = graph.entry(name).or_default();
+        for (at, _) in text.match_indices("from \"./") {
+            let rest = &text[at + "from \"./".len()..];
+            if let Some(end) = rest.find('"') {
+                uses.insert(rest[..end].to_string());
+            }
+        }
+        for (at, _) in text.match_indices("import(\"./") {
+            let rest = &text[at + "import(\"./".len()..];
+            if let Some(end) = rest.find('"') {
+                uses.insert(rest[..end].to_string());
+            }
+        }
+    }
+    assert!(graph.len() >= 3, "the page's modules were read");
+    assert_eq!(circle(&graph), None);
+}

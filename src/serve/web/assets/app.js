@@ -9,7 +9,7 @@
 //
 // This module is the entry: it routes between the pages and signs in and out.
 
-import { ApiError, api, append, clear, h, main, showError, state, who } from "./core.js";
+import { ApiError, api, append, clear, go, h, main, onNavigate, showError, state, who } from "./core.js";
 import { fleetPage } from "./fleet.js";
 import { searchPage } from "./search.js";
 import { focusMessage, sessionPage } from "./session.js";
@@ -17,11 +17,7 @@ import { spendPage } from "./spend.js";
 
 // ---- routing -----------------------------------------------------------
 
-export function go(href, replace) {
-  if (replace) history.replaceState(null, "", href);
-  else history.pushState(null, "", href);
-  render();
-}
+onNavigate(() => render());
 
 document.addEventListener("click", (event) => {
   const a = event.target.closest && event.target.closest("a[data-nav]");

@@ -2,11 +2,25 @@
 // formatting numbers and times, calling the JSON API, and the state of the
 // signed-in caller and of the page being left.
 
-import { go } from "./app.js";
 
 // The caller /v1/me describes, and what the page being shown must undo when
 // another replaces it (timers, event streams).
 export const state = { me: null, leaving: () => {} };
+
+// Moving between pages without a reload. The entry module (app.js) says how
+// to draw the page for the new address; the pages only ask to go there, so
+// no page imports the entry.
+let draw = () => {};
+
+export function onNavigate(drawPage) {
+  draw = drawPage;
+}
+
+export function go(href, replace) {
+  if (replace) history.replaceState(null, "", href);
+  else history.pushState(null, "", href);
+  draw();
+}
 
 export const main = document.getElementById("main");
 export const who = document.getElementById("who");

@@ -1,8 +1,7 @@
 // The search page: one box, every filter of `pond search`, results as you
 // type, grouped by session, with the query and filters in the URL.
 
-import { go } from "./app.js";
-import { api, append, clear, fmt, h, main, markPainted, navLink, sessionHref, showError, state, when } from "./core.js";
+import { api, append, clear, fmt, go, h, main, markPainted, navLink, sessionHref, showError, state, when } from "./core.js";
 
 // ---- search ------------------------------------------------------------
 
