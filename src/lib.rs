@@ -12,8 +12,9 @@
 //!    [`embed`] (local vectors for the store's rows).
 //! 4. [`search`] (full-text, vectors, fusion), then [`sync`] (adapters into
 //!    the store) and [`maintain`] (store upkeep).
-//! 5. What people and agents call: [`archive`] (reads within a token's
-//!    limits), [`export`], [`resume`], [`push`], [`erase`],
+//! 5. What people and agents call: [`round`] (one sync round, as the CLI,
+//!    the agent and the ingest server run it), [`archive`] (reads within a
+//!    token's limits), [`export`], [`resume`], [`push`], [`erase`],
 //!    [`fleet_metrics`], [`spend`], [`telemetry`], [`mcp`] and [`serve`].
 //! 6. [`cli`], which only parses and dispatches to the layers below.
 
@@ -38,6 +39,7 @@ pub mod pause;
 pub mod push;
 pub mod redact;
 pub mod resume;
+pub mod round;
 pub mod search;
 pub mod serve;
 pub mod spend;

@@ -59,6 +59,16 @@ pub struct MaintainOptions {
 /// batches, each manifest is read about four times in its life.
 pub const BATCHED_PRUNE_SHARE: u64 = 4;
 
+/// When and how this host runs store upkeep, as its configuration says.
+#[derive(Debug, Clone)]
+pub struct UpkeepSettings {
+    pub retain: std::time::Duration,
+    /// How long the lease holds between renewals (`POND_UPKEEP_LEASE_TTL`,
+    /// for operators and tests; default 15 minutes).
+    pub lease_ttl: std::time::Duration,
+    pub policy: UpkeepPolicy,
+}
+
 /// When an automatic run is due.
 #[derive(Debug, Clone)]
 pub struct UpkeepPolicy {

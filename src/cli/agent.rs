@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::sync::{RoundSpec, print_human, round};
+use super::sync::print_human;
 use super::{AgentArgs, Context};
+use crate::round::{self, RoundSpec};
 use crate::search::backlog;
 use crate::store::{OpenMode, Store};
 use crate::sync::lock;
@@ -24,8 +25,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 
 pub async fn run(ctx: &Context, args: AgentArgs) -> anyhow::Result<ExitCode> {
     // Validate arguments once, so a typo fails now rather than every round.
-    super::sync::select_adapters(args.adapter.as_deref(), args.path.is_some())?;
+    round::select_adapters(args.adapter.as_deref(), args.path.is_some())?;
     let stop = stop_signal()?;
+    let host = ctx.round_host();
     let spec = RoundSpec {
         adapter: args.adapter.clone(),
         path: args.path.clone(),
@@ -59,7 +61,7 @@ pub async fn run(ctx: &Context, args: AgentArgs) -> anyhow::Result<ExitCode> {
             break;
         }
 
-        let mut this_round = std::pin::pin!(round(ctx, &spec));
+        let mut this_round = std::pin::pin!(round::run(&host, &spec));
         let mut stop_rx = stop.clone();
         // Rule 15: on SIGTERM or SIGINT the round in flight gets STOP_GRACE to
         // finish and is otherwise abandoned; a failed round never ends the loop.

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use super::{Cli, config_show};
+use crate::maintain::UpkeepSettings;
 use crate::store::StoreLocation;
 
 /// Settings every command shares.
@@ -33,49 +34,51 @@ pub struct Context {
     pub prices: crate::spend::PriceTable,
 }
 
-#[derive(Debug, Clone)]
-pub struct UpkeepSettings {
-    pub retain: std::time::Duration,
-    /// How long the lease holds between renewals (`POND_UPKEEP_LEASE_TTL`,
-    /// for operators and tests; default 15 minutes).
-    pub lease_ttl: std::time::Duration,
-    pub policy: crate::maintain::UpkeepPolicy,
-}
-
-impl UpkeepSettings {
-    fn resolve(file: &crate::config::UpkeepConfig) -> anyhow::Result<UpkeepSettings> {
-        let duration = |var: &str, configured: &Option<String>, default| match std::env::var(var)
-            .ok()
-            .or_else(|| configured.clone())
-        {
-            None => Ok(default),
-            Some(text) => humantime::parse_duration(&text).map_err(|e| {
-                anyhow::anyhow!("`{text}` ({var} or [upkeep]) is not a duration: {e}")
-            }),
-        };
-        let defaults = crate::maintain::UpkeepPolicy::default();
-        let after_commits = match std::env::var("POND_UPKEEP_AFTER_COMMITS") {
-            Ok(text) => text.parse().map_err(|_| {
-                anyhow::anyhow!("POND_UPKEEP_AFTER_COMMITS=`{text}` is not a number")
-            })?,
-            Err(_) => file.after_commits.unwrap_or(defaults.after_commits),
-        };
-        Ok(UpkeepSettings {
-            retain: duration(
-                "POND_UPKEEP_RETAIN",
-                &file.retain,
-                crate::maintain::DEFAULT_RETAIN,
-            )?,
-            lease_ttl: duration("POND_UPKEEP_LEASE_TTL", &None, crate::maintain::LEASE_TTL)?,
-            policy: crate::maintain::UpkeepPolicy {
-                every: duration("POND_UPKEEP_EVERY", &file.every, defaults.every)?,
-                after_commits,
-            },
-        })
-    }
+/// Upkeep settings: the environment over the config file over the defaults.
+fn resolve_upkeep(file: &crate::config::UpkeepConfig) -> anyhow::Result<UpkeepSettings> {
+    let duration = |var: &str, configured: &Option<String>, default| match std::env::var(var)
+        .ok()
+        .or_else(|| configured.clone())
+    {
+        None => Ok(default),
+        Some(text) => humantime::parse_duration(&text)
+            .map_err(|e| anyhow::anyhow!("`{text}` ({var} or [upkeep]) is not a duration: {e}")),
+    };
+    let defaults = crate::maintain::UpkeepPolicy::default();
+    let after_commits = match std::env::var("POND_UPKEEP_AFTER_COMMITS") {
+        Ok(text) => text
+            .parse()
+            .map_err(|_| anyhow::anyhow!("POND_UPKEEP_AFTER_COMMITS=`{text}` is not a number"))?,
+        Err(_) => file.after_commits.unwrap_or(defaults.after_commits),
+    };
+    Ok(UpkeepSettings {
+        retain: duration(
+            "POND_UPKEEP_RETAIN",
+            &file.retain,
+            crate::maintain::DEFAULT_RETAIN,
+        )?,
+        lease_ttl: duration("POND_UPKEEP_LEASE_TTL", &None, crate::maintain::LEASE_TTL)?,
+        policy: crate::maintain::UpkeepPolicy {
+            every: duration("POND_UPKEEP_EVERY", &file.every, defaults.every)?,
+            after_commits,
+        },
+    })
 }
 
 impl Context {
+    /// This host as a sync round sees it.
+    pub fn round_host(&self) -> crate::round::Host<'_> {
+        crate::round::Host {
+            location: &self.location,
+            name: &self.host,
+            embedder: self.embedder.clone(),
+            redact_at_ingest: self.redact_at_ingest,
+            ephemeral_group: self.ephemeral_group.clone(),
+            prices: &self.prices,
+            upkeep: &self.upkeep,
+        }
+    }
+
     /// Flags and environment first, then the config file, then defaults.
     pub(super) fn from_cli(cli: &Cli) -> anyhow::Result<Context> {
         use config_show::{Setting, Source};
@@ -179,7 +182,7 @@ impl Context {
                 Source::File
             },
         ));
-        let upkeep = UpkeepSettings::resolve(&config.upkeep)?;
+        let upkeep = resolve_upkeep(&config.upkeep)?;
         provenance.push(Setting::new(
             "upkeep",
             format!(

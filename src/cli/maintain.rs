@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use super::{Context, MaintainArgs, output};
-use crate::maintain::{self, MaintainOptions, MaintainReport};
+use crate::maintain::{MaintainOptions, MaintainReport};
 use crate::store::{OpenMode, Store};
 
 pub async fn run(ctx: &Context, args: MaintainArgs) -> anyhow::Result<ExitCode> {
@@ -22,7 +22,7 @@ pub async fn run(ctx: &Context, args: MaintainArgs) -> anyhow::Result<ExitCode> 
             eprintln!("{line}");
         }
     };
-    let report = run_recorded(&store, &opts, &progress).await;
+    let report = crate::round::upkeep_recorded(&store, &opts, &progress).await;
     store.finish_writes().await;
     let report = report?;
     if args.output.json {
@@ -72,47 +72,4 @@ fn print_human(report: &MaintainReport) {
     for left in &report.left {
         println!("left: {left}");
     }
-}
-
-/// Runs upkeep when it is due, after a sync. Never an error: the sync's
-/// own outcome stands, and a failed upkeep is retried when next due.
-pub async fn when_due(ctx: &Context, store: &Store, progress: &dyn Fn(&str)) -> String {
-    let reason = match maintain::due(store, &ctx.upkeep.policy).await {
-        Ok(Some(reason)) => reason,
-        Ok(None) => return "not due".into(),
-        Err(e) => return format!("check failed: {e}"),
-    };
-    progress(&format!("store upkeep is due ({reason})"));
-    let opts = MaintainOptions {
-        host: ctx.host.clone(),
-        retain: ctx.upkeep.retain,
-        dry_run: false,
-        lease_ttl: ctx.upkeep.lease_ttl,
-        prune_share: maintain::BATCHED_PRUNE_SHARE,
-    };
-    match run_recorded(store, &opts, progress).await {
-        Ok(r) if r.outcome == "busy" => format!(
-            "busy: {} holds the lease",
-            r.holder.map(|h| h.holder).unwrap_or_default()
-        ),
-        Ok(r) => format!("{} in {:.1} s ({reason})", r.outcome, r.duration_secs),
-        Err(e) => {
-            tracing::warn!(error = %e, "store upkeep failed");
-            format!("failed: {e}")
-        }
-    }
-}
-
-/// One upkeep run, sent to telemetry when it did (or tried) the work: a
-/// host that found the lease busy, or a dry run, changed nothing.
-async fn run_recorded(
-    store: &crate::store::Store,
-    opts: &MaintainOptions,
-    progress: &dyn Fn(&str),
-) -> Result<maintain::MaintainReport, maintain::MaintainError> {
-    let report = maintain::run(store, opts, progress).await?;
-    if !matches!(report.outcome.as_str(), "busy" | "dry-run") {
-        crate::telemetry::record_upkeep(&report);
-    }
-    Ok(report)
 }

@@ -30,7 +30,7 @@ mod usage;
 use std::process::ExitCode;
 
 pub use args::*;
-pub use context::{Context, UpkeepSettings};
+pub use context::Context;
 
 /// Runs the command with logging and telemetry set up, and flushes
 /// telemetry before returning, whatever the outcome.

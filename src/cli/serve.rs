@@ -27,7 +27,7 @@ pub async fn mcp(ctx: &Context, args: McpArgs) -> anyhow::Result<ExitCode> {
 
 pub async fn serve(ctx: &Context, args: ServeArgs) -> anyhow::Result<ExitCode> {
     // The server ingests, so it writes: the same check as `pond sync`.
-    super::sync::refuse_unsafe_store(&ctx.location, args.allow_unsafe_store).await?;
+    crate::round::refuse_unsafe_store(&ctx.location, args.allow_unsafe_store).await?;
     let shared = Arc::new(Shared {
         store: LazyStore::new(ctx.location.clone(), Some(FRESH_WITHIN)),
         embedder: ctx.embedder.clone(),

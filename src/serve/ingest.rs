@@ -514,16 +514,8 @@ async fn run_pipeline(
     } else {
         Ok(())
     };
-    report.commit_retries = store.retries();
-    report.commit_conflicts = store.conflicts();
-    report.finish(result.err());
-    report.shared_record_error = store
-        .record_run(&report.run_row())
-        .await
-        .err()
-        .map(|e| e.to_string());
-    crate::telemetry::record_sync(&report);
-    crate::telemetry::record_usage(&report, &state.shared.prices);
+    crate::round::finish(Some(store), &mut report, result, true).await;
+    crate::round::observe(&report, &state.shared.prices);
     report
 }
 
