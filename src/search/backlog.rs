@@ -203,55 +203,7 @@ async fn drain_shard(
         }
     };
     let rows_before = report.rows;
-    // The shard's last holder may have committed since this handle loaded
-    // the table: reading the old version would embed its rows again.
-    let mut result = store.refresh(TableKind::Search).await.map_err(Into::into);
-    while result.is_ok() && (how.keep_going)() {
-        let docs = match store
-            .embedding_backlog(model, how.batch.max(1), Some(&within))
-            .await
-        {
-            Ok(docs) if docs.is_empty() => break,
-            Ok(docs) => docs,
-            Err(e) => {
-                result = Err(e.into());
-                break;
-            }
-        };
-        let texts: Vec<String> = docs.iter().map(|d| d.text.clone()).collect();
-        let vectors: Vec<Option<Vec<f32>>> = match embedder.embed(&texts) {
-            Ok(v) => v
-                .into_iter()
-                .map(|v| embed::usable(v, embedder.dimensions()))
-                .collect(),
-            Err(e) => {
-                result = Err(e.into());
-                break;
-            }
-        };
-        // A host stopped longer than the lease (a suspended laptop) may find
-        // its shard taken over: it stops there rather than race the new holder.
-        if lease.due_for_renewal() && lease.renew().await.is_err() {
-            report.lost_shards.push(shard.to_string());
-            return result;
-        }
-        crate::pause::at("backlog-write");
-        // Rule 26: rows get vectors in keyed batches that can stop and resume anywhere.
-        let written = store.replace_vectors(&docs, &vectors, model).await;
-        let noted = match written {
-            Ok(n) => {
-                report.rows += n;
-                report.with_vectors += vectors.iter().filter(|v| v.is_some()).count() as u64;
-                store.note_embed_model(model).await
-            }
-            Err(e) => Err(e),
-        };
-        if let Err(e) = noted {
-            result = Err(e.into());
-            break;
-        }
-        (how.progress)(report.rows);
-    }
+    let result = embed_under_lease(store, embedder, shard, &mut lease, how, report).await;
     lease.release().await;
     // A shard its last holder finished while this host waited for the lease
     // gave this host nothing to do.
@@ -259,6 +211,49 @@ async fn drain_shard(
         report.shards += 1;
     }
     result
+}
+
+/// Embeds the shard's rows batch by batch while this host holds its lease.
+async fn embed_under_lease(
+    store: &Store,
+    embedder: &dyn Embedder,
+    shard: char,
+    lease: &mut lease::Lease,
+    how: &Drain<'_>,
+    report: &mut BacklogReport,
+) -> Result<(), SearchError> {
+    let model = report.model.clone();
+    let within = shard_filter(shard);
+    // The shard's last holder may have committed since this handle loaded
+    // the table: reading the old version would embed its rows again.
+    store.refresh(TableKind::Search).await?;
+    while (how.keep_going)() {
+        let docs = store
+            .embedding_backlog(&model, how.batch.max(1), Some(&within))
+            .await?;
+        if docs.is_empty() {
+            break;
+        }
+        let texts: Vec<String> = docs.iter().map(|d| d.text.clone()).collect();
+        let vectors: Vec<Option<Vec<f32>>> = embedder
+            .embed(&texts)?
+            .into_iter()
+            .map(|v| embed::usable(v, embedder.dimensions()))
+            .collect();
+        // A host stopped longer than the lease (a suspended laptop) may find
+        // its shard taken over: it stops there rather than race the new holder.
+        if lease.due_for_renewal() && lease.renew().await.is_err() {
+            report.lost_shards.push(shard.to_string());
+            break;
+        }
+        crate::pause::at("backlog-write");
+        // Rule 26: rows get vectors in keyed batches that can stop and resume anywhere.
+        report.rows += store.replace_vectors(&docs, &vectors, &model).await?;
+        report.with_vectors += vectors.iter().filter(|v| v.is_some()).count() as u64;
+        store.note_embed_model(&model).await?;
+        (how.progress)(report.rows);
+    }
+    Ok(())
 }
 
 /// The backlog's shards: rows fall into one by the first hex digit of the

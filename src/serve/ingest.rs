@@ -108,49 +108,23 @@ pub(crate) async fn handle(
     axum::Extension(grant): axum::Extension<Grant>,
     request: Request,
 ) -> Response {
-    if !grant.permits(Scope::Ingest) {
-        return error(
-            StatusCode::FORBIDDEN,
-            format!(
-                "token `{}` has the read scope; ingest needs a token with the ingest scope",
-                grant.name
-            ),
-        );
+    match ingest(&state, &grant, request).await {
+        Ok(answer) => answer,
+        Err(Refusal(status, message)) => error(status, message),
     }
-    if !is_body_type(request.headers()) {
-        return error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("send the file as `Content-Type: {BODY_TYPE}`, as `pond sync --to` does"),
-        );
-    }
-    let q = match Query::<IngestQuery>::try_from_uri(request.uri()) {
-        Ok(Query(q)) => q,
-        Err(rejection) => return error(StatusCode::BAD_REQUEST, rejection.body_text()),
-    };
+}
+
+/// An ingest as its steps: admit the request, keep the file in this host's
+/// mirror, then sync the mirror. Each step answers the caller itself when
+/// it refuses.
+async fn ingest(
+    state: &Arc<AppState>,
+    grant: &Grant,
+    request: Request,
+) -> Result<Response, Refusal> {
+    let (q, adapter) = admit(grant, &request)?;
     let body = request.into_body();
     let host = q.host.trim();
-    if host.is_empty() || q.root.trim().is_empty() {
-        return error(StatusCode::BAD_REQUEST, "host and root must not be empty");
-    }
-    if let Some(prefix) = &grant.limits.host_prefix
-        && !host.starts_with(prefix.as_str())
-    {
-        return error(
-            StatusCode::FORBIDDEN,
-            format!("token `{}` may not ingest for host `{host}`", grant.name),
-        );
-    }
-    let Some(adapter) = crate::adapters::by_name(&q.client) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "unknown client `{}`; known: {}",
-                q.client,
-                crate::adapters::names().join(", ")
-            ),
-        );
-    };
-    let adapter: Arc<dyn Adapter> = Arc::from(adapter);
     let ingester = &state.ingest;
     let mirror = ingester.spool.join(mirror_key(host, &q.client, &q.root));
     let files = mirror.join("files");
@@ -159,141 +133,224 @@ pub(crate) async fn handle(
         client: q.client.clone(),
         root: q.root.clone(),
     };
-    if let Err(e) = spool::prepare_mirror(&ingester.spool, &mirror, &origin) {
-        return error(
+    spool::prepare_mirror(&ingester.spool, &mirror, &origin).map_err(|e| {
+        Refusal(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("cannot prepare the mirror of this host's files: {e}"),
-        );
-    }
-
+        )
+    })?;
+    let here = Mirror {
+        adapter: adapter.clone(),
+        host,
+        files: &files,
+        dir: &mirror,
+    };
     let stored = match &q.path {
-        Some(path) => {
-            let Some(rel) = crate::paths::safe_relative(path) else {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!("`{path}` is not a plain relative path"),
-                );
-            };
-            let target = files.join(&rel);
-            let upload = match receive(&target, body, ingester.max_upload_bytes).await {
-                Ok(upload) => upload,
-                Err(Refusal(status, message)) => return error(status, message),
-            };
-            let upload = match (q.append_at, &q.prefix_sha256) {
-                (None, None) => upload,
-                (Some(at), Some(sha)) => match after_prefix(&target, at, sha, upload).await {
-                    Ok(whole) => whole,
-                    Err(Refusal(status, message)) => return error(status, message),
-                },
-                _ => {
-                    return error(
-                        StatusCode::BAD_REQUEST,
-                        "append_at and prefix_sha256 go together",
-                    );
-                }
-            };
-            let store = match state.shared.store.or_empty().await {
-                Ok(store) => store,
-                Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-            };
-            let erased = match store.erased_sessions().await {
-                Ok(erased) => erased,
-                Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-            };
-            let prefix = grant.limits.host_prefix.as_deref();
-            if prefix.is_some() || !erased.is_empty() {
-                let sessions =
-                    match upload_sessions(adapter.clone(), host, &upload, &rel, &mirror).await {
-                        Ok(sessions) => sessions,
-                        Err(Refusal(status, message)) => return error(status, message),
-                    };
-                if let Some(gone) = sessions.iter().find(|s| erased.contains(*s)) {
-                    return error(
-                        StatusCode::GONE,
-                        format!(
-                            "session `{gone}` was erased from this archive (`pond erase`) and is not stored again; `pond erase --forget-tombstone {gone}` lifts that"
-                        ),
-                    );
-                }
-                if let Some(prefix) = prefix {
-                    match foreign_session(store, &sessions, prefix).await {
-                        Ok(None) => {}
-                        Ok(Some(session)) => {
-                            return error(
-                                StatusCode::FORBIDDEN,
-                                format!(
-                                    "token `{}` may not change session `{session}`: the archive holds it for a host outside the token's limit",
-                                    grant.name
-                                ),
-                            );
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "cannot look up the sessions of an upload");
-                            return error(
-                                StatusCode::INTERNAL_SERVER_ERROR,
-                                "cannot look up the sessions of this file in the store",
-                            );
-                        }
-                    }
-                }
-            }
-            let bytes = upload.bytes;
-            if let Err(e) = upload.keep_as(&target).await {
-                return error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("cannot store the upload: {e}"),
-                );
-            }
-            Some(StoredFile {
-                path: path.clone(),
-                bytes,
-            })
-        }
+        Some(path) => Some(keep_upload(state, grant, &here, &q, path, body).await?),
         None => None,
     };
-
     let sync = if q.sync.unwrap_or(true) {
-        let _one_at_a_time = ingester.running.lock().await;
-        // The pipeline is written for a command's own thread (its progress
-        // callback and cursors are not Send); it runs on a blocking thread
-        // of its own, driving its I/O on this runtime.
-        let runtime = tokio::runtime::Handle::current();
-        let (state, host, root) = (state.clone(), host.to_string(), q.root.clone());
-        let host_limit = grant.limits.host_prefix.clone();
-        let deadline = ingester.deadline;
-        let ran = tokio::task::spawn_blocking(move || {
-            let report = runtime.block_on(run_within(
-                deadline,
-                &state,
-                adapter,
-                &host,
-                &root,
-                &files,
-                &mirror,
-                host_limit.as_deref(),
-            ));
-            // Rule 44: what the pipeline wrote into the mirror is owner-only.
-            spool::lock_down(&mirror);
-            report
-        })
-        .await;
-        let report = match ran {
-            Ok(report) => report,
-            Err(e) => {
-                return error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("ingest stopped: {e}"),
-                );
-            }
-        };
-        match serde_json::to_value(&report) {
-            Ok(v) => Some(v),
-            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        }
+        Some(sync_mirror(state, grant, adapter, host, &q.root, &files, &mirror).await?)
     } else {
         None
     };
-    (StatusCode::OK, Json(IngestAnswer { stored, sync })).into_response()
+    Ok((StatusCode::OK, Json(IngestAnswer { stored, sync })).into_response())
+}
+
+/// The checks before anything is written: the token's scope and host
+/// limit, the body's type, the query, and the client named.
+fn admit(grant: &Grant, request: &Request) -> Result<(IngestQuery, Arc<dyn Adapter>), Refusal> {
+    if !grant.permits(Scope::Ingest) {
+        return Err(Refusal(
+            StatusCode::FORBIDDEN,
+            format!(
+                "token `{}` has the read scope; ingest needs a token with the ingest scope",
+                grant.name
+            ),
+        ));
+    }
+    if !is_body_type(request.headers()) {
+        return Err(Refusal(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("send the file as `Content-Type: {BODY_TYPE}`, as `pond sync --to` does"),
+        ));
+    }
+    let Query(q) = Query::<IngestQuery>::try_from_uri(request.uri())
+        .map_err(|rejection| Refusal(StatusCode::BAD_REQUEST, rejection.body_text()))?;
+    let host = q.host.trim();
+    if host.is_empty() || q.root.trim().is_empty() {
+        return Err(Refusal(
+            StatusCode::BAD_REQUEST,
+            "host and root must not be empty".into(),
+        ));
+    }
+    if let Some(prefix) = &grant.limits.host_prefix
+        && !host.starts_with(prefix.as_str())
+    {
+        return Err(Refusal(
+            StatusCode::FORBIDDEN,
+            format!("token `{}` may not ingest for host `{host}`", grant.name),
+        ));
+    }
+    let Some(adapter) = crate::adapters::by_name(&q.client) else {
+        return Err(Refusal(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "unknown client `{}`; known: {}",
+                q.client,
+                crate::adapters::names().join(", ")
+            ),
+        ));
+    };
+    Ok((q, Arc::from(adapter)))
+}
+
+/// Where a host's files are kept on the server, and whose they are.
+struct Mirror<'a> {
+    adapter: Arc<dyn Adapter>,
+    host: &'a str,
+    files: &'a Path,
+    dir: &'a Path,
+}
+
+fn internal(e: impl std::fmt::Display) -> Refusal {
+    Refusal(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+}
+
+/// Receives the body as the file at `path` (whole, or what follows the
+/// prefix the server holds), checks the sessions it would change, and only
+/// then puts it in place.
+async fn keep_upload(
+    state: &AppState,
+    grant: &Grant,
+    mirror: &Mirror<'_>,
+    q: &IngestQuery,
+    path: &str,
+    body: axum::body::Body,
+) -> Result<StoredFile, Refusal> {
+    let Some(rel) = crate::paths::safe_relative(path) else {
+        return Err(Refusal(
+            StatusCode::BAD_REQUEST,
+            format!("`{path}` is not a plain relative path"),
+        ));
+    };
+    let target = mirror.files.join(&rel);
+    let upload = receive(&target, body, state.ingest.max_upload_bytes).await?;
+    let upload = match (q.append_at, &q.prefix_sha256) {
+        (None, None) => upload,
+        (Some(at), Some(sha)) => after_prefix(&target, at, sha, upload).await?,
+        _ => {
+            return Err(Refusal(
+                StatusCode::BAD_REQUEST,
+                "append_at and prefix_sha256 go together".into(),
+            ));
+        }
+    };
+    check_sessions(state, grant, mirror, &upload, &rel).await?;
+    let bytes = upload.bytes;
+    upload.keep_as(&target).await.map_err(|e| {
+        Refusal(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot store the upload: {e}"),
+        )
+    })?;
+    Ok(StoredFile {
+        path: path.to_string(),
+        bytes,
+    })
+}
+
+/// Refuses an upload that would store an erased session again (rule 44) or,
+/// for a token with a host limit, change a session the archive holds for a
+/// host outside it.
+async fn check_sessions(
+    state: &AppState,
+    grant: &Grant,
+    mirror: &Mirror<'_>,
+    upload: &Upload,
+    rel: &Path,
+) -> Result<(), Refusal> {
+    let store = state.shared.store.or_empty().await.map_err(internal)?;
+    let erased = store.erased_sessions().await.map_err(internal)?;
+    let prefix = grant.limits.host_prefix.as_deref();
+    if prefix.is_none() && erased.is_empty() {
+        return Ok(());
+    }
+    let sessions =
+        upload_sessions(mirror.adapter.clone(), mirror.host, upload, rel, mirror.dir).await?;
+    if let Some(gone) = sessions.iter().find(|s| erased.contains(*s)) {
+        return Err(Refusal(
+            StatusCode::GONE,
+            format!(
+                "session `{gone}` was erased from this archive (`pond erase`) and is not stored again; `pond erase --forget-tombstone {gone}` lifts that"
+            ),
+        ));
+    }
+    let Some(prefix) = prefix else {
+        return Ok(());
+    };
+    match foreign_session(store, &sessions, prefix).await {
+        Ok(None) => Ok(()),
+        Ok(Some(session)) => Err(Refusal(
+            StatusCode::FORBIDDEN,
+            format!(
+                "token `{}` may not change session `{session}`: the archive holds it for a host outside the token's limit",
+                grant.name
+            ),
+        )),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot look up the sessions of an upload");
+            Err(Refusal(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot look up the sessions of this file in the store".into(),
+            ))
+        }
+    }
+}
+
+/// Syncs the host's mirror, one ingest at a time, and answers its report.
+async fn sync_mirror(
+    state: &Arc<AppState>,
+    grant: &Grant,
+    adapter: Arc<dyn Adapter>,
+    host: &str,
+    root: &str,
+    files: &Path,
+    mirror: &Path,
+) -> Result<serde_json::Value, Refusal> {
+    let ingester = &state.ingest;
+    let _one_at_a_time = ingester.running.lock().await;
+    // The pipeline is written for a command's own thread (its progress
+    // callback and cursors are not Send); it runs on a blocking thread
+    // of its own, driving its I/O on this runtime.
+    let runtime = tokio::runtime::Handle::current();
+    let (state, host, root) = (state.clone(), host.to_string(), root.to_string());
+    let (files, mirror) = (files.to_path_buf(), mirror.to_path_buf());
+    let host_limit = grant.limits.host_prefix.clone();
+    let deadline = ingester.deadline;
+    let ran = tokio::task::spawn_blocking(move || {
+        let report = runtime.block_on(run_within(
+            deadline,
+            &state,
+            adapter,
+            &host,
+            &root,
+            &files,
+            &mirror,
+            host_limit.as_deref(),
+        ));
+        // Rule 44: what the pipeline wrote into the mirror is owner-only.
+        spool::lock_down(&mirror);
+        report
+    })
+    .await;
+    let report = ran.map_err(|e| {
+        Refusal(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("ingest stopped: {e}"),
+        )
+    })?;
+    serde_json::to_value(&report).map_err(internal)
 }
 
 /// `application/octet-stream`, parameters allowed.
