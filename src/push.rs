@@ -114,16 +114,22 @@ pub async fn push(opts: &PushOptions, progress: &dyn Fn(&str)) -> Result<PushRep
         &pond_adapters::digest::sha256_hex(format!("{}\0{}", opts.server, opts.host).as_bytes())
             [..16]
     ));
-    let mut pushed: Pushed = std::fs::read(&record_path)
+    let pushed: Pushed = std::fs::read(&record_path)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
-    let mut report = PushReport {
-        server: opts.server.to_string(),
-        host: opts.host.clone(),
-        ..PushReport::default()
+    let mut pushing = Pushing {
+        opts,
+        client,
+        endpoint,
+        pushed,
+        record_path,
+        report: PushReport {
+            server: opts.server.to_string(),
+            host: opts.host.clone(),
+            ..PushReport::default()
+        },
     };
-
     for adapter in &opts.adapters {
         let roots = match &opts.path {
             Some(p) => vec![p.clone()],
@@ -136,133 +142,198 @@ pub async fn push(opts: &PushOptions, progress: &dyn Fn(&str)) -> Result<PushRep
                 }
                 continue;
             }
-            let root = std::path::absolute(&root).unwrap_or(root);
-            let root_str = root.display().to_string();
-            let discovery = adapter.discover(&root);
-            report
-                .problems
-                .extend(discovery.problems.iter().map(ToString::to_string));
-            report.files_scanned += discovery.files.len() as u64;
-            let mut sent_here = Vec::new();
-            for file in &discovery.files {
-                let mut paths = vec![(file.path.clone(), file.rel_path.clone())];
-                if file.layout == Layout::Database {
-                    // A database's recent writes live in its write-ahead log.
-                    let wal = PathBuf::from(format!("{}-wal", file.path.display()));
-                    if wal.is_file() {
-                        paths.push((wal, format!("{}-wal", file.rel_path)));
-                    }
-                }
-                let append_only = matches!(file.layout, Layout::Jsonl | Layout::Text);
-                for (path, rel_path) in paths {
-                    let key = format!("{}\0{root_str}\0{rel_path}", adapter.name());
-                    let Ok(meta) = std::fs::metadata(&path) else {
-                        report
-                            .problems
-                            .push(format!("{}: cannot stat", path.display()));
-                        continue;
-                    };
-                    let stamp = (meta.len(), mtime_ns(&meta));
-                    if pushed.files.get(&key) == Some(&stamp) {
-                        continue;
-                    }
-                    let bytes = match std::fs::read(&path) {
-                        Ok(b) => b,
-                        Err(e) => {
-                            report.problems.push(format!("{}: {e}", path.display()));
-                            continue;
-                        }
-                    };
-                    let mut url = endpoint.clone();
-                    url.query_pairs_mut()
-                        .append_pair("host", &opts.host)
-                        .append_pair("client", adapter.name())
-                        .append_pair("root", &root_str)
-                        .append_pair("path", &rel_path)
-                        .append_pair("sync", "false");
-                    let digest = pond_adapters::digest::sha256_hex(&bytes);
-                    // A file that only grew goes as its new bytes, if the
-                    // server still holds what it was sent last.
-                    let grown_from = pushed
-                        .files
-                        .get(&key)
-                        .map(|(size, _)| *size)
-                        .filter(|size| append_only && *size > 0 && *size < bytes.len() as u64)
-                        .filter(|size| {
-                            pushed.sent.get(&key).is_some_and(|sha| {
-                                *sha == pond_adapters::digest::sha256_hex(&bytes[..*size as usize])
-                            })
-                        });
-                    let mut sent_whole = true;
-                    if let Some(size) = grown_from {
-                        let mut tail_url = url.clone();
-                        tail_url
-                            .query_pairs_mut()
-                            .append_pair("append_at", &size.to_string())
-                            .append_pair(
-                                "prefix_sha256",
-                                pushed.sent.get(&key).map_or("", String::as_str),
-                            );
-                        let tail = bytes[size as usize..].to_vec();
-                        let tail_len = tail.len() as u64;
-                        match send(&client, tail_url, opts.token.as_deref(), tail).await {
-                            Ok(_) => {
-                                report.bytes_sent += tail_len;
-                                report.files_appended += 1;
-                                sent_whole = false;
-                            }
-                            Err(SendError::PrefixMismatch) => {}
-                            Err(source) => return Err(PushError::Send { path, source }),
-                        }
-                    }
-                    if sent_whole {
-                        report.bytes_sent += bytes.len() as u64;
-                        send(&client, url, opts.token.as_deref(), bytes)
-                            .await
-                            .map_err(|source| PushError::Send {
-                                path: path.clone(),
-                                source,
-                            })?;
-                    }
-                    report.files_sent += 1;
-                    sent_here.push((key, stamp, digest));
-                }
-            }
-            if sent_here.is_empty() {
-                continue;
-            }
-            progress(&format!(
-                "{}: sent {} file(s) from {root_str}; ingesting",
-                adapter.name(),
-                sent_here.len()
-            ));
-            let mut url = endpoint.clone();
-            url.query_pairs_mut()
-                .append_pair("host", &opts.host)
-                .append_pair("client", adapter.name())
-                .append_pair("root", &root_str);
-            let answer = send(&client, url, opts.token.as_deref(), Vec::new())
-                .await
-                .map_err(PushError::Ingest)?;
-            if let Some(run) = answer.get("sync") {
-                let count = |k: &str| run.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
-                report.messages_inserted += count("messages_inserted");
-                report.sessions_inserted += count("sessions_inserted");
-                let failed = run.get("outcome").and_then(|o| o.as_str()) == Some("failed");
-                report.runs.push(run.clone());
-                if failed {
-                    // Keep the stamps: the files go again next time.
-                    continue;
-                }
-            }
-            for (key, stamp, digest) in sent_here {
-                pushed.files.insert(key.clone(), stamp);
-                pushed.sent.insert(key, digest);
-            }
-            save(&record_path, &pushed)?;
+            pushing.root(adapter.as_ref(), root, progress).await?;
         }
     }
-    Ok(report)
+    Ok(pushing.report)
+}
+
+/// One push in progress: where it sends, what was sent before, and what it
+/// has done so far.
+struct Pushing<'a> {
+    opts: &'a PushOptions,
+    client: reqwest::Client,
+    endpoint: url::Url,
+    pushed: Pushed,
+    record_path: PathBuf,
+    report: PushReport,
+}
+
+/// A file sent: its record key, its size and time, and the SHA-256 of what
+/// the server now holds.
+type Sent = (String, (u64, i128), String);
+
+impl Pushing<'_> {
+    /// Sends what changed under one root of one client, then asks the
+    /// server to ingest it; the record of what was sent is kept only once
+    /// the server's run did not fail.
+    async fn root(
+        &mut self,
+        adapter: &dyn Adapter,
+        root: PathBuf,
+        progress: &dyn Fn(&str),
+    ) -> Result<(), PushError> {
+        let root = std::path::absolute(&root).unwrap_or(root);
+        let root_str = root.display().to_string();
+        let discovery = adapter.discover(&root);
+        self.report
+            .problems
+            .extend(discovery.problems.iter().map(ToString::to_string));
+        self.report.files_scanned += discovery.files.len() as u64;
+        let mut sent_here = Vec::new();
+        for file in &discovery.files {
+            let mut paths = vec![(file.path.clone(), file.rel_path.clone())];
+            if file.layout == Layout::Database {
+                // A database's recent writes live in its write-ahead log.
+                let wal = PathBuf::from(format!("{}-wal", file.path.display()));
+                if wal.is_file() {
+                    paths.push((wal, format!("{}-wal", file.rel_path)));
+                }
+            }
+            let append_only = matches!(file.layout, Layout::Jsonl | Layout::Text);
+            for (path, rel_path) in paths {
+                let target = (adapter.name(), root_str.as_str(), rel_path.as_str());
+                sent_here.extend(self.file(target, path, append_only).await?);
+            }
+        }
+        if sent_here.is_empty() {
+            return Ok(());
+        }
+        progress(&format!(
+            "{}: sent {} file(s) from {root_str}; ingesting",
+            adapter.name(),
+            sent_here.len()
+        ));
+        if self.ingest(adapter.name(), &root_str).await? {
+            for (key, stamp, digest) in sent_here {
+                self.pushed.files.insert(key.clone(), stamp);
+                self.pushed.sent.insert(key, digest);
+            }
+            save(&self.record_path, &self.pushed)?;
+        }
+        Ok(())
+    }
+
+    /// Sends one file unless it is as last sent: what it grew by when the
+    /// server holds the rest, else whole. `target` is (client, root, path).
+    async fn file(
+        &mut self,
+        (client, root, rel_path): (&str, &str, &str),
+        path: PathBuf,
+        append_only: bool,
+    ) -> Result<Option<Sent>, PushError> {
+        let key = format!("{client}\0{root}\0{rel_path}");
+        let Ok(meta) = std::fs::metadata(&path) else {
+            self.report
+                .problems
+                .push(format!("{}: cannot stat", path.display()));
+            return Ok(None);
+        };
+        let stamp = (meta.len(), mtime_ns(&meta));
+        if self.pushed.files.get(&key) == Some(&stamp) {
+            return Ok(None);
+        }
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) => {
+                self.report
+                    .problems
+                    .push(format!("{}: {e}", path.display()));
+                return Ok(None);
+            }
+        };
+        let mut url = self.endpoint.clone();
+        url.query_pairs_mut()
+            .append_pair("host", &self.opts.host)
+            .append_pair("client", client)
+            .append_pair("root", root)
+            .append_pair("path", rel_path)
+            .append_pair("sync", "false");
+        let digest = pond_adapters::digest::sha256_hex(&bytes);
+        let token = self.opts.token.as_deref();
+        if !self
+            .sent_tail(&key, &url, &bytes, append_only, &path)
+            .await?
+        {
+            self.report.bytes_sent += bytes.len() as u64;
+            send(&self.client, url, token, bytes)
+                .await
+                .map_err(|source| PushError::Send {
+                    path: path.clone(),
+                    source,
+                })?;
+        }
+        self.report.files_sent += 1;
+        Ok(Some((key, stamp, digest)))
+    }
+
+    /// Sends only what an append-only file grew by, if the server still
+    /// holds what it was sent last; `false` when the file must go whole.
+    async fn sent_tail(
+        &mut self,
+        key: &str,
+        url: &url::Url,
+        bytes: &[u8],
+        append_only: bool,
+        path: &Path,
+    ) -> Result<bool, PushError> {
+        let last_sha = self.pushed.sent.get(key);
+        let grown_from = self
+            .pushed
+            .files
+            .get(key)
+            .map(|(size, _)| *size)
+            .filter(|size| append_only && *size > 0 && *size < bytes.len() as u64)
+            .filter(|size| {
+                last_sha.is_some_and(|sha| {
+                    *sha == pond_adapters::digest::sha256_hex(&bytes[..*size as usize])
+                })
+            });
+        let Some(size) = grown_from else {
+            return Ok(false);
+        };
+        let mut tail_url = url.clone();
+        tail_url
+            .query_pairs_mut()
+            .append_pair("append_at", &size.to_string())
+            .append_pair("prefix_sha256", last_sha.map_or("", String::as_str));
+        let tail = bytes[size as usize..].to_vec();
+        let tail_len = tail.len() as u64;
+        match send(&self.client, tail_url, self.opts.token.as_deref(), tail).await {
+            Ok(_) => {
+                self.report.bytes_sent += tail_len;
+                self.report.files_appended += 1;
+                Ok(true)
+            }
+            Err(SendError::PrefixMismatch) => Ok(false),
+            Err(source) => Err(PushError::Send {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    /// Asks the server to ingest what was sent for one root; `false` when
+    /// its run failed, so the files go again next time.
+    async fn ingest(&mut self, client: &str, root: &str) -> Result<bool, PushError> {
+        let mut url = self.endpoint.clone();
+        url.query_pairs_mut()
+            .append_pair("host", &self.opts.host)
+            .append_pair("client", client)
+            .append_pair("root", root);
+        let answer = send(&self.client, url, self.opts.token.as_deref(), Vec::new())
+            .await
+            .map_err(PushError::Ingest)?;
+        let Some(run) = answer.get("sync") else {
+            return Ok(true);
+        };
+        let count = |k: &str| run.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        self.report.messages_inserted += count("messages_inserted");
+        self.report.sessions_inserted += count("sessions_inserted");
+        let failed = run.get("outcome").and_then(|o| o.as_str()) == Some("failed");
+        self.report.runs.push(run.clone());
+        Ok(!failed)
+    }
 }
 
 async fn send(
