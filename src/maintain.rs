@@ -183,9 +183,10 @@ pub async fn run(
         left: Vec::new(),
     };
     if opts.dry_run {
-        let before = store.health().await?;
         report.outcome = "dry-run".into();
-        report.tables = before
+        report.tables = store
+            .health()
+            .await?
             .into_iter()
             .map(|h| TableUpkeep {
                 table: h.table.clone(),
@@ -213,6 +214,40 @@ pub async fn run(
                 return Ok(report);
             }
         };
+    let kept = keep_store(store, opts, &mut lease, &mut report, progress).await;
+    report.duration_secs = started.elapsed().as_secs_f64();
+    // A partial run is recorded too: what failed is retried when upkeep is
+    // next due, not by every sync that follows.
+    let recorded = match kept {
+        Ok(vector_trained_rows) if report.outcome != "lease-lost" => {
+            let record = LastUpkeep {
+                host: opts.host.clone(),
+                started_at,
+                finished_at: Utc::now(),
+                duration_secs: report.duration_secs,
+                outcome: report.outcome.clone(),
+                versions: BTreeMap::new(),
+                vector_trained_rows,
+            };
+            record_last_run(store, record).await
+        }
+        Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    };
+    lease.release().await;
+    recorded?;
+    Ok(report)
+}
+
+/// Erasures finished, every table kept in turn under the lease, the run
+/// history trimmed; returns the rows the vector index was last trained on.
+async fn keep_store(
+    store: &Store,
+    opts: &MaintainOptions,
+    lease: &mut lease::Lease,
+    report: &mut MaintainReport,
+    progress: &dyn Fn(&str),
+) -> Result<u64, MaintainError> {
     // Rule 44: upkeep deletes any row of a tombstoned session it finds, finishing
     // interrupted erasures and late syncs.
     // Before the statistics: the deletions it makes are what compaction
@@ -237,49 +272,16 @@ pub async fn run(
             .find(|h| h.table == kind.name())
             .cloned()
             .unwrap_or_default();
-        let mut done = TableUpkeep {
-            table: kind.name().to_string(),
-            before: health.clone(),
-            ..TableUpkeep::default()
-        };
-        progress(&format!(
-            "{}: {} fragments, {} versions",
-            kind.name(),
-            health.fragments,
-            health.versions
-        ));
-        let phases = table_phases(
+        keep_table(
             store,
             kind,
-            &health,
+            health,
             opts,
             &mut vector_trained_rows,
-            &mut done,
-        );
-        let result = phases.await;
-        if done.gave_way {
-            report.left.push(format!(
-                "{}: compaction gave way to concurrent writers",
-                kind.name()
-            ));
-        }
-        if done.compacted.groups_left > 0 {
-            report.left.push(format!(
-                "{}: {} groups of fragments left for the next run (patience {}s)",
-                kind.name(),
-                done.compacted.groups_left,
-                COMPACTION_PATIENCE.as_secs()
-            ));
-        }
-        report.tables.push(done);
-        // A table that could not be kept (a conflict the retries did not
-        // absorb, a store error) is left for the next run; the others go on.
-        if let Err(e) = result {
-            tracing::warn!(table = kind.name(), error = %e, "upkeep of a table failed");
-            progress(&format!("{}: {e}", kind.name()));
-            report.left.push(format!("{}: {e}", kind.name()));
-            report.outcome = "partial".into();
-        }
+            report,
+            progress,
+        )
+        .await;
         if let Err(lost) = lease.renew().await {
             progress(&format!("stopping: {lost}"));
             report.outcome = "lease-lost".into();
@@ -295,38 +297,65 @@ pub async fn run(
             Err(e) => report.left.push(format!("run history: {e}")),
         }
     }
-    let after = match store.health().await {
-        Ok(after) => after,
-        Err(e) => {
-            lease.release().await;
-            return Err(e.into());
-        }
-    };
+    let after = store.health().await?;
     for t in &mut report.tables {
         t.after = after.iter().find(|h| h.table == t.table).cloned();
     }
-    report.duration_secs = started.elapsed().as_secs_f64();
-    // A partial run is recorded too: what failed is retried when upkeep is
-    // next due, not by every sync that follows.
-    if report.outcome != "lease-lost" {
-        let record = LastUpkeep {
-            host: opts.host.clone(),
-            started_at,
-            finished_at: Utc::now(),
-            duration_secs: report.duration_secs,
-            outcome: report.outcome.clone(),
-            versions: BTreeMap::new(),
-            vector_trained_rows,
-        };
-        let recorded = async {
-            let record = with_versions(store, record).await?;
-            lease::write_json(store.location(), lease::UPKEEP, LAST_RUN, &record).await
-        }
-        .await;
-        lease.release().await;
-        recorded?;
+    Ok(vector_trained_rows)
+}
+
+/// One table's upkeep, added to the report with what it left for the next
+/// run. A table that could not be kept (a conflict the retries did not
+/// absorb, a store error) makes the run partial; the others go on.
+async fn keep_table(
+    store: &Store,
+    kind: TableKind,
+    health: TableHealth,
+    opts: &MaintainOptions,
+    vector_trained_rows: &mut u64,
+    report: &mut MaintainReport,
+    progress: &dyn Fn(&str),
+) {
+    let mut done = TableUpkeep {
+        table: kind.name().to_string(),
+        before: health.clone(),
+        ..TableUpkeep::default()
+    };
+    progress(&format!(
+        "{}: {} fragments, {} versions",
+        kind.name(),
+        health.fragments,
+        health.versions
+    ));
+    let result = table_phases(store, kind, &health, opts, vector_trained_rows, &mut done).await;
+    if done.gave_way {
+        report.left.push(format!(
+            "{}: compaction gave way to concurrent writers",
+            kind.name()
+        ));
     }
-    Ok(report)
+    if done.compacted.groups_left > 0 {
+        report.left.push(format!(
+            "{}: {} groups of fragments left for the next run (patience {}s)",
+            kind.name(),
+            done.compacted.groups_left,
+            COMPACTION_PATIENCE.as_secs()
+        ));
+    }
+    report.tables.push(done);
+    if let Err(e) = result {
+        tracing::warn!(table = kind.name(), error = %e, "upkeep of a table failed");
+        progress(&format!("{}: {e}", kind.name()));
+        report.left.push(format!("{}: {e}", kind.name()));
+        report.outcome = "partial".into();
+    }
+}
+
+/// The run's record beside the lease, with each table's version after it.
+async fn record_last_run(store: &Store, record: LastUpkeep) -> Result<(), MaintainError> {
+    let record = with_versions(store, record).await?;
+    lease::write_json(store.location(), lease::UPKEEP, LAST_RUN, &record).await?;
+    Ok(())
 }
 
 async fn with_versions(store: &Store, mut record: LastUpkeep) -> Result<LastUpkeep, StoreError> {
