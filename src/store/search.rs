@@ -449,6 +449,36 @@ impl Store {
             .await
             .map_err(|e| lance_error(&self.location, "list indexes", e))?;
         let has = |name: &str| indices.iter().any(|i| i.name == name);
+        (done.fts_created, done.vector_created) =
+            self.create_missing_indexes(&table, &has, rows).await?;
+        // A freshly built index already covers every row; an older one has
+        // the rows of this sync to take in.
+        let unindexed = match table
+            .index_stats(FTS_INDEX)
+            .await
+            .map_err(|e| lance_error(&self.location, "read index statistics", e))?
+        {
+            Some(stats) => stats.num_unindexed_rows,
+            None => 0,
+        };
+        let behind = unindexed >= fold_from;
+        let stale_fts = !done.fts_created && behind;
+        let stale_vector = has(VECTOR_INDEX) && !done.vector_created && behind;
+        if stale_fts || stale_vector {
+            self.fold_ranked_indexes(&table, &has, &mut done).await?;
+        }
+        Ok(done)
+    }
+
+    /// Builds the indexes the table lacks: full text, the filter indexes,
+    /// and the vector index once there are rows enough with vectors.
+    /// Returns whether the full-text and the vector index were built.
+    async fn create_missing_indexes(
+        &self,
+        table: &lancedb::Table,
+        has: &dyn Fn(&str) -> bool,
+        rows: usize,
+    ) -> Result<(bool, bool), StoreError> {
         // The three kinds are built at once: the full-text build is mostly
         // one core tokenising, k-means for the vectors another, and they
         // commit as separate, compatible index transactions.
@@ -470,32 +500,7 @@ impl Store {
             );
             Ok::<_, StoreError>(true)
         };
-        let filters = async {
-            for (column, index) in FILTER_INDEXES {
-                if has(&filter_index_name(column)) {
-                    continue;
-                }
-                let started = std::time::Instant::now();
-                let builder = match index {
-                    FilterIndex::Bitmap => Index::Bitmap(BitmapIndexBuilder::default()),
-                    FilterIndex::BTree => Index::BTree(BTreeIndexBuilder::default()),
-                    FilterIndex::NGram => Index::NGram(NGramIndexBuilder::default()),
-                };
-                table
-                    .create_index(&[column], builder)
-                    .name(filter_index_name(column))
-                    .replace(false)
-                    .execute()
-                    .await
-                    .map_err(|e| lance_error(&self.location, "create filter index", e))?;
-                tracing::debug!(
-                    column,
-                    secs = started.elapsed().as_secs_f64(),
-                    "filter index built"
-                );
-            }
-            Ok::<_, StoreError>(())
-        };
+        let filters = self.create_filter_indexes(table, has);
         let has_vectors = !self.embed_models().is_empty();
         let vector = async {
             if has(VECTOR_INDEX) || !has_vectors || rows < VECTOR_INDEX_MIN_ROWS {
@@ -527,67 +532,94 @@ impl Store {
             Ok::<_, StoreError>(true)
         };
         let (fts, filters, vector) = tokio::join!(fts, filters, vector);
-        done.fts_created = fts?;
+        let fts = fts?;
         filters?;
-        done.vector_created = vector?;
-        // A freshly built index already covers every row; an older one has
-        // the rows of this sync to take in.
-        let unindexed = match table
-            .index_stats(FTS_INDEX)
-            .await
-            .map_err(|e| lance_error(&self.location, "read index statistics", e))?
-        {
-            Some(stats) => stats.num_unindexed_rows,
-            None => 0,
-        };
-        let behind = unindexed >= fold_from;
-        let stale_fts = !done.fts_created && behind;
-        let stale_vector = has(VECTOR_INDEX) && !done.vector_created && behind;
-        if stale_fts || stale_vector {
-            // Each sync adds a small delta segment per index, which costs
-            // about what the new rows cost; merging into the million-row
-            // segment on every sync took a minute. Once an index has
-            // MAX_INDEX_SEGMENTS segments, they are merged so queries, which
-            // read every segment, stay fast.
-            let mut segments = 0;
-            for name in [FTS_INDEX, VECTOR_INDEX] {
-                if has(name)
-                    && let Some(stats) = table
-                        .index_stats(name)
-                        .await
-                        .map_err(|e| lance_error(&self.location, "read index statistics", e))?
-                {
-                    segments = segments.max(stats.num_indices.unwrap_or(1) as usize);
-                }
+        Ok((fts, vector?))
+    }
+
+    /// The scalar indexes filters use, each built once.
+    async fn create_filter_indexes(
+        &self,
+        table: &lancedb::Table,
+        has: &dyn Fn(&str) -> bool,
+    ) -> Result<(), StoreError> {
+        for (column, index) in FILTER_INDEXES {
+            if has(&filter_index_name(column)) {
+                continue;
             }
-            let options = if segments >= MAX_INDEX_SEGMENTS {
-                done.merged = true;
-                // The newest segments only, never the oldest: that one holds
-                // every row up to the last upkeep, and rewriting it made one
-                // sync in eight cost what the whole table costs (upkeep folds
-                // everything into it).
-                OptimizeOptions::merge(segments - 1)
-            } else {
-                OptimizeOptions::append()
+            let started = std::time::Instant::now();
+            let builder = match index {
+                FilterIndex::Bitmap => Index::Bitmap(BitmapIndexBuilder::default()),
+                FilterIndex::BTree => Index::BTree(BTreeIndexBuilder::default()),
+                FilterIndex::NGram => Index::NGram(NGramIndexBuilder::default()),
             };
-            // Only the ranked indexes: rows outside the full-text index are
-            // scored apart from it, which changes rankings (rule 25), while
-            // a filter index answers the same with its new rows scanned.
-            // Folding the eight filter indexes too cost a sync ~80 ms and
-            // grew with their segments; store upkeep folds them.
-            let ranked = [FTS_INDEX, VECTOR_INDEX]
-                .into_iter()
-                .filter(|name| has(name))
-                .map(str::to_string)
-                .collect();
-            let options = options.index_names(ranked);
             table
-                .optimize(OptimizeAction::Index(options))
+                .create_index(&[column], builder)
+                .name(filter_index_name(column))
+                .replace(false)
+                .execute()
                 .await
-                .map_err(|e| lance_error(&self.location, "fold new rows into indexes", e))?;
-            done.optimized = true;
+                .map_err(|e| lance_error(&self.location, "create filter index", e))?;
+            tracing::debug!(
+                column,
+                secs = started.elapsed().as_secs_f64(),
+                "filter index built"
+            );
         }
-        Ok(done)
+        Ok(())
+    }
+
+    /// Folds the rows the ranked indexes lack into them: a new segment, or
+    /// the newest segments merged once there are too many.
+    async fn fold_ranked_indexes(
+        &self,
+        table: &lancedb::Table,
+        has: &dyn Fn(&str) -> bool,
+        done: &mut IndexMaintenance,
+    ) -> Result<(), StoreError> {
+        // Each sync adds a small delta segment per index, which costs
+        // about what the new rows cost; merging into the million-row
+        // segment on every sync took a minute. Once an index has
+        // MAX_INDEX_SEGMENTS segments, they are merged so queries, which
+        // read every segment, stay fast.
+        let mut segments = 0;
+        for name in [FTS_INDEX, VECTOR_INDEX] {
+            if has(name)
+                && let Some(stats) = table
+                    .index_stats(name)
+                    .await
+                    .map_err(|e| lance_error(&self.location, "read index statistics", e))?
+            {
+                segments = segments.max(stats.num_indices.unwrap_or(1) as usize);
+            }
+        }
+        let options = if segments >= MAX_INDEX_SEGMENTS {
+            done.merged = true;
+            // The newest segments only, never the oldest: that one holds
+            // every row up to the last upkeep, and rewriting it made one
+            // sync in eight cost what the whole table costs (upkeep folds
+            // everything into it).
+            OptimizeOptions::merge(segments - 1)
+        } else {
+            OptimizeOptions::append()
+        };
+        // Only the ranked indexes: rows outside the full-text index are
+        // scored apart from it, which changes rankings (rule 25), while
+        // a filter index answers the same with its new rows scanned.
+        // Folding the eight filter indexes too cost a sync ~80 ms and
+        // grew with their segments; store upkeep folds them.
+        let ranked = [FTS_INDEX, VECTOR_INDEX]
+            .into_iter()
+            .filter(|name| has(name))
+            .map(str::to_string)
+            .collect();
+        let options = options.index_names(ranked);
+        table
+            .optimize(OptimizeAction::Index(options))
+            .await
+            .map_err(|e| lance_error(&self.location, "fold new rows into indexes", e))?;
+        done.optimized = true;
+        Ok(())
     }
 
     /// Whether the search table has its vector index (built from
