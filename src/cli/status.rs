@@ -168,40 +168,7 @@ fn print_human(s: &Status) {
         );
     }
     if let Some(census) = s.search.as_ref().filter(|c| c.parts > 0) {
-        let models: Vec<String> = census
-            .by_model
-            .iter()
-            .map(|m| format!("{} by {}", m.parts, m.model))
-            .collect();
-        println!(
-            "search:   {} parts; vectors: {}{}",
-            census.parts,
-            if models.is_empty() {
-                "none".to_string()
-            } else {
-                models.join(", ")
-            },
-            if census.without_vectors > 0 {
-                format!(
-                    "; {} waiting (`pond model reembed`, or `pond agent`)",
-                    census.without_vectors
-                )
-            } else {
-                String::new()
-            }
-        );
-        let rate = census.fleet_rate(chrono::Utc::now());
-        if rate > 0.0 {
-            let hosts: Vec<String> = census
-                .drains
-                .iter()
-                .map(|d| format!("{} {:.1}/s", d.host, d.parts_per_sec()))
-                .collect();
-            println!(
-                "backlog:  drained at {rate:.1} parts/s over the last day ({})",
-                hosts.join(", ")
-            );
-        }
+        print_search(census);
     }
     if !s.tables.is_empty() {
         let (fragments, versions, unindexed) = s.tables.iter().fold((0, 0, 0), |acc, t| {
@@ -216,37 +183,80 @@ fn print_human(s: &Status) {
         );
     }
     if let Some(u) = &s.upkeep {
-        match &u.last {
-            Some(l) => println!(
-                "upkeep:   last {} by {} ({}, {:.1}s){}",
-                l.finished_at.format("%Y-%m-%d %H:%M:%S UTC"),
-                l.host,
-                l.outcome,
-                l.duration_secs,
-                if u.overdue { "; OVERDUE" } else { "" }
-            ),
-            None => println!(
-                "upkeep:   never run{}",
-                if u.overdue { "; OVERDUE" } else { "" }
-            ),
+        print_upkeep(u);
+    }
+}
+
+/// The searchable parts by model, the backlog and the fleet's drain rate.
+fn print_search(census: &crate::search::backlog::VectorCensus) {
+    let models: Vec<String> = census
+        .by_model
+        .iter()
+        .map(|m| format!("{} by {}", m.parts, m.model))
+        .collect();
+    println!(
+        "search:   {} parts; vectors: {}{}",
+        census.parts,
+        if models.is_empty() {
+            "none".to_string()
+        } else {
+            models.join(", ")
+        },
+        if census.without_vectors > 0 {
+            format!(
+                "; {} waiting (`pond model reembed`, or `pond agent`)",
+                census.without_vectors
+            )
+        } else {
+            String::new()
         }
-        if let Some(r) = &u.running {
-            println!(
-                "          running on {} since {}",
-                r.holder,
-                output::time(Some(r.taken_at))
-            );
-        }
-        if let Some(why) = &u.due {
-            println!("          due: {why} (`pond maintain`, or any `pond agent`)");
-        }
-        if let Some(oldest) = u.writes_in_flight.oldest {
-            println!(
-                "          {} write(s) in flight, the oldest since {} (files younger than it are not swept)",
-                u.writes_in_flight.count,
-                output::time(Some(oldest))
-            );
-        }
+    );
+    let rate = census.fleet_rate(chrono::Utc::now());
+    if rate > 0.0 {
+        let hosts: Vec<String> = census
+            .drains
+            .iter()
+            .map(|d| format!("{} {:.1}/s", d.host, d.parts_per_sec()))
+            .collect();
+        println!(
+            "backlog:  drained at {rate:.1} parts/s over the last day ({})",
+            hosts.join(", ")
+        );
+    }
+}
+
+/// The last upkeep, whether it runs or is due, and writes in flight.
+fn print_upkeep(u: &UpkeepStatus) {
+    match &u.last {
+        Some(l) => println!(
+            "upkeep:   last {} by {} ({}, {:.1}s){}",
+            l.finished_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            l.host,
+            l.outcome,
+            l.duration_secs,
+            if u.overdue { "; OVERDUE" } else { "" }
+        ),
+        None => println!(
+            "upkeep:   never run{}",
+            if u.overdue { "; OVERDUE" } else { "" }
+        ),
+    }
+    if let Some(r) = &u.running {
+        println!(
+            "          running on {} since {}",
+            r.holder,
+            output::time(Some(r.taken_at))
+        );
+    }
+    if let Some(why) = &u.due {
+        println!("          due: {why} (`pond maintain`, or any `pond agent`)");
+    }
+    if let Some(oldest) = u.writes_in_flight.oldest {
+        println!(
+            "          {} write(s) in flight, the oldest since {} (files younger than it are not swept)",
+            u.writes_in_flight.count,
+            output::time(Some(oldest))
+        );
     }
 }
 
