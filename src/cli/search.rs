@@ -54,6 +54,17 @@ pub async fn run(ctx: &Context, args: SearchArgs) -> anyhow::Result<ExitCode> {
         output::print_json(&response)?;
         return Ok(ExitCode::SUCCESS);
     }
+    print_human(
+        &response,
+        request.filters != Filters::default(),
+        args.offset,
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The hits as lines a person reads: where each was found and by which arm,
+/// its snippet with the matched words marked on a terminal, its session.
+fn print_human(response: &search::Response, filtered: bool, offset: usize) {
     for notice in &response.notices {
         eprintln!("pond: {notice}");
     }
@@ -68,13 +79,13 @@ pub async fn run(ctx: &Context, args: SearchArgs) -> anyhow::Result<ExitCode> {
             "no results for “{}” among {} message(s) in scope{}",
             response.query,
             response.in_scope,
-            if response.in_scope == 0 && request.filters != Filters::default() {
+            if response.in_scope == 0 && filtered {
                 " (the filters exclude everything)"
             } else {
                 ""
             }
         );
-        return Ok(ExitCode::SUCCESS);
+        return;
     }
     for (i, hit) in response.hits.iter().enumerate() {
         let what = match &hit.tool {
@@ -83,7 +94,7 @@ pub async fn run(ctx: &Context, args: SearchArgs) -> anyhow::Result<ExitCode> {
         };
         println!(
             "{:>2}. {}  {}  {}  {}  {}  score {:.4}, found by {}",
-            args.offset + i + 1,
+            offset + i + 1,
             output::time(hit.timestamp),
             hit.client,
             hit.project.as_deref().unwrap_or("-"),
@@ -125,5 +136,4 @@ pub async fn run(ctx: &Context, args: SearchArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_default(),
         response.in_scope
     );
-    Ok(ExitCode::SUCCESS)
 }
