@@ -142,69 +142,9 @@ async fn probe_unredacted(location: &StoreLocation) -> ProbeReport {
         return report;
     }
 
-    let read = async {
-        let bytes = store.get(&path).await?.bytes().await?;
-        Ok::<_, object_store::Error>(bytes == body.as_bytes())
-    }
-    .await;
-    let read_ok = matches!(read, Ok(true));
-    record(
-        &mut report,
-        "read",
-        match &read {
-            Ok(true) => Ok("read it back unchanged".to_string()),
-            Ok(false) => Ok("read back different bytes".to_string()),
-            Err(e) => Err(e),
-        },
-    );
-    if let Some(c) = report.checks.last_mut() {
-        c.ok = read_ok;
-    }
-
-    let listed = store
-        .list(Some(&prefix.clone().join("_pond_probe")))
-        .try_collect::<Vec<_>>()
-        .await
-        .map(|objects| objects.iter().any(|o| o.location == path));
-    let list_ok = matches!(listed, Ok(true));
-    record(
-        &mut report,
-        "list",
-        match &listed {
-            Ok(true) => Ok("listed it".to_string()),
-            Ok(false) => Ok("the listing does not show it".to_string()),
-            Err(e) => Err(e),
-        },
-    );
-    if let Some(c) = report.checks.last_mut() {
-        c.ok = list_ok;
-    }
-
-    // Rule 13: a store whose second create of one object succeeds has no
-    // conditional put, and would silently lose commits.
-    let create_again = store
-        .put_opts(
-            &path,
-            PutPayload::from_static(b"second writer"),
-            PutOptions {
-                mode: PutMode::Create,
-                ..PutOptions::default()
-            },
-        )
-        .await;
-    let conditional_ok = matches!(create_again, Err(object_store::Error::AlreadyExists { .. }));
-    report.checks.push(Check {
-        name: "conditional_put",
-        ok: conditional_ok,
-        detail: match &create_again {
-            Err(object_store::Error::AlreadyExists { .. }) => {
-                "a second create of the same object was refused, as it must be".to_string()
-            }
-            Ok(_) => "a second create of the same object SUCCEEDED: concurrent commits would overwrite each other".to_string(),
-            Err(e) => format!("conditional create is not supported: {e}"),
-        },
-    });
-
+    let read_ok = check_read(&mut report, store.as_ref(), &path, &body).await;
+    let list_ok = check_list(&mut report, store.as_ref(), &prefix, &path).await;
+    let conditional_ok = check_conditional_put(&mut report, store.as_ref(), &path).await;
     let deleted = store.delete(&path).await;
     let delete_ok = deleted.is_ok();
     record(
@@ -212,9 +152,6 @@ async fn probe_unredacted(location: &StoreLocation) -> ProbeReport {
         "delete",
         deleted.as_ref().map(|_| "deleted it".to_string()),
     );
-    if let Some(c) = report.checks.last_mut() {
-        c.ok = delete_ok;
-    }
 
     report.verdict = if !conditional_ok {
         Verdict::NoConditionalPut
@@ -224,6 +161,95 @@ async fn probe_unredacted(location: &StoreLocation) -> ProbeReport {
         Verdict::Safe
     };
     report
+}
+
+/// Reads the scratch object back; passes when its bytes are unchanged.
+async fn check_read(
+    report: &mut ProbeReport,
+    store: &dyn ObjectStore,
+    path: &ObjectPath,
+    body: &str,
+) -> bool {
+    let read = async {
+        let bytes = store.get(path).await?.bytes().await?;
+        Ok::<_, object_store::Error>(bytes == body.as_bytes())
+    }
+    .await;
+    let ok = matches!(read, Ok(true));
+    record(
+        report,
+        "read",
+        match &read {
+            Ok(true) => Ok("read it back unchanged".to_string()),
+            Ok(false) => Ok("read back different bytes".to_string()),
+            Err(e) => Err(e),
+        },
+    );
+    if let Some(c) = report.checks.last_mut() {
+        c.ok = ok;
+    }
+    ok
+}
+
+/// Lists the probe folder; passes when the scratch object is in it.
+async fn check_list(
+    report: &mut ProbeReport,
+    store: &dyn ObjectStore,
+    prefix: &ObjectPath,
+    path: &ObjectPath,
+) -> bool {
+    let listed = store
+        .list(Some(&prefix.clone().join("_pond_probe")))
+        .try_collect::<Vec<_>>()
+        .await
+        .map(|objects| objects.iter().any(|o| &o.location == path));
+    let ok = matches!(listed, Ok(true));
+    record(
+        report,
+        "list",
+        match &listed {
+            Ok(true) => Ok("listed it".to_string()),
+            Ok(false) => Ok("the listing does not show it".to_string()),
+            Err(e) => Err(e),
+        },
+    );
+    if let Some(c) = report.checks.last_mut() {
+        c.ok = ok;
+    }
+    ok
+}
+
+/// Creates the scratch object a second time; passes when that is refused.
+async fn check_conditional_put(
+    report: &mut ProbeReport,
+    store: &dyn ObjectStore,
+    path: &ObjectPath,
+) -> bool {
+    // Rule 13: a store whose second create of one object succeeds has no
+    // conditional put, and would silently lose commits.
+    let create_again = store
+        .put_opts(
+            path,
+            PutPayload::from_static(b"second writer"),
+            PutOptions {
+                mode: PutMode::Create,
+                ..PutOptions::default()
+            },
+        )
+        .await;
+    let ok = matches!(create_again, Err(object_store::Error::AlreadyExists { .. }));
+    report.checks.push(Check {
+        name: "conditional_put",
+        ok,
+        detail: match &create_again {
+            Err(object_store::Error::AlreadyExists { .. }) => {
+                "a second create of the same object was refused, as it must be".to_string()
+            }
+            Ok(_) => "a second create of the same object SUCCEEDED: concurrent commits would overwrite each other".to_string(),
+            Err(e) => format!("conditional create is not supported: {e}"),
+        },
+    });
+    ok
 }
 
 /// Appends a check; returns whether it passed.
