@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use super::{Cli, config_show};
+use super::Cli;
+use super::config_show::{self, Setting, Source};
 use crate::maintain::UpkeepSettings;
 use crate::store::StoreLocation;
 
@@ -81,40 +82,10 @@ impl Context {
 
     /// Flags and environment first, then the config file, then defaults.
     pub(super) fn from_cli(cli: &Cli) -> anyhow::Result<Context> {
-        use config_show::{Setting, Source};
         let (config, config_file) = crate::config::load(cli.config.as_deref())?;
-        let from_flag_or_env = |value: &Option<String>, var: &str| match value {
-            Some(v) if std::env::var(var).ok().as_deref() == Some(v.as_str()) => {
-                Some((v.clone(), Source::Env))
-            }
-            Some(v) => Some((v.clone(), Source::Flag)),
-            None => None,
-        };
-        let (url, url_source) = from_flag_or_env(&cli.store, "POND_STORE")
-            .or_else(|| config.store.url.clone().map(|u| (u, Source::File)))
-            .unwrap_or_else(|| {
-                (
-                    crate::paths::default_store_dir().display().to_string(),
-                    Source::Default,
-                )
-            });
+        let (url, url_source) = store_url(cli, &config);
         let location = StoreLocation::parse(&url)?.with_options(config.store.options.clone());
-        let (host, host_source) = from_flag_or_env(&cli.host, "POND_HOST")
-            .filter(|(h, _)| !h.trim().is_empty())
-            .or_else(|| {
-                config
-                    .host
-                    .clone()
-                    .filter(|h| !h.trim().is_empty())
-                    .map(|h| (h, Source::File))
-            })
-            .map(|(h, s)| (h.trim().to_string(), s))
-            .unwrap_or_else(|| {
-                let h = hostname::get()
-                    .map(|h| h.to_string_lossy().into_owned())
-                    .unwrap_or_else(|_| "unknown-host".to_string());
-                (h, Source::Default)
-            });
+        let (host, host_source) = host_name(cli, &config);
         let ephemeral_group = cli
             .ephemeral
             .as_deref()
@@ -156,55 +127,9 @@ impl Context {
                 },
             ),
         ];
-        for (key, value) in &config.store.options {
-            provenance.push(Setting::new(
-                &format!("store.options.{key}"),
-                config_show::mask(key, value),
-                Source::File,
-            ));
-        }
-        provenance.extend(config_show::telemetry_settings(&config.telemetry));
-        provenance.push(Setting::new(
-            "redact.at_ingest",
-            config.redact.at_ingest.to_string(),
-            if config.redact.at_ingest {
-                Source::File
-            } else {
-                Source::Default
-            },
-        ));
-        provenance.push(Setting::new(
-            "tokens",
-            format!("{} (names: see `pond token list`)", config.tokens.len()),
-            if config.tokens.is_empty() {
-                Source::Default
-            } else {
-                Source::File
-            },
-        ));
         let upkeep = resolve_upkeep(&config.upkeep)?;
-        provenance.push(Setting::new(
-            "upkeep",
-            format!(
-                "retain {}, due every {} or after {} commits",
-                humantime::format_duration(upkeep.retain),
-                humantime::format_duration(upkeep.policy.every),
-                upkeep.policy.after_commits
-            ),
-            Source::Default,
-        ));
         let model = crate::embed::ModelChoice::resolve(config.search.model.as_deref());
-        provenance.push(Setting::new(
-            "search.model",
-            model.describe(),
-            if std::env::var_os("POND_EMBED_MODEL").is_some() {
-                Source::Env
-            } else if config.search.model.is_some() {
-                Source::File
-            } else {
-                Source::Default
-            },
-        ));
+        provenance.extend(file_settings(&config, &upkeep, &model));
         Ok(Context {
             location,
             host_flag: matches!(host_source, Source::Flag).then(|| host.clone()),
@@ -222,4 +147,113 @@ impl Context {
             upkeep,
         })
     }
+}
+
+/// A value given by flag or by its variable (clap fills the flag from the
+/// variable, so the two are told apart by comparing them).
+fn from_flag_or_env(value: &Option<String>, var: &str) -> Option<(String, Source)> {
+    match value {
+        Some(v) if std::env::var(var).ok().as_deref() == Some(v.as_str()) => {
+            Some((v.clone(), Source::Env))
+        }
+        Some(v) => Some((v.clone(), Source::Flag)),
+        None => None,
+    }
+}
+
+/// The store's URL: flag or `POND_STORE`, then the file, then the default
+/// local directory.
+fn store_url(cli: &Cli, config: &crate::config::Config) -> (String, Source) {
+    from_flag_or_env(&cli.store, "POND_STORE")
+        .or_else(|| config.store.url.clone().map(|u| (u, Source::File)))
+        .unwrap_or_else(|| {
+            (
+                crate::paths::default_store_dir().display().to_string(),
+                Source::Default,
+            )
+        })
+}
+
+/// This host's name: flag or `POND_HOST`, then the file, then the system's
+/// host name; blank values count as unset.
+fn host_name(cli: &Cli, config: &crate::config::Config) -> (String, Source) {
+    from_flag_or_env(&cli.host, "POND_HOST")
+        .filter(|(h, _)| !h.trim().is_empty())
+        .or_else(|| {
+            config
+                .host
+                .clone()
+                .filter(|h| !h.trim().is_empty())
+                .map(|h| (h, Source::File))
+        })
+        .map(|(h, s)| (h.trim().to_string(), s))
+        .unwrap_or_else(|| {
+            let h = hostname::get()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| "unknown-host".to_string());
+            (h, Source::Default)
+        })
+}
+
+/// What `pond config show` lists from the file beyond the store and host:
+/// store options (secrets masked), telemetry, redaction, tokens, upkeep and
+/// the embedding model.
+fn file_settings(
+    config: &crate::config::Config,
+    upkeep: &UpkeepSettings,
+    model: &crate::embed::ModelChoice,
+) -> Vec<Setting> {
+    let mut settings: Vec<Setting> = config
+        .store
+        .options
+        .iter()
+        .map(|(key, value)| {
+            Setting::new(
+                &format!("store.options.{key}"),
+                config_show::mask(key, value),
+                Source::File,
+            )
+        })
+        .collect();
+    settings.extend(config_show::telemetry_settings(&config.telemetry));
+    settings.push(Setting::new(
+        "redact.at_ingest",
+        config.redact.at_ingest.to_string(),
+        if config.redact.at_ingest {
+            Source::File
+        } else {
+            Source::Default
+        },
+    ));
+    settings.push(Setting::new(
+        "tokens",
+        format!("{} (names: see `pond token list`)", config.tokens.len()),
+        if config.tokens.is_empty() {
+            Source::Default
+        } else {
+            Source::File
+        },
+    ));
+    settings.push(Setting::new(
+        "upkeep",
+        format!(
+            "retain {}, due every {} or after {} commits",
+            humantime::format_duration(upkeep.retain),
+            humantime::format_duration(upkeep.policy.every),
+            upkeep.policy.after_commits
+        ),
+        Source::Default,
+    ));
+    settings.push(Setting::new(
+        "search.model",
+        model.describe(),
+        if std::env::var_os("POND_EMBED_MODEL").is_some() {
+            Source::Env
+        } else if config.search.model.is_some() {
+            Source::File
+        } else {
+            Source::Default
+        },
+    ));
+    settings
 }
