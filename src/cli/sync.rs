@@ -79,20 +79,7 @@ pub fn print_human(r: &SyncReport) {
         r.commit_retries
     );
     if r.search_rows_inserted > 0 {
-        let vectors = match (&r.embed_model, &r.embed_backlog_model) {
-            (Some(model), _) => format!(
-                "{} with vectors ({model}, {:.1}s)",
-                r.vectors_inserted, r.embed_secs
-            ),
-            (None, Some(model)) => format!(
-                "vectors of {model} follow from the backlog (`pond model reembed`, or `pond agent` between rounds)"
-            ),
-            (None, None) => "no vectors yet (no embedding model: see `pond model status`; `pond model reembed` adds them later)".to_string(),
-        };
-        println!(
-            "  search: {} parts indexed, {vectors}",
-            r.search_rows_inserted
-        );
+        print_search_rows(r);
     }
     if let Some(e) = &r.index_error {
         println!("  warning: search indexes not updated (results stay complete, slower): {e}");
@@ -106,6 +93,29 @@ pub fn print_human(r: &SyncReport) {
     if let Some(e) = &r.shared_record_error {
         println!("  warning: run not recorded in the shared store: {e}");
     }
+    print_problems(r);
+}
+
+/// The search parts the sync indexed, and where their vectors come from.
+fn print_search_rows(r: &SyncReport) {
+    let vectors = match (&r.embed_model, &r.embed_backlog_model) {
+        (Some(model), _) => format!(
+            "{} with vectors ({model}, {:.1}s)",
+            r.vectors_inserted, r.embed_secs
+        ),
+        (None, Some(model)) => format!(
+            "vectors of {model} follow from the backlog (`pond model reembed`, or `pond agent` between rounds)"
+        ),
+        (None, None) => "no vectors yet (no embedding model: see `pond model status`; `pond model reembed` adds them later)".to_string(),
+    };
+    println!(
+        "  search: {} parts indexed, {vectors}",
+        r.search_rows_inserted
+    );
+}
+
+/// The first problems with single files or records, and how many more.
+fn print_problems(r: &SyncReport) {
     const SHOWN: usize = 20;
     for p in r.errors.iter().take(SHOWN) {
         match p.line {
