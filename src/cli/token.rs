@@ -49,49 +49,7 @@ pub fn run(ctx: &Context, command: TokenCommand) -> anyhow::Result<ExitCode> {
                 println!("{token}");
             }
         }
-        TokenCommand::List { json } => {
-            let tokens = crate::config::load_tokens(&ctx.config_path)?;
-            if json {
-                // Hashes are not secrets, but they are of no use to a reader either.
-                let listed: Vec<serde_json::Value> = tokens
-                    .iter()
-                    .map(|t| {
-                        serde_json::json!({
-                            "name": t.name,
-                            "scope": t.scope,
-                            "project_prefix": t.limits.project_prefix,
-                            "host_prefix": t.limits.host_prefix,
-                            "created": t.created,
-                        })
-                    })
-                    .collect();
-                output::print_json(&listed)?;
-            } else if tokens.is_empty() {
-                println!("no tokens in {}", ctx.config_path.display());
-            } else {
-                for t in &tokens {
-                    let mut limits = Vec::new();
-                    if let Some(p) = &t.limits.project_prefix {
-                        // A directory and what lies below it, not a string prefix.
-                        limits.push(format!("projects in {p}"));
-                    }
-                    if let Some(h) = &t.limits.host_prefix {
-                        limits.push(format!("host {h}*"));
-                    }
-                    println!(
-                        "{:<24} {:<7} {:<21} {}",
-                        t.name,
-                        t.scope.as_str(),
-                        t.created.as_deref().unwrap_or("-"),
-                        if limits.is_empty() {
-                            "everything".to_string()
-                        } else {
-                            limits.join(", ")
-                        }
-                    );
-                }
-            }
-        }
+        TokenCommand::List { json } => list(ctx, json)?,
         TokenCommand::Revoke { name, json } => {
             let entry = access::revoke(&ctx.config_path, &name)?;
             if json {
@@ -105,4 +63,50 @@ pub fn run(ctx: &Context, command: TokenCommand) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `pond token list`: names, scopes, when made and limits, never hashes.
+fn list(ctx: &Context, json: bool) -> anyhow::Result<()> {
+    let tokens = crate::config::load_tokens(&ctx.config_path)?;
+    if json {
+        // Hashes are not secrets, but they are of no use to a reader either.
+        let listed: Vec<serde_json::Value> = tokens
+            .iter()
+            .map(|t| {
+                serde_json::json!({
+                    "name": t.name,
+                    "scope": t.scope,
+                    "project_prefix": t.limits.project_prefix,
+                    "host_prefix": t.limits.host_prefix,
+                    "created": t.created,
+                })
+            })
+            .collect();
+        output::print_json(&listed)?;
+    } else if tokens.is_empty() {
+        println!("no tokens in {}", ctx.config_path.display());
+    } else {
+        for t in &tokens {
+            let mut limits = Vec::new();
+            if let Some(p) = &t.limits.project_prefix {
+                // A directory and what lies below it, not a string prefix.
+                limits.push(format!("projects in {p}"));
+            }
+            if let Some(h) = &t.limits.host_prefix {
+                limits.push(format!("host {h}*"));
+            }
+            println!(
+                "{:<24} {:<7} {:<21} {}",
+                t.name,
+                t.scope.as_str(),
+                t.created.as_deref().unwrap_or("-"),
+                if limits.is_empty() {
+                    "everything".to_string()
+                } else {
+                    limits.join(", ")
+                }
+            );
+        }
+    }
+    Ok(())
 }
