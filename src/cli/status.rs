@@ -373,6 +373,12 @@ async fn fleet(ctx: &Context, args: &StatusArgs) -> anyhow::Result<ExitCode> {
         output::print_json(&fleet)?;
         return Ok(ExitCode::SUCCESS);
     }
+    print_fleet(&fleet);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The fleet as a table: a line per host, one per ephemeral group, totals.
+fn print_fleet(fleet: &Fleet) {
     println!("store: {}", fleet.store);
     println!(
         "{:<24} {:<17} {:<17} {:<8} {:>8} {:>6}  error",
@@ -414,7 +420,6 @@ async fn fleet(ctx: &Context, args: &StatusArgs) -> anyhow::Result<ExitCode> {
         "{} hosts ({} stale, {} failing), {} runs; {} ephemeral groups, {} runs; archive: {} sessions, {} messages",
         t.hosts, t.stale, t.failing, t.runs, t.groups, t.ephemeral_runs, t.sessions, t.messages
     );
-    Ok(ExitCode::SUCCESS)
 }
 
 fn humanize_secs(secs: i64) -> String {
