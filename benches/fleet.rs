@@ -712,7 +712,7 @@ fn start_server(fleet: &Fleet, target: &Target) -> (std::process::Child, String)
 /// (objects, bytes) under a remote store's prefix, from one listing.
 async fn bucket_usage(location: &pond::store::StoreLocation) -> Option<(u64, u64)> {
     use futures::TryStreamExt;
-    let (os, prefix) = pond::store::probe::build(location).ok()?;
+    let (os, prefix) = pond::store::reach::connect::object_store(location).ok()?;
     let listed: Vec<_> = os.list(Some(&prefix)).try_collect().await.ok()?;
     Some((
         listed.len() as u64,
@@ -1170,7 +1170,7 @@ fn probe(store_dir: &str) {
             .block_on(store.scan_page(pond::store::TableKind::Messages, &["id"], offset, 1))
             .expect("read an id");
         for b in &batches {
-            let c = pond::store::schema::Columns::new(b);
+            let c = pond::store::tables::schema::Columns::new(b);
             ids.extend(
                 c.str("id")
                     .expect("id")

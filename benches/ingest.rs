@@ -69,7 +69,7 @@ fn main() {
         StoreLocation::parse(work.path().join("store").to_str().expect("utf-8")).expect("location");
     let opts = SyncOptions {
         adapters: vec![std::sync::Arc::from(
-            pond::adapters::by_name("claude-code").expect("adapter"),
+            pond::registry::by_name("claude-code").expect("adapter"),
         )],
         path: Some(corpus.clone()),
         host: "bench".into(),

@@ -19,8 +19,8 @@ use std::time::Instant;
 
 use chrono::{Duration, TimeZone, Utc};
 use measure::{core_secs, env_usize, percentile};
-use pond::fleet_metrics::{MetricsOptions, render};
-use pond::store::fleet::RunRow;
+use pond::prometheus::{MetricsOptions, render};
+use pond::store::tables::runs::RunRow;
 use probe_store::{BenchStore, open_bench_store, run_row as run};
 
 fn main() {

@@ -28,7 +28,7 @@ use measure::pond;
 use pond::embed::{self, ModelChoice};
 use pond::search::fusion::{self, Arm, Ranked};
 use pond::search::{Filters, Mode, Request};
-use pond::store::search::SearchRow;
+use pond::store::tables::search::SearchRow;
 use pond::store::{OpenMode, Store, StoreLocation};
 use serde::Deserialize;
 

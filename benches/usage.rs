@@ -20,7 +20,7 @@ use std::time::Instant;
 use chrono::{Duration, TimeZone, Utc};
 use measure::{core_secs, env_usize, percentile};
 use pond::model::Session;
-use pond::store::{TableKind, schema, usage};
+use pond::store::{TableKind, tables::schema, tables::usage};
 use pond::usage::{Tokens, Usage};
 use probe_store::{BenchStore, open_bench_store};
 

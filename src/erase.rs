@@ -21,10 +21,10 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::store::erasures::{ErasedFile, Erasure, ErasureKind, RowCounts};
-use crate::store::lease::{self, Taken};
+use crate::store::tables::erasures::{ErasedFile, Erasure, ErasureKind, RowCounts};
+use crate::store::upkeep::lease::{self, Taken};
 use crate::store::upkeep::{Compacted, Pruned};
-use crate::store::{Store, StoreError, TableKind, schema, sql_str};
+use crate::store::{Store, StoreError, TableKind, sql_str, tables::schema};
 
 /// Set by the crash tests: after the named step (`recorded`, `deleted`,
 /// `compacted`, `pruned`) the process says so on stderr and waits to be

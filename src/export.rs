@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::model::RawRecord;
-use crate::store::{Store, StoreError, TableKind, schema, sql_str};
+use crate::store::{Store, StoreError, TableKind, sql_str, tables::schema};
 
 /// Why a session could not be written back.
 #[derive(Debug, thiserror::Error)]

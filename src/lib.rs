@@ -5,24 +5,25 @@
 //! `rule10_no_two_modules_import_each_other_even_through_others`):
 //!
 //! 1. [`paths`] and [`version`]; and from the `pond-adapters` crate, [`model`] (canonical
-//!    types), [`adapters`] (client formats → model) and [`digest`].
+//!    types), [`adapter`] (what a client's reader is), [`registry`] (the
+//!    clients, by name), [`formats`] (shapes several clients share) and [`digest`].
 //! 2. [`config`] (the file's schema), [`redact`] (over the model), and
 //!    [`store`] (model ↔ Lance tables; it knows no client).
 //! 3. [`access`] (tokens and what they see, over config and store) and
 //!    [`embed`] (local vectors for the store's rows).
 //! 4. [`search`] (full-text, vectors, fusion), then [`sync`] (adapters into
-//!    the store) and [`maintain`] (store upkeep).
+//!    the store) and [`upkeep`] (the store's upkeep, which `pond maintain` runs).
 //! 5. What people and agents call: [`round`] (one sync round, as the CLI,
 //!    the agent and the ingest server run it), [`archive`] (reads within a
 //!    token's limits), [`export`], [`resume`], [`push`], [`erase`],
-//!    [`fleet_metrics`], [`spend`], [`telemetry`], [`mcp`] and [`serve`].
+//!    [`prometheus`], [`spend`], [`telemetry`], [`mcp`] and [`serve`].
 //! 6. [`cli`], which only parses and dispatches to the layers below.
 
 // The agent loop's async state machine nests deeper than rustc's default
 // query depth allows when laid out; the lib, not only the binary, needs room.
 #![recursion_limit = "256"]
 
-pub use pond_adapters::{adapters, digest, model, usage};
+pub use pond_adapters::{adapter, digest, formats, model, registry, usage};
 
 pub mod access;
 pub mod archive;
@@ -31,11 +32,10 @@ pub mod config;
 pub mod embed;
 pub mod erase;
 pub mod export;
-pub mod fleet_metrics;
-pub mod maintain;
 pub mod mcp;
 pub mod paths;
 pub mod pause;
+pub mod prometheus;
 pub mod push;
 pub mod redact;
 pub mod resume;
@@ -47,4 +47,5 @@ pub mod spool;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
+pub mod upkeep;
 pub mod version;

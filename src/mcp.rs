@@ -24,7 +24,7 @@ use crate::archive::{
 };
 use crate::embed::Lazy;
 use crate::store::Store;
-use crate::store::lazy::LazyStore;
+use crate::store::reach::lazy::LazyStore;
 
 /// What every request shares: the store (opened once a sync made it) and
 /// the model.

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::adapters::{Adapter, Layout};
+use crate::adapter::{Adapter, Layout};
 
 pub struct PushOptions {
     /// The server's base URL, e.g. `https://pond.internal:8443`.

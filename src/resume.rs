@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::export::ExportError;
 use crate::model::{Message, PartKind, Role, Session};
-use crate::store::{Store, StoreError, TableKind, schema, sql_str};
+use crate::store::{Store, StoreError, TableKind, sql_str, tables::schema};
 use crate::sync::cursor::sha256_hex;
 
 /// Why a session could not be resumed.
@@ -65,7 +65,7 @@ pub async fn resume(
     redact: bool,
 ) -> Result<Resumed, ResumeError> {
     let mut session = load_session(store, id).await?;
-    let adapter = crate::adapters::by_name(target)
+    let adapter = crate::registry::by_name(target)
         .ok_or_else(|| ResumeError::UnknownClient(target.to_string()))?;
     let root = out
         .map(Path::to_path_buf)

@@ -10,15 +10,16 @@ use std::sync::Arc;
 
 use anyhow::bail;
 
-use crate::adapters::{self, Adapter};
+use crate::adapter::Adapter;
 use crate::embed;
-use crate::maintain::{self, MaintainOptions, UpkeepSettings};
+use crate::registry;
 use crate::spend::PriceTable;
-use crate::store::probe::{self, Verdict};
+use crate::store::reach::probe::{self, Verdict};
 use crate::store::{OpenMode, Store, StoreError, StoreLocation};
 use crate::sync::lock::{self, Acquired};
 use crate::sync::report::{Outcome, SyncReport, write_last_sync};
 use crate::sync::{DEFAULT_BATCH_BYTES, SyncOptions};
+use crate::upkeep::{self, UpkeepOptions, UpkeepSettings};
 
 /// The host a round runs for, as its configuration resolved it.
 pub struct Host<'a> {
@@ -53,17 +54,17 @@ pub fn select_adapters(
     path_given: bool,
 ) -> anyhow::Result<Vec<Box<dyn Adapter>>> {
     Ok(match adapter {
-        Some(name) => match adapters::by_name(name) {
+        Some(name) => match registry::by_name(name) {
             Some(a) => vec![a],
             None => bail!(
                 "unknown adapter `{name}`; known: {}",
-                adapters::names().join(", ")
+                registry::names().join(", ")
             ),
         },
         None if path_given => {
             bail!("--path needs an ADAPTER, e.g. `pond sync claude-code --path DIR`")
         }
-        None => adapters::all(),
+        None => registry::all(),
     })
 }
 
@@ -310,18 +311,18 @@ pub fn observe(report: &SyncReport, prices: &PriceTable) {
 /// Runs upkeep when it is due, after a sync. Never an error: the sync's
 /// own outcome stands, and a failed upkeep is retried when next due.
 pub async fn upkeep_when_due(host: &Host<'_>, store: &Store, progress: &dyn Fn(&str)) -> String {
-    let reason = match maintain::due(store, &host.upkeep.policy).await {
+    let reason = match upkeep::due(store, &host.upkeep.policy).await {
         Ok(Some(reason)) => reason,
         Ok(None) => return "not due".into(),
         Err(e) => return format!("check failed: {e}"),
     };
     progress(&format!("store upkeep is due ({reason})"));
-    let opts = MaintainOptions {
+    let opts = UpkeepOptions {
         host: host.name.to_string(),
         retain: host.upkeep.retain,
         dry_run: false,
         lease_ttl: host.upkeep.lease_ttl,
-        prune_share: maintain::BATCHED_PRUNE_SHARE,
+        prune_share: upkeep::BATCHED_PRUNE_SHARE,
     };
     match upkeep_recorded(store, &opts, progress).await {
         Ok(r) if r.outcome == "busy" => format!(
@@ -340,10 +341,10 @@ pub async fn upkeep_when_due(host: &Host<'_>, store: &Store, progress: &dyn Fn(&
 /// host that found the lease busy, or a dry run, changed nothing.
 pub async fn upkeep_recorded(
     store: &Store,
-    opts: &MaintainOptions,
+    opts: &UpkeepOptions,
     progress: &dyn Fn(&str),
-) -> Result<maintain::MaintainReport, maintain::MaintainError> {
-    let report = maintain::run(store, opts, progress).await?;
+) -> Result<upkeep::UpkeepReport, upkeep::UpkeepError> {
+    let report = upkeep::run(store, opts, progress).await?;
     if !matches!(report.outcome.as_str(), "busy" | "dry-run") {
         crate::telemetry::record_upkeep(&report);
     }

@@ -151,7 +151,7 @@ fn purge_mirror(
     if erased.is_empty() {
         return;
     }
-    let Some(adapter) = crate::adapters::by_name(&origin.client) else {
+    let Some(adapter) = crate::registry::by_name(&origin.client) else {
         return;
     };
     for file in adapter.discover(&mirror.join("files")).files {

@@ -447,7 +447,7 @@ pub fn record_usage(report: &SyncReport, prices: &crate::spend::PriceTable) {
 }
 
 /// Records one upkeep run and the store's shape after it.
-pub fn record_upkeep(report: &crate::maintain::MaintainReport) {
+pub fn record_upkeep(report: &crate::upkeep::UpkeepReport) {
     let m = opentelemetry::global::meter("pond");
     let outcome = [KeyValue::new("outcome", report.outcome.clone())];
     m.u64_counter(names::UPKEEP_RUNS)

@@ -11,9 +11,9 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 use pond::model::{Message, Part, PartKind, Role, Session};
-use pond::store::fleet::RunRow;
-use pond::store::schema::{MessageRow, messages_batch, sessions_batch};
-use pond::store::search::{SearchDoc, search_batch};
+use pond::store::tables::runs::RunRow;
+use pond::store::tables::schema::{MessageRow, messages_batch, sessions_batch};
+use pond::store::tables::search::{SearchDoc, search_batch};
 use pond::store::{OpenMode, Store, StoreLocation, TableKind};
 
 /// A bench's store, open, with the runtime that drives it.

@@ -6,7 +6,7 @@
 use pond_adapters::images::{Image, images_in_record};
 
 use super::{ArchiveError, View, message_key, session_by_key};
-use crate::store::{Store, TableKind, schema, sql_str};
+use crate::store::{Store, TableKind, sql_str, tables::schema};
 
 /// The `index`-th inline image (0-based) of message `id`, if the caller's
 /// view may see its session.

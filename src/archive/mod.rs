@@ -6,8 +6,8 @@
 //! place. Answers are shaped for a reader paying per token: transcripts come
 //! in pages with long parts clipped unless asked for in full.
 
-mod fleet;
 mod images;
+mod overview;
 mod raw;
 mod shapes;
 
@@ -16,8 +16,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-pub use fleet::{RunBucket, RunTimeline, RunsParams, client_counts, run_timeline, status};
 pub use images::message_image;
+pub use overview::{RunBucket, RunTimeline, RunsParams, client_counts, run_timeline, status};
 pub use raw::{RawDownload, source_file as session_source_file};
 pub use shapes::*;
 
@@ -25,7 +25,7 @@ use crate::access::Limits;
 use crate::embed::Lazy;
 use crate::model::{Message, Part, PartKind, Session};
 use crate::search::{self, Filters, Mode, Request};
-use crate::store::{Store, StoreError, TableKind, schema, sql_str};
+use crate::store::{Store, StoreError, TableKind, sql_str, tables::schema};
 
 /// Why a question got no answer. Each maps to one HTTP status and one MCP
 /// tool error.

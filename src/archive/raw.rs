@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use super::{ArchiveError, View, visible_session};
 use crate::export::{self, ExportError};
 use crate::model::RawRecord;
-use crate::store::{Store, TableKind, schema, sql_in};
+use crate::store::{Store, TableKind, sql_in, tables::schema};
 
 /// One of a session's source files as a caller may have it, loaded alone
 /// and sent record by record (see [`RawDownload::into_chunks`]).
@@ -89,7 +89,7 @@ pub(crate) fn record_owner(record: &RawRecord) -> String {
     if !export::is_database_row(record) {
         return record.session_id.clone();
     }
-    match crate::adapters::by_name(&record.client) {
+    match crate::registry::by_name(&record.client) {
         Some(adapter) => crate::sync::database_row_owner(
             adapter.as_ref(),
             &record.host,

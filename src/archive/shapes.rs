@@ -259,7 +259,7 @@ pub struct HostSync {
 
 impl HostSync {
     /// A host's record as a reader sees it; `mask` hides secrets in its error.
-    pub fn new(h: crate::store::fleet::HostRow, mask: impl Fn(&str) -> String) -> HostSync {
+    pub fn new(h: crate::store::tables::runs::HostRow, mask: impl Fn(&str) -> String) -> HostSync {
         HostSync {
             error: h.error.as_deref().map(mask),
             host: h.host,

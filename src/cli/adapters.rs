@@ -24,7 +24,7 @@ struct RootLine {
 }
 
 pub fn run(args: AdaptersArgs) -> anyhow::Result<ExitCode> {
-    let lines: Vec<AdapterLine> = crate::adapters::all()
+    let lines: Vec<AdapterLine> = crate::registry::all()
         .iter()
         .map(|a| {
             let roots: Vec<RootLine> = a

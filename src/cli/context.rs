@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use super::Cli;
 use super::config_show::{self, Setting, Source};
-use crate::maintain::UpkeepSettings;
 use crate::store::StoreLocation;
+use crate::upkeep::UpkeepSettings;
 
 /// Settings every command shares.
 pub struct Context {
@@ -45,7 +45,7 @@ fn resolve_upkeep(file: &crate::config::UpkeepConfig) -> anyhow::Result<UpkeepSe
         Some(text) => humantime::parse_duration(&text)
             .map_err(|e| anyhow::anyhow!("`{text}` ({var} or [upkeep]) is not a duration: {e}")),
     };
-    let defaults = crate::maintain::UpkeepPolicy::default();
+    let defaults = crate::upkeep::UpkeepPolicy::default();
     let after_commits = match std::env::var("POND_UPKEEP_AFTER_COMMITS") {
         Ok(text) => text
             .parse()
@@ -56,10 +56,10 @@ fn resolve_upkeep(file: &crate::config::UpkeepConfig) -> anyhow::Result<UpkeepSe
         retain: duration(
             "POND_UPKEEP_RETAIN",
             &file.retain,
-            crate::maintain::DEFAULT_RETAIN,
+            crate::upkeep::DEFAULT_RETAIN,
         )?,
-        lease_ttl: duration("POND_UPKEEP_LEASE_TTL", &None, crate::maintain::LEASE_TTL)?,
-        policy: crate::maintain::UpkeepPolicy {
+        lease_ttl: duration("POND_UPKEEP_LEASE_TTL", &None, crate::upkeep::LEASE_TTL)?,
+        policy: crate::upkeep::UpkeepPolicy {
             every: duration("POND_UPKEEP_EVERY", &file.every, defaults.every)?,
             after_commits,
         },

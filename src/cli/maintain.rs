@@ -4,12 +4,12 @@
 use std::process::ExitCode;
 
 use super::{Context, MaintainArgs, output};
-use crate::maintain::{MaintainOptions, MaintainReport};
 use crate::store::{OpenMode, Store};
+use crate::upkeep::{UpkeepOptions, UpkeepReport};
 
 pub async fn run(ctx: &Context, args: MaintainArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open(&ctx.location, OpenMode::Existing).await?;
-    let opts = MaintainOptions {
+    let opts = UpkeepOptions {
         host: ctx.host.clone(),
         retain: args.retain.unwrap_or(ctx.upkeep.retain),
         dry_run: args.dry_run,
@@ -33,7 +33,7 @@ pub async fn run(ctx: &Context, args: MaintainArgs) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_human(report: &MaintainReport) {
+fn print_human(report: &UpkeepReport) {
     println!(
         "{:<12} {:>9} {:>9} {:>9} {:>9} {:>10} {:>9}",
         "table", "fragments", "after", "versions", "after", "unindexed", "pruned MB"

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{Context, McpArgs, MetricsArgs, ServeArgs};
 use crate::mcp::Shared;
-use crate::store::lazy::LazyStore;
+use crate::store::reach::lazy::LazyStore;
 
 /// How stale a long-running server's view of the store may get before a
 /// read looks for newer commits: a sync elsewhere shows up within this.
@@ -64,12 +64,12 @@ pub async fn metrics(ctx: &Context, args: MetricsArgs) -> anyhow::Result<ExitCod
     let Some(listen) = args.listen else {
         let store =
             crate::store::Store::open(&ctx.location, crate::store::OpenMode::Existing).await?;
-        let options = crate::fleet_metrics::MetricsOptions {
+        let options = crate::prometheus::MetricsOptions {
             stale_after: args.stale_after,
             limits: Default::default(),
             prices: ctx.prices.clone(),
         };
-        print!("{}", crate::fleet_metrics::render(&store, &options).await?);
+        print!("{}", crate::prometheus::render(&store, &options).await?);
         return Ok(ExitCode::SUCCESS);
     };
     let shared = Arc::new(Shared {

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::{Context, ShowArgs, output};
 use crate::model::{Message, PartKind, Session};
-use crate::store::{OpenMode, Store, TableKind, schema, sql_str};
+use crate::store::{OpenMode, Store, TableKind, sql_str, tables::schema};
 
 #[derive(Debug, Serialize)]
 struct Transcript {
@@ -23,30 +23,11 @@ const TOOL_PREVIEW_LINES: usize = 8;
 pub async fn run(ctx: &Context, args: ShowArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open(&ctx.location, OpenMode::Existing).await?;
     let id = output::resolve_session(&store, &args.session_id).await?;
-    let by_id = format!("id = {}", sql_str(&id));
-    let mut session = None;
-    for b in store.scan(TableKind::Sessions, Some(&by_id), None).await? {
-        session = schema::sessions_from_batch(&b)?
-            .into_iter()
-            .next()
-            .or(session);
-    }
-    let mut session =
-        session.ok_or_else(|| anyhow::anyhow!("session `{id}` vanished while reading"))?;
-    let mut messages = Vec::new();
-    let of_session = format!("session_id = {}", sql_str(&id));
-    for b in store
-        .scan(TableKind::Messages, Some(&of_session), None)
-        .await?
-    {
-        messages.extend(schema::messages_from_batch(&b)?);
-    }
-    messages.sort_by_key(|m| m.seq);
+    let (mut session, mut messages) = load(&store, &id).await?;
     let redacted = store.redacted_sessions([id.as_str()]).await?.contains(&id);
     if args.redaction.redact {
         crate::redact::mask_transcript(&mut session, &mut messages);
     }
-
     if args.output.json {
         output::print_json(&Transcript {
             session,
@@ -55,6 +36,38 @@ pub async fn run(ctx: &Context, args: ShowArgs) -> anyhow::Result<ExitCode> {
         })?;
         return Ok(ExitCode::SUCCESS);
     }
+    print_header(&session, redacted);
+    for m in &messages {
+        print_message(m, args.full);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The session and its messages in source order.
+async fn load(store: &Store, id: &str) -> anyhow::Result<(Session, Vec<Message>)> {
+    let by_id = format!("id = {}", sql_str(id));
+    let mut session = None;
+    for b in store.scan(TableKind::Sessions, Some(&by_id), None).await? {
+        session = schema::sessions_from_batch(&b)?
+            .into_iter()
+            .next()
+            .or(session);
+    }
+    let session =
+        session.ok_or_else(|| anyhow::anyhow!("session `{id}` vanished while reading"))?;
+    let mut messages = Vec::new();
+    let of_session = format!("session_id = {}", sql_str(id));
+    for b in store
+        .scan(TableKind::Messages, Some(&of_session), None)
+        .await?
+    {
+        messages.extend(schema::messages_from_batch(&b)?);
+    }
+    messages.sort_by_key(|m| m.seq);
+    Ok((session, messages))
+}
+
+fn print_header(session: &Session, redacted: bool) {
     println!("session {} ({})", session.id, session.client);
     if let Some(t) = &session.title {
         println!("title:   {t}");
@@ -81,35 +94,35 @@ pub async fn run(ctx: &Context, args: ShowArgs) -> anyhow::Result<ExitCode> {
         output::time(session.updated_at),
         session.message_count
     );
-    for m in &messages {
-        println!("── {} · {}", m.role.as_str(), output::time(m.timestamp));
-        for part in &m.parts {
-            let text = part.text.as_deref().unwrap_or("");
-            match part.kind {
-                PartKind::Text => println!("{text}"),
-                PartKind::Thinking => println!("(thinking) {}", output::clip(text, 400)),
-                PartKind::ToolCall => println!(
-                    "→ {} {}",
-                    part.tool_name.as_deref().unwrap_or("tool"),
-                    output::clip(text, 400)
-                ),
-                PartKind::ToolResult => {
-                    let marker = if part.is_error { "← error" } else { "←" };
-                    let lines: Vec<&str> = text.lines().collect();
-                    if args.full || lines.len() <= TOOL_PREVIEW_LINES {
-                        println!("{marker} {text}");
-                    } else {
-                        println!("{marker} {}", lines[..TOOL_PREVIEW_LINES].join("\n  "));
-                        println!(
-                            "  … {} more lines (--full)",
-                            lines.len() - TOOL_PREVIEW_LINES
-                        );
-                    }
+}
+
+fn print_message(m: &Message, full: bool) {
+    println!("── {} · {}", m.role.as_str(), output::time(m.timestamp));
+    for part in &m.parts {
+        let text = part.text.as_deref().unwrap_or("");
+        match part.kind {
+            PartKind::Text => println!("{text}"),
+            PartKind::Thinking => println!("(thinking) {}", output::clip(text, 400)),
+            PartKind::ToolCall => println!(
+                "→ {} {}",
+                part.tool_name.as_deref().unwrap_or("tool"),
+                output::clip(text, 400)
+            ),
+            PartKind::ToolResult => {
+                let marker = if part.is_error { "← error" } else { "←" };
+                let lines: Vec<&str> = text.lines().collect();
+                if full || lines.len() <= TOOL_PREVIEW_LINES {
+                    println!("{marker} {text}");
+                } else {
+                    println!("{marker} {}", lines[..TOOL_PREVIEW_LINES].join("\n  "));
+                    println!(
+                        "  … {} more lines (--full)",
+                        lines.len() - TOOL_PREVIEW_LINES
+                    );
                 }
-                PartKind::File | PartKind::Other => println!("{text}"),
             }
+            PartKind::File | PartKind::Other => println!("{text}"),
         }
-        println!();
     }
-    Ok(ExitCode::SUCCESS)
+    println!();
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::{Context, StatusArgs, output};
 use chrono::{DateTime, Utc};
 
-use crate::store::fleet::HostRow;
+use crate::store::tables::runs::HostRow;
 use crate::store::{FORMAT_VERSION, OpenMode, Store, StoreError, TableKind};
 use crate::sync::lock::{self, Holder};
 use crate::sync::report::{SyncReport, read_last_sync};
@@ -35,16 +35,16 @@ struct Status {
 
 #[derive(Debug, Serialize)]
 struct UpkeepStatus {
-    last: Option<crate::maintain::LastUpkeep>,
+    last: Option<crate::upkeep::LastUpkeep>,
     /// Who holds the upkeep lease now.
-    running: Option<crate::store::lease::LeaseRecord>,
+    running: Option<crate::store::upkeep::lease::LeaseRecord>,
     /// Whether it is due by the policy in effect, and why.
     due: Option<String>,
     /// Due for more than twice the interval: no host is doing it.
     overdue: bool,
     /// Write intents in the store (rule 50): sweeps keep every file younger
     /// than the oldest.
-    writes_in_flight: crate::store::sweep::WritesInFlight,
+    writes_in_flight: crate::store::upkeep::sweep::WritesInFlight,
 }
 
 pub async fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<ExitCode> {
@@ -93,8 +93,8 @@ pub async fn run(ctx: &Context, args: StatusArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn upkeep_status(ctx: &Context, store: &Store) -> Result<UpkeepStatus, StoreError> {
-    let (last, running) = crate::maintain::state(store).await?;
-    let due = crate::maintain::due(store, &ctx.upkeep.policy).await?;
+    let (last, running) = crate::upkeep::state(store).await?;
+    let due = crate::upkeep::due(store, &ctx.upkeep.policy).await?;
     let overdue = match &last {
         Some(l) => {
             let age = (Utc::now() - l.finished_at).to_std().unwrap_or_default();

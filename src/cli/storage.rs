@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use super::{Context, StorageCheckArgs, output};
 use crate::store::StoreLocation;
-use crate::store::probe::{self, Verdict};
+use crate::store::reach::probe::{self, Verdict};
 
 pub async fn check(ctx: &Context, args: StorageCheckArgs) -> anyhow::Result<ExitCode> {
     let location = match &args.url {

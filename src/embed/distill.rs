@@ -15,7 +15,7 @@ use super::linalg;
 use super::{EmbedError, Embedder, TransformerEmbedder, TransformerFiles};
 
 /// Output width; the store's vector column has this size.
-pub const DIMENSIONS: usize = crate::store::search::VECTOR_DIM as usize;
+pub const DIMENSIONS: usize = crate::store::tables::search::VECTOR_DIM as usize;
 
 /// Names the recipe, not the bytes: hosts distil independently and must
 /// agree on the id so their vectors are searched together. Bump the version

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::embed::{self, Embedder};
-use crate::store::lease::{self, Taken};
+use crate::store::upkeep::lease::{self, Taken};
 use crate::store::{Store, StoreError, TableKind, sql_str};
 
 use super::SearchError;

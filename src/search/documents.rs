@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use crate::model::{Message, PartKind};
-use crate::store::search::SearchDoc;
+use crate::store::tables::search::SearchDoc;
 
 /// Prose and thinking are what people search for; keep nearly all of it.
 const MAX_PROSE: usize = 16 * 1024;

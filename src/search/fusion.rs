@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 
-use crate::store::search::{SearchDoc, SearchRow};
+use crate::store::tables::search::{SearchDoc, SearchRow};
 
 /// RRF's damping constant. The textbook 60 flattens the top ranks so much
 /// that a part halfway down both lists beats BM25's exact hit; 20 keeps

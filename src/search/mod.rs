@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::embed::{Embedder, NoModel};
-use crate::store::search::SearchRow;
+use crate::store::tables::search::SearchRow;
 use crate::store::{Store, StoreError, TableKind, sql_str};
 pub use filters::{FilterError, Filters};
 use fusion::{Arm, Ranked};

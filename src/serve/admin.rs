@@ -116,7 +116,7 @@ async fn run(
             .unwrap_or_else(|_| "unknown-host".into()),
         user: format!("token:{}", grant.name),
         now: body.now,
-        lease_ttl: crate::maintain::LEASE_TTL,
+        lease_ttl: crate::upkeep::LEASE_TTL,
     };
     tracing::warn!(token = %grant.name, selection = %selection.describe(), sessions = plan.sessions.len(), "erasing over HTTP");
     erase::execute(store, &selection, plan, &opts, &|_| {}).await

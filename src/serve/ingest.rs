@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::upload::{Refusal, Upload, after_prefix, receive, unique_suffix};
 use super::{AppState, error};
 use crate::access::{Grant, Scope};
-use crate::adapters::Adapter;
+use crate::adapter::Adapter;
 use crate::spool;
 use crate::store::{Store, StoreError, TableKind, sql_in};
 use crate::sync::report::SyncReport;
@@ -192,13 +192,13 @@ fn admit(grant: &Grant, request: &Request) -> Result<(IngestQuery, Arc<dyn Adapt
             format!("token `{}` may not ingest for host `{host}`", grant.name),
         ));
     }
-    let Some(adapter) = crate::adapters::by_name(&q.client) else {
+    let Some(adapter) = crate::registry::by_name(&q.client) else {
         return Err(Refusal(
             StatusCode::BAD_REQUEST,
             format!(
                 "unknown client `{}`; known: {}",
                 q.client,
-                crate::adapters::names().join(", ")
+                crate::registry::names().join(", ")
             ),
         ));
     };
@@ -478,7 +478,7 @@ async fn foreign_session(
             )
             .await?;
         for batch in &batches {
-            let columns = crate::store::schema::Columns::new(batch);
+            let columns = crate::store::tables::schema::Columns::new(batch);
             for (id, host) in columns.str("id")?.iter().zip(columns.str("host")?.iter()) {
                 if let (Some(id), Some(host)) = (id, host)
                     && !host.starts_with(prefix)

@@ -223,16 +223,16 @@ fn behind_guard(
 }
 
 /// The fleet's state in the Prometheus text format, computed from the
-/// store on each scrape ([`crate::fleet_metrics`]).
+/// store on each scrape ([`crate::prometheus`]).
 async fn metrics(State(state): State<Arc<AppState>>, Reader(view): Reader) -> Response {
-    let options = crate::fleet_metrics::MetricsOptions {
+    let options = crate::prometheus::MetricsOptions {
         stale_after: state.stale_after,
         limits: view.limits,
         prices: state.shared.prices.clone(),
     };
     let rendered = async {
         let store = state.shared.store.or_empty().await?;
-        crate::fleet_metrics::render(store, &options)
+        crate::prometheus::render(store, &options)
             .await
             .map_err(ArchiveError::from)
     }
@@ -241,7 +241,7 @@ async fn metrics(State(state): State<Arc<AppState>>, Reader(view): Reader) -> Re
         Ok(text) => (
             [(
                 axum::http::header::CONTENT_TYPE,
-                crate::fleet_metrics::CONTENT_TYPE,
+                crate::prometheus::CONTENT_TYPE,
             )],
             text,
         )

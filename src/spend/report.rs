@@ -12,7 +12,7 @@ use super::tally::{Key, Names, PriceCache, Tally, local_day, render, time_part};
 use super::totals::UNKNOWN;
 pub use super::totals::{Dimension, UsageTotals};
 use crate::access::Limits;
-use crate::store::usage::CallColumns;
+use crate::store::tables::usage::CallColumns;
 use crate::store::{Store, StoreError, TableKind, sql_in, sql_time};
 
 /// Which calls a report counts, and how it groups them.
@@ -337,12 +337,12 @@ async fn session_projects(
     }
     let mut projects = HashMap::new();
     let mut read = |b: &arrow_array::RecordBatch| -> Result<(), StoreError> {
-        let c = crate::store::schema::Columns::new(b);
+        let c = crate::store::tables::schema::Columns::new(b);
         let (id, project) = (c.str("id")?, c.str("project")?);
         for i in 0..b.num_rows() {
             projects.insert(
                 id.value(i).to_string(),
-                crate::store::schema::opt_str(project, i),
+                crate::store::tables::schema::opt_str(project, i),
             );
         }
         Ok(())

@@ -5,28 +5,10 @@
 //! and inserts only what is absent, so repeating a write (after a crash or an
 //! ambiguous failure) never stores anything twice.
 
-mod commit_guard;
-pub mod documents;
-pub mod erasures;
-pub mod fleet;
-mod init;
-mod intents;
-mod keyed_insert;
-pub mod lazy;
-pub mod lease;
-mod location;
-mod meta;
-pub mod probe;
-pub mod redactions;
-pub mod retry;
-pub mod schema;
-pub mod search;
-mod sql;
-pub mod sweep;
+pub mod reach;
+pub mod tables;
 pub mod upkeep;
-pub mod usage;
-mod write;
-mod writing;
+pub mod writes;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -37,10 +19,10 @@ use futures::TryStreamExt;
 use lancedb::query::{ExecutableQuery, QueryBase, Select};
 use lancedb::{Connection, Table};
 
-pub use location::StoreLocation;
-use meta::meta_batch;
-pub use meta::{restamp_format_version, stamp_format_version};
-pub use sql::{
+pub use reach::location::StoreLocation;
+use tables::meta::meta_batch;
+pub use tables::meta::{restamp_format_version, stamp_format_version};
+pub use tables::sql::{
     key_or_prefix_sql, like_escape, scoped_key_sql, sql_in, sql_str, sql_time, starts_with_sql,
 };
 
@@ -55,7 +37,7 @@ pub use sql::{
 /// does not read the tombstones, would store them again. Stamped by the
 /// first erasure, so stores that never erase stay open to format 3.
 /// 5: files no manifest references are swept once older than every write
-/// intent (`store::intents`), and a format-4 binary writes without
+/// intent (`store::writes::intents`), and a format-4 binary writes without
 /// announcing its writes. Stamped by the first sweep.
 pub const FORMAT_VERSION: u32 = 5;
 
@@ -172,16 +154,16 @@ const ALL_TABLES: [TableKind; 10] = [
 impl TableKind {
     pub fn name(self) -> &'static str {
         match self {
-            TableKind::Raw => schema::RAW,
-            TableKind::Messages => schema::MESSAGES,
-            TableKind::Sessions => schema::SESSIONS,
-            TableKind::SyncRuns => fleet::SYNC_RUNS,
-            TableKind::Hosts => fleet::HOSTS,
-            TableKind::Search => search::SEARCH,
-            TableKind::Redactions => redactions::REDACTIONS,
-            TableKind::Erasures => erasures::ERASURES,
-            TableKind::HostGroups => fleet::HOST_GROUPS,
-            TableKind::Usage => usage::USAGE,
+            TableKind::Raw => tables::schema::RAW,
+            TableKind::Messages => tables::schema::MESSAGES,
+            TableKind::Sessions => tables::schema::SESSIONS,
+            TableKind::SyncRuns => tables::runs::SYNC_RUNS,
+            TableKind::Hosts => tables::runs::HOSTS,
+            TableKind::Search => tables::search::SEARCH,
+            TableKind::Redactions => tables::redactions::REDACTIONS,
+            TableKind::Erasures => tables::erasures::ERASURES,
+            TableKind::HostGroups => tables::runs::HOST_GROUPS,
+            TableKind::Usage => tables::usage::USAGE,
         }
     }
 
@@ -198,16 +180,16 @@ impl TableKind {
 
     fn schema(self) -> arrow_schema::SchemaRef {
         match self {
-            TableKind::Raw => schema::raw_schema(),
-            TableKind::Messages => schema::messages_schema(),
-            TableKind::Sessions => schema::sessions_schema(),
-            TableKind::SyncRuns => fleet::sync_runs_schema(),
-            TableKind::Hosts => fleet::hosts_schema(),
-            TableKind::Search => search::search_schema(),
-            TableKind::Redactions => redactions::redactions_schema(),
-            TableKind::Erasures => erasures::erasures_schema(),
-            TableKind::HostGroups => fleet::hosts_schema(),
-            TableKind::Usage => usage::usage_schema(),
+            TableKind::Raw => tables::schema::raw_schema(),
+            TableKind::Messages => tables::schema::messages_schema(),
+            TableKind::Sessions => tables::schema::sessions_schema(),
+            TableKind::SyncRuns => tables::runs::sync_runs_schema(),
+            TableKind::Hosts => tables::runs::hosts_schema(),
+            TableKind::Search => tables::search::search_schema(),
+            TableKind::Redactions => tables::redactions::redactions_schema(),
+            TableKind::Erasures => tables::erasures::erasures_schema(),
+            TableKind::HostGroups => tables::runs::hosts_schema(),
+            TableKind::Usage => tables::usage::usage_schema(),
         }
     }
 }
@@ -216,7 +198,7 @@ pub struct Store {
     location: StoreLocation,
     db: Connection,
     tables: HashMap<TableKind, Table>,
-    retry: retry::RetryPolicy,
+    retry: reach::retry::RetryPolicy,
     /// Writes retried after a lost commit race or a transient failure.
     retries: AtomicU64,
     /// Commit conflicts Lance resolved itself by rebasing (attempts beyond the first).
@@ -228,7 +210,7 @@ pub struct Store {
     /// The format the store was stamped with when opened (0: none).
     format_found: AtomicU32,
     /// Rule 50: the intents this handle holds while it writes.
-    intents: Arc<intents::WriteIntents>,
+    intents: Arc<writes::intents::WriteIntents>,
 }
 
 impl Drop for Store {
@@ -238,6 +220,42 @@ impl Drop for Store {
 }
 
 impl Store {
+    /// Opens the store at `location`, creating its tables first with
+    /// [`OpenMode::Create`]. Every write is keyed on the rows' `id`, so
+    /// writing the same rows twice stores them once (spec rule 2):
+    ///
+    /// ```
+    /// use pond::model::Session;
+    /// use pond::store::tables::schema::sessions_batch;
+    /// use pond::store::{OpenMode, Store, StoreLocation, TableKind};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// // A directory, `s3://bucket/prefix`, `gs://`, `az://` or `memory://`.
+    /// let location = StoreLocation::parse(&dir.path().display().to_string())?;
+    /// let session = Session {
+    ///     id: "s1".into(),
+    ///     client: "notes".into(),
+    ///     project: Some("/home/me/app".into()),
+    ///     git_branch: None,
+    ///     model: None,
+    ///     title: Some("fix the login page".into()),
+    ///     started_at: None,
+    ///     updated_at: None,
+    ///     parent_id: None,
+    ///     host: "laptop".into(),
+    ///     message_count: 0,
+    /// };
+    /// tokio::runtime::Runtime::new()?.block_on(async {
+    ///     let store = Store::open(&location, OpenMode::Create).await?;
+    ///     let rows = sessions_batch(&[session], chrono::Utc::now())?;
+    ///     assert_eq!(store.insert_absent(TableKind::Sessions, rows.clone()).await?, 1);
+    ///     assert_eq!(store.insert_absent(TableKind::Sessions, rows).await?, 0);
+    ///     assert_eq!(store.count(TableKind::Sessions, None).await?, 1);
+    ///     Ok(())
+    /// })
+    /// # }
+    /// ```
     pub async fn open(location: &StoreLocation, mode: OpenMode) -> Result<Store, StoreError> {
         Store::open_tables(location, mode, &ALL_TABLES).await
     }
@@ -283,7 +301,9 @@ impl Store {
                         source,
                     })?
                 }
-                OpenMode::Existing if !dir.join(format!("{}.lance", schema::META)).exists() => {
+                OpenMode::Existing
+                    if !dir.join(format!("{}.lance", tables::schema::META)).exists() =>
+                {
                     return Err(StoreError::NotFound(location.display.clone()));
                 }
                 OpenMode::Existing => {}
@@ -300,12 +320,12 @@ impl Store {
         if let Some(interval) = fresh_within {
             connect = connect.read_consistency_interval(interval);
         }
-        let intents = Arc::new(intents::WriteIntents::default());
+        let intents = Arc::new(writes::intents::WriteIntents::default());
         // Rule 50: no commit of this handle lands after its write intent is gone.
         connect = connect.session(Arc::new(lance::session::Session::new(
             lance::dataset::DEFAULT_INDEX_CACHE_SIZE,
             lance::dataset::DEFAULT_METADATA_CACHE_SIZE,
-            commit_guard::registry(intents.clone()),
+            writes::commit_guard::registry(intents.clone()),
         )));
         let db = connect
             .execute()
@@ -315,7 +335,7 @@ impl Store {
             location: location.clone(),
             db,
             tables: HashMap::new(),
-            retry: retry::RetryPolicy::default(),
+            retry: reach::retry::RetryPolicy::default(),
             retries: AtomicU64::new(0),
             conflicts: AtomicU64::new(0),
             embed_models: std::sync::Mutex::new(Vec::new()),
@@ -357,7 +377,7 @@ impl Store {
             .execute()
             .await
             .map_err(|e| lance_error(&self.location, "list tables", e))?;
-        Ok(std::iter::once(schema::META)
+        Ok(std::iter::once(tables::schema::META)
             .chain(ALL_TABLES.iter().map(|k| k.name()))
             .all(|t| names.iter().any(|n| n == t)))
     }
@@ -367,16 +387,21 @@ impl Store {
         self.intents.hold(&self.location).await?;
         // Rule 11: the election is named after the table set, so a release with
         // a new table elects one host to add it to an older store (rule 27).
-        let tag = init::table_set_tag(
-            std::iter::once(schema::META).chain(ALL_TABLES.iter().map(|k| k.name())),
+        let tag = reach::init::table_set_tag(
+            std::iter::once(tables::schema::META).chain(ALL_TABLES.iter().map(|k| k.name())),
         );
-        if let init::Role::Opener = init::gate(&self.location, &tag).await? {
+        if let reach::init::Role::Opener = reach::init::gate(&self.location, &tag).await? {
             return Ok(());
         }
         let stamp = meta_batch(FORMAT_KEY, &FORMAT_VERSION.to_string())?;
         // A new store has no messages to index; a store from before the
         // search table keeps the key absent until a sync indexes its messages.
-        let fresh = match self.db.create_table(schema::META, stamp).execute().await {
+        let fresh = match self
+            .db
+            .create_table(tables::schema::META, stamp)
+            .execute()
+            .await
+        {
             Ok(_) => true,
             Err(lancedb::Error::TableAlreadyExists { .. }) => false,
             Err(e) => return Err(lance_error(&self.location, "create table pond_meta", e)),
@@ -391,10 +416,10 @@ impl Store {
         }
         if fresh && self.location.scheme() != "memory" {
             // Rule 50: only binaries that put intents ever wrote this store.
-            let (os, prefix) = probe::build(&self.location).map_err(|e| {
+            let (os, prefix) = reach::connect::object_store(&self.location).map_err(|e| {
                 upkeep::lance_error_str(&self.location, "note the write intents", &e)
             })?;
-            sweep::note_made_with_intents(os.as_ref(), &prefix)
+            upkeep::sweep::note_made_with_intents(os.as_ref(), &prefix)
                 .await
                 .map_err(|e| {
                     upkeep::lance_error_str(
@@ -404,7 +429,7 @@ impl Store {
                     )
                 })?;
         }
-        init::mark_ready(&self.location, &tag).await
+        reach::init::mark_ready(&self.location, &tag).await
     }
 
     async fn create_if_missing(

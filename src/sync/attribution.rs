@@ -11,8 +11,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::adapters;
-use crate::store::{Store, StoreError, TableKind, schema, sql_in, sql_str};
+use crate::registry;
+use crate::store::{Store, StoreError, TableKind, sql_in, sql_str, tables::schema};
 
 /// Raw record ids of database rows: `<file_id>:db:<key>` (see `sync::database`).
 const DATABASE_ROWS: &str = "id LIKE '%:db:%'";
@@ -40,7 +40,7 @@ pub async fn relabel_database_rows(store: &Store, dry_run: bool) -> Result<u64, 
             c.binary("bytes")?,
         );
         for i in 0..batch.num_rows() {
-            let Some(adapter) = adapters::by_name(clients.value(i)) else {
+            let Some(adapter) = registry::by_name(clients.value(i)) else {
                 continue;
             };
             let owner = super::database_row_owner(

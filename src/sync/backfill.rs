@@ -12,7 +12,7 @@ use chrono::Utc;
 
 use super::indexing::search_rows;
 use super::{SyncError, SyncOptions};
-use crate::store::schema::{self, Columns, MessageRow};
+use crate::store::tables::schema::{self, Columns, MessageRow};
 use crate::store::{Store, TableKind};
 use crate::sync::report::SyncReport;
 

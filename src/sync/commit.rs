@@ -16,7 +16,7 @@ use chrono::Utc;
 use super::report::SyncReport;
 use super::{FileWork, SyncError, SyncOptions, indexing};
 use crate::model::{RawRecord, Session, SessionFacts, max_time, min_time};
-use crate::store::schema::{self, MessageRow};
+use crate::store::tables::schema::{self, MessageRow};
 use crate::store::{Store, StoreError, TableKind, sql_in};
 use crate::sync::cursor::Cursors;
 use crate::usage::Usage;
@@ -232,7 +232,7 @@ pub(super) async fn commit_derived(
         store
             .insert_absent(
                 TableKind::Redactions,
-                crate::store::redactions::redactions_batch(&ids, &opts.host, now)?,
+                crate::store::tables::redactions::redactions_batch(&ids, &opts.host, now)?,
             )
             .await?;
     }
@@ -320,7 +320,7 @@ pub(super) async fn write_usage(
         })
         .collect();
     if !fresh.is_empty() {
-        let rows = crate::store::usage::usage_batch(&fresh, client, host, now)?;
+        let rows = crate::store::tables::usage::usage_batch(&fresh, client, host, now)?;
         written.inserted = store.insert_absent(TableKind::Usage, rows).await?;
         written.commits += 1;
         if written.inserted < fresh.len() as u64 {
@@ -336,7 +336,7 @@ pub(super) async fn write_usage(
         }
     }
     if !larger.is_empty() {
-        let rows = crate::store::usage::usage_batch(&larger, client, host, now)?;
+        let rows = crate::store::tables::usage::usage_batch(&larger, client, host, now)?;
         store
             .upsert_where(TableKind::Usage, rows, &replace_condition(host_limit))
             .await?;

@@ -14,7 +14,7 @@ use super::records::Segment;
 use super::report::SyncReport;
 use super::translate;
 use super::{FileError, FileWork, Planned};
-use crate::adapters::{Adapter, SourceFile};
+use crate::adapter::{Adapter, SourceFile};
 use crate::model::RawRecord;
 
 /// Size and modification time of a database with its WAL: a client in WAL
@@ -22,7 +22,7 @@ use crate::model::RawRecord;
 pub(super) fn stamp(path: &Path) -> std::io::Result<(u64, i128)> {
     let main = std::fs::metadata(path)?;
     let (mut size, mut mtime) = (main.len(), cursor::mtime_ns(&main));
-    if let Ok(wal) = std::fs::metadata(crate::adapters::sqlite::wal_path(path)) {
+    if let Ok(wal) = std::fs::metadata(crate::formats::sqlite::wal_path(path)) {
         size += wal.len();
         mtime = mtime.max(cursor::mtime_ns(&wal));
     }

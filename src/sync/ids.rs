@@ -9,7 +9,7 @@
 //! Claude Code file that both say `test-session-id` once became one session
 //! and the Codex one vanished (rule 40).
 
-use crate::adapters::Adapter;
+use crate::adapter::Adapter;
 
 use super::translate::Translation;
 

@@ -14,8 +14,8 @@ use super::SyncError;
 use super::report::SyncReport;
 use crate::embed;
 use crate::search::documents::{self, SessionContext};
-use crate::store::schema::MessageRow;
-use crate::store::search::search_batch;
+use crate::store::tables::schema::MessageRow;
+use crate::store::tables::search::search_batch;
 use crate::store::{Store, TableKind};
 
 /// The search rows of a batch's messages, embedded when a model is loaded,
@@ -111,7 +111,8 @@ pub(super) async fn maintain(store: &Store, report: &mut SyncReport, progress: &
     progress("updating search indexes");
     let started = std::time::Instant::now();
     let upkeep_running = matches!(
-        crate::store::lease::current(store.location(), crate::store::lease::UPKEEP).await,
+        crate::store::upkeep::lease::current(store.location(), crate::store::upkeep::lease::UPKEEP)
+            .await,
         Ok(Some(_))
     );
     let fold_from = if upkeep_running {

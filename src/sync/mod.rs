@@ -24,10 +24,10 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::adapters::{Adapter, Layout, SourceFile};
+use crate::adapter::{Adapter, Layout, SourceFile};
 use crate::embed;
 use crate::model::{Message, RawRecord, SessionFacts};
-use crate::store::schema;
+use crate::store::tables::schema;
 use crate::store::{Store, StoreError, TableKind, sql_in};
 use crate::usage::Usage;
 use cursor::{Cursors, FileCursor, sha256_hex};
@@ -190,7 +190,7 @@ struct FileWork {
     /// appended without comparing keys.
     fresh: bool,
     /// The file is one document rewritten whole: its record may be stored
-    /// as a patch against the generation before (`store::documents`).
+    /// as a patch against the generation before (`store::tables::documents`).
     document: bool,
 }
 

@@ -20,10 +20,11 @@ use super::ids::IdScope;
 use super::records::{self, Parsed, Segment};
 use super::report::SyncReport;
 use super::{FileWork, SyncError, SyncOptions, translate};
-use crate::adapters::{self, Adapter, Layout, SourceFile};
+use crate::adapter::{Adapter, Layout, SourceFile};
 use crate::embed;
 use crate::model::RawRecord;
-use crate::store::{Store, StoreError, TableKind, schema, sql_in};
+use crate::registry;
+use crate::store::{Store, StoreError, TableKind, sql_in, tables::schema};
 
 /// Files whose records are read and translated at a time: bounds memory.
 const FILES_PER_BATCH: usize = 64;
@@ -128,7 +129,7 @@ pub async fn run(
         let mut records = records_of(store, chunk).await?;
         for file in chunk {
             report.files_checked += 1;
-            let Some(adapter) = adapters::by_name(&file.client) else {
+            let Some(adapter) = registry::by_name(&file.client) else {
                 report.problems.push(format!(
                     "{} ({}): no adapter for client `{}` in this pond",
                     file.rel_path, file.host, file.client

@@ -248,8 +248,8 @@ impl SyncReport {
     }
 
     /// The row this run adds to the shared store's fleet history.
-    pub fn run_row(&self) -> crate::store::fleet::RunRow {
-        crate::store::fleet::RunRow {
+    pub fn run_row(&self) -> crate::store::tables::runs::RunRow {
+        crate::store::tables::runs::RunRow {
             id: format!("{}/{}", self.host, self.started_at.to_rfc3339()),
             host: self.host.clone(),
             pond_version: self.pond_version.clone(),

@@ -20,8 +20,8 @@ use arrow_array::Array;
 
 use super::SyncError;
 use super::repair::{self, RepairOptions, RepairReport, ScopingReport};
-use crate::adapters;
-use crate::store::schema::{self, Columns};
+use crate::registry;
+use crate::store::tables::schema::{self, Columns};
 use crate::store::{Store, StoreError, TableKind, sql_in};
 
 /// The clients whose keys share one SQL prefix expression, and that
@@ -47,7 +47,7 @@ fn scoped(column: &str, prefix: &str) -> String {
 }
 
 fn local_clients() -> Vec<&'static str> {
-    adapters::all()
+    registry::all()
         .iter()
         .filter(|a| !a.session_ids_are_global())
         .map(|a| a.name())
@@ -143,7 +143,7 @@ async fn rewrite_keys(store: &Store) -> Result<ScopingReport, SyncError> {
 /// Redaction rows are keyed by session alone, without a client column: each
 /// old key becomes the keys of the scoped sessions it can name.
 async fn scope_redactions(store: &Store, local: &[&str]) -> Result<u64, StoreError> {
-    let clients = adapters::names();
+    let clients = registry::names();
     let is_scoped = |id: &str| {
         clients.iter().any(|c| {
             id.strip_prefix(c)
@@ -221,7 +221,7 @@ async fn scope_redactions(store: &Store, local: &[&str]) -> Result<u64, StoreErr
         written += store
             .insert_absent(
                 TableKind::Redactions,
-                crate::store::redactions::redactions_batch(
+                crate::store::tables::redactions::redactions_batch(
                     &[id.as_str()],
                     host,
                     chrono::Utc::now(),

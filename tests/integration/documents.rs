@@ -41,7 +41,7 @@ fn stored_and_standing(pond: &Pond) -> (u64, u64) {
         .expect("scan raw");
     let (mut stored, mut standing) = (0, 0);
     for b in &batches {
-        let c = pond::store::schema::Columns::new(b);
+        let c = pond::store::tables::schema::Columns::new(b);
         let bytes = c.binary("bytes").expect("bytes");
         let lengths = c.u64("length").expect("length");
         for i in 0..b.num_rows() {

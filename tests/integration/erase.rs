@@ -28,7 +28,7 @@ fn objects(url: &str, options: Vec<(String, String)>) -> BTreeMap<String, Vec<u8
     let location = pond::store::StoreLocation::parse(url)
         .unwrap()
         .with_options(options);
-    let (os, prefix) = pond::store::probe::build(&location).unwrap();
+    let (os, prefix) = pond::store::reach::connect::object_store(&location).unwrap();
     runtime.block_on(async {
         use futures::TryStreamExt;
         use object_store::ObjectStoreExt;

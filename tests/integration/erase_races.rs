@@ -163,7 +163,7 @@ fn rule44_repair_never_restores_an_erased_sessions_rows() {
 
 #[test]
 fn rule44_erase_and_forget_are_ordered_by_the_store_not_by_a_hosts_clock() {
-    use pond::store::erasures::{Erasure, ErasureKind};
+    use pond::store::tables::erasures::{Erasure, ErasureKind};
     let pond = Pond::new();
     let src = two_sessions(&pond);
     pond.sync("claude-code", &src);

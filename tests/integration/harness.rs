@@ -406,7 +406,7 @@ pub fn column(
         .unwrap();
     let mut values = Vec::new();
     for b in &batches {
-        let col = pond::store::schema::Columns::new(b);
+        let col = pond::store::tables::schema::Columns::new(b);
         values.extend(col.str(name).unwrap().iter().flatten().map(str::to_string));
     }
     values

@@ -442,7 +442,7 @@ fn stored_calls(pond: &Pond) -> Vec<(String, String, u64)> {
         .unwrap();
     let mut calls = Vec::new();
     for b in &batches {
-        let c = pond::store::schema::Columns::new(b);
+        let c = pond::store::tables::schema::Columns::new(b);
         let (sessions, hosts, outputs) = (
             c.str("session_id").unwrap(),
             c.str("host").unwrap(),

@@ -412,8 +412,8 @@ fn rule19_dashboard_alerts_and_collector_config_parse_and_query_only_emitted_met
         .collect();
     // And what `pond serve` exports at /metrics from the store (the series
     // the alerts and the dashboard read), with an ephemeral group in it.
-    crate::fleet_metrics::store_with_every_series(&pond);
-    emitted.extend(crate::fleet_metrics::exposition_names(&pond));
+    crate::prometheus::store_with_every_series(&pond);
+    emitted.extend(crate::prometheus::exposition_names(&pond));
 
     let collector =
         YamlLoader::load_from_str(&deploy("otel/collector.yaml")).expect("collector config parses");

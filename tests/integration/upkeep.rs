@@ -436,7 +436,7 @@ fn rule41_a_compaction_longer_than_its_patience_still_commits_what_it_rewrote() 
 /// `rule37_an_ingest_past_its_deadline_is_stopped_and_sending_again_finishes_it`).
 #[test]
 fn rule12_a_half_created_store_is_finished_by_the_next_write_after_a_read() {
-    use pond::store::lazy::LazyStore;
+    use pond::store::reach::lazy::LazyStore;
     use pond::store::{OpenMode, Store, StoreLocation, TableKind};
     let pond = Pond::new();
     let rt = tokio::runtime::Runtime::new().expect("runtime");

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::fleet_metrics::run_row;
 use crate::harness::{Pond, fixtures, open_store};
+use crate::prometheus::run_row;
 use crate::serve::{Server, token, write_session};
 
 const TEAM_A: &str = "aaaaaaaa-0000-4000-8000-0000000000a1";

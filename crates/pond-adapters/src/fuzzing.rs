@@ -4,14 +4,15 @@
 
 use std::path::PathBuf;
 
-use crate::adapters::{self, Layout, SourceFile};
+use crate::adapter::{Layout, SourceFile};
+use crate::registry;
 use crate::translate::translate_bytes;
 
 /// Feeds `data` to the adapter named `adapter` as a JSON-lines file, a
 /// document, a text log and a database, and translates what it reads.
 /// Errors are expected; a panic is the finding.
 pub fn run(adapter: &str, data: &[u8]) {
-    let Some(adapter) = adapters::by_name(adapter) else {
+    let Some(adapter) = registry::by_name(adapter) else {
         return;
     };
     for layout in [Layout::Jsonl, Layout::Document, Layout::Text] {
@@ -52,7 +53,7 @@ mod tests {
             b"SQLite format 3\0garbage",
             b"# aider chat started at 2026-01-01 00:00:00\n#### hi\n",
         ];
-        for name in crate::adapters::names() {
+        for name in crate::registry::names() {
             for data in inputs {
                 super::run(name, data);
             }

@@ -8,12 +8,17 @@
 //! checks rather than a convention.
 
 // Rule 10: this crate has no store dependency, so adapters cannot reach the store.
-pub mod adapters;
+pub mod adapter;
+pub mod clients;
 pub mod digest;
+pub mod discover;
+pub mod formats;
 pub mod fuzzing;
 pub mod images;
 pub mod model;
+pub mod naming;
 pub mod paths;
 pub mod records;
+pub mod registry;
 pub mod translate;
 pub mod usage;

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
-use crate::adapters::{Adapter, Layout, RecordContext, SourceFile};
+use crate::adapter::{Adapter, Layout, RecordContext, SourceFile};
 use crate::digest::sha256_hex;
 use crate::model::{Message, RecordStatus, SessionFacts};
 use crate::records::{self, Parsed, Segment};

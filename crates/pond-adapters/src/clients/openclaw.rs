@@ -1,0 +1,238 @@
+//! OpenClaw (formerly Clawdbot), a personal agent built on the pi coding
+//! agent's session format: one appended JSONL file per session.
+//!
+//! Where (inferred from other tools' readers, the same on every OS):
+//! `$OPENCLAW_STATE_DIR/agents/<agentId>/sessions/<session>.jsonl`, the state
+//! directory defaulting to `~/.openclaw`; the older Clawdbot name kept
+//! `~/.clawdbot/agents/…` (an extra root). `*.trajectory.jsonl` files beside
+//! the sessions are traces, not sessions, and deleted sessions renamed to
+//! `*.jsonl.deleted.<time>` are not read.
+//!
+//! Records, as in the fixture: a `session` header (`id`, `version`,
+//! `timestamp`, `cwd`), `model_change` (`modelId`, `provider`), and `message`
+//! entries (`id`, `parentId`, `timestamp`, `message{role: user|assistant|
+//! toolResult, content string or blocks text/thinking/toolCall/image,
+//! toolCallId, toolName, isError, model}`). Entries form a tree through
+//! `parentId` (branching); messages are kept in file order. Records of the
+//! pi family known to carry no message (`thinking_level_change`, `label`,
+//! `custom`) are bookkeeping; `compaction` and `branch_summary` summaries
+//! become system messages; anything else is counted unknown.
+//!
+//! Session id: the header's `id`, else a UUID file name. Message ids:
+//! `<session>/<entry id>` (entry ids are short and only unique within a
+//! session), else the record's content hash.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::adapter::{Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile};
+use crate::discover::{client_home, discover_files};
+use crate::formats::json::{json_text, str_field};
+use crate::formats::pi::{block_part, content_parts};
+use crate::formats::time::instant;
+use crate::formats::time::timestamp_field;
+use crate::model::{Part, PartKind, Role, SessionFacts};
+use crate::naming::{first_or_hint, is_uuid, record_message, sha_id};
+
+pub struct OpenClaw;
+
+const BOOKKEEPING: &[&str] = &["thinking_level_change", "label", "custom"];
+
+impl Adapter for OpenClaw {
+    fn name(&self) -> &'static str {
+        "openclaw"
+    }
+
+    fn default_root(&self) -> PathBuf {
+        client_home("OPENCLAW_STATE_DIR", ".openclaw", "agents")
+    }
+
+    fn extra_roots(&self) -> Vec<PathBuf> {
+        vec![crate::paths::home_dir().join(".clawdbot").join("agents")]
+    }
+
+    fn discover(&self, root: &Path) -> Discovery {
+        discover_files(
+            root,
+            |p| {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                name.ends_with(".jsonl") && !name.ends_with(".trajectory.jsonl")
+            },
+            Layout::Jsonl,
+            |stem| Some(stem).filter(|s| is_uuid(s)).map(str::to_string),
+        )
+    }
+
+    fn identify(&self, file: &SourceFile, first_records: &[Value]) -> Option<String> {
+        first_or_hint(file, first_records, |r| {
+            (str_field(r, "type") == Some("session")).then(|| str_field(r, "id"))?
+        })
+    }
+
+    fn interpret(&self, ctx: RecordContext<'_>, record: &Value) -> Interpretation {
+        let mut facts = SessionFacts::default();
+        let at = timestamp_field(record, "timestamp");
+        facts.saw(at);
+        let Some(kind) = str_field(record, "type") else {
+            return Interpretation::unknown();
+        };
+        match kind {
+            "session" => {
+                facts.project = str_field(record, "cwd").map(str::to_string);
+                Interpretation::facts(facts)
+            }
+            "model_change" => {
+                facts.model = str_field(record, "modelId").map(str::to_string);
+                Interpretation::facts(facts)
+            }
+            "message" => {
+                let Some(body) = record.get("message").filter(|m| m.is_object()) else {
+                    return Interpretation {
+                        understood: false,
+                        facts,
+                        ..Interpretation::default()
+                    };
+                };
+                let at = at.or_else(|| instant(body.get("timestamp")));
+                facts.saw(at);
+                let model = str_field(body, "model").map(str::to_string);
+                if model.is_some() {
+                    facts.model.clone_from(&model);
+                }
+                let (role, parts) = match str_field(body, "role").unwrap_or_default() {
+                    "toolResult" => (
+                        Role::Tool,
+                        vec![Part::tool_result(
+                            str_field(body, "toolName"),
+                            str_field(body, "toolCallId"),
+                            body.get("content").map(content_text),
+                            body.get("isError").and_then(Value::as_bool) == Some(true),
+                        )],
+                    ),
+                    other => (
+                        Role::parse(other).unwrap_or(Role::System),
+                        content_parts(body.get("content")),
+                    ),
+                };
+                let message = record_message(ctx, message_id(ctx, record), role, at, model, parts);
+                Interpretation::message(facts, message)
+            }
+            "compaction" | "branch_summary" => {
+                let text = str_field(record, "summary")
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("[{kind}]"));
+                let message = record_message(
+                    ctx,
+                    message_id(ctx, record),
+                    Role::System,
+                    at,
+                    None,
+                    vec![Part::text(PartKind::Text, text)],
+                );
+                Interpretation::message(facts, message)
+            }
+            k if BOOKKEEPING.contains(&k) => Interpretation::facts(facts),
+            _ => Interpretation {
+                understood: false,
+                facts,
+                ..Interpretation::default()
+            },
+        }
+    }
+}
+
+fn message_id(ctx: RecordContext<'_>, record: &Value) -> String {
+    match str_field(record, "id") {
+        Some(id) => format!("{}/{id}", ctx.session_id),
+        None => sha_id(ctx),
+    }
+}
+
+fn content_text(content: &Value) -> String {
+    match content {
+        Value::Array(blocks) => blocks
+            .iter()
+            .filter_map(|b| block_part(b).text)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        other => json_text(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::clients::testing::{assert_seen, paired_results};
+
+    use super::*;
+    use crate::clients::testing::message_ids;
+    use crate::translate::translate_bytes;
+
+    fn fixture() -> (SourceFile, Vec<u8>) {
+        crate::clients::testing::only_fixture(&OpenClaw, "openclaw", "small.jsonl")
+    }
+
+    #[test]
+    fn fixture_is_read() {
+        let (file, bytes) = fixture();
+        let t = translate_bytes(&OpenClaw, &file, &bytes);
+        assert_eq!(t.session_id, "openclaw-stage0-small");
+        assert_eq!(t.unknown_records, 0);
+        let roles: Vec<Role> = t.messages.iter().map(|m| m.role).collect();
+        assert_eq!(roles, [Role::User, Role::Assistant, Role::Tool]);
+        assert!(t.messages.iter().all(|m| m.timestamp.is_some()));
+        assert_eq!(t.messages[0].id, "openclaw-stage0-small/m1");
+        let facts = &t.facts[0].1;
+        assert_eq!(facts.project.as_deref(), Some("/tmp/repo"));
+        assert_eq!(facts.model.as_deref(), Some("openclaw-small"));
+        assert_seen(facts, "2026-02-24T09:00:00Z", "2026-02-24T09:00:04Z");
+        let results = paired_results(&t.messages);
+        assert_eq!(results.len(), 1);
+        for r in results {
+            assert_eq!(r.text.as_deref(), Some("main.swift\nResources\n"));
+            assert!(!r.is_error);
+        }
+        assert_eq!(
+            message_ids(&t),
+            message_ids(&translate_bytes(&OpenClaw, &file, &bytes))
+        );
+    }
+
+    #[test]
+    fn appended_lines_keep_earlier_ids() {
+        let (file, bytes) = fixture();
+        let before = message_ids(&translate_bytes(&OpenClaw, &file, &bytes));
+        let mut more = bytes.clone();
+        more.extend_from_slice(
+            br#"{"type":"compaction","id":"c1","parentId":"m3","timestamp":"2026-02-24T09:01:00Z","summary":"Listed files."}"#,
+        );
+        more.push(b'\n');
+        more.extend_from_slice(
+            br#"{"type":"thinking_level_change","id":"t1","thinkingLevel":"high"}"#,
+        );
+        more.push(b'\n');
+        let t = translate_bytes(&OpenClaw, &file, &more);
+        assert_eq!(t.unknown_records, 0);
+        let after = message_ids(&t);
+        assert_eq!(after.len(), before.len() + 1);
+        assert_eq!(after[..before.len()], before[..]);
+        assert_eq!(t.messages[3].role, Role::System);
+    }
+
+    #[test]
+    fn truncated_and_garbage_do_not_panic() {
+        let (file, bytes) = fixture();
+        for cut in [1, bytes.len() / 2, bytes.len() - 5] {
+            let t = translate_bytes(&OpenClaw, &file, &bytes[..cut]);
+            assert!(t.messages.len() < 3);
+        }
+        for garbage in [
+            &b"\x00\xff\n{{\n"[..],
+            b"[]\n\"x\"\n",
+            b"{\"type\":\"message\",\"message\":{\"role\":3,\"content\":[7,{\"type\":null}]}}\n",
+            b"{\"type\":\"message\",\"message\":5}\n",
+        ] {
+            translate_bytes(&OpenClaw, &file, garbage);
+        }
+    }
+}

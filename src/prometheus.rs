@@ -1,0 +1,578 @@
+//! The fleet's state as Prometheus series, read from the store on every
+//! scrape (`GET /metrics` on `pond serve`, and `pond metrics`).
+//!
+//! Counters a short-lived `pond sync` exports over OTLP cannot tell a host
+//! that died from one that is quiet: a collector drops a series that stops
+//! updating, so a dead host's last-success gauge vanishes exactly when an
+//! alert needs it. These series come from the shared `hosts` and
+//! `host_groups` rows instead: a dead host keeps its series with an ageing
+//! timestamp, and the run totals are the counts the store keeps, so they
+//! only grow whichever process made the runs. A scrape reads those two
+//! small tables, two columns of `sessions`, the search table's
+//! `embed_model` column (the embedding backlog), the tables' manifests and
+//! the upkeep record, never messages or raw records.
+//!
+//! Every series here is named `pond_fleet_*`, so a query says which source
+//! it trusts: `pond_sync_*`, `pond_upkeep_*` and `pond_store_*` are the
+//! processes' own OTLP metrics, passed through a collector.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+use crate::access::Limits;
+use crate::store::tables::runs::HostRow;
+use crate::store::tables::schema::Columns;
+use crate::store::{Store, StoreError, TableKind};
+
+/// What the exposition covers and how it judges staleness.
+#[derive(Debug, Clone)]
+pub struct MetricsOptions {
+    /// A host without a successful sync this long is stale; exported as
+    /// `pond_fleet_stale_after_seconds` so alert rules compare against the
+    /// same number `pond status --all-hosts` uses.
+    pub stale_after: Duration,
+    /// Only hosts (and their sessions) the caller may see; groups and the
+    /// store's own series only for an unlimited caller.
+    pub limits: Limits,
+    /// What the usage series are priced with.
+    pub prices: crate::spend::PriceTable,
+}
+
+/// The Prometheus text format (version 0.0.4) content type.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// One metric family: its help, type and samples.
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    kind: &'static str,
+    samples: Vec<(Vec<(&'static str, String)>, f64)>,
+}
+
+impl Family {
+    fn new(name: &'static str, kind: &'static str, help: &'static str) -> Family {
+        Family {
+            name,
+            help,
+            kind,
+            samples: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, labels: Vec<(&'static str, String)>, value: f64) {
+        self.samples.push((labels, value));
+    }
+
+    fn write(&self, out: &mut String) {
+        if self.samples.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "# HELP {} {}", self.name, self.help);
+        let _ = writeln!(out, "# TYPE {} {}", self.name, self.kind);
+        for (labels, value) in &self.samples {
+            out.push_str(self.name);
+            if !labels.is_empty() {
+                out.push('{');
+                for (i, (k, v)) in labels.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    let _ = write!(out, "{k}=\"{}\"", escape_label(v));
+                }
+                out.push('}');
+            }
+            let _ = writeln!(out, " {}", number(*value));
+        }
+    }
+}
+
+/// A label value as the text format needs it: backslash, quote and newline
+/// escaped (host and group names come from users).
+fn escape_label(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+fn seconds(t: DateTime<Utc>) -> f64 {
+    t.timestamp_micros() as f64 / 1e6
+}
+
+/// The families a host row and a group row share, under their own prefix
+/// and label.
+struct RowFamilies {
+    label: &'static str,
+    last_run: Family,
+    last_success: Family,
+    consecutive_failures: Family,
+    runs: Family,
+    retries: Family,
+    duration: Family,
+}
+
+impl RowFamilies {
+    fn hosts() -> RowFamilies {
+        RowFamilies {
+            label: "host",
+            last_run: Family::new(
+                "pond_fleet_host_last_run_timestamp_seconds",
+                "gauge",
+                "When the host's latest sync finished (Unix seconds).",
+            ),
+            last_success: Family::new(
+                "pond_fleet_host_last_success_timestamp_seconds",
+                "gauge",
+                "When the host's latest successful sync finished (Unix seconds; 0: never).",
+            ),
+            consecutive_failures: Family::new(
+                "pond_fleet_host_consecutive_failures",
+                "gauge",
+                "Failed syncs of the host since its last success.",
+            ),
+            runs: Family::new(
+                "pond_fleet_host_runs_total",
+                "counter",
+                "Syncs the host recorded in the store, by outcome.",
+            ),
+            retries: Family::new(
+                "pond_fleet_host_last_run_commit_retries",
+                "gauge",
+                "Commits the host's latest sync had to retry after losing a race.",
+            ),
+            duration: Family::new(
+                "pond_fleet_host_last_run_duration_seconds",
+                "gauge",
+                "How long the host's latest sync took.",
+            ),
+        }
+    }
+
+    fn groups() -> RowFamilies {
+        RowFamilies {
+            label: "group",
+            last_run: Family::new(
+                "pond_fleet_group_last_run_timestamp_seconds",
+                "gauge",
+                "When the latest sync of any ephemeral host of the group finished (Unix seconds).",
+            ),
+            last_success: Family::new(
+                "pond_fleet_group_last_success_timestamp_seconds",
+                "gauge",
+                "When the group's latest successful sync finished (Unix seconds; 0: never).",
+            ),
+            consecutive_failures: Family::new(
+                "pond_fleet_group_consecutive_failures",
+                "gauge",
+                "Failed syncs in the group since its last success.",
+            ),
+            runs: Family::new(
+                "pond_fleet_group_runs_total",
+                "counter",
+                "Syncs of the group's ephemeral hosts (one per CI job), by outcome.",
+            ),
+            retries: Family::new(
+                "pond_fleet_group_last_run_commit_retries",
+                "gauge",
+                "Commits the group's latest sync had to retry.",
+            ),
+            duration: Family::new(
+                "pond_fleet_group_last_run_duration_seconds",
+                "gauge",
+                "How long the group's latest sync took.",
+            ),
+        }
+    }
+
+    fn add(&mut self, row: &HostRow) {
+        let who = || vec![(self.label, row.host.clone())];
+        self.last_run.add(who(), seconds(row.last_run));
+        self.last_success
+            .add(who(), row.last_success.map_or(0.0, seconds));
+        self.consecutive_failures
+            .add(who(), row.consecutive_failures as f64);
+        let mut succeeded = who();
+        succeeded.push(("outcome", "succeeded".into()));
+        self.runs
+            .add(succeeded, row.runs.saturating_sub(row.failures) as f64);
+        let mut failed = who();
+        failed.push(("outcome", "failed".into()));
+        self.runs.add(failed, row.failures as f64);
+        self.retries.add(who(), row.commit_retries as f64);
+        self.duration.add(who(), row.duration_secs);
+    }
+
+    fn write(&self, out: &mut String) {
+        for f in [
+            &self.last_run,
+            &self.last_success,
+            &self.consecutive_failures,
+            &self.runs,
+            &self.retries,
+            &self.duration,
+        ] {
+            f.write(out);
+        }
+    }
+}
+
+/// Sessions and messages stored per host, from two columns of the
+/// sessions table (one row per session, not per message).
+async fn stored_per_host(
+    store: &Store,
+    limits: &Limits,
+) -> Result<BTreeMap<String, (u64, u64)>, StoreError> {
+    let filter = limits.to_sql();
+    let mut per_host: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for b in store
+        .scan(
+            TableKind::Sessions,
+            filter.as_deref(),
+            Some(&["host", "message_count"]),
+        )
+        .await?
+    {
+        let c = Columns::new(&b);
+        let (hosts, counts) = (c.str("host")?, c.u64("message_count")?);
+        for i in 0..b.num_rows() {
+            let e = per_host.entry(hosts.value(i).to_string()).or_default();
+            e.0 += 1;
+            e.1 += counts.value(i);
+        }
+    }
+    Ok(per_host)
+}
+
+/// The exposition: every family with its samples, in the text format.
+pub async fn render(store: &Store, options: &MetricsOptions) -> Result<String, StoreError> {
+    let started = Instant::now();
+    let limits = &options.limits;
+    let visible = |host: &str| {
+        limits
+            .host_prefix
+            .as_deref()
+            .is_none_or(|p| host.starts_with(p))
+    };
+    let mut out = String::new();
+
+    let mut stale_after = Family::new(
+        "pond_fleet_stale_after_seconds",
+        "gauge",
+        "A host without a successful sync this long is stale (what `pond status --all-hosts` uses).",
+    );
+    stale_after.add(Vec::new(), options.stale_after.as_secs_f64());
+    stale_after.write(&mut out);
+
+    let mut hosts = RowFamilies::hosts();
+    let mut info = Family::new(
+        "pond_fleet_host_info",
+        "gauge",
+        "One series per host that ever recorded a sync, with its pond version.",
+    );
+    // Rule 45: series come from the stored host rows, so a host that stops keeps
+    // its series, and a limited token sees only its own hosts.
+    let host_rows = store.hosts().await?;
+    for row in host_rows.iter().filter(|r| visible(&r.host)) {
+        hosts.add(row);
+        info.add(
+            vec![
+                ("host", row.host.clone()),
+                ("pond_version", row.pond_version.clone()),
+            ],
+            1.0,
+        );
+    }
+    info.write(&mut out);
+    hosts.write(&mut out);
+
+    let mut sessions = Family::new(
+        "pond_fleet_host_sessions",
+        "gauge",
+        "Sessions in the store that the host synced.",
+    );
+    let mut messages = Family::new(
+        "pond_fleet_host_messages",
+        "gauge",
+        "Messages in the store that the host synced.",
+    );
+    // Rule 46: what ephemeral hosts stored is one summed series, not one per job.
+    // Sessions that ephemeral hosts (each CI job its own host name) synced
+    // are summed, not given a series per job.
+    let (mut ephemeral_sessions, mut ephemeral_messages) = (0u64, 0u64);
+    let known: std::collections::HashSet<&str> =
+        host_rows.iter().map(|r| r.host.as_str()).collect();
+    for (host, (s, m)) in stored_per_host(store, limits).await? {
+        if known.contains(host.as_str()) {
+            sessions.add(vec![("host", host.clone())], s as f64);
+            messages.add(vec![("host", host)], m as f64);
+        } else {
+            ephemeral_sessions += s;
+            ephemeral_messages += m;
+        }
+    }
+    sessions.write(&mut out);
+    messages.write(&mut out);
+    let mut stored_by_jobs = Family::new(
+        "pond_fleet_ephemeral_stored",
+        "gauge",
+        "Sessions and messages in the store that ephemeral hosts (CI jobs) synced.",
+    );
+    stored_by_jobs.add(vec![("kind", "sessions".into())], ephemeral_sessions as f64);
+    stored_by_jobs.add(vec![("kind", "messages".into())], ephemeral_messages as f64);
+    stored_by_jobs.write(&mut out);
+    usage_families(store, options, &known, &mut out).await?;
+
+    // Groups and the store's shape say nothing about sessions, but they are
+    // the whole fleet's: only for a caller who may see all of it.
+    if limits.is_unlimited() {
+        let mut groups = RowFamilies::groups();
+        for row in store.host_groups().await? {
+            groups.add(&row);
+        }
+        groups.write(&mut out);
+        store_families(store, &mut out).await?;
+    }
+
+    let mut took = Family::new(
+        "pond_fleet_scrape_duration_seconds",
+        "gauge",
+        "How long computing this exposition from the store took.",
+    );
+    took.add(Vec::new(), started.elapsed().as_secs_f64());
+    took.write(&mut out);
+    Ok(out)
+}
+
+/// Projects with a series of their own in `pond_fleet_usage_project_cost_usd`:
+/// the costliest, so a fleet of many checkouts stays a bounded exposition.
+const TOP_PROJECTS: usize = 20;
+
+/// The calls the caller may see, all time, as `pond usage` counts and
+/// prices them (rules 47 and 48): tokens by kind and cost per host, client
+/// and model, and the cost of the costliest projects. Totals that only
+/// grow (but for an erasure), so `increase(...[1d])` is a day's spend.
+/// What the usage series call the hosts of ephemeral groups (CI jobs),
+/// summed as one, so ten thousand jobs are not ten thousand series (rule 46).
+const EPHEMERAL_HOSTS: &str = "(ephemeral)";
+
+async fn usage_families(
+    store: &Store,
+    options: &MetricsOptions,
+    hosts: &std::collections::HashSet<&str>,
+    out: &mut String,
+) -> Result<(), StoreError> {
+    use crate::spend::{Dimension, UsageQuery, UsageTotals};
+    let query = UsageQuery {
+        by: vec![Dimension::Host, Dimension::Client, Dimension::Model],
+        limits: options.limits.clone(),
+        ..UsageQuery::default()
+    };
+    let report = crate::spend::report(store, &query, &options.prices).await?;
+    let mut tokens = Family::new(
+        "pond_fleet_usage_tokens",
+        "gauge",
+        "Tokens of the model calls stored, each call once, by host, client, model and kind.",
+    );
+    let mut cost = Family::new(
+        "pond_fleet_usage_cost_usd",
+        "gauge",
+        "What the model calls stored cost in US dollars, by host, client and model (priced calls only).",
+    );
+    let mut unpriced = Family::new(
+        "pond_fleet_usage_unpriced_calls",
+        "gauge",
+        "Model calls stored whose model has no price, by host, client and model.",
+    );
+    // Rule 46: ephemeral hosts' calls fold into one host label.
+    let mut folded: std::collections::BTreeMap<(String, String, String), UsageTotals> =
+        std::collections::BTreeMap::new();
+    for row in report.rows {
+        let host = row.host.unwrap_or_default();
+        let host = if hosts.contains(host.as_str()) {
+            host
+        } else {
+            EPHEMERAL_HOSTS.to_string()
+        };
+        let sum = folded
+            .entry((
+                host,
+                row.client.unwrap_or_default(),
+                row.model.unwrap_or_default(),
+            ))
+            .or_default();
+        sum.merge(&row.totals);
+    }
+    for ((host, client, model), t) in &folded {
+        let labels = vec![
+            ("host", host.clone()),
+            ("client", client.clone()),
+            ("model", model.clone()),
+        ];
+        for (kind, n) in [
+            ("input", t.input_tokens),
+            ("output", t.output_tokens),
+            ("cache_write", t.cache_write_tokens),
+            ("cache_read", t.cache_read_tokens),
+            ("reasoning", t.reasoning_tokens),
+        ] {
+            let mut with_kind = labels.clone();
+            with_kind.push(("kind", kind.to_string()));
+            tokens.add(with_kind, n as f64);
+        }
+        cost.add(labels.clone(), t.cost_usd.unwrap_or(0.0));
+        unpriced.add(labels, t.unpriced_calls as f64);
+    }
+    tokens.write(out);
+    cost.write(out);
+    unpriced.write(out);
+
+    let by_project = UsageQuery {
+        by: vec![Dimension::Project],
+        ..query
+    };
+    let mut projects = crate::spend::report(store, &by_project, &options.prices)
+        .await?
+        .rows;
+    projects.sort_by(|a, b| {
+        let c = |r: &crate::spend::UsageGroup| r.totals.cost_usd.unwrap_or(0.0);
+        c(b).total_cmp(&c(a))
+    });
+    let mut top = Family::new(
+        "pond_fleet_usage_project_cost_usd",
+        "gauge",
+        "What the model calls of the costliest projects (working directories) cost in US dollars.",
+    );
+    for row in projects.into_iter().take(TOP_PROJECTS) {
+        top.add(
+            vec![("project", row.project.unwrap_or_default())],
+            row.totals.cost_usd.unwrap_or(0.0),
+        );
+    }
+    top.write(out);
+    Ok(())
+}
+
+/// Each table's shape and the last store upkeep: what upkeep keeps bounded.
+async fn store_families(store: &Store, out: &mut String) -> Result<(), StoreError> {
+    let mut rows = Family::new("pond_fleet_store_rows", "gauge", "Rows in each table.");
+    let mut fragments = Family::new(
+        "pond_fleet_store_fragments",
+        "gauge",
+        "Data fragments in each table (upkeep compacts them).",
+    );
+    let mut versions = Family::new(
+        "pond_fleet_store_versions",
+        "gauge",
+        "Versions (manifests) each table keeps (upkeep prunes them).",
+    );
+    let mut unindexed = Family::new(
+        "pond_fleet_store_unindexed_rows",
+        "gauge",
+        "Rows each table's indexes do not cover yet (upkeep folds them in).",
+    );
+    let mut bytes = Family::new(
+        "pond_fleet_store_bytes",
+        "gauge",
+        "Bytes of data each table's current version references.",
+    );
+    for t in store.health().await? {
+        let table = || vec![("table", t.table.clone())];
+        rows.add(table(), t.rows as f64);
+        fragments.add(table(), t.fragments as f64);
+        versions.add(table(), t.versions as f64);
+        unindexed.add(table(), t.unindexed_rows as f64);
+        bytes.add(table(), t.bytes as f64);
+    }
+    for f in [&rows, &fragments, &versions, &unindexed, &bytes] {
+        f.write(out);
+    }
+    let census = crate::search::backlog::census(store).await?;
+    let mut embedded = Family::new(
+        "pond_fleet_store_search_parts_embedded",
+        "gauge",
+        "Searchable parts holding each embedding model's vectors.",
+    );
+    for m in &census.by_model {
+        embedded.add(vec![("model", m.model.clone())], m.parts as f64);
+    }
+    let mut waiting = Family::new(
+        "pond_fleet_store_search_parts_waiting",
+        "gauge",
+        "Searchable parts no model has embedded yet: the embedding backlog (its fall is the drain rate).",
+    );
+    waiting.add(Vec::new(), census.without_vectors as f64);
+    let mut drain_rate = Family::new(
+        "pond_fleet_backlog_drain_parts_per_second",
+        "gauge",
+        "Parts per second each host embedded in its last drain of the backlog.",
+    );
+    let mut drained_at = Family::new(
+        "pond_fleet_backlog_last_drain_timestamp_seconds",
+        "gauge",
+        "When each host's last drain of the backlog ended (Unix seconds).",
+    );
+    for d in &census.drains {
+        let host = || vec![("host", d.host.clone()), ("model", d.model.clone())];
+        drain_rate.add(host(), d.parts_per_sec());
+        drained_at.add(host(), d.finished_at.timestamp() as f64);
+    }
+    for f in [&embedded, &waiting, &drain_rate, &drained_at] {
+        f.write(out);
+    }
+    let (last, _) = crate::upkeep::state(store).await?;
+    let mut upkeep = Family::new(
+        "pond_fleet_upkeep_last_run_timestamp_seconds",
+        "gauge",
+        "When the latest store upkeep finished (Unix seconds).",
+    );
+    let mut upkeep_info = Family::new(
+        "pond_fleet_upkeep_last_run_info",
+        "gauge",
+        "The latest store upkeep: which host ran it and how it ended.",
+    );
+    if let Some(l) = last {
+        upkeep.add(Vec::new(), seconds(l.finished_at));
+        upkeep_info.add(
+            vec![("host", l.host.clone()), ("outcome", l.outcome.clone())],
+            1.0,
+        );
+    }
+    upkeep.write(out);
+    upkeep_info.write(out);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped_and_numbers_plain() {
+        let mut f = Family::new("pond_x", "gauge", "x");
+        f.add(vec![("host", "a\"b\\c\nd".into())], 3.0);
+        f.add(vec![], 1.5);
+        let mut out = String::new();
+        f.write(&mut out);
+        assert_eq!(
+            out,
+            "# HELP pond_x x\n# TYPE pond_x gauge\npond_x{host=\"a\\\"b\\\\c\\nd\"} 3\npond_x 1.5\n"
+        );
+    }
+}
