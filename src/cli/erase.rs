@@ -35,22 +35,7 @@ async fn run_on(ctx: &Context, args: EraseArgs, store: &Store) -> anyhow::Result
     if args.forget_tombstone {
         return forget(store, &args, &opts).await;
     }
-    let mut sessions = Vec::new();
-    for given in &args.sessions {
-        sessions.push(erase::resolve_session(store, given).await?);
-    }
-    let selection = Selection {
-        sessions,
-        project: args.project.clone(),
-        host: ctx.host_flag.clone(),
-        client: args.client.clone(),
-        before: args
-            .before
-            .as_deref()
-            .map(|b| crate::search::filters::parse_time(b, chrono::Utc::now()))
-            .transpose()?,
-        without_children: args.without_children,
-    };
+    let selection = selection(ctx, &args, store).await?;
     let plan = erase::plan(store, &selection).await?;
     if args.dry_run || plan.sessions.is_empty() {
         let report = erase::preview(&selection, plan);
@@ -61,19 +46,9 @@ async fn run_on(ctx: &Context, args: EraseArgs, store: &Store) -> anyhow::Result
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if !args.yes {
-        if !std::io::stdin().is_terminal() {
-            bail!(
-                "pond erase removes {} sessions for good; pass --yes to confirm when not on a terminal (see --dry-run)",
-                plan.sessions.len()
-            );
-        }
-        let preview = erase::preview(&selection, plan.clone());
-        print_plan(&preview);
-        if !confirm(plan.sessions.len())? {
-            eprintln!("nothing erased");
-            return Ok(ExitCode::from(1));
-        }
+    if !args.yes && !confirmed(&selection, &plan)? {
+        eprintln!("nothing erased");
+        return Ok(ExitCode::from(1));
     }
     let quiet = args.output.json;
     let progress = |line: &str| {
@@ -83,15 +58,7 @@ async fn run_on(ctx: &Context, args: EraseArgs, store: &Store) -> anyhow::Result
     };
     let mut report = erase::execute(store, &selection, plan, &opts, &progress).await?;
     if report.outcome == "erased" {
-        // Rule 44: a `pond serve` on this machine keeps copies of pushed
-        // files outside the store; they go now (a running server would
-        // also notice the tombstones within seconds).
-        let erased = store.erased_sessions().await?;
-        let spool = crate::spool::default_dir(&store.location().key);
-        let key = store.location().key.clone();
-        report.spool = Some(
-            tokio::task::spawn_blocking(move || crate::spool::purge(&spool, &key, &erased)).await?,
-        );
+        report.spool = Some(purge_spool(store).await?);
     }
     if args.output.json {
         output::print_json(&report)?;
@@ -99,6 +66,50 @@ async fn run_on(ctx: &Context, args: EraseArgs, store: &Store) -> anyhow::Result
         print_done(&report);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the arguments select: the sessions named (resolved by id prefix),
+/// and the filters.
+async fn selection(ctx: &Context, args: &EraseArgs, store: &Store) -> anyhow::Result<Selection> {
+    let mut sessions = Vec::new();
+    for given in &args.sessions {
+        sessions.push(erase::resolve_session(store, given).await?);
+    }
+    Ok(Selection {
+        sessions,
+        project: args.project.clone(),
+        host: ctx.host_flag.clone(),
+        client: args.client.clone(),
+        before: args
+            .before
+            .as_deref()
+            .map(|b| crate::search::filters::parse_time(b, chrono::Utc::now()))
+            .transpose()?,
+        without_children: args.without_children,
+    })
+}
+
+/// Whether the person at the terminal confirms the plan; off a terminal
+/// nothing is erased without `--yes`.
+fn confirmed(selection: &Selection, plan: &erase::ErasePlan) -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "pond erase removes {} sessions for good; pass --yes to confirm when not on a terminal (see --dry-run)",
+            plan.sessions.len()
+        );
+    }
+    print_plan(&erase::preview(selection, plan.clone()));
+    confirm(plan.sessions.len())
+}
+
+/// Rule 44: a `pond serve` on this machine keeps copies of pushed files
+/// outside the store; they go now (a running server would also notice the
+/// tombstones within seconds).
+async fn purge_spool(store: &Store) -> anyhow::Result<crate::spool::SpoolPurge> {
+    let erased = store.erased_sessions().await?;
+    let spool = crate::spool::default_dir(&store.location().key);
+    let key = store.location().key.clone();
+    Ok(tokio::task::spawn_blocking(move || crate::spool::purge(&spool, &key, &erased)).await?)
 }
 
 async fn forget(store: &Store, args: &EraseArgs, opts: &EraseOptions) -> anyhow::Result<ExitCode> {
@@ -163,8 +174,8 @@ async fn print_log(store: &Store, json: bool) -> anyhow::Result<ExitCode> {
             "{}  {:<6}  {} sessions, {} rows  by {}@{}  ({})",
             e.at.format("%Y-%m-%d %H:%M:%S"),
             match e.kind {
-                crate::store::erasures::ErasureKind::Erase => "erase",
-                crate::store::erasures::ErasureKind::Forget => "forget",
+                crate::store::tables::erasures::ErasureKind::Erase => "erase",
+                crate::store::tables::erasures::ErasureKind::Forget => "forget",
             },
             e.session_ids.len(),
             e.rows.total(),

@@ -113,89 +113,99 @@ fn install(method: ScheduleMethod, every: Duration) -> anyhow::Result<ExitCode> 
     let exe = exe()?;
     let env = carried_env();
     match method {
-        ScheduleMethod::Systemd => {
-            let dir = systemd_dir();
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-            let environment: String = env
-                .iter()
-                .map(|(k, v)| format!("Environment=\"{k}={}\"\n", v.replace('"', "\\\"")))
-                .collect();
-            let service = format!(
-                "[Unit]\nDescription=pond: sync this host's AI coding-agent sessions\n\n[Service]\nType=oneshot\nExecStart={} sync --no-wait --upkeep -q\n{environment}Nice=10\n",
-                exe.display()
-            );
-            let jitter = (every / 10).min(Duration::from_secs(60)).as_secs().max(1);
-            let timer = format!(
-                "[Unit]\nDescription=pond: sync sessions every {every}\n\n[Timer]\nOnBootSec=2min\nOnUnitActiveSec={secs}s\nRandomizedDelaySec={jitter}s\n\n[Install]\nWantedBy=timers.target\n",
-                every = humantime::format_duration(every),
-                secs = every.as_secs()
-            );
-            let service_path = dir.join(format!("{UNIT}.service"));
-            let timer_path = dir.join(format!("{UNIT}.timer"));
-            crate::paths::write_atomic(&service_path, service.as_bytes())?;
-            crate::paths::write_atomic(&timer_path, timer.as_bytes())?;
-            println!(
-                "wrote {} and {}",
-                service_path.display(),
-                timer_path.display()
-            );
-            if Path::new("/run/systemd/system").exists() {
-                run_tool("systemctl", &["--user", "daemon-reload"])?;
-                run_tool(
-                    "systemctl",
-                    &["--user", "enable", "--now", &format!("{UNIT}.timer")],
-                )?;
-                println!("enabled {UNIT}.timer");
-            } else {
-                println!(
-                    "systemd is not running here; enable it later with: systemctl --user enable --now {UNIT}.timer"
-                );
-            }
-        }
-        ScheduleMethod::Cron => {
-            let minutes = (every.as_secs() / 60).max(1);
-            let when = if minutes < 60 {
-                format!("*/{minutes} * * * *")
-            } else {
-                format!("0 */{} * * *", (minutes / 60).min(23))
-            };
-            let env: String = env
-                .iter()
-                .map(|(k, v)| format!("{k}='{}' ", v.replace('\'', "")))
-                .collect();
-            let line = format!(
-                "{when} {env}{} sync --no-wait --upkeep -q {CRON_MARK}",
-                exe.display()
-            );
-            let mut lines = current_crontab()?;
-            lines.retain(|l| !l.contains(CRON_MARK));
-            lines.push(line);
-            write_crontab(&lines)?;
-            println!(
-                "added to your crontab: every {}",
-                humantime::format_duration(every)
-            );
-        }
-        ScheduleMethod::Launchd => {
-            let path = launchd_path();
-            let env: String = env
-                .iter()
-                .map(|(k, v)| format!("    <key>{}</key><string>{}</string>\n", xml(k), xml(v)))
-                .collect();
-            let plist = format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n<plist version=\"1.0\">\n<dict>\n  <key>Label</key><string>{LAUNCHD_LABEL}</string>\n  <key>ProgramArguments</key>\n  <array><string>{}</string><string>sync</string><string>--no-wait</string><string>--upkeep</string><string>-q</string></array>\n  <key>StartInterval</key><integer>{}</integer>\n  <key>EnvironmentVariables</key>\n  <dict>\n{env}  </dict>\n</dict>\n</plist>\n",
-                xml(&exe.display().to_string()),
-                every.as_secs()
-            );
-            crate::paths::write_atomic(&path, plist.as_bytes())?;
-            println!("wrote {}", path.display());
-            if which("launchctl").is_some() {
-                run_tool("launchctl", &["load", "-w", &path.display().to_string()])?;
-            }
-        }
+        ScheduleMethod::Systemd => install_systemd(&exe, &env, every)?,
+        ScheduleMethod::Cron => install_cron(&exe, &env, every)?,
+        ScheduleMethod::Launchd => install_launchd(&exe, &env, every)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A user service and a timer with a little jitter, so a fleet of hosts
+/// installed at once does not sync in lockstep.
+fn install_systemd(exe: &Path, env: &[(String, String)], every: Duration) -> anyhow::Result<()> {
+    let dir = systemd_dir();
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let environment: String = env
+        .iter()
+        .map(|(k, v)| format!("Environment=\"{k}={}\"\n", v.replace('"', "\\\"")))
+        .collect();
+    let service = format!(
+        "[Unit]\nDescription=pond: sync this host's AI coding-agent sessions\n\n[Service]\nType=oneshot\nExecStart={} sync --no-wait --upkeep -q\n{environment}Nice=10\n",
+        exe.display()
+    );
+    let jitter = (every / 10).min(Duration::from_secs(60)).as_secs().max(1);
+    let timer = format!(
+        "[Unit]\nDescription=pond: sync sessions every {every}\n\n[Timer]\nOnBootSec=2min\nOnUnitActiveSec={secs}s\nRandomizedDelaySec={jitter}s\n\n[Install]\nWantedBy=timers.target\n",
+        every = humantime::format_duration(every),
+        secs = every.as_secs()
+    );
+    let service_path = dir.join(format!("{UNIT}.service"));
+    let timer_path = dir.join(format!("{UNIT}.timer"));
+    crate::paths::write_atomic(&service_path, service.as_bytes())?;
+    crate::paths::write_atomic(&timer_path, timer.as_bytes())?;
+    println!(
+        "wrote {} and {}",
+        service_path.display(),
+        timer_path.display()
+    );
+    if Path::new("/run/systemd/system").exists() {
+        run_tool("systemctl", &["--user", "daemon-reload"])?;
+        run_tool(
+            "systemctl",
+            &["--user", "enable", "--now", &format!("{UNIT}.timer")],
+        )?;
+        println!("enabled {UNIT}.timer");
+    } else {
+        println!(
+            "systemd is not running here; enable it later with: systemctl --user enable --now {UNIT}.timer"
+        );
+    }
+    Ok(())
+}
+
+fn install_cron(exe: &Path, env: &[(String, String)], every: Duration) -> anyhow::Result<()> {
+    let minutes = (every.as_secs() / 60).max(1);
+    let when = if minutes < 60 {
+        format!("*/{minutes} * * * *")
+    } else {
+        format!("0 */{} * * *", (minutes / 60).min(23))
+    };
+    let env: String = env
+        .iter()
+        .map(|(k, v)| format!("{k}='{}' ", v.replace('\'', "")))
+        .collect();
+    let line = format!(
+        "{when} {env}{} sync --no-wait --upkeep -q {CRON_MARK}",
+        exe.display()
+    );
+    let mut lines = current_crontab()?;
+    lines.retain(|l| !l.contains(CRON_MARK));
+    lines.push(line);
+    write_crontab(&lines)?;
+    println!(
+        "added to your crontab: every {}",
+        humantime::format_duration(every)
+    );
+    Ok(())
+}
+
+fn install_launchd(exe: &Path, env: &[(String, String)], every: Duration) -> anyhow::Result<()> {
+    let path = launchd_path();
+    let env: String = env
+        .iter()
+        .map(|(k, v)| format!("    <key>{}</key><string>{}</string>\n", xml(k), xml(v)))
+        .collect();
+    let plist = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n<plist version=\"1.0\">\n<dict>\n  <key>Label</key><string>{LAUNCHD_LABEL}</string>\n  <key>ProgramArguments</key>\n  <array><string>{}</string><string>sync</string><string>--no-wait</string><string>--upkeep</string><string>-q</string></array>\n  <key>StartInterval</key><integer>{}</integer>\n  <key>EnvironmentVariables</key>\n  <dict>\n{env}  </dict>\n</dict>\n</plist>\n",
+        xml(&exe.display().to_string()),
+        every.as_secs()
+    );
+    crate::paths::write_atomic(&path, plist.as_bytes())?;
+    println!("wrote {}", path.display());
+    if which("launchctl").is_some() {
+        run_tool("launchctl", &["load", "-w", &path.display().to_string()])?;
+    }
+    Ok(())
 }
 
 fn remove(method: ScheduleMethod) -> anyhow::Result<ExitCode> {
