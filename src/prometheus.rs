@@ -16,7 +16,7 @@
 //! it trusts: `pond_sync_*`, `pond_upkeep_*` and `pond_store_*` are the
 //! processes' own OTLP metrics, passed through a collector.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write;
 use std::time::{Duration, Instant};
 
@@ -280,63 +280,12 @@ pub async fn render(store: &Store, options: &MetricsOptions) -> Result<String, S
     stale_after.add(Vec::new(), options.stale_after.as_secs_f64());
     stale_after.write(&mut out);
 
-    let mut hosts = RowFamilies::hosts();
-    let mut info = Family::new(
-        "pond_fleet_host_info",
-        "gauge",
-        "One series per host that ever recorded a sync, with its pond version.",
-    );
     // Rule 45: series come from the stored host rows, so a host that stops keeps
     // its series, and a limited token sees only its own hosts.
     let host_rows = store.hosts().await?;
-    for row in host_rows.iter().filter(|r| visible(&r.host)) {
-        hosts.add(row);
-        info.add(
-            vec![
-                ("host", row.host.clone()),
-                ("pond_version", row.pond_version.clone()),
-            ],
-            1.0,
-        );
-    }
-    info.write(&mut out);
-    hosts.write(&mut out);
-
-    let mut sessions = Family::new(
-        "pond_fleet_host_sessions",
-        "gauge",
-        "Sessions in the store that the host synced.",
-    );
-    let mut messages = Family::new(
-        "pond_fleet_host_messages",
-        "gauge",
-        "Messages in the store that the host synced.",
-    );
-    // Rule 46: what ephemeral hosts stored is one summed series, not one per job.
-    // Sessions that ephemeral hosts (each CI job its own host name) synced
-    // are summed, not given a series per job.
-    let (mut ephemeral_sessions, mut ephemeral_messages) = (0u64, 0u64);
-    let known: std::collections::HashSet<&str> =
-        host_rows.iter().map(|r| r.host.as_str()).collect();
-    for (host, (s, m)) in stored_per_host(store, limits).await? {
-        if known.contains(host.as_str()) {
-            sessions.add(vec![("host", host.clone())], s as f64);
-            messages.add(vec![("host", host)], m as f64);
-        } else {
-            ephemeral_sessions += s;
-            ephemeral_messages += m;
-        }
-    }
-    sessions.write(&mut out);
-    messages.write(&mut out);
-    let mut stored_by_jobs = Family::new(
-        "pond_fleet_ephemeral_stored",
-        "gauge",
-        "Sessions and messages in the store that ephemeral hosts (CI jobs) synced.",
-    );
-    stored_by_jobs.add(vec![("kind", "sessions".into())], ephemeral_sessions as f64);
-    stored_by_jobs.add(vec![("kind", "messages".into())], ephemeral_messages as f64);
-    stored_by_jobs.write(&mut out);
+    host_families(&host_rows, &visible, &mut out);
+    let known: HashSet<&str> = host_rows.iter().map(|r| r.host.as_str()).collect();
+    stored_families(store, limits, &known, &mut out).await?;
     usage_families(store, options, &known, &mut out).await?;
 
     // Groups and the store's shape say nothing about sessions, but they are
@@ -360,6 +309,69 @@ pub async fn render(store: &Store, options: &MetricsOptions) -> Result<String, S
     Ok(out)
 }
 
+/// Each host's state from its stored row, and its pond version.
+fn host_families(host_rows: &[HostRow], visible: &dyn Fn(&str) -> bool, out: &mut String) {
+    let mut hosts = RowFamilies::hosts();
+    let mut info = Family::new(
+        "pond_fleet_host_info",
+        "gauge",
+        "One series per host that ever recorded a sync, with its pond version.",
+    );
+    for row in host_rows.iter().filter(|r| visible(&r.host)) {
+        hosts.add(row);
+        info.add(
+            vec![
+                ("host", row.host.clone()),
+                ("pond_version", row.pond_version.clone()),
+            ],
+            1.0,
+        );
+    }
+    info.write(out);
+    hosts.write(out);
+}
+
+/// What each host stored. Rule 46: what ephemeral hosts (each CI job its
+/// own host name) stored is one summed series, not one per job.
+async fn stored_families(
+    store: &Store,
+    limits: &Limits,
+    known: &HashSet<&str>,
+    out: &mut String,
+) -> Result<(), StoreError> {
+    let mut sessions = Family::new(
+        "pond_fleet_host_sessions",
+        "gauge",
+        "Sessions in the store that the host synced.",
+    );
+    let mut messages = Family::new(
+        "pond_fleet_host_messages",
+        "gauge",
+        "Messages in the store that the host synced.",
+    );
+    let (mut ephemeral_sessions, mut ephemeral_messages) = (0u64, 0u64);
+    for (host, (s, m)) in stored_per_host(store, limits).await? {
+        if known.contains(host.as_str()) {
+            sessions.add(vec![("host", host.clone())], s as f64);
+            messages.add(vec![("host", host)], m as f64);
+        } else {
+            ephemeral_sessions += s;
+            ephemeral_messages += m;
+        }
+    }
+    sessions.write(out);
+    messages.write(out);
+    let mut stored_by_jobs = Family::new(
+        "pond_fleet_ephemeral_stored",
+        "gauge",
+        "Sessions and messages in the store that ephemeral hosts (CI jobs) synced.",
+    );
+    stored_by_jobs.add(vec![("kind", "sessions".into())], ephemeral_sessions as f64);
+    stored_by_jobs.add(vec![("kind", "messages".into())], ephemeral_messages as f64);
+    stored_by_jobs.write(out);
+    Ok(())
+}
+
 /// Projects with a series of their own in `pond_fleet_usage_project_cost_usd`:
 /// the costliest, so a fleet of many checkouts stays a bounded exposition.
 const TOP_PROJECTS: usize = 20;
@@ -375,10 +387,10 @@ const EPHEMERAL_HOSTS: &str = "(ephemeral)";
 async fn usage_families(
     store: &Store,
     options: &MetricsOptions,
-    hosts: &std::collections::HashSet<&str>,
+    hosts: &HashSet<&str>,
     out: &mut String,
 ) -> Result<(), StoreError> {
-    use crate::spend::{Dimension, UsageQuery, UsageTotals};
+    use crate::spend::{Dimension, UsageQuery};
     let query = UsageQuery {
         by: vec![Dimension::Host, Dimension::Client, Dimension::Model],
         limits: options.limits.clone(),
@@ -400,25 +412,7 @@ async fn usage_families(
         "gauge",
         "Model calls stored whose model has no price, by host, client and model.",
     );
-    // Rule 46: ephemeral hosts' calls fold into one host label.
-    let mut folded: std::collections::BTreeMap<(String, String, String), UsageTotals> =
-        std::collections::BTreeMap::new();
-    for row in report.rows {
-        let host = row.host.unwrap_or_default();
-        let host = if hosts.contains(host.as_str()) {
-            host
-        } else {
-            EPHEMERAL_HOSTS.to_string()
-        };
-        let sum = folded
-            .entry((
-                host,
-                row.client.unwrap_or_default(),
-                row.model.unwrap_or_default(),
-            ))
-            .or_default();
-        sum.merge(&row.totals);
-    }
+    let folded = fold_ephemeral(report.rows, hosts);
     for ((host, client, model), t) in &folded {
         let labels = vec![
             ("host", host.clone()),
@@ -443,8 +437,44 @@ async fn usage_families(
     cost.write(out);
     unpriced.write(out);
 
-    let by_project = UsageQuery {
-        by: vec![Dimension::Project],
+    project_family(store, options, query, out).await
+}
+
+/// Totals by host, client and model. Rule 46: ephemeral hosts' calls fold
+/// into one host label.
+fn fold_ephemeral(
+    rows: Vec<crate::spend::UsageGroup>,
+    hosts: &HashSet<&str>,
+) -> BTreeMap<(String, String, String), crate::spend::UsageTotals> {
+    let mut folded: BTreeMap<(String, String, String), crate::spend::UsageTotals> = BTreeMap::new();
+    for row in rows {
+        let host = row.host.unwrap_or_default();
+        let host = if hosts.contains(host.as_str()) {
+            host
+        } else {
+            EPHEMERAL_HOSTS.to_string()
+        };
+        let sum = folded
+            .entry((
+                host,
+                row.client.unwrap_or_default(),
+                row.model.unwrap_or_default(),
+            ))
+            .or_default();
+        sum.merge(&row.totals);
+    }
+    folded
+}
+
+/// The costliest projects' spend.
+async fn project_family(
+    store: &Store,
+    options: &MetricsOptions,
+    query: crate::spend::UsageQuery,
+    out: &mut String,
+) -> Result<(), StoreError> {
+    let by_project = crate::spend::UsageQuery {
+        by: vec![crate::spend::Dimension::Project],
         ..query
     };
     let mut projects = crate::spend::report(store, &by_project, &options.prices)

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use arrow_array::RecordBatch;
 use chrono::Utc;
 
 use super::indexing::search_rows;
@@ -31,17 +32,7 @@ pub async fn run(
             "indexing {total} messages stored before search existed"
         ));
     }
-    let mut projects: HashMap<String, Option<String>> = HashMap::new();
-    for b in store
-        .scan(TableKind::Sessions, None, Some(&["id", "project"]))
-        .await?
-    {
-        let c = Columns::new(&b);
-        let (ids, project) = (c.str("id")?, c.str("project")?);
-        for i in 0..b.num_rows() {
-            projects.insert(ids.value(i).to_string(), schema::opt_str(project, i));
-        }
-    }
+    let projects = session_projects(store).await?;
     let columns = [
         "id",
         "session_id",
@@ -61,46 +52,7 @@ pub async fn run(
         let mut rows = 0;
         for b in &batches {
             rows += b.num_rows();
-            let messages = schema::messages_from_batch(b)?;
-            let c = Columns::new(b);
-            let (clients, hosts) = (c.str("client")?, c.str("host")?);
-            // One client and host per call of `search_rows`, as in a sync.
-            let mut groups: HashMap<(&str, &str), Vec<MessageRow<'_>>> = HashMap::new();
-            for (i, message) in messages.iter().enumerate() {
-                let key = (clients.value(i), hosts.value(i));
-                groups.entry(key).or_default().push(MessageRow {
-                    message,
-                    client: key.0,
-                    host: key.1,
-                });
-            }
-            for ((client, host), group) in groups {
-                let projects: HashMap<&str, Option<&str>> = group
-                    .iter()
-                    .map(|m| {
-                        let id = m.message.session_id.as_str();
-                        (id, projects.get(id).and_then(|p| p.as_deref()))
-                    })
-                    .collect();
-                let (batch, vectors) = search_rows(
-                    &opts.embedder,
-                    client,
-                    host,
-                    &group,
-                    &projects,
-                    Utc::now(),
-                    report,
-                )?;
-                if let Some(batch) = batch {
-                    let inserted = store.insert_absent(TableKind::Search, batch).await?;
-                    report.search_rows_inserted += inserted;
-                    report.vectors_inserted += vectors.min(inserted);
-                    report.commits += 1;
-                    if let (true, Some(model)) = (vectors > 0, report.embed_model.as_deref()) {
-                        store.note_embed_model(model).await?;
-                    }
-                }
-            }
+            index_page(store, opts, b, &projects, report).await?;
         }
         if rows == 0 {
             break;
@@ -110,5 +62,72 @@ pub async fn run(
     }
     // Rule 27: marked done only once every page is indexed; a cut-short run is redone.
     store.mark_search_backfilled().await?;
+    Ok(())
+}
+
+/// Each session's project, which its messages' search rows carry.
+async fn session_projects(store: &Store) -> Result<HashMap<String, Option<String>>, SyncError> {
+    let mut projects: HashMap<String, Option<String>> = HashMap::new();
+    for b in store
+        .scan(TableKind::Sessions, None, Some(&["id", "project"]))
+        .await?
+    {
+        let c = Columns::new(&b);
+        let (ids, project) = (c.str("id")?, c.str("project")?);
+        for i in 0..b.num_rows() {
+            projects.insert(ids.value(i).to_string(), schema::opt_str(project, i));
+        }
+    }
+    Ok(projects)
+}
+
+/// The search rows of one page of stored messages, written as a sync
+/// writes them: one client and host per call of `search_rows`.
+async fn index_page(
+    store: &Store,
+    opts: &SyncOptions,
+    b: &RecordBatch,
+    projects: &HashMap<String, Option<String>>,
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
+    let messages = schema::messages_from_batch(b)?;
+    let c = Columns::new(b);
+    let (clients, hosts) = (c.str("client")?, c.str("host")?);
+    let mut groups: HashMap<(&str, &str), Vec<MessageRow<'_>>> = HashMap::new();
+    for (i, message) in messages.iter().enumerate() {
+        let key = (clients.value(i), hosts.value(i));
+        groups.entry(key).or_default().push(MessageRow {
+            message,
+            client: key.0,
+            host: key.1,
+        });
+    }
+    for ((client, host), group) in groups {
+        let projects: HashMap<&str, Option<&str>> = group
+            .iter()
+            .map(|m| {
+                let id = m.message.session_id.as_str();
+                (id, projects.get(id).and_then(|p| p.as_deref()))
+            })
+            .collect();
+        let (batch, vectors) = search_rows(
+            &opts.embedder,
+            client,
+            host,
+            &group,
+            &projects,
+            Utc::now(),
+            report,
+        )?;
+        if let Some(batch) = batch {
+            let inserted = store.insert_absent(TableKind::Search, batch).await?;
+            report.search_rows_inserted += inserted;
+            report.vectors_inserted += vectors.min(inserted);
+            report.commits += 1;
+            if let (true, Some(model)) = (vectors > 0, report.embed_model.as_deref()) {
+                store.note_embed_model(model).await?;
+            }
+        }
+    }
     Ok(())
 }
