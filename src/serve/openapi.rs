@@ -102,28 +102,50 @@ fn responses(ok: Value, error: &Value, extra: &[(&str, &str)]) -> Value {
     Value::Object(r)
 }
 
+/// The schemas and answers the routes refer to.
+struct Refs {
+    error: Value,
+    search_params: Value,
+    search_response: Value,
+    session_list: Value,
+    session_page: Value,
+    message: Value,
+    status: Value,
+    usage: Value,
+    runs: Value,
+    ingest_answer: Value,
+    erase_request: Value,
+    erase_report: Value,
+    caller: Value,
+    sign_in: Value,
+    bad: [(&'static str, &'static str); 1],
+    bad_or_missing: [(&'static str, &'static str); 2],
+}
+
 pub fn document() -> Value {
     let mut generator = settings().into_generator();
-    let error = reference::<ErrorBody>(&mut generator);
-    let search_params = reference::<SearchParams>(&mut generator);
-    let search_response = reference::<SearchResponse>(&mut generator);
-    let session_list = reference::<SessionList>(&mut generator);
-    let session_page = reference::<SessionPage>(&mut generator);
-    let message = reference::<MessageInContext>(&mut generator);
-    let status = reference::<ArchiveStatus>(&mut generator);
-    let usage = reference::<crate::spend::UsageReport>(&mut generator);
-    let runs = reference::<crate::archive::RunTimeline>(&mut generator);
-    let ingest_answer = reference::<IngestAnswer>(&mut generator);
-    let erase_request = reference::<EraseRequest>(&mut generator);
-    let erase_report = reference::<EraseReport>(&mut generator);
-    let caller = reference::<web::Caller>(&mut generator);
-    let sign_in = reference::<web::SignIn>(&mut generator);
+    let refs = Refs {
+        error: reference::<ErrorBody>(&mut generator),
+        search_params: reference::<SearchParams>(&mut generator),
+        search_response: reference::<SearchResponse>(&mut generator),
+        session_list: reference::<SessionList>(&mut generator),
+        session_page: reference::<SessionPage>(&mut generator),
+        message: reference::<MessageInContext>(&mut generator),
+        status: reference::<ArchiveStatus>(&mut generator),
+        usage: reference::<crate::spend::UsageReport>(&mut generator),
+        runs: reference::<crate::archive::RunTimeline>(&mut generator),
+        ingest_answer: reference::<IngestAnswer>(&mut generator),
+        erase_request: reference::<EraseRequest>(&mut generator),
+        erase_report: reference::<EraseReport>(&mut generator),
+        caller: reference::<web::Caller>(&mut generator),
+        sign_in: reference::<web::SignIn>(&mut generator),
+        bad: [("400", "The request is malformed.")],
+        bad_or_missing: [
+            ("400", "The request is malformed."),
+            ("404", "No such id, or one outside the token's limits."),
+        ],
+    };
     let schemas = generator.take_definitions(true);
-    let bad = [("400", "The request is malformed.")];
-    let bad_or_missing = [
-        ("400", "The request is malformed."),
-        ("404", "No such id, or one outside the token's limits."),
-    ];
 
     let mut document = json!({
         "openapi": "3.0.3",
@@ -137,150 +159,27 @@ pub fn document() -> Value {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": schemas,
         },
-        "paths": {
-            "/healthz": {"get": {
-                "operationId": "healthz",
-                "summary": "Liveness: the process answers.",
-                "security": [],
-                "responses": {"200": {"description": "alive", "content": {"text/plain": {"schema": {"type": "string"}}}}}
-            }},
-            "/readyz": {"get": {
-                "operationId": "readyz",
-                "summary": "Readiness: the store answers a read.",
-                "security": [],
-                "responses": {
-                    "200": {"description": "ready", "content": {"text/plain": {"schema": {"type": "string"}}}},
-                    "503": {"description": "the store cannot be read", "content": json_content(error.clone())}
-                }
-            }},
-            "/openapi.json": {"get": {
-                "operationId": "openapi",
-                "summary": "This document.",
-                "responses": responses(json!({"type": "object"}), &error, &[])
-            }},
-            "/v1/search": {"post": {
-                "operationId": "search",
-                "summary": "Hybrid (BM25 + vector) search over every session, as `pond search --json`.",
-                "requestBody": {"required": true, "content": json_content(search_params)},
-                "responses": responses(search_response, &error, &bad)
-            }},
-            "/v1/sessions": {"get": {
-                "operationId": "listSessions",
-                "summary": "Sessions, most recently active first.",
-                "parameters": query_parameters::<ListSessionsParams>(),
-                "responses": responses(session_list, &error, &bad)
-            }},
-            "/v1/sessions/{id}": {"get": {
-                "operationId": "getSession",
-                "summary": "A page of a session's transcript, long parts clipped unless full=true.",
-                "parameters": with_path_id("Session (or a unique prefix)", query_parameters::<SessionPageQuery>()),
-                "responses": responses(session_page, &error, &bad_or_missing)
-            }},
-            "/v1/messages/{id}": {"get": {
-                "operationId": "getMessage",
-                "summary": "One message whole, with previews of its neighbours.",
-                "parameters": with_path_id("Message", query_parameters::<MessageQuery>()),
-                "responses": responses(message, &error, &bad_or_missing)
-            }},
-            "/v1/status": {"get": {
-                "operationId": "status",
-                "summary": "Sessions and messages per client, each host's last sync.",
-                "responses": responses(status, &error, &[])
-            }},
-            "/v1/usage": {"get": {
-                "operationId": "usage",
-                "summary": "Tokens and spend of the model calls the token may see, each call counted once, grouped by any of day, week, month, host, project, client, model, session; as `pond usage --json`.",
-                "parameters": query_parameters::<crate::archive::UsageParams>(),
-                "responses": responses(usage, &error, &bad)
-            }},
-            "/v1/runs": {"get": {
-                "operationId": "runs",
-                "summary": "The fleet's runs over time: per day or hour (UTC), runs by outcome and the hosts that ran, within the token's host limit; every bucket from the first to the current one, empty ones included.",
-                "parameters": query_parameters::<crate::archive::RunsParams>(),
-                "responses": responses(runs, &error, &bad)
-            }},
-            "/metrics": {"get": {
-                "operationId": "metrics",
-                "summary": "The fleet's state in the Prometheus text format, computed from the store on each scrape (read scope): per host its last run and success, consecutive failures, runs by outcome and sessions stored; per ephemeral group the same; the store's shape and last upkeep for tokens without limits. A host that stopped syncing keeps its series.",
-                "responses": {
-                    "200": {"description": "the exposition", "content": {"text/plain": {"schema": {"type": "string"}}}},
-                    "401": {"description": "A token is needed and none (or an unknown one) was sent.", "content": json_content(error.clone())},
-                    "403": {"description": "The token is not of the read scope.", "content": json_content(error.clone())}
-                }
-            }},
-            "/v1/ingest": {"post": {
-                "operationId": "ingest",
-                "summary": "Store one session file of a host (ingest scope) and, unless sync=false, ingest that host's files as its own sync would.",
-                "parameters": query_parameters::<IngestQuery>(),
-                "requestBody": {"required": false, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
-                "responses": responses(ingest_answer, &error, &[("400", "The request is malformed."), ("409", "append_at: the server's copy is not the prefix the sender extended; send the whole file."), ("410", "The file holds a session erased from the archive (`pond erase`); it is not stored again."), ("413", "The file is larger than the server accepts."), ("415", "The body is not application/octet-stream.")])
-            }},
-            "/v1/erase": {"post": {
-                "operationId": "erase",
-                "summary": "Erase sessions for good (admin scope only, a token without limits): their rows go from every table at once, their bytes at the next upkeep or, with now, at once; no host stores them again.",
-                "requestBody": {"required": true, "content": {"application/json": {"schema": erase_request}}},
-                "responses": responses(erase_report, &error, &[("400", "Nothing selected, both ids and filters given, or an id that matches no session or several."), ("403", "The token is not an admin token without limits.")])
-            }},
-            "/v1/me": {"get": {
-                "operationId": "me",
-                "summary": "Who the request acts as: the token's name, scope and limits, and whether the server asks for a token at all.",
-                "responses": responses(caller.clone(), &error, &[])
-            }},
-            "/v1/messages/{id}/images/{n}": {"get": {
-                "operationId": "messageImage",
-                "summary": "The n-th image (from 0) a message holds inline, decoded from the raw record it was read from; only PNG, JPEG, GIF and WebP are served.",
-                "parameters": [path_id("Message"), {"name": "n", "in": "path", "required": true, "description": "Which of the message's images, from 0", "schema": {"type": "integer", "minimum": 0}}],
-                "responses": {
-                    "200": {"description": "the image", "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}, "image/jpeg": {"schema": {"type": "string", "format": "binary"}}, "image/gif": {"schema": {"type": "string", "format": "binary"}}, "image/webp": {"schema": {"type": "string", "format": "binary"}}}},
-                    "400": {"description": "The request is malformed.", "content": json_content(error.clone())},
-                    "401": {"description": "No token, or an unknown or revoked one.", "content": json_content(error.clone())},
-                    "403": {"description": "The token's scope or limits do not allow this.", "content": json_content(error.clone())},
-                    "404": {"description": "No such message or image, or one outside the token's limits.", "content": json_content(error.clone())}
-                }
-            }},
-            "/v1/sessions/{id}/raw": {"get": {
-                "operationId": "rawSessionFile",
-                "summary": "One source file of a session, byte for byte as its client wrote it (secrets masked unless the server runs with --no-redact); the x-pond-source-files header says how many files the session has.",
-                "parameters": with_path_id("Session (or a unique prefix)", query_parameters::<super::pages::RawQuery>()),
-                "responses": {
-                    "200": {"description": "the file", "headers": {"x-pond-source-files": {"schema": {"type": "integer"}, "description": "The session's source files."}}, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
-                    "400": {"description": "The request is malformed.", "content": json_content(error.clone())},
-                    "401": {"description": "No token, or an unknown or revoked one.", "content": json_content(error.clone())},
-                    "403": {"description": "The token's scope or limits do not allow this.", "content": json_content(error.clone())},
-                    "404": {"description": "No such session or file, or one outside the token's limits.", "content": json_content(error.clone())}
-                }
-            }},
-            "/v1/events": {"get": {
-                "operationId": "fleetEvents",
-                "summary": "Server-sent events: a `fleet` event when the stream opens and whenever a sync anywhere changes the fleet's records (for a token with limits, only when what /v1/status shows it changed); the event carries no data of the fleet: read /v1/status again on each. A token may hold 8 streams open, the server 64 in all. The stream ends when the server stops.",
-                "responses": {
-                    "200": {"description": "the event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
-                    "401": {"description": "No token, or an unknown or revoked one.", "content": json_content(error.clone())},
-                    "403": {"description": "The token is not of the read scope.", "content": json_content(error.clone())},
-                    "429": {"description": "Too many event streams open, for this token or in all.", "content": json_content(error.clone())}
-                }
-            }},
-            "/web/signin": {"post": {
-                "operationId": "signIn",
-                "summary": "For the browser pages: a known token opens a server-side session whose random id (never the token) becomes an HttpOnly, SameSite=Strict cookie (`__Host-` and Secure behind TLS) that the other routes accept like the token's bearer header until the session ends (8 hours unused, sign-out, or the token revoked). Requests that carry the cookie and are not GET must also carry the x-pond-csrf header.",
-                "security": [],
-                "requestBody": {"required": true, "content": json_content(sign_in)},
-                "responses": {
-                    "200": {"description": "signed in; the cookie is set", "content": json_content(caller)},
-                    "400": {"description": "The request is malformed.", "content": json_content(error.clone())},
-                    "401": {"description": "An unknown or revoked token.", "content": json_content(error.clone())}
-                }
-            }},
-            "/web/signout": {"post": {
-                "operationId": "signOut",
-                "summary": "For the browser pages: the cookie is cleared.",
-                "security": [],
-                "responses": {"204": {"description": "signed out"}}
-            }}
-        }
+        "paths": {},
     });
-    // The pages: one HTML shell whose script draws the page its path names
-    // from the routes above. They carry no data and need no token.
+    for paths in [
+        probe_paths(&refs),
+        reading_paths(&refs),
+        fleet_paths(&refs),
+        writing_paths(&refs),
+        caller_paths(&refs),
+        browser_paths(&refs),
+    ] {
+        if let (Some(all), Value::Object(these)) = (document["paths"].as_object_mut(), paths) {
+            all.extend(these);
+        }
+    }
+    add_page_paths(&mut document);
+    document
+}
+
+/// The pages: one HTML shell whose script draws the page its path names
+/// from the JSON routes. They carry no data and need no token.
+fn add_page_paths(document: &mut Value) {
     let pages = [
         ("/", "search"),
         ("/search", "search"),
@@ -322,7 +221,181 @@ pub fn document() -> Value {
             "responses": {"200": {"description": what, "content": {content_type: {"schema": {"type": "string"}}}}}
         }});
     }
-    document
+}
+
+/// The routes any caller may ask without a token: liveness, readiness and this document.
+fn probe_paths(refs: &Refs) -> Value {
+    json!({
+    "/healthz": {"get": {
+        "operationId": "healthz",
+        "summary": "Liveness: the process answers.",
+        "security": [],
+        "responses": {"200": {"description": "alive", "content": {"text/plain": {"schema": {"type": "string"}}}}}
+    }},
+    "/readyz": {"get": {
+        "operationId": "readyz",
+        "summary": "Readiness: the store answers a read.",
+        "security": [],
+        "responses": {
+            "200": {"description": "ready", "content": {"text/plain": {"schema": {"type": "string"}}}},
+            "503": {"description": "the store cannot be read", "content": json_content(refs.error.clone())}
+        }
+    }},
+    "/openapi.json": {"get": {
+        "operationId": "openapi",
+        "summary": "This document.",
+        "responses": responses(json!({"type": "object"}), &refs.error, &[])
+    }}
+    })
+}
+
+/// Reading the archive within a token's limits.
+fn reading_paths(refs: &Refs) -> Value {
+    json!({
+    "/v1/search": {"post": {
+        "operationId": "search",
+        "summary": "Hybrid (BM25 + vector) search over every session, as `pond search --json`.",
+        "requestBody": {"required": true, "content": json_content(refs.search_params.clone())},
+        "responses": responses(refs.search_response.clone(), &refs.error, &refs.bad)
+    }},
+    "/v1/sessions": {"get": {
+        "operationId": "listSessions",
+        "summary": "Sessions, most recently active first.",
+        "parameters": query_parameters::<ListSessionsParams>(),
+        "responses": responses(refs.session_list.clone(), &refs.error, &refs.bad)
+    }},
+    "/v1/sessions/{id}": {"get": {
+        "operationId": "getSession",
+        "summary": "A page of a session's transcript, long parts clipped unless full=true.",
+        "parameters": with_path_id("Session (or a unique prefix)", query_parameters::<SessionPageQuery>()),
+        "responses": responses(refs.session_page.clone(), &refs.error, &refs.bad_or_missing)
+    }},
+    "/v1/messages/{id}": {"get": {
+        "operationId": "getMessage",
+        "summary": "One message whole, with previews of its neighbours.",
+        "parameters": with_path_id("Message", query_parameters::<MessageQuery>()),
+        "responses": responses(refs.message.clone(), &refs.error, &refs.bad_or_missing)
+    }}
+    })
+}
+
+/// The fleet: its status, spend, runs and Prometheus series.
+fn fleet_paths(refs: &Refs) -> Value {
+    json!({
+    "/v1/status": {"get": {
+        "operationId": "status",
+        "summary": "Sessions and messages per client, each host's last sync.",
+        "responses": responses(refs.status.clone(), &refs.error, &[])
+    }},
+    "/v1/usage": {"get": {
+        "operationId": "usage",
+        "summary": "Tokens and spend of the model calls the token may see, each call counted once, grouped by any of day, week, month, host, project, client, model, session; as `pond usage --json`.",
+        "parameters": query_parameters::<crate::archive::UsageParams>(),
+        "responses": responses(refs.usage.clone(), &refs.error, &refs.bad)
+    }},
+    "/v1/runs": {"get": {
+        "operationId": "runs",
+        "summary": "The fleet's runs over time: per day or hour (UTC), runs by outcome and the hosts that ran, within the token's host limit; every bucket from the first to the current one, empty ones included.",
+        "parameters": query_parameters::<crate::archive::RunsParams>(),
+        "responses": responses(refs.runs.clone(), &refs.error, &refs.bad)
+    }},
+    "/metrics": {"get": {
+        "operationId": "metrics",
+        "summary": "The fleet's state in the Prometheus text format, computed from the store on each scrape (read scope): per host its last run and success, consecutive failures, runs by outcome and sessions stored; per ephemeral group the same; the store's shape and last upkeep for tokens without limits. A host that stopped syncing keeps its series.",
+        "responses": {
+            "200": {"description": "the exposition", "content": {"text/plain": {"schema": {"type": "string"}}}},
+            "401": {"description": "A token is needed and none (or an unknown one) was sent.", "content": json_content(refs.error.clone())},
+            "403": {"description": "The token is not of the read scope.", "content": json_content(refs.error.clone())}
+        }
+    }}
+    })
+}
+
+/// Writing: remote ingest and erasure.
+fn writing_paths(refs: &Refs) -> Value {
+    json!({
+    "/v1/ingest": {"post": {
+        "operationId": "ingest",
+        "summary": "Store one session file of a host (ingest scope) and, unless sync=false, ingest that host's files as its own sync would.",
+        "parameters": query_parameters::<IngestQuery>(),
+        "requestBody": {"required": false, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+        "responses": responses(refs.ingest_answer.clone(), &refs.error, &[("400", "The request is malformed."), ("409", "append_at: the server's copy is not the prefix the sender extended; send the whole file."), ("410", "The file holds a session erased from the archive (`pond erase`); it is not stored again."), ("413", "The file is larger than the server accepts."), ("415", "The body is not application/octet-stream.")])
+    }},
+    "/v1/erase": {"post": {
+        "operationId": "erase",
+        "summary": "Erase sessions for good (admin scope only, a token without limits): their rows go from every table at once, their bytes at the next upkeep or, with now, at once; no host stores them again.",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": refs.erase_request.clone()}}},
+        "responses": responses(refs.erase_report.clone(), &refs.error, &[("400", "Nothing selected, both ids and filters given, or an id that matches no session or several."), ("403", "The token is not an admin token without limits.")])
+    }}
+    })
+}
+
+/// The caller, its sessions' images and raw files, and live events.
+fn caller_paths(refs: &Refs) -> Value {
+    json!({
+    "/v1/me": {"get": {
+        "operationId": "me",
+        "summary": "Who the request acts as: the token's name, scope and limits, and whether the server asks for a token at all.",
+        "responses": responses(refs.caller.clone(), &refs.error, &[])
+    }},
+    "/v1/messages/{id}/images/{n}": {"get": {
+        "operationId": "messageImage",
+        "summary": "The n-th image (from 0) a message holds inline, decoded from the raw record it was read from; only PNG, JPEG, GIF and WebP are served.",
+        "parameters": [path_id("Message"), {"name": "n", "in": "path", "required": true, "description": "Which of the message's images, from 0", "schema": {"type": "integer", "minimum": 0}}],
+        "responses": {
+            "200": {"description": "the image", "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}, "image/jpeg": {"schema": {"type": "string", "format": "binary"}}, "image/gif": {"schema": {"type": "string", "format": "binary"}}, "image/webp": {"schema": {"type": "string", "format": "binary"}}}},
+            "400": {"description": "The request is malformed.", "content": json_content(refs.error.clone())},
+            "401": {"description": "No token, or an unknown or revoked one.", "content": json_content(refs.error.clone())},
+            "403": {"description": "The token's scope or limits do not allow this.", "content": json_content(refs.error.clone())},
+            "404": {"description": "No such message or image, or one outside the token's limits.", "content": json_content(refs.error.clone())}
+        }
+    }},
+    "/v1/sessions/{id}/raw": {"get": {
+        "operationId": "rawSessionFile",
+        "summary": "One source file of a session, byte for byte as its client wrote it (secrets masked unless the server runs with --no-redact); the x-pond-source-files header says how many files the session has.",
+        "parameters": with_path_id("Session (or a unique prefix)", query_parameters::<super::pages::RawQuery>()),
+        "responses": {
+            "200": {"description": "the file", "headers": {"x-pond-source-files": {"schema": {"type": "integer"}, "description": "The session's source files."}}, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+            "400": {"description": "The request is malformed.", "content": json_content(refs.error.clone())},
+            "401": {"description": "No token, or an unknown or revoked one.", "content": json_content(refs.error.clone())},
+            "403": {"description": "The token's scope or limits do not allow this.", "content": json_content(refs.error.clone())},
+            "404": {"description": "No such session or file, or one outside the token's limits.", "content": json_content(refs.error.clone())}
+        }
+    }},
+    "/v1/events": {"get": {
+        "operationId": "fleetEvents",
+        "summary": "Server-sent events: a `fleet` event when the stream opens and whenever a sync anywhere changes the fleet's records (for a token with limits, only when what /v1/status shows it changed); the event carries no data of the fleet: read /v1/status again on each. A token may hold 8 streams open, the server 64 in all. The stream ends when the server stops.",
+        "responses": {
+            "200": {"description": "the event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+            "401": {"description": "No token, or an unknown or revoked one.", "content": json_content(refs.error.clone())},
+            "403": {"description": "The token is not of the read scope.", "content": json_content(refs.error.clone())},
+            "429": {"description": "Too many event streams open, for this token or in all.", "content": json_content(refs.error.clone())}
+        }
+    }}
+    })
+}
+
+/// For the browser pages: signing in and out.
+fn browser_paths(refs: &Refs) -> Value {
+    json!({
+    "/web/signin": {"post": {
+        "operationId": "signIn",
+        "summary": "For the browser pages: a known token opens a server-side session whose random id (never the token) becomes an HttpOnly, SameSite=Strict cookie (`__Host-` and Secure behind TLS) that the other routes accept like the token's bearer header until the session ends (8 hours unused, sign-out, or the token revoked). Requests that carry the cookie and are not GET must also carry the x-pond-csrf header.",
+        "security": [],
+        "requestBody": {"required": true, "content": json_content(refs.sign_in.clone())},
+        "responses": {
+            "200": {"description": "signed in; the cookie is set", "content": json_content(refs.caller.clone())},
+            "400": {"description": "The request is malformed.", "content": json_content(refs.error.clone())},
+            "401": {"description": "An unknown or revoked token.", "content": json_content(refs.error.clone())}
+        }
+    }},
+    "/web/signout": {"post": {
+        "operationId": "signOut",
+        "summary": "For the browser pages: the cookie is cleared.",
+        "security": [],
+        "responses": {"204": {"description": "signed out"}}
+    }}
+    })
 }
 
 #[cfg(test)]
