@@ -107,36 +107,8 @@ pub(super) async fn commit_derived(
     now: chrono::DateTime<Utc>,
     report: &mut SyncReport,
 ) -> Result<(), SyncError> {
-    let mut seen = HashSet::new();
-    let revisable: HashSet<&str> = batch
-        .iter()
-        .flat_map(|w| w.revised.iter().map(String::as_str))
-        .collect();
-    let (revisions, messages): (Vec<MessageRow<'_>>, Vec<MessageRow<'_>>) = batch
-        .iter()
-        .flat_map(|w| w.messages.iter())
-        .filter(|m| seen.insert(m.id.as_str()))
-        .map(|message| MessageRow {
-            message,
-            client,
-            host: &opts.host,
-        })
-        .partition(|m| revisable.contains(m.message.id.as_str()));
-
-    // Facts per session, in file order.
-    let mut touched: BTreeMap<&str, SessionFacts> = BTreeMap::new();
-    for w in batch {
-        for (session, file_facts) in &w.facts {
-            let mut file_facts = file_facts.clone();
-            if *session == w.session_id && file_facts.parent_id.is_none() {
-                file_facts.parent_id.clone_from(&w.parent_hint);
-            }
-            touched
-                .entry(session.as_str())
-                .or_default()
-                .absorb(file_facts);
-        }
-    }
+    let (revisions, messages) = message_rows(batch, client, &opts.host);
+    let touched = session_facts(batch);
     let ids: Vec<&str> = touched.keys().copied().collect();
     let existing = stored_sessions(store, &ids).await?;
     // Rule 37: a host-limited ingest may not change a session stored for another
@@ -158,75 +130,24 @@ pub(super) async fn commit_derived(
             (*id, stored.or(facts.project.as_deref()))
         })
         .collect();
-    let (search, vectors) = indexing::search_rows(
-        &opts.embedder,
+    let rows = Rows {
         client,
-        &opts.host,
-        &messages,
-        &projects,
-        now,
-        report,
-    )?;
-
-    let calls = distinct_calls(batch);
-    // The tables are independent: committing them concurrently keeps both
-    // cores busy (most of a commit is compression inside Lance).
-    let messages_batch = schema::messages_batch(&messages, now)?;
-    // Rule 31: messages are inserted by key, so a rewritten document adds only
-    // the messages whose ids are new.
-    let (messages_inserted, search_inserted, calls_inserted) = tokio::join!(
-        store.insert_absent(TableKind::Messages, messages_batch),
-        async {
-            match search {
-                // Rule 21: search rows are inserted only where their key is absent.
-                Some(batch) => store.insert_absent(TableKind::Search, batch).await,
-                None => Ok(0),
-            }
-        },
-        write_usage(
-            store,
-            client,
-            &opts.host,
-            opts.host_limit.as_deref(),
-            &calls,
-            now
-        ),
-    );
-    calls_inserted?.add_to(report, client);
-    let messages_inserted = messages_inserted?;
-    report.messages_inserted += messages_inserted;
-    report.commits += u64::from(!messages.is_empty());
-    let mut search_inserted = search_inserted?;
-    if !revisions.is_empty() {
-        let (inserted, revised, searchable) =
-            commit_revisions(store, opts, client, &revisions, &projects, now, report).await?;
-        report.messages_inserted += inserted;
-        report.messages_revised += revised;
-        search_inserted += searchable;
-        report.commits += 2;
-    }
-    report.search_rows_inserted += search_inserted;
-    report.commits += u64::from(search_inserted > 0);
-    // Rows already present were skipped, vectors and all.
-    report.vectors_inserted += vectors.min(search_inserted);
-    if let (true, Some(model)) = (vectors > 0, report.embed_model.as_deref()) {
-        store.note_embed_model(model).await?;
-    }
+        messages,
+        revisions,
+        projects,
+    };
+    let messages_inserted =
+        write_rows(store, opts, &rows, &distinct_calls(batch), now, report).await?;
 
     // A session first seen in this batch, all of whose messages went in
     // just now, holds exactly those: counting it in the store (a scan of
     // the messages table) is needed only for the others.
-    let all_new = revisions.is_empty() && messages_inserted == messages.len() as u64;
-    let mut fresh_counts: HashMap<String, u64> = HashMap::new();
-    if all_new {
-        for m in &messages {
-            if !existing.contains_key(&m.message.session_id) {
-                *fresh_counts
-                    .entry(m.message.session_id.clone())
-                    .or_insert(0) += 1;
-            }
-        }
-    }
+    let all_new = rows.revisions.is_empty() && messages_inserted == rows.messages.len() as u64;
+    let fresh_counts = if all_new {
+        fresh_counts(&rows.messages, &existing)
+    } else {
+        HashMap::new()
+    };
     // Rule 38: a session stored with secrets masked is marked so in `redactions`.
     if opts.redact {
         store
@@ -247,6 +168,142 @@ pub(super) async fn commit_derived(
         report,
     )
     .await
+}
+
+/// A batch's messages, each once, as rows: those an adapter marked as
+/// revisable (which replace a stored copy) apart from the rest.
+fn message_rows<'a>(
+    batch: &'a [FileWork],
+    client: &'a str,
+    host: &'a str,
+) -> (Vec<MessageRow<'a>>, Vec<MessageRow<'a>>) {
+    let mut seen = HashSet::new();
+    let revisable: HashSet<&str> = batch
+        .iter()
+        .flat_map(|w| w.revised.iter().map(String::as_str))
+        .collect();
+    batch
+        .iter()
+        .flat_map(|w| w.messages.iter())
+        .filter(|m| seen.insert(m.id.as_str()))
+        .map(|message| MessageRow {
+            message,
+            client,
+            host,
+        })
+        .partition(|m| revisable.contains(m.message.id.as_str()))
+}
+
+/// Facts per session, in file order; a file's own session takes its parent
+/// from the directory layout when no record names one.
+fn session_facts(batch: &[FileWork]) -> BTreeMap<&str, SessionFacts> {
+    let mut touched: BTreeMap<&str, SessionFacts> = BTreeMap::new();
+    for w in batch {
+        for (session, file_facts) in &w.facts {
+            let mut file_facts = file_facts.clone();
+            if *session == w.session_id && file_facts.parent_id.is_none() {
+                file_facts.parent_id.clone_from(&w.parent_hint);
+            }
+            touched
+                .entry(session.as_str())
+                .or_default()
+                .absorb(file_facts);
+        }
+    }
+    touched
+}
+
+/// The rows a batch derives for one client.
+struct Rows<'a> {
+    client: &'a str,
+    messages: Vec<MessageRow<'a>>,
+    revisions: Vec<MessageRow<'a>>,
+    projects: HashMap<&'a str, Option<&'a str>>,
+}
+
+/// Writes the messages, their search rows and the model calls, and the
+/// revised messages after them. Returns how many new messages went in.
+async fn write_rows(
+    store: &Store,
+    opts: &SyncOptions,
+    rows: &Rows<'_>,
+    calls: &[&Usage],
+    now: chrono::DateTime<Utc>,
+    report: &mut SyncReport,
+) -> Result<u64, SyncError> {
+    let Rows {
+        client,
+        messages,
+        revisions,
+        projects,
+    } = rows;
+    let (search, vectors) = indexing::search_rows(
+        &opts.embedder,
+        client,
+        &opts.host,
+        messages,
+        projects,
+        now,
+        report,
+    )?;
+    // The tables are independent: committing them concurrently keeps both
+    // cores busy (most of a commit is compression inside Lance).
+    let messages_batch = schema::messages_batch(messages, now)?;
+    // Rule 31: messages are inserted by key, so a rewritten document adds only
+    // the messages whose ids are new.
+    let (messages_inserted, search_inserted, calls_inserted) = tokio::join!(
+        store.insert_absent(TableKind::Messages, messages_batch),
+        async {
+            match search {
+                // Rule 21: search rows are inserted only where their key is absent.
+                Some(batch) => store.insert_absent(TableKind::Search, batch).await,
+                None => Ok(0),
+            }
+        },
+        write_usage(
+            store,
+            client,
+            &opts.host,
+            opts.host_limit.as_deref(),
+            calls,
+            now
+        ),
+    );
+    calls_inserted?.add_to(report, client);
+    let messages_inserted = messages_inserted?;
+    report.messages_inserted += messages_inserted;
+    report.commits += u64::from(!messages.is_empty());
+    let mut search_inserted = search_inserted?;
+    if !revisions.is_empty() {
+        let (inserted, revised, searchable) =
+            commit_revisions(store, opts, client, revisions, projects, now, report).await?;
+        report.messages_inserted += inserted;
+        report.messages_revised += revised;
+        search_inserted += searchable;
+        report.commits += 2;
+    }
+    report.search_rows_inserted += search_inserted;
+    report.commits += u64::from(search_inserted > 0);
+    // Rows already present were skipped, vectors and all.
+    report.vectors_inserted += vectors.min(search_inserted);
+    if let (true, Some(model)) = (vectors > 0, report.embed_model.as_deref()) {
+        store.note_embed_model(model).await?;
+    }
+    Ok(messages_inserted)
+}
+
+/// How many messages each session first stored by this batch holds.
+fn fresh_counts(
+    messages: &[MessageRow<'_>],
+    existing: &HashMap<String, Session>,
+) -> HashMap<String, u64> {
+    let mut counts: HashMap<String, u64> = HashMap::new();
+    for m in messages {
+        if !existing.contains_key(&m.message.session_id) {
+            *counts.entry(m.message.session_id.clone()).or_insert(0) += 1;
+        }
+    }
+    counts
 }
 
 /// Each call of a batch once, as its copy with the largest output (rule 47).
