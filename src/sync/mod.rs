@@ -226,32 +226,7 @@ async fn sync_root(
     }
     report.files_scanned += discovery.files.len() as u64;
 
-    let mut planned = Vec::new();
-    for file in discovery.files {
-        let file_id = file_id(&opts.host, client, &root_str, &file.rel_path);
-        let stamp = match file.layout {
-            Layout::Database => database::stamp(&file.path),
-            _ => std::fs::metadata(&file.path).map(|m| (m.len(), cursor::mtime_ns(&m))),
-        };
-        let (size, mtime_ns) = match stamp {
-            Ok(s) => s,
-            Err(e) => {
-                report.problem(&file.path, None, format!("cannot stat: {e}"));
-                continue;
-            }
-        };
-        // Rule 3: a file whose size and mtime match its cursor is not opened.
-        let prior = match cursors.files.get(&file_id) {
-            Some(c) if c.size == size && c.mtime_ns == mtime_ns => continue,
-            Some(c) => Prior::Cursor(c.clone()),
-            None => Prior::Nothing,
-        };
-        planned.push(Planned {
-            file,
-            file_id,
-            prior,
-        });
-    }
+    let mut planned = plan_files(discovery.files, opts, client, &root_str, cursors, report);
     report.files_changed += planned.len() as u64;
     progress(&format!(
         "{client}: {} files under {}, {} changed",
@@ -260,17 +235,7 @@ async fn sync_root(
         planned.len()
     ));
 
-    let lost: Vec<&str> = planned
-        .iter()
-        .filter(|p| matches!(p.prior, Prior::Nothing))
-        .map(|p| p.file_id.as_str())
-        .collect();
-    let mut stored = stored_extents(store, &lost).await?;
-    for p in &mut planned {
-        if let (Prior::Nothing, Some(extent)) = (&p.prior, stored.remove(&p.file_id)) {
-            p.prior = Prior::Stored(extent);
-        }
-    }
+    recover_extents(store, &mut planned).await?;
 
     // Reading (parsing, hashing) and committing (compression inside Lance)
     // each keep a core busy, so the next batch is read on a thread of its own
@@ -312,6 +277,63 @@ async fn sync_root(
     if touched_only {
         commit::save_cursors(cursors)?;
     }
+    Ok(())
+}
+
+/// The files that changed since their cursor, each with what is known of
+/// it. Rule 3: a file whose size and mtime match its cursor is not opened.
+fn plan_files(
+    files: Vec<SourceFile>,
+    opts: &SyncOptions,
+    client: &str,
+    root_str: &str,
+    cursors: &Cursors,
+    report: &mut SyncReport,
+) -> Vec<Planned> {
+    let mut planned = Vec::new();
+    for file in files {
+        let file_id = file_id(&opts.host, client, root_str, &file.rel_path);
+        let stamp = match file.layout {
+            Layout::Database => database::stamp(&file.path),
+            _ => std::fs::metadata(&file.path).map(|m| (m.len(), cursor::mtime_ns(&m))),
+        };
+        let (size, mtime_ns) = match stamp {
+            Ok(s) => s,
+            Err(e) => {
+                report.problem(&file.path, None, format!("cannot stat: {e}"));
+                continue;
+            }
+        };
+        let prior = match cursors.files.get(&file_id) {
+            Some(c) if c.size == size && c.mtime_ns == mtime_ns => continue,
+            Some(c) => Prior::Cursor(c.clone()),
+            None => Prior::Nothing,
+        };
+        planned.push(Planned {
+            file,
+            file_id,
+            prior,
+        });
+    }
+    planned
+}
+
+/// A file with no cursor on this host may still be in the store (a lost
+/// state directory, a new machine with the same host name): its stored
+/// extent is where reading resumes.
+async fn recover_extents(store: &Store, planned: &mut [Planned]) -> Result<(), SyncError> {
+    let lost: Vec<&str> = planned
+        .iter()
+        .filter(|p| matches!(p.prior, Prior::Nothing))
+        .map(|p| p.file_id.as_str())
+        .collect();
+    let mut stored = stored_extents(store, &lost).await?;
+    for p in planned.iter_mut() {
+        if let (Prior::Nothing, Some(extent)) = (&p.prior, stored.remove(&p.file_id)) {
+            p.prior = Prior::Stored(extent);
+        }
+    }
+
     Ok(())
 }
 
