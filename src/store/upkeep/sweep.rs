@@ -132,33 +132,9 @@ impl crate::store::Store {
         let raised_now = self.format_found.load(std::sync::atomic::Ordering::Relaxed)
             < crate::store::FORMAT_VERSION;
         self.require_current_format().await?;
-        // Our own intent is listed too, so the cutoff is by the store's clock
-        // even when nobody else is writing.
-        self.intents.hold(&self.location).await?;
-        let (os, prefix) = connect::object_store(&self.location).map_err(&fail)?;
-        let store_error = |e: object_store::Error| fail(e.to_string());
-        // Every age here is by the store's clock, whatever this host's says.
-        let now = crate::store::upkeep::lease::store_now(os.as_ref(), &prefix)
-            .await
-            .map_err(store_error)?;
-        let (oldest, _) = intents::oldest_live(os.as_ref(), &prefix, now, true)
-            .await
-            .map_err(store_error)?;
-        let (Some(oldest), Ok(retain)) = (oldest, chrono::Duration::from_std(retain)) else {
+        let Some((cutoff, held_until)) = self.sweep_cutoff(retain, raised_now, &fail).await? else {
             return Ok(Swept::default());
         };
-        let mut cutoff = oldest - retain;
-        // Rule 50: a pond from before intents, still running, writes without
-        // one; for a week after the store required them it may still be.
-        let held_until = older_writers_until(os.as_ref(), &prefix, raised_now)
-            .await
-            .map_err(store_error)?
-            .filter(|until| *until > now);
-        if held_until.is_some() {
-            let week = chrono::Duration::from_std(intents::INTENT_EXPIRES)
-                .unwrap_or(chrono::Duration::MAX);
-            cutoff = cutoff.min(now - week);
-        }
         let kept = Swept {
             held_until,
             ..Swept::default()
@@ -192,32 +168,7 @@ impl crate::store::Store {
             .object_store(None)
             .await
             .map_err(|e| fail(e.to_string()))?;
-        let mut old_enough: HashMap<String, DateTime<Utc>> = HashMap::new();
-        for dir in [
-            dataset.data_dir(),
-            dataset.indices_dir(),
-            dataset.deletions_dir(),
-            dataset.transactions_dir(),
-            dataset.versions_dir(),
-        ] {
-            let listed: Vec<_> = files
-                .read_dir_all(&dir, Some(cutoff))
-                .try_collect()
-                .await
-                .or_else(|e| {
-                    // A table that never had a deletion (or an index) lacks the directory.
-                    if e.is_not_found() {
-                        Ok(Vec::new())
-                    } else {
-                        Err(fail(e.to_string()))
-                    }
-                })?;
-            old_enough.extend(
-                listed
-                    .into_iter()
-                    .map(|meta| (meta.location.to_string(), meta.last_modified)),
-            );
-        }
+        let old_enough = modified_before(&dataset, cutoff, &fail).await?;
         let mut swept = kept;
         let mut emptied_dirs = Vec::new();
         for file in explained.candidate_files {
@@ -249,6 +200,84 @@ impl crate::store::Store {
         }
         Ok(swept)
     }
+
+    /// The age below which a file may be a write in flight: the oldest
+    /// write intent's time less `retain`, by the store's clock; `None` when
+    /// no intent is live. Also when older writers may still be running.
+    async fn sweep_cutoff(
+        &self,
+        retain: Duration,
+        raised_now: bool,
+        fail: &(dyn Fn(String) -> StoreError + Sync),
+    ) -> Result<Option<(DateTime<Utc>, Option<DateTime<Utc>>)>, StoreError> {
+        // Our own intent is listed too, so the cutoff is by the store's clock
+        // even when nobody else is writing.
+        self.intents.hold(&self.location).await?;
+        let (os, prefix) = connect::object_store(&self.location).map_err(fail)?;
+        let store_error = |e: object_store::Error| fail(e.to_string());
+        // Every age here is by the store's clock, whatever this host's says.
+        let now = crate::store::upkeep::lease::store_now(os.as_ref(), &prefix)
+            .await
+            .map_err(store_error)?;
+        let (oldest, _) = intents::oldest_live(os.as_ref(), &prefix, now, true)
+            .await
+            .map_err(store_error)?;
+        let (Some(oldest), Ok(retain)) = (oldest, chrono::Duration::from_std(retain)) else {
+            return Ok(None);
+        };
+        let mut cutoff = oldest - retain;
+        // Rule 50: a pond from before intents, still running, writes without
+        // one; for a week after the store required them it may still be.
+        let held_until = older_writers_until(os.as_ref(), &prefix, raised_now)
+            .await
+            .map_err(store_error)?
+            .filter(|until| *until > now);
+        if held_until.is_some() {
+            let week = chrono::Duration::from_std(intents::INTENT_EXPIRES)
+                .unwrap_or(chrono::Duration::MAX);
+            cutoff = cutoff.min(now - week);
+        }
+        Ok(Some((cutoff, held_until)))
+    }
+}
+
+/// When each of the dataset's files older than `cutoff` was last written.
+async fn modified_before(
+    dataset: &lance::Dataset,
+    cutoff: DateTime<Utc>,
+    fail: &(dyn Fn(String) -> StoreError + Sync),
+) -> Result<HashMap<String, DateTime<Utc>>, StoreError> {
+    let files = dataset
+        .object_store(None)
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    let mut old_enough: HashMap<String, DateTime<Utc>> = HashMap::new();
+    for dir in [
+        dataset.data_dir(),
+        dataset.indices_dir(),
+        dataset.deletions_dir(),
+        dataset.transactions_dir(),
+        dataset.versions_dir(),
+    ] {
+        let listed: Vec<_> = files
+            .read_dir_all(&dir, Some(cutoff))
+            .try_collect()
+            .await
+            .or_else(|e| {
+                // A table that never had a deletion (or an index) lacks the directory.
+                if e.is_not_found() {
+                    Ok(Vec::new())
+                } else {
+                    Err(fail(e.to_string()))
+                }
+            })?;
+        old_enough.extend(
+            listed
+                .into_iter()
+                .map(|meta| (meta.location.to_string(), meta.last_modified)),
+        );
+    }
+    Ok(old_enough)
 }
 
 fn remove_empty_parents(
