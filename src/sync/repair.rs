@@ -157,68 +157,19 @@ pub async fn run(
             let ids: Vec<&str> = work.messages.iter().map(|m| m.id.as_str()).collect();
             let missing_messages = (ids.len() as u64)
                 .saturating_sub(present_keys(store, TableKind::Messages, &ids).await?);
-            // A call many files report (a resumed session's copies) is
-            // missing once.
-            let calls: Vec<&str> = work
-                .usage
-                .iter()
-                .map(|u| u.call.as_str())
-                .filter(|c| !missing_calls_seen.contains(*c))
-                .collect();
-            let present = store.present_ids(TableKind::Usage, &calls).await?;
-            let missing: Vec<&str> = calls
-                .into_iter()
-                .filter(|c| !present.contains(*c))
-                .collect();
-            let missing_calls = missing.len() as u64;
-            missing_calls_seen.extend(missing.into_iter().map(str::to_string));
+            let missing_calls = missing_calls(store, &work, &mut missing_calls_seen).await?;
             if missing_sessions.is_empty() && missing_messages == 0 && missing_calls == 0 {
                 continue;
             }
-            report.usage_calls_missing += missing_calls;
-            report.files_with_gaps += 1;
-            report.sessions_missing += missing_sessions.len() as u64;
-            report.messages_missing += missing_messages;
-            report.gaps.push(Gap {
-                host: file.host.clone(),
-                client: file.client.clone(),
-                rel_path: file.rel_path.clone(),
-                generation: file.generation,
-                sessions_missing: missing_sessions.clone(),
-                messages_missing: missing_messages,
-            });
+            report.record_gap(file, &missing_sessions, missing_messages, missing_calls);
             if opts.dry_run {
                 continue;
             }
             if missing_sessions.is_empty() && missing_messages == 0 {
-                // Rule 47: only the usage is missing (the file was stored
-                // before usage was kept): write that, and leave the
-                // sessions as they are.
-                let calls = super::commit::distinct_calls(std::slice::from_ref(&work));
-                let written = super::commit::write_usage(
-                    store,
-                    &file.client,
-                    &file.host,
-                    None,
-                    &calls,
-                    chrono::Utc::now(),
-                )
-                .await?;
-                report.usage_calls_restored += written.inserted;
-                let spoken: HashSet<String> = calls.iter().map(|u| u.session_id.clone()).collect();
-                store.remove_if_erased(&spoken).await?;
+                restore_usage(store, file, &work, &mut report).await?;
                 continue;
             }
-            // Rule 12: a gap beside stored raw records is closed from their bytes, by key.
-            let spoken: HashSet<String> = work.facts.iter().map(|(id, _)| id.clone()).collect();
-            crate::pause::at("repair-write");
-            let restored = rederive(store, opts, file, adapter, work).await?;
-            // Rule 44: what it restored of a session erased meanwhile goes again.
-            store.remove_if_erased(&spoken).await?;
-            report.sessions_restored += restored.sessions_inserted;
-            report.messages_restored += restored.messages_inserted;
-            report.search_rows_restored += restored.search_rows_inserted;
-            report.usage_calls_restored += restored.usage_calls_inserted;
+            close_gap(store, opts, file, adapter, work, &mut report).await?;
             known_sessions.extend(missing_sessions);
         }
         progress(&format!(
@@ -229,6 +180,97 @@ pub async fn run(
         ));
     }
     Ok(report)
+}
+
+impl RepairReport {
+    fn record_gap(
+        &mut self,
+        file: &StoredFile,
+        sessions_missing: &[String],
+        messages_missing: u64,
+        calls_missing: u64,
+    ) {
+        self.usage_calls_missing += calls_missing;
+        self.files_with_gaps += 1;
+        self.sessions_missing += sessions_missing.len() as u64;
+        self.messages_missing += messages_missing;
+        self.gaps.push(Gap {
+            host: file.host.clone(),
+            client: file.client.clone(),
+            rel_path: file.rel_path.clone(),
+            generation: file.generation,
+            sessions_missing: sessions_missing.to_vec(),
+            messages_missing,
+        });
+    }
+}
+
+/// How many of the calls a file reports the usage table lacks. A call many
+/// files report (a resumed session's copies) is missing once.
+async fn missing_calls(
+    store: &Store,
+    work: &FileWork,
+    seen: &mut HashSet<String>,
+) -> Result<u64, SyncError> {
+    let calls: Vec<&str> = work
+        .usage
+        .iter()
+        .map(|u| u.call.as_str())
+        .filter(|c| !seen.contains(*c))
+        .collect();
+    let present = store.present_ids(TableKind::Usage, &calls).await?;
+    let missing: Vec<&str> = calls
+        .into_iter()
+        .filter(|c| !present.contains(*c))
+        .collect();
+    let count = missing.len() as u64;
+    seen.extend(missing.into_iter().map(str::to_string));
+    Ok(count)
+}
+
+/// Rule 47: only the usage of a file is missing (it was stored before
+/// usage was kept): that is written, and the sessions are left as they are.
+async fn restore_usage(
+    store: &Store,
+    file: &StoredFile,
+    work: &FileWork,
+    report: &mut RepairReport,
+) -> Result<(), SyncError> {
+    let calls = super::commit::distinct_calls(std::slice::from_ref(work));
+    let written = super::commit::write_usage(
+        store,
+        &file.client,
+        &file.host,
+        None,
+        &calls,
+        chrono::Utc::now(),
+    )
+    .await?;
+    report.usage_calls_restored += written.inserted;
+    let spoken: HashSet<String> = calls.iter().map(|u| u.session_id.clone()).collect();
+    store.remove_if_erased(&spoken).await?;
+    Ok(())
+}
+
+/// Rule 12: a gap beside stored raw records is closed from their bytes, by key.
+async fn close_gap(
+    store: &Store,
+    opts: &RepairOptions,
+    file: &StoredFile,
+    adapter: Box<dyn Adapter>,
+    work: FileWork,
+    report: &mut RepairReport,
+) -> Result<(), SyncError> {
+    let spoken: HashSet<String> = work.facts.iter().map(|(id, _)| id.clone()).collect();
+    crate::pause::at("repair-write");
+    let restored = rederive(store, opts, file, adapter, work).await?;
+    // Rule 44: what it restored of a session erased meanwhile goes again.
+    store.remove_if_erased(&spoken).await?;
+    report.sessions_restored += restored.sessions_inserted;
+    report.messages_restored += restored.messages_inserted;
+    report.search_rows_restored += restored.search_rows_inserted;
+    report.usage_calls_restored += restored.usage_calls_inserted;
+    Ok(())
 }
 
 /// Every stored file with its newest generation, from the record index
