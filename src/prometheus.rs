@@ -533,6 +533,13 @@ async fn store_families(store: &Store, out: &mut String) -> Result<(), StoreErro
     for f in [&rows, &fragments, &versions, &unindexed, &bytes] {
         f.write(out);
     }
+    search_families(store, out).await?;
+    upkeep_families(store, out).await
+}
+
+/// The search census: parts embedded per model, the backlog, and each
+/// host's last drain of it.
+async fn search_families(store: &Store, out: &mut String) -> Result<(), StoreError> {
     let census = crate::search::backlog::census(store).await?;
     let mut embedded = Family::new(
         "pond_fleet_store_search_parts_embedded",
@@ -566,6 +573,11 @@ async fn store_families(store: &Store, out: &mut String) -> Result<(), StoreErro
     for f in [&embedded, &waiting, &drain_rate, &drained_at] {
         f.write(out);
     }
+    Ok(())
+}
+
+/// The latest store upkeep: when, by which host, how it ended.
+async fn upkeep_families(store: &Store, out: &mut String) -> Result<(), StoreError> {
     let (last, _) = crate::upkeep::state(store).await?;
     let mut upkeep = Family::new(
         "pond_fleet_upkeep_last_run_timestamp_seconds",

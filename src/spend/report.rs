@@ -182,10 +182,7 @@ pub async fn report(
     let batches = store.usage_batches(call_filter(query).as_deref()).await?;
     // Each call's project comes from its session's row: read only when a
     // grouping, a filter or the token's limits ask for projects.
-    let projects = if query.by.contains(&Dimension::Project)
-        || !query.projects.is_empty()
-        || query.limits.project_prefix.is_some()
-    {
+    let projects = if asks_for_projects(query) {
         session_projects(store, &batches).await?
     } else {
         HashMap::new()
@@ -242,33 +239,7 @@ pub async fn report(
             tally.add(key, &tokens, cost);
         }
     }
-    let mut rows: Vec<(Vec<String>, UsageTotals)> = tally
-        .groups
-        .into_iter()
-        .map(|(key, totals)| {
-            let shown = query
-                .by
-                .iter()
-                .zip(key)
-                .map(|(d, part)| render(*d, part, &names))
-                .collect();
-            (shown, totals)
-        })
-        .collect();
-    rows.sort_by(|a, b| a.0.cmp(&b.0));
-    let rows = rows
-        .into_iter()
-        .map(|(shown, totals)| {
-            let mut row = UsageGroup {
-                totals,
-                ..UsageGroup::default()
-            };
-            for (d, value) in query.by.iter().zip(shown) {
-                *slot(&mut row, *d) = Some(value);
-            }
-            row
-        })
-        .collect();
+    let rows = grouped_rows(tally.groups, query, &names);
     Ok(UsageReport {
         by: query
             .by
@@ -280,6 +251,46 @@ pub async fn report(
         totals: tally.totals,
         unpriced_models: unpriced.into_iter().collect(),
     })
+}
+
+fn asks_for_projects(query: &UsageQuery) -> bool {
+    query.by.contains(&Dimension::Project)
+        || !query.projects.is_empty()
+        || query.limits.project_prefix.is_some()
+}
+
+/// The tally's groups as rows, each dimension shown as a person reads it,
+/// in order of what is shown.
+fn grouped_rows(
+    groups: HashMap<Key, UsageTotals>,
+    query: &UsageQuery,
+    names: &Names,
+) -> Vec<UsageGroup> {
+    let mut rows: Vec<(Vec<String>, UsageTotals)> = groups
+        .into_iter()
+        .map(|(key, totals)| {
+            let shown = query
+                .by
+                .iter()
+                .zip(key)
+                .map(|(d, part)| render(*d, part, names))
+                .collect();
+            (shown, totals)
+        })
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows.into_iter()
+        .map(|(shown, totals)| {
+            let mut row = UsageGroup {
+                totals,
+                ..UsageGroup::default()
+            };
+            for (d, value) in query.by.iter().zip(shown) {
+                *slot(&mut row, *d) = Some(value);
+            }
+            row
+        })
+        .collect()
 }
 
 fn slot(row: &mut UsageGroup, d: Dimension) -> &mut Option<String> {

@@ -213,6 +213,53 @@ pub struct Store {
     intents: Arc<writes::intents::WriteIntents>,
 }
 
+/// A local store's directory: made for a store being created, required
+/// (with its tables) for one that must exist.
+fn prepare_local_dir(location: &StoreLocation, mode: OpenMode) -> Result<(), StoreError> {
+    if let Some(dir) = &location.local_dir {
+        match mode {
+            OpenMode::Create => {
+                std::fs::create_dir_all(dir).map_err(|source| StoreError::Prepare {
+                    location: location.display.clone(),
+                    source,
+                })?
+            }
+            OpenMode::Existing if !dir.join(format!("{}.lance", tables::schema::META)).exists() => {
+                return Err(StoreError::NotFound(location.display.clone()));
+            }
+            OpenMode::Existing => {}
+        }
+    }
+    Ok(())
+}
+
+/// The Lance connection for a store: new tables in the current file
+/// format, reads as fresh as `fresh_within`, and commits guarded by this
+/// handle's write intents.
+fn connection(
+    location: &StoreLocation,
+    fresh_within: Option<std::time::Duration>,
+    intents: &Arc<writes::intents::WriteIntents>,
+) -> lancedb::connection::ConnectBuilder {
+    let mut connect = lancedb::connect(location.uri()).storage_options(location.storage_options());
+    // Lance 2.1+ compresses a large value (most raw records) on its own,
+    // so zstd never sees the repetition between neighbouring records; 2.0
+    // compresses whole pages. Measured on a million messages: a store 27 %
+    // smaller, and the writes of a first sync 16 % faster
+    // (docs/decisions.md). Tables created earlier keep their version.
+    connect = connect.storage_option(NEW_TABLE_FORMAT_OPTION, NEW_TABLE_FORMAT);
+    if let Some(interval) = fresh_within {
+        connect = connect.read_consistency_interval(interval);
+    }
+    // Rule 50: no commit of this handle lands after its write intent is gone.
+    connect = connect.session(Arc::new(lance::session::Session::new(
+        lance::dataset::DEFAULT_INDEX_CACHE_SIZE,
+        lance::dataset::DEFAULT_METADATA_CACHE_SIZE,
+        writes::commit_guard::registry(intents.clone()),
+    )));
+    connect
+}
+
 impl Drop for Store {
     fn drop(&mut self) {
         self.intents.release_local(&self.location);
@@ -293,40 +340,9 @@ impl Store {
         kinds: &[TableKind],
         fresh_within: Option<std::time::Duration>,
     ) -> Result<Store, StoreError> {
-        if let Some(dir) = &location.local_dir {
-            match mode {
-                OpenMode::Create => {
-                    std::fs::create_dir_all(dir).map_err(|source| StoreError::Prepare {
-                        location: location.display.clone(),
-                        source,
-                    })?
-                }
-                OpenMode::Existing
-                    if !dir.join(format!("{}.lance", tables::schema::META)).exists() =>
-                {
-                    return Err(StoreError::NotFound(location.display.clone()));
-                }
-                OpenMode::Existing => {}
-            }
-        }
-        let mut connect =
-            lancedb::connect(location.uri()).storage_options(location.storage_options());
-        // Lance 2.1+ compresses a large value (most raw records) on its own,
-        // so zstd never sees the repetition between neighbouring records; 2.0
-        // compresses whole pages. Measured on a million messages: a store 27 %
-        // smaller, and the writes of a first sync 16 % faster
-        // (docs/decisions.md). Tables created earlier keep their version.
-        connect = connect.storage_option(NEW_TABLE_FORMAT_OPTION, NEW_TABLE_FORMAT);
-        if let Some(interval) = fresh_within {
-            connect = connect.read_consistency_interval(interval);
-        }
+        prepare_local_dir(location, mode)?;
         let intents = Arc::new(writes::intents::WriteIntents::default());
-        // Rule 50: no commit of this handle lands after its write intent is gone.
-        connect = connect.session(Arc::new(lance::session::Session::new(
-            lance::dataset::DEFAULT_INDEX_CACHE_SIZE,
-            lance::dataset::DEFAULT_METADATA_CACHE_SIZE,
-            writes::commit_guard::registry(intents.clone()),
-        )));
+        let connect = connection(location, fresh_within, &intents);
         let db = connect
             .execute()
             .await

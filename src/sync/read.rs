@@ -3,6 +3,8 @@
 //! from there.
 
 use super::*;
+use crate::sync::records::Segment;
+use crate::sync::translate::{RecordOutcome, Translation};
 
 /// Where reading resumes.
 pub(super) struct Start {
@@ -66,31 +68,14 @@ pub(super) fn read_file(
         .unwrap_or(start.line);
 
     let scope = ids::IdScope::new(adapter, host);
-    let mut translation = translate::translate(
-        adapter,
-        &planned.file,
-        &segments,
-        start
-            .session_id
-            .as_deref()
-            .map(|id| scope.source(id).to_string()),
-        || format!("{}-{}", adapter.name(), &planned.file_id[..16]),
-    );
-    scope.apply(&mut translation);
+    let translation = translate_scoped(adapter, &scope, &planned, &segments, &start);
     let session_id = translation.session_id.clone();
-    // Rule 6: each invalid line is reported with its file and line; the sync goes on.
-    for (segment, outcome) in segments.iter().zip(&translation.records) {
-        if let Some(error) = &outcome.invalid {
-            report.problem(&path, Some(segment.line), format!("invalid JSON: {error}"));
-        }
-    }
-    report.unparsed_records += translation.unparsed_records;
-    report.unknown_records += translation.unknown_records;
+    report_records(report, &path, &segments, &translation);
     let mut work = FileWork {
         file_id: planned.file_id.clone(),
         session_id: session_id.clone(),
         parent_hint: planned.file.parent_hint.as_deref().map(|p| scope.scope(p)),
-        raw: Vec::with_capacity(segments.len()),
+        raw: Vec::new(),
         messages: translation.messages,
         usage: translation.usage,
         revised: translation.revised,
@@ -115,30 +100,89 @@ pub(super) fn read_file(
     work.cursor.head_sha = head;
     work.cursor.tail_sha = tail;
 
-    // Rule 1: every byte read goes into exactly one raw record, keyed by file,
-    // generation and offset, with its original bytes.
-    for (segment, outcome) in segments.iter().zip(translation.records) {
-        work.raw.push(RawRecord {
-            id: format!(
-                "{}:{}:{}",
-                planned.file_id, start.generation, segment.offset
-            ),
+    work.raw = raw_records(
+        &planned,
+        adapter.name(),
+        host,
+        root,
+        start.generation,
+        &segments,
+        translation.records,
+    );
+    Ok(Some(work))
+}
+
+/// The records translated, with session ids scoped as the store keys them
+/// (rule 40); an appended file continues the session it ended in.
+fn translate_scoped(
+    adapter: &dyn Adapter,
+    scope: &ids::IdScope,
+    planned: &Planned,
+    segments: &[Segment<'_>],
+    start: &Start,
+) -> Translation {
+    let mut translation = translate::translate(
+        adapter,
+        &planned.file,
+        segments,
+        start
+            .session_id
+            .as_deref()
+            .map(|id| scope.source(id).to_string()),
+        || format!("{}-{}", adapter.name(), &planned.file_id[..16]),
+    );
+    scope.apply(&mut translation);
+    translation
+}
+
+/// Rule 6: each invalid line is reported with its file and line; the sync
+/// goes on. Unparsed and unknown records are counted.
+fn report_records(
+    report: &mut SyncReport,
+    path: &Path,
+    segments: &[Segment<'_>],
+    translation: &Translation,
+) {
+    for (segment, outcome) in segments.iter().zip(&translation.records) {
+        if let Some(error) = &outcome.invalid {
+            report.problem(path, Some(segment.line), format!("invalid JSON: {error}"));
+        }
+    }
+    report.unparsed_records += translation.unparsed_records;
+    report.unknown_records += translation.unknown_records;
+}
+
+/// Rule 1: every byte read goes into exactly one raw record, keyed by file,
+/// generation and offset, with its original bytes.
+fn raw_records(
+    planned: &Planned,
+    client: &str,
+    host: &str,
+    root: &str,
+    generation: u32,
+    segments: &[Segment<'_>],
+    outcomes: Vec<RecordOutcome>,
+) -> Vec<RawRecord> {
+    segments
+        .iter()
+        .zip(outcomes)
+        .map(|(segment, outcome)| RawRecord {
+            id: format!("{}:{}:{}", planned.file_id, generation, segment.offset),
             file_id: planned.file_id.clone(),
             host: host.to_string(),
-            client: adapter.name().to_string(),
+            client: client.to_string(),
             root: root.to_string(),
             rel_path: planned.file.rel_path.clone(),
             session_id: outcome.session_id,
-            generation: start.generation,
+            generation,
             offset: segment.offset,
             length: segment.bytes.len() as u64,
             line: segment.line,
             sha256: outcome.sha256,
             status: outcome.status,
             bytes: segment.bytes.to_vec(),
-        });
-    }
-    Ok(Some(work))
+        })
+        .collect()
 }
 
 /// The digest of a whole document as the cursor keeps it: of the bytes just

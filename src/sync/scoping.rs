@@ -150,6 +150,51 @@ async fn scope_redactions(store: &Store, local: &[&str]) -> Result<u64, StoreErr
                 .is_some_and(|rest| rest.starts_with(':') || rest.starts_with('@'))
         })
     };
+    let old = unscoped_redactions(store, &is_scoped).await?;
+    if old.is_empty() {
+        return Ok(0);
+    }
+    let mut candidates: Vec<(String, String)> = Vec::new();
+    for (id, host) in &old {
+        for client in &clients {
+            let scope = super::ids::IdScope::of(client, !local.contains(client), host);
+            candidates.push((scope.scope(id), host.clone()));
+        }
+    }
+    let existing = sessions_present(store, &candidates).await?;
+    let mut keep: Vec<(String, String)> = candidates
+        .into_iter()
+        .filter(|(id, _)| existing.contains(id))
+        .collect();
+    keep.sort();
+    keep.dedup_by(|a, b| a.0 == b.0);
+    let mut written = 0;
+    for (id, host) in &keep {
+        written += store
+            .insert_absent(
+                TableKind::Redactions,
+                crate::store::tables::redactions::redactions_batch(
+                    &[id.as_str()],
+                    host,
+                    chrono::Utc::now(),
+                )?,
+            )
+            .await?;
+    }
+    store
+        .delete_where(
+            TableKind::Redactions,
+            &sql_in("id", old.iter().map(|(id, _)| id.as_str())),
+        )
+        .await?;
+    Ok(written)
+}
+
+/// The redaction rows still under a key from before scoping, with their host.
+async fn unscoped_redactions(
+    store: &Store,
+    is_scoped: &(dyn Fn(&str) -> bool + Sync),
+) -> Result<Vec<(String, String)>, StoreError> {
     let mut old: Vec<(String, String)> = Vec::new();
     for b in store
         .scan(TableKind::Redactions, None, Some(&["id", "host"]))
@@ -163,16 +208,14 @@ async fn scope_redactions(store: &Store, local: &[&str]) -> Result<u64, StoreErr
             }
         }
     }
-    if old.is_empty() {
-        return Ok(0);
-    }
-    let mut candidates: Vec<(String, String)> = Vec::new();
-    for (id, host) in &old {
-        for client in &clients {
-            let scope = super::ids::IdScope::of(client, !local.contains(client), host);
-            candidates.push((scope.scope(id), host.clone()));
-        }
-    }
+    Ok(old)
+}
+
+/// Which of the candidate session keys name a stored session.
+async fn sessions_present(
+    store: &Store,
+    candidates: &[(String, String)],
+) -> Result<HashSet<String>, StoreError> {
     let mut existing = HashSet::new();
     for chunk in candidates.chunks(512) {
         let filter = sql_in("id", chunk.iter().map(|(id, _)| id.as_str()));
@@ -210,32 +253,7 @@ async fn scope_redactions(store: &Store, local: &[&str]) -> Result<u64, StoreErr
                 .map(str::to_string),
         );
     }
-    let mut keep: Vec<(String, String)> = candidates
-        .into_iter()
-        .filter(|(id, _)| existing.contains(id))
-        .collect();
-    keep.sort();
-    keep.dedup_by(|a, b| a.0 == b.0);
-    let mut written = 0;
-    for (id, host) in &keep {
-        written += store
-            .insert_absent(
-                TableKind::Redactions,
-                crate::store::tables::redactions::redactions_batch(
-                    &[id.as_str()],
-                    host,
-                    chrono::Utc::now(),
-                )?,
-            )
-            .await?;
-    }
-    store
-        .delete_where(
-            TableKind::Redactions,
-            &sql_in("id", old.iter().map(|(id, _)| id.as_str())),
-        )
-        .await?;
-    Ok(written)
+    Ok(existing)
 }
 
 /// Sets each session's message count to the messages stored under it where
