@@ -143,7 +143,7 @@ bench-backlog: models
 ## A fleet syncing into one store over many rounds (docs/benchmarks.md, "A
 ## year of a fleet"). FLEET_HOSTS, FLEET_ROUNDS, FLEET_UPKEEP=off|auto|maintain,
 ## FLEET_RETAIN, FLEET_STORE (s3:// uses the test S3 server) and more: see
-## the top of benches/fleet.rs.
+## the top of benches/fleet/main.rs.
 bench-fleet: setup
 	cargo bench --locked --profile dev --bench fleet
 

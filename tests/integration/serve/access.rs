@@ -1,0 +1,620 @@
+//! Who may ask what: tokens, scopes and limits, Host and Origin, readiness
+//! before a sync, slow and oversized requests (rule 36).
+
+use super::*;
+
+#[test]
+fn rule36_every_route_refuses_missing_wrong_and_out_of_scope_tokens() {
+    let pond = two_team_pond();
+    let reader = token(&pond, "reader", &["--scope", "read"]);
+    let ingester = token(&pond, "ingester", &["--scope", "ingest"]);
+    let team_a = token(
+        &pond,
+        "team-a",
+        &["--scope", "read", "--project-prefix", "/work/team-a"],
+    );
+    let list = pond.ok(&["token", "list"]);
+    assert!(list.contains("reader") && list.contains("team-a"), "{list}");
+    let config = std::fs::read_to_string(pond.root.join("home/.config/pond/config.toml")).unwrap();
+    for t in [&reader, &ingester, &team_a] {
+        assert!(!config.contains(t.as_str()), "a token is stored in clear");
+    }
+
+    // Beyond loopback: tokens on every route. Logging at debug, so the test
+    // also shows that no token reaches the log.
+    let server = Server::start(&pond, "0.0.0.0:0", &["-vv"]);
+    let a = server.addr.as_str();
+    let mid = message_id(&pond, TEAM_A);
+    let search = search_body("flaky retry");
+    let init = mcp_initialize();
+    let routes: Vec<(&str, String, Option<Body>)> = vec![
+        ("GET", "/openapi.json".into(), None),
+        (
+            "POST",
+            "/v1/search".into(),
+            Some(("application/json", &search)),
+        ),
+        ("GET", "/v1/sessions".into(), None),
+        ("GET", format!("/v1/sessions/{TEAM_A}"), None),
+        ("GET", format!("/v1/messages/{}", encode(&mid)), None),
+        ("GET", "/v1/status".into(), None),
+        (
+            "POST",
+            "/v1/ingest?host=h&client=claude-code&root=/r".into(),
+            Some(("application/octet-stream", b"")),
+        ),
+        ("POST", "/mcp".into(), Some(("application/json", &init))),
+    ];
+    for (method, path, body) in &routes {
+        for presented in [None, Some("pond_not-a-real-token"), Some("")] {
+            let r = http(a, method, path, presented, *body);
+            assert_eq!(
+                r.status, 401,
+                "{method} {path} with {presented:?}: {}",
+                r.body
+            );
+        }
+        let with_reader = http(a, method, path, Some(&reader), *body);
+        let with_ingester = http(a, method, path, Some(&ingester), *body);
+        if path.starts_with("/v1/ingest") {
+            assert_eq!(
+                with_reader.status, 403,
+                "read token on ingest: {}",
+                with_reader.body
+            );
+            assert_eq!(with_ingester.status, 200, "{}", with_ingester.body);
+        } else {
+            assert_eq!(
+                with_reader.status, 200,
+                "{method} {path}: {}",
+                with_reader.body
+            );
+            if *path != "/openapi.json" && *path != "/mcp" {
+                assert_eq!(with_ingester.status, 403, "ingest token on {path}");
+            }
+        }
+    }
+    // Health probes say nothing about the archive and stay open for probes.
+    assert_eq!(http(a, "GET", "/healthz", None, None).status, 200);
+    assert_eq!(http(a, "GET", "/readyz", None, None).status, 200);
+
+    // A token limited to team A sees only team A, whichever way it asks.
+    let sessions = http(a, "GET", "/v1/sessions", Some(&team_a), None).json();
+    let ids: Vec<&str> = sessions["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![key(TEAM_A)]);
+    let hits = http(
+        a,
+        "POST",
+        "/v1/search",
+        Some(&team_a),
+        Some(("application/json", &search)),
+    )
+    .json();
+    let hit_sessions: Vec<&str> = hits["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["session_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(hit_sessions, vec![key(TEAM_A)], "{hits}");
+    let all_hits = http(
+        a,
+        "POST",
+        "/v1/search",
+        Some(&reader),
+        Some(("application/json", &search)),
+    )
+    .json();
+    assert_eq!(all_hits["hits"].as_array().unwrap().len(), 2, "{all_hits}");
+    let other = format!("/v1/sessions/{TEAM_B}");
+    assert_eq!(http(a, "GET", &other, Some(&team_a), None).status, 404);
+    assert_eq!(http(a, "GET", &other, Some(&reader), None).status, 200);
+    let other_message = format!("/v1/messages/{}", encode(&message_id(&pond, TEAM_B)));
+    assert_eq!(
+        http(a, "GET", &other_message, Some(&team_a), None).status,
+        404
+    );
+    let status = http(a, "GET", "/v1/status", Some(&team_a), None).json();
+    assert_eq!(status["sessions"], 1, "{status}");
+
+    // Revoked: refused from the next request on, without a restart.
+    pond.ok(&["token", "revoke", "team-a"]);
+    assert_eq!(
+        http(a, "GET", "/v1/sessions", Some(&team_a), None).status,
+        401
+    );
+    assert_eq!(
+        http(a, "GET", "/v1/sessions", Some(&reader), None).status,
+        200
+    );
+
+    let log = server.log();
+    assert!(log.contains("token=reader"), "debug logging is on: {log}");
+    for t in [&reader, &ingester, &team_a] {
+        assert!(!log.contains(t.as_str()), "a token reached the log");
+    }
+}
+
+#[test]
+fn rule36_beyond_loopback_a_server_without_tokens_refuses_to_start() {
+    let pond = two_team_pond();
+    let out = pond.output(&["serve", "--listen", "0.0.0.0:0"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("without tokens"), "{stderr}");
+
+    // On loopback with no tokens configured, the local user needs none.
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let r = http(&server.addr, "GET", "/v1/status", None, None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["sessions"], 2);
+}
+
+#[test]
+fn rule36_a_server_answers_only_requests_naming_it() {
+    let pond = two_team_pond();
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let a = server.addr.as_str();
+    let port = a.rsplit(':').next().unwrap();
+    let status = |host: &str| http_with(a, "GET", "/v1/status", None, None, &[("Host", host)]);
+    for ours in [
+        a.to_string(),
+        format!("localhost:{port}"),
+        format!("LOCALHOST:{port}"),
+        format!("[::1]:{port}"),
+    ] {
+        let r = status(&ours);
+        assert_eq!(r.status, 200, "{ours}: {}", r.body);
+    }
+    // A name someone else pointed at 127.0.0.1 (DNS rebinding), a port this
+    // server does not listen on, or no port at all (80).
+    for foreign in [
+        format!("evil.example:{port}"),
+        format!("localhost.evil.example:{port}"),
+        "evil.example".to_string(),
+        "127.0.0.1:1".to_string(),
+        "localhost".to_string(),
+    ] {
+        let r = status(&foreign);
+        assert_eq!(r.status, 403, "{foreign}: {}", r.body);
+        assert!(!r.body.contains("sessions"), "{foreign}: {}", r.body);
+    }
+    let search = search_body("flaky retry");
+    let r = http_with(
+        a,
+        "POST",
+        "/v1/search",
+        None,
+        Some(("application/json", &search)),
+        &[("Host", &format!("evil.example:{port}"))],
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    drop(server);
+
+    // Listening on every address: any of the machine's addresses, no name.
+    let reader = token(&pond, "reader", &["--scope", "read"]);
+    let server = Server::start(&pond, "0.0.0.0:0", &[]);
+    let a = server.addr.as_str();
+    let port = a.rsplit(':').next().unwrap();
+    let by_address = format!("192.0.2.7:{port}");
+    let r = http_with(
+        a,
+        "GET",
+        "/v1/status",
+        Some(&reader),
+        None,
+        &[("Host", &by_address)],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let by_name = format!("pond.evil.example:{port}");
+    let r = http_with(
+        a,
+        "GET",
+        "/v1/status",
+        Some(&reader),
+        None,
+        &[("Host", &by_name)],
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+}
+
+#[test]
+fn rule36_a_request_from_another_sites_page_is_refused() {
+    let pond = two_team_pond();
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let a = server.addr.as_str();
+    let own = format!("http://{a}");
+    let search = search_body("flaky retry");
+    let ingest = "/v1/ingest?host=test-host&client=claude-code&root=/r";
+    // What any page may send without asking: a text/plain POST, or a GET.
+    let requests: Vec<(&str, &str, Option<Body>)> = vec![
+        ("GET", "/v1/status", None),
+        ("POST", "/v1/search", Some(("text/plain", &search))),
+        ("POST", "/v1/search", Some(("application/json", &search))),
+        ("POST", ingest, Some(("text/plain", b""))),
+        ("POST", ingest, Some((OCTETS, b""))),
+    ];
+    for (method, path, body) in &requests {
+        for origin in [
+            "http://evil.example",
+            "https://evil.example",
+            "null",
+            "http://localhost",
+        ] {
+            let r = http_with(a, method, path, None, *body, &[("Origin", origin)]);
+            assert_eq!(r.status, 403, "{method} {path} from {origin}: {}", r.body);
+            assert!(!r.body.contains("sessions"), "{}", r.body);
+        }
+    }
+    // The server's own origin passes.
+    let r = http_with(a, "GET", "/v1/status", None, None, &[("Origin", &own)]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = http_with(
+        a,
+        "POST",
+        "/v1/search",
+        None,
+        Some(("application/json", &search)),
+        &[("Origin", &own)],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[test]
+fn rule36_ingest_takes_only_the_content_type_pond_sync_to_sends() {
+    let pond = Pond::new();
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let a = server.addr.as_str();
+    let path = "/v1/ingest?host=test-host&client=claude-code&root=/r";
+    for ctype in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/json",
+        "",
+    ] {
+        let r = http(a, "POST", path, None, Some((ctype, b"")));
+        assert_eq!(r.status, 415, "{ctype:?}: {}", r.body);
+        assert!(r.body.contains(OCTETS), "{}", r.body);
+    }
+    for ctype in [OCTETS, "Application/Octet-Stream; charset=binary"] {
+        let r = http(a, "POST", path, None, Some((ctype, b"")));
+        assert_eq!(r.status, 200, "{ctype:?}: {}", r.body);
+    }
+}
+
+#[test]
+fn rule36_a_token_created_while_the_server_runs_is_required_from_the_next_request() {
+    let pond = two_team_pond();
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let a = server.addr.as_str();
+    assert_eq!(http(a, "GET", "/v1/status", None, None).status, 200);
+
+    let reader = token(&pond, "reader", &["--scope", "read"]);
+    let r = http(a, "GET", "/v1/status", None, None);
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(http(a, "GET", "/v1/sessions", None, None).status, 401);
+    assert_eq!(
+        http(a, "GET", "/v1/status", Some(&reader), None).status,
+        200
+    );
+
+    // Once required, always required (issue 31): revoking the last token
+    // closes the server rather than opening it to every local program.
+    pond.ok(&["token", "revoke", "reader"]);
+    assert_eq!(http(a, "GET", "/v1/status", None, None).status, 401);
+}
+
+#[test]
+fn rule36_a_project_prefix_does_not_grant_a_sibling_whose_name_starts_alike() {
+    let pond = Pond::new();
+    let src = pond.root.join("src");
+    let exact = "a0a0a0a0-0000-4000-8000-000000000005";
+    let sibling = "abababab-0000-4000-8000-000000000006";
+    write_session(&src, TEAM_A, "/work/team-a/api", &["shared word below"]);
+    write_session(&src, exact, "/work/team-a", &["shared word at"]);
+    write_session(&src, sibling, "/work/team-ab", &["shared word beside"]);
+    pond.sync("claude-code", &src);
+    let team_a = token(
+        &pond,
+        "team-a",
+        &["--scope", "read", "--project-prefix", "/work/team-a"],
+    );
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let a = server.addr.as_str();
+
+    let listed = http(a, "GET", "/v1/sessions", Some(&team_a), None).json();
+    let mut ids: Vec<&str> = listed["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, vec![key(exact), key(TEAM_A)], "{listed}");
+    let body = json!({"query": "shared word", "mode": "fts"})
+        .to_string()
+        .into_bytes();
+    let hits = http(
+        a,
+        "POST",
+        "/v1/search",
+        Some(&team_a),
+        Some(("application/json", &body)),
+    )
+    .json();
+    let mut found: Vec<&str> = hits["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["session_id"].as_str().unwrap())
+        .collect();
+    found.sort();
+    assert_eq!(found, vec![key(exact), key(TEAM_A)], "{hits}");
+    let r = http(
+        a,
+        "GET",
+        &format!("/v1/sessions/{sibling}"),
+        Some(&team_a),
+        None,
+    );
+    assert_eq!(r.status, 404, "{}", r.body);
+    let message = format!("/v1/messages/{}", encode(&message_id(&pond, sibling)));
+    assert_eq!(http(a, "GET", &message, Some(&team_a), None).status, 404);
+    let status = http(a, "GET", "/v1/status", Some(&team_a), None).json();
+    assert_eq!(status["sessions"], 2, "{status}");
+}
+
+#[test]
+fn rule36_readyz_tells_an_anonymous_caller_nothing_about_the_store() {
+    let pond = two_team_pond();
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let a = server.addr.as_str();
+    assert_eq!(http(a, "GET", "/readyz", None, None).status, 200);
+
+    // The store goes away; within the server's freshness window (5 s) a
+    // read notices.
+    std::fs::remove_dir_all(&pond.store).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let r = loop {
+        let r = http(a, "GET", "/readyz", None, None);
+        if r.status != 200 || std::time::Instant::now() > deadline {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.json(), json!({"error": "not ready"}));
+    let root = pond.root.to_string_lossy().into_owned();
+    assert!(!r.body.contains(&root), "{}", r.body);
+
+    // The operator finds the reason in the server's log.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !server.log().contains("not ready") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = server.log();
+    assert!(log.contains("not ready") && log.contains("failed"), "{log}");
+}
+
+#[test]
+fn rule36_a_read_token_is_refused_before_its_request_is_read() {
+    let pond = Pond::new();
+    let reader = token(&pond, "reader", &["--scope", "read"]);
+    let ingester = token(&pond, "ingester", &["--scope", "ingest"]);
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let a = server.addr.as_str();
+    for path in [
+        "/v1/ingest",
+        "/v1/ingest?bogus=1",
+        "/v1/ingest?host=h&client=claude-code&root=/r&sync=maybe",
+    ] {
+        let r = http(a, "POST", path, Some(&reader), Some((OCTETS, b"")));
+        assert_eq!(r.status, 403, "{path}: {}", r.body);
+        let r = http(a, "POST", path, Some(&reader), Some(("text/plain", b"")));
+        assert_eq!(r.status, 403, "{path}: {}", r.body);
+        // The right scope is told what is wrong with the request.
+        let r = http(a, "POST", path, Some(&ingester), Some((OCTETS, b"")));
+        assert_eq!(r.status, 400, "{path}: {}", r.body);
+    }
+    // Likewise an ingest token on a read route.
+    let r = http(
+        a,
+        "POST",
+        "/v1/search",
+        Some(&ingester),
+        Some(("application/json", b"{not json")),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = http(a, "GET", "/v1/sessions?limit=-1", Some(&ingester), None);
+    assert_eq!(r.status, 403, "{}", r.body);
+}
+
+#[test]
+fn rule36_token_changes_at_once_keep_every_token() {
+    let pond = Pond::new();
+    token(&pond, "first", &["--scope", "read"]);
+    let config = pond.root.join("home/.config/pond/config.toml");
+    assert!(config.is_file(), "the token file is {}", config.display());
+
+    // While another process holds the token file's lock, nobody writes it.
+    let held = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(config.with_file_name("config.toml.lock"))
+        .unwrap();
+    held.lock().unwrap();
+    let mut creating: Vec<Child> = (0..4)
+        .map(|i| {
+            pond.cmd(&["token", "create", &format!("t{i}"), "--scope", "read"])
+                .args(["--json"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(2));
+    for child in &mut creating {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "`pond token create` wrote the token file while its lock was held"
+        );
+    }
+    held.unlock().unwrap();
+
+    // Then all of them, at once: each keeps its token.
+    let mut tokens = Vec::new();
+    for child in creating {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+        tokens.push(created["token"].as_str().unwrap().to_string());
+    }
+    let listed = pond.json(&["token", "list", "--json"]);
+    let mut names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["first", "t0", "t1", "t2", "t3"]);
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    for t in &tokens {
+        assert_eq!(
+            http(&server.addr, "GET", "/v1/status", Some(t), None).status,
+            200
+        );
+    }
+}
+
+#[test]
+fn rule36_allow_host_names_the_server_for_its_clients() {
+    let pond = two_team_pond();
+    let reader = token(&pond, "reader", &["--scope", "read"]);
+    let server = Server::start(&pond, "0.0.0.0:0", &["--allow-host", "pond.internal"]);
+    let a = server.addr.as_str();
+    for host in ["pond.internal", "pond.internal:8443", "POND.INTERNAL."] {
+        let r = http_with(
+            a,
+            "GET",
+            "/v1/status",
+            Some(&reader),
+            None,
+            &[("Host", host)],
+        );
+        assert_eq!(r.status, 200, "{host}: {}", r.body);
+    }
+    let r = http_with(
+        a,
+        "GET",
+        "/v1/status",
+        Some(&reader),
+        None,
+        &[("Host", "other.internal")],
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    let out = pond.output(&["serve", "--allow-host", "a b"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-host"));
+}
+
+#[test]
+fn rule36_serve_started_before_any_sync_is_not_ready_and_answers_empty() {
+    let pond = Pond::new();
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let a = server.addr.as_str();
+    assert_eq!(http(a, "GET", "/readyz", None, None).status, 503);
+    let listed = http(a, "GET", "/v1/sessions", None, None);
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(listed.json()["total"], 0, "{}", listed.body);
+    assert!(
+        !pond.store.exists(),
+        "reading must not create the store: {}",
+        pond.store.display()
+    );
+
+    pond.sync("codex", &fixtures("codex"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let listed = http(a, "GET", "/v1/sessions", None, None).json();
+        if listed["total"].as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new store is never served"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert_eq!(http(a, "GET", "/readyz", None, None).status, 200);
+}
+
+#[test]
+fn rule36_a_client_sending_its_request_head_slowly_is_cut_off_while_others_are_served() {
+    let pond = two_team_pond();
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let a = server.addr.as_str();
+    let mut slow = connect(a);
+    slow.write_all(b"GET /v1/status HTTP/1.1\r\nHost: ")
+        .unwrap();
+    let started = std::time::Instant::now();
+    // Meanwhile others are answered.
+    assert_eq!(http(a, "GET", "/v1/status", None, None).status, 200);
+    // One byte every second never completes the head within its deadline.
+    let mut cut = false;
+    for byte in a.bytes().cycle().take(60) {
+        std::thread::sleep(Duration::from_secs(1));
+        if slow.write_all(&[byte]).is_err() {
+            cut = true;
+            break;
+        }
+        let mut probe = [0u8; 1];
+        slow.set_nonblocking(true).unwrap();
+        let closed = matches!(slow.read(&mut probe), Ok(0));
+        slow.set_nonblocking(false).unwrap();
+        if closed {
+            cut = true;
+            break;
+        }
+    }
+    assert!(cut, "the slow client still holds its connection");
+    assert!(started.elapsed() < Duration::from_secs(40));
+    assert_eq!(http(a, "GET", "/v1/status", None, None).status, 200);
+}
+
+#[test]
+fn rule36_an_oversized_mcp_request_is_refused_before_it_is_read() {
+    let pond = two_team_pond();
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let a = server.addr.as_str();
+    let big = vec![b' '; 2 << 20];
+    // The server may answer and close as soon as it has read the length,
+    // while the body is still being sent: a write error here is that.
+    let mut stream = connect(a);
+    let head = request_head(
+        a,
+        "POST",
+        "/mcp",
+        None,
+        Some(("application/json", &big)),
+        &[],
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let _ = stream.write_all(&big);
+    let r = read_reply(stream);
+    assert_eq!(r.status, 413, "{}", r.body);
+    assert_eq!(http(a, "GET", "/v1/status", None, None).status, 200);
+}
