@@ -14,15 +14,14 @@ mod measure;
 #[path = "common/probe_store.rs"]
 mod probe_store;
 
-use std::process::Command;
 use std::time::Instant;
 
-use chrono::{Duration, TimeZone, Utc};
+use chrono::{Duration, Utc};
 use measure::{core_secs, env_usize, percentile};
 use pond::model::Session;
 use pond::store::{TableKind, tables::schema, tables::usage};
 use pond::usage::{Tokens, Usage};
-use probe_store::{BenchStore, open_bench_store};
+use probe_store::{BenchStore, history_start, open_bench_store, pond_on};
 
 const MODELS: [&str; 4] = [
     "claude-opus-4-5-20251101",
@@ -43,10 +42,7 @@ fn main() {
     } = open_bench_store("USAGE_STORE");
 
     // A year of calls over `sessions` sessions in 50 projects on 20 hosts.
-    let start = Utc
-        .with_ymd_and_hms(2025, 12, 1, 0, 0, 0)
-        .single()
-        .expect("date");
+    let start = history_start();
     let now = Utc::now();
     let built = Instant::now();
     let session_rows: Vec<Session> = (0..sessions)
@@ -103,17 +99,7 @@ fn main() {
         eprintln!("usage: {written} of {calls} calls");
     }
     drop(store);
-    let maintained = Command::new(env!("CARGO_BIN_EXE_pond"))
-        .args(["maintain", "--retain", "0s", "--json"])
-        .env("POND_STORE", &dir)
-        .env("POND_EMBED_MODEL", "off")
-        .output()
-        .expect("run pond maintain");
-    assert!(
-        maintained.status.success(),
-        "{}",
-        String::from_utf8_lossy(&maintained.stderr)
-    );
+    pond_on(&dir, &["maintain", "--retain", "0s", "--json"]);
     eprintln!("store built in {:.1}s", built.elapsed().as_secs_f64());
 
     let cpu = core_secs();
@@ -128,17 +114,7 @@ fn main() {
         let mut times = Vec::new();
         for _ in 0..5 {
             let t = Instant::now();
-            let out = Command::new(env!("CARGO_BIN_EXE_pond"))
-                .args(["usage", "--by", by, "--json"])
-                .env("POND_STORE", &dir)
-                .env("POND_EMBED_MODEL", "off")
-                .output()
-                .expect("run pond usage");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            pond_on(&dir, &["usage", "--by", by, "--json"]);
             times.push(t.elapsed().as_secs_f64() * 1000.0);
         }
         println!(

@@ -6,10 +6,11 @@
 #![allow(dead_code)]
 
 use std::ops::Range;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use std::time::Instant;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use pond::model::{Message, Part, PartKind, Role, Session};
 use pond::store::tables::runs::RunRow;
 use pond::store::tables::schema::{MessageRow, messages_batch, sessions_batch};
@@ -233,4 +234,28 @@ pub fn run_row(host: String, group: Option<String>, at: DateTime<Utc>, failed: b
         duration_secs: 3.0,
         group,
     }
+}
+
+/// Runs the bench's `pond` over the store at `dir`, requiring success. No
+/// embedding model: these stores are built without vectors.
+pub fn pond_on(dir: &Path, args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_pond"))
+        .args(args)
+        .env("POND_STORE", dir)
+        .env("POND_EMBED_MODEL", "off")
+        .output()
+        .expect("run pond");
+    assert!(
+        out.status.success(),
+        "pond {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The first day of the year of history a bench lays out.
+pub fn history_start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 12, 1, 0, 0, 0)
+        .single()
+        .expect("a valid date")
 }

@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{self, Pond, copy_dir, create_bucket, services, unique_bucket};
+use crate::harness::{
+    self, Pond, assert_success, copy_dir, create_bucket, services, unique_bucket,
+};
 
 /// The Claude Code fixture erased by id, and the project erased whole.
 const ERASED_ID: &str = "claude-code:6a963594-b02b-46eb-9285-3231c9c1b7e8";
@@ -212,11 +214,7 @@ fn upkeep_twice(pond: &Pond, env: &[(&str, &str)]) {
             cmd.env(k, v);
         }
         let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
         let report: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(report["outcome"], "done", "{report}");
     }
@@ -386,18 +384,7 @@ fn rule44_no_host_stores_an_erased_session_again() {
         .to_string();
     let server = crate::serve::Server::start(&pond, "127.0.0.1:0", &[]);
     let pusher = Pond::new();
-    let pushed = pusher
-        .cmd(&[
-            "sync",
-            "claude-code",
-            "--path",
-            src.to_str().unwrap(),
-            "--to",
-            &server.url(),
-            "--token",
-            &token,
-            "--json",
-        ])
+    let pushed = crate::serve::push_cmd(&pusher, &src, &server, &token)
         .output()
         .unwrap();
     let report: Value = serde_json::from_slice(&pushed.stdout).unwrap_or(Value::Null);

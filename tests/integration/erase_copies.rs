@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::harness::Pond;
+use crate::harness::{Pond, assert_success};
 use crate::serve::{Server, token, write_session};
 
 const FIRST: &str = "f1f1f1f1-0000-4000-8000-000000000001";
@@ -54,11 +54,7 @@ fn rule44_an_erasure_removes_every_pushed_copy_from_the_server() {
     let out = crate::serve::push_cmd(&laptop, &src, &server, &ingest)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let pushed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(pushed["files_sent"].as_u64().unwrap() >= 3, "{pushed}");
     let state = &server_pond.state;

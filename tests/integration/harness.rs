@@ -192,6 +192,17 @@ impl Pond {
     }
 }
 
+/// Requires a finished command to have succeeded, with its stderr in the
+/// failure message.
+pub fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "the command failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub fn fixtures(client: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::harness::{Pond, copy_dir, count, fixtures, open_store};
+use crate::harness::{Pond, assert_success, copy_dir, count, fixtures, open_store};
 use crate::serve::{Server, http, token};
 
 /// The fixture's one opencode session, moved to team A's project.
@@ -489,11 +489,7 @@ fn rule37_a_host_limited_ingest_token_cannot_move_another_hosts_call() {
         .env("POND_HOST", "ci-7")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     drop(server);
     assert_eq!(
         stored_calls(&pond),

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use serde_json::Value;
 
-use crate::harness::{Pond, fixtures, open_store};
+use crate::harness::{Pond, assert_success, fixtures, open_store};
 use crate::serve::{Server, http};
 
 /// `pond metrics` once, parsed into `name{labels}` → value.
@@ -41,11 +41,7 @@ fn ephemeral_sync(pond: &Pond, host: &str, group: &str) -> Value {
         .env("POND_EPHEMERAL", group)
         .output()
         .expect("run pond");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     serde_json::from_slice(&out.stdout).expect("sync JSON")
 }
 

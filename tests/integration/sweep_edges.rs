@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::Pond;
+use crate::harness::{Pond, assert_success};
 use crate::serve::write_session;
 use crate::upkeep::{
     age, contents, exports_byte_exact, fleet_store, maintain, plant_intent, table,
@@ -236,11 +236,7 @@ fn maintain_with_clock(pond: &Pond, offset: &str) -> Value {
     let out = cmd
         .output()
         .expect("run faketime (Debian package faketime)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     serde_json::from_slice(&out.stdout).expect("maintain JSON")
 }
 
@@ -327,11 +323,7 @@ fn rule50_intent_rotation_survives_a_suspended_laptop() {
         let out = crate::serve::push_cmd(&laptop, &src, &server, &ingest)
             .output()
             .expect("push");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_success(&out);
     };
     push(&["before the laptop slept"]);
     let first = intents(&server_pond);

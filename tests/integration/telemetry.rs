@@ -12,7 +12,7 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{AggregationTemporality, metric, number_data_point};
 use prost::Message;
 
-use crate::harness::{Pond, count, fixtures, output_within};
+use crate::harness::{Pond, assert_success, count, fixtures, output_within};
 
 #[derive(Default)]
 struct Received {
@@ -121,11 +121,7 @@ fn rule18_one_sync_exports_its_spans_and_metrics_over_otlp_http() {
         .env("AWS_SECRET_ACCESS_KEY", SECRET)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let r = received.lock().unwrap();
 
@@ -395,11 +391,7 @@ fn rule19_dashboard_alerts_and_collector_config_parse_and_query_only_emitted_met
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let mut emitted: BTreeSet<String> = received
         .lock()
         .unwrap()
@@ -489,11 +481,7 @@ fn config_show_names_each_source_and_masks_secrets() {
         .env_remove("POND_STORE")
         .output()
         .unwrap();
-    assert!(
-        show.status.success(),
-        "{}",
-        String::from_utf8_lossy(&show.stderr)
-    );
+    assert_success(&show);
     let text = String::from_utf8_lossy(&show.stdout);
     assert!(!text.contains("TOPSECRET-99"), "{text}");
     let settings: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -629,11 +617,7 @@ fn rule18_one_sync_exports_over_otlp_grpc_too() {
         .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("not delivered"));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let r = received.lock().unwrap();

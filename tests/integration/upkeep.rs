@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::harness::{Pond, count};
+use crate::harness::{Pond, assert_success, count};
 use crate::serve::{Server, http, write_session};
 
 /// A store as a fleet leaves it: `hosts` hosts each syncing their own
@@ -53,11 +53,7 @@ pub(crate) fn maintain(pond: &Pond, extra: &[(&str, &str)]) -> Value {
         cmd.env(k, v);
     }
     let out = cmd.output().expect("run pond");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     serde_json::from_slice(&out.stdout).expect("maintain JSON")
 }
 

@@ -20,17 +20,9 @@ fn rule37_remote_ingest_from_another_process_equals_a_direct_sync() {
     let server = Server::start(&server_pond, "127.0.0.1:0", &[]);
     let host = Pond::new();
     let push = |token: &str| {
-        host.json(&[
-            "sync",
-            "claude-code",
-            "--path",
-            src.to_str().unwrap(),
-            "--to",
-            &server.url(),
-            "--token",
-            token,
-            "--json",
-        ])
+        let out = push_cmd(&host, &src, &server, token).output().unwrap();
+        crate::harness::assert_success(&out);
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
     };
     let first = push(&ingest);
     assert!(first["files_sent"].as_u64().unwrap() > 0, "{first}");
@@ -79,17 +71,7 @@ fn rule37_remote_ingest_from_another_process_equals_a_direct_sync() {
     // A read token cannot push; an ingest token cannot push for another host.
     let reader = token(&server_pond, "reader", &["--scope", "read"]);
     let refused_push = |as_host: &str, token: &str| {
-        let out = host
-            .cmd(&[
-                "sync",
-                "claude-code",
-                "--path",
-                src.to_str().unwrap(),
-                "--to",
-                &server.url(),
-                "--token",
-                token,
-            ])
+        let out = push_cmd(&host, &src, &server, token)
             .env("POND_HOST", as_host)
             .output()
             .unwrap();
@@ -216,11 +198,7 @@ fn rule37_an_ingest_token_cannot_change_a_session_of_a_host_outside_its_limit() 
         .env("POND_HOST", "laptop")
         .output()
         .unwrap();
-    assert!(
-        synced.status.success(),
-        "{}",
-        String::from_utf8_lossy(&synced.stderr)
-    );
+    crate::harness::assert_success(&synced);
     let ci = token(
         &pond,
         "ci-push",
