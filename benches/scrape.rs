@@ -14,14 +14,13 @@ mod measure;
 #[path = "common/probe_store.rs"]
 mod probe_store;
 
-use std::process::Command;
 use std::time::Instant;
 
-use chrono::{Duration, TimeZone, Utc};
+use chrono::Duration;
 use measure::{core_secs, env_usize, percentile};
 use pond::prometheus::{MetricsOptions, render};
 use pond::store::tables::runs::RunRow;
-use probe_store::{BenchStore, open_bench_store, run_row as run};
+use probe_store::{BenchStore, history_start, open_bench_store, pond_on, run_row as run};
 
 fn main() {
     let hosts = env_usize("SCRAPE_HOSTS", 200);
@@ -36,10 +35,7 @@ fn main() {
 
     // A year in time order, a chunk of rounds per commit (as if the fleet's
     // runs had been recorded in batches; what a scrape reads is the same).
-    let start = Utc
-        .with_ymd_and_hms(2025, 12, 1, 0, 0, 0)
-        .single()
-        .expect("date");
+    let start = history_start();
     let built = Instant::now();
     let rounds_per_chunk = (100_000 / hosts.max(1)).max(1);
     let mut round = 0;
@@ -75,22 +71,13 @@ fn main() {
     rt.block_on(store.record_runs(&ci)).expect("record CI runs");
     eprintln!("store built in {:.1}s", built.elapsed().as_secs_f64());
     // Compacted and indexed, as upkeep leaves a store.
-    let maintained = Command::new(env!("CARGO_BIN_EXE_pond"))
-        .args(["maintain", "--retain", "0s", "--json"])
-        .env("POND_STORE", &dir)
-        .env("POND_EMBED_MODEL", "off")
-        .output()
-        .expect("run pond maintain");
-    assert!(
-        maintained.status.success(),
-        "{}",
-        String::from_utf8_lossy(&maintained.stderr)
-    );
+    pond_on(&dir, &["maintain", "--retain", "0s", "--json"]);
 
     let options = MetricsOptions {
         stale_after: std::time::Duration::from_secs(3600),
         limits: Default::default(),
         prices: pond::spend::PriceTable::with_overrides(Vec::new()).expect("shipped prices"),
+        project_floor: None,
     };
     let cpu = core_secs();
     let wall = Instant::now();
@@ -109,17 +96,7 @@ fn main() {
             (&["status", "--all-hosts", "--json"][..], &mut status),
         ] {
             let t = Instant::now();
-            let out = Command::new(env!("CARGO_BIN_EXE_pond"))
-                .args(args)
-                .env("POND_STORE", &dir)
-                .env("POND_EMBED_MODEL", "off")
-                .output()
-                .expect("run pond");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            pond_on(&dir, args);
             into.push(t.elapsed().as_secs_f64() * 1000.0);
         }
     }

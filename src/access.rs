@@ -2,7 +2,7 @@
 //!
 //! A token is shown once, at creation; the config file keeps only its
 //! SHA-256, so a leaked config does not leak access. Each token has one
-//! scope (read or ingest) and optional limits (a project or host prefix)
+//! scope (read, stats, ingest or admin) and optional limits (a project or host prefix)
 //! that narrow every answer given to it. Checking a token hashes it and
 //! compares against every stored hash in constant time, so neither timing
 //! nor an early exit tells an attacker how close a guess came.
@@ -24,6 +24,25 @@ impl Scope {
             Scope::Read => "read",
             Scope::Ingest => "ingest",
             Scope::Admin => "admin",
+            Scope::Stats => "stats",
+        }
+    }
+}
+
+/// What a read asks for: the archive's text (transcripts, messages,
+/// search), or only its totals (fleet, usage and spend, counts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reads {
+    Texts,
+    Totals,
+}
+
+impl Reads {
+    /// The scopes that may read this, as a refusal names them.
+    pub fn needs(self) -> &'static str {
+        match self {
+            Reads::Texts => "read",
+            Reads::Totals => "read or stats",
         }
     }
 }
@@ -109,6 +128,8 @@ pub struct Grant {
     /// `None` for a local caller, who may do anything.
     pub scope: Option<Scope>,
     pub limits: Limits,
+    /// It may make share links of the sessions it reads.
+    pub may_share: bool,
 }
 
 impl Grant {
@@ -119,6 +140,7 @@ impl Grant {
             name: "local".to_string(),
             scope: None,
             limits: Limits::default(),
+            may_share: true,
         }
     }
 
@@ -128,11 +150,24 @@ impl Grant {
             name: entry.name.clone(),
             scope: Some(entry.scope),
             limits: entry.limits.clone(),
+            may_share: entry.may_share && entry.scope == Scope::Read,
         }
     }
 
     pub fn permits(&self, needed: Scope) -> bool {
         self.scope.is_none_or(|s| s == needed)
+    }
+
+    /// Whether the caller may read `what`: a read token reads both, a
+    /// stats token only totals.
+    pub fn may_read(&self, what: Reads) -> bool {
+        self.permits(Scope::Read) || (what == Reads::Totals && self.scope == Some(Scope::Stats))
+    }
+
+    /// A stats token: what it reads is narrowed to totals wherever a
+    /// totals route could still name something below its limits.
+    pub fn totals_only(&self) -> bool {
+        self.scope == Some(Scope::Stats)
     }
 }
 
@@ -170,6 +205,8 @@ pub enum TokenError {
     Exists(String),
     #[error("no token named `{0}`")]
     Unknown(String),
+    #[error("--may-share is for read tokens: a {0} token reads no sessions to share")]
+    ShareNeedsRead(&'static str),
     #[error("token names are letters, digits, `-`, `_` and `.`: `{0}`")]
     BadName(String),
     #[error("cannot read random bytes for a token: {0}")]
@@ -190,7 +227,11 @@ pub fn create(
     name: &str,
     scope: Scope,
     limits: Limits,
+    may_share: bool,
 ) -> Result<(String, TokenEntry), TokenError> {
+    if may_share && scope != Scope::Read {
+        return Err(TokenError::ShareNeedsRead(scope.as_str()));
+    }
     if name.is_empty()
         || !name
             .chars()
@@ -218,6 +259,7 @@ pub fn create(
         scope,
         limits,
         created: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        may_share,
     };
     let mut text = match std::fs::read_to_string(config_path) {
         Ok(t) => t,
@@ -266,6 +308,9 @@ fn entry_toml(entry: &TokenEntry) -> String {
     );
     if let Some(p) = &entry.limits.project_prefix {
         block.push_str(&format!("project_prefix = {}\n", q(p)));
+    }
+    if entry.may_share {
+        block.push_str("may_share = true\n");
     }
     if let Some(h) = &entry.limits.host_prefix {
         block.push_str(&format!("host_prefix = {}\n", q(h)));
@@ -398,8 +443,8 @@ mod tests {
             project_prefix: Some("/work/team-a".into()),
             host_prefix: None,
         };
-        let (read, _) = create(&path, "reader", Scope::Read, limits.clone()).unwrap();
-        let (ingest, _) = create(&path, "ci", Scope::Ingest, Limits::default()).unwrap();
+        let (read, _) = create(&path, "reader", Scope::Read, limits.clone(), false).unwrap();
+        let (ingest, _) = create(&path, "ci", Scope::Ingest, Limits::default(), false).unwrap();
         assert!(read.starts_with(TOKEN_PREFIX) && read.len() == TOKEN_PREFIX.len() + 64);
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains(&read) && !text.contains(&ingest), "{text}");
@@ -413,7 +458,7 @@ mod tests {
         );
         assert!(verify(&config.tokens, "pond_0000").is_none());
         assert!(matches!(
-            create(&path, "ci", Scope::Read, Limits::default()),
+            create(&path, "ci", Scope::Read, Limits::default(), false),
             Err(TokenError::Exists(_))
         ));
 
@@ -503,7 +548,7 @@ mod tests {
         let config = dir.path().join("config.toml");
         std::fs::write(&config, "host = \"h\"\n").unwrap();
         std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
-        create(&config, "reader", Scope::Read, Limits::default()).unwrap();
+        create(&config, "reader", Scope::Read, Limits::default(), false).unwrap();
         assert_eq!(mode(&config), 0o600);
         let left: Vec<String> = std::fs::read_dir(dir.path())
             .unwrap()
@@ -522,7 +567,7 @@ mod tests {
         let writer = {
             let config = config.clone();
             std::thread::spawn(move || {
-                let created = create(&config, "late", Scope::Read, Limits::default());
+                let created = create(&config, "late", Scope::Read, Limits::default(), false);
                 let _ = done_tx.send(());
                 created
             })
@@ -545,7 +590,7 @@ mod tests {
         let path = dir.path().join("c.toml");
         for name in ["", "a b", "x\"y", "n\nm"] {
             assert!(matches!(
-                create(&path, name, Scope::Read, Limits::default()),
+                create(&path, name, Scope::Read, Limits::default(), false),
                 Err(TokenError::BadName(_))
             ));
         }

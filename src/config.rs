@@ -169,6 +169,10 @@ pub enum Scope {
     Ingest,
     /// Erase sessions (`POST /v1/erase`); reads nothing. Give it to few.
     Admin,
+    /// Totals only: the fleet's hosts and runs, usage and spend, counts of
+    /// sessions and messages; never a transcript, a message, a snippet, a
+    /// search or a raw byte (a team lead's view).
+    Stats,
 }
 
 /// What a caller may see: sessions whose project lies in `project_prefix`
@@ -195,6 +199,9 @@ pub struct TokenEntry {
     /// RFC 3339 time of creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
+    /// It may make share links of the sessions it reads (read scope only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub may_share: bool,
 }
 
 /// The tokens of a config file that may not exist yet.

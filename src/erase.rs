@@ -405,6 +405,11 @@ pub async fn execute(
         ids.len()
     ));
     pause_if_asked("recorded");
+    // Their share links end with them (rule 56); a page would say 410 anyway.
+    let ended = crate::share::revoke_sessions(store, &ids).await?;
+    if ended > 0 {
+        progress(&format!("revoked {ended} share links of these sessions"));
+    }
     report.deleted = store.delete_session_rows(&ids).await?;
     progress(&format!(
         "deleted {} rows ({} messages, {} raw records)",

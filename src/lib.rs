@@ -15,8 +15,9 @@
 //!    the store) and [`upkeep`] (the store's upkeep, which `pond maintain` runs).
 //! 5. What people and agents call: [`round`] (one sync round, as the CLI,
 //!    the agent and the ingest server run it), [`archive`] (reads within a
-//!    token's limits), [`export`], [`resume`], [`push`], [`erase`],
-//!    [`prometheus`], [`spend`], [`telemetry`], [`mcp`] and [`serve`].
+//!    token's limits), [`export`], [`transcript`] (a session as a document
+//!    to read), [`share`] (links to one session), [`resume`], [`push`], [`erase`],
+//!    [`prometheus`], [`doctor`], [`spend`], [`telemetry`], [`mcp`] and [`serve`].
 //! 6. [`cli`], which only parses and dispatches to the layers below.
 
 // The agent loop's async state machine nests deeper than rustc's default
@@ -29,6 +30,7 @@ pub mod access;
 pub mod archive;
 pub mod cli;
 pub mod config;
+pub mod doctor;
 pub mod embed;
 pub mod erase;
 pub mod export;
@@ -42,10 +44,12 @@ pub mod resume;
 pub mod round;
 pub mod search;
 pub mod serve;
+pub mod share;
 pub mod spend;
 pub mod spool;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
+pub mod transcript;
 pub mod upkeep;
 pub mod version;

@@ -1,4 +1,5 @@
-//! The `pond` binary: parse arguments, run the command, map errors to an exit code.
+//! The `pond` binary: parse arguments and run the command, which says how
+//! it ended (its exit code, and on failure what to do: `cli::explain`).
 
 // The dispatch future nests every command's futures, Lance's commit among
 // them; its layout needs more than the default 128 levels.
@@ -24,13 +25,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(dispatch(cli)) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("pond: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    runtime.block_on(dispatch(cli))
 }
 
 /// Rust starts programs with SIGPIPE ignored, which turns `pond search … |

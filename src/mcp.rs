@@ -18,7 +18,7 @@ use rmcp::{ErrorData as McpError, ServerHandler, tool, tool_handler, tool_router
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::access::{Grant, Scope};
+use crate::access::{Grant, Reads};
 use crate::archive::{
     self, ArchiveError, GetMessageParams, GetSessionParams, ListSessionsParams, SearchParams, View,
 };
@@ -77,7 +77,10 @@ impl ArchiveTools {
         Parameters(params): Parameters<SearchParams>,
         ext: Extensions,
     ) -> Result<CallToolResult, McpError> {
-        let view = self.view(&ext)?;
+        let view = match self.view(&ext, Reads::Texts)? {
+            Ok(view) => view,
+            Err(refusal) => return Ok(refusal),
+        };
         let Some(store) = self.store().await? else {
             return Ok(self.nothing_synced());
         };
@@ -94,7 +97,10 @@ impl ArchiveTools {
         Parameters(params): Parameters<GetSessionParams>,
         ext: Extensions,
     ) -> Result<CallToolResult, McpError> {
-        let view = self.view(&ext)?;
+        let view = match self.view(&ext, Reads::Texts)? {
+            Ok(view) => view,
+            Err(refusal) => return Ok(refusal),
+        };
         let Some(store) = self.store().await? else {
             return Ok(self.nothing_synced());
         };
@@ -110,7 +116,10 @@ impl ArchiveTools {
         Parameters(params): Parameters<GetMessageParams>,
         ext: Extensions,
     ) -> Result<CallToolResult, McpError> {
-        let view = self.view(&ext)?;
+        let view = match self.view(&ext, Reads::Texts)? {
+            Ok(view) => view,
+            Err(refusal) => return Ok(refusal),
+        };
         let Some(store) = self.store().await? else {
             return Ok(self.nothing_synced());
         };
@@ -126,7 +135,10 @@ impl ArchiveTools {
         Parameters(params): Parameters<ListSessionsParams>,
         ext: Extensions,
     ) -> Result<CallToolResult, McpError> {
-        let view = self.view(&ext)?;
+        let view = match self.view(&ext, Reads::Texts)? {
+            Ok(view) => view,
+            Err(refusal) => return Ok(refusal),
+        };
         let Some(store) = self.store().await? else {
             return Ok(self.nothing_synced());
         };
@@ -142,7 +154,10 @@ impl ArchiveTools {
         Parameters(params): Parameters<archive::UsageParams>,
         ext: Extensions,
     ) -> Result<CallToolResult, McpError> {
-        let view = self.view(&ext)?;
+        let view = match self.view(&ext, Reads::Totals)? {
+            Ok(view) => view,
+            Err(refusal) => return Ok(refusal),
+        };
         let Some(store) = self.store().await? else {
             return Ok(self.nothing_synced());
         };
@@ -158,7 +173,10 @@ impl ArchiveTools {
         Parameters(_): Parameters<NoParams>,
         ext: Extensions,
     ) -> Result<CallToolResult, McpError> {
-        let view = self.view(&ext)?;
+        let view = match self.view(&ext, Reads::Totals)? {
+            Ok(view) => view,
+            Err(refusal) => return Ok(refusal),
+        };
         let Some(store) = self.store().await? else {
             return Ok(self.nothing_synced());
         };
@@ -186,8 +204,14 @@ impl ArchiveTools {
     }
 
     /// Who is asking: the local user over stdio, the token's grant over HTTP
-    /// (put in the request by the server's auth layer).
-    fn view(&self, ext: &Extensions) -> Result<View, McpError> {
+    /// (put in the request by the server's auth layer). A token that may not
+    /// read `what` gets a tool error it can read (rule 55), not a broken
+    /// connection.
+    fn view(
+        &self,
+        ext: &Extensions,
+        what: Reads,
+    ) -> Result<Result<View, CallToolResult>, McpError> {
         let grant = match self.transport {
             Transport::Stdio => Grant::local(),
             Transport::Http => ext
@@ -196,16 +220,19 @@ impl ArchiveTools {
                 .cloned()
                 .ok_or_else(|| McpError::invalid_request("no credentials on this request", None))?,
         };
-        if !grant.permits(Scope::Read) {
-            return Err(McpError::invalid_request(
-                "this token may not read the archive",
-                None,
-            ));
+        if !grant.may_read(what) {
+            let why = if grant.totals_only() {
+                "this token reads totals only: use the usage and status tools"
+            } else {
+                "this token may not read the archive"
+            };
+            return Ok(Err(CallToolResult::error(vec![Content::text(why)])));
         }
-        Ok(View {
+        Ok(Ok(View {
+            totals_only: grant.totals_only(),
             limits: grant.limits,
             redact: self.shared.redact,
-        })
+        }))
     }
 }
 

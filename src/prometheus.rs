@@ -39,6 +39,9 @@ pub struct MetricsOptions {
     pub limits: Limits,
     /// What the usage series are priced with.
     pub prices: crate::spend::PriceTable,
+    /// A stats token's project limit: the costliest-projects series names
+    /// its projects as this directory, no path below it (rule 55).
+    pub project_floor: Option<String>,
 }
 
 /// The Prometheus text format (version 0.0.4) content type.
@@ -394,6 +397,7 @@ async fn usage_families(
     let query = UsageQuery {
         by: vec![Dimension::Host, Dimension::Client, Dimension::Model],
         limits: options.limits.clone(),
+        project_floor: options.project_floor.clone(),
         ..UsageQuery::default()
     };
     let report = crate::spend::report(store, &query, &options.prices).await?;

@@ -76,7 +76,9 @@ pub fn init(
 ) -> Telemetry {
     let default = match verbosity {
         i8::MIN..=-1 => "error",
-        0 => "warn",
+        // Dependencies' warnings (credential providers, HTTP retries) are
+        // detail behind an error pond explains itself; -v shows them.
+        0 => "pond=warn,error",
         1 => "pond=info,warn",
         // rmcp logs every message it sends at info: agents' answers, not
         // diagnostics.

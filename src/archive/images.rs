@@ -45,10 +45,21 @@ pub async fn message_image(
     let Some(offset) = offset else {
         return Err(not_found());
     };
-    let filter = format!(
-        "session_id = {} AND offset = {offset}",
-        sql_str(&session_id)
-    );
+    images_at(store, &session_id, offset)
+        .await?
+        .into_iter()
+        .nth(index)
+        .ok_or_else(not_found)
+}
+
+/// The images the message at `offset` of a session holds inline, in
+/// order: none when its raw record has none or is gone.
+pub async fn images_at(
+    store: &Store,
+    session_id: &str,
+    offset: u64,
+) -> Result<Vec<Image>, ArchiveError> {
+    let filter = format!("session_id = {} AND offset = {offset}", sql_str(session_id));
     // The newest generation of the record, should the file have been
     // rewritten; a database's rows are judged by what they hold, since an
     // older store labels them all with the database's first session.
@@ -57,10 +68,6 @@ pub async fn message_image(
         .await?
         .into_iter()
         .filter(|r| super::raw::record_owner(r) == session_id)
-        .max_by_key(|r| r.generation)
-        .ok_or_else(not_found)?;
-    images_in_record(&record.bytes)
-        .into_iter()
-        .nth(index)
-        .ok_or_else(not_found)
+        .max_by_key(|r| r.generation);
+    Ok(record.map_or_else(Vec::new, |r| images_in_record(&r.bytes)))
 }

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-pub use images::message_image;
+pub use images::{images_at, message_image};
 pub use overview::{RunBucket, RunTimeline, RunsParams, client_counts, run_timeline, status};
 pub use raw::{RawDownload, source_file as session_source_file};
 pub use shapes::*;
@@ -52,6 +52,9 @@ pub enum ArchiveError {
 pub struct View {
     pub limits: Limits,
     pub redact: bool,
+    /// A stats token's view (rule 55): totals only, with its projects shown
+    /// as its project limit and no error text that names a path.
+    pub totals_only: bool,
 }
 
 impl View {
@@ -61,6 +64,15 @@ impl View {
         } else {
             Cow::Borrowed(text)
         }
+    }
+
+    /// A host's last error as this caller may read it: masked, and for a
+    /// totals-only caller without the paths (of sessions' files) it names.
+    fn host_error(&self, error: &str) -> String {
+        if self.totals_only && error.contains(['/', '\\']) {
+            return "failed (the error names a path; a stats token does not see it)".to_string();
+        }
+        self.mask(error).into_owned()
     }
 
     fn mask_owned(&self, text: &mut String) {
@@ -511,6 +523,22 @@ async fn session_messages(store: &Store, id: &str) -> Result<Vec<Message>, Archi
     Ok(messages)
 }
 
+/// A whole session and its messages in transcript order, as `view` may
+/// see them (masked when it redacts): what `pond show` prints and the
+/// readable exports write.
+pub async fn transcript(
+    store: &Store,
+    view: &View,
+    given: &str,
+) -> Result<(Session, Vec<Message>), ArchiveError> {
+    let mut session = visible_session(store, view, given).await?;
+    let mut messages = session_messages(store, &session.id).await?;
+    if view.redact {
+        crate::redact::mask_transcript(&mut session, &mut messages);
+    }
+    Ok((session, messages))
+}
+
 /// A page of a session's transcript.
 pub async fn get_session(
     store: &Store,
@@ -653,7 +681,16 @@ pub async fn usage(
         projects: params.project.into_iter().collect(),
         clients: params.client.into_iter().collect(),
     };
-    let query = crate::spend::UsageQuery::parse(ask, view.limits.clone(), Utc::now())
+    let mut query = crate::spend::UsageQuery::parse(ask, view.limits.clone(), Utc::now())
         .map_err(ArchiveError::BadRequest)?;
+    if view.totals_only && view.limits.project_prefix.is_some() {
+        // Totals would show whether a named project below the limit exists.
+        if !query.projects.is_empty() {
+            return Err(ArchiveError::Forbidden(
+                "a stats token limited to a project sees it as one: no project filter".into(),
+            ));
+        }
+        query.project_floor = view.limits.project_prefix.clone();
+    }
     Ok(crate::spend::report(store, &query, prices).await?)
 }

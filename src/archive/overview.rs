@@ -149,7 +149,7 @@ pub async fn status(store: &Store, view: &View) -> Result<ArchiveStatus, Archive
                 .as_deref()
                 .is_none_or(|p| h.host.starts_with(p))
         })
-        .map(|h| HostSync::new(h, |e| view.mask(e).into_owned()))
+        .map(|h| HostSync::new(h, |e| view.host_error(e)))
         .collect();
     Ok(ArchiveStatus {
         store: store.location().display.clone(),

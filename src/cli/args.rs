@@ -75,6 +75,9 @@ pub enum Command {
     /// Check that a store can hold a shared archive safely.
     #[command(subcommand)]
     Storage(StorageCommand),
+    /// Check everything at once: store, credentials, format, clock, state,
+    /// model, clients, last sync and schedule, tokens; each with its next step.
+    Doctor(JsonOutput),
     /// Run `pond sync` periodically as this user (systemd, cron or launchd).
     Schedule(ScheduleArgs),
     /// Show the configuration in effect.
@@ -93,6 +96,9 @@ pub enum Command {
     /// Bearer tokens for `pond serve`.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// A link that shows one session, redacted, to whoever holds it, until
+    /// it expires or is revoked (served by `pond serve` at /s/ID).
+    Share(ShareArgs),
     /// This binary's version, commit, build date and target.
     Version(VersionArgs),
     /// A completion script for your shell, printed (the installer puts
@@ -100,6 +106,48 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// The man page (roff), printed: `pond man | man -l -`.
     Man,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ShareArgs {
+    #[command(subcommand)]
+    pub command: Option<ShareCommand>,
+    /// The session to share (an id or a unique prefix).
+    pub session_id: Option<String>,
+    /// How long the link works: 7d, 12h, ..., or `never`.
+    #[arg(long, default_value = "7d", value_name = "AGE")]
+    pub expires: String,
+    /// Show the session as stored, secrets and all (masked by default).
+    #[arg(long)]
+    pub no_redact: bool,
+    /// Let the link download the session's source files too.
+    #[arg(long)]
+    pub raw: bool,
+    /// The address people reach `pond serve` at, to print the whole link
+    /// (without it, the link's path is printed).
+    #[arg(long, value_name = "URL", env = "POND_PUBLIC_URL")]
+    pub server: Option<String>,
+    #[command(flatten)]
+    pub output: JsonOutput,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ShareCommand {
+    /// Every share, newest first: session, state, views, last view.
+    List {
+        /// Only this session's shares.
+        #[arg(long)]
+        session: Option<String>,
+        #[command(flatten)]
+        output: JsonOutput,
+    },
+    /// End a share for every server (its id or its link).
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        output: JsonOutput,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -169,7 +217,8 @@ pub enum TokenCommand {
     Create {
         /// A name to list, revoke and log it by.
         name: String,
-        /// read: search and read sessions; ingest: send session files.
+        /// read: search and read sessions; stats: totals only (fleet, usage,
+        /// spend; no text); ingest: send session files; admin: erase.
         #[arg(long, value_enum)]
         scope: crate::access::Scope,
         /// Only sessions whose project (working directory) is this directory
@@ -180,6 +229,10 @@ pub enum TokenCommand {
         /// only such hosts may be sent for).
         #[arg(long, value_name = "PREFIX")]
         host_prefix: Option<String>,
+        /// It may make share links (`/s/ID`) of the sessions it reads, from
+        /// the session page (read tokens only).
+        #[arg(long)]
+        may_share: bool,
         #[arg(long)]
         json: bool,
     },
@@ -539,15 +592,23 @@ pub struct RepairArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(group = clap::ArgGroup::new("form").required(true).args(["raw", "format"]))]
 pub struct ExportArgs {
     /// Session id (a unique prefix is enough).
     pub session_id: String,
-    /// Write the original source bytes (the only export format so far).
-    #[arg(long, required = true)]
+    /// Write the original source bytes, as the client wrote them, to continue
+    /// the session or keep it (needs --out DIR).
+    #[arg(long, requires = "out")]
     pub raw: bool,
-    /// Directory to write into; files land at their path relative to their sync root.
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    /// Write a document to read instead: Markdown, or one self-contained
+    /// HTML file (styles and images inside, no script, no network).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<crate::transcript::Format>,
+    /// With --raw, the directory to write into (files land at their path
+    /// relative to their sync root); with --format, the file to write
+    /// (standard output without it).
+    #[arg(long, value_name = "DIR|FILE")]
+    pub out: Option<PathBuf>,
     /// Replace files that already exist.
     #[arg(long)]
     pub force: bool,

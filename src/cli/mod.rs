@@ -8,7 +8,10 @@ mod agent;
 mod args;
 pub mod config_show;
 mod context;
+mod doctor;
 mod erase;
+mod exit;
+pub mod explain;
 mod export;
 mod maintain;
 mod model;
@@ -20,6 +23,7 @@ mod search;
 mod self_describe;
 mod serve;
 mod sessions;
+mod share;
 mod show;
 mod status;
 mod storage;
@@ -32,17 +36,36 @@ use std::process::ExitCode;
 pub use args::*;
 pub use context::Context;
 
+/// Runs the command and says what became of it: its exit code, and on
+/// failure an explanation a person can act on ([`explain`]).
+pub async fn dispatch(cli: Cli) -> ExitCode {
+    let verbose = cli.verbose > 0;
+    let json = matches!(cli.log_format, crate::telemetry::LogFormat::Json);
+    let (result, store) = run(cli).await;
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            let place = store.map(|store| explain::Place { store });
+            explain::report(&error, place.as_ref(), verbose, json)
+        }
+    }
+}
+
 /// Runs the command with logging and telemetry set up, and flushes
-/// telemetry before returning, whatever the outcome.
-pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+/// telemetry before returning, whatever the outcome; gives the store it
+/// looked at, for the explanation of a failure.
+async fn run(cli: Cli) -> (anyhow::Result<ExitCode>, Option<String>) {
     // What the binary says of itself needs no store, config or telemetry.
     match &cli.command {
-        Command::Version(args) => return self_describe::version(args),
-        Command::Completions(args) => return self_describe::completions(args),
-        Command::Man => return self_describe::man(),
+        Command::Version(args) => return (self_describe::version(args), None),
+        Command::Completions(args) => return (self_describe::completions(args), None),
+        Command::Man => return (self_describe::man(), None),
         _ => {}
     }
-    let ctx = Context::from_cli(&cli)?;
+    let ctx = match Context::from_cli(&cli) {
+        Ok(ctx) => ctx,
+        Err(e) => return (Err(e), None),
+    };
     let verbosity = if cli.quiet {
         -1
     } else {
@@ -58,9 +81,11 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             opentelemetry::KeyValue::new("pond.store", ctx.location.display.clone()),
         ],
     );
+    // A push talks to a server, not the store: no store hints for it.
+    let pushing = matches!(&cli.command, Command::Sync(args) if args.to.is_some());
     let result = run_command(&ctx, cli.command).await;
     telemetry.shutdown();
-    result
+    (result, (!pushing).then(|| ctx.location.display.clone()))
 }
 
 async fn run_command(ctx: &Context, command: Command) -> anyhow::Result<ExitCode> {
@@ -86,6 +111,8 @@ async fn run_command(ctx: &Context, command: Command) -> anyhow::Result<ExitCode
         Command::Serve(args) => serve::serve(ctx, args).await,
         Command::Metrics(args) => serve::metrics(ctx, args).await,
         Command::Token(command) => span("token").in_scope(|| token::run(ctx, command)),
+        Command::Share(args) => share::run(ctx, args).instrument(span("share")).await,
+        Command::Doctor(args) => doctor::run(ctx, args).instrument(span("doctor")).await,
         Command::Version(args) => self_describe::version(&args),
         Command::Completions(args) => self_describe::completions(&args),
         Command::Man => self_describe::man(),

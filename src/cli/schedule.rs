@@ -130,7 +130,7 @@ fn install_systemd(exe: &Path, env: &[(String, String)], every: Duration) -> any
         .map(|(k, v)| format!("Environment=\"{k}={}\"\n", v.replace('"', "\\\"")))
         .collect();
     let service = format!(
-        "[Unit]\nDescription=pond: sync this host's AI coding-agent sessions\n\n[Service]\nType=oneshot\nExecStart={} sync --no-wait --upkeep -q\n{environment}Nice=10\n",
+        "[Unit]\nDescription=pond: sync this host's AI coding-agent sessions\n\n[Service]\nType=oneshot\nExecStart={} sync --no-wait --upkeep -q\n# 75: a sync was still running, so this tick was skipped.\nSuccessExitStatus=75\n{environment}Nice=10\n",
         exe.display()
     );
     let jitter = (every / 10).min(Duration::from_secs(60)).as_secs().max(1);
@@ -369,4 +369,31 @@ fn xml(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+/// What keeps this host's syncs running, if anything is installed: for
+/// `pond doctor`.
+pub(super) fn installed() -> Option<String> {
+    let systemd = ["service", "timer"]
+        .iter()
+        .map(|e| systemd_dir().join(format!("{UNIT}.{e}")))
+        .all(|f| f.exists());
+    if systemd {
+        return Some(format!("a systemd timer ({UNIT}.timer)"));
+    }
+    if launchd_path().exists() {
+        return Some(format!("a launchd job ({})", launchd_path().display()));
+    }
+    if current_crontab().is_ok_and(|lines| lines.iter().any(|l| l.contains(CRON_MARK))) {
+        return Some("a cron entry".to_string());
+    }
+    let agent = agent_unit();
+    agent
+        .exists()
+        .then(|| format!("a pond agent service ({})", agent.display()))
+}
+
+/// Where `deploy/systemd/pond-agent.service` is installed for this user.
+fn agent_unit() -> PathBuf {
+    systemd_dir().join("pond-agent.service")
 }

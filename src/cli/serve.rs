@@ -68,6 +68,7 @@ pub async fn metrics(ctx: &Context, args: MetricsArgs) -> anyhow::Result<ExitCod
             stale_after: args.stale_after,
             limits: Default::default(),
             prices: ctx.prices.clone(),
+            project_floor: None,
         };
         print!("{}", crate::prometheus::render(&store, &options).await?);
         return Ok(ExitCode::SUCCESS);

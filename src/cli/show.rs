@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::{Context, ShowArgs, output};
 use crate::model::{Message, PartKind, Session};
-use crate::store::{OpenMode, Store, TableKind, sql_str, tables::schema};
+use crate::store::{OpenMode, Store};
 
 #[derive(Debug, Serialize)]
 struct Transcript {
@@ -23,11 +23,12 @@ const TOOL_PREVIEW_LINES: usize = 8;
 pub async fn run(ctx: &Context, args: ShowArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open(&ctx.location, OpenMode::Existing).await?;
     let id = output::resolve_session(&store, &args.session_id).await?;
-    let (mut session, mut messages) = load(&store, &id).await?;
+    let view = crate::archive::View {
+        redact: args.redaction.redact,
+        ..Default::default()
+    };
+    let (session, messages) = crate::archive::transcript(&store, &view, &id).await?;
     let redacted = store.redacted_sessions([id.as_str()]).await?.contains(&id);
-    if args.redaction.redact {
-        crate::redact::mask_transcript(&mut session, &mut messages);
-    }
     if args.output.json {
         output::print_json(&Transcript {
             session,
@@ -41,30 +42,6 @@ pub async fn run(ctx: &Context, args: ShowArgs) -> anyhow::Result<ExitCode> {
         print_message(m, args.full);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The session and its messages in source order.
-async fn load(store: &Store, id: &str) -> anyhow::Result<(Session, Vec<Message>)> {
-    let by_id = format!("id = {}", sql_str(id));
-    let mut session = None;
-    for b in store.scan(TableKind::Sessions, Some(&by_id), None).await? {
-        session = schema::sessions_from_batch(&b)?
-            .into_iter()
-            .next()
-            .or(session);
-    }
-    let session =
-        session.ok_or_else(|| anyhow::anyhow!("session `{id}` vanished while reading"))?;
-    let mut messages = Vec::new();
-    let of_session = format!("session_id = {}", sql_str(id));
-    for b in store
-        .scan(TableKind::Messages, Some(&of_session), None)
-        .await?
-    {
-        messages.extend(schema::messages_from_batch(&b)?);
-    }
-    messages.sort_by_key(|m| m.seq);
-    Ok((session, messages))
 }
 
 fn print_header(session: &Session, redacted: bool) {

@@ -29,11 +29,7 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> anyhow::Result<ExitCode> {
     } else {
         print_human(&report);
     }
-    Ok(if report.outcome == Outcome::Failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(super::exit::of_sync(report.outcome))
 }
 
 pub fn print_human(r: &SyncReport) {
@@ -43,11 +39,21 @@ pub fn print_human(r: &SyncReport) {
         "inserted"
     };
     match r.outcome {
-        Outcome::Failed => println!(
-            "sync FAILED after {:.2}s: {}",
-            r.duration_secs,
-            r.error.as_deref().unwrap_or("")
-        ),
+        Outcome::Failed => {
+            // The same plain words and next step as any failed command.
+            let place = super::explain::Place {
+                store: r.store.clone(),
+            };
+            let failure = anyhow::anyhow!(r.error.clone().unwrap_or_default());
+            let explained = super::explain::explain(&failure, Some(&place));
+            println!(
+                "sync FAILED after {:.2}s: {}",
+                r.duration_secs, explained.problem
+            );
+            if let Some(next) = explained.next {
+                println!("  next: {next}");
+            }
+        }
         Outcome::Skipped => {
             println!(
                 "skipped: {}",
@@ -176,13 +182,18 @@ async fn push(ctx: &Context, args: SyncArgs, server: url::Url) -> anyhow::Result
             eprintln!("pond: {p}");
         }
     }
-    let failed = report
-        .runs
-        .iter()
-        .any(|r| r.get("outcome").and_then(|o| o.as_str()) == Some("failed"));
-    Ok(if failed {
-        ExitCode::FAILURE
+    // The worst of the server's runs, by the same contract as a local sync.
+    let outcome_of = |name| {
+        report
+            .runs
+            .iter()
+            .any(|r| r.get("outcome").and_then(|o| o.as_str()) == Some(name))
+    };
+    Ok(super::exit::of_sync(if outcome_of("failed") {
+        Outcome::Failed
+    } else if outcome_of("partial") || !report.problems.is_empty() {
+        Outcome::Partial
     } else {
-        ExitCode::SUCCESS
-    })
+        Outcome::Ok
+    }))
 }

@@ -25,13 +25,14 @@ pub fn run(ctx: &Context, command: TokenCommand) -> anyhow::Result<ExitCode> {
             scope,
             project_prefix,
             host_prefix,
+            may_share,
             json,
         } => {
             let limits = Limits {
                 project_prefix,
                 host_prefix,
             };
-            let (token, entry) = access::create(&ctx.config_path, &name, scope, limits)?;
+            let (token, entry) = access::create(&ctx.config_path, &name, scope, limits, may_share)?;
             let config = ctx.config_path.display().to_string();
             if json {
                 output::print_json(&Created {
@@ -79,6 +80,7 @@ fn list(ctx: &Context, json: bool) -> anyhow::Result<()> {
                     "project_prefix": t.limits.project_prefix,
                     "host_prefix": t.limits.host_prefix,
                     "created": t.created,
+                    "may_share": t.may_share,
                 })
             })
             .collect();
@@ -95,8 +97,9 @@ fn list(ctx: &Context, json: bool) -> anyhow::Result<()> {
             if let Some(h) = &t.limits.host_prefix {
                 limits.push(format!("host {h}*"));
             }
+            let shares = if t.may_share { " (may share)" } else { "" };
             println!(
-                "{:<24} {:<7} {:<21} {}",
+                "{:<24} {:<7} {:<21} {}{shares}",
                 t.name,
                 t.scope.as_str(),
                 t.created.as_deref().unwrap_or("-"),

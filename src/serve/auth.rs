@@ -16,7 +16,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use super::{AppState, web};
-use crate::access::{self, Grant, Scope, TokenEntry};
+use crate::access::{self, Grant, Reads, Scope, TokenEntry};
 
 pub(crate) async fn require_token(
     State(state): State<Arc<AppState>>,
@@ -54,17 +54,27 @@ pub(crate) async fn require_token(
     next.run(request).await
 }
 
-/// In front of the read routes: an ingest token is refused before the route
-/// parses its query or body.
-pub(crate) async fn require_read(request: Request, next: Next) -> Response {
+/// In front of the text routes: a token that may not read text (ingest,
+/// admin, stats) is refused before the route parses its query or body.
+pub(crate) async fn require_texts(request: Request, next: Next) -> Response {
+    require(Reads::Texts, request, next).await
+}
+
+/// In front of the totals routes: the same, letting stats tokens in.
+pub(crate) async fn require_totals(request: Request, next: Next) -> Response {
+    require(Reads::Totals, request, next).await
+}
+
+async fn require(what: Reads, request: Request, next: Next) -> Response {
     let refusal = match request.extensions().get::<Grant>() {
-        Some(grant) if grant.permits(Scope::Read) => None,
+        Some(grant) if grant.may_read(what) => None,
         Some(grant) => Some((
             StatusCode::FORBIDDEN,
             format!(
-                "token `{}` has the {} scope; this route needs read",
+                "token `{}` has the {} scope; this route needs {}",
                 grant.name,
-                grant.scope.map_or("local", Scope::as_str)
+                grant.scope.map_or("local", Scope::as_str),
+                what.needs()
             ),
         )),
         // `require_token` runs first and always leaves a grant.

@@ -20,7 +20,7 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 
-use super::{AppState, Caller, Reader, error};
+use super::{AppState, Caller, TotalsReader, error};
 use crate::archive::View;
 use crate::store::TableKind;
 
@@ -108,7 +108,7 @@ impl Seen {
 
 pub(super) async fn fleet(
     State(state): State<Arc<AppState>>,
-    Reader(view): Reader,
+    TotalsReader(view): TotalsReader,
     axum::Extension(grant): Caller,
 ) -> Response {
     let slot = match state.event_streams.take(&grant.name) {

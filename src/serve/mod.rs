@@ -16,6 +16,7 @@ pub mod ingest;
 mod listen;
 pub mod openapi;
 pub mod pages;
+mod shares;
 mod upload;
 pub mod web;
 
@@ -30,7 +31,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
-use crate::access::{Grant, Scope, TokenEntry};
+use crate::access::{Grant, Reads, Scope, TokenEntry};
 use crate::archive::{self, ArchiveError, GetMessageParams, GetSessionParams, View};
 use crate::mcp::{ArchiveTools, Shared, Transport};
 
@@ -136,23 +137,33 @@ pub(crate) fn router(state: Arc<AppState>) -> axum::Router {
         .layer(axum::middleware::from_fn(limit_mcp_body));
     // The scope is checked before a route reads its query or body, so a
     // token of the other scope learns nothing from how a request would parse.
-    let reads = axum::Router::new()
+    let texts = axum::Router::new()
         .route("/v1/search", post(search))
         .route("/v1/sessions", get(list_sessions))
         .route("/v1/sessions/{id}", get(get_session))
         .route("/v1/messages/{id}", get(get_message))
+        .route("/v1/sessions/{id}/raw", get(pages::raw_file))
+        .route("/v1/messages/{id}/images/{n}", get(pages::message_image))
+        .route(
+            "/v1/sessions/{id}/shares",
+            get(shares::list).post(shares::create),
+        )
+        .route("/v1/sessions/{id}/shares/preview", get(shares::preview))
+        .route("/v1/shares/{id}/revoke", post(shares::revoke))
+        .route_layer(axum::middleware::from_fn(auth::require_texts));
+    // What a stats token may read too (rule 55): no text of any session.
+    let totals = axum::Router::new()
         .route("/v1/status", get(status))
         .route("/v1/usage", get(usage))
         .route("/v1/runs", get(pages::runs))
-        .route("/v1/sessions/{id}/raw", get(pages::raw_file))
-        .route("/v1/messages/{id}/images/{n}", get(pages::message_image))
         .route("/v1/events", get(events::fleet))
         .route("/metrics", get(metrics))
-        .route_layer(axum::middleware::from_fn(auth::require_read));
+        .route_layer(axum::middleware::from_fn(auth::require_totals));
     let guarded = axum::Router::new()
         .route("/openapi.json", get(openapi_document))
         .route("/v1/me", get(pages::me))
-        .merge(reads)
+        .merge(texts)
+        .merge(totals)
         // The handler checks its scope first, streams the body to disk and
         // enforces its own limit.
         .route(
@@ -175,6 +186,10 @@ pub(crate) fn router(state: Arc<AppState>) -> axum::Router {
         .route("/session/{*id}", get(web::shell))
         .route("/assets/{name}", get(web::script))
         .route("/assets/app.css", get(web::style))
+        .route(shares::STYLESHEET, get(shares::style))
+        // A share link's page: one session, for whoever holds the link.
+        .route("/s/{id}", get(shares::page))
+        .route("/s/{id}/raw", get(shares::raw))
         .route("/favicon.ico", get(web::icon))
         .route("/web/signin", post(pages::sign_in))
         .route("/web/signout", post(pages::sign_out));
@@ -186,7 +201,7 @@ pub(crate) fn router(state: Arc<AppState>) -> axum::Router {
 fn metrics_router(state: Arc<AppState>) -> axum::Router {
     let guarded = axum::Router::new()
         .route("/metrics", get(metrics))
-        .route_layer(axum::middleware::from_fn(auth::require_read));
+        .route_layer(axum::middleware::from_fn(auth::require_totals));
     behind_guard(
         state,
         guarded,
@@ -224,9 +239,13 @@ fn behind_guard(
 
 /// The fleet's state in the Prometheus text format, computed from the
 /// store on each scrape ([`crate::prometheus`]).
-async fn metrics(State(state): State<Arc<AppState>>, Reader(view): Reader) -> Response {
+async fn metrics(State(state): State<Arc<AppState>>, TotalsReader(view): TotalsReader) -> Response {
     let options = crate::prometheus::MetricsOptions {
         stale_after: state.stale_after,
+        project_floor: view
+            .totals_only
+            .then(|| view.limits.project_prefix.clone())
+            .flatten(),
         limits: view.limits,
         prices: state.shared.prices.clone(),
     };
@@ -434,27 +453,48 @@ impl IntoResponse for ArchiveError {
     }
 }
 
-/// The caller's view for a read route, or the refusal.
-fn read_view(state: &AppState, grant: &Grant) -> Result<View, ArchiveError> {
-    if !grant.permits(Scope::Read) {
+/// The caller's view for a route that reads `what`, or the refusal.
+fn read_view(state: &AppState, grant: &Grant, what: Reads) -> Result<View, ArchiveError> {
+    if !grant.may_read(what) {
         return Err(ArchiveError::Forbidden(format!(
-            "token `{}` has the {} scope; this route needs read",
+            "token `{}` has the {} scope; this route needs {}",
             grant.name,
-            grant.scope.map_or("local", Scope::as_str)
+            grant.scope.map_or("local", Scope::as_str),
+            what.needs()
         )));
     }
     Ok(View {
         limits: grant.limits.clone(),
         redact: state.shared.redact,
+        totals_only: grant.totals_only(),
     })
 }
 
 type Caller = axum::Extension<Grant>;
 
-/// A read route's caller, as the view its token gives. Taken before any
-/// other argument, so a token without the read scope is refused before the
-/// route parses its query or body.
+/// A text route's caller (transcripts, messages, search), as the view its
+/// token gives. Taken before any other argument, so a token that may not
+/// read text is refused before the route parses its query or body.
 struct Reader(View);
+
+/// A totals route's caller (fleet, usage, counts): a read or stats token.
+struct TotalsReader(View);
+
+/// The view of the caller a request carries, for a route reading `what`.
+// A rejection is a Response by axum's contract for extractors.
+#[allow(clippy::result_large_err)]
+fn caller_view(
+    parts: &axum::http::request::Parts,
+    state: &AppState,
+    what: Reads,
+) -> Result<View, Response> {
+    let Some(grant) = parts.extensions.get::<Grant>() else {
+        // Only routes behind the token check use this; that check puts
+        // the grant there.
+        return Err(error(StatusCode::INTERNAL_SERVER_ERROR, "no caller"));
+    };
+    read_view(state, grant, what).map_err(IntoResponse::into_response)
+}
 
 impl FromRequestParts<Arc<AppState>> for Reader {
     type Rejection = Response;
@@ -463,14 +503,18 @@ impl FromRequestParts<Arc<AppState>> for Reader {
         parts: &mut axum::http::request::Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Response> {
-        let Some(grant) = parts.extensions.get::<Grant>() else {
-            // Only routes behind the token check use this; that check puts
-            // the grant there.
-            return Err(error(StatusCode::INTERNAL_SERVER_ERROR, "no caller"));
-        };
-        read_view(state, grant)
-            .map(Reader)
-            .map_err(IntoResponse::into_response)
+        caller_view(parts, state, Reads::Texts).map(Reader)
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for TotalsReader {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Response> {
+        caller_view(parts, state, Reads::Totals).map(TotalsReader)
     }
 }
 
@@ -582,7 +626,7 @@ async fn list_sessions(
 
 async fn usage(
     State(state): State<Arc<AppState>>,
-    Reader(view): Reader,
+    TotalsReader(view): TotalsReader,
     QueryParams(params): QueryParams<archive::UsageParams>,
 ) -> Response {
     respond(
@@ -657,7 +701,7 @@ async fn get_message(
     )
 }
 
-async fn status(State(state): State<Arc<AppState>>, Reader(view): Reader) -> Response {
+async fn status(State(state): State<Arc<AppState>>, TotalsReader(view): TotalsReader) -> Response {
     respond(
         async {
             let store = state.shared.store.or_empty().await?;

@@ -118,6 +118,10 @@ struct Refs {
     erase_report: Value,
     caller: Value,
     sign_in: Value,
+    share: Value,
+    share_line: Value,
+    new_share: Value,
+    share_preview: Value,
     bad: [(&'static str, &'static str); 1],
     bad_or_missing: [(&'static str, &'static str); 2],
 }
@@ -139,6 +143,10 @@ pub fn document() -> Value {
         erase_report: reference::<EraseReport>(&mut generator),
         caller: reference::<web::Caller>(&mut generator),
         sign_in: reference::<web::SignIn>(&mut generator),
+        share: reference::<crate::share::Share>(&mut generator),
+        share_line: reference::<crate::share::ShareLine>(&mut generator),
+        new_share: reference::<super::shares::NewShare>(&mut generator),
+        share_preview: reference::<super::shares::SharePreview>(&mut generator),
         bad: [("400", "The request is malformed.")],
         bad_or_missing: [
             ("400", "The request is malformed."),
@@ -167,6 +175,7 @@ pub fn document() -> Value {
         fleet_paths(&refs),
         writing_paths(&refs),
         caller_paths(&refs),
+        share_paths(&refs),
         browser_paths(&refs),
     ] {
         if let (Some(all), Value::Object(these)) = (document["paths"].as_object_mut(), paths) {
@@ -371,6 +380,78 @@ fn caller_paths(refs: &Refs) -> Value {
             "403": {"description": "The token is not of the read scope.", "content": json_content(refs.error.clone())},
             "429": {"description": "Too many event streams open, for this token or in all.", "content": json_content(refs.error.clone())}
         }
+    }}
+    })
+}
+
+/// Share links: made, listed and revoked by tokens that may share; the
+/// link's page itself needs no token (spec rule 56).
+fn share_paths(refs: &Refs) -> Value {
+    let html = |what: &str| json!({"description": what, "content": {"text/html": {"schema": {"type": "string"}}}});
+    let may_not = [
+        (
+            "403",
+            "The token may not make share links, or its scope or limits do not allow this.",
+        ),
+        ("404", "No such session, or one outside the token's limits."),
+    ];
+    json!({
+    "/v1/sessions/{id}/shares": {
+        "get": {
+            "operationId": "listShares",
+            "summary": "The session's share links, newest first, with their state (live, expired, revoked), views and last view; for a read token made with --may-share.",
+            "parameters": [path_id("Session (or a unique prefix)")],
+            "responses": responses(json!({"type": "array", "items": refs.share_line.clone()}), &refs.error, &may_not)
+        },
+        "post": {
+            "operationId": "createShare",
+            "summary": "A new link to the session (secrets masked), served at /s/{id} to whoever holds it until it expires (default 7 days) or is revoked; for a read token made with --may-share.",
+            "parameters": [path_id("Session (or a unique prefix)")],
+            "requestBody": {"required": true, "content": json_content(refs.new_share.clone())},
+            "responses": {
+                "201": {"description": "the share", "content": json_content(refs.share.clone())},
+                "400": {"description": "The request is malformed.", "content": json_content(refs.error.clone())},
+                "401": {"description": "No token, or an unknown or revoked one.", "content": json_content(refs.error.clone())},
+                "403": {"description": may_not[0].1, "content": json_content(refs.error.clone())},
+                "404": {"description": may_not[1].1, "content": json_content(refs.error.clone())}
+            }
+        }
+    },
+    "/v1/sessions/{id}/shares/preview": {"get": {
+        "operationId": "previewShare",
+        "summary": "How many secrets a link to the session would mask, with a few of them in context, masked.",
+        "parameters": [path_id("Session (or a unique prefix)")],
+        "responses": responses(refs.share_preview.clone(), &refs.error, &may_not)
+    }},
+    "/v1/shares/{id}/revoke": {"post": {
+        "operationId": "revokeShare",
+        "summary": "Ends a share link on every server of the archive.",
+        "parameters": [path_id("Share")],
+        "responses": responses(refs.share.clone(), &refs.error, &[("403", may_not[0].1), ("404", "No such share, or one of a session outside the token's limits.")])
+    }},
+    "/s/{id}": {"get": {
+        "operationId": "sharePage",
+        "summary": "A share link's page: the one session it shows, drawn by the server (no script), masked unless the share says otherwise.",
+        "security": [],
+        "parameters": [path_id("Share")],
+        "responses": {"200": html("the session"), "404": html("No such share."), "410": html("The share expired, was revoked, or its session was erased.")}
+    }},
+    "/s/{id}/raw": {"get": {
+        "operationId": "shareRawFile",
+        "summary": "The shared session's source file, when the share allows it (pond share --raw).",
+        "security": [],
+        "parameters": [path_id("Share")],
+        "responses": {
+            "200": {"description": "the file", "headers": {"x-pond-source-files": {"schema": {"type": "integer"}, "description": "The session's source files."}}, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+            "404": html("No such share, or one without the files."),
+            "410": html("The share ended.")
+        }
+    }},
+    "/assets/share.css": {"get": {
+        "operationId": "assetShareStyle",
+        "summary": "A share page's style sheet, compiled into the binary.",
+        "security": [],
+        "responses": {"200": {"description": "style sheet", "content": {"text/css": {"schema": {"type": "string"}}}}}
     }}
     })
 }

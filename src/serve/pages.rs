@@ -9,7 +9,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{AppState, Caller, JsonBody, PathId, QueryParams, Reader, error, respond, web};
+use super::{
+    AppState, Caller, JsonBody, PathId, QueryParams, Reader, TotalsReader, error, respond, web,
+};
 use crate::access::{self, Grant, Scope};
 use crate::archive;
 
@@ -70,7 +72,7 @@ pub(super) async fn me(
 /// host limit (the fleet page's chart).
 pub(super) async fn runs(
     State(state): State<Arc<AppState>>,
-    Reader(view): Reader,
+    TotalsReader(view): TotalsReader,
     QueryParams(params): QueryParams<archive::RunsParams>,
 ) -> Response {
     respond(
@@ -118,6 +120,7 @@ fn caller(state: &AppState, grant: &Grant, tokens_required: bool) -> web::Caller
         project_prefix: grant.limits.project_prefix.clone(),
         host_prefix: grant.limits.host_prefix.clone(),
         redact: state.shared.redact,
+        may_share: grant.may_share,
         tokens_required,
     }
 }
@@ -145,10 +148,14 @@ pub(super) async fn raw_file(
         archive::session_source_file(store, &view, &id, q.file.unwrap_or(0)).await
     }
     .await;
-    let file = match file {
-        Ok(f) => f,
-        Err(e) => return e.into_response(),
-    };
+    match file {
+        Ok(f) => source_file_response(f),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A session's source file as a download, streamed record by record.
+pub(super) fn source_file_response(file: archive::RawDownload) -> Response {
     let count = file.files;
     let name = file
         .rel_path

@@ -25,6 +25,11 @@ pub struct UsageQuery {
     /// Sessions whose working directory contains one of these.
     pub projects: Vec<String>,
     pub clients: Vec<String>,
+    /// Only these sessions' calls (a readable export's totals).
+    pub sessions: Vec<String>,
+    /// Every call's project reported as this directory (a stats token's
+    /// project limit), so no path below it is named.
+    pub project_floor: Option<String>,
     /// The zone days, weeks and months are counted in.
     pub tz: Tz,
     /// A token's limits: only sessions it may see are counted.
@@ -40,6 +45,8 @@ impl Default for UsageQuery {
             hosts: Vec::new(),
             projects: Vec::new(),
             clients: Vec::new(),
+            sessions: Vec::new(),
+            project_floor: None,
             tz: Tz::UTC,
             limits: Limits::default(),
         }
@@ -90,6 +97,8 @@ impl UsageQuery {
             hosts: ask.hosts,
             projects: ask.projects,
             clients: ask.clients,
+            sessions: Vec::new(),
+            project_floor: None,
             tz,
             limits,
         })
@@ -230,7 +239,11 @@ pub async fn report(
                 *part = match d {
                     Dimension::Day | Dimension::Week | Dimension::Month => time_part(*d, day),
                     Dimension::Host => names.id(host),
-                    Dimension::Project => names.id(project.unwrap_or(UNKNOWN)),
+                    Dimension::Project => names.id(query
+                        .project_floor
+                        .as_deref()
+                        .or(project)
+                        .unwrap_or(UNKNOWN)),
                     Dimension::Client => names.id(calls.client(i)),
                     Dimension::Model => names.id(named),
                     Dimension::Session => names.id(calls.session(i)),
@@ -314,6 +327,12 @@ fn call_filter(query: &UsageQuery) -> Option<String> {
     }
     if !query.clients.is_empty() {
         clauses.push(sql_in("client", query.clients.iter().map(String::as_str)));
+    }
+    if !query.sessions.is_empty() {
+        clauses.push(sql_in(
+            "session_id",
+            query.sessions.iter().map(String::as_str),
+        ));
     }
     if let Some(prefix) = &query.limits.host_prefix {
         clauses.push(crate::store::starts_with_sql("host", prefix));

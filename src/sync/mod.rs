@@ -121,7 +121,13 @@ pub async fn run(
         for root in roots {
             if !root.is_dir() {
                 if opts.path.is_some() {
-                    report.problem(&root, None, "not a directory");
+                    // A typo in a timer's --path must not pass as a sync.
+                    let why = if root.exists() {
+                        "is not a directory: --path takes the folder a client keeps its sessions in"
+                    } else {
+                        "does not exist: check the --path given (`pond adapters` shows where each client keeps its sessions)"
+                    };
+                    report.problem(&root, None, why);
                 } else {
                     progress(&format!(
                         "{}: nothing to sync ({} not found)",

@@ -22,7 +22,15 @@ fn rule6_corrupt_line_is_kept_reported_and_the_rest_ingested() {
     let file = src.join("p/1af7fc5e-8455-4414-9ccd-011d40f70b2a.jsonl");
     std::fs::write(&file, records.concat()).unwrap();
 
-    let report = pond.sync("claude-code", &src);
+    let out = pond.output(&[
+        "sync",
+        "claude-code",
+        "--path",
+        src.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "partial is exit 3 (rule 57)");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["outcome"], "partial", "{report}");
     assert_eq!(count(&report, "unparsed_records"), 1);
     assert_eq!(

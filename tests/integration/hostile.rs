@@ -17,12 +17,20 @@ fn no_panic(what: &str, out: &Output) -> Value {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{what}: {stderr}");
     assert!(
-        matches!(out.status.code(), Some(0) | Some(1)),
+        matches!(out.status.code(), Some(0 | 1 | 3)),
         "{what}: killed or crashed: {:?} {stderr}",
         out.status
     );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{what}: no JSON report ({e}): {stderr}"))
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{what}: no JSON report ({e}): {stderr}"));
+    // Rule 57: the exit code says what the report says.
+    let expected = match report["outcome"].as_str() {
+        Some("ok") => 0,
+        Some("partial") => 3,
+        _ => 1,
+    };
+    assert_eq!(out.status.code(), Some(expected), "{what}: {report}");
+    report
 }
 
 /// Message ids without their session prefix (see conformance.rs).

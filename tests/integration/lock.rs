@@ -21,7 +21,9 @@ fn rule7_a_held_lock_makes_no_wait_skip_and_others_wait() {
     let codex = fixtures("codex");
     let codex = codex.to_str().unwrap();
 
-    let skipped = pond.json(&["sync", "codex", "--path", codex, "--no-wait", "--json"]);
+    let busy = pond.output(&["sync", "codex", "--path", codex, "--no-wait", "--json"]);
+    assert_eq!(busy.status.code(), Some(75), "busy is exit 75 (rule 57)");
+    let skipped: serde_json::Value = serde_json::from_slice(&busy.stdout).unwrap();
     assert_eq!(skipped["outcome"], "skipped", "{skipped}");
     assert_eq!(count(&skipped, "records_inserted"), 0);
     assert!(

@@ -119,6 +119,17 @@ fn rule33_no_seeded_secret_survives_redacted_search_show_or_export() {
     for line in exported.lines() {
         serde_json::from_str::<Value>(line).expect("masked lines stay JSON");
     }
+    // So does a readable export, in either form (rule 54).
+    for format in ["md", "html"] {
+        let text = pond.ok(&["export", SESSION, "--format", format, "--redact"]);
+        for s in &seeds {
+            assert!(
+                !text.contains(&s.secret),
+                "{}: export --format {format}",
+                s.kind
+            );
+        }
+    }
     // The raw line holds it JSON-encoded, and masking left it so.
     let encoded = Value::from(format!("package.json: {NOT_A_SECRET}")).to_string();
     assert!(exported.contains(&encoded), "{exported}");

@@ -86,6 +86,8 @@ fn rule49_the_pages_work_in_a_real_browser_and_stay_inert_and_within_the_token()
         "team-a",
         &["--scope", "read", "--project-prefix", "/work/team-a"],
     );
+    let sharer = token(&pond, "sharer", &["--scope", "read", "--may-share"]);
+    let lead = token(&pond, "lead", &["--scope", "stats"]);
     let server = Server::start(&pond, "127.0.0.1:0", &["--stale-after", "1d"]);
     let shots = pond.root.join("screenshots");
     std::fs::create_dir_all(&shots).expect("screenshot dir");
@@ -116,6 +118,8 @@ fn rule49_the_pages_work_in_a_real_browser_and_stay_inert_and_within_the_token()
         "url": server.url(),
         "reader": reader,
         "team": team,
+        "sharer": sharer,
+        "lead": lead,
         "team_session": format!("claude-code:{TEAM_A}"),
         "hostile_session": format!("claude-code:{HOSTILE}"),
         "parent_session": PARENT,

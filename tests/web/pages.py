@@ -323,6 +323,72 @@ def hostile(browser):
     context.close()
 
 
+def share_action(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    sign_in(page, CFG["sharer"], "/session/" + CFG["team_session"])
+    open_session(page)
+    page.click("#share")
+    page.wait_for_selector("#share-preview", timeout=WAIT)
+    check(page.locator("#share-expires").input_value() == "7d", "a link lasts a week unless changed")
+    page.click("#make-share")
+    page.wait_for_selector("#share-link", timeout=WAIT)
+    link = page.locator("#share-link").input_value()
+    check("/s/" in link, f"the link is made and shown {link}")
+    page.wait_for_selector("#live-shares tbody tr", timeout=WAIT)
+    check(page.locator("#live-shares tbody tr").count() == 1, "the session lists its live link")
+    axe(page, "session with its share panel")
+    shot(page, "share-panel")
+
+    # Anyone with the link, signed in or not, sees that session and nothing else.
+    stranger = browser.new_context()
+    view = stranger.new_page()
+    seen = watch(view)
+    answer = view.goto(link)
+    check(answer.status == 200, f"the link opens without signing in (got {answer.status})")
+    check("flaky retry in the payment client" in view.inner_text("main"), "it shows the shared transcript")
+    check(view.locator("script").count() == 0, "the share page runs no script")
+    check(view.locator("a").count() == 0, "it links nowhere: no search, no other session")
+    check(view.locator("input, form").count() == 0, "it has no search box or form")
+    foreign = [u for u in seen["requests"] if urlparse(u).path not in (urlparse(link).path, "/assets/share.css")]
+    check(not foreign, f"it asks for nothing but itself and its styles {foreign}")
+    check(not seen["errors"], f"no console error {seen['errors']}")
+    status = view.evaluate("fetch('/v1/sessions').then(r => r.status)")
+    check(status == 401, f"the link opens no API (got {status})")
+    shot(view, "share")
+    axe(view, "share")
+
+    # Revoked from the session page: the link says so at once.
+    page.click(".revoke-share")
+    page.wait_for_selector("#share-list .note", timeout=WAIT)
+    check(page.locator("#live-shares").count() == 0, "a revoked link leaves the list")
+    answer = view.reload()
+    check(answer.status == 410, f"a revoked link answers 410 (got {answer.status})")
+    check("has ended" in view.inner_text("main"), "and says the share has ended")
+    check("flaky" not in view.inner_text("main"), "with none of the session")
+    axe(view, "ended share")
+    stranger.close()
+    context.close()
+
+
+def stats_token(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    sign_in(page, CFG["lead"], "/")
+    page.wait_for_function("() => document.body.dataset.page === 'fleet'", timeout=WAIT)
+    check(True, "a stats token lands on the fleet page")
+    check(page.locator('header nav a[data-page="search"]').is_hidden(), "it is offered no search")
+    page.goto(BASE + "/session/" + CFG["team_session"])
+    page.wait_for_function("() => document.body.dataset.page === 'fleet'", timeout=WAIT)
+    check(page.locator(".msg").count() == 0, "a session's URL shows it no transcript")
+    page.goto(BASE + "/spend?since=3650d")
+    page.wait_for_selector("table.usage[data-by='model'] tbody tr", timeout=WAIT)
+    check(True, "it reads the spend page")
+    status = page.evaluate("fetch('/v1/sessions').then(r => r.status)")
+    check(status == 403, f"the API refuses it every transcript (got {status})")
+    context.close()
+
+
 def main():
     with sync_playwright() as p:
         browser = launch(p)
@@ -337,6 +403,8 @@ def main():
                 limited_token,
                 cookie_needs_csrf_header,
                 hostile,
+                share_action,
+                stats_token,
             ):
                 print(f"== {test.__name__}", flush=True)
                 test(browser)

@@ -19,6 +19,23 @@ pub struct Image {
     pub bytes: Vec<u8>,
 }
 
+impl Image {
+    /// The image as a `data:` URI, for a page that must carry its images
+    /// inside it; `None` for a type a browser is never handed
+    /// ([`SHOWN_MEDIA_TYPES`]).
+    pub fn data_uri(&self) -> Option<String> {
+        SHOWN_MEDIA_TYPES
+            .contains(&self.media_type.as_str())
+            .then(|| {
+                format!(
+                    "data:{};base64,{}",
+                    self.media_type,
+                    base64::engine::general_purpose::STANDARD.encode(&self.bytes)
+                )
+            })
+    }
+}
+
 /// The images `record` (one JSON record as its client wrote it) holds
 /// inline, in the order they appear, each in one of the shapes clients
 /// write:

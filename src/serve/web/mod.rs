@@ -31,7 +31,7 @@ pub const CSRF_HEADER: &str = "x-pond-csrf";
 const SHELL: &str = include_str!("assets/index.html");
 /// The pages' script, as ES modules the browser loads by name (no bundler:
 /// each file is what is served); `app.js` is the entry.
-const SCRIPTS: [(&str, &str); 7] = [
+const SCRIPTS: [(&str, &str); 8] = [
     ("app.js", include_str!("assets/app.js")),
     ("core.js", include_str!("assets/core.js")),
     ("search.js", include_str!("assets/search.js")),
@@ -39,6 +39,7 @@ const SCRIPTS: [(&str, &str); 7] = [
     ("markdown.js", include_str!("assets/markdown.js")),
     ("fleet.js", include_str!("assets/fleet.js")),
     ("spend.js", include_str!("assets/spend.js")),
+    ("share.js", include_str!("assets/share.js")),
 ];
 const STYLE: &str = include_str!("assets/app.css");
 const ICON: &str = include_str!("assets/icon.svg");
@@ -129,7 +130,8 @@ pub struct SignIn {
 pub struct Caller {
     /// The token's name, or `local` on a loopback server without tokens.
     pub name: String,
-    /// `read`, `ingest`, `admin`, or `local` (anything).
+    /// `read`, `stats` (totals only: the fleet and spend pages), `ingest`,
+    /// `admin`, or `local` (anything).
     pub scope: String,
     /// Only sessions whose working directory starts with this.
     pub project_prefix: Option<String>,
@@ -137,6 +139,8 @@ pub struct Caller {
     pub host_prefix: Option<String>,
     /// Whether answers mask secrets (`pond serve` without `--no-redact`).
     pub redact: bool,
+    /// Whether it may make share links (the session page's "Share").
+    pub may_share: bool,
     /// Whether this server asks for a token at all: without one, signing
     /// out changes nothing.
     pub tokens_required: bool,

@@ -124,6 +124,7 @@ mod tests {
             scope: Scope::Read,
             limits: Limits::default(),
             created: None,
+            may_share: false,
         }
     }
 

@@ -126,6 +126,20 @@ pub(in crate::store) async fn store_now(
     Ok(os.head(&probe).await?.last_modified)
 }
 
+/// How far this host's clock is ahead of the store's (negative: behind),
+/// measured around one small write the store stamps.
+pub async fn clock_offset(location: &StoreLocation) -> Result<chrono::Duration, StoreError> {
+    let (os, prefix) =
+        connect::object_store(location).map_err(|e| lease_error(location, "open", e))?;
+    let before = Utc::now();
+    let theirs = store_now(os.as_ref(), &prefix)
+        .await
+        .map_err(|e| lease_error(location, "read the store's clock", e))?;
+    let after = Utc::now();
+    let ours = before + (after - before) / 2;
+    Ok(ours - theirs)
+}
+
 /// The newest epoch and its record, if any lease was ever taken.
 async fn newest(
     os: &dyn ObjectStore,
@@ -349,6 +363,22 @@ pub async fn read_all_json<T: for<'de> Deserialize<'de>>(
         }
     }
     Ok(records)
+}
+
+/// The objects kept under `scope`, with when each was written (by the
+/// store's clock): what counts events that leave one object each.
+pub async fn list_marks(
+    location: &StoreLocation,
+    scope: &str,
+) -> Result<Vec<DateTime<Utc>>, StoreError> {
+    let (os, prefix) =
+        connect::object_store(location).map_err(|e| lease_error(location, "open", e))?;
+    let listed: Vec<_> = os
+        .list(Some(&lease_dir(&prefix, scope)))
+        .try_collect()
+        .await
+        .map_err(|e| lease_error(location, &format!("list {scope}"), e))?;
+    Ok(listed.into_iter().map(|m| m.last_modified).collect())
 }
 
 /// Writes `value` beside the lease `scope` (a plain overwrite: each record

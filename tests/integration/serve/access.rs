@@ -474,11 +474,7 @@ fn rule36_token_changes_at_once_keep_every_token() {
     let mut tokens = Vec::new();
     for child in creating {
         let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::harness::assert_success(&out);
         let created: Value = serde_json::from_slice(&out.stdout).unwrap();
         tokens.push(created["token"].as_str().unwrap().to_string());
     }
@@ -617,4 +613,159 @@ fn rule36_an_oversized_mcp_request_is_refused_before_it_is_read() {
     let r = read_reply(stream);
     assert_eq!(r.status, 413, "{}", r.body);
     assert_eq!(http(a, "GET", "/v1/status", None, None).status, 200);
+}
+
+/// A Claude Code session under `cwd` whose assistant answers `text` with one
+/// priced model call.
+fn write_session_with_a_call(dir: &Path, id: &str, cwd: &str, text: &str) {
+    let project = dir.join(cwd.replace('/', "-"));
+    std::fs::create_dir_all(&project).unwrap();
+    let records = [
+        json!({"type": "user", "uuid": format!("{}-0000-u", &id[..8]), "sessionId": id,
+            "timestamp": "2026-03-01T10:00:00Z", "cwd": cwd,
+            "message": {"role": "user", "content": format!("{text} (question)")}}),
+        json!({"type": "assistant", "uuid": format!("{}-0000-a", &id[..8]), "sessionId": id,
+            "timestamp": "2026-03-01T10:00:05Z", "cwd": cwd, "requestId": format!("req_{}", &id[..8]),
+            "message": {"role": "assistant", "id": format!("msg_{}", &id[..8]),
+                "model": "claude-sonnet-4-5-20250929",
+                "content": [{"type": "text", "text": format!("answer about {text}")}],
+                "usage": {"input_tokens": 1000, "output_tokens": 200}}}),
+    ];
+    let lines: String = records.iter().map(|r| format!("{r}\n")).collect();
+    std::fs::write(project.join(format!("{id}.jsonl")), lines).unwrap();
+}
+
+#[test]
+fn rule55_a_stats_token_reads_totals_and_no_text() {
+    let pond = Pond::new();
+    let src = pond.root.join("src");
+    const SECRET_WORD: &str = "quokkaplan";
+    write_session_with_a_call(&src, TEAM_A, "/work/team-a/payments-rewrite", SECRET_WORD);
+    write_session_with_a_call(&src, TEAM_B, "/work/team-b/web", SECRET_WORD);
+    pond.sync("claude-code", &src);
+    let stats = token(&pond, "lead", &["--scope", "stats"]);
+    let team_stats = token(
+        &pond,
+        "lead-a",
+        &["--scope", "stats", "--project-prefix", "/work/team-a"],
+    );
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let a = server.addr.as_str();
+    let mid = encode(&message_id(&pond, TEAM_A));
+    let search = search_body(SECRET_WORD);
+
+    // Every route that carries text refuses it, before reading the request.
+    for (method, path, body) in [
+        (
+            "POST",
+            "/v1/search".to_string(),
+            Some(("application/json", &search[..])),
+        ),
+        ("GET", "/v1/sessions".to_string(), None),
+        ("GET", format!("/v1/sessions/{TEAM_A}"), None),
+        ("GET", format!("/v1/sessions/{TEAM_A}/raw"), None),
+        ("GET", format!("/v1/messages/{mid}"), None),
+        ("GET", format!("/v1/messages/{mid}/images/0"), None),
+        (
+            "POST",
+            "/v1/ingest?host=h&client=claude-code&root=/r".to_string(),
+            Some((OCTETS, &b""[..])),
+        ),
+        (
+            "POST",
+            "/v1/erase".to_string(),
+            Some(("application/json", &b"{}"[..])),
+        ),
+    ] {
+        for t in [&stats, &team_stats] {
+            let r = http(a, method, &path, Some(t), body);
+            assert_eq!(r.status, 403, "{method} {path}: {}", r.body);
+            assert!(!r.body.contains(SECRET_WORD), "{path}: {}", r.body);
+        }
+    }
+
+    // The totals routes answer, and hold no text of a session.
+    let totals = [
+        "/v1/status",
+        "/v1/usage?by=project,model",
+        "/v1/usage?by=session",
+        "/v1/runs",
+        "/metrics",
+        "/v1/me",
+    ];
+    for path in totals {
+        for t in [&stats, &team_stats] {
+            let r = http(a, "GET", path, Some(t), None);
+            assert_eq!(r.status, 200, "{path}: {}", r.body);
+            assert!(!r.body.contains(SECRET_WORD), "{path}: {}", r.body);
+        }
+    }
+    let me = http(a, "GET", "/v1/me", Some(&stats), None).json();
+    assert_eq!(me["scope"], "stats");
+
+    // The whole fleet's lead sees both teams' spend and counts.
+    let all = http(a, "GET", "/v1/usage?by=project", Some(&stats), None).json();
+    let projects: Vec<&str> = all["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["project"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        projects,
+        ["/work/team-a/payments-rewrite", "/work/team-b/web"]
+    );
+    assert_eq!(
+        http(a, "GET", "/v1/status", Some(&stats), None).json()["sessions"],
+        2
+    );
+
+    // Team A's lead sees team A's totals under the team's own name: no path
+    // below its limit, and no filter that would probe for one.
+    let team = http(a, "GET", "/v1/usage?by=project", Some(&team_stats), None).json();
+    assert_eq!(team["rows"].as_array().unwrap().len(), 1, "{team}");
+    assert_eq!(team["rows"][0]["project"], "/work/team-a", "{team}");
+    assert_eq!(team["totals"]["calls"], 1, "{team}");
+    for path in ["/v1/usage?by=project", "/metrics", "/v1/status"] {
+        let body = http(a, "GET", path, Some(&team_stats), None).body;
+        assert!(!body.contains("payments-rewrite"), "{path}: {body}");
+        assert!(!body.contains("team-b"), "{path}: {body}");
+    }
+    let probe = http(
+        a,
+        "GET",
+        "/v1/usage?project=payments",
+        Some(&team_stats),
+        None,
+    );
+    assert_eq!(probe.status, 403, "{}", probe.body);
+    assert_eq!(
+        http(a, "GET", "/v1/status", Some(&team_stats), None).json()["sessions"],
+        1
+    );
+
+    // Over MCP: usage and status answer; every tool that reads text says
+    // it may not, as a result the agent can read.
+    let calls = json!([
+        {"tool": "usage", "arguments": {"by": "project"}},
+        {"tool": "status", "arguments": {}},
+        {"tool": "search", "arguments": {"query": SECRET_WORD, "mode": "fts"}},
+        {"tool": "list_sessions", "arguments": {}},
+        {"tool": "get_session", "arguments": {"id": TEAM_A}},
+        {"tool": "get_message", "arguments": {"id": message_id(&pond, TEAM_A)}},
+    ]);
+    let url = format!("{}/mcp", server.url());
+    let out = mcp_client(&pond, &calls, &["--http", &url, "--token", &team_stats]);
+    let r = out["results"].as_array().unwrap();
+    assert_eq!(r[0]["is_error"], false, "{}", r[0]);
+    assert_eq!(result_json(&r[0])["rows"][0]["project"], "/work/team-a");
+    assert_eq!(r[1]["is_error"], false, "{}", r[1]);
+    for refused in &r[2..] {
+        assert_eq!(refused["is_error"], true, "{refused}");
+        assert!(
+            refused["text"].as_str().unwrap().contains("totals only"),
+            "{refused}"
+        );
+    }
+    assert!(!out.to_string().contains(SECRET_WORD), "{out}");
 }

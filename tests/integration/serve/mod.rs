@@ -16,6 +16,7 @@ mod access;
 mod ingest;
 mod mcp;
 mod openapi;
+mod shares;
 
 /// A `pond serve` child, killed when dropped.
 pub struct Server {

@@ -55,6 +55,8 @@ async function render() {
   document.body.dataset.page = page;
   // Without a token the API answers 401 and the page has gone to sign-in.
   if (page !== "signin" && !(await loadMe())) return;
+  // A stats token reads totals only: the fleet and spend pages.
+  if (state.me && state.me.scope === "stats" && (page === "search" || page === "session")) return go("/fleet", true);
   if (page === "session") return sessionPage(decodeURIComponent(path.slice("/session/".length)));
   if (page === "fleet") return fleetPage();
   if (page === "spend") return spendPage();
@@ -72,6 +74,7 @@ async function loadMe() {
     return false;
   }
   clear(who);
+  for (const a of document.querySelectorAll('header nav a[data-page="search"]')) a.hidden = state.me.scope === "stats";
   const limits = [state.me.project_prefix && "project " + state.me.project_prefix, state.me.host_prefix && "hosts " + state.me.host_prefix]
     .filter(Boolean)
     .join(", ");

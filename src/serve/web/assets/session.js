@@ -2,6 +2,7 @@
 
 import { api, append, clear, fmt, h, main, markPainted, navLink, sessionHref, showError, state, when } from "./core.js";
 import { markdown } from "./markdown.js";
+import { shareAction } from "./share.js";
 
 // ---- a session ---------------------------------------------------------
 
@@ -75,6 +76,7 @@ export async function sessionPage(sessionId) {
         "Copy resume command",
       ),
       h("a", { class: "button", id: "download-raw", href: "/v1/sessions/" + encodeURIComponent(s.id) + "/raw", download: "" }, "Download raw"),
+      state.me && state.me.may_share ? shareAction(s) : null,
       copied,
     ),
   ]);

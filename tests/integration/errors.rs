@@ -1,0 +1,228 @@
+//! Rules 57 and 58: exit codes are a contract, and a failure a person can
+//! meet in the first hour says in a line or two what went wrong and what to
+//! do next, with no dependency's debug structure (the whole chain with -v).
+
+use std::process::Output;
+use std::time::Duration;
+
+use crate::harness::{Pond, fixtures, output_within, s3_env_for, services, unique_bucket};
+
+const BOUND: Duration = Duration::from_secs(120);
+
+/// What a person sees, checked: a short answer naming the next step, and
+/// nothing of a dependency's insides.
+fn assert_plain(what: &str, out: &Output, hint: &str) {
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{what}: {said}");
+    assert!(said.contains(hint), "{what}: expected {hint:?} in:\n{said}");
+    assert!(said.contains("next:"), "{what}: no next step in:\n{said}");
+    for dump in ["{ ", "ProviderError", "RetryError", "source:", "src/"] {
+        assert!(!said.contains(dump), "{what}: {dump:?} in:\n{said}");
+    }
+    assert!(
+        said.len() < 900,
+        "{what}: {} characters:\n{said}",
+        said.len()
+    );
+}
+
+#[test]
+fn rule57_a_sync_of_a_path_that_does_not_exist_is_not_a_success() {
+    let pond = Pond::new();
+    let out = pond.output(&["sync", "claude-code", "--path", "/no/such/dir"]);
+    assert_eq!(out.status.code(), Some(3), "partial: the input path failed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("/no/such/dir") && stdout.contains("does not exist"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("pond adapters"),
+        "names where to look: {stdout}"
+    );
+}
+
+#[test]
+fn rule57_a_partial_sync_a_usage_error_and_a_failure_have_their_codes() {
+    let pond = Pond::new();
+    pond.sync("codex", &fixtures("codex"));
+    let session = pond.session_ids()[0].clone();
+    for (args, code) in [
+        (vec!["sync", "--no-such-flag"], 2),
+        (vec!["export", &session, "--format", "md", "--json"], 2),
+        (vec!["share", &session, "--expires", "soon"], 2),
+        (vec!["show", "no-such-session"], 1),
+        (vec!["status"], 0),
+    ] {
+        let out = pond.output(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// A pond whose store is `url`, with `env` and no AWS credentials from
+/// anywhere but `env`.
+fn remote(url: &str, env: Vec<(String, String)>) -> Pond {
+    let mut env = env;
+    for (k, v) in [
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials"),
+        ("AWS_CONFIG_FILE", "/nonexistent/config"),
+    ] {
+        env.push((k.into(), v.into()));
+    }
+    Pond::remote(url, env)
+}
+
+fn status(pond: &Pond) -> Output {
+    let mut cmd = pond.cmd(&["status"]);
+    for var in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+    ] {
+        if !pond.env.iter().any(|(k, _)| k == var) {
+            cmd.env_remove(var);
+        }
+    }
+    output_within(&mut cmd, BOUND)
+}
+
+#[test]
+fn rule58_store_failures_say_what_went_wrong_and_what_to_do() {
+    let s = services();
+
+    // No credentials at all.
+    let no_keys: Vec<(String, String)> = s3_env_for(&s.s3)
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("AWS_ACCESS") && !k.starts_with("AWS_SECRET"))
+        .collect();
+    let bucket = unique_bucket("nokeys");
+    crate::harness::create_bucket(&s.s3, &bucket);
+    let pond = remote(&format!("s3://{bucket}/pond"), no_keys);
+    let out = status(&pond);
+    assert_plain("no credentials", &out, "AWS_ACCESS_KEY_ID");
+    let verbose = output_within(&mut pond.cmd(&["status", "-v"]), BOUND);
+    assert!(
+        String::from_utf8_lossy(&verbose.stderr).lines().count()
+            > String::from_utf8_lossy(&out.stderr).lines().count(),
+        "-v shows the whole chain"
+    );
+
+    // An endpoint nothing listens on.
+    let pond = remote("s3://nowhere/pond", s3_env_for("http://127.0.0.1:9"));
+    assert_plain("unreachable endpoint", &status(&pond), "AWS_ENDPOINT_URL");
+
+    // A bucket nobody made: the first sync says so.
+    let pond = remote(
+        &format!("s3://{}/pond", unique_bucket("missing")),
+        s.s3_env(),
+    );
+    let out = output_within(
+        &mut pond.cmd(&[
+            "sync",
+            "codex",
+            "--path",
+            fixtures("codex").to_str().unwrap(),
+        ]),
+        BOUND,
+    );
+    assert_plain("missing bucket", &out, "create it");
+
+    // Credentials the store refuses.
+    let pond = remote(
+        "az://pond-errors/archive",
+        s.azure_env("d3JvbmcgcGFzc3dvcmQ="),
+    );
+    assert_plain(
+        "wrong credentials",
+        &status(&pond),
+        "refused pond's credentials",
+    );
+}
+
+#[test]
+fn rule58_a_taken_port_names_the_way_out() {
+    let pond = Pond::new();
+    pond.sync("codex", &fixtures("codex"));
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = output_within(&mut pond.cmd(&["serve", "--listen", &addr]), BOUND);
+    assert_plain("port in use", &out, "--listen");
+}
+
+#[test]
+fn rule58_doctor_checks_everything_and_exits_by_the_worst() {
+    let pond = Pond::new();
+    pond.sync("codex", &fixtures("codex"));
+    let out = pond.output(&["doctor", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    for name in [
+        "credentials",
+        "store",
+        "format",
+        "clock",
+        "state",
+        "model",
+        "clients",
+        "last sync",
+        "tokens",
+    ] {
+        assert!(names.contains(&name), "{name} missing: {report}");
+    }
+    let status_of = |name: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .map(|c| c["status"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    for name in ["store", "format", "clock", "state", "last sync"] {
+        assert_eq!(status_of(name), "ok", "{name}: {report}");
+    }
+    // No tokens here: a warning with its next step, so exit 3.
+    assert_eq!(status_of("tokens"), "warning");
+    assert_eq!(report["worst"], "warning");
+    assert_eq!(out.status.code(), Some(3));
+    let text = pond.output(&["doctor"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("next: only needed for `pond serve`"),
+        "{text}"
+    );
+
+    // A store that cannot be reached fails the doctor, with what to check.
+    let gone = remote("s3://nowhere/pond", s3_env_for("http://127.0.0.1:9"));
+    let out = output_within(&mut gone.cmd(&["doctor", "--json"]), BOUND);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let store = &report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "store")
+        .unwrap()
+        .clone();
+    assert_eq!(store["status"], "failed", "{report}");
+    assert!(
+        store["next"].as_str().unwrap().contains("AWS_ENDPOINT_URL"),
+        "{store}"
+    );
+}
