@@ -69,6 +69,11 @@ const CAUSES: &[Cause] = &[
             "Missing credentials",
             "could not find default credentials",
             "ApplicationDefaultCredentials",
+            // Asking the cloud's metadata server is the last resort of
+            // every credential chain: nothing else was found.
+            "TokenRequest",
+            "169.254.169.254",
+            "computeMetadata",
         ],
         problem: |p| format!("pond found no credentials for the store {}", p.store),
         next: |p| {
@@ -217,12 +222,7 @@ pub fn explain(error: &anyhow::Error, place: Option<&Place>) -> Explained {
     }
     // An error of pond's own already reads as a sentence; a dependency's
     // dump is cut to the context pond gave it.
-    let whole = format!("{error:#}");
-    let problem = if DEBUG_SHAPES.iter().any(|s| whole.contains(s)) {
-        error.to_string()
-    } else {
-        whole
-    };
+    let problem = before_any_dump(&format!("{error:#}"));
     let problem = if problem.chars().count() > MAX_LINE {
         let cut: String = problem.chars().take(MAX_LINE).collect();
         format!("{cut}…")
@@ -232,6 +232,19 @@ pub fn explain(error: &anyhow::Error, place: Option<&Place>) -> Explained {
     Explained {
         problem,
         next: None,
+    }
+}
+
+/// `text` up to where a dependency's debug dump starts, cut back to the
+/// last `: ` before it, so what is left reads as pond's own sentence.
+fn before_any_dump(text: &str) -> String {
+    let Some(start) = DEBUG_SHAPES.iter().filter_map(|s| text.find(s)).min() else {
+        return text.to_string();
+    };
+    let head = &text[..start];
+    match head.rfind(": ") {
+        Some(cut) if cut > 0 => head[..cut].to_string(),
+        _ => head.trim_end().to_string(),
     }
 }
 
@@ -313,6 +326,13 @@ mod tests {
             .context("cannot read the store's manifest");
         let e = explain(&dump, None);
         assert_eq!(e.problem, "cannot read the store's manifest");
+        let embedded = anyhow::anyhow!(
+            "store gs://b/p: connect failed: Failed to connect to namespace: IO {{ source: Generic {{ store: \"GCS\" }} }}"
+        );
+        assert_eq!(
+            explain(&embedded, None).problem,
+            "store gs://b/p: connect failed: Failed to connect to namespace"
+        );
         let plain = anyhow::anyhow!("no such file").context("cannot read /tmp/x");
         assert_eq!(
             explain(&plain, None).problem,

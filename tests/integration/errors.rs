@@ -97,6 +97,13 @@ fn status(pond: &Pond) -> Output {
     output_within(&mut cmd, BOUND)
 }
 
+fn pond_cmd_without_google(pond: &Pond) -> std::process::Command {
+    let mut cmd = pond.cmd(&["status"]);
+    cmd.env_remove("GOOGLE_APPLICATION_CREDENTIALS")
+        .env_remove("GOOGLE_SERVICE_ACCOUNT");
+    cmd
+}
+
 #[test]
 fn rule58_store_failures_say_what_went_wrong_and_what_to_do() {
     let s = services();
@@ -137,6 +144,14 @@ fn rule58_store_failures_say_what_went_wrong_and_what_to_do() {
         BOUND,
     );
     assert_plain("missing bucket", &out, "create it");
+
+    // Google Cloud Storage without a service account.
+    let mut gcs = pond_cmd_without_google(&remote("gs://team-bucket/pond", Vec::new()));
+    assert_plain(
+        "no service account",
+        &output_within(&mut gcs, BOUND),
+        "GOOGLE_APPLICATION_CREDENTIALS",
+    );
 
     // Credentials the store refuses.
     let pond = remote(
@@ -224,5 +239,40 @@ fn rule58_doctor_checks_everything_and_exits_by_the_worst() {
     assert!(
         store["next"].as_str().unwrap().contains("AWS_ENDPOINT_URL"),
         "{store}"
+    );
+}
+
+#[test]
+fn rule58_doctor_tells_a_clock_far_off_the_stores() {
+    let pond = Pond::new();
+    pond.sync("codex", &fixtures("codex"));
+    let out = crate::harness::with_clock(&pond, "+10m", &["doctor", "--json"])
+        .output()
+        .expect("run faketime (Debian package faketime)");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let clock = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "clock")
+        .cloned()
+        .unwrap();
+    assert_eq!(clock["status"], "failed", "{clock}");
+    assert!(
+        clock["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ahead of the store"),
+        "{clock}"
+    );
+    assert!(
+        clock["next"].as_str().unwrap().contains("timedatectl"),
+        "{clock}"
     );
 }

@@ -192,6 +192,23 @@ impl Pond {
     }
 }
 
+/// `pond ARGS` in `pond`'s sandbox with this host's clock `offset` off
+/// (libfaketime, Debian's `faketime`: `+10m`, `-2h`); a local store still
+/// stamps its objects by the real clock.
+pub fn with_clock(pond: &Pond, offset: &str, args: &[&str]) -> Command {
+    let template = pond.cmd(args);
+    let mut cmd = Command::new("faketime");
+    cmd.arg("-f").arg(offset).arg(template.get_program());
+    cmd.args(template.get_args());
+    for (k, v) in template.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    cmd
+}
+
 /// Requires a finished command to have succeeded, with its stderr in the
 /// failure message.
 pub fn assert_success(out: &Output) {

@@ -222,18 +222,7 @@ fn rule50_a_pond_from_before_intents_keeps_its_writes_for_a_week() {
 /// Debian's `faketime`): the store, a local directory, still stamps its
 /// objects by the real clock.
 fn maintain_with_clock(pond: &Pond, offset: &str) -> Value {
-    let pond_bin = pond.cmd(&[]).get_program().to_owned();
-    let mut cmd = Command::new("faketime");
-    cmd.arg("-f").arg(offset).arg(&pond_bin);
-    let template = pond.cmd(&["maintain", "--retain", "1s", "--json"]);
-    cmd.args(template.get_args());
-    for (k, v) in template.get_envs() {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
-    let out = cmd
+    let out = crate::harness::with_clock(pond, offset, &["maintain", "--retain", "1s", "--json"])
         .output()
         .expect("run faketime (Debian package faketime)");
     assert_success(&out);
