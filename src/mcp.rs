@@ -77,15 +77,11 @@ impl ArchiveTools {
         Parameters(params): Parameters<SearchParams>,
         ext: Extensions,
     ) -> Result<CallToolResult, McpError> {
-        let view = match self.view(&ext, Reads::Texts)? {
-            Ok(view) => view,
-            Err(refusal) => return Ok(refusal),
-        };
-        let Some(store) = self.store().await? else {
-            return Ok(self.nothing_synced());
-        };
         // Rule 35: every tool answers through `crate::archive`, as the CLI's `--json` does.
-        answer(archive::search(store, &self.shared.embedder, &view, params).await)
+        self.reply(&ext, Reads::Texts, |store, view| async move {
+            archive::search(store, &self.shared.embedder, &view, params).await
+        })
+        .await
     }
 
     #[tool(
@@ -97,14 +93,10 @@ impl ArchiveTools {
         Parameters(params): Parameters<GetSessionParams>,
         ext: Extensions,
     ) -> Result<CallToolResult, McpError> {
-        let view = match self.view(&ext, Reads::Texts)? {
-            Ok(view) => view,
-            Err(refusal) => return Ok(refusal),
-        };
-        let Some(store) = self.store().await? else {
-            return Ok(self.nothing_synced());
-        };
-        answer(archive::get_session(store, &view, params).await)
+        self.reply(&ext, Reads::Texts, |store, view| async move {
+            archive::get_session(store, &view, params).await
+        })
+        .await
     }
 
     #[tool(
@@ -116,14 +108,10 @@ impl ArchiveTools {
         Parameters(params): Parameters<GetMessageParams>,
         ext: Extensions,
     ) -> Result<CallToolResult, McpError> {
-        let view = match self.view(&ext, Reads::Texts)? {
-            Ok(view) => view,
-            Err(refusal) => return Ok(refusal),
-        };
-        let Some(store) = self.store().await? else {
-            return Ok(self.nothing_synced());
-        };
-        answer(archive::get_message(store, &view, params).await)
+        self.reply(&ext, Reads::Texts, |store, view| async move {
+            archive::get_message(store, &view, params).await
+        })
+        .await
     }
 
     #[tool(
@@ -135,14 +123,10 @@ impl ArchiveTools {
         Parameters(params): Parameters<ListSessionsParams>,
         ext: Extensions,
     ) -> Result<CallToolResult, McpError> {
-        let view = match self.view(&ext, Reads::Texts)? {
-            Ok(view) => view,
-            Err(refusal) => return Ok(refusal),
-        };
-        let Some(store) = self.store().await? else {
-            return Ok(self.nothing_synced());
-        };
-        answer(archive::list_sessions(store, &view, params).await)
+        self.reply(&ext, Reads::Texts, |store, view| async move {
+            archive::list_sessions(store, &view, params).await
+        })
+        .await
     }
 
     #[tool(
@@ -154,14 +138,10 @@ impl ArchiveTools {
         Parameters(params): Parameters<archive::UsageParams>,
         ext: Extensions,
     ) -> Result<CallToolResult, McpError> {
-        let view = match self.view(&ext, Reads::Totals)? {
-            Ok(view) => view,
-            Err(refusal) => return Ok(refusal),
-        };
-        let Some(store) = self.store().await? else {
-            return Ok(self.nothing_synced());
-        };
-        answer(archive::usage(store, &view, &self.shared.prices, params).await)
+        self.reply(&ext, Reads::Totals, |store, view| async move {
+            archive::usage(store, &view, &self.shared.prices, params).await
+        })
+        .await
     }
 
     #[tool(
@@ -173,18 +153,36 @@ impl ArchiveTools {
         Parameters(_): Parameters<NoParams>,
         ext: Extensions,
     ) -> Result<CallToolResult, McpError> {
-        let view = match self.view(&ext, Reads::Totals)? {
+        self.reply(&ext, Reads::Totals, |store, view| async move {
+            archive::status(store, &view).await
+        })
+        .await
+    }
+}
+
+impl ArchiveTools {
+    /// Every tool's one path: the caller's view for what it reads, the
+    /// store (or the plain "nothing synced yet"), the archive's answer.
+    async fn reply<'a, T, Asked>(
+        &'a self,
+        ext: &Extensions,
+        what: Reads,
+        ask: impl FnOnce(&'a Store, View) -> Asked,
+    ) -> Result<CallToolResult, McpError>
+    where
+        T: Serialize,
+        Asked: std::future::Future<Output = Result<T, ArchiveError>>,
+    {
+        let view = match self.view(ext, what)? {
             Ok(view) => view,
             Err(refusal) => return Ok(refusal),
         };
         let Some(store) = self.store().await? else {
             return Ok(self.nothing_synced());
         };
-        answer(archive::status(store, &view).await)
+        answer(ask(store, view).await)
     }
-}
 
-impl ArchiveTools {
     /// The store, or `None` before the first sync has made it.
     async fn store(&self) -> Result<Option<&Store>, McpError> {
         self.shared.store.get().await.map_err(|e| {
