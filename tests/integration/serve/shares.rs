@@ -171,3 +171,74 @@ fn rule56_a_share_ends_by_expiry_or_erasure_and_shows_files_only_when_allowed() 
         "{listed}"
     );
 }
+
+#[test]
+fn rule56_only_tokens_made_to_share_make_links_and_only_of_their_sessions() {
+    let pond = seeded_pond();
+    let src = pond.root.join("src-b");
+    write_session(&src, TEAM_B, "/work/team-b/web", &["team b's own words"]);
+    pond.sync("claude-code", &src);
+    let reader = token(&pond, "reader", &["--scope", "read"]);
+    let sharer = token(&pond, "sharer", &["--scope", "read", "--may-share"]);
+    let team_b = token(
+        &pond,
+        "team-b",
+        &[
+            "--scope",
+            "read",
+            "--project-prefix",
+            "/work/team-b",
+            "--may-share",
+        ],
+    );
+    let refused = pond.output(&["token", "create", "lead", "--scope", "stats", "--may-share"]);
+    assert!(!refused.status.success(), "--may-share is for read tokens");
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let a = server.addr.as_str();
+    let shares = format!("/v1/sessions/{SESSION}/shares");
+    let body = ("application/json", &br#"{"expires": "1d"}"#[..]);
+
+    // A read token not made to share may not, nor see the links.
+    assert_eq!(
+        http(a, "POST", &shares, Some(&reader), Some(body)).status,
+        403
+    );
+    assert_eq!(http(a, "GET", &shares, Some(&reader), None).status, 403);
+
+    // The preview counts what masking hides, masked.
+    let preview = http(a, "GET", &format!("{shares}/preview"), Some(&sharer), None).json();
+    assert_eq!(
+        preview["masked"].as_u64().unwrap() as usize,
+        seeds().len(),
+        "{preview}"
+    );
+    for s in seeds() {
+        assert!(!preview.to_string().contains(&s.secret), "{}", s.kind);
+    }
+
+    let made = http(a, "POST", &shares, Some(&sharer), Some(body));
+    assert_eq!(made.status, 201, "{}", made.body);
+    let made = made.json();
+    assert_eq!(made["redact"], true, "the pages make masked links only");
+    assert_eq!(made["created_by"], "sharer");
+    let listed = http(a, "GET", &shares, Some(&sharer), None).json();
+    assert_eq!(listed[0]["id"], made["id"], "{listed}");
+
+    // A team's token shares its own sessions only, and cannot revoke others'.
+    let other = http(a, "POST", &shares, Some(&team_b), Some(body));
+    assert_eq!(other.status, 404, "{}", other.body);
+    let id = made["id"].as_str().unwrap();
+    let revoke = format!("/v1/shares/{id}/revoke");
+    assert_eq!(http(a, "POST", &revoke, Some(&team_b), None).status, 404);
+    let own = http(
+        a,
+        "POST",
+        &format!("/v1/sessions/{TEAM_B}/shares"),
+        Some(&team_b),
+        Some(body),
+    );
+    assert_eq!(own.status, 201, "{}", own.body);
+
+    assert_eq!(http(a, "POST", &revoke, Some(&sharer), None).status, 200);
+    assert_eq!(http(a, "GET", &format!("/s/{id}"), None, None).status, 410);
+}
