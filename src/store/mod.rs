@@ -138,6 +138,7 @@ pub enum TableKind {
     Usage,
 }
 
+/// Every table, in the order the store creates them.
 const ALL_TABLES: [TableKind; 10] = [
     TableKind::Raw,
     TableKind::Messages,
@@ -152,6 +153,9 @@ const ALL_TABLES: [TableKind; 10] = [
 ];
 
 impl TableKind {
+    /// Every table of a store.
+    pub const ALL: [TableKind; 10] = ALL_TABLES;
+
     pub fn name(self) -> &'static str {
         match self {
             TableKind::Raw => tables::schema::RAW,

@@ -208,15 +208,7 @@ fn stored_values(pond: &Pond) -> Vec<Vec<u8>> {
     }
     let (runtime, store) = crate::harness::open_store(&pond.store_url, Vec::new());
     let mut values = Vec::new();
-    for kind in [
-        TableKind::Raw,
-        TableKind::Messages,
-        TableKind::Sessions,
-        TableKind::Search,
-        TableKind::SyncRuns,
-        TableKind::Hosts,
-        TableKind::Redactions,
-    ] {
+    for kind in TableKind::ALL {
         for batch in runtime.block_on(store.scan(kind, None, None)).unwrap() {
             for column in batch.columns() {
                 if column.null_count() < column.len() {

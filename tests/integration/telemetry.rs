@@ -108,6 +108,15 @@ fn attrs(kvs: &[KeyValue]) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The values of one resource attribute across every exported trace.
+fn resource_values(traces: &[ExportTraceServiceRequest], key: &str) -> BTreeSet<String> {
+    traces
+        .iter()
+        .flat_map(|t| &t.resource_spans)
+        .map(|rs| attrs(&rs.resource.as_ref().unwrap().attributes)[key].clone())
+        .collect()
+}
+
 const SECRET: &str = "SUPERSECRET-credential-4711";
 
 #[test]
@@ -273,12 +282,7 @@ fn rule18_one_sync_exports_its_spans_and_metrics_over_otlp_http() {
         .unwrap();
     assert!(again.status.success());
     let r = received.lock().unwrap();
-    let second: BTreeSet<String> = r
-        .traces
-        .iter()
-        .flat_map(|t| &t.resource_spans)
-        .map(|rs| attrs(&rs.resource.as_ref().unwrap().attributes)["service.instance.id"].clone())
-        .collect();
+    let second = resource_values(&r.traces, "service.instance.id");
     assert_eq!(second.len(), 1, "{second:?}");
     assert!(!second.contains(instance.as_str()), "a new id per process");
 
@@ -519,12 +523,7 @@ fn config_show_names_each_source_and_masks_secrets() {
         .unwrap();
     assert!(out.status.success());
     let r = received.lock().unwrap();
-    let services: BTreeSet<String> = r
-        .traces
-        .iter()
-        .flat_map(|t| &t.resource_spans)
-        .map(|rs| attrs(&rs.resource.as_ref().unwrap().attributes)["service.name"].clone())
-        .collect();
+    let services = resource_values(&r.traces, "service.name");
     assert_eq!(services, BTreeSet::from(["pond-ci".to_string()]));
 }
 

@@ -279,15 +279,7 @@ fn versions(url: &str, options: Vec<(String, String)>) -> Vec<(String, u64)> {
                 .await
                 .expect("open");
             let mut out = Vec::new();
-            for kind in [
-                TableKind::Raw,
-                TableKind::Messages,
-                TableKind::Sessions,
-                TableKind::Search,
-                TableKind::SyncRuns,
-                TableKind::Hosts,
-                TableKind::Redactions,
-            ] {
+            for kind in TableKind::ALL {
                 out.push((
                     kind.name().to_string(),
                     store.table_version(kind).await.expect("version"),
