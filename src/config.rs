@@ -26,6 +26,8 @@ pub struct Config {
     pub redact: RedactConfig,
     #[serde(default)]
     pub upkeep: UpkeepConfig,
+    #[serde(default)]
+    pub usage: UsageConfig,
     /// Bearer tokens for `pond serve`, hashed (`pond token create`).
     #[serde(default, rename = "token")]
     pub tokens: Vec<TokenEntry>,
@@ -60,6 +62,18 @@ pub struct PriceEntry {
     /// Where the price comes from.
     #[serde(default)]
     pub source: String,
+}
+
+/// Usage reports (`[usage]`).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageConfig {
+    /// Each sync records who runs this host, so `pond usage --by user` can
+    /// group spend by person (off unless set: a team decides).
+    #[serde(default)]
+    pub record_user: bool,
+    /// The person to record instead of the OS user (a CI job's git author).
+    pub user: Option<String>,
 }
 
 /// Store upkeep (docs/operations.md); `POND_UPKEEP_*` win over these.

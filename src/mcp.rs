@@ -130,7 +130,7 @@ impl ArchiveTools {
     }
 
     #[tool(
-        description = "Token usage and spend of the agents' model calls, counted once per call: tokens by kind (input, output, cache writes and reads, reasoning) and cost in US dollars, grouped by any of day, week, month, host, project, client, model, session (e.g. by=\"day,model\"), with time, host, project and client filters. Models without a price are listed in unpriced_models.",
+        description = "Token usage and spend of the agents' model calls, counted once per call: tokens by kind (input, output, cache writes and reads, reasoning) and cost in US dollars, grouped by any of day, week, month, host, project, client, model, session, user (the person a host recorded, where the team records it) (e.g. by=\"day,model\"), with time, host, project and client filters. Models without a price are listed in unpriced_models.",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn usage(

@@ -33,6 +33,8 @@ pub struct Host<'a> {
     pub ephemeral_group: Option<String>,
     pub prices: &'a PriceTable,
     pub upkeep: &'a UpkeepSettings,
+    /// The person each sync records for this host (`[usage] record_user`).
+    pub user: Option<String>,
 }
 
 /// What one round is asked to do.
@@ -171,6 +173,11 @@ async fn round_inner(host: &Host<'_>, spec: &RoundSpec) -> anyhow::Result<SyncRe
             report.upkeep = Some(upkeep_when_due(host, store, &progress).await);
         }
         if let Some(store) = &opened {
+            if let Some(user) = &host.user
+                && matches!(report.outcome, Outcome::Ok | Outcome::Partial)
+            {
+                crate::spend::people::record(store, host.name, user).await;
+            }
             store.finish_writes().await;
         }
         // Rule 8: every run that ran, failed ones included, leaves its last-sync record.

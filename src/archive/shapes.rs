@@ -69,7 +69,7 @@ pub struct SearchParams {
 #[serde(deny_unknown_fields)]
 pub struct UsageParams {
     /// Comma-separated, combinable: day, week, month, host, project, client,
-    /// model, session (default day).
+    /// model, session, user (default day).
     #[serde(default)]
     pub by: Option<String>,
     /// Not before: a date (in `tz`), an RFC 3339 time, or an age (7d, 12h).

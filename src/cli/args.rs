@@ -517,7 +517,8 @@ pub struct StatusArgs {
 #[derive(Debug, clap::Args)]
 pub struct UsageArgs {
     /// Group by any of day, week, month, host, project, client, model,
-    /// session (comma-separate to combine: `day,model`).
+    /// session, user (comma-separate to combine: `day,model`); `user` is
+    /// the person each host recorded (`[usage] record_user`), else unknown.
     #[arg(long, default_value = "day")]
     pub by: String,
     /// Not before: a date (in --tz), an RFC 3339 time, or an age (7d, 12h).

@@ -28,6 +28,9 @@ pub struct Context {
     pub tokens: Vec<crate::access::TokenEntry>,
     /// `[redact] at_ingest`: mask secrets before storing them.
     pub redact_at_ingest: bool,
+    /// The person each sync records for this host, when `[usage]
+    /// record_user` asks for it.
+    pub record_user: Option<String>,
     /// `[upkeep]`: when store upkeep is due, and what it keeps.
     pub upkeep: UpkeepSettings,
     /// The shipped prices under the config's `[[prices]]` (checked here,
@@ -77,6 +80,7 @@ impl Context {
             ephemeral_group: self.ephemeral_group.clone(),
             prices: &self.prices,
             upkeep: &self.upkeep,
+            user: self.record_user.clone(),
         }
     }
 
@@ -144,6 +148,11 @@ impl Context {
             tokens: config.tokens,
             prices: crate::spend::PriceTable::with_overrides(config.prices)?,
             redact_at_ingest: config.redact.at_ingest,
+            record_user: config
+                .usage
+                .record_user
+                .then(|| crate::spend::people::current_user(config.usage.user.as_deref()))
+                .flatten(),
             upkeep,
         })
     }

@@ -128,6 +128,7 @@ fn key<'a>(row: &'a spend::UsageGroup, dimension: &str) -> Option<&'a str> {
         "client" => row.client.as_deref(),
         "model" => row.model.as_deref(),
         "session" => row.session.as_deref(),
+        "user" => row.user.as_deref(),
         _ => None,
     }
 }

@@ -298,7 +298,7 @@ fn fleet_paths(refs: &Refs) -> Value {
     }},
     "/v1/usage": {"get": {
         "operationId": "usage",
-        "summary": "Tokens and spend of the model calls the token may see, each call counted once, grouped by any of day, week, month, host, project, client, model, session; as `pond usage --json`.",
+        "summary": "Tokens and spend of the model calls the token may see, each call counted once, grouped by any of day, week, month, host, project, client, model, session, user (the person a host recorded); as `pond usage --json`.",
         "parameters": query_parameters::<crate::archive::UsageParams>(),
         "responses": responses(refs.usage.clone(), &refs.error, &refs.bad)
     }},

@@ -3,6 +3,7 @@
 //! model call, rule 47) and a price table (rule 48). The CLI, the HTTP API
 //! and the MCP server all answer with [`report`], within a token's limits.
 
+pub mod people;
 pub mod prices;
 mod report;
 mod tally;

@@ -127,6 +127,9 @@ pub struct UsageGroup {
     pub model: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session: Option<String>,
+    /// The person the call's host recorded (`--by user`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
     #[serde(flatten)]
     pub totals: UsageTotals,
 }
@@ -196,6 +199,11 @@ pub async fn report(
     } else {
         HashMap::new()
     };
+    let people = if query.by.contains(&Dimension::User) {
+        super::people::by_host(store).await?
+    } else {
+        HashMap::new()
+    };
     let unlimited = query.limits.is_unlimited();
     let mut names = Names::default();
     let mut price_cache = PriceCache::default();
@@ -247,6 +255,7 @@ pub async fn report(
                     Dimension::Client => names.id(calls.client(i)),
                     Dimension::Model => names.id(named),
                     Dimension::Session => names.id(calls.session(i)),
+                    Dimension::User => names.id(people.get(host).map_or(UNKNOWN, String::as_str)),
                 };
             }
             tally.add(key, &tokens, cost);
@@ -316,6 +325,7 @@ fn slot(row: &mut UsageGroup, d: Dimension) -> &mut Option<String> {
         Dimension::Client => &mut row.client,
         Dimension::Model => &mut row.model,
         Dimension::Session => &mut row.session,
+        Dimension::User => &mut row.user,
     }
 }
 

@@ -16,11 +16,13 @@ pub enum Dimension {
     Client,
     Model,
     Session,
+    /// The person a host recorded (`[usage] record_user`), else `unknown`.
+    User,
 }
 
 impl Dimension {
-    pub const NAMES: [&'static str; 8] = [
-        "day", "week", "month", "host", "project", "client", "model", "session",
+    pub const NAMES: [&'static str; 9] = [
+        "day", "week", "month", "host", "project", "client", "model", "session", "user",
     ];
 
     fn from_name(name: &str) -> Option<Dimension> {
@@ -33,6 +35,7 @@ impl Dimension {
             "client" => Dimension::Client,
             "model" => Dimension::Model,
             "session" => Dimension::Session,
+            "user" => Dimension::User,
             _ => return None,
         })
     }

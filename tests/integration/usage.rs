@@ -421,3 +421,69 @@ fn rule44_an_erased_sessions_usage_goes_with_it() {
     assert_eq!(left["totals"]["calls"], 2, "{left}");
     assert_eq!(left["rows"][0]["project"], "/work/b");
 }
+
+/// Usage grouped by person (issue 35): off unless a host's config records
+/// who runs it; every call of a host that records nobody is `unknown`.
+#[test]
+fn rule47_usage_by_user_groups_calls_by_the_person_their_host_recorded() {
+    let pond = Pond::new();
+    let config = |name: &str, body: &str| {
+        let path = pond.root.join(format!("{name}.toml"));
+        std::fs::write(&path, body).unwrap();
+        path
+    };
+    let alice = config("alice", "[usage]\nrecord_user = true\n");
+    let ci = config(
+        "ci",
+        "[usage]\nrecord_user = true\nuser = \"bob@example.com\"\n",
+    );
+    for (host, session, calls, settings) in [
+        (
+            "laptop-a",
+            "aaaa0000-0000-4000-8000-000000000001",
+            3,
+            Some(&alice),
+        ),
+        ("ci-7", "bbbb0000-0000-4000-8000-000000000002", 2, Some(&ci)),
+        ("desk-c", "cccc0000-0000-4000-8000-000000000003", 1, None),
+    ] {
+        let src = pond.root.join(format!("src-{host}"));
+        session_with_usage(
+            &src,
+            session,
+            "/work/app",
+            "claude-sonnet-4-5-20250929",
+            calls,
+        );
+        let mut cmd = pond.sync_cmd("claude-code", &src);
+        cmd.env("POND_HOST", host).env("USER", "alice");
+        match settings {
+            Some(path) => cmd.env("POND_CONFIG", path),
+            None => cmd.env_remove("POND_CONFIG"),
+        };
+        crate::harness::assert_success(&cmd.output().unwrap());
+    }
+    let report = pond.json(&["usage", "--by", "user", "--json"]);
+    let calls: BTreeMap<String, u64> = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["user"].as_str().unwrap().to_string(),
+                r["calls"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        BTreeMap::from([
+            ("alice".to_string(), 3),
+            ("bob@example.com".to_string(), 2),
+            ("unknown".to_string(), 1),
+        ]),
+        "{report}"
+    );
+    let text = pond.ok(&["usage", "--by", "user,model"]);
+    assert!(text.contains("bob@example.com"), "{text}");
+}
