@@ -106,35 +106,10 @@ pub enum ServeError {
 
 /// Builds every route; tests call this to serve on a port of their own.
 pub(crate) fn router(state: Arc<AppState>) -> axum::Router {
-    use rmcp::transport::streamable_http_server::session::local::{
-        LocalSessionManager, SessionConfig,
-    };
-    use rmcp::transport::streamable_http_server::{
-        StreamableHttpServerConfig, StreamableHttpService,
-    };
     if state.routes == Routes::MetricsOnly {
         return metrics_router(state);
     }
-    let shared = state.shared.clone();
-    // A session nobody uses is closed, so abandoned clients cannot pile
-    // sessions (each a task and a channel) up for the life of the server.
-    let sessions = LocalSessionManager {
-        sessions: Default::default(),
-        session_config: SessionConfig {
-            keep_alive: Some(MCP_SESSION_IDLE),
-            ..SessionConfig::default()
-        },
-    };
-    let mcp = StreamableHttpService::new(
-        move || Ok(ArchiveTools::new(shared.clone(), Transport::Http)),
-        sessions.into(),
-        StreamableHttpServerConfig::default(),
-    );
-    // The MCP service reads whatever body it is sent; its messages are
-    // small JSON-RPC calls, so anything larger is refused before it is read.
-    let mcp = axum::Router::new()
-        .nest_service("/mcp", mcp)
-        .layer(axum::middleware::from_fn(limit_mcp_body));
+    let mcp = mcp_routes(&state);
     // The scope is checked before a route reads its query or body, so a
     // token of the other scope learns nothing from how a request would parse.
     let texts = axum::Router::new()
@@ -194,6 +169,36 @@ pub(crate) fn router(state: Arc<AppState>) -> axum::Router {
         .route("/web/signin", post(pages::sign_in))
         .route("/web/signout", post(pages::sign_out));
     behind_guard(state, guarded, pages, "no such route (see /openapi.json)")
+}
+
+/// MCP over streamable HTTP at `/mcp`, with its own body limit.
+fn mcp_routes(state: &Arc<AppState>) -> axum::Router<Arc<AppState>> {
+    use rmcp::transport::streamable_http_server::session::local::{
+        LocalSessionManager, SessionConfig,
+    };
+    use rmcp::transport::streamable_http_server::{
+        StreamableHttpServerConfig, StreamableHttpService,
+    };
+    let shared = state.shared.clone();
+    // A session nobody uses is closed, so abandoned clients cannot pile
+    // sessions (each a task and a channel) up for the life of the server.
+    let sessions = LocalSessionManager {
+        sessions: Default::default(),
+        session_config: SessionConfig {
+            keep_alive: Some(MCP_SESSION_IDLE),
+            ..SessionConfig::default()
+        },
+    };
+    let mcp = StreamableHttpService::new(
+        move || Ok(ArchiveTools::new(shared.clone(), Transport::Http)),
+        sessions.into(),
+        StreamableHttpServerConfig::default(),
+    );
+    // The MCP service reads whatever body it is sent; its messages are
+    // small JSON-RPC calls, so anything larger is refused before it is read.
+    axum::Router::new()
+        .nest_service("/mcp", mcp)
+        .layer(axum::middleware::from_fn(limit_mcp_body))
 }
 
 /// `pond metrics --listen`: the fleet's series and the health probes, under

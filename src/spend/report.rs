@@ -199,11 +199,7 @@ pub async fn report(
     } else {
         HashMap::new()
     };
-    let people = if query.by.contains(&Dimension::User) {
-        super::people::by_host(store).await?
-    } else {
-        HashMap::new()
-    };
+    let people = people_if_asked(store, query).await?;
     let unlimited = query.limits.is_unlimited();
     let mut names = Names::default();
     let mut price_cache = PriceCache::default();
@@ -242,22 +238,15 @@ pub async fn report(
             } else {
                 at.and_then(|us| local_day(us, query.tz))
             };
-            let mut key: Key = Default::default();
-            for (part, d) in key.iter_mut().zip(&query.by) {
-                *part = match d {
-                    Dimension::Day | Dimension::Week | Dimension::Month => time_part(*d, day),
-                    Dimension::Host => names.id(host),
-                    Dimension::Project => names.id(query
-                        .project_floor
-                        .as_deref()
-                        .or(project)
-                        .unwrap_or(UNKNOWN)),
-                    Dimension::Client => names.id(calls.client(i)),
-                    Dimension::Model => names.id(named),
-                    Dimension::Session => names.id(calls.session(i)),
-                    Dimension::User => names.id(people.get(host).map_or(UNKNOWN, String::as_str)),
-                };
-            }
+            let call = CallPlace {
+                host,
+                project,
+                client: calls.client(i),
+                model: named,
+                session: calls.session(i),
+                day,
+            };
+            let key = group_key(query, &call, &people, &mut names);
             tally.add(key, &tokens, cost);
         }
     }
@@ -273,6 +262,55 @@ pub async fn report(
         totals: tally.totals,
         unpriced_models: unpriced.into_iter().collect(),
     })
+}
+
+/// Each host's person, read only when the report groups by person.
+async fn people_if_asked(
+    store: &Store,
+    query: &UsageQuery,
+) -> Result<HashMap<String, String>, StoreError> {
+    if query.by.contains(&Dimension::User) {
+        super::people::by_host(store).await
+    } else {
+        Ok(HashMap::new())
+    }
+}
+
+/// What one call is grouped by.
+struct CallPlace<'a> {
+    host: &'a str,
+    project: Option<&'a str>,
+    client: &'a str,
+    model: &'a str,
+    session: &'a str,
+    /// Its day in the report's zone.
+    day: Option<NaiveDate>,
+}
+
+/// The group a call falls in: its part of each dimension asked for.
+fn group_key(
+    query: &UsageQuery,
+    call: &CallPlace<'_>,
+    people: &HashMap<String, String>,
+    names: &mut Names,
+) -> Key {
+    let mut key: Key = Default::default();
+    for (part, d) in key.iter_mut().zip(&query.by) {
+        *part = match d {
+            Dimension::Day | Dimension::Week | Dimension::Month => time_part(*d, call.day),
+            Dimension::Host => names.id(call.host),
+            // A stats token's floor names its limit, not what lies below.
+            Dimension::Project => {
+                let shown = query.project_floor.as_deref().or(call.project);
+                names.id(shown.unwrap_or(UNKNOWN))
+            }
+            Dimension::Client => names.id(call.client),
+            Dimension::Model => names.id(call.model),
+            Dimension::Session => names.id(call.session),
+            Dimension::User => names.id(people.get(call.host).map_or(UNKNOWN, String::as_str)),
+        };
+    }
+    key
 }
 
 fn asks_for_projects(query: &UsageQuery) -> bool {
