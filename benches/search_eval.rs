@@ -228,7 +228,8 @@ fn main() {
     )
     .expect("questions.json parses");
     let choice = ModelChoice::resolve(None);
-    let embedder = embed::load(&choice).unwrap_or_else(|why| panic!("no embedding model: {why}"));
+    let embedder = embed::load(&choice, embed::Start::Now)
+        .unwrap_or_else(|why| panic!("no embedding model: {why}"));
     let model = embedder.model_id().to_string();
     let dir = std::env::var_os("POND_BENCH_EVAL_DIR")
         .map_or_else(|| PathBuf::from("/var/tmp/pond-bench-eval"), PathBuf::from);

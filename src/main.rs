@@ -14,7 +14,10 @@ fn main() -> ExitCode {
     restore_sigpipe();
     let cli = Cli::parse();
     // SAFETY: no thread exists yet (the runtime is built below).
-    unsafe { pond::store::compute_on_every_core() };
+    unsafe {
+        pond::store::compute_on_every_core();
+        pond::embed::keep_onnx_runtime_offline();
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

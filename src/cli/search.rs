@@ -32,8 +32,9 @@ pub async fn run(ctx: &Context, args: SearchArgs) -> anyhow::Result<ExitCode> {
     request.redact = args.redaction.redact;
     // The model loads on a thread of its own while the store opens and the
     // full-text arm runs: loading it is a good share of a cold search.
+    let model = std::sync::Arc::new(ctx.embedder.for_one_query());
     let loading = (request.mode != Mode::Fts).then(|| {
-        let lazy = ctx.embedder.clone();
+        let lazy = model.clone();
         tokio::task::spawn_blocking(move || {
             let _ = lazy.get();
         })
@@ -43,7 +44,7 @@ pub async fn run(ctx: &Context, args: SearchArgs) -> anyhow::Result<ExitCode> {
             // A panic while loading leaves the model unloaded; `get` reports why.
             let _ = handle.await;
         }
-        ctx.embedder.get()
+        model.get()
     };
     let store = Store::open_only(&ctx.location, &[TableKind::Search]).await?;
     let mut response = search::search(&store, embedder, &request).await?;

@@ -65,7 +65,7 @@ pub fn distill(
     let tokenizer_bytes = std::fs::read(&tokenizer_path)
         .map_err(|e| EmbedError::Distill(format!("{}: {e}", tokenizer_path.display())))?;
     let vocab = vocabulary(&tokenizer_bytes)?;
-    let model = TransformerEmbedder::load(teacher, threads)?;
+    let model = TransformerEmbedder::load(teacher, threads, super::Start::Now)?;
 
     let texts: Vec<String> = vocab.iter().map(|t| token_text(t)).collect();
     let mut vectors: Vec<Vec<f32>> = Vec::with_capacity(texts.len());

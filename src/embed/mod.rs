@@ -6,6 +6,7 @@
 //! model that made it, because distances between vectors of two models mean
 //! nothing.
 
+mod bert;
 pub mod distill;
 pub mod linalg;
 mod static_model;
@@ -13,8 +14,8 @@ mod transformer;
 
 use std::path::{Path, PathBuf};
 
-pub use static_model::StaticEmbedder;
-pub use transformer::{TransformerEmbedder, TransformerFiles};
+pub use static_model::{LazyStatic, StaticEmbedder};
+pub use transformer::{Start, TransformerEmbedder, TransformerFiles};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {
@@ -155,6 +156,22 @@ const ONNXRUNTIME_LIB: &str = "libonnxruntime.dylib";
 #[cfg(not(target_os = "macos"))]
 const ONNXRUNTIME_LIB: &str = "libonnxruntime.so";
 
+/// ONNX Runtime's Linux build carries Microsoft's event telemetry, and
+/// sets up its local event store (`~/.cache/Microsoft/DeveloperTools`)
+/// whenever it starts, before any session option can turn it off; pond's
+/// embeddings are offline, so it is turned off where ONNX Runtime reads that
+/// first, its environment. This also spares a cold search the ~10 ms the
+/// store costs. A value the user set is kept.
+///
+/// # Safety
+/// Call before any other thread exists: it writes the environment.
+pub unsafe fn keep_onnx_runtime_offline() {
+    if std::env::var_os("ORT_DISABLE_TELEMETRY").is_none() {
+        // SAFETY: the caller guarantees no other thread reads the environment.
+        unsafe { std::env::set_var("ORT_DISABLE_TELEMETRY", "1") };
+    }
+}
+
 /// Why no embedder is in use, for the "BM25 only" notice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NoModel {
@@ -179,7 +196,7 @@ impl std::fmt::Display for NoModel {
 
 /// Loads the chosen model, or says why there is none. A missing model is not
 /// an error: search falls back to BM25 and says so.
-pub fn load(choice: &ModelChoice) -> Result<Box<dyn Embedder>, NoModel> {
+pub fn load(choice: &ModelChoice, start: Start) -> Result<Box<dyn Embedder>, NoModel> {
     match choice {
         ModelChoice::Off => Err(NoModel::Disabled),
         ModelChoice::Static(dir) if !dir.join("model.safetensors").exists() => {
@@ -206,10 +223,8 @@ pub fn load(choice: &ModelChoice) -> Result<Box<dyn Embedder>, NoModel> {
             }
             let threads = transformer_threads();
             // The static model distilled beside the axes stands in for it.
-            let stand_in = projection
-                .parent()
-                .and_then(|dir| StaticEmbedder::load(dir).ok());
-            TransformerEmbedder::load(files, threads)
+            let stand_in = projection.parent().and_then(LazyStatic::at);
+            TransformerEmbedder::load(files, threads, start)
                 .and_then(|e| e.projected(projection))
                 .map(|e| Box::new(e.with_stand_in(stand_in)) as Box<dyn Embedder>)
                 .map_err(|e| NoModel::Broken(e.to_string()))
@@ -254,6 +269,7 @@ fn distilled_from(projection: &Path, teacher: &Path) -> bool {
 /// loading one, and a long-lived agent loads it once.
 pub struct Lazy {
     choice: ModelChoice,
+    start: Start,
     cell: std::sync::OnceLock<Result<Box<dyn Embedder>, NoModel>>,
 }
 
@@ -261,13 +277,24 @@ impl Lazy {
     pub fn new(choice: ModelChoice) -> Lazy {
         Lazy {
             choice,
+            start: Start::Now,
+            cell: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The same model for a process that embeds one query: a transformer
+    /// runs it in process and starts ONNX Runtime only if a batch follows.
+    pub fn for_one_query(&self) -> Lazy {
+        Lazy {
+            choice: self.choice.clone(),
+            start: Start::WhenBatched,
             cell: std::sync::OnceLock::new(),
         }
     }
 
     pub fn get(&self) -> Result<&dyn Embedder, &NoModel> {
         self.cell
-            .get_or_init(|| load(&self.choice))
+            .get_or_init(|| load(&self.choice, self.start))
             .as_ref()
             .map(|e| e.as_ref())
     }

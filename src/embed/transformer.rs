@@ -37,18 +37,42 @@ const MAX_TOKENS: usize = 256;
 const BATCH: usize = 32;
 
 pub struct TransformerEmbedder {
-    session: Mutex<Session>,
+    /// ONNX Runtime's session, opened at load or, for a process that
+    /// embeds only one query, when a batch first needs it.
+    runtime: OnceLock<Result<Runtime, String>>,
+    files: TransformerFiles,
+    threads: usize,
+    /// The same model run by pond for one text at a time, when its float
+    /// weights are there: a query needs no ONNX Runtime (rule 59).
+    native: Option<super::bert::Bert>,
     tokenizer: Tokenizer,
     pad_id: u32,
-    /// BERT-style exports take segment ids; others refuse an unknown input.
-    wants_token_types: bool,
     id: String,
     dimensions: usize,
+    /// The width of the model's own vectors, before any projection.
+    hidden: usize,
     /// Row-major `dimensions × teacher width` axes mapping the model's
     /// output to the store's vector width, when it is wider.
     projection: Option<Vec<f32>>,
     /// The static model whose vectors rows hold until the backlog reaches them.
-    stand_in: Option<super::StaticEmbedder>,
+    stand_in: Option<super::LazyStatic>,
+}
+
+/// When ONNX Runtime starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// At load, so a broken runtime is reported there (`pond model status`,
+    /// the backlog, a server).
+    Now,
+    /// When a batch first needs it: a one-shot search embeds its one query
+    /// in process and never pays for it.
+    WhenBatched,
+}
+
+struct Runtime {
+    session: Mutex<Session>,
+    /// BERT-style exports take segment ids; others refuse an unknown input.
+    wants_token_types: bool,
 }
 
 /// ONNX Runtime allows one environment per process.
@@ -60,6 +84,8 @@ fn environment(library: &Path) -> Result<ort::environment::Environment, String> 
             ort::init_from(library)
                 .map_err(|e| format!("cannot load ONNX Runtime from {}: {e}", library.display()))?
                 .with_name("pond")
+                // Nothing about a user's searches leaves the machine.
+                .with_telemetry(false)
                 .build()
                 .map_err(|e| format!("cannot start ONNX Runtime: {e}"))
         })
@@ -70,6 +96,7 @@ impl TransformerEmbedder {
     pub fn load(
         files: &TransformerFiles,
         threads: usize,
+        start: Start,
     ) -> Result<TransformerEmbedder, EmbedError> {
         let dir = &files.model_dir;
         let load_error = |reason: String| EmbedError::Load {
@@ -91,12 +118,13 @@ impl TransformerEmbedder {
                 ..TruncationParams::default()
             }))
             .map_err(|e| load_error(format!("tokenizer.json: {e}")))?;
-        let env = environment(&files.onnxruntime).map_err(load_error)?;
-        let session = open_session(dir, &env, threads).map_err(load_error)?;
-        let wants_token_types = session
-            .inputs()
-            .iter()
-            .any(|input| input.name() == "token_type_ids");
+        let native = match super::bert::Bert::load(dir) {
+            Ok(bert) => Some(bert),
+            Err(why) => {
+                tracing::debug!(model = %dir.display(), %why, "queries go through ONNX Runtime");
+                None
+            }
+        };
         let id = format!(
             "onnx:{}",
             dir.file_name()
@@ -104,24 +132,55 @@ impl TransformerEmbedder {
                 .unwrap_or_default()
         );
         let mut model = TransformerEmbedder {
-            session: Mutex::new(session),
+            runtime: OnceLock::new(),
+            files: files.clone(),
+            threads,
+            native,
             tokenizer,
             pad_id,
-            wants_token_types,
             id,
             dimensions: 0,
+            hidden: 0,
             projection: None,
             stand_in: None,
         };
-        model.dimensions = model
-            .embed(&["dimension probe".to_string()])
-            .map_err(|e| load_error(e.to_string()))?
-            .first()
-            .map_or(0, Vec::len);
+        if start == Start::Now || model.native.is_none() {
+            model.runtime().map_err(|e| load_error(e.to_string()))?;
+        }
+        // A forward pass costs a one-shot search more than reading the
+        // width the model's config states.
+        model.dimensions = match hidden_size(dir) {
+            Some(width) => width,
+            None => model
+                .embed(&["dimension probe".to_string()])
+                .map_err(|e| load_error(e.to_string()))?
+                .first()
+                .map_or(0, Vec::len),
+        };
         if model.dimensions == 0 {
             return Err(load_error("the model produced an empty vector".into()));
         }
+        model.hidden = model.dimensions;
         Ok(model)
+    }
+
+    /// ONNX Runtime's session, started on first use.
+    fn runtime(&self) -> Result<&Runtime, EmbedError> {
+        self.runtime
+            .get_or_init(|| {
+                let env = environment(&self.files.onnxruntime)?;
+                let session = open_session(&self.files.model_dir, &env, self.threads)?;
+                let wants_token_types = session
+                    .inputs()
+                    .iter()
+                    .any(|input| input.name() == "token_type_ids");
+                Ok(Runtime {
+                    session: Mutex::new(session),
+                    wants_token_types,
+                })
+            })
+            .as_ref()
+            .map_err(|why| EmbedError::Embed(why.clone()))
     }
 
     /// Makes the embedder emit vectors of the PCA axes in `path` (written by
@@ -179,11 +238,12 @@ impl TransformerEmbedder {
             "input_ids" => Tensor::from_array((shape, ids)).map_err(failed)?,
             "attention_mask" => Tensor::from_array((shape, mask.clone())).map_err(failed)?,
         ];
-        if self.wants_token_types {
+        let runtime = self.runtime()?;
+        if runtime.wants_token_types {
             let types = Tensor::from_array((shape, vec![0i64; rows * width])).map_err(failed)?;
             inputs.push(("token_type_ids".into(), types.into()));
         }
-        let mut session = self
+        let mut session = runtime
             .session
             .lock()
             .map_err(|_| EmbedError::Embed("the model is poisoned by an earlier panic".into()))?;
@@ -199,12 +259,20 @@ impl TransformerEmbedder {
                 "the model answered {out_rows}×{out_width} for {rows}×{width} tokens"
             )));
         }
+        // The width was read from config.json, which a model swapped by hand
+        // may not match.
+        if self.hidden != 0 && dims as usize != self.hidden {
+            return Err(EmbedError::Embed(format!(
+                "the model's vectors have {dims} dimensions, not the {} its config.json states",
+                self.hidden
+            )));
+        }
         Ok(mean_pool(hidden, &mask, width, dims as usize))
     }
 
     /// Gives rows `stand_in`'s vectors until the backlog embeds them with
     /// this model.
-    pub fn with_stand_in(mut self, stand_in: Option<super::StaticEmbedder>) -> TransformerEmbedder {
+    pub fn with_stand_in(mut self, stand_in: Option<super::LazyStatic>) -> TransformerEmbedder {
         self.stand_in = stand_in;
         self
     }
@@ -226,12 +294,14 @@ impl TransformerEmbedder {
 }
 
 /// Opens the model's session. ONNX Runtime's graph optimisations cost more
-/// than half of a cold load (0.42 s against 0.18 s here), which a one-shot
-/// `pond search` pays for every query; so the first load saves the
-/// optimised graph to pond's cache, and later loads read it back with
-/// optimisation off. The file is keyed by the model's size and time, and is
-/// only valid on this machine (ONNX Runtime may fit it to the CPU), which is
-/// why it lives in the cache, never beside the model.
+/// than half of a cold load, which a one-shot `pond search` pays for every
+/// query; so the first load saves the optimised graph to pond's cache, and
+/// later loads read it back with optimisation off. The graph is saved with
+/// its weights in a file of their own, which ONNX Runtime maps instead of
+/// parsing: the same graph as one 90 MB protobuf took 0.12–0.21 s to load,
+/// as a graph beside its weights 0.03 s. The cache is keyed by the model's
+/// size and time, and is only valid on this machine (ONNX Runtime may fit it
+/// to the CPU), which is why it lives in the cache, never beside the model.
 fn open_session(
     dir: &Path,
     env: &ort::environment::Environment,
@@ -245,51 +315,78 @@ fn open_session(
             .with_intra_threads(threads.max(1))
             .map_err(|e| onnx_error(e.to_string()))
     };
-    let optimized = optimized_path(&source);
-    if let Some(path) = optimized.as_ref().filter(|p| p.is_file()) {
+    let cached = optimized_dir(&source);
+    if let Some(graph) = cached
+        .as_ref()
+        .map(|d| d.join(OPTIMIZED_GRAPH))
+        .filter(|p| p.is_file())
+    {
         let opened = builder()?
             .with_optimization_level(GraphOptimizationLevel::Disable)
             .map_err(|e| e.to_string())
-            .and_then(|mut b| b.commit_from_file(path).map_err(|e| e.to_string()));
+            .and_then(|mut b| b.commit_from_file(&graph).map_err(|e| e.to_string()));
         match opened {
             Ok(session) => return Ok(session),
-            // A file cut short by a crash is made again below.
+            // A cache spoiled by hand or by a full disk is made again below.
             Err(_) => {
-                let _ = std::fs::remove_file(path);
+                let _ = graph.parent().map(std::fs::remove_dir_all);
             }
         }
     }
     let mut optimizing = builder()?
         .with_optimization_level(GraphOptimizationLevel::Level3)
         .map_err(|e| onnx_error(e.to_string()))?;
-    // Written beside its final name and renamed after, so a reader never
-    // sees half a file; a cache that cannot be written only costs speed.
-    let staging = optimized.as_ref().and_then(|path| {
-        std::fs::create_dir_all(path.parent()?).ok()?;
-        Some((
-            path.with_extension(format!("{}.tmp", std::process::id())),
-            path,
-        ))
+    // Written in a folder of its own and renamed after, so a reader never
+    // sees half a graph; a cache that cannot be written only costs speed.
+    let staging = cached.as_ref().and_then(|final_dir| {
+        let tmp = final_dir.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).ok()?;
+        // The single-file cache pond wrote before this layout.
+        let _ = std::fs::remove_file(final_dir.with_extension("onnx"));
+        Some((tmp, final_dir))
     });
     if let Some((tmp, _)) = &staging {
         optimizing = optimizing
-            .with_optimized_model_path(tmp)
+            .with_optimized_model_path(tmp.join(OPTIMIZED_GRAPH))
+            .map_err(|e| onnx_error(e.to_string()))?
+            .with_config_entry(
+                "session.optimized_model_external_initializers_file_name",
+                OPTIMIZED_WEIGHTS,
+            )
+            .map_err(|e| onnx_error(e.to_string()))?
+            .with_config_entry(
+                "session.optimized_model_external_initializers_min_size_in_bytes",
+                "1024",
+            )
             .map_err(|e| onnx_error(e.to_string()))?;
     }
     let session = optimizing
         .commit_from_file(&source)
         .map_err(|e| onnx_error(e.to_string()))?;
-    if let Some((tmp, path)) = staging
-        && std::fs::rename(&tmp, path).is_err()
+    if let Some((tmp, final_dir)) = staging
+        // Another process may have cached the same graph meanwhile.
+        && std::fs::rename(&tmp, final_dir).is_err()
     {
-        let _ = std::fs::remove_file(&tmp);
+        let _ = std::fs::remove_dir_all(&tmp);
     }
     Ok(session)
 }
 
-/// Where the optimised graph of `source` is cached: a name that changes
-/// whenever the model file does.
-fn optimized_path(source: &Path) -> Option<PathBuf> {
+/// The width of the model's vectors as its Hugging Face config states it.
+fn hidden_size(dir: &Path) -> Option<usize> {
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("config.json")).ok()?).ok()?;
+    usize::try_from(config.get("hidden_size")?.as_u64()?).ok()
+}
+
+/// The optimised graph's file in its cache folder, and its weights' file
+/// (named inside the graph, so it cannot be renamed after).
+const OPTIMIZED_GRAPH: &str = "model.onnx";
+const OPTIMIZED_WEIGHTS: &str = "weights.bin";
+
+/// Where the optimised graph of `source` is cached: a folder whose name
+/// changes whenever the model file does.
+fn optimized_dir(source: &Path) -> Option<PathBuf> {
     let meta = std::fs::metadata(source).ok()?;
     let modified = meta
         .modified()
@@ -301,7 +398,7 @@ fn optimized_path(source: &Path) -> Option<PathBuf> {
     Some(
         super::models_dir()
             .join("optimized")
-            .join(format!("{name}-{}-{modified}.onnx", meta.len())),
+            .join(format!("{name}-{}-{modified}", meta.len())),
     )
 }
 
@@ -342,6 +439,12 @@ impl Embedder for TransformerEmbedder {
             .tokenizer
             .encode_batch(texts.to_vec(), true)
             .map_err(|e| EmbedError::Embed(format!("tokenizing: {e}")))?;
+        // One text, with no session started: the query of a one-shot search.
+        if let ([encoding], Some(native), None) =
+            (encodings.as_slice(), &self.native, self.runtime.get())
+        {
+            return Ok(vec![self.project(native.embed(encoding.get_ids()))]);
+        }
         let mut order: Vec<usize> = (0..encodings.len()).collect();
         order.sort_by_key(|&i| encodings[i].get_ids().len());
         let mut out = vec![Vec::new(); texts.len()];

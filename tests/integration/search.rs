@@ -393,7 +393,8 @@ fn evaluate(pond: &Pond) -> BTreeMap<(String, String), Scores> {
     let ids = column(&rt, &store, pond::store::TableKind::Messages, "id");
     let texts = column(&rt, &store, pond::store::TableKind::Messages, "text");
     let choice = pond::embed::ModelChoice::resolve(Some(&embed_choice()));
-    let embedder = pond::embed::load(&choice).expect("the model under test loads");
+    let embedder =
+        pond::embed::load(&choice, pond::embed::Start::Now).expect("the model under test loads");
 
     let mut sums: BTreeMap<(String, String), (Scores, usize)> = BTreeMap::new();
     for q in &set.queries {
@@ -741,4 +742,54 @@ fn rule28_a_transformer_without_its_projection_is_refused_with_the_fix() {
     let status = pond.json(&["model", "status", "--json"]);
     let why = status["unavailable"].as_str().expect("refused");
     assert!(why.contains("pond model distill --from"), "{status}");
+}
+
+/// Rule 59: a one-shot search embeds its query in process, from the
+/// transformer's float weights, instead of starting ONNX Runtime; the
+/// vector must be the model's all the same, or queries would drift from the
+/// documents the backlog embedded through ONNX Runtime.
+#[test]
+fn rule59_a_query_embedded_in_process_matches_onnx_runtime() {
+    use pond::embed::{Embedder, Start, TransformerEmbedder, TransformerFiles};
+    let sources = models_cache().join("pond/models/sources");
+    let files = TransformerFiles {
+        model_dir: sources.join("minilm"),
+        onnxruntime: sources.join("onnxruntime/libonnxruntime.so"),
+    };
+    let in_process = TransformerEmbedder::load(&files, 1, Start::WhenBatched).unwrap();
+    let runtime = TransformerEmbedder::load(&files, 1, Start::Now).unwrap();
+    let queries = [
+        "why did the deploy script stop picking up the new settings?",
+        "the time we gave up on polling and used a file watcher",
+        "ENOENT: no such file or directory, open 'config/local.toml'",
+        "src/store/lease.rs",
+        "how did we fix the flaky test in CI",
+        "a9f1e2c",
+        "Wie richte ich die Datenbank ein? 数据库 😀",
+        "x",
+    ];
+    let mut lowest = 1.0f32;
+    for query in queries {
+        let text = [query.to_string()];
+        let ours = in_process.embed(&text).unwrap().remove(0);
+        let theirs = runtime.embed(&text).unwrap().remove(0);
+        assert_eq!(ours.len(), 384, "the model's own width");
+        assert_eq!(ours.len(), theirs.len());
+        let cosine: f32 = ours.iter().zip(&theirs).map(|(a, b)| a * b).sum();
+        lowest = lowest.min(cosine);
+        eprintln!("{cosine:.5} {query:?}");
+        assert!(
+            // The in-process pass uses the float weights and ONNX Runtime
+            // their int8 copy: their rounding is the whole difference, and
+            // weighs most in a one-token text.
+            cosine >= 0.998,
+            "{query:?}: cosine {cosine} between the in-process vector and ONNX Runtime's"
+        );
+    }
+    eprintln!("lowest cosine over {} queries: {lowest}", queries.len());
+    // A batch still goes to ONNX Runtime, which starts when first needed.
+    let batch = in_process
+        .embed(&queries.map(String::from))
+        .expect("a batch starts ONNX Runtime");
+    assert_eq!(batch.len(), queries.len());
 }
