@@ -3,6 +3,8 @@
 #   moto      S3 with conditional put (If-None-Match), the shared-archive case
 #   Azurite   Azure Blob, for az:// stores
 #   s3rver    an S3 emulator WITHOUT conditional put, which pond must refuse
+#   moto-iam  a second moto that enforces signatures and IAM policies: a full,
+#             a read-only and a write-only identity on bucket pond-iam
 # Tools are installed once under $POND_TEST_TOOLS (outside the clone, reused).
 #
 #   scripts/test-services.sh start        # prints the env file to source
@@ -78,18 +80,44 @@ start() {
     # A failed start must not leave servers behind.
     trap 'stop "$RUN" 2>/dev/null' EXIT
     mkdir -p "$RUN/azurite" "$RUN/s3rver"
-    local moto az nocond
-    moto=$(free_port); az=$(free_port); nocond=$(free_port)
+    local moto az nocond iam
+    moto=$(free_port); az=$(free_port); nocond=$(free_port); iam=$(free_port)
 
     "$TOOLS/venv/bin/moto_server" -H 127.0.0.1 -p "$moto" >"$RUN/moto.log" 2>&1 &
     echo $! >"$RUN/pids"
+    "$TOOLS/venv/bin/moto_server" -H 127.0.0.1 -p "$iam" >"$RUN/moto-iam.log" 2>&1 &
+    echo $! >>"$RUN/pids"
     "$TOOLS/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$az" \
         --location "$RUN/azurite" --loose --skipApiVersionCheck --silent >"$RUN/azurite.log" 2>&1 &
     echo $! >>"$RUN/pids"
     "$TOOLS/node_modules/.bin/s3rver" -d "$RUN/s3rver" -a 127.0.0.1 -p "$nocond" --silent \
         --configure-bucket pond-nocond >"$RUN/s3rver.log" 2>&1 &
     echo $! >>"$RUN/pids"
-    wait_for "$moto" moto; wait_for "$az" azurite; wait_for "$nocond" s3rver
+    wait_for "$moto" moto; wait_for "$az" azurite; wait_for "$nocond" s3rver; wait_for "$iam" moto-iam
+
+    # The second moto checks signatures and IAM policies (everything the
+    # first one waives): three identities on one bucket, then enforcement on.
+    # moto names listing `s3:ListObjectsV2`, so the policies grant by wildcard.
+    "$TOOLS/venv/bin/python" - "$iam" >"$RUN/iam-keys" <<'PY'
+import json, sys, urllib.request
+import boto3
+url = f"http://127.0.0.1:{sys.argv[1]}"
+setup = dict(endpoint_url=url, region_name="us-east-1",
+             aws_access_key_id="setup", aws_secret_access_key="setup")
+iam, s3 = boto3.client("iam", **setup), boto3.client("s3", **setup)
+s3.create_bucket(Bucket="pond-iam")
+bucket = ["arn:aws:s3:::pond-iam", "arn:aws:s3:::pond-iam/*"]
+for name, actions in [("full", ["s3:*"]), ("reader", ["s3:Get*", "s3:List*"]), ("writer", ["s3:Put*"])]:
+    iam.create_user(UserName=name)
+    policy = {"Version": "2012-10-17",
+              "Statement": [{"Effect": "Allow", "Action": actions, "Resource": bucket}]}
+    iam.put_user_policy(UserName=name, PolicyName="pond", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    print(f"POND_TEST_IAM_{name.upper()}={key['AccessKeyId']}:{key['SecretAccessKey']}")
+enforce = urllib.request.Request(f"{url}/moto-api/reset-auth", data=b"0", method="POST",
+                                 headers={"Content-Type": "text/plain"})
+urllib.request.urlopen(enforce).read()
+PY
 
     # Azurite's well-known development account.
     local account=devstoreaccount1
@@ -106,6 +134,8 @@ PY
     cat >"$RUN/env" <<ENV
 POND_TEST_S3_ENDPOINT=http://127.0.0.1:$moto
 POND_TEST_NOCOND_S3_ENDPOINT=http://127.0.0.1:$nocond
+POND_TEST_IAM_S3_ENDPOINT=http://127.0.0.1:$iam
+$(cat "$RUN/iam-keys")
 POND_TEST_AZURITE_ENDPOINT=http://127.0.0.1:$az/$account
 POND_TEST_AZURITE_ACCOUNT=$account
 POND_TEST_AZURITE_KEY=$key
@@ -121,6 +151,13 @@ stop() {
     RUN="$1"
     if [ -f "$RUN/pids" ]; then
         while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$RUN/pids"
+        # A server still flushing its files would race the removal below.
+        for _ in $(seq 50); do
+            alive=0
+            while read -r pid; do kill -0 "$pid" 2>/dev/null && alive=1; done <"$RUN/pids"
+            [ "$alive" = 0 ] && break
+            sleep 0.1
+        done
         rm -rf "$RUN"
         echo "stopped test services" >&2
     fi

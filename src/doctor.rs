@@ -120,7 +120,7 @@ pub async fn diagnose(subject: &Subject<'_>) -> Diagnosis {
         Err(why) => Check::warn(
             "model",
             format!("no embedding model: {why}"),
-            "search works on words alone; install a model (`make models`, or the release archive's) for meaning",
+            "search works on words alone until the model is installed (the install line brings it; `make models` in a clone)",
         ),
     });
     checks.push(clients());

@@ -33,6 +33,9 @@ pub struct Explained {
 /// A known cause: words that show it anywhere in the chain, and what to say.
 struct Cause {
     signs: &'static [&'static str],
+    /// Words of which one must also be in the chain, naming what pond was
+    /// doing when it failed; empty for any.
+    during: &'static [&'static str],
     problem: fn(&Place) -> String,
     next: fn(&Place) -> String,
 }
@@ -75,6 +78,7 @@ const CAUSES: &[Cause] = &[
             "169.254.169.254",
             "computeMetadata",
         ],
+        during: &[],
         problem: |p| format!("pond found no credentials for the store {}", p.store),
         next: |p| {
             format!(
@@ -94,6 +98,7 @@ const CAUSES: &[Cause] = &[
             "ExpiredToken",
             "InvalidToken",
         ],
+        during: &[],
         problem: |p| format!("the store {} refused pond's credentials", p.store),
         next: |p| {
             format!(
@@ -109,6 +114,7 @@ const CAUSES: &[Cause] = &[
             "bucket does not exist",
             "The specified container does not exist",
         ],
+        during: &[],
         problem: |p| format!("the bucket of {} does not exist", p.store),
         next: |_| {
             "create it (`aws s3 mb`, `az storage container create`, `gcloud storage buckets create`) or correct the name in POND_STORE or [store] url".into()
@@ -122,6 +128,7 @@ const CAUSES: &[Cause] = &[
             "x-amz-bucket-region",
             "incorrect region",
         ],
+        during: &[],
         problem: |p| {
             format!(
                 "the bucket of {} is in another region than pond asked",
@@ -137,18 +144,61 @@ const CAUSES: &[Cause] = &[
             "clock skew",
             "Request has expired",
         ],
+        during: &[],
         problem: |p| format!("this host's clock is too far from the clock of {}", p.store),
         next: |_| {
             "set the clock right (for example `timedatectl set-ntp true`), then run again".into()
         },
     },
+    // A local store's directory this user may not write or read.
     Cause {
-        signs: &[
-            "AccessDenied",
-            "AuthorizationPermissionMismatch",
-            "AuthorizationFailure",
-            "403 Forbidden",
+        signs: &["Permission denied (os error 13)"],
+        during: &[
+            "Unable to create",
+            "Unable to copy",
+            "Unable to rename",
+            "Unable to delete",
+            "cannot prepare the store",
         ],
+        problem: |p| format!("this user may not write to the store at {}", p.store),
+        next: |_| {
+            "run pond as the user who owns it, or give this user write access to the folder and everything in it (`chmod -R u+w`, `chown -R`, or an ACL)".into()
+        },
+    },
+    Cause {
+        signs: &["Permission denied (os error 13)"],
+        during: &[],
+        problem: |p| format!("this user may not read the store at {}", p.store),
+        next: |_| {
+            "run pond as the user who owns it, or give this user read access to the folder and everything in it (`chmod -R u+rX`, or an ACL)".into()
+        },
+    },
+    // A denial says which permission is missing: what pond was doing names
+    // it (the storage check's scratch write, or the request's method).
+    Cause {
+        signs: DENIED,
+        during: &[
+            "(AccessDenied): write:",
+            "method: PUT",
+            "method: POST",
+            "method: DELETE",
+        ],
+        problem: |p| format!("the store {} refused pond writing", p.store),
+        next: |_| {
+            "give this identity write and delete on the bucket and prefix (s3:PutObject, s3:DeleteObject; Storage Blob Data Contributor on Azure); reading alone is enough for search, show and serve".into()
+        },
+    },
+    Cause {
+        signs: DENIED,
+        during: &["method: GET", "method: HEAD", "ListRequest", "GetRequest"],
+        problem: |p| format!("the store {} refused pond reading", p.store),
+        next: |_| {
+            "give this identity read and list on the bucket and prefix (s3:GetObject, s3:ListBucket; Storage Blob Data Reader on Azure); `pond storage check URL` tries each".into()
+        },
+    },
+    Cause {
+        signs: DENIED,
+        during: &[],
         problem: |p| format!("the store {} denied pond access", p.store),
         next: |_| {
             "give this identity read, write, list and delete on the bucket and prefix (`pond storage check URL` tries each)".into()
@@ -167,11 +217,20 @@ const CAUSES: &[Cause] = &[
             "operation timed out",
             "connection timed out",
         ],
+        during: &[],
         problem: |p| format!("pond could not reach the store {}", p.store),
         next: |_| {
             "check the endpoint (AWS_ENDPOINT_URL or [store.options] endpoint), the network and any proxy; `pond storage check URL` tests a store".into()
         },
     },
+];
+
+/// A store's words for a request it understood and refused.
+const DENIED: &[&str] = &[
+    "AccessDenied",
+    "AuthorizationPermissionMismatch",
+    "AuthorizationFailure",
+    "403 Forbidden",
 ];
 
 /// Causes that need no store to explain.
@@ -204,7 +263,9 @@ pub fn explain(error: &anyhow::Error, place: Option<&Place>) -> Explained {
     let chain = format!("{error:?}");
     if let Some(place) = place {
         for cause in CAUSES {
-            if cause.signs.iter().any(|sign| chain.contains(sign)) {
+            let doing =
+                cause.during.is_empty() || cause.during.iter().any(|word| chain.contains(word));
+            if doing && cause.signs.iter().any(|sign| chain.contains(sign)) {
                 return Explained {
                     problem: (cause.problem)(place),
                     next: Some((cause.next)(place)),
@@ -351,5 +412,31 @@ mod tests {
             "{explained:?}"
         );
         assert!(explained.next.unwrap().contains("AWS_ENDPOINT_URL"));
+    }
+
+    /// No server here answers a wrong region as S3 does (moto serves every
+    /// region), so S3's documented answers stand in: a request signed for
+    /// the wrong region, and one sent to the wrong regional endpoint.
+    #[test]
+    fn a_bucket_in_another_region_names_aws_region() {
+        for body in [
+            "<Error><Code>AuthorizationHeaderMalformed</Code><Message>The authorization header is malformed; the region 'us-east-1' is wrong; expecting 'eu-west-1'</Message></Error>",
+            "<Error><Code>PermanentRedirect</Code><Message>The bucket you are attempting to access must be addressed using the specified endpoint.</Message></Error>",
+        ] {
+            let error = anyhow::anyhow!("Client error with status 400 Bad Request: {body}")
+                .context("store s3://team-bucket/pond: connect failed");
+            let explained = explain(&error, Some(&place("s3://team-bucket/pond")));
+            assert!(
+                explained.problem.contains("another region"),
+                "{explained:?}"
+            );
+            assert!(
+                explained
+                    .next
+                    .as_deref()
+                    .is_some_and(|n| n.contains("AWS_REGION")),
+                "{explained:?}"
+            );
+        }
     }
 }

@@ -184,14 +184,26 @@ impl std::fmt::Display for NoModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             NoModel::Disabled => write!(f, "embeddings are turned off (POND_EMBED_MODEL=off)"),
+            // An installed pond has no Makefile: the install line brings
+            // the models, `make models` is for a clone.
+            NoModel::Missing(path) if is_transformer_file(path) => write!(
+                f,
+                "the transformer is not installed ({} is missing); run the install line with POND_INSTALL_TRANSFORMER=1, or `make models` in a clone of pond",
+                path.display()
+            ),
             NoModel::Missing(path) => write!(
                 f,
-                "no embedding model at {}; run `make models` (or scripts/fetch-models.sh, then `pond model distill`) to make one",
+                "no embedding model at {}; run the install line again (it brings the model), or `make models` in a clone of pond",
                 path.display()
             ),
             NoModel::Broken(reason) => write!(f, "{reason}"),
         }
     }
+}
+
+fn is_transformer_file(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| n == "model.onnx" || n == ONNXRUNTIME_LIB)
 }
 
 /// Loads the chosen model, or says why there is none. A missing model is not

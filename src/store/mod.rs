@@ -93,6 +93,12 @@ pub enum StoreError {
         location: String,
         source: std::io::Error,
     },
+    /// A local store this user may not look into: never "empty".
+    #[error("cannot read the store at {location}: {source}")]
+    Unreadable {
+        location: String,
+        source: std::io::Error,
+    },
     /// Carries the message only, scrubbed of secrets: Lance errors can quote
     /// the URI and options they were given.
     #[error("store {location}: {operation} failed: {message}")]
@@ -228,10 +234,23 @@ fn prepare_local_dir(location: &StoreLocation, mode: OpenMode) -> Result<(), Sto
                     source,
                 })?
             }
-            OpenMode::Existing if !dir.join(format!("{}.lance", tables::schema::META)).exists() => {
-                return Err(StoreError::NotFound(location.display.clone()));
+            // `exists` reads a directory pond may not open as absent, and
+            // the store as empty; only a real absence is.
+            OpenMode::Existing => {
+                match dir
+                    .join(format!("{}.lance", tables::schema::META))
+                    .try_exists()
+                {
+                    Ok(true) => {}
+                    Ok(false) => return Err(StoreError::NotFound(location.display.clone())),
+                    Err(source) => {
+                        return Err(StoreError::Unreadable {
+                            location: location.display.clone(),
+                            source,
+                        });
+                    }
+                }
             }
-            OpenMode::Existing => {}
         }
     }
     Ok(())

@@ -119,6 +119,17 @@ pub async fn run(
             None => adapter.roots(),
         };
         for root in roots {
+            if let Err(why) = std::fs::read_dir(&root)
+                && why.kind() == std::io::ErrorKind::PermissionDenied
+            {
+                // Said before the walk, whose own words name no way out.
+                report.problem(
+                    &root,
+                    None,
+                    "cannot be read by this user (permission denied): run pond as the user whose sessions these are, or give this user read access",
+                );
+                continue;
+            }
             if !root.is_dir() {
                 if opts.path.is_some() {
                     // A typo in a timer's --path must not pass as a sync.

@@ -276,3 +276,218 @@ fn rule58_doctor_tells_a_clock_far_off_the_stores() {
         "{clock}"
     );
 }
+
+/// The IAM-enforcing S3 server's environment for one of its identities
+/// (`full`, `reader`, `writer`), or for a key pair of the caller's choosing.
+fn iam_env(key_id: &str, secret: &str) -> Vec<(String, String)> {
+    let endpoint = std::env::var("POND_TEST_IAM_S3_ENDPOINT").expect(
+        "POND_TEST_IAM_S3_ENDPOINT is not set: run `make test`, or source the env file `scripts/test-services.sh start` prints",
+    );
+    let mut env = s3_env_for(&endpoint);
+    for (k, v) in &mut env {
+        match k.as_str() {
+            "AWS_ACCESS_KEY_ID" => *v = key_id.to_string(),
+            "AWS_SECRET_ACCESS_KEY" => *v = secret.to_string(),
+            _ => {}
+        }
+    }
+    env
+}
+
+fn iam_identity(name: &str) -> (String, String) {
+    let var = format!("POND_TEST_IAM_{}", name.to_uppercase());
+    let pair = std::env::var(&var).unwrap_or_else(|_| panic!("{var} is not set"));
+    let (id, secret) = pair.split_once(':').expect("KEY:SECRET");
+    (id.to_string(), secret.to_string())
+}
+
+fn iam_pond(url: &str, name: &str) -> Pond {
+    let (id, secret) = iam_identity(name);
+    remote(url, iam_env(&id, &secret))
+}
+
+/// Rule 58, against a server that checks signatures and policies: a key it
+/// does not know, a secret that does not match, an identity that may read
+/// but not write, and one that may write but not read. Each says which it
+/// was and what to grant or set.
+#[test]
+fn rule58_refused_credentials_and_denied_reads_and_writes_say_which() {
+    let url = format!("s3://pond-iam/{}", unique_bucket("perm"));
+    let full = iam_pond(&url, "full");
+    full.sync("codex", &fixtures("codex"));
+
+    let (known_id, _) = iam_identity("full");
+    for (what, id, secret) in [
+        ("unknown key", "AKIAPONDNOSUCHKEY000", "whatever"),
+        ("wrong secret", known_id.as_str(), "not-the-secret"),
+    ] {
+        let pond = remote(&url, iam_env(id, secret));
+        assert_plain(what, &status(&pond), "refused pond's credentials");
+    }
+
+    // May read: status and search work, a sync is refused at its first write.
+    let reader = iam_pond(&url, "reader");
+    let out = status(&reader);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = output_within(
+        &mut reader.cmd(&[
+            "sync",
+            "codex",
+            "--path",
+            fixtures("codex").to_str().unwrap(),
+        ]),
+        BOUND,
+    );
+    assert_plain("read-only identity syncing", &out, "refused pond writing");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("write"),
+        "the next step names write permission"
+    );
+
+    // May write, not read: the first read is refused.
+    let writer = iam_pond(&url, "writer");
+    let out = status(&writer);
+    assert_plain("write-only identity reading", &out, "refused pond reading");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("read and list"),
+        "the next step names read permission"
+    );
+}
+
+/// Rule 58: an installed pond has no Makefile, so a missing model names the
+/// install line first (and `make models` for a clone), for the static model
+/// and for the opt-in transformer alike.
+#[test]
+fn rule58_a_missing_model_names_the_install_line() {
+    for (choice, hint) in [
+        ("", "run the install line again"),
+        ("transformer:", "POND_INSTALL_TRANSFORMER=1"),
+    ] {
+        let mut pond = Pond::new();
+        let nowhere = pond.root.join("no-models");
+        pond.env.push((
+            "POND_EMBED_MODEL".into(),
+            format!("{choice}{}", nowhere.display()),
+        ));
+        let status = pond.json(&["model", "status", "--json"]);
+        let why = status["unavailable"].as_str().unwrap_or_default();
+        assert!(
+            why.contains(hint) && why.contains("make models"),
+            "{choice}: {status}"
+        );
+        pond.sync("codex", &fixtures("codex"));
+        let out = pond.output(&["search", "listen EPERM"]);
+        assert!(out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("full-text only") && stderr.contains(hint),
+            "{choice}: {stderr}"
+        );
+    }
+}
+
+/// `cmd` run by a user who owns none of the test's files: `nobody` when the
+/// tests run as root (as CI here does, and root may read anything), else
+/// the user itself, whom the modes below bind as much.
+fn as_stranger(cmd: std::process::Command) -> std::process::Command {
+    // SAFETY: geteuid only reads the calling process's user id.
+    if unsafe { libc::geteuid() } != 0 {
+        return cmd;
+    }
+    let mut wrapped = std::process::Command::new("setpriv");
+    wrapped
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => wrapped.env(key, value),
+            None => wrapped.env_remove(key),
+        };
+    }
+    wrapped
+}
+
+fn set_mode(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Rules 57 and 58 on a real local condition: a store folder this user may
+/// not write, one it may not read (which must never pass for an empty
+/// store), and a `--path` it may not read. Each says so and what to do.
+#[test]
+fn rule58_a_store_or_path_this_user_may_not_use_says_so() {
+    let pond = Pond::new();
+    // The stranger may enter the test's folder and keep its own state.
+    set_mode(&pond.root, 0o755);
+    for dir in [pond.root.join("home"), pond.state.clone()] {
+        std::fs::create_dir_all(&dir).unwrap();
+        set_mode(&dir, 0o777);
+    }
+    let sessions = pond.root.join("sessions");
+    std::fs::create_dir_all(&sessions).unwrap();
+    std::fs::copy(
+        fixtures("codex").join("agent-sessions-small.jsonl"),
+        sessions.join("agent-sessions-small.jsonl"),
+    )
+    .unwrap();
+    let runs = output_within(&mut as_stranger(pond.cmd(&["--version"])), BOUND);
+    assert!(
+        runs.status.success(),
+        "the stranger cannot run {}: keep CARGO_TARGET_DIR where every user may read",
+        env!("CARGO_BIN_EXE_pond")
+    );
+    let sync = |pond: &Pond| {
+        let mut cmd =
+            as_stranger(pond.cmd(&["sync", "codex", "--path", sessions.to_str().unwrap()]));
+        output_within(&mut cmd, BOUND)
+    };
+
+    // A store folder made by someone else, read-only to this user.
+    std::fs::create_dir_all(&pond.store).unwrap();
+    set_mode(&pond.store, 0o555);
+    let out = sync(&pond);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("may not write to the store") && said.contains("write access"),
+        "{said}"
+    );
+    assert!(said.lines().next().is_some_and(|l| l.len() < 300), "{said}");
+
+    // A store this user may not read is an error, never an empty store.
+    set_mode(&pond.store, 0o755);
+    pond.sync("codex", &sessions);
+    set_mode(&pond.store, 0o000);
+    let out = output_within(&mut as_stranger(pond.cmd(&["status"])), BOUND);
+    set_mode(&pond.store, 0o755);
+    assert_plain("unreadable store", &out, "may not read the store");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("empty"),
+        "an unreadable store is not empty"
+    );
+
+    // A --path this user may not read: partial, with the way out.
+    let other = Pond::new();
+    set_mode(&other.root, 0o755);
+    for dir in [other.root.join("home"), other.state.clone()] {
+        std::fs::create_dir_all(&dir).unwrap();
+        set_mode(&dir, 0o777);
+    }
+    std::fs::create_dir_all(&other.store).unwrap();
+    set_mode(&other.store, 0o777);
+    set_mode(&sessions, 0o000);
+    let out = sync(&other);
+    set_mode(&sessions, 0o755);
+    assert_eq!(out.status.code(), Some(3), "partial: the input path failed");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("cannot be read by this user") && said.contains("read access"),
+        "{said}"
+    );
+}
