@@ -50,6 +50,15 @@ impl Place {
         self.store.split_once("://").map_or("file", |(s, _)| s)
     }
 
+    /// The variable that points the store's client at another endpoint.
+    fn endpoint_variable(&self) -> &'static str {
+        match self.scheme() {
+            "az" | "abfs" | "abfss" => "AZURE_STORAGE_ENDPOINT",
+            "gs" => "GOOGLE_BASE_URL",
+            _ => "AWS_ENDPOINT_URL",
+        }
+    }
+
     fn credentials_hint(&self) -> String {
         match self.scheme() {
             "s3" | "s3a" => "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), or run where an instance role is available".into(),
@@ -77,6 +86,9 @@ const CAUSES: &[Cause] = &[
             "TokenRequest",
             "169.254.169.254",
             "computeMetadata",
+            // Azure names its account apart from its key.
+            "no Azure account name",
+            "no storage account configured",
         ],
         during: &[],
         problem: |p| format!("pond found no credentials for the store {}", p.store),
@@ -219,8 +231,11 @@ const CAUSES: &[Cause] = &[
         ],
         during: &[],
         problem: |p| format!("pond could not reach the store {}", p.store),
-        next: |_| {
-            "check the endpoint (AWS_ENDPOINT_URL or [store.options] endpoint), the network and any proxy; `pond storage check URL` tests a store".into()
+        next: |p| {
+            format!(
+                "check the endpoint ({} or [store.options] endpoint), the network and any proxy; `pond storage check URL` tests a store",
+                p.endpoint_variable()
+            )
         },
     },
 ];

@@ -153,6 +153,34 @@ fn rule58_store_failures_say_what_went_wrong_and_what_to_do() {
         "GOOGLE_APPLICATION_CREDENTIALS",
     );
 
+    // Azure with no account named anywhere, and an Azure endpoint nothing
+    // listens on: each names Azure's own variables, not AWS's.
+    let mut no_account = remote("az://pond-errors/archive", Vec::new()).cmd(&["status"]);
+    for var in [
+        "AZURE_STORAGE_ACCOUNT_NAME",
+        "AZURE_STORAGE_ACCOUNT_KEY",
+        "AZURE_STORAGE_ENDPOINT",
+    ] {
+        no_account.env_remove(var);
+    }
+    assert_plain(
+        "no Azure account",
+        &output_within(&mut no_account, BOUND),
+        "AZURE_STORAGE_ACCOUNT_NAME",
+    );
+    let mut nowhere = s.azure_env(&s.azurite_key);
+    for (k, v) in &mut nowhere {
+        if k == "AZURE_STORAGE_ENDPOINT" {
+            *v = "http://127.0.0.1:9/devstoreaccount1".into();
+        }
+    }
+    let out = status(&remote("az://pond-errors/archive", nowhere));
+    assert_plain("unreachable Azure endpoint", &out, "AZURE_STORAGE_ENDPOINT");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("AWS_"),
+        "an Azure store is not told of AWS's variables"
+    );
+
     // Credentials the store refuses.
     let pond = remote(
         "az://pond-errors/archive",
