@@ -165,7 +165,15 @@ pub fn load(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>), Config
     };
     let config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
         path: path.clone(),
-        message: e.message().to_string(),
+        // The line is what a person looks for first in an editor.
+        message: match e.span() {
+            Some(span) => {
+                let before = text.get(..span.start).unwrap_or(&text);
+                let line = before.matches('\n').count() + 1;
+                format!("line {line}: {}", e.message())
+            }
+            None => e.message().to_string(),
+        },
     })?;
     Ok((config, Some(path)))
 }

@@ -168,6 +168,18 @@ fn rule58_store_failures_say_what_went_wrong_and_what_to_do() {
         &output_within(&mut no_account, BOUND),
         "AZURE_STORAGE_ACCOUNT_NAME",
     );
+    let keyless: Vec<(String, String)> = s
+        .azure_env(&s.azurite_key)
+        .into_iter()
+        .filter(|(k, _)| k != "AZURE_STORAGE_ACCOUNT_KEY")
+        .collect();
+    let mut keyless = remote("az://pond-errors/archive", keyless).cmd(&["status"]);
+    keyless.env_remove("AZURE_STORAGE_ACCOUNT_KEY");
+    assert_plain(
+        "an Azure account without a key",
+        &output_within(&mut keyless, BOUND),
+        "AZURE_STORAGE_ACCOUNT_KEY",
+    );
     let mut nowhere = s.azure_env(&s.azurite_key);
     for (k, v) in &mut nowhere {
         if k == "AZURE_STORAGE_ENDPOINT" {
@@ -518,4 +530,34 @@ fn rule58_a_store_or_path_this_user_may_not_use_says_so() {
         said.contains("cannot be read by this user") && said.contains("read access"),
         "{said}"
     );
+}
+
+/// Rule 58: a config file that does not parse names the file, the line and
+/// what is wrong there, and nothing runs on a config half read.
+#[test]
+fn rule58_a_config_that_does_not_parse_names_the_file_and_line() {
+    let pond = Pond::new();
+    let config = pond.root.join("config.toml");
+    for (text, line, words) in [
+        (
+            "[store]\nurl = \"/tmp/x\"\n[search\nmodel = \"off\"\n",
+            3,
+            "expected `]`",
+        ),
+        ("[store]\nurl = 5\n", 2, "expected a string"),
+        ("[store]\nulr = \"/tmp/x\"\n", 2, "unknown field `ulr`"),
+    ] {
+        std::fs::write(&config, text).unwrap();
+        let out = pond.output(&["--config", config.to_str().unwrap(), "status"]);
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(config.to_str().unwrap())
+                && stderr.contains(&format!("line {line}:"))
+                && stderr.contains(words),
+            "{text}: {stderr}"
+        );
+        assert!(stderr.lines().count() <= 3, "{stderr}");
+        assert!(!stderr.contains("{ "), "{stderr}");
+    }
 }
