@@ -5,6 +5,7 @@
 //! and inserts only what is absent, so repeating a write (after a crash or an
 //! ambiguous failure) never stores anything twice.
 
+mod error;
 pub mod reach;
 pub mod tables;
 pub mod upkeep;
@@ -19,6 +20,8 @@ use futures::TryStreamExt;
 use lancedb::query::{ExecutableQuery, QueryBase, Select};
 use lancedb::{Connection, Table};
 
+pub use error::StoreError;
+use error::{lance_error, names_missing_file};
 pub use reach::location::StoreLocation;
 use tables::meta::meta_batch;
 pub use tables::meta::{restamp_format_version, stamp_format_version};
@@ -61,58 +64,6 @@ const NEW_TABLE_FORMAT: &str = "2.0";
 /// decompresses two such pages (text and parts); 2.1+ reads a value from a
 /// small chunk (docs/decisions.md).
 const ROW_READ_TABLE_FORMAT: &str = "2.2";
-
-impl StoreError {
-    /// A read that found a data or index file gone: the version it read
-    /// was pruned.
-    pub fn is_missing_file(&self) -> bool {
-        matches!(self, StoreError::Lance { message, .. } if names_missing_file(message))
-    }
-}
-
-pub(super) fn names_missing_file(message: &str) -> bool {
-    message.contains("Not found") || message.contains("NotFound") || message.contains("not found")
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("invalid store location `{input}`: {reason}")]
-    InvalidLocation { input: String, reason: String },
-    #[error("no pond store at {0} yet; run `pond sync` first")]
-    NotFound(String),
-    #[error(
-        "the store at {location} has format version {found}, newer than the {supported} this pond understands; upgrade pond to use it"
-    )]
-    NewerFormat {
-        location: String,
-        found: u32,
-        supported: u32,
-    },
-    #[error("cannot prepare the store at {location}: {source}")]
-    Prepare {
-        location: String,
-        source: std::io::Error,
-    },
-    /// A local store this user may not look into: never "empty".
-    #[error("cannot read the store at {location}: {source}")]
-    Unreadable {
-        location: String,
-        source: std::io::Error,
-    },
-    /// Carries the message only, scrubbed of secrets: Lance errors can quote
-    /// the URI and options they were given.
-    #[error("store {location}: {operation} failed: {message}")]
-    Lance {
-        location: String,
-        operation: String,
-        message: String,
-    },
-    #[error("store schema mismatch: {0}")]
-    Schema(String),
-    /// Stored bytes that do not resolve to what their record says they are.
-    #[error("damaged record: {0}")]
-    Damaged(String),
-}
 
 /// Whether opening may create the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -670,14 +621,6 @@ pub fn dir_size(dir: &std::path::Path) -> u64 {
         .filter(|m| m.is_file())
         .map(|m| m.len())
         .sum()
-}
-
-fn lance_error(location: &StoreLocation, operation: &str, source: lancedb::Error) -> StoreError {
-    StoreError::Lance {
-        location: location.display.clone(),
-        operation: operation.to_string(),
-        message: location.redact(&source.to_string()),
-    }
 }
 
 /// Empties the search table and marks the store as needing its messages
