@@ -457,18 +457,22 @@ fn set_mode(path: &std::path::Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
+/// Lets the stranger enter `pond`'s folder and keep its own home and state.
+fn open_to_strangers(pond: &Pond) {
+    set_mode(&pond.root, 0o755);
+    for dir in [pond.root.join("home"), pond.state.clone()] {
+        std::fs::create_dir_all(&dir).unwrap();
+        set_mode(&dir, 0o777);
+    }
+}
+
 /// Rules 57 and 58 on a real local condition: a store folder this user may
 /// not write, one it may not read (which must never pass for an empty
 /// store), and a `--path` it may not read. Each says so and what to do.
 #[test]
 fn rule58_a_store_or_path_this_user_may_not_use_says_so() {
     let pond = Pond::new();
-    // The stranger may enter the test's folder and keep its own state.
-    set_mode(&pond.root, 0o755);
-    for dir in [pond.root.join("home"), pond.state.clone()] {
-        std::fs::create_dir_all(&dir).unwrap();
-        set_mode(&dir, 0o777);
-    }
+    open_to_strangers(&pond);
     let sessions = pond.root.join("sessions");
     std::fs::create_dir_all(&sessions).unwrap();
     std::fs::copy(
@@ -514,11 +518,7 @@ fn rule58_a_store_or_path_this_user_may_not_use_says_so() {
 
     // A --path this user may not read: partial, with the way out.
     let other = Pond::new();
-    set_mode(&other.root, 0o755);
-    for dir in [other.root.join("home"), other.state.clone()] {
-        std::fs::create_dir_all(&dir).unwrap();
-        set_mode(&dir, 0o777);
-    }
+    open_to_strangers(&other);
     std::fs::create_dir_all(&other.store).unwrap();
     set_mode(&other.store, 0o777);
     set_mode(&sessions, 0o000);
