@@ -96,6 +96,14 @@ impl Interpretation {
     pub fn unknown() -> Self {
         Interpretation::default()
     }
+    /// A record not understood that still says something of its session
+    /// (its time, mostly), which the sync keeps.
+    pub fn unknown_with_facts(facts: SessionFacts) -> Self {
+        Interpretation {
+            facts,
+            ..Interpretation::default()
+        }
+    }
     pub fn facts(facts: SessionFacts) -> Self {
         Interpretation {
             understood: true,

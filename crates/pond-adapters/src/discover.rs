@@ -76,6 +76,17 @@ pub(crate) fn discover_files(
     })
 }
 
+/// [`discover_files`] for the most common client: every `*.jsonl` file
+/// under `root` is one appended session log.
+pub(crate) fn discover_jsonl(root: &Path, hint: impl Fn(&str) -> Option<String>) -> Discovery {
+    discover_files(
+        root,
+        |p| p.extension().is_some_and(|e| e == "jsonl"),
+        Layout::Jsonl,
+        hint,
+    )
+}
+
 /// What discovery knows of one file from its path alone.
 pub(crate) struct Classified {
     pub layout: Layout,
@@ -130,6 +141,15 @@ pub(crate) fn parent_dir_name(path: &Path) -> Option<String> {
         .and_then(|n| n.to_str())
         .filter(|n| !n.is_empty())
         .map(str::to_string)
+}
+
+/// The name of the directory a file sits in, decoded lossily, or `""`:
+/// for ids that must be made even when the name is not UTF-8.
+pub(crate) fn parent_dir_lossy(path: &Path) -> String {
+    path.parent()
+        .and_then(Path::file_name)
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// A file's stem, or `""`.

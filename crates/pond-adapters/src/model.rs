@@ -133,12 +133,7 @@ pub struct Message {
 impl Message {
     /// All part texts joined: what search and transcripts read.
     pub fn plain_text(&self) -> String {
-        let texts: Vec<&str> = self
-            .parts
-            .iter()
-            .filter_map(|p| p.text.as_deref())
-            .collect();
-        texts.join("\n")
+        joined_text(&self.parts)
     }
 
     pub fn tool_names(&self) -> Vec<String> {
@@ -169,6 +164,26 @@ pub struct Session {
     /// The host that last ingested it.
     pub host: String,
     pub message_count: u64,
+}
+
+impl Session {
+    /// A session known only by its keys, before any record has said more: the
+    /// base that facts are merged into.
+    pub fn new(id: impl Into<String>, client: impl Into<String>, host: impl Into<String>) -> Self {
+        Session {
+            id: id.into(),
+            client: client.into(),
+            project: None,
+            git_branch: None,
+            model: None,
+            title: None,
+            started_at: None,
+            updated_at: None,
+            parent_id: None,
+            host: host.into(),
+            message_count: 0,
+        }
+    }
 }
 
 /// Session facts learned from individual records; merged into a [`Session`].
@@ -210,6 +225,16 @@ impl SessionFacts {
         self.first_seen = min_time(self.first_seen, at);
         self.last_seen = max_time(self.last_seen, at);
     }
+}
+
+/// Texts of `parts` joined by newlines: a message's searchable text, and a
+/// tool result that clients write as a list of parts.
+pub(crate) fn joined_text(parts: &[Part]) -> String {
+    parts
+        .iter()
+        .filter_map(|p| p.text.as_deref())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 pub fn min_time(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {

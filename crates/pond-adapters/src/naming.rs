@@ -45,6 +45,21 @@ pub(crate) fn is_uuid(s: &str) -> bool {
             .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
+/// The stem itself when it is a UUID: clients that name each session file
+/// by its id.
+pub(crate) fn uuid_stem(stem: &str) -> Option<String> {
+    Some(stem).filter(|s| is_uuid(s)).map(str::to_string)
+}
+
+/// The UUID at the end of a stem like `<ISO timestamp>_<uuid>`, where
+/// clients that sort their files by time keep the session id.
+pub(crate) fn uuid_tail(stem: &str) -> Option<&str> {
+    stem.len()
+        .checked_sub(36)
+        .and_then(|start| stem.get(start..))
+        .filter(|tail| is_uuid(tail))
+}
+
 /// The id of a message whose record carries none: its session and a hash of
 /// the record's bytes, the same on every host.
 pub(crate) fn sha_id(ctx: RecordContext<'_>) -> String {

@@ -21,7 +21,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::adapter::{Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile};
-use crate::discover::{file_name, walk_pruning};
+use crate::discover::{file_name, parent_dir_lossy, walk_pruning};
 use crate::model::{Part, PartKind, Role, SessionFacts};
 use crate::naming::record_message;
 
@@ -195,12 +195,7 @@ impl Adapter for Aider {
 /// (the project; the same on every host that has it, whatever root it was
 /// found under) and the header line (a second-resolution start time).
 fn session_id(file: &SourceFile, header: &str) -> String {
-    let project = file
-        .path
-        .parent()
-        .and_then(|d| d.file_name())
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let project = parent_dir_lossy(&file.path);
     let name = file
         .path
         .file_name()

@@ -34,6 +34,7 @@ use serde_json::Value;
 
 use crate::adapter::{Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile};
 use crate::discover::{discover_files, env_dir};
+use crate::formats::anthropic;
 use crate::formats::editor::{editor_global_storage, uri_path};
 use crate::formats::json::{json_text, speaker, str_field};
 use crate::formats::time::instant;
@@ -144,21 +145,16 @@ fn thread_message(ctx: RecordContext<'_>, index: usize, m: &Value) -> Message {
     }
 }
 
+/// Amp's blocks are Anthropic's but for its own tool results, summaries
+/// and thinking text; blocks of the API that Amp does not write stay opaque.
 fn block_part(block: &Value) -> Part {
     let kind = str_field(block, "type").unwrap_or("unknown");
     match kind {
-        "text" => Part::text(PartKind::Text, str_field(block, "text").unwrap_or_default()),
         "thinking" => Part::text(
             PartKind::Thinking,
             str_field(block, "thinking")
                 .or_else(|| str_field(block, "text"))
                 .unwrap_or_default(),
-        ),
-        "redacted_thinking" => Part::text(PartKind::Thinking, "[redacted thinking]"),
-        "tool_use" => Part::tool_call(
-            str_field(block, "name"),
-            str_field(block, "id"),
-            block.get("input").map(json_text),
         ),
         "tool_result" => {
             let run = block.get("run");
@@ -186,14 +182,8 @@ fn block_part(block: &Value) -> Part {
                 .unwrap_or_else(|| "[summary]".to_string());
             Part::text(PartKind::Text, text)
         }
-        "image" => {
-            let media = block
-                .get("source")
-                .and_then(|s| str_field(s, "media_type"))
-                .unwrap_or("unknown type");
-            Part::text(PartKind::File, format!("[image: {media}]"))
-        }
-        other => Part::text(PartKind::Other, format!("[{other}]")),
+        "document" | "server_tool_use" => Part::text(PartKind::Other, format!("[{kind}]")),
+        _ => anthropic::block_part(block),
     }
 }
 
@@ -219,7 +209,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::clients::testing::message_ids;
+    use crate::clients::testing::assert_ids_stable;
     use crate::translate::translate_bytes;
 
     fn fixture_root() -> PathBuf {
@@ -297,8 +287,7 @@ mod tests {
             facts.last_seen,
             DateTime::from_timestamp_millis(1_700_000_005_000)
         );
-        let again = translate_bytes(&Amp, file, &bytes);
-        assert_eq!(message_ids(&t), message_ids(&again));
+        assert_ids_stable(&Amp, file, &bytes, &t);
     }
 
     #[test]

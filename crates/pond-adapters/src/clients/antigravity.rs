@@ -144,13 +144,7 @@ impl Adapter for Antigravity {
                     ),
                 )],
             ),
-            _ => {
-                return Interpretation {
-                    understood: false,
-                    facts,
-                    ..Interpretation::default()
-                };
-            }
+            _ => return Interpretation::unknown_with_facts(facts),
         };
         let message = record_message(ctx, sha_id(ctx), role, at, None, parts);
         Interpretation::message(facts, message)
@@ -212,7 +206,7 @@ fn selected_model(content: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clients::testing::message_ids;
+    use crate::clients::testing::{assert_ids_stable, message_ids, role_counts};
     use crate::translate::translate_bytes;
 
     fn fixture() -> (SourceFile, Vec<u8>) {
@@ -241,11 +235,10 @@ mod tests {
         // unknown origin.
         assert_eq!(t.unknown_records, 1);
         assert_eq!(t.messages.len(), 17);
-        let count = |r: Role| t.messages.iter().filter(|m| m.role == r).count();
-        assert_eq!(count(Role::User), 2);
-        assert_eq!(count(Role::Assistant), 3);
-        assert_eq!(count(Role::Tool), 9);
-        assert_eq!(count(Role::System), 3);
+        assert_eq!(
+            role_counts(&t, [Role::User, Role::Assistant, Role::Tool, Role::System]),
+            [2, 3, 9, 3]
+        );
         assert_eq!(t.messages[0].plain_text(), "List the files.");
         // The first twelve steps are dated; the scrubbed ones are not.
         assert!(t.messages[..11].iter().all(|m| m.timestamp.is_some()));
@@ -262,10 +255,7 @@ mod tests {
                 .all(|p| p.tool_call_id.is_none() && p.tool_name.is_some())
         );
         assert!(parts().any(|p| p.text.as_deref().is_some_and(|t| t.ends_with(TRUNCATED))));
-        assert_eq!(
-            message_ids(&t),
-            message_ids(&translate_bytes(&Antigravity, &file, &bytes))
-        );
+        assert_ids_stable(&Antigravity, &file, &bytes, &t);
     }
 
     #[test]

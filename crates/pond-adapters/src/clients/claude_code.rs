@@ -162,11 +162,7 @@ impl Adapter for ClaudeCode {
                 Interpretation::facts(facts)
             }
             k if BOOKKEEPING.contains(&k) => Interpretation::facts(facts),
-            _ => Interpretation {
-                understood: false,
-                facts,
-                ..Interpretation::default()
-            },
+            _ => Interpretation::unknown_with_facts(facts),
         }
     }
 }

@@ -235,7 +235,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::clients::testing::message_ids;
+    use crate::clients::testing::{assert_ids_stable, message_ids};
     use crate::translate::translate_bytes;
 
     fn fixture_root() -> PathBuf {
@@ -292,8 +292,7 @@ mod tests {
             let t = translate_bytes(&Cline, file, &bytes);
             assert_eq!(t.session_id, "task1");
             assert_eq!(t.unknown_records, 0, "{}", file.rel_path);
-            let again = translate_bytes(&Cline, file, &bytes);
-            assert_eq!(message_ids(&t), message_ids(&again));
+            assert_ids_stable(&Cline, file, &bytes, &t);
             for (_, f) in t.facts {
                 facts.absorb(f);
             }

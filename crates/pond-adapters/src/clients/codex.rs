@@ -10,13 +10,13 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::adapter::{Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile};
-use crate::discover::{client_home, discover_files};
+use crate::adapter::{Adapter, Discovery, Interpretation, RecordContext, SourceFile};
+use crate::discover::{client_home, discover_jsonl};
 use crate::formats::json::{blocks_or_text, json_text, str_field};
 use crate::formats::openai::reasoning_parts;
 use crate::formats::time::timestamp_field;
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
-use crate::naming::{is_uuid, record_message, sha_id};
+use crate::naming::{first_or_hint, record_message, sha_id, uuid_tail};
 use crate::usage::{Tokens, Usage, count};
 
 pub struct Codex;
@@ -43,22 +43,11 @@ impl Adapter for Codex {
     }
 
     fn discover(&self, root: &Path) -> Discovery {
-        discover_files(
-            root,
-            |p| p.extension().is_some_and(|e| e == "jsonl"),
-            Layout::Jsonl,
-            |stem| {
-                stem.len()
-                    .checked_sub(36)
-                    .and_then(|start| stem.get(start..))
-                    .filter(|tail| is_uuid(tail))
-                    .map(str::to_string)
-            },
-        )
+        discover_jsonl(root, |stem| uuid_tail(stem).map(str::to_string))
     }
 
     fn identify(&self, file: &SourceFile, first_records: &[Value]) -> Option<String> {
-        let from_meta = first_records.iter().find_map(|r| {
+        first_or_hint(file, first_records, |r| {
             if str_field(r, "type") == Some("session_meta") {
                 r.get("payload").and_then(|p| str_field(p, "id"))
             } else if r.get("type").is_none() && r.get("instructions").is_some() {
@@ -66,10 +55,7 @@ impl Adapter for Codex {
             } else {
                 None
             }
-        });
-        from_meta
-            .map(str::to_string)
-            .or_else(|| file.session_hint.clone())
+        })
     }
 
     fn interpret(&self, ctx: RecordContext<'_>, record: &Value) -> Interpretation {
@@ -109,11 +95,7 @@ impl Adapter for Codex {
                 Interpretation::message(facts, message)
             }
             (Some(t), Some(_)) if BOOKKEEPING.contains(&t) => Interpretation::facts(facts),
-            (Some(_), Some(_)) => Interpretation {
-                understood: false,
-                facts,
-                ..Interpretation::default()
-            },
+            (Some(_), Some(_)) => Interpretation::unknown_with_facts(facts),
             // Legacy layout: items at top level, state markers, a header line.
             _ if str_field(record, "record_type") == Some("state") => Interpretation::facts(facts),
             (Some(_), None) => item(ctx, record, at, facts),
@@ -281,13 +263,7 @@ fn item(
             vec![tool_result(p, p.get("output").map(output_text))],
         ),
         k if QUIET_ITEMS.contains(&k) => return Interpretation::facts(facts),
-        _ => {
-            return Interpretation {
-                understood: false,
-                facts,
-                ..Interpretation::default()
-            };
-        }
+        _ => return Interpretation::unknown_with_facts(facts),
     };
     Interpretation::message(facts, new_message(ctx, role, at, parts))
 }

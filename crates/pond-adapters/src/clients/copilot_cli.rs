@@ -33,8 +33,8 @@ use crate::discover::{env_dir, walk};
 use crate::formats::json::{items_of, json_text, str_field};
 use crate::formats::openai::openai_tool_calls;
 use crate::formats::time::timestamp_field;
-use crate::model::{Message, Part, PartKind, Role, SessionFacts};
-use crate::naming::{is_uuid, record_message, sha_id};
+use crate::model::{Message, Part, PartKind, Role, SessionFacts, joined_text};
+use crate::naming::{first_or_hint, is_uuid, record_message, sha_id};
 
 pub struct CopilotCli;
 
@@ -112,7 +112,7 @@ impl Adapter for CopilotCli {
     }
 
     fn identify(&self, file: &SourceFile, first_records: &[Value]) -> Option<String> {
-        let from_records = first_records.iter().find_map(|r| {
+        first_or_hint(file, first_records, |r| {
             if file.layout == Layout::Document {
                 str_field(r, "sessionId")
             } else if str_field(r, "type") == Some("session.start") {
@@ -120,10 +120,7 @@ impl Adapter for CopilotCli {
             } else {
                 None
             }
-        });
-        from_records
-            .map(str::to_string)
-            .or_else(|| file.session_hint.clone())
+        })
     }
 
     fn interpret(&self, ctx: RecordContext<'_>, record: &Value) -> Interpretation {
@@ -245,10 +242,7 @@ impl Adapter for CopilotCli {
                 Interpretation::facts(facts)
             }
             k if BOOKKEEPING.contains(&k) => Interpretation::facts(facts),
-            _ => Interpretation {
-                facts,
-                ..Interpretation::default()
-            },
+            _ => Interpretation::unknown_with_facts(facts),
         }
     }
 }
@@ -324,17 +318,13 @@ fn chat_message(
         _ => Vec::new(),
     };
     if role == Role::Tool {
-        let text = parts
-            .drain(..)
-            .filter_map(|p| p.text)
-            .collect::<Vec<_>>()
-            .join("\n");
-        parts.push(Part::tool_result(
+        let text = joined_text(&parts);
+        parts = vec![Part::tool_result(
             str_field(m, "name"),
             str_field(m, "tool_call_id"),
             Some(text),
             false,
-        ));
+        )];
     }
     parts.extend(openai_tool_calls(m));
     Some(Message {
@@ -354,8 +344,7 @@ fn chat_message(
 mod tests {
     use super::*;
     use crate::clients::testing::assert_tool_pairs;
-    use crate::clients::testing::message_ids;
-    use crate::clients::testing::{Fixtures, roles};
+    use crate::clients::testing::{Fixtures, role_counts, roles};
     use crate::translate::translate_bytes;
 
     const FIXTURES: Fixtures = Fixtures::new(&CopilotCli, "copilot-cli");
@@ -402,11 +391,10 @@ mod tests {
         // 32 events: 2 user, 5 assistant.message + 1 reasoning,
         // 4 tool results, system.message, system.notification, session.error.
         assert_eq!(t.messages.len(), 15);
-        let count = |r: Role| t.messages.iter().filter(|m| m.role == r).count();
-        assert_eq!(count(Role::User), 2);
-        assert_eq!(count(Role::Assistant), 6);
-        assert_eq!(count(Role::Tool), 4);
-        assert_eq!(count(Role::System), 3);
+        assert_eq!(
+            role_counts(&t, [Role::User, Role::Assistant, Role::Tool, Role::System]),
+            [2, 6, 4, 3]
+        );
         assert_tool_pairs(&t.messages);
         let facts = &t.facts[0].1;
         assert_eq!(facts.project.as_deref(), Some("/tmp/repo"));
@@ -432,9 +420,7 @@ mod tests {
     #[test]
     fn same_bytes_same_ids() {
         for name in ["agent-sessions-small.jsonl", EVENTS] {
-            let (file, bytes, t) = FIXTURES.read(name);
-            let again = translate_bytes(&CopilotCli, &file, &bytes);
-            assert_eq!(message_ids(&t), message_ids(&again));
+            FIXTURES.assert_ids_stable(name);
         }
     }
 

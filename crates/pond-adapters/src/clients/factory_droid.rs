@@ -28,7 +28,7 @@ use crate::discover::{Classified, discover_classified, file_name};
 use crate::formats::json::{blocks_or_text, json_text, speaker, str_field};
 use crate::formats::time::instant;
 use crate::model::{Part, PartKind, Role, SessionFacts};
-use crate::naming::{record_message, sha_id};
+use crate::naming::{first_or_hint, record_message, sha_id};
 
 pub struct FactoryDroid;
 
@@ -62,17 +62,13 @@ impl Adapter for FactoryDroid {
         if file.layout == Layout::Document {
             return file.session_hint.clone();
         }
-        first_records
-            .iter()
-            .find_map(|r| {
-                if str_field(r, "type") == Some("session_start") {
-                    str_field(r, "id")
-                } else {
-                    str_field(r, "session_id").or_else(|| str_field(r, "sessionId"))
-                }
-            })
-            .map(str::to_string)
-            .or_else(|| file.session_hint.clone())
+        first_or_hint(file, first_records, |r| {
+            if str_field(r, "type") == Some("session_start") {
+                str_field(r, "id")
+            } else {
+                str_field(r, "session_id").or_else(|| str_field(r, "sessionId"))
+            }
+        })
     }
 
     fn interpret(&self, ctx: RecordContext<'_>, record: &Value) -> Interpretation {
@@ -150,10 +146,7 @@ impl Adapter for FactoryDroid {
                 }
                 None => Interpretation::facts(facts),
             },
-            _ => Interpretation {
-                facts,
-                ..Interpretation::default()
-            },
+            _ => Interpretation::unknown_with_facts(facts),
         }
     }
 }
@@ -191,7 +184,6 @@ fn store_message(body: &Value) -> Option<(Role, Vec<Part>)> {
 mod tests {
     use super::*;
     use crate::clients::testing::assert_tool_pairs;
-    use crate::clients::testing::message_ids;
     use crate::clients::testing::{Fixtures, roles};
     use crate::translate::translate_bytes;
 
@@ -275,9 +267,7 @@ mod tests {
     #[test]
     fn same_bytes_same_ids() {
         for name in ["session_store_small.jsonl", "stream_json_small.jsonl"] {
-            let (file, bytes, t) = FIXTURES.read(name);
-            let again = translate_bytes(&FactoryDroid, &file, &bytes);
-            assert_eq!(message_ids(&t), message_ids(&again));
+            FIXTURES.assert_ids_stable(name);
         }
     }
 

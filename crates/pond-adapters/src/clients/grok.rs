@@ -33,7 +33,7 @@ use crate::formats::json::percent_decode;
 use crate::formats::json::{items_of, json_text, str_field};
 use crate::formats::openai::reasoning_parts;
 use crate::formats::time::timestamp_field;
-use crate::model::{Part, PartKind, Role, SessionFacts};
+use crate::model::{Part, PartKind, Role, SessionFacts, joined_text};
 use crate::naming::{hint_or_first, is_uuid, record_message};
 
 pub struct Grok;
@@ -105,11 +105,7 @@ impl Adapter for Grok {
                 (Role::Assistant, parts)
             }
             "tool_result" => {
-                let text = content_parts(record.get("content"))
-                    .into_iter()
-                    .filter_map(|p| p.text)
-                    .collect::<Vec<_>>()
-                    .join("\n");
+                let text = joined_text(&content_parts(record.get("content")));
                 let part =
                     Part::tool_result(None, str_field(record, "tool_call_id"), Some(text), false);
                 (Role::Tool, vec![part])
@@ -124,13 +120,7 @@ impl Adapter for Grok {
                 );
                 (Role::Assistant, vec![part])
             }
-            _ => {
-                return Interpretation {
-                    understood: false,
-                    facts,
-                    ..Interpretation::default()
-                };
-            }
+            _ => return Interpretation::unknown_with_facts(facts),
         };
         let id = match str_field(record, "id") {
             Some(own) => format!("{}/{own}", ctx.session_id),
@@ -192,7 +182,7 @@ mod tests {
     use crate::clients::testing::{assert_seen, paired_results};
 
     use super::*;
-    use crate::clients::testing::message_ids;
+    use crate::clients::testing::{assert_ids_stable, role_counts};
     use crate::translate::translate_bytes;
 
     const SESSION: &str = "019f6851-7ec4-7ef0-97d3-03f3eee38755";
@@ -245,11 +235,10 @@ mod tests {
         assert_eq!(t.session_id, SESSION);
         assert_eq!(t.unknown_records, 0);
         assert_eq!(t.messages.len(), 11);
-        let count = |r: Role| t.messages.iter().filter(|m| m.role == r).count();
-        assert_eq!(count(Role::System), 1);
-        assert_eq!(count(Role::User), 3);
-        assert_eq!(count(Role::Assistant), 5);
-        assert_eq!(count(Role::Tool), 2);
+        assert_eq!(
+            role_counts(&t, [Role::System, Role::User, Role::Assistant, Role::Tool]),
+            [1, 3, 5, 2]
+        );
         let facts = &t.facts[0].1;
         assert_eq!(
             facts.project.as_deref(),
@@ -263,10 +252,7 @@ mod tests {
                 .iter()
                 .any(|m| m.id == format!("{SESSION}/rs_00000000-0000-4000-8000-000000000001"))
         );
-        assert_eq!(
-            message_ids(&t),
-            message_ids(&translate_bytes(&Grok, &file, &bytes))
-        );
+        assert_ids_stable(&Grok, &file, &bytes, &t);
     }
 
     #[test]

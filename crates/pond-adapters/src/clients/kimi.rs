@@ -36,7 +36,7 @@ use crate::adapter::{Adapter, Discovery, Interpretation, Layout, RecordContext, 
 use crate::discover::{Classified, discover_classified, file_name, file_stem};
 use crate::formats::json::{blocks_or_text, items_of, json_text, str_field};
 use crate::formats::time::{instant, timestamp_field};
-use crate::model::{Message, Part, PartKind, Role, SessionFacts};
+use crate::model::{Message, Part, PartKind, Role, SessionFacts, joined_text};
 use crate::naming::{is_uuid, record_message};
 
 pub struct Kimi;
@@ -154,10 +154,7 @@ impl Adapter for Kimi {
         match kind {
             "context.append_message" => {
                 let Some(m) = record.get("message").filter(|m| m.is_object()) else {
-                    return Interpretation {
-                        facts,
-                        ..Interpretation::default()
-                    };
+                    return Interpretation::unknown_with_facts(facts);
                 };
                 let message = context_message(ctx, m, at);
                 Interpretation {
@@ -169,10 +166,7 @@ impl Adapter for Kimi {
             }
             "context.append_loop_event" => match record.get("event").filter(|e| e.is_object()) {
                 Some(event) => loop_event(ctx, event, at, facts),
-                None => Interpretation {
-                    facts,
-                    ..Interpretation::default()
-                },
+                None => Interpretation::unknown_with_facts(facts),
             },
             "config.update" | "profile.bind" | "llm.request" | "usage.record" => {
                 facts.model = str_field(record, "modelAlias")
@@ -205,10 +199,7 @@ impl Adapter for Kimi {
             {
                 Interpretation::facts(facts)
             }
-            _ => Interpretation {
-                facts,
-                ..Interpretation::default()
-            },
+            _ => Interpretation::unknown_with_facts(facts),
         }
     }
 }
@@ -287,11 +278,7 @@ fn tool_result_part(call_id: Option<&str>, output: Option<&Value>, is_error: boo
         None,
         call_id,
         output.map(|o| match o {
-            Value::Array(_) => content_parts(Some(o))
-                .into_iter()
-                .filter_map(|p| p.text)
-                .collect::<Vec<_>>()
-                .join("\n"),
+            Value::Array(_) => joined_text(&content_parts(Some(o))),
             other => json_text(other),
         }),
         is_error,
@@ -336,10 +323,7 @@ fn loop_event(
     let (role, source_id, part) = match str_field(event, "type").unwrap_or_default() {
         "content.part" => {
             let Some(part) = event.get("part") else {
-                return Interpretation {
-                    facts,
-                    ..Interpretation::default()
-                };
+                return Interpretation::unknown_with_facts(facts);
             };
             (Role::Assistant, uuid, block_part(part))
         }
@@ -361,12 +345,7 @@ fn loop_event(
             )
         }
         t if QUIET_LOOP_EVENTS.contains(&t) => return Interpretation::facts(facts),
-        _ => {
-            return Interpretation {
-                facts,
-                ..Interpretation::default()
-            };
-        }
+        _ => return Interpretation::unknown_with_facts(facts),
     };
     Interpretation::message(facts, new_message(ctx, source_id, role, at, vec![part]))
 }
@@ -381,10 +360,7 @@ fn legacy_line(ctx: RecordContext<'_>, record: &Value, facts: SessionFacts) -> I
     }
     match context_message(ctx, record, None) {
         Some(message) => Interpretation::message(facts, message),
-        None => Interpretation {
-            facts,
-            ..Interpretation::default()
-        },
+        None => Interpretation::unknown_with_facts(facts),
     }
 }
 
@@ -439,7 +415,7 @@ mod tests {
     use super::*;
     use crate::clients::testing::Fixtures;
     use crate::clients::testing::assert_tool_pairs;
-    use crate::clients::testing::message_ids;
+    use crate::clients::testing::{assert_ids_stable, message_ids};
     use crate::translate::translate_bytes;
 
     const FIXTURES: Fixtures = Fixtures::new(&Kimi, "kimi");
@@ -613,8 +589,7 @@ mod tests {
     #[test]
     fn same_bytes_same_ids() {
         let (file, bytes, t) = FIXTURES.read("small.jsonl");
-        let again = translate_bytes(&Kimi, &file, &bytes);
-        assert_eq!(message_ids(&t), message_ids(&again));
+        assert_ids_stable(&Kimi, &file, &bytes, &t);
         // The first and second "hi" are distinct records, so distinct ids.
         assert_eq!(message_ids(&t).iter().collect::<HashSet<_>>().len(), 3);
     }

@@ -29,15 +29,15 @@ use serde_json::Value;
 use crate::adapter::{Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile};
 use crate::discover::{client_home, discover_files};
 use crate::formats::json::{json_text, str_field};
-use crate::formats::pi::{block_part, content_parts};
+use crate::formats::pi::{
+    BOOKKEEPING, block_part, content_parts, entry_message_id, header_session_id, summary_message,
+};
 use crate::formats::time::instant;
 use crate::formats::time::timestamp_field;
-use crate::model::{Part, PartKind, Role, SessionFacts};
-use crate::naming::{first_or_hint, is_uuid, record_message, sha_id};
+use crate::model::{Part, Role, SessionFacts};
+use crate::naming::{record_message, uuid_stem};
 
 pub struct OpenClaw;
-
-const BOOKKEEPING: &[&str] = &["thinking_level_change", "label", "custom"];
 
 impl Adapter for OpenClaw {
     fn name(&self) -> &'static str {
@@ -60,14 +60,12 @@ impl Adapter for OpenClaw {
                 name.ends_with(".jsonl") && !name.ends_with(".trajectory.jsonl")
             },
             Layout::Jsonl,
-            |stem| Some(stem).filter(|s| is_uuid(s)).map(str::to_string),
+            uuid_stem,
         )
     }
 
     fn identify(&self, file: &SourceFile, first_records: &[Value]) -> Option<String> {
-        first_or_hint(file, first_records, |r| {
-            (str_field(r, "type") == Some("session")).then(|| str_field(r, "id"))?
-        })
+        header_session_id(file, first_records)
     }
 
     fn interpret(&self, ctx: RecordContext<'_>, record: &Value) -> Interpretation {
@@ -88,11 +86,7 @@ impl Adapter for OpenClaw {
             }
             "message" => {
                 let Some(body) = record.get("message").filter(|m| m.is_object()) else {
-                    return Interpretation {
-                        understood: false,
-                        facts,
-                        ..Interpretation::default()
-                    };
+                    return Interpretation::unknown_with_facts(facts);
                 };
                 let at = at.or_else(|| instant(body.get("timestamp")));
                 facts.saw(at);
@@ -115,37 +109,16 @@ impl Adapter for OpenClaw {
                         content_parts(body.get("content")),
                     ),
                 };
-                let message = record_message(ctx, message_id(ctx, record), role, at, model, parts);
+                let id = entry_message_id(ctx, record);
+                let message = record_message(ctx, id, role, at, model, parts);
                 Interpretation::message(facts, message)
             }
             "compaction" | "branch_summary" => {
-                let text = str_field(record, "summary")
-                    .map(str::to_string)
-                    .unwrap_or_else(|| format!("[{kind}]"));
-                let message = record_message(
-                    ctx,
-                    message_id(ctx, record),
-                    Role::System,
-                    at,
-                    None,
-                    vec![Part::text(PartKind::Text, text)],
-                );
-                Interpretation::message(facts, message)
+                Interpretation::message(facts, summary_message(ctx, record, kind, at))
             }
             k if BOOKKEEPING.contains(&k) => Interpretation::facts(facts),
-            _ => Interpretation {
-                understood: false,
-                facts,
-                ..Interpretation::default()
-            },
+            _ => Interpretation::unknown_with_facts(facts),
         }
-    }
-}
-
-fn message_id(ctx: RecordContext<'_>, record: &Value) -> String {
-    match str_field(record, "id") {
-        Some(id) => format!("{}/{id}", ctx.session_id),
-        None => sha_id(ctx),
     }
 }
 
@@ -165,7 +138,7 @@ mod tests {
     use crate::clients::testing::{assert_seen, paired_results};
 
     use super::*;
-    use crate::clients::testing::message_ids;
+    use crate::clients::testing::{assert_ids_stable, message_ids};
     use crate::translate::translate_bytes;
 
     fn fixture() -> (SourceFile, Vec<u8>) {
@@ -192,10 +165,7 @@ mod tests {
             assert_eq!(r.text.as_deref(), Some("main.swift\nResources\n"));
             assert!(!r.is_error);
         }
-        assert_eq!(
-            message_ids(&t),
-            message_ids(&translate_bytes(&OpenClaw, &file, &bytes))
-        );
+        assert_ids_stable(&OpenClaw, &file, &bytes, &t);
     }
 
     #[test]

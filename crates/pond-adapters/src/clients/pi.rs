@@ -28,19 +28,18 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::adapter::{Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile};
-use crate::discover::discover_files;
+use crate::adapter::{Adapter, Discovery, Interpretation, RecordContext, SourceFile};
+use crate::discover::discover_jsonl;
 use crate::formats::json::{json_text, str_field};
-use crate::formats::pi::content_parts;
+use crate::formats::pi::{
+    BOOKKEEPING, content_parts, entry_message_id, header_session_id, summary_message,
+};
 use crate::formats::time::{instant, timestamp_field};
-use crate::model::{Message, Part, PartKind, Role, SessionFacts};
-use crate::naming::{first_or_hint, is_uuid, record_message, sha_id};
+use crate::model::{Message, Part, PartKind, Role, SessionFacts, joined_text};
+use crate::naming::{record_message, uuid_tail};
 use crate::usage::{Tokens, Usage, count};
 
 pub struct Pi;
-
-/// Entry types that change no conversation text but are known.
-const BOOKKEEPING: &[&str] = &["thinking_level_change", "custom", "label"];
 
 impl Adapter for Pi {
     fn name(&self) -> &'static str {
@@ -55,18 +54,11 @@ impl Adapter for Pi {
     }
 
     fn discover(&self, root: &Path) -> Discovery {
-        discover_files(
-            root,
-            |p| p.extension().is_some_and(|e| e == "jsonl"),
-            Layout::Jsonl,
-            |stem| uuid_tail(stem).map(str::to_string),
-        )
+        discover_jsonl(root, |stem| uuid_tail(stem).map(str::to_string))
     }
 
     fn identify(&self, file: &SourceFile, first_records: &[Value]) -> Option<String> {
-        first_or_hint(file, first_records, |r| {
-            (str_field(r, "type") == Some("session")).then(|| str_field(r, "id"))?
-        })
+        header_session_id(file, first_records)
     }
 
     fn interpret(&self, ctx: RecordContext<'_>, record: &Value) -> Interpretation {
@@ -101,10 +93,7 @@ impl Adapter for Pi {
                         ..Interpretation::default()
                     }
                 }
-                None => Interpretation {
-                    facts,
-                    ..Interpretation::default()
-                },
+                None => Interpretation::unknown_with_facts(facts),
             },
             "model_change" => {
                 facts.model = str_field(record, "modelId").map(str::to_string);
@@ -115,17 +104,7 @@ impl Adapter for Pi {
                 Interpretation::facts(facts)
             }
             "compaction" | "branch_summary" => {
-                let text = str_field(record, "summary")
-                    .map(str::to_string)
-                    .unwrap_or_else(|| format!("[{kind}]"));
-                let message = new_message(
-                    ctx,
-                    record,
-                    Role::System,
-                    at,
-                    vec![Part::text(PartKind::Text, text)],
-                );
-                Interpretation::message(facts, message)
+                Interpretation::message(facts, summary_message(ctx, record, kind, at))
             }
             "custom_message" => {
                 let parts = content_parts(record.get("content"));
@@ -133,15 +112,11 @@ impl Adapter for Pi {
                 Interpretation::message(facts, message)
             }
             k if BOOKKEEPING.contains(&k) => Interpretation::facts(facts),
-            _ => Interpretation {
-                facts,
-                ..Interpretation::default()
-            },
+            _ => Interpretation::unknown_with_facts(facts),
         }
     }
 }
 
-/// The UUID at the end of `<ISO timestamp>_<uuid>`.
 /// An assistant message's `usage`, Anthropic-style (`input` without the
 /// cache), with pi's own cost. Each message is one call, named by its id.
 fn call_usage(
@@ -174,25 +149,11 @@ fn call_usage(
     })
 }
 
-fn uuid_tail(stem: &str) -> Option<&str> {
-    stem.len()
-        .checked_sub(36)
-        .and_then(|start| stem.get(start..))
-        .filter(|tail| is_uuid(tail))
-}
-
 /// `parentSession` is the parent's file path; its name ends in the parent's id.
 /// `None` when the name does not end in one: a host's file path is no id.
 fn parent_session_id(path: &str) -> Option<String> {
     let stem = Path::new(path).file_stem().and_then(|s| s.to_str())?;
     uuid_tail(stem).map(str::to_string)
-}
-
-fn message_id(ctx: RecordContext<'_>, record: &Value) -> String {
-    match str_field(record, "id") {
-        Some(id) => format!("{}/{id}", ctx.session_id),
-        None => sha_id(ctx),
-    }
 }
 
 fn new_message(
@@ -202,7 +163,7 @@ fn new_message(
     at: Option<DateTime<Utc>>,
     parts: Vec<Part>,
 ) -> Message {
-    record_message(ctx, message_id(ctx, record), role, at, None, parts)
+    record_message(ctx, entry_message_id(ctx, record), role, at, None, parts)
 }
 
 /// pi-ai messages carry their own epoch-millisecond `timestamp`; the entry's
@@ -224,11 +185,7 @@ fn agent_message(
             (Role::Assistant, parts)
         }
         "toolResult" => {
-            let text = content_parts(body.get("content"))
-                .into_iter()
-                .filter_map(|p| p.text)
-                .collect::<Vec<_>>()
-                .join("\n");
+            let text = joined_text(&content_parts(body.get("content")));
             let part = Part::tool_result(
                 str_field(body, "toolName"),
                 str_field(body, "toolCallId"),
@@ -271,7 +228,7 @@ fn agent_message(
     };
     Some(record_message(
         ctx,
-        message_id(ctx, record),
+        entry_message_id(ctx, record),
         role,
         at,
         (role == Role::Assistant)
@@ -284,9 +241,10 @@ fn agent_message(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapter::Layout;
     use crate::clients::testing::Fixtures;
     use crate::clients::testing::assert_tool_pairs;
-    use crate::clients::testing::message_ids;
+    use crate::clients::testing::role_counts;
     use crate::translate::translate_bytes;
 
     const FIXTURES: Fixtures = Fixtures::new(&Pi, "pi");
@@ -311,10 +269,10 @@ mod tests {
         assert_eq!(t.unparsed_records, 0);
         // 88 user + 453 assistant + 373 toolResult entries, no two alike.
         assert_eq!(t.messages.len(), 914);
-        let count = |r: Role| t.messages.iter().filter(|m| m.role == r).count();
-        assert_eq!(count(Role::User), 88);
-        assert_eq!(count(Role::Assistant), 453);
-        assert_eq!(count(Role::Tool), 373);
+        assert_eq!(
+            role_counts(&t, [Role::User, Role::Assistant, Role::Tool]),
+            [88, 453, 373]
+        );
         assert!(t.messages.iter().all(|m| m.timestamp.is_some()));
         let errors = t
             .messages
@@ -375,9 +333,7 @@ mod tests {
     #[test]
     fn same_bytes_same_ids() {
         for name in ["agent-sessions-small.jsonl", "large-session.jsonl"] {
-            let (file, bytes, t) = FIXTURES.read(name);
-            let again = translate_bytes(&Pi, &file, &bytes);
-            assert_eq!(message_ids(&t), message_ids(&again));
+            FIXTURES.assert_ids_stable(name);
         }
     }
 

@@ -28,13 +28,13 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::adapter::{Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile};
-use crate::discover::{client_home, discover_files};
+use crate::adapter::{Adapter, Discovery, Interpretation, RecordContext, SourceFile};
+use crate::discover::{client_home, discover_jsonl};
 use crate::formats::genai;
 use crate::formats::json::str_field;
 use crate::formats::time::timestamp_field;
 use crate::model::{PartKind, Role, SessionFacts};
-use crate::naming::{is_uuid, record_message, sha_id};
+use crate::naming::{first_or_hint, record_message, sha_id, uuid_stem};
 
 pub struct Qwen;
 
@@ -88,20 +88,11 @@ impl Adapter for Qwen {
     }
 
     fn discover(&self, root: &Path) -> Discovery {
-        discover_files(
-            root,
-            |p| p.extension().is_some_and(|e| e == "jsonl"),
-            Layout::Jsonl,
-            |stem| Some(stem).filter(|s| is_uuid(s)).map(str::to_string),
-        )
+        discover_jsonl(root, uuid_stem)
     }
 
     fn identify(&self, file: &SourceFile, first_records: &[Value]) -> Option<String> {
-        first_records
-            .iter()
-            .find_map(|r| str_field(r, "sessionId"))
-            .map(str::to_string)
-            .or_else(|| file.session_hint.clone())
+        first_or_hint(file, first_records, |r| str_field(r, "sessionId"))
     }
 
     fn interpret(&self, ctx: RecordContext<'_>, record: &Value) -> Interpretation {
@@ -127,13 +118,7 @@ impl Adapter for Qwen {
             ("assistant", _) => Role::Assistant,
             ("tool_result", _) => Role::Tool,
             ("system", _) => return system(record, subtype, facts),
-            _ => {
-                return Interpretation {
-                    understood: false,
-                    facts,
-                    ..Interpretation::default()
-                };
-            }
+            _ => return Interpretation::unknown_with_facts(facts),
         };
         let mut parts = record
             .get("message")
@@ -206,13 +191,7 @@ fn system(record: &Value, subtype: Option<&str>, mut facts: SessionFacts) -> Int
         Some("parent_session") => facts.parent_id = field("parentSessionId"),
         Some("session_model") => facts.model = field("modelId"),
         Some(s) if BOOKKEEPING.contains(&s) => {}
-        _ => {
-            return Interpretation {
-                understood: false,
-                facts,
-                ..Interpretation::default()
-            };
-        }
+        _ => return Interpretation::unknown_with_facts(facts),
     }
     Interpretation::facts(facts)
 }
@@ -222,6 +201,7 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
+    use crate::adapter::Layout;
     use crate::model::Part;
     use crate::translate::{Translation, translate_bytes};
 

@@ -102,11 +102,37 @@ impl Fixtures {
     pub(crate) fn read(&self, rel: &str) -> (SourceFile, Vec<u8>, Translation) {
         read_fixture(self.adapter, self.client, rel)
     }
+
+    /// [`assert_ids_stable`] for the fixture `rel`.
+    #[track_caller]
+    pub(crate) fn assert_ids_stable(&self, rel: &str) {
+        let (file, bytes, t) = self.read(rel);
+        assert_ids_stable(self.adapter, &file, &bytes, &t);
+    }
+}
+
+/// Reading the same bytes again names every message as `t` did: ids come
+/// from the bytes, never from a clock or the order of reads.
+#[track_caller]
+pub(crate) fn assert_ids_stable(
+    adapter: &dyn Adapter,
+    file: &SourceFile,
+    bytes: &[u8],
+    t: &Translation,
+) {
+    let again = translate_bytes(adapter, file, bytes);
+    assert_eq!(message_ids(t), message_ids(&again));
 }
 
 /// The roles of a translation's messages, in order.
 pub(crate) fn roles(t: &Translation) -> Vec<Role> {
     t.messages.iter().map(|m| m.role).collect()
+}
+
+/// How many of a translation's messages have each of `roles`, in that
+/// order: the tally the tests compare with a count made by hand.
+pub(crate) fn role_counts<const N: usize>(t: &Translation, roles: [Role; N]) -> [usize; N] {
+    roles.map(|r| t.messages.iter().filter(|m| m.role == r).count())
 }
 
 /// The one file a client's fixtures hold, and its bytes; fails unless

@@ -91,13 +91,3 @@ pub(crate) fn response_text(response: &Value) -> (String, bool) {
         None => (json_text(response), false),
     }
 }
-
-/// Texts of `parts` joined by newlines, for a tool result assembled from a
-/// list of parts.
-pub(crate) fn joined_text(parts: &[Part]) -> String {
-    parts
-        .iter()
-        .filter_map(|p| p.text.as_deref())
-        .collect::<Vec<_>>()
-        .join("\n")
-}

@@ -1,10 +1,56 @@
-//! pi-ai's message blocks (`text`, `thinking`, `toolCall`, `image`): pi
-//! writes them, and OpenClaw, built on pi's agent, stores the same messages.
+//! pi's session files: the `session` header, entry ids and summaries, and
+//! pi-ai's message blocks (`text`, `thinking`, `toolCall`, `image`). pi
+//! writes them, and OpenClaw, built on pi's agent, stores the same entries.
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use crate::adapter::{RecordContext, SourceFile};
 use crate::formats::json::{blocks_or_text, json_text, str_field};
-use crate::model::{Part, PartKind};
+use crate::model::{Message, Part, PartKind, Role};
+use crate::naming::{first_or_hint, record_message, sha_id};
+
+/// Entry types that change no conversation text but are known.
+pub(crate) const BOOKKEEPING: &[&str] = &["thinking_level_change", "custom", "label"];
+
+/// The session a file holds: its `session` header's id, else the one the
+/// file's name carries.
+pub(crate) fn header_session_id(file: &SourceFile, first_records: &[Value]) -> Option<String> {
+    first_or_hint(file, first_records, |r| {
+        (str_field(r, "type") == Some("session")).then(|| str_field(r, "id"))?
+    })
+}
+
+/// An entry's message id. Entry ids are unique only within a file, so they
+/// are prefixed with the session id; v1 entries carry none and fall back to
+/// the record's content hash.
+pub(crate) fn entry_message_id(ctx: RecordContext<'_>, record: &Value) -> String {
+    match str_field(record, "id") {
+        Some(id) => format!("{}/{id}", ctx.session_id),
+        None => sha_id(ctx),
+    }
+}
+
+/// A `compaction` or `branch_summary` entry (`kind`): its summary, kept as a
+/// system message, or the kind when it has none.
+pub(crate) fn summary_message(
+    ctx: RecordContext<'_>,
+    record: &Value,
+    kind: &str,
+    at: Option<DateTime<Utc>>,
+) -> Message {
+    let text = str_field(record, "summary")
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("[{kind}]"));
+    record_message(
+        ctx,
+        entry_message_id(ctx, record),
+        Role::System,
+        at,
+        None,
+        vec![Part::text(PartKind::Text, text)],
+    )
+}
 
 /// A pi-ai message's content (a string or blocks); OpenClaw, built on pi's
 /// agent, stores the same messages.

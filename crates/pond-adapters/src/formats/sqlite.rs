@@ -20,6 +20,15 @@ use crate::adapter::{SourceError, SourceErrorKind};
 pub struct Snapshot {
     pub conn: Connection,
     dir: PathBuf,
+    /// The database copied, which errors name.
+    db: PathBuf,
+}
+
+impl Snapshot {
+    /// [`rows`] of the copy, failing as the database being malformed.
+    pub fn rows(&self, sql: &str) -> Result<Vec<Value>, SourceError> {
+        rows(&self.conn, sql).map_err(SourceError::at(&self.db, SourceErrorKind::Malformed))
+    }
 }
 
 impl Drop for Snapshot {
@@ -43,6 +52,17 @@ const PROGRESS_STEPS: i32 = 100_000;
 /// Copies `db` (and its `-wal`, when present) and opens the copy read-only.
 pub fn snapshot(db: &Path) -> Result<Snapshot, SourceError> {
     snapshot_within(db, MAX_VALUE_BYTES, READ_TIME_LIMIT)
+}
+
+/// [`snapshot`] of a database that must hold `tables` ([`require_tables`]).
+pub fn snapshot_with_tables(
+    db: &Path,
+    tables: &[&str],
+    client: &str,
+) -> Result<Snapshot, SourceError> {
+    let snap = snapshot(db)?;
+    require_tables(&snap.conn, db, tables, client)?;
+    Ok(snap)
 }
 
 fn snapshot_within(
@@ -85,7 +105,11 @@ fn snapshot_within(
         Ok(conn)
     })();
     match result {
-        Ok(conn) => Ok(Snapshot { conn, dir }),
+        Ok(conn) => Ok(Snapshot {
+            conn,
+            dir,
+            db: db.to_path_buf(),
+        }),
         Err(e) => {
             let _ = std::fs::remove_dir_all(&dir);
             Err(e)

@@ -1,7 +1,7 @@
 //! Tests of every Cursor format, on the fixtures and on synthetic databases.
 
 use super::*;
-use crate::clients::testing::message_ids;
+use crate::clients::testing::{message_ids, role_counts};
 use crate::translate::{Translation, translate_bytes};
 
 mod ide;
@@ -99,10 +99,9 @@ fn transcripts_count_as_read_by_hand() {
         ("agent-sessions-test-session.jsonl", 2, 4, 0, 2),
     ] {
         let t = read(&fixture(name));
-        let count = |r: Role| t.messages.iter().filter(|m| m.role == r).count();
         assert_eq!(
-            (count(Role::User), count(Role::Assistant), count(Role::Tool)),
-            (user, assistant, tool),
+            role_counts(&t, [Role::User, Role::Assistant, Role::Tool]),
+            [user, assistant, tool],
             "{name}"
         );
         let n_calls = t

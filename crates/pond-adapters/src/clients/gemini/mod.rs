@@ -44,12 +44,12 @@ use serde_json::Value;
 
 use crate::adapter::{Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile};
 use crate::digest::sha256_hex;
-use crate::discover::{env_dir, file_name, walk};
+use crate::discover::{env_dir, file_name, parent_dir_lossy, walk};
 use crate::formats::genai;
 use crate::formats::json::{items_of, json_text, str_field};
 use crate::formats::time::timestamp_field;
-use crate::model::{Message, Part, PartKind, Role, SessionFacts};
-use crate::naming::is_uuid;
+use crate::model::{Message, Part, PartKind, Role, SessionFacts, joined_text};
+use crate::naming::{first_or_hint, is_uuid};
 use crate::usage::{Tokens, Usage, count};
 
 #[cfg(test)]
@@ -120,19 +120,10 @@ impl Adapter for Gemini {
                 .and_then(|entries| entries.iter().find_map(|e| str_field(e, "sessionId")))
                 .map(str::to_string),
             FileKind::Checkpoint(tag) => {
-                let dir = file
-                    .path
-                    .parent()
-                    .and_then(|d| d.file_name())
-                    .map(|d| d.to_string_lossy().into_owned())
-                    .unwrap_or_default();
+                let dir = parent_dir_lossy(&file.path);
                 Some(format!("gemini-checkpoint/{dir}/{tag}"))
             }
-            FileKind::Chat => first_records
-                .iter()
-                .find_map(|r| str_field(r, "sessionId"))
-                .map(str::to_string)
-                .or_else(|| file.session_hint.clone()),
+            FileKind::Chat => first_or_hint(file, first_records, |r| str_field(r, "sessionId")),
         }
     }
 
@@ -346,7 +337,7 @@ fn chat_message(
         ));
         if let Some(result) = call.get("result").filter(|r| !r.is_null()) {
             let result_parts = genai::parts(result);
-            let mut text = genai::joined_text(&result_parts);
+            let mut text = joined_text(&result_parts);
             if text.is_empty() {
                 text = call.get("resultDisplay").map(json_text).unwrap_or_default();
             }

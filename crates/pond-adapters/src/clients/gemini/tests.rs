@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::*;
-use crate::clients::testing::message_ids;
+use crate::clients::testing::{message_ids, role_counts};
 use crate::digest::sha256_hex;
 use crate::translate::{Translation, translate_bytes};
 
@@ -143,14 +143,9 @@ fn sessions_and_messages_are_counted() {
 #[test]
 fn real_session_roles_parts_and_facts() {
     let t = read("m-gemini/session-2025-12-24T06-27-36e8d28f.json");
-    let count = |r: Role| t.messages.iter().filter(|m| m.role == r).count();
     assert_eq!(
-        (
-            count(Role::User),
-            count(Role::Assistant),
-            count(Role::System)
-        ),
-        (4, 30, 7)
+        role_counts(&t, [Role::User, Role::Assistant, Role::System]),
+        [4, 30, 7]
     );
     let parts = |k: PartKind| {
         t.messages

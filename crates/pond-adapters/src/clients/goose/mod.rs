@@ -45,8 +45,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::adapter::{
-    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceError, SourceErrorKind,
-    SourceFile,
+    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceError, SourceFile,
 };
 use crate::digest::sha256_hex;
 use crate::discover::{env_dir, walk};
@@ -155,21 +154,16 @@ impl Adapter for Goose {
     }
 
     fn read_database(&self, file: &SourceFile) -> Result<Vec<Value>, SourceError> {
-        let snap = sqlite::snapshot(&file.path)?;
-        let conn = &snap.conn;
-        let malformed = SourceError::at(&file.path, SourceErrorKind::Malformed);
-        sqlite::require_tables(conn, &file.path, &["sessions", "messages"], "a goose")?;
+        let snap = sqlite::snapshot_with_tables(&file.path, &["sessions", "messages"], "a goose")?;
         let mut out = Vec::new();
         let mut dirs: HashMap<String, Value> = HashMap::new();
-        for row in sqlite::rows(conn, "SELECT * FROM sessions ORDER BY id").map_err(&malformed)? {
+        for row in snap.rows("SELECT * FROM sessions ORDER BY id")? {
             if let (Some(id), Some(dir)) = (str_field(&row, "id"), row.get("working_dir")) {
                 dirs.insert(id.to_string(), dir.clone());
             }
             out.push(tagged("sessions", row, None));
         }
-        for row in sqlite::rows(conn, "SELECT * FROM messages ORDER BY session_id, id")
-            .map_err(&malformed)?
-        {
+        for row in snap.rows("SELECT * FROM messages ORDER BY session_id, id")? {
             // Each message names its session's working dir, which is part of
             // the session id pond gives it.
             let dir = str_field(&row, "session_id")

@@ -51,8 +51,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::adapter::{
-    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceError, SourceErrorKind,
-    SourceFile,
+    Adapter, Discovery, Interpretation, Layout, RecordContext, SourceError, SourceFile,
 };
 use crate::discover::{file_name, parent_dir_name, walk_pruning};
 use crate::formats::json::{json_text, str_field};
@@ -221,19 +220,15 @@ impl Adapter for Opencode {
     }
 
     fn read_database(&self, file: &SourceFile) -> Result<Vec<Value>, SourceError> {
-        let snap = sqlite::snapshot(&file.path)?;
-        let conn = &snap.conn;
-        let malformed = SourceError::at(&file.path, SourceErrorKind::Malformed);
-        sqlite::require_tables(conn, &file.path, &["session", "message"], "an opencode")?;
+        let snap =
+            sqlite::snapshot_with_tables(&file.path, &["session", "message"], "an opencode")?;
         let mut out = Vec::new();
-        for row in sqlite::rows(conn, "SELECT * FROM session ORDER BY id").map_err(&malformed)? {
+        for row in snap.rows("SELECT * FROM session ORDER BY id")? {
             out.push(tagged("session", row));
         }
         let mut parts: HashMap<String, Vec<Value>> = HashMap::new();
-        if sqlite::has_table(conn, "part") {
-            for row in sqlite::rows(conn, "SELECT * FROM part ORDER BY message_id, id")
-                .map_err(&malformed)?
-            {
+        if sqlite::has_table(&snap.conn, "part") {
+            for row in snap.rows("SELECT * FROM part ORDER BY message_id, id")? {
                 let Value::Object(mut row) = row else {
                     continue;
                 };
@@ -247,7 +242,7 @@ impl Adapter for Opencode {
                 parts.entry(mid).or_default().push(Value::Object(row));
             }
         }
-        for row in sqlite::rows(conn, "SELECT * FROM message ORDER BY id").map_err(&malformed)? {
+        for row in snap.rows("SELECT * FROM message ORDER BY id")? {
             let Value::Object(mut row) = row else {
                 continue;
             };
@@ -269,10 +264,8 @@ impl Adapter for Opencode {
                 out.push(tagged("part", row));
             }
         }
-        if sqlite::has_table(conn, "session_message") {
-            for row in sqlite::rows(conn, "SELECT * FROM session_message ORDER BY id")
-                .map_err(&malformed)?
-            {
+        if sqlite::has_table(&snap.conn, "session_message") {
+            for row in snap.rows("SELECT * FROM session_message ORDER BY id")? {
                 out.push(tagged("session_message", row));
             }
         }
