@@ -140,27 +140,22 @@ bench-search-eval: models
 bench-backlog: models
 	cargo bench --locked --profile dev --bench backlog_share
 
-## A fleet syncing into one store over many rounds (docs/benchmarks.md, "A
-## year of a fleet"). FLEET_HOSTS, FLEET_ROUNDS, FLEET_UPKEEP=off|auto|maintain,
-## FLEET_RETAIN, FLEET_STORE (s3:// uses the test S3 server) and more: see
-## the top of benches/fleet/main.rs.
-bench-fleet: setup
-	cargo bench --locked --profile dev --bench fleet
-
-## A whole-document session rewritten DOC_REWRITES times (200): what its
-## patches keep against whole copies, and sync and export times.
-bench-documents: setup
-	cargo bench --locked --profile dev --bench documents
-
-## What a Prometheus scrape of /metrics costs on a store that 200 hosts synced
-## into for a year (SCRAPE_HOSTS, SCRAPE_RUNS_PER_HOST, SCRAPE_CI_JOBS).
-bench-scrape: setup
-	cargo bench --locked --profile dev --bench scrape
-
-## `pond usage` over a store of USAGE_MESSAGES messages (1,000,000): one-shot
-## report times by grouping.
-bench-usage: setup
-	cargo bench --locked --profile dev --bench usage
+## Benchmarks that need only the build, each running the bench it is named
+## after in the dev profile:
+## - bench-fleet: a fleet syncing into one store over many rounds
+##   (docs/benchmarks.md, "A year of a fleet"). FLEET_HOSTS, FLEET_ROUNDS,
+##   FLEET_UPKEEP=off|auto|maintain, FLEET_RETAIN, FLEET_STORE (s3:// uses the
+##   test S3 server) and more: see the top of benches/fleet/main.rs.
+## - bench-documents: a whole-document session rewritten DOC_REWRITES times
+##   (200): what its patches keep against whole copies, and sync and export
+##   times.
+## - bench-scrape: what a Prometheus scrape of /metrics costs on a store that
+##   200 hosts synced into for a year (SCRAPE_HOSTS, SCRAPE_RUNS_PER_HOST,
+##   SCRAPE_CI_JOBS).
+## - bench-usage: `pond usage` over a store of USAGE_MESSAGES messages
+##   (1,000,000): one-shot report times by grouping.
+bench-fleet bench-documents bench-scrape bench-usage: bench-%: setup
+	cargo bench --locked --profile dev --bench $*
 
 ## The pages in headless Chromium over a million messages, a 2,000-message
 ## session and 200 hosts (WEB_STORE is built once and kept). Playwright comes

@@ -13,6 +13,8 @@
 //! smallest first; default 6), `POND_BENCH_BACKLOG_DIR` (default
 //! /var/tmp/pond-bench-backlog).
 
+#[path = "../tests/integration/command_checks.rs"]
+mod command_checks;
 #[path = "common/measure.rs"]
 mod measure;
 
@@ -20,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::Instant;
 
+use command_checks::{assert_ran_ok, output_ok};
 use measure::pond;
 use serde_json::Value;
 
@@ -91,11 +94,7 @@ fn drain(base: &Path, root: &Path, hosts: usize, threads: usize) -> Run {
         .into_iter()
         .map(|child| {
             let out = child.wait_with_output().expect("wait for reembed");
-            assert!(
-                out.status.success(),
-                "reembed failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            assert_ran_ok(&out, "reembed");
             let report: Value = serde_json::from_slice(&out.stdout).expect("reembed JSON");
             (
                 report["rows"].as_u64().unwrap_or(0),
@@ -122,24 +121,20 @@ fn main() {
     let base = root.join("base-store");
     let state = root.join("state-sync");
     let started = Instant::now();
-    let synced = pond(
-        &base,
-        &state,
-        &[
-            "sync",
-            "--json",
-            "claude-code",
-            "--path",
-            src.to_str().expect("utf-8 path"),
-        ],
-    )
-    .env("POND_EMBED_MODEL", "transformer")
-    .output()
-    .expect("sync");
-    assert!(
-        synced.status.success(),
-        "sync: {}",
-        String::from_utf8_lossy(&synced.stderr)
+    let synced = output_ok(
+        pond(
+            &base,
+            &state,
+            &[
+                "sync",
+                "--json",
+                "claude-code",
+                "--path",
+                src.to_str().expect("utf-8 path"),
+            ],
+        )
+        .env("POND_EMBED_MODEL", "transformer"),
+        "sync",
     );
     let report: Value = serde_json::from_slice(&synced.stdout).expect("sync JSON");
     let parts = report["search_rows_inserted"].as_u64().unwrap_or(0);

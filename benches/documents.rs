@@ -9,20 +9,17 @@
 //! adds), `DOC_MAINTAIN_EVERY` (50 rewrites; 0: only at the end). The
 //! session starts from the shipped Gemini fixture.
 
+#[path = "common/measure.rs"]
+mod measure;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
+use measure::env_usize;
 use serde_json::{Value, json};
 
 const FIXTURE: &str = "tests/fixtures/gemini/entire/9c_53780d06b7_0.json";
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn pond(work: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pond"));

@@ -5,10 +5,14 @@
 //! `make bench` starts the server; by hand: `scripts/test-services.sh start`,
 //! source the env file it prints, then `cargo bench --bench multiwriter`.
 
-use std::io::{Read, Write};
+#[path = "../tests/integration/command_checks.rs"]
+mod command_checks;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 use std::time::Instant;
+
+use command_checks::create_bucket;
 
 const ROUNDS: usize = 3;
 
@@ -18,19 +22,6 @@ fn corpus() -> PathBuf {
         .unwrap_or_else(|| {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench-corpus/claude-code")
         })
-}
-
-fn create_bucket(endpoint: &str, bucket: &str) {
-    let addr = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let mut conn = std::net::TcpStream::connect(addr).expect("connect to S3");
-    write!(
-        conn,
-        "PUT /{bucket} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    conn.read_to_string(&mut response).unwrap();
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
 }
 
 fn pond(endpoint: &str, store: &str, host: &str, state: &Path) -> Command {
@@ -44,6 +35,21 @@ fn pond(endpoint: &str, store: &str, host: &str, state: &Path) -> Command {
         .env("AWS_SECRET_ACCESS_KEY", "bench")
         .env("AWS_ALLOW_HTTP", "true");
     cmd
+}
+
+/// Writer `host` syncing its sources in `dir/src` (state in `dir/state`):
+/// the same command for every round and for the timed no-op.
+fn sync(endpoint: &str, store: &str, host: &str, dir: &Path) -> Output {
+    pond(endpoint, store, host, &dir.join("state"))
+        .args([
+            "sync",
+            "claude-code",
+            "--path",
+            dir.join("src").to_str().unwrap(),
+            "--json",
+        ])
+        .output()
+        .unwrap()
 }
 
 fn prefix(bytes: &[u8], round: usize) -> Vec<u8> {
@@ -97,21 +103,7 @@ fn main() {
                             std::fs::write(dir.join("src").join(name), prefix(bytes, round))
                                 .unwrap();
                         }
-                        let out = pond(
-                            &endpoint,
-                            &store,
-                            &format!("writer-{w}"),
-                            &dir.join("state"),
-                        )
-                        .args([
-                            "sync",
-                            "claude-code",
-                            "--path",
-                            dir.join("src").to_str().unwrap(),
-                            "--json",
-                        ])
-                        .output()
-                        .unwrap();
+                        let out = sync(&endpoint, &store, &format!("writer-{w}"), &dir);
                         let report: serde_json::Value =
                             serde_json::from_slice(&out.stdout).unwrap_or_default();
                         commits += report["commits"].as_u64().unwrap_or(0);
@@ -139,16 +131,7 @@ fn main() {
             let mut times = Vec::new();
             for _ in 0..5 {
                 let t = Instant::now();
-                let out = pond(&endpoint, &store, "writer-0", &dir.join("state"))
-                    .args([
-                        "sync",
-                        "claude-code",
-                        "--path",
-                        dir.join("src").to_str().unwrap(),
-                        "--json",
-                    ])
-                    .output()
-                    .unwrap();
+                let out = sync(&endpoint, &store, "writer-0", &dir);
                 assert!(out.status.success());
                 times.push(t.elapsed().as_secs_f64());
             }

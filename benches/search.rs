@@ -12,9 +12,14 @@
 //! `POND_BENCH_RUNS` (timed runs per query and mode, default 11),
 //! `POND_EMBED_MODEL` (default: the distilled model in the cache).
 
+#[path = "common/measure.rs"]
+mod measure;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
+
+use measure::env_usize;
 
 /// Queries a user would type: exact tokens, keywords, questions.
 const QUERIES: [&str; 12] = [
@@ -40,13 +45,6 @@ fn bench_dir() -> PathBuf {
 
 fn source_corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench-corpus/claude-code")
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 /// Messages in one copy of the source corpus: user and assistant records.

@@ -47,17 +47,12 @@ fn main() {
     let built = Instant::now();
     let session_rows: Vec<Session> = (0..sessions)
         .map(|s| Session {
-            id: format!("claude-code:s{s:06}"),
-            client: "claude-code".into(),
             project: Some(format!("/work/project-{:02}", s % 50)),
-            git_branch: None,
-            model: None,
-            title: None,
-            started_at: None,
-            updated_at: None,
-            parent_id: None,
-            host: format!("host-{:02}", s % 20),
-            message_count: 0,
+            ..Session::new(
+                format!("claude-code:s{s:06}"),
+                "claude-code",
+                format!("host-{:02}", s % 20),
+            )
         })
         .collect();
     let batch = schema::sessions_batch(&session_rows, now).expect("sessions batch");

@@ -22,6 +22,7 @@ use std::time::Instant;
 use chrono::{Duration, Utc};
 use measure::{core_secs, env_usize, percentile, process_core_secs, spawn_server};
 use pond::store::{StoreLocation, TableKind};
+use probe_store::command_checks::output_ok;
 use probe_store::{PER_SESSION, append_messages, append_sessions, build_probe_store, run_row};
 
 /// Typed one after another into the search box: common words of the probe
@@ -88,14 +89,9 @@ fn build(dir: &Path, state: &Path, messages: usize, hosts: usize, long: usize) {
         }
     }
     rt.block_on(store.record_runs(&runs)).expect("record runs");
-    let maintained = pond(dir, state)
-        .args(["maintain", "--retain", "0s", "--json"])
-        .output()
-        .expect("run pond maintain");
-    assert!(
-        maintained.status.success(),
-        "pond maintain: {}",
-        String::from_utf8_lossy(&maintained.stderr)
+    output_ok(
+        pond(dir, state).args(["maintain", "--retain", "0s", "--json"]),
+        "pond maintain",
     );
     let rows = rt
         .block_on(store.count(TableKind::Messages, None))

@@ -5,6 +5,11 @@
 //! which uses only part of it.
 #![allow(dead_code)]
 
+// The integration tests' helper (the path is from this file's folder), so
+// a bench asks the S3 server and checks a run as the tests do.
+#[path = "../../tests/integration/command_checks.rs"]
+pub mod command_checks;
+
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -239,18 +244,13 @@ pub fn run_row(host: String, group: Option<String>, at: DateTime<Utc>, failed: b
 /// Runs the bench's `pond` over the store at `dir`, requiring success. No
 /// embedding model: these stores are built without vectors.
 pub fn pond_on(dir: &Path, args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_pond"))
-        .args(args)
-        .env("POND_STORE", dir)
-        .env("POND_EMBED_MODEL", "off")
-        .output()
-        .expect("run pond");
-    assert!(
-        out.status.success(),
-        "pond {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    command_checks::output_ok(
+        Command::new(env!("CARGO_BIN_EXE_pond"))
+            .args(args)
+            .env("POND_STORE", dir)
+            .env("POND_EMBED_MODEL", "off"),
+        &format!("pond {args:?}"),
+    )
 }
 
 /// The first day of the year of history a bench lays out.

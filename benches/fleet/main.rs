@@ -27,7 +27,7 @@
 //! DIR; with `FLEET_PROBE_BUILD=N` it first builds one of N messages there.
 
 use std::fs::OpenOptions;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Mutex;

@@ -29,16 +29,7 @@ pub(super) fn s3_options(endpoint: &str) -> Vec<(String, String)> {
 }
 
 pub(super) fn create_bucket(endpoint: &str, bucket: &str) {
-    let addr = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let mut conn = std::net::TcpStream::connect(addr).expect("connect to S3");
-    write!(
-        conn,
-        "PUT /{bucket} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send create-bucket request");
-    let mut response = String::new();
-    conn.read_to_string(&mut response)
-        .expect("read create-bucket response");
+    let response = crate::probe_store::command_checks::put_bucket(endpoint, bucket);
     // A bucket kept from an earlier run is fine: the bench then adds to it.
     assert!(
         response.starts_with("HTTP/1.1 200") || response.contains("BucketAlreadyOwnedByYou"),

@@ -5,27 +5,20 @@ use std::collections::BTreeSet;
 
 use pond::store::TableKind;
 
-use crate::harness::{
-    Pond, column, create_bucket, fixtures, open_store, services, unique, unique_bucket,
-};
+use crate::harness::{Pond, column, fixtures, open_store, services, unique};
 
 const TRIALS: usize = 24;
 
 #[test]
 fn rule12_kill_9_at_random_moments_loses_nothing_and_duplicates_nothing() {
     let s = services();
-    let bucket = unique_bucket("crash");
-    create_bucket(&s.s3, &bucket);
-    let url = format!("s3://{bucket}/archive");
-    let pond = Pond::remote(&url, s.s3_env());
+    let pond = Pond::on_new_s3_archive(&s, "crash");
     let src = pond.root.join("src");
     let all = crate::harness::tree(&fixtures("claude-code"));
 
     // Time one full sync of everything into a scratch store, to spread the
     // kills over the whole of a sync: discovery, reading, each commit.
-    let scratch_bucket = unique_bucket("crash-timing");
-    create_bucket(&s.s3, &scratch_bucket);
-    let timing = Pond::remote(&format!("s3://{scratch_bucket}/t"), s.s3_env());
+    let timing = Pond::on_new_s3_archive(&s, "crash-timing");
     let started = std::time::Instant::now();
     timing.sync("claude-code", &fixtures("claude-code"));
     let full = started.elapsed();
@@ -56,7 +49,7 @@ fn rule12_kill_9_at_random_moments_loses_nothing_and_duplicates_nothing() {
         let _ = child.wait();
 
         // The store still opens and still holds everything committed before.
-        let (rt, store) = open_store(&url, s.s3_options());
+        let (rt, store) = open_store(&pond.store_url, s.s3_options());
         let now: BTreeSet<String> = unique(
             column(&rt, &store, TableKind::Messages, "id"),
             "messages after a kill",
@@ -74,7 +67,7 @@ fn rule12_kill_9_at_random_moments_loses_nothing_and_duplicates_nothing() {
     let again = pond.sync("claude-code", &src);
     assert_eq!(again["records_inserted"], 0);
 
-    let (rt, store) = open_store(&url, s.s3_options());
+    let (rt, store) = open_store(&pond.store_url, s.s3_options());
     let messages = unique(column(&rt, &store, TableKind::Messages, "id"), "messages");
     unique(column(&rt, &store, TableKind::Raw, "id"), "raw records");
     unique(column(&rt, &store, TableKind::Sessions, "id"), "sessions");
@@ -89,7 +82,5 @@ fn rule12_kill_9_at_random_moments_loses_nothing_and_duplicates_nothing() {
     );
 
     // And the files export byte-exact from what survived.
-    let out = pond.root.join("out");
-    pond.export_all(&out);
-    crate::harness::assert_same_tree(&src, &out);
+    pond.assert_exports_back(&src);
 }

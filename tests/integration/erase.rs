@@ -16,9 +16,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{
-    self, Pond, assert_success, copy_dir, create_bucket, services, unique_bucket,
-};
+use crate::harness::{self, Pond, assert_success, copy_dir, field_of_each, services};
 
 /// The Claude Code fixture erased by id, and the project erased whole.
 const ERASED_ID: &str = "claude-code:6a963594-b02b-46eb-9285-3231c9c1b7e8";
@@ -326,9 +324,7 @@ fn rule44_erased_sessions_leave_every_object_of_a_local_store() {
 #[test]
 fn rule44_erased_sessions_leave_every_object_of_an_s3_bucket() {
     let s = services();
-    let bucket = unique_bucket("erase");
-    create_bucket(&s.s3, &bucket);
-    let pond = Pond::remote(&format!("s3://{bucket}/archive"), s.s3_env());
+    let pond = Pond::on_new_s3_archive(&s, "erase");
     erase_and_prove(&pond, s.s3_options());
 }
 
@@ -345,12 +341,7 @@ fn rule44_no_host_stores_an_erased_session_again() {
     let parent = "claude-code:0a1b2c3d-4e5f-4061-8071-2a3b4c5d6e7f";
     let child = "claude-code:agent-a0ad4f44468bdf20d";
     let with = pond.json(&["erase", parent, "--dry-run", "--json"]);
-    let ids: Vec<&str> = with["plan"]["sessions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].as_str().unwrap())
-        .collect();
+    let ids = field_of_each(&with["plan"]["sessions"], "id");
     assert_eq!(ids, [parent, child], "{with}");
     assert_eq!(with["plan"]["sessions"][1]["parent_id"], parent);
     let without = pond.json(&["erase", parent, "--without-children", "--dry-run", "--json"]);

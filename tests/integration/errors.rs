@@ -5,7 +5,9 @@
 use std::process::Output;
 use std::time::Duration;
 
-use crate::harness::{Pond, fixtures, output_within, s3_env_for, services, unique_bucket};
+use crate::harness::{
+    Pond, copy_fixture, field_of_each, fixtures, output_within, s3_env_for, services, unique_bucket,
+};
 
 const BOUND: Duration = Duration::from_secs(120);
 
@@ -113,9 +115,7 @@ fn rule58_store_failures_say_what_went_wrong_and_what_to_do() {
         .into_iter()
         .filter(|(k, _)| !k.starts_with("AWS_ACCESS") && !k.starts_with("AWS_SECRET"))
         .collect();
-    let bucket = unique_bucket("nokeys");
-    crate::harness::create_bucket(&s.s3, &bucket);
-    let pond = remote(&format!("s3://{bucket}/pond"), no_keys);
+    let pond = remote(&crate::harness::new_s3_archive(&s.s3, "nokeys"), no_keys);
     let out = status(&pond);
     assert_plain("no credentials", &out, "AWS_ACCESS_KEY_ID");
     let verbose = output_within(&mut pond.cmd(&["status", "-v"]), BOUND);
@@ -134,15 +134,7 @@ fn rule58_store_failures_say_what_went_wrong_and_what_to_do() {
         &format!("s3://{}/pond", unique_bucket("missing")),
         s.s3_env(),
     );
-    let out = output_within(
-        &mut pond.cmd(&[
-            "sync",
-            "codex",
-            "--path",
-            fixtures("codex").to_str().unwrap(),
-        ]),
-        BOUND,
-    );
+    let out = output_within(&mut pond.codex_sync_cmd(), BOUND);
     assert_plain("missing bucket", &out, "create it");
 
     // Google Cloud Storage without a service account.
@@ -221,12 +213,7 @@ fn rule58_doctor_checks_everything_and_exits_by_the_worst() {
     pond.sync("codex", &fixtures("codex"));
     let out = pond.output(&["doctor", "--json"]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let names: Vec<&str> = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
+    let names = field_of_each(&report["checks"], "name");
     for name in [
         "credentials",
         "store",
@@ -373,15 +360,7 @@ fn rule58_refused_credentials_and_denied_reads_and_writes_say_which() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = output_within(
-        &mut reader.cmd(&[
-            "sync",
-            "codex",
-            "--path",
-            fixtures("codex").to_str().unwrap(),
-        ]),
-        BOUND,
-    );
+    let out = output_within(&mut reader.codex_sync_cmd(), BOUND);
     assert_plain("read-only identity syncing", &out, "refused pond writing");
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("write"),
@@ -474,12 +453,7 @@ fn rule58_a_store_or_path_this_user_may_not_use_says_so() {
     let pond = Pond::new();
     open_to_strangers(&pond);
     let sessions = pond.root.join("sessions");
-    std::fs::create_dir_all(&sessions).unwrap();
-    std::fs::copy(
-        fixtures("codex").join("agent-sessions-small.jsonl"),
-        sessions.join("agent-sessions-small.jsonl"),
-    )
-    .unwrap();
+    copy_fixture("codex", "agent-sessions-small.jsonl", &sessions);
     let runs = output_within(&mut as_stranger(pond.cmd(&["--version"])), BOUND);
     assert!(
         runs.status.success(),

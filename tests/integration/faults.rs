@@ -95,9 +95,7 @@ fn rule13_store_without_conditional_put_is_refused() {
 #[test]
 fn storage_check_passes_on_real_conditional_put_stores() {
     let s = services();
-    let bucket = crate::harness::unique_bucket("check");
-    crate::harness::create_bucket(&s.s3, &bucket);
-    let s3 = Pond::remote(&format!("s3://{bucket}/x"), s.s3_env());
+    let s3 = Pond::on_new_s3_archive(&s, "check");
     let out = s3.json(&["storage", "check", "--json"]);
     assert_eq!(out["verdict"], "safe", "{out}");
     let az = Pond::remote("az://pond-check/x", s.azure_env(&s.azurite_key));

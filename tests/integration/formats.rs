@@ -1,6 +1,6 @@
 //! Client format variants not covered by a fixture file of their own.
 
-use crate::harness::{Pond, assert_same_tree, count, fixtures};
+use crate::harness::{Pond, count, field_of_each, fixtures};
 
 #[test]
 fn codex_pre_envelope_rollout_is_understood() {
@@ -27,18 +27,11 @@ fn codex_pre_envelope_rollout_is_understood() {
     assert_eq!(count(&report, "unknown_records"), 0);
 
     let shown = pond.json(&["show", "5f0c7a0e-1111-4222-8333-944455556666", "--json"]);
-    let roles: Vec<&str> = shown["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["role"].as_str().unwrap())
-        .collect();
+    let roles = field_of_each(&shown["messages"], "role");
     assert_eq!(roles, ["user", "assistant", "tool", "assistant"]);
     assert_eq!(shown["messages"][1]["parts"][0]["tool_name"], "shell");
 
-    let out = pond.root.join("out");
-    pond.export_all(&out);
-    assert_same_tree(&root, &out);
+    pond.assert_exports_back(&root);
 }
 
 #[test]

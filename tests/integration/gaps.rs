@@ -5,17 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::harness::{Pond, assert_same_tree, count, fixtures};
+use crate::harness::{Pond, copy_fixture, count, fixtures};
 
 const CLAUDE_SESSION: &str = "sample-project/1af7fc5e-8455-4414-9ccd-011d40f70b2a.jsonl";
 const OTHER_CLAUDE_SESSION: &str = "sample-project/fe5e1c67-53e7-4862-81ae-d0e013e3270b.jsonl";
-
-fn copy_fixture(client: &str, rel: &str, dir: &Path) -> PathBuf {
-    let target = dir.join(rel);
-    std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
-    std::fs::copy(fixtures(client).join(rel), &target).expect("copy fixture");
-    target
-}
 
 /// Makes directories immutable (`chattr +i`, which binds root too) and
 /// undoes it when dropped, even when the test fails.
@@ -95,9 +88,7 @@ fn rule12_a_first_commit_that_lands_in_part_never_hides_its_session() {
         !shown["messages"].as_array().expect("messages").is_empty(),
         "{shown}"
     );
-    let out = pond.root.join("out");
-    pond.export_all(&out);
-    assert_same_tree(&src, &out);
+    pond.assert_exports_back(&src);
 }
 
 /// Deletes rows from a local store's table behind pond's back, as a commit
@@ -261,9 +252,7 @@ fn rule39_a_late_session_write_never_puts_back_an_older_count() {
     use crate::faultproxy::{Fault, FaultProxy, Rule};
     use pond::store::TableKind;
     let s = crate::harness::services();
-    let bucket = crate::harness::unique_bucket("session-race");
-    crate::harness::create_bucket(&s.s3, &bucket);
-    let url = format!("s3://{bucket}/archive");
+    let url = crate::harness::new_s3_archive(&s.s3, "session-race");
     // Two hosts with the same session: `slow` reaches the store through the
     // proxy, `fast` directly.
     let proxy = FaultProxy::start(&s.s3);

@@ -6,6 +6,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+pub use crate::command_checks::{assert_ran_ok, assert_success, create_bucket, output_ok};
+
 pub struct Pond {
     // Held for its Drop: removes everything the test wrote.
     _dir: Workdir,
@@ -64,6 +66,12 @@ impl Pond {
         pond.store_url = url.to_string();
         pond.env = env;
         pond
+    }
+
+    /// A pond whose store is an archive in a new bucket of the test S3
+    /// server, so no other test shares it.
+    pub fn on_new_s3_archive(s: &Services, prefix: &str) -> Pond {
+        Pond::remote(&new_s3_archive(&s.s3, prefix), s.s3_env())
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
@@ -126,17 +134,20 @@ impl Pond {
 
     /// [`Pond::sync`] as another host (`POND_HOST`), requiring success.
     pub fn sync_as(&self, host: &str, adapter: &str, dir: &Path) -> Value {
-        let out = self
-            .sync_cmd(adapter, dir)
-            .env("POND_HOST", host)
-            .output()
-            .expect("run pond");
-        assert!(
-            out.status.success(),
-            "sync as {host} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let mut cmd = self.sync_cmd(adapter, dir);
+        let out = output_ok(cmd.env("POND_HOST", host), &format!("sync as {host}"));
         serde_json::from_slice(&out.stdout).expect("sync JSON")
+    }
+
+    /// `pond sync codex` of the codex fixture as a person types it (no
+    /// `--json`): for checks on what a plain run says or sends.
+    pub fn codex_sync_cmd(&self) -> Command {
+        self.cmd(&[
+            "sync",
+            "codex",
+            "--path",
+            fixtures("codex").to_str().expect("utf-8 path"),
+        ])
     }
 
     pub fn sync(&self, adapter: &str, dir: &Path) -> Value {
@@ -178,6 +189,14 @@ impl Pond {
         serde_json::from_str(&self.last_sync_text()).unwrap()
     }
 
+    /// Rule 1's check: every session exported into `ROOT/out` gives back the
+    /// tree `src` it was synced from, byte for byte.
+    pub fn assert_exports_back(&self, src: &Path) {
+        let out = self.root.join("out");
+        self.export_all(&out);
+        assert_same_tree(src, &out);
+    }
+
     /// Exports every session into `out`.
     pub fn export_all(&self, out: &Path) {
         for id in self.session_ids() {
@@ -209,21 +228,19 @@ pub fn with_clock(pond: &Pond, offset: &str, args: &[&str]) -> Command {
     cmd
 }
 
-/// Requires a finished command to have succeeded, with its stderr in the
-/// failure message.
-pub fn assert_success(out: &Output) {
-    assert!(
-        out.status.success(),
-        "the command failed ({}):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 pub fn fixtures(client: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(client)
+}
+
+/// Copies the one fixture file `rel` of `client` to the same place under
+/// `dir`, for a test that needs that file alone; returns where it went.
+pub fn copy_fixture(client: &str, rel: &str, dir: &Path) -> PathBuf {
+    let target = dir.join(rel);
+    std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
+    std::fs::copy(fixtures(client).join(rel), &target).expect("copy fixture");
+    target
 }
 
 pub fn copy_dir(src: &Path, dst: &Path) {
@@ -260,6 +277,39 @@ pub fn count(v: &Value, key: &str) -> u64 {
     v[key]
         .as_u64()
         .unwrap_or_else(|| panic!("`{key}` missing in {v}"))
+}
+
+/// The string `field` of each item of the JSON array `list`, in order: most
+/// checks compare a response's ids, names or roles as one plain list.
+pub fn field_of_each<'a>(list: &'a Value, field: &str) -> Vec<&'a str> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not an array: {list}"))
+        .iter()
+        .map(|item| {
+            item[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("`{field}` missing in {item}"))
+        })
+        .collect()
+}
+
+/// Rule 2: syncing `src` again inserts and commits nothing, and each key of
+/// `also_zero` is zero too.
+pub fn assert_resync_adds_nothing(pond: &Pond, adapter: &str, src: &Path, also_zero: &[&str]) {
+    let again = pond.sync(adapter, src);
+    let keys = [
+        "records_inserted",
+        "messages_inserted",
+        "sessions_inserted",
+        "commits",
+    ];
+    for key in keys.iter().chain(also_zero) {
+        assert_eq!(
+            count(&again, key),
+            0,
+            "{adapter}: {key} on re-sync: {again}"
+        );
+    }
 }
 
 /// Asserts two trees hold the same files with the same bytes, naming the first difference.
@@ -353,24 +403,6 @@ pub fn s3_env_for(endpoint: &str) -> Vec<(String, String)> {
     ])
 }
 
-/// Creates a bucket on the S3 server (moto accepts unsigned requests).
-pub fn create_bucket(endpoint: &str, bucket: &str) {
-    use std::io::{Read, Write};
-    let addr = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let mut conn = std::net::TcpStream::connect(addr).expect("connect to the S3 server");
-    write!(
-        conn,
-        "PUT /{bucket} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    conn.read_to_string(&mut response).unwrap();
-    assert!(
-        response.starts_with("HTTP/1.1 200"),
-        "create bucket {bucket}: {response}"
-    );
-}
-
 /// A bucket name no other test uses.
 pub fn unique_bucket(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
@@ -378,6 +410,14 @@ pub fn unique_bucket(prefix: &str) -> String {
         .unwrap()
         .as_nanos();
     format!("{prefix}-{:x}", nanos % (1u128 << 48))
+}
+
+/// The URL of an archive in a new bucket on the S3 server at `endpoint`:
+/// each S3 test writes where no other test (or earlier run) has.
+pub fn new_s3_archive(endpoint: &str, prefix: &str) -> String {
+    let bucket = unique_bucket(prefix);
+    create_bucket(endpoint, &bucket);
+    format!("s3://{bucket}/archive")
 }
 
 /// Runs `cmd`, killing it if it has not finished within `limit`.

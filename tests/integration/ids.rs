@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::harness::{Pond, count, fixtures};
+use crate::harness::{Pond, copy_fixture, count, fixtures, open_store};
 
 const SHARED_ID: &str = "1af7fc5e-8455-4414-9ccd-011d40f70b2a";
 
@@ -16,13 +16,11 @@ const SHARED_ID: &str = "1af7fc5e-8455-4414-9ccd-011d40f70b2a";
 fn two_clients_one_id(dir: &Path) -> (PathBuf, PathBuf) {
     let claude = dir.join("claude");
     let codex = dir.join("codex");
-    let claude_file = claude.join(format!("sample-project/{SHARED_ID}.jsonl"));
-    std::fs::create_dir_all(claude_file.parent().expect("parent")).expect("mkdir");
-    std::fs::copy(
-        fixtures("claude-code").join(format!("sample-project/{SHARED_ID}.jsonl")),
-        &claude_file,
-    )
-    .expect("copy");
+    copy_fixture(
+        "claude-code",
+        &format!("sample-project/{SHARED_ID}.jsonl"),
+        &claude,
+    );
     let rollout = std::fs::read_to_string(fixtures("codex").join("agent-sessions-small.jsonl"))
         .expect("codex fixture")
         .replace("019fc8be-3658-7ca3-9e29-000000000000", SHARED_ID);
@@ -136,15 +134,8 @@ fn format1_store() -> Pond {
 }
 
 fn table_rows(pond: &Pond, kind: pond::store::TableKind) -> usize {
-    let location = pond::store::StoreLocation::parse(&pond.store_url).expect("location");
-    tokio::runtime::Runtime::new()
-        .expect("runtime")
-        .block_on(async {
-            let store = pond::store::Store::open(&location, pond::store::OpenMode::Existing)
-                .await
-                .expect("open");
-            store.count(kind, None).await.expect("count")
-        })
+    let (runtime, store) = open_store(&pond.store_url, vec![]);
+    runtime.block_on(store.count(kind, None)).expect("count")
 }
 
 #[test]

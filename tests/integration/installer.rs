@@ -257,12 +257,7 @@ impl Machine {
         self.env(&mut cmd);
         cmd.env("POND_HOST", "fresh-laptop");
         cmd.envs(env.iter().copied());
-        let out = cmd.output().expect("run the installed pond");
-        assert!(
-            out.status.success(),
-            "pond {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = crate::harness::output_ok(&mut cmd, &format!("the installed pond {args:?}"));
         serde_json::from_slice(&out.stdout).expect("JSON")
     }
 

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::harness::{Pond, assert_success, copy_dir, count, fixtures, open_store};
-use crate::serve::{Server, http, token};
+use crate::serve::{Server, http, pond_with_session, project_token, token};
 
 /// The fixture's one opencode session, moved to team A's project.
 const TEAM_A_SESSION: &str = "opencode:ses_04ca851f7ffevKrKMHW3RsPK1U";
@@ -84,11 +84,7 @@ fn rule36_a_project_limited_token_gets_no_byte_of_another_projects_session() {
             && projects.contains(&format!("{TEAM_B_SESSION} /repos/team-b")),
         "{projects:?}"
     );
-    let team_a = token(
-        &pond,
-        "team-a",
-        &["--scope", "read", "--project-prefix", "/repos/team-a"],
-    );
+    let team_a = project_token(&pond, "team-a", "read", "/repos/team-a");
     let everyone = token(&pond, "everyone", &["--scope", "read"]);
     let server = Server::start(&pond, "127.0.0.1:0", &["--no-redact"]);
 
@@ -232,15 +228,11 @@ fn config_file(pond: &Pond) -> PathBuf {
 
 #[test]
 fn rule36_a_running_server_never_falls_back_to_no_authentication() {
-    let pond = Pond::new();
-    let src = pond.root.join("src");
-    crate::serve::write_session(
-        &src,
+    let pond = pond_with_session(
         "cccccccc-0000-4000-8000-000000000003",
         "/work/x",
         &["hello"],
     );
-    pond.sync("claude-code", &src);
     let reader = token(&pond, "reader", &["--scope", "read"]);
     let config = config_file(&pond);
     assert!(config.is_file(), "no config at {}", config.display());
@@ -523,15 +515,11 @@ fn sign_in(addr: &str, token: &str, extra: &[(&str, &str)]) -> crate::serve::Rep
 
 #[test]
 fn rule49_the_sign_in_cookie_is_a_session_that_ends_never_the_token() {
-    let pond = Pond::new();
-    let src = pond.root.join("src");
-    crate::serve::write_session(
-        &src,
+    let pond = pond_with_session(
         "c9c9c9c9-0000-4000-8000-00000000000c",
         "/work/x",
         &["hello"],
     );
-    pond.sync("claude-code", &src);
     let reader = token(&pond, "reader", &["--scope", "read"]);
     let other = token(&pond, "other", &["--scope", "read"]);
     let server = Server::start(&pond, "127.0.0.1:0", &[]);

@@ -1,6 +1,7 @@
 //! Rule 7: one sync per store per host at a time.
 
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -8,14 +9,19 @@ use pond::sync::lock::{Acquired, acquire, lock_path};
 
 use crate::harness::{Pond, count, fixtures};
 
-#[test]
-fn rule7_a_held_lock_makes_no_wait_skip_and_others_wait() {
-    let pond = Pond::new();
+/// The sync lock of `pond`'s store, where the binary takes it: holding it
+/// here stands for another sync running.
+fn lock_file(pond: &Pond) -> PathBuf {
     let key = pond::store::StoreLocation::parse(pond.store.to_str().unwrap())
         .unwrap()
         .key;
-    let path = lock_path(&pond.state.join("pond"), &key);
-    let Acquired::Locked(held) = acquire(&path, true, |_| {}).unwrap() else {
+    lock_path(&pond.state.join("pond"), &key)
+}
+
+#[test]
+fn rule7_a_held_lock_makes_no_wait_skip_and_others_wait() {
+    let pond = Pond::new();
+    let Acquired::Locked(held) = acquire(&lock_file(&pond), true, |_| {}).unwrap() else {
         panic!("fresh lock must be free");
     };
     let codex = fixtures("codex");
@@ -70,12 +76,7 @@ fn rule7_a_held_lock_makes_no_wait_skip_and_others_wait() {
 #[test]
 fn rule7_status_names_the_lock_holder() {
     let pond = Pond::new();
-    let key = pond::store::StoreLocation::parse(pond.store.to_str().unwrap())
-        .unwrap()
-        .key;
-    let Acquired::Locked(_held) =
-        acquire(&lock_path(&pond.state.join("pond"), &key), true, |_| {}).unwrap()
-    else {
+    let Acquired::Locked(_held) = acquire(&lock_file(&pond), true, |_| {}).unwrap() else {
         panic!("fresh lock must be free");
     };
     let status = pond.json(&["status", "--json"]);

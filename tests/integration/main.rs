@@ -5,6 +5,7 @@
 
 mod agent;
 mod architecture;
+mod command_checks;
 mod conformance;
 mod crash;
 mod documents;

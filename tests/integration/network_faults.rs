@@ -11,8 +11,7 @@ use serde_json::Value;
 
 use crate::faultproxy::{Fault, FaultProxy, Rule};
 use crate::harness::{
-    Pond, assert_same_tree, column, create_bucket, fixtures, open_store, output_within, s3_env_for,
-    services, unique, unique_bucket,
+    Pond, column, fixtures, new_s3_archive, open_store, output_within, s3_env_for, services, unique,
 };
 
 /// A liveness bound, so a hang fails the test rather than CI.
@@ -144,9 +143,7 @@ fn rule11_every_write_survives_every_network_fault_and_a_resync_equals_a_clean_s
     let empty = tempfile::tempdir().expect("tempdir");
 
     let store_for = |name: &str| {
-        let bucket = unique_bucket(name);
-        create_bucket(&s.s3, &bucket);
-        let url = format!("s3://{bucket}/archive");
+        let url = new_s3_archive(&s.s3, name);
         let pond = Pond::remote(&url, s3_env_for(&proxy.endpoint));
         // The tables exist before the fault is armed, so it hits the
         // sync's own writes, not the store's creation.
@@ -193,9 +190,7 @@ fn rule11_every_write_survives_every_network_fault_and_a_resync_equals_a_clean_s
             got, expected,
             "{what}: the store differs from a clean sync's"
         );
-        let out = pond.root.join("out");
-        pond.export_all(&out);
-        assert_same_tree(&src, &out);
+        pond.assert_exports_back(&src);
     }
     eprintln!(
         "network faults: {cases_run} fault cases ran ({injected} faults injected), {failed_syncs} of them failed their sync; every store equal to a clean sync's after one re-sync"

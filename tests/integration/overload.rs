@@ -10,8 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::harness::Pond;
-use crate::serve::{Server, token, write_session};
+use crate::serve::{Server, pond_with_session, token};
 
 const ATTACKERS: usize = 500;
 
@@ -86,15 +85,11 @@ fn timed(addr: &str, head: &str, body: &[u8]) -> (u16, Duration) {
 #[test]
 fn rule36_trickling_callers_without_tokens_do_not_take_the_server_down() {
     raise_own_file_limit();
-    let pond = Pond::new();
-    let src = pond.root.join("src");
-    write_session(
-        &src,
+    let pond = pond_with_session(
         "abababab-0000-4000-8000-000000000009",
         "/work/app",
         &["quokka retry budget"],
     );
-    pond.sync("claude-code", &src);
     let reader = token(&pond, "reader", &["--scope", "read"]);
     let mut command = pond.cmd(&["serve", "--listen", "127.0.0.1:0"]);
     // SAFETY: setrlimit is async-signal-safe and touches only the child.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use serde_json::Value;
 
-use crate::harness::{Pond, assert_success, fixtures, open_store};
+use crate::harness::{Pond, assert_success, field_of_each, fixtures, open_store};
 use crate::serve::{Server, http};
 
 /// `pond metrics` once, parsed into `name{labels}` → value.
@@ -104,12 +104,7 @@ fn rule46_ten_thousand_ephemeral_runs_are_one_group_never_stale() {
     drop(store);
 
     let fleet = pond.json(&["status", "--all-hosts", "--json"]);
-    let hosts: Vec<&str> = fleet["hosts"]
-        .as_array()
-        .expect("hosts")
-        .iter()
-        .map(|h| h["host"].as_str().expect("host"))
-        .collect();
+    let hosts = field_of_each(&fleet["hosts"], "host");
     assert_eq!(hosts, ["laptop", "old-laptop"], "{fleet}");
     let groups = fleet["groups"].as_array().expect("groups");
     assert_eq!(groups.len(), 1, "{fleet}");

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::harness::{Pond, column, fixtures, open_store};
+use crate::harness::{Pond, column, copy_fixture, fixtures, open_store};
 
 /// The static model `make models` distils into the developer's cache; the
 /// sandboxed HOME of each test would not have one.
@@ -611,12 +611,7 @@ fn rule28_the_opt_in_transformer_embeds_through_the_backlog_never_during_sync() 
         models_cache().display().to_string(),
     ));
     let sessions = pond.root.join("sessions");
-    std::fs::create_dir_all(&sessions).unwrap();
-    std::fs::copy(
-        fixtures("codex").join("agent-sessions-small.jsonl"),
-        sessions.join("agent-sessions-small.jsonl"),
-    )
-    .unwrap();
+    copy_fixture("codex", "agent-sessions-small.jsonl", &sessions);
 
     let status = pond.json(&["model", "status", "--json"]);
     let model = status["model_id"].as_str().expect("transformer loads");

@@ -7,16 +7,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{Pond, create_bucket, fixtures, services, unique_bucket};
+use crate::harness::{Pond, assert_ran_ok, fixtures, services};
 use crate::search::model_dir;
 
 /// A store on S3 whose search rows all wait for vectors (synced without a
 /// model), and how many rows that is.
 fn store_with_a_backlog(name: &str) -> (Pond, u64) {
     let s = services();
-    let bucket = unique_bucket(name);
-    create_bucket(&s.s3, &bucket);
-    let pond = Pond::remote(&format!("s3://{bucket}/archive"), s.s3_env());
+    let pond = Pond::on_new_s3_archive(&s, name);
     let synced = pond.sync_as("laptop", "codex", &fixtures("codex"));
     let rows = synced["search_rows_inserted"].as_u64().unwrap();
     assert!(rows > 100, "too small a backlog to share: {rows}");
@@ -40,11 +38,7 @@ fn reembed(pond: &Pond, host: &str, pause_dir: Option<&Path>) -> Child {
 
 fn report(child: Child) -> Value {
     let out = child.wait_with_output().expect("wait for reembed");
-    assert!(
-        out.status.success(),
-        "reembed failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ran_ok(&out, "reembed");
     serde_json::from_slice(&out.stdout).expect("reembed JSON")
 }
 

@@ -3,13 +3,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
+use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::metrics::v1::{AggregationTemporality, metric, number_data_point};
+use opentelemetry_proto::tonic::metrics::v1::{
+    AggregationTemporality, Metric, metric, number_data_point,
+};
 use prost::Message;
 
 use crate::harness::{Pond, assert_success, count, fixtures, output_within};
@@ -20,6 +23,17 @@ struct Received {
     metrics: Vec<ExportMetricsServiceRequest>,
     /// Lower-cased HTTP header names seen.
     headers: BTreeSet<String>,
+}
+
+impl Received {
+    /// Every metric of every export, whatever resource and scope it came in.
+    fn all_metrics(&self) -> impl Iterator<Item = &Metric> + '_ {
+        self.metrics
+            .iter()
+            .flat_map(|m| &m.resource_metrics)
+            .flat_map(|rm| &rm.scope_metrics)
+            .flat_map(|sm| &sm.metrics)
+    }
 }
 
 /// An OTLP/HTTP receiver on loopback: decodes `/v1/traces` and `/v1/metrics`.
@@ -119,18 +133,29 @@ fn resource_values(traces: &[ExportTraceServiceRequest], key: &str) -> BTreeSet<
 
 const SECRET: &str = "SUPERSECRET-credential-4711";
 
+/// A sync of the codex fixture exporting to `endpoint`, with `env` added,
+/// required to succeed: how each export check begins.
+fn exporting_sync(pond: &Pond, endpoint: &str, env: &[(&str, &str)]) -> Output {
+    let mut cmd = pond.sync_cmd("codex", &fixtures("codex"));
+    cmd.env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        .envs(env.iter().copied());
+    let out = cmd.output().unwrap();
+    assert_success(&out);
+    out
+}
+
 #[test]
 fn rule18_one_sync_exports_its_spans_and_metrics_over_otlp_http() {
     let (endpoint, received) = http_receiver();
     let pond = Pond::new();
-    let out = pond
-        .sync_cmd("codex", &fixtures("codex"))
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
-        .env("OTEL_EXPORTER_OTLP_HEADERS", "x-pond-tenant=team-a")
-        .env("AWS_SECRET_ACCESS_KEY", SECRET)
-        .output()
-        .unwrap();
-    assert_success(&out);
+    let out = exporting_sync(
+        &pond,
+        &endpoint,
+        &[
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-pond-tenant=team-a"),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ],
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let r = received.lock().unwrap();
 
@@ -178,13 +203,7 @@ fn rule18_one_sync_exports_its_spans_and_metrics_over_otlp_http() {
 
     // Metrics, with the run's numbers.
     let mut sums: BTreeMap<String, f64> = BTreeMap::new();
-    for m in r
-        .metrics
-        .iter()
-        .flat_map(|m| &m.resource_metrics)
-        .flat_map(|rm| &rm.scope_metrics)
-        .flat_map(|sm| &sm.metrics)
-    {
+    for m in r.all_metrics() {
         let value: f64 = match &m.data {
             Some(metric::Data::Sum(s)) => s.data_points.iter().map(point).sum(),
             Some(metric::Data::Gauge(g)) => g.data_points.iter().map(point).sum(),
@@ -244,13 +263,7 @@ fn rule18_one_sync_exports_its_spans_and_metrics_over_otlp_http() {
         );
     }
     let delta = AggregationTemporality::Delta as i32;
-    for m in r
-        .metrics
-        .iter()
-        .flat_map(|m| &m.resource_metrics)
-        .flat_map(|rm| &rm.scope_metrics)
-        .flat_map(|sm| &sm.metrics)
-    {
+    for m in r.all_metrics() {
         match &m.data {
             Some(metric::Data::Sum(s)) => {
                 assert_eq!(
@@ -275,12 +288,7 @@ fn rule18_one_sync_exports_its_spans_and_metrics_over_otlp_http() {
 
     // The next run of the same host is another instance.
     received.lock().unwrap().traces.clear();
-    let again = pond
-        .sync_cmd("codex", &fixtures("codex"))
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
-        .output()
-        .unwrap();
-    assert!(again.status.success());
+    exporting_sync(&pond, &endpoint, &[]);
     let r = received.lock().unwrap();
     let second = resource_values(&r.traces, "service.instance.id");
     assert_eq!(second.len(), 1, "{second:?}");
@@ -318,16 +326,11 @@ fn rule17_collector_down_costs_a_warning_not_the_sync() {
 fn rule17_telemetry_is_off_without_an_endpoint_and_when_disabled() {
     let (endpoint, received) = http_receiver();
     let pond = Pond::new();
-    pond.cmd(&[
-        "sync",
-        "codex",
-        "--path",
-        fixtures("codex").to_str().unwrap(),
-    ])
-    .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
-    .env("OTEL_SDK_DISABLED", "true")
-    .output()
-    .unwrap();
+    pond.codex_sync_cmd()
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
+        .env("OTEL_SDK_DISABLED", "true")
+        .output()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(200));
     let r = received.lock().unwrap();
     assert!(r.traces.is_empty() && r.metrics.is_empty());
@@ -379,12 +382,7 @@ fn rule19_dashboard_alerts_and_collector_config_parse_and_query_only_emitted_met
     let (endpoint, received) = http_receiver();
     let pond = Pond::new();
     let out = pond
-        .cmd(&[
-            "sync",
-            "codex",
-            "--path",
-            fixtures("codex").to_str().unwrap(),
-        ])
+        .codex_sync_cmd()
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
         .output()
         .unwrap();
@@ -399,11 +397,7 @@ fn rule19_dashboard_alerts_and_collector_config_parse_and_query_only_emitted_met
     let mut emitted: BTreeSet<String> = received
         .lock()
         .unwrap()
-        .metrics
-        .iter()
-        .flat_map(|m| &m.resource_metrics)
-        .flat_map(|rm| &rm.scope_metrics)
-        .flat_map(|sm| &sm.metrics)
+        .all_metrics()
         .flat_map(prometheus_names)
         .collect();
     // And what `pond serve` exports at /metrics from the store (the series
@@ -511,12 +505,7 @@ fn config_show_names_each_source_and_masks_secrets() {
 
     // The file's [telemetry] alone turns export on.
     let out = pond
-        .cmd(&[
-            "sync",
-            "codex",
-            "--path",
-            fixtures("codex").to_str().unwrap(),
-        ])
+        .codex_sync_cmd()
         .env("POND_CONFIG", &config)
         .env_remove("POND_STORE")
         .output()
@@ -610,13 +599,7 @@ async fn grpc_call(
 fn rule18_one_sync_exports_over_otlp_grpc_too() {
     let (endpoint, received) = grpc_receiver();
     let pond = Pond::new();
-    let out = pond
-        .sync_cmd("codex", &fixtures("codex"))
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
-        .output()
-        .unwrap();
-    assert_success(&out);
+    let out = exporting_sync(&pond, &endpoint, &[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("not delivered"));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let r = received.lock().unwrap();
@@ -632,14 +615,7 @@ fn rule18_one_sync_exports_over_otlp_grpc_too() {
         attrs(&root.attributes)["records_inserted"],
         report["records_inserted"].to_string()
     );
-    let metric_names: BTreeSet<&str> = r
-        .metrics
-        .iter()
-        .flat_map(|m| &m.resource_metrics)
-        .flat_map(|rm| &rm.scope_metrics)
-        .flat_map(|sm| &sm.metrics)
-        .map(|m| m.name.as_str())
-        .collect();
+    let metric_names: BTreeSet<&str> = r.all_metrics().map(|m| m.name.as_str()).collect();
     assert!(
         metric_names.contains("pond.sync.runs") && metric_names.contains("pond.sync.records"),
         "{metric_names:?}"

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::harness::{Pond, assert_success, count};
+use crate::harness::{Pond, assert_success, count, field_of_each};
 use crate::serve::{Server, http, write_session};
 
 /// A store as a fleet leaves it: `hosts` hosts each syncing their own
@@ -24,12 +24,7 @@ pub(crate) fn contents(pond: &Pond) -> (Value, Vec<String>, Value) {
     let hits = pond.json(&["search", "quokka", "--limit", "500", "--json"]);
     // Which message ranks first within a session moves with the index's
     // statistics; the sessions found and the rows in scope may not.
-    let mut found: Vec<&str> = hits["hits"]
-        .as_array()
-        .expect("hits")
-        .iter()
-        .map(|h| h["session_id"].as_str().expect("session id"))
-        .collect();
+    let mut found = field_of_each(&hits["hits"], "session_id");
     found.sort();
     (
         json!({"sessions": status["sessions"], "messages": status["messages"], "raw_records": status["raw_records"]}),
@@ -291,12 +286,8 @@ fn versions(url: &str, options: Vec<(String, String)>) -> Vec<(String, u64)> {
 
 #[test]
 fn rule41_a_sync_with_nothing_new_commits_only_its_hosts_row_on_s3() {
-    use crate::harness::{create_bucket, services, unique_bucket};
-    let s = services();
-    let bucket = unique_bucket("quiet");
-    create_bucket(&s.s3, &bucket);
-    let url = format!("s3://{bucket}/archive");
-    let pond = Pond::remote(&url, s.s3_env());
+    let s = crate::harness::services();
+    let pond = Pond::on_new_s3_archive(&s, "quiet");
     let src = pond.root.join("src");
     write_session(
         &src,
@@ -305,10 +296,10 @@ fn rule41_a_sync_with_nothing_new_commits_only_its_hosts_row_on_s3() {
         &["one", "two"],
     );
     pond.sync("claude-code", &src);
-    let before = versions(&url, s.s3_options());
+    let before = versions(&pond.store_url, s.s3_options());
     let quiet = pond.sync("claude-code", &src);
     assert_eq!(quiet["outcome"], "ok", "{quiet}");
-    let after = versions(&url, s.s3_options());
+    let after = versions(&pond.store_url, s.s3_options());
     let moved: Vec<&str> = before
         .iter()
         .zip(&after)

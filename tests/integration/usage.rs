@@ -10,7 +10,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::harness::{Pond, copy_dir};
+use crate::harness::{Pond, copy_dir, open_store, output_ok};
 
 /// The shared bench corpus where this machine has it (it is not the
 /// repository's to carry), else the repository's Claude Code fixtures.
@@ -127,17 +127,13 @@ fn rule47_usage_by_day_and_model_matches_ccusage_but_for_its_documented_differen
     let project = claude.join("projects/bench");
     copy_dir(&corpus, &project);
 
-    let peer = Command::new("node")
-        .arg(ccusage())
-        .args(["daily", "--offline", "--json"])
-        .env("CLAUDE_CONFIG_DIR", &claude)
-        .env("TZ", "UTC")
-        .output()
-        .expect("run ccusage");
-    assert!(
-        peer.status.success(),
-        "ccusage failed: {}",
-        String::from_utf8_lossy(&peer.stderr)
+    let peer = output_ok(
+        Command::new("node")
+            .arg(ccusage())
+            .args(["daily", "--offline", "--json"])
+            .env("CLAUDE_CONFIG_DIR", &claude)
+            .env("TZ", "UTC"),
+        "ccusage",
     );
     let peer: Value = serde_json::from_slice(&peer.stdout).expect("ccusage JSON");
 
@@ -270,7 +266,7 @@ fn session_with_usage(dir: &Path, id: &str, cwd: &str, model: &str, calls: usize
 
 #[test]
 fn rule47_the_api_and_the_mcp_tool_answer_as_the_cli_within_a_tokens_limits() {
-    use crate::serve::{Server, http, mcp_client, result_json, token};
+    use crate::serve::{Server, http, mcp_client, project_token, result_json, token};
     let pond = Pond::new();
     let src = pond.root.join("src");
     session_with_usage(
@@ -321,11 +317,7 @@ fn rule47_the_api_and_the_mcp_tool_answer_as_the_cli_within_a_tokens_limits() {
     );
 
     let all = token(&pond, "all", &["--scope", "read"]);
-    let team_b = token(
-        &pond,
-        "team-b",
-        &["--scope", "read", "--project-prefix", "/work/team-b"],
-    );
+    let team_b = project_token(&pond, "team-b", "read", "/work/team-b");
     let server = Server::start(&pond, "127.0.0.1:0", &[]);
     let path = "/v1/usage?by=project,model";
     let everything = http(&server.addr, "GET", path, Some(&all), None);
@@ -362,18 +354,13 @@ fn rule47_repair_fills_in_the_usage_of_sessions_stored_before_it_was_kept() {
 
     // A store written before usage was kept: every other table whole, the
     // usage table empty.
-    let location = pond::store::StoreLocation::parse(&pond.store_url).expect("location");
-    tokio::runtime::Runtime::new()
-        .expect("runtime")
-        .block_on(async {
-            let store = pond::store::Store::open(&location, pond::store::OpenMode::Existing)
-                .await
-                .expect("open");
-            store
-                .delete_where(pond::store::TableKind::Usage, "true")
-                .await
-                .expect("empty the usage table");
-        });
+    let (runtime, store) = open_store(&pond.store_url, vec![]);
+    runtime
+        .block_on(store.delete_where(pond::store::TableKind::Usage, "true"))
+        .expect("empty the usage table");
+    // Closed before the commands below open the store themselves.
+    drop(store);
+    drop(runtime);
     let emptied = pond.json(&["usage", "--json"]);
     assert_eq!(emptied["totals"]["calls"], 0, "{emptied}");
 

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::harness::{Pond, fixtures, open_store};
 use crate::prometheus::run_row;
-use crate::serve::{Server, token, write_session};
+use crate::serve::{Server, project_token, token, write_session};
 
 const TEAM_A: &str = "aaaaaaaa-0000-4000-8000-0000000000a1";
 const HOSTILE: &str = "bbbbbbbb-0000-4000-8000-0000000000b6";
@@ -81,11 +81,7 @@ fn archive() -> Pond {
 fn rule49_the_pages_work_in_a_real_browser_and_stay_inert_and_within_the_token() {
     let pond = archive();
     let reader = token(&pond, "reader", &["--scope", "read"]);
-    let team = token(
-        &pond,
-        "team-a",
-        &["--scope", "read", "--project-prefix", "/work/team-a"],
-    );
+    let team = project_token(&pond, "team-a", "read", "/work/team-a");
     let sharer = token(&pond, "sharer", &["--scope", "read", "--may-share"]);
     let lead = token(&pond, "lead", &["--scope", "stats"]);
     let server = Server::start(&pond, "127.0.0.1:0", &["--stale-after", "1d"]);
@@ -268,11 +264,7 @@ fn rule49_a_messages_stored_image_is_served_within_the_token() {
     let pond = Pond::new();
     pond.sync_as("laptop", "claude-code", &fixtures("claude-code/entire"));
     let reader = token(&pond, "reader", &["--scope", "read"]);
-    let other = token(
-        &pond,
-        "other",
-        &["--scope", "read", "--project-prefix", "/work/elsewhere"],
-    );
+    let other = project_token(&pond, "other", "read", "/work/elsewhere");
     let server = Server::start(&pond, "127.0.0.1:0", &[]);
     let get =
         |path: &str, token: &str| crate::serve::http(&server.addr, "GET", path, Some(token), None);

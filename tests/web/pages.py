@@ -83,9 +83,7 @@ def watch(page):
     return seen
 
 
-def no_cookie_no_data(browser):
-    context = browser.new_context()
-    page = context.new_page()
+def no_cookie_no_data(browser, page):
     page.goto(BASE + "/?q=flaky")
     page.wait_for_url("**/signin?next=*", timeout=WAIT)
     check(page.locator("#token").is_visible(), "without a cookie the search page asks to sign in")
@@ -94,12 +92,9 @@ def no_cookie_no_data(browser):
     check("flaky" not in page.inner_text("main"), "without a cookie no result is shown")
     shot(page, "signin")
     axe(page, "sign-in")
-    context.close()
 
 
-def search_and_session(browser):
-    context = browser.new_context()
-    page = context.new_page()
+def search_and_session(browser, page):
     sign_in(page, CFG["reader"])
     check(page.evaluate("document.cookie") == "", "the token cookie is HttpOnly: scripts cannot read it")
     search(page, "zebra migration")
@@ -157,7 +152,7 @@ def search_and_session(browser):
     # A deep link copied from a message opens at that message in a new page.
     links = page.locator("a.permalink")
     deep = links.nth(min(3, links.count() - 1)).get_attribute("href")
-    other = context.new_page()
+    other = page.context.new_page()
     other.goto(BASE + deep)
     open_session(other)
     wanted = "m-" + unquote(deep.split("#m-", 1)[1])
@@ -167,12 +162,9 @@ def search_and_session(browser):
     with page.expect_download() as download:
         page.click("#download-raw")
     check(download.value.suggested_filename.endswith(".jsonl"), "the raw export downloads")
-    context.close()
 
 
-def filters(browser):
-    context = browser.new_context()
-    page = context.new_page()
+def filters(browser, page):
     sign_in(page, CFG["reader"])
     search(page, "flaky retry")
     before = page.locator("#results article.group").count()
@@ -193,12 +185,9 @@ def filters(browser):
     page.fill("#f-tool", "NoSuchTool")
     page.wait_for_selector("#empty", timeout=WAIT)
     check("filters exclude every message" in page.inner_text("#empty"), "an empty result says the filters excluded everything")
-    context.close()
 
 
-def fleet(browser):
-    context = browser.new_context()
-    page = context.new_page()
+def fleet(browser, page):
     sign_in(page, CFG["reader"], "/fleet")
     page.wait_for_selector("#hosts tr[data-host='old-laptop']", timeout=WAIT)
     check(
@@ -222,12 +211,9 @@ def fleet(browser):
     subprocess.run(CFG["sync_argv"], env=env, check=True, capture_output=True)
     page.wait_for_selector("#hosts tr[data-host='live-host']", timeout=30_000)
     check(True, "a sync made while the fleet page is open appears without a reload")
-    context.close()
 
 
-def stored_image(browser):
-    context = browser.new_context()
-    page = context.new_page()
+def stored_image(browser, page):
     sign_in(page, CFG["reader"], "/session/" + CFG["image_session"])
     open_session(page)
     page.wait_for_selector("img.stored-image", timeout=WAIT)
@@ -238,23 +224,17 @@ def stored_image(browser):
         timeout=WAIT,
     )
     check(True, "a screenshot the user pasted is shown in the transcript")
-    context.close()
 
 
-def spend(browser):
-    context = browser.new_context()
-    page = context.new_page()
+def spend(browser, page):
     sign_in(page, CFG["reader"], "/spend?since=3650d")
     page.wait_for_selector("table.usage[data-by='model'] tbody tr", timeout=WAIT)
     check(page.locator("#day-chart rect").count() >= 1, "spend per day is charted")
     shot(page, "spend")
     axe(page, "spend")
-    context.close()
 
 
-def limited_token(browser):
-    context = browser.new_context()
-    page = context.new_page()
+def limited_token(browser, page):
     sign_in(page, CFG["team"])
     search(page, "flaky retry")
     texts = page.inner_text("#results")
@@ -279,23 +259,17 @@ def limited_token(browser):
         "fetch('/web/signin', {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify({token: 'nope'})}).then(r => r.status)"
     )
     check(csrf == 401, "a wrong token does not sign in")
-    context.close()
 
 
-def cookie_needs_csrf_header(browser):
-    context = browser.new_context()
-    page = context.new_page()
+def cookie_needs_csrf_header(browser, page):
     sign_in(page, CFG["reader"])
     without = page.evaluate(
         "fetch('/v1/search', {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify({query: 'flaky'})}).then(r => r.status)"
     )
     check(without == 403, f"a cookie request that changes state needs the CSRF header (got {without})")
-    context.close()
 
 
-def hostile(browser):
-    context = browser.new_context()
-    page = context.new_page()
+def hostile(browser, page):
     seen = watch(page)
     sign_in(page, CFG["reader"])
     search(page, "hostile script")
@@ -320,12 +294,9 @@ def hostile(browser):
     foreign = [u for u in seen["requests"] if urlparse(u).netloc != ORIGIN]
     check(not foreign, f"no request left the server's origin {foreign}")
     check(not seen["errors"], f"no console error {seen['errors']}")
-    context.close()
 
 
-def share_action(browser):
-    context = browser.new_context()
-    page = context.new_page()
+def share_action(browser, page):
     sign_in(page, CFG["sharer"], "/session/" + CFG["team_session"])
     open_session(page)
     page.click("#share")
@@ -368,12 +339,9 @@ def share_action(browser):
     check("flaky" not in view.inner_text("main"), "with none of the session")
     axe(view, "ended share")
     stranger.close()
-    context.close()
 
 
-def stats_token(browser):
-    context = browser.new_context()
-    page = context.new_page()
+def stats_token(browser, page):
     sign_in(page, CFG["lead"], "/")
     page.wait_for_function("() => document.body.dataset.page === 'fleet'", timeout=WAIT)
     check(True, "a stats token lands on the fleet page")
@@ -386,7 +354,6 @@ def stats_token(browser):
     check(True, "it reads the spend page")
     status = page.evaluate("fetch('/v1/sessions').then(r => r.status)")
     check(status == 403, f"the API refuses it every transcript (got {status})")
-    context.close()
 
 
 def main():
@@ -407,7 +374,12 @@ def main():
                 stats_token,
             ):
                 print(f"== {test.__name__}", flush=True)
-                test(browser)
+                # Each check in a context of its own: no cookie carries over.
+                context = browser.new_context()
+                try:
+                    test(browser, context.new_page())
+                finally:
+                    context.close()
         finally:
             browser.close()
 

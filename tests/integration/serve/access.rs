@@ -8,11 +8,7 @@ fn rule36_every_route_refuses_missing_wrong_and_out_of_scope_tokens() {
     let pond = two_team_pond();
     let reader = token(&pond, "reader", &["--scope", "read"]);
     let ingester = token(&pond, "ingester", &["--scope", "ingest"]);
-    let team_a = token(
-        &pond,
-        "team-a",
-        &["--scope", "read", "--project-prefix", "/work/team-a"],
-    );
+    let team_a = project_token(&pond, "team-a", "read", "/work/team-a");
     let list = pond.ok(&["token", "list"]);
     assert!(list.contains("reader") && list.contains("team-a"), "{list}");
     let config = std::fs::read_to_string(pond.root.join("home/.config/pond/config.toml")).unwrap();
@@ -80,36 +76,12 @@ fn rule36_every_route_refuses_missing_wrong_and_out_of_scope_tokens() {
 
     // A token limited to team A sees only team A, whichever way it asks.
     let sessions = http(a, "GET", "/v1/sessions", Some(&team_a), None).json();
-    let ids: Vec<&str> = sessions["sessions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].as_str().unwrap())
-        .collect();
+    let ids = field_of_each(&sessions["sessions"], "id");
     assert_eq!(ids, vec![key(TEAM_A)]);
-    let hits = http(
-        a,
-        "POST",
-        "/v1/search",
-        Some(&team_a),
-        Some(("application/json", &search)),
-    )
-    .json();
-    let hit_sessions: Vec<&str> = hits["hits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["session_id"].as_str().unwrap())
-        .collect();
+    let hits = post_search(a, Some(&team_a), &search, &[]).json();
+    let hit_sessions = field_of_each(&hits["hits"], "session_id");
     assert_eq!(hit_sessions, vec![key(TEAM_A)], "{hits}");
-    let all_hits = http(
-        a,
-        "POST",
-        "/v1/search",
-        Some(&reader),
-        Some(("application/json", &search)),
-    )
-    .json();
+    let all_hits = post_search(a, Some(&reader), &search, &[]).json();
     assert_eq!(all_hits["hits"].as_array().unwrap().len(), 2, "{all_hits}");
     let other = format!("/v1/sessions/{TEAM_B}");
     assert_eq!(http(a, "GET", &other, Some(&team_a), None).status, 404);
@@ -155,13 +127,32 @@ fn rule36_beyond_loopback_a_server_without_tokens_refuses_to_start() {
     assert_eq!(r.json()["sessions"], 2);
 }
 
+/// `POST /v1/search` with a JSON `body` as `token`, plus `headers`: the read
+/// route most of these checks probe.
+fn post_search(a: &str, token: Option<&str>, body: &[u8], headers: &[(&str, &str)]) -> Reply {
+    http_with(
+        a,
+        "POST",
+        "/v1/search",
+        token,
+        Some(("application/json", body)),
+        headers,
+    )
+}
+
+/// `GET /v1/status` as `token` with `host` as the Host header: how a request
+/// names the server it is meant for.
+fn status_naming(a: &str, token: Option<&str>, host: &str) -> Reply {
+    http_with(a, "GET", "/v1/status", token, None, &[("Host", host)])
+}
+
 #[test]
 fn rule36_a_server_answers_only_requests_naming_it() {
     let pond = two_team_pond();
     let server = Server::start(&pond, "127.0.0.1:0", &[]);
     let a = server.addr.as_str();
     let port = a.rsplit(':').next().unwrap();
-    let status = |host: &str| http_with(a, "GET", "/v1/status", None, None, &[("Host", host)]);
+    let status = |host: &str| status_naming(a, None, host);
     for ours in [
         a.to_string(),
         format!("localhost:{port}"),
@@ -185,12 +176,10 @@ fn rule36_a_server_answers_only_requests_naming_it() {
         assert!(!r.body.contains("sessions"), "{foreign}: {}", r.body);
     }
     let search = search_body("flaky retry");
-    let r = http_with(
+    let r = post_search(
         a,
-        "POST",
-        "/v1/search",
         None,
-        Some(("application/json", &search)),
+        &search,
         &[("Host", &format!("evil.example:{port}"))],
     );
     assert_eq!(r.status, 403, "{}", r.body);
@@ -202,24 +191,10 @@ fn rule36_a_server_answers_only_requests_naming_it() {
     let a = server.addr.as_str();
     let port = a.rsplit(':').next().unwrap();
     let by_address = format!("192.0.2.7:{port}");
-    let r = http_with(
-        a,
-        "GET",
-        "/v1/status",
-        Some(&reader),
-        None,
-        &[("Host", &by_address)],
-    );
+    let r = status_naming(a, Some(&reader), &by_address);
     assert_eq!(r.status, 200, "{}", r.body);
     let by_name = format!("pond.evil.example:{port}");
-    let r = http_with(
-        a,
-        "GET",
-        "/v1/status",
-        Some(&reader),
-        None,
-        &[("Host", &by_name)],
-    );
+    let r = status_naming(a, Some(&reader), &by_name);
     assert_eq!(r.status, 403, "{}", r.body);
 }
 
@@ -254,14 +229,7 @@ fn rule36_a_request_from_another_sites_page_is_refused() {
     // The server's own origin passes.
     let r = http_with(a, "GET", "/v1/status", None, None, &[("Origin", &own)]);
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = http_with(
-        a,
-        "POST",
-        "/v1/search",
-        None,
-        Some(("application/json", &search)),
-        &[("Origin", &own)],
-    );
+    let r = post_search(a, None, &search, &[("Origin", &own)]);
     assert_eq!(r.status, 200, "{}", r.body);
 }
 
@@ -320,40 +288,19 @@ fn rule36_a_project_prefix_does_not_grant_a_sibling_whose_name_starts_alike() {
     write_session(&src, exact, "/work/team-a", &["shared word at"]);
     write_session(&src, sibling, "/work/team-ab", &["shared word beside"]);
     pond.sync("claude-code", &src);
-    let team_a = token(
-        &pond,
-        "team-a",
-        &["--scope", "read", "--project-prefix", "/work/team-a"],
-    );
+    let team_a = project_token(&pond, "team-a", "read", "/work/team-a");
     let server = Server::start(&pond, "127.0.0.1:0", &[]);
     let a = server.addr.as_str();
 
     let listed = http(a, "GET", "/v1/sessions", Some(&team_a), None).json();
-    let mut ids: Vec<&str> = listed["sessions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].as_str().unwrap())
-        .collect();
+    let mut ids = field_of_each(&listed["sessions"], "id");
     ids.sort();
     assert_eq!(ids, vec![key(exact), key(TEAM_A)], "{listed}");
     let body = json!({"query": "shared word", "mode": "fts"})
         .to_string()
         .into_bytes();
-    let hits = http(
-        a,
-        "POST",
-        "/v1/search",
-        Some(&team_a),
-        Some(("application/json", &body)),
-    )
-    .json();
-    let mut found: Vec<&str> = hits["hits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["session_id"].as_str().unwrap())
-        .collect();
+    let hits = post_search(a, Some(&team_a), &body, &[]).json();
+    let mut found = field_of_each(&hits["hits"], "session_id");
     found.sort();
     assert_eq!(found, vec![key(exact), key(TEAM_A)], "{hits}");
     let r = http(
@@ -423,13 +370,7 @@ fn rule36_a_read_token_is_refused_before_its_request_is_read() {
         assert_eq!(r.status, 400, "{path}: {}", r.body);
     }
     // Likewise an ingest token on a read route.
-    let r = http(
-        a,
-        "POST",
-        "/v1/search",
-        Some(&ingester),
-        Some(("application/json", b"{not json")),
-    );
+    let r = post_search(a, Some(&ingester), b"{not json", &[]);
     assert_eq!(r.status, 403, "{}", r.body);
     let r = http(a, "GET", "/v1/sessions?limit=-1", Some(&ingester), None);
     assert_eq!(r.status, 403, "{}", r.body);
@@ -479,12 +420,7 @@ fn rule36_token_changes_at_once_keep_every_token() {
         tokens.push(created["token"].as_str().unwrap().to_string());
     }
     let listed = pond.json(&["token", "list", "--json"]);
-    let mut names: Vec<&str> = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
+    let mut names = field_of_each(&listed, "name");
     names.sort();
     assert_eq!(names, ["first", "t0", "t1", "t2", "t3"]);
     let server = Server::start(&pond, "127.0.0.1:0", &[]);
@@ -503,24 +439,10 @@ fn rule36_allow_host_names_the_server_for_its_clients() {
     let server = Server::start(&pond, "0.0.0.0:0", &["--allow-host", "pond.internal"]);
     let a = server.addr.as_str();
     for host in ["pond.internal", "pond.internal:8443", "POND.INTERNAL."] {
-        let r = http_with(
-            a,
-            "GET",
-            "/v1/status",
-            Some(&reader),
-            None,
-            &[("Host", host)],
-        );
+        let r = status_naming(a, Some(&reader), host);
         assert_eq!(r.status, 200, "{host}: {}", r.body);
     }
-    let r = http_with(
-        a,
-        "GET",
-        "/v1/status",
-        Some(&reader),
-        None,
-        &[("Host", "other.internal")],
-    );
+    let r = status_naming(a, Some(&reader), "other.internal");
     assert_eq!(r.status, 403, "{}", r.body);
     let out = pond.output(&["serve", "--allow-host", "a b"]);
     assert!(!out.status.success());
@@ -644,11 +566,7 @@ fn rule55_a_stats_token_reads_totals_and_no_text() {
     write_session_with_a_call(&src, TEAM_B, "/work/team-b/web", SECRET_WORD);
     pond.sync("claude-code", &src);
     let stats = token(&pond, "lead", &["--scope", "stats"]);
-    let team_stats = token(
-        &pond,
-        "lead-a",
-        &["--scope", "stats", "--project-prefix", "/work/team-a"],
-    );
+    let team_stats = project_token(&pond, "lead-a", "stats", "/work/team-a");
     let server = Server::start(&pond, "127.0.0.1:0", &[]);
     let a = server.addr.as_str();
     let mid = encode(&message_id(&pond, TEAM_A));
@@ -705,12 +623,7 @@ fn rule55_a_stats_token_reads_totals_and_no_text() {
 
     // The whole fleet's lead sees both teams' spend and counts.
     let all = http(a, "GET", "/v1/usage?by=project", Some(&stats), None).json();
-    let projects: Vec<&str> = all["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["project"].as_str().unwrap())
-        .collect();
+    let projects = field_of_each(&all["rows"], "project");
     assert_eq!(
         projects,
         ["/work/team-a/payments-rewrite", "/work/team-b/web"]

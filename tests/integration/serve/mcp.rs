@@ -115,11 +115,7 @@ fn rule35_the_official_mcp_client_gets_the_clis_answers_over_stdio() {
 #[test]
 fn rule35_mcp_over_http_answers_within_the_tokens_limits() {
     let pond = two_team_pond();
-    let team_b = token(
-        &pond,
-        "team-b",
-        &["--scope", "read", "--project-prefix", "/work/team-b"],
-    );
+    let team_b = project_token(&pond, "team-b", "read", "/work/team-b");
     let server = Server::start(&pond, "127.0.0.1:0", &[]);
     let calls = json!([
         {"tool": "search", "arguments": {"query": "zebra", "mode": "fts"}},
@@ -130,12 +126,7 @@ fn rule35_mcp_over_http_answers_within_the_tokens_limits() {
     let out = mcp_client(&pond, &calls, &["--http", &url, "--token", &team_b]);
     let r = out["results"].as_array().unwrap();
     let hits = result_json(&r[0]);
-    let sessions: Vec<&str> = hits["hits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["session_id"].as_str().unwrap())
-        .collect();
+    let sessions = field_of_each(&hits["hits"], "session_id");
     assert_eq!(sessions, vec![key(TEAM_B)], "{hits}");
     assert_eq!(result_json(&r[1])["total"], 1);
     assert_eq!(r[2]["is_error"], true, "team A's session is out of reach");

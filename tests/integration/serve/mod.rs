@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Pond, fixtures};
+use crate::harness::{Pond, field_of_each, fixtures};
 
 mod access;
 mod ingest;
@@ -238,6 +238,16 @@ fn dechunk(mut sent: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A fresh pond that has synced one session written by [`write_session`]:
+/// where most server tests start.
+pub fn pond_with_session(id: &str, cwd: &str, texts: &[&str]) -> Pond {
+    let pond = Pond::new();
+    let src = pond.root.join("src");
+    write_session(&src, id, cwd, texts);
+    pond.sync("claude-code", &src);
+    pond
+}
+
 /// Writes a Claude Code session: one user and one assistant message per text.
 pub fn write_session(dir: &Path, id: &str, cwd: &str, texts: &[&str]) {
     let project = dir.join(cwd.replace('/', "-"));
@@ -322,6 +332,12 @@ pub(crate) fn token(pond: &Pond, name: &str, extra: &[&str]) -> String {
         .as_str()
         .expect("token")
         .to_string()
+}
+
+/// A token of `scope` limited to projects under `prefix`: the limit most
+/// access checks probe.
+pub(crate) fn project_token(pond: &Pond, name: &str, scope: &str, prefix: &str) -> String {
+    token(pond, name, &["--scope", scope, "--project-prefix", prefix])
 }
 
 fn message_id(pond: &Pond, session: &str) -> String {
