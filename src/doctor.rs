@@ -43,20 +43,20 @@ impl Check {
     }
 
     fn warn(name: &'static str, detail: impl Into<String>, next: impl Into<String>) -> Check {
-        Check {
-            name,
-            status: Status::Warning,
-            detail: detail.into(),
-            next: Some(next.into()),
-        }
+        Check::short_of(name, Status::Warning, detail.into(), next.into())
     }
 
     fn fail(name: &'static str, detail: impl Into<String>, next: impl Into<String>) -> Check {
+        Check::short_of(name, Status::Failed, detail.into(), next.into())
+    }
+
+    /// A check that did not pass says what to do next, however badly it fell short.
+    fn short_of(name: &'static str, status: Status, detail: String, next: String) -> Check {
         Check {
             name,
-            status: Status::Failed,
-            detail: detail.into(),
-            next: Some(next.into()),
+            status,
+            detail,
+            next: Some(next),
         }
     }
 }

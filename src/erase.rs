@@ -246,21 +246,12 @@ async fn sessions_holding_copies(store: &Store, ids: &[String]) -> Result<Vec<St
     let mut own: HashSet<(String, String)> = HashSet::new();
     for chunk in ids.chunks(500) {
         let filter = crate::store::sql_in("session_id", chunk.iter().map(String::as_str));
-        for b in store
-            .scan(
-                TableKind::Messages,
-                Some(&filter),
-                Some(&["id", "session_id"]),
-            )
+        for (id, session) in store
+            .scan_string_pairs(TableKind::Messages, Some(&filter), ["id", "session_id"])
             .await?
         {
-            let c = schema::Columns::new(&b);
-            for (id, session) in c.str("id")?.iter().zip(c.str("session_id")?.iter()) {
-                if let (Some(id), Some(session)) = (id, session)
-                    && let Some(local) = local_message_id(id, session)
-                {
-                    own.insert((client_of(session).to_string(), local.to_string()));
-                }
+            if let Some(local) = local_message_id(&id, &session) {
+                own.insert((client_of(&session).to_string(), local.to_string()));
             }
         }
     }

@@ -30,11 +30,8 @@ pub enum ResumeError {
     NotConvertible(String),
     #[error("{} exists; pond resume never overwrites", .0.display())]
     Exists(PathBuf),
-    #[error("cannot write {}", path.display())]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    /// Also what a failed write of the converted files is reported as
+    /// (`ExportError::Write`): one wording for a file pond cannot write.
     #[error(transparent)]
     Export(#[from] ExportError),
     #[error(transparent)]
@@ -110,7 +107,7 @@ pub async fn resume(
         return Err(ResumeError::Exists(path));
     }
     // Its directories are made on the way.
-    crate::paths::write_atomic(&path, &bytes).map_err(|source| ResumeError::Write {
+    crate::paths::write_atomic(&path, &bytes).map_err(|source| ExportError::Write {
         path: path.clone(),
         source,
     })?;

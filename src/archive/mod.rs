@@ -428,19 +428,9 @@ pub enum SessionLookupError {
 /// `erase` share ([`visible_session`] is its view-limited twin).
 pub async fn resolve_session_key(store: &Store, given: &str) -> Result<String, SessionLookupError> {
     let clause = session_id_clause(given);
-    let mut ids = Vec::new();
-    for b in store
-        .scan(TableKind::Sessions, Some(&clause), Some(&["id"]))
-        .await?
-    {
-        ids.extend(
-            schema::Columns::new(&b)
-                .str("id")?
-                .iter()
-                .flatten()
-                .map(str::to_string),
-        );
-    }
+    let mut ids = store
+        .scan_strings(TableKind::Sessions, Some(&clause), "id")
+        .await?;
     let keys: Vec<&str> = ids.iter().map(String::as_str).collect();
     match choose_session(given, &keys) {
         Choice::One(i) => Ok(ids.swap_remove(i)),
@@ -634,21 +624,9 @@ async fn message_key(store: &Store, given: &str) -> Result<Option<(String, Strin
     let exact = format!("id = {}", sql_str(given));
     let scoped = crate::store::scoped_key_sql("id", given);
     for filter in [exact, scoped] {
-        let mut found = Vec::new();
-        for b in store
-            .scan(
-                TableKind::Messages,
-                Some(&filter),
-                Some(&["id", "session_id"]),
-            )
-            .await?
-        {
-            let c = schema::Columns::new(&b);
-            let (ids, sessions) = (c.str("id")?, c.str("session_id")?);
-            for i in 0..b.num_rows() {
-                found.push((ids.value(i).to_string(), sessions.value(i).to_string()));
-            }
-        }
+        let mut found = store
+            .scan_string_pairs(TableKind::Messages, Some(&filter), ["id", "session_id"])
+            .await?;
         found.sort();
         found.dedup();
         match found.len() {

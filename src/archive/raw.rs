@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use super::{ArchiveError, View, visible_session};
 use crate::export::{self, ExportError};
 use crate::model::RawRecord;
-use crate::store::{Store, TableKind, sql_in, tables::schema};
+use crate::store::{Store, TableKind, sql_in};
 
 /// One of a session's source files as a caller may have it, loaded alone
 /// and sent record by record (see [`RawDownload::into_chunks`]).
@@ -148,17 +148,11 @@ async fn hidden_sessions(
     for chunk in named.chunks(500) {
         let mut clauses = vec![sql_in("id", chunk.iter().copied())];
         clauses.extend(view.limits.to_sql());
-        for batch in store
-            .scan(
-                TableKind::Sessions,
-                Some(&clauses.join(" AND ")),
-                Some(&["id"]),
-            )
+        for id in store
+            .scan_strings(TableKind::Sessions, Some(&clauses.join(" AND ")), "id")
             .await?
         {
-            for id in schema::Columns::new(&batch).str("id")?.iter().flatten() {
-                hidden.remove(id);
-            }
+            hidden.remove(&id);
         }
     }
     Ok(hidden)

@@ -255,17 +255,9 @@ impl Store {
     /// // A directory, `s3://bucket/prefix`, `gs://`, `az://` or `memory://`.
     /// let location = StoreLocation::parse(&dir.path().display().to_string())?;
     /// let session = Session {
-    ///     id: "s1".into(),
-    ///     client: "notes".into(),
     ///     project: Some("/home/me/app".into()),
-    ///     git_branch: None,
-    ///     model: None,
     ///     title: Some("fix the login page".into()),
-    ///     started_at: None,
-    ///     updated_at: None,
-    ///     parent_id: None,
-    ///     host: "laptop".into(),
-    ///     message_count: 0,
+    ///     ..Session::new("s1", "notes", "laptop")
     /// };
     /// tokio::runtime::Runtime::new()?.block_on(async {
     ///     let store = Store::open(&location, OpenMode::Create).await?;
@@ -450,32 +442,24 @@ impl Store {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<RecordBatch>, StoreError> {
-        self.reading(kind, || self.scan_page_once(kind, columns, offset, limit))
-            .await
-    }
-
-    async fn scan_page_once(
-        &self,
-        kind: TableKind,
-        columns: &[&str],
-        offset: usize,
-        limit: usize,
-    ) -> Result<Vec<RecordBatch>, StoreError> {
-        if !self.has_table(kind) {
-            return Ok(Vec::new());
-        }
-        let op = || format!("read {}", kind.name());
-        self.table(kind)?
-            .query()
-            .select(Select::columns(columns))
-            .offset(offset)
-            .limit(limit)
-            .execute()
-            .await
-            .map_err(|e| lance_error(&self.location, &op(), e))?
-            .try_collect()
-            .await
-            .map_err(|e| lance_error(&self.location, &op(), e))
+        self.reading(kind, move || async move {
+            if !self.has_table(kind) {
+                return Ok(Vec::new());
+            }
+            let op = || format!("read {}", kind.name());
+            self.table(kind)?
+                .query()
+                .select(Select::columns(columns))
+                .offset(offset)
+                .limit(limit)
+                .execute()
+                .await
+                .map_err(|e| lance_error(&self.location, &op(), e))?
+                .try_collect::<Vec<RecordBatch>>()
+                .await
+                .map_err(|e| lance_error(&self.location, &op(), e))
+        })
+        .await
     }
 
     /// How many writes were retried since the store was opened.
@@ -527,6 +511,43 @@ impl Store {
     ) -> Result<Vec<RecordBatch>, StoreError> {
         self.reading(kind, || self.scan_once(kind, filter, columns))
             .await
+    }
+
+    /// The non-null values of one text column over the rows matching
+    /// `filter`: most "which of these are stored" questions read only that.
+    pub async fn scan_strings(
+        &self,
+        kind: TableKind,
+        filter: Option<&str>,
+        column: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut values = Vec::new();
+        for b in self.scan(kind, filter, Some(&[column])).await? {
+            let c = tables::schema::Columns::new(&b);
+            values.extend(c.str(column)?.iter().flatten().map(str::to_string));
+        }
+        Ok(values)
+    }
+
+    /// Two text columns of the rows matching `filter`, as pairs (a row with
+    /// either null is left out): a key and what it belongs to, read narrow.
+    pub async fn scan_string_pairs(
+        &self,
+        kind: TableKind,
+        filter: Option<&str>,
+        columns: [&str; 2],
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut pairs = Vec::new();
+        for b in self.scan(kind, filter, Some(&columns)).await? {
+            let c = tables::schema::Columns::new(&b);
+            let (firsts, seconds) = (c.str(columns[0])?, c.str(columns[1])?);
+            for (first, second) in firsts.iter().zip(seconds.iter()) {
+                if let (Some(first), Some(second)) = (first, second) {
+                    pairs.push((first.to_string(), second.to_string()));
+                }
+            }
+        }
+        Ok(pairs)
     }
 
     /// Runs a read; when it finds a file gone (store upkeep pruned the

@@ -11,8 +11,9 @@ use std::collections::HashMap;
 use arrow_array::RecordBatch;
 use chrono::Utc;
 
+use super::SyncError;
 use super::indexing::search_rows;
-use super::{SyncError, SyncOptions};
+use crate::embed;
 use crate::store::tables::schema::{self, Columns, MessageRow};
 use crate::store::{Store, TableKind};
 use crate::sync::report::SyncReport;
@@ -20,9 +21,11 @@ use crate::sync::report::SyncReport;
 /// Messages read and indexed per commit.
 const PAGE: usize = 20_000;
 
+/// Takes only the embedder of the sync's options: the rows it writes are
+/// search rows, whatever the run reads.
 pub async fn run(
     store: &Store,
-    opts: &SyncOptions,
+    embedder: &embed::Lazy,
     report: &mut SyncReport,
     progress: &dyn Fn(&str),
 ) -> Result<(), SyncError> {
@@ -52,7 +55,7 @@ pub async fn run(
         let mut rows = 0;
         for b in &batches {
             rows += b.num_rows();
-            index_page(store, opts, b, &projects, report).await?;
+            index_page(store, embedder, b, &projects, report).await?;
         }
         if rows == 0 {
             break;
@@ -85,7 +88,7 @@ async fn session_projects(store: &Store) -> Result<HashMap<String, Option<String
 /// writes them: one client and host per call of `search_rows`.
 async fn index_page(
     store: &Store,
-    opts: &SyncOptions,
+    embedder: &embed::Lazy,
     b: &RecordBatch,
     projects: &HashMap<String, Option<String>>,
     report: &mut SyncReport,
@@ -111,7 +114,7 @@ async fn index_page(
             })
             .collect();
         let (batch, vectors) = search_rows(
-            &opts.embedder,
+            embedder,
             client,
             host,
             &group,

@@ -611,19 +611,9 @@ fn merge_session(
     facts: SessionFacts,
     count: Option<&u64>,
 ) -> Session {
-    let base = existing.cloned().unwrap_or_else(|| Session {
-        id: id.to_string(),
-        client: client.to_string(),
-        project: None,
-        git_branch: None,
-        model: None,
-        title: None,
-        started_at: None,
-        updated_at: None,
-        parent_id: None,
-        host: host.to_string(),
-        message_count: 0,
-    });
+    let base = existing
+        .cloned()
+        .unwrap_or_else(|| Session::new(id, client, host));
     Session {
         project: base.project.or(facts.project),
         git_branch: facts.git_branch.or(base.git_branch),

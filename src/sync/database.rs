@@ -13,7 +13,7 @@ use super::cursor::{self, FileCursor, sha256_hex};
 use super::records::Segment;
 use super::report::SyncReport;
 use super::translate;
-use super::{FileError, FileWork, Planned};
+use super::{FileError, FileWork, Planned, Reader};
 use crate::adapter::{Adapter, SourceFile};
 use crate::model::RawRecord;
 
@@ -30,12 +30,11 @@ pub(super) fn stamp(path: &Path) -> std::io::Result<(u64, i128)> {
 }
 
 pub(super) fn read(
-    adapter: &dyn Adapter,
-    host: &str,
-    root: &str,
+    reader: &Reader,
     planned: Planned,
     report: &mut SyncReport,
 ) -> Result<Option<FileWork>, FileError> {
+    let (adapter, host, root) = (reader.adapter.as_ref(), &reader.host, &reader.root);
     let path = planned.file.path.clone();
     let (size, mtime_ns) = stamp(&path).map_err(FileError::io(&path, "cannot stat"))?;
     let records = adapter.read_records(&planned.file).map_err(|e| FileError {
@@ -57,30 +56,19 @@ pub(super) fn read(
         .zip(&translation.records)
         .map(|(segment, outcome)| record(&planned, host, adapter.name(), root, segment, outcome))
         .collect();
-    Ok(Some(FileWork {
-        file_id: planned.file_id.clone(),
-        session_id: translation.session_id.clone(),
-        parent_hint: planned.file.parent_hint.as_deref().map(|p| scope.scope(p)),
-        raw,
-        messages: translation.messages,
-        usage: translation.usage,
-        revised: translation.revised,
-        facts: translation.facts,
-        cursor: FileCursor {
-            session_id: translation.current_session,
-            generation: 0,
-            consumed: used as u64,
-            next_line: segments.len() as u64 + 1,
-            size,
-            mtime_ns,
-            head_sha: String::new(),
-            digest: None,
-            tail_sha: String::new(),
-        },
-        // Rows are keyed by content, and a row may repeat: always merged.
-        fresh: false,
-        document: false,
-    }))
+    let reached = FileCursor {
+        generation: 0,
+        consumed: used as u64,
+        next_line: segments.len() as u64 + 1,
+        size,
+        mtime_ns,
+        ..FileCursor::default()
+    };
+    // Not fresh: rows are keyed by content, and a row may repeat, so they
+    // are always merged.
+    let mut work = FileWork::translated(&planned, &scope, translation, reached);
+    work.raw = raw;
+    Ok(Some(work))
 }
 
 /// What a database's records translate to, cut into segments exactly as

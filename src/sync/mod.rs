@@ -107,7 +107,7 @@ pub async fn run(
     // Rule 27: until the store is marked done, each sync indexes the messages
     // stored before search existed.
     if !opts.dry_run && store.needs_search_backfill() {
-        backfill::run(store, opts, report, progress).await?;
+        backfill::run(store, &opts.embedder, report, progress).await?;
     }
     // Read once per run: an erasure recorded after this point is finished
     // by the next upkeep, which deletes what this run stores of it.
@@ -384,20 +384,8 @@ fn read_ahead(
         let (mut works, mut touched, mut bytes) = (Vec::new(), Vec::new(), 0);
         for p in planned.by_ref() {
             let read = match p.file.layout {
-                Layout::Database => database::read(
-                    reader.adapter.as_ref(),
-                    &reader.host,
-                    &reader.root,
-                    p,
-                    &mut tally,
-                ),
-                _ => read_file(
-                    reader.adapter.as_ref(),
-                    &reader.host,
-                    &reader.root,
-                    p,
-                    &mut tally,
-                ),
+                Layout::Database => database::read(&reader, p, &mut tally),
+                _ => read_file(&reader, p, &mut tally),
             };
             match read {
                 Ok(Some(work)) if work.raw.is_empty() => {

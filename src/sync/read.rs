@@ -38,13 +38,42 @@ impl FileError {
     }
 }
 
+impl FileWork {
+    /// What both readers (files and databases) make of a file's
+    /// translation: its raw records are left to the reader, which keys
+    /// them its own way, and the cursor ends in the session the file did.
+    pub(super) fn translated(
+        planned: &Planned,
+        scope: &ids::IdScope,
+        translation: Translation,
+        cursor: FileCursor,
+    ) -> FileWork {
+        FileWork {
+            file_id: planned.file_id.clone(),
+            session_id: translation.session_id,
+            parent_hint: planned.file.parent_hint.as_deref().map(|p| scope.scope(p)),
+            raw: Vec::new(),
+            messages: translation.messages,
+            usage: translation.usage,
+            revised: translation.revised,
+            facts: translation.facts,
+            cursor: FileCursor {
+                // The next read of an appended file continues the session it ended in.
+                session_id: translation.current_session,
+                ..cursor
+            },
+            fresh: false,
+            document: false,
+        }
+    }
+}
+
 pub(super) fn read_file(
-    adapter: &dyn Adapter,
-    host: &str,
-    root: &str,
+    reader: &Reader,
     planned: Planned,
     report: &mut SyncReport,
 ) -> Result<Option<FileWork>, FileError> {
+    let (adapter, host) = (reader.adapter.as_ref(), reader.host.as_str());
     let path = planned.file.path.clone();
     let mut f = std::fs::File::open(&path).map_err(FileError::io(&path, "cannot open"))?;
     let meta = f.metadata().map_err(FileError::io(&path, "cannot stat"))?;
@@ -68,33 +97,21 @@ pub(super) fn read_file(
         .unwrap_or(start.line);
 
     let scope = ids::IdScope::new(adapter, host);
-    let translation = translate_scoped(adapter, &scope, &planned, &segments, &start);
-    let session_id = translation.session_id.clone();
+    let mut translation = translate_scoped(adapter, &scope, &planned, &segments, &start);
     report_records(report, &path, &segments, &translation);
-    let mut work = FileWork {
-        file_id: planned.file_id.clone(),
-        session_id: session_id.clone(),
-        parent_hint: planned.file.parent_hint.as_deref().map(|p| scope.scope(p)),
-        raw: Vec::new(),
-        messages: translation.messages,
-        usage: translation.usage,
-        revised: translation.revised,
-        facts: translation.facts,
-        cursor: FileCursor {
-            // The next read of an appended file continues the session it ended in.
-            session_id: translation.current_session,
-            generation: start.generation,
-            consumed,
-            next_line,
-            size,
-            mtime_ns: cursor::mtime_ns(&meta),
-            head_sha: String::new(),
-            tail_sha: String::new(),
-            digest: document_digest(layout, &planned.prior, start.offset, &buf[..used]),
-        },
-        fresh: matches!(planned.prior, Prior::Nothing),
-        document: layout == Layout::Document,
+    let outcomes = std::mem::take(&mut translation.records);
+    let reached = FileCursor {
+        generation: start.generation,
+        consumed,
+        next_line,
+        size,
+        mtime_ns: cursor::mtime_ns(&meta),
+        digest: document_digest(layout, &planned.prior, start.offset, &buf[..used]),
+        ..FileCursor::default()
     };
+    let mut work = FileWork::translated(&planned, &scope, translation, reached);
+    work.fresh = matches!(planned.prior, Prior::Nothing);
+    work.document = layout == Layout::Document;
     let (head, tail) = cursor::fingerprint_after_read(&mut f, &buf, start.offset, consumed)
         .map_err(FileError::io(&path, "cannot read"))?;
     work.cursor.head_sha = head;
@@ -104,10 +121,10 @@ pub(super) fn read_file(
         &planned,
         adapter.name(),
         host,
-        root,
+        &reader.root,
         start.generation,
         &segments,
-        translation.records,
+        outcomes,
     );
     Ok(Some(work))
 }

@@ -308,12 +308,8 @@ async fn stored_files(store: &Store) -> Result<Vec<StoredFile>, StoreError> {
 }
 
 async fn session_ids(store: &Store) -> Result<HashSet<String>, StoreError> {
-    let mut ids = HashSet::new();
-    for b in store.scan(TableKind::Sessions, None, Some(&["id"])).await? {
-        let c = schema::Columns::new(&b);
-        ids.extend(c.str("id")?.iter().flatten().map(str::to_string));
-    }
-    Ok(ids)
+    let ids = store.scan_strings(TableKind::Sessions, None, "id").await?;
+    Ok(ids.into_iter().collect())
 }
 
 /// The records of the newest generation of each file in `files`.

@@ -88,6 +88,16 @@ pub async fn run(
     Ok(repaired)
 }
 
+/// The tables whose keys are rewritten, in order: the column whose prefix
+/// tells a row is scoped, and every key column that is then scoped.
+const SCOPED_KEYS: [(TableKind, &str, &[&str]); 4] = [
+    (TableKind::Raw, "session_id", &["session_id"]),
+    (TableKind::Messages, "id", &["id", "session_id"]),
+    (TableKind::Search, "id", &["id", "message_id", "session_id"]),
+    // `||` keeps a NULL parent NULL.
+    (TableKind::Sessions, "id", &["id", "parent_id"]),
+];
+
 /// Rewrites every key not scoped yet, table by table.
 async fn rewrite_keys(store: &Store) -> Result<ScopingReport, SyncError> {
     let local = local_clients();
@@ -96,46 +106,21 @@ async fn rewrite_keys(store: &Store) -> Result<ScopingReport, SyncError> {
         ..ScopingReport::default()
     };
     for (clients, prefix) in prefix_groups(&local) {
-        let of = |column: &str| format!("{clients} AND {}", unscoped(column, prefix));
-        report.raw_records += store
-            .update_where(
-                TableKind::Raw,
-                &format!("session_id <> '' AND {}", of("session_id")),
-                &[("session_id", scoped("session_id", prefix))],
-            )
-            .await?;
-        report.messages += store
-            .update_where(
-                TableKind::Messages,
-                &of("id"),
-                &[
-                    ("id", scoped("id", prefix)),
-                    ("session_id", scoped("session_id", prefix)),
-                ],
-            )
-            .await?;
-        report.search_rows += store
-            .update_where(
-                TableKind::Search,
-                &of("id"),
-                &[
-                    ("id", scoped("id", prefix)),
-                    ("message_id", scoped("message_id", prefix)),
-                    ("session_id", scoped("session_id", prefix)),
-                ],
-            )
-            .await?;
-        report.sessions += store
-            .update_where(
-                TableKind::Sessions,
-                &of("id"),
-                &[
-                    ("id", scoped("id", prefix)),
-                    // `||` keeps a NULL parent NULL.
-                    ("parent_id", scoped("parent_id", prefix)),
-                ],
-            )
-            .await?;
+        for (kind, tell, keys) in SCOPED_KEYS {
+            let mut filter = format!("{clients} AND {}", unscoped(tell, prefix));
+            if kind == TableKind::Raw {
+                // A record of no session keeps its empty session id.
+                filter = format!("session_id <> '' AND {filter}");
+            }
+            let set: Vec<(&str, String)> = keys.iter().map(|k| (*k, scoped(k, prefix))).collect();
+            let rewritten = store.update_where(kind, &filter, &set).await?;
+            match kind {
+                TableKind::Raw => report.raw_records += rewritten,
+                TableKind::Messages => report.messages += rewritten,
+                TableKind::Search => report.search_rows += rewritten,
+                _ => report.sessions += rewritten,
+            }
+        }
     }
     Ok(report)
 }
@@ -195,19 +180,10 @@ async fn unscoped_redactions(
     store: &Store,
     is_scoped: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<Vec<(String, String)>, StoreError> {
-    let mut old: Vec<(String, String)> = Vec::new();
-    for b in store
-        .scan(TableKind::Redactions, None, Some(&["id", "host"]))
-        .await?
-    {
-        let c = Columns::new(&b);
-        let (ids, hosts) = (c.str("id")?, c.str("host")?);
-        for i in 0..b.num_rows() {
-            if !is_scoped(ids.value(i)) {
-                old.push((ids.value(i).to_string(), hosts.value(i).to_string()));
-            }
-        }
-    }
+    let mut old = store
+        .scan_string_pairs(TableKind::Redactions, None, ["id", "host"])
+        .await?;
+    old.retain(|(id, _)| !is_scoped(id.as_str()));
     Ok(old)
 }
 
@@ -219,40 +195,20 @@ async fn sessions_present(
     let mut existing = HashSet::new();
     for chunk in candidates.chunks(512) {
         let filter = sql_in("id", chunk.iter().map(|(id, _)| id.as_str()));
-        for b in store
-            .scan(TableKind::Sessions, Some(&filter), Some(&["id"]))
-            .await?
-        {
-            existing.extend(
-                Columns::new(&b)
-                    .str("id")?
-                    .iter()
-                    .flatten()
-                    .map(str::to_string),
-            );
-        }
+        existing.extend(
+            store
+                .scan_strings(TableKind::Sessions, Some(&filter), "id")
+                .await?,
+        );
     }
     // Sessions are scoped after redactions; a session still under its old
     // key is found under its new one by the candidates of every client.
-    for b in store
-        .scan(
-            TableKind::Messages,
-            Some(&sql_in(
-                "session_id",
-                candidates.iter().map(|(id, _)| id.as_str()),
-            )),
-            Some(&["session_id"]),
-        )
-        .await?
-    {
-        existing.extend(
-            Columns::new(&b)
-                .str("session_id")?
-                .iter()
-                .flatten()
-                .map(str::to_string),
-        );
-    }
+    let filter = sql_in("session_id", candidates.iter().map(|(id, _)| id.as_str()));
+    existing.extend(
+        store
+            .scan_strings(TableKind::Messages, Some(&filter), "session_id")
+            .await?,
+    );
     Ok(existing)
 }
 

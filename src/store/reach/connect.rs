@@ -3,10 +3,14 @@
 //! what it keeps beside the tables (leases, intents, records, the storage
 //! check), and every such use goes through here.
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, RetryConfig};
 
@@ -38,48 +42,42 @@ pub fn object_store(
     let options = location.user_options();
     let store: Arc<dyn ObjectStore> = match location.scheme() {
         "memory" => Arc::new(object_store::memory::InMemory::new()),
-        "s3" => {
-            let mut b = object_store::aws::AmazonS3Builder::from_env().with_url(location.uri());
-            for (k, v) in options {
-                if let Ok(key) = object_store::aws::AmazonS3ConfigKey::from_str(k) {
-                    b = b.with_config(key, v);
-                }
-            }
-            Arc::new(
-                b.with_retry(quick_retry())
-                    .build()
-                    .map_err(|e| e.to_string())?,
-            )
-        }
-        "gs" => {
-            let mut b =
-                object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(location.uri());
-            for (k, v) in options {
-                if let Ok(key) = object_store::gcp::GoogleConfigKey::from_str(k) {
-                    b = b.with_config(key, v);
-                }
-            }
-            Arc::new(
-                b.with_retry(quick_retry())
-                    .build()
-                    .map_err(|e| e.to_string())?,
-            )
-        }
-        "az" | "abfs" | "abfss" => {
-            let mut b =
-                object_store::azure::MicrosoftAzureBuilder::from_env().with_url(location.uri());
-            for (k, v) in options {
-                if let Ok(key) = object_store::azure::AzureConfigKey::from_str(k) {
-                    b = b.with_config(key, v);
-                }
-            }
-            Arc::new(
-                b.with_retry(quick_retry())
-                    .build()
-                    .map_err(|e| e.to_string())?,
-            )
-        }
+        "s3" => cloud(
+            AmazonS3Builder::from_env().with_url(location.uri()),
+            options,
+            |b, key: AmazonS3ConfigKey, v| b.with_config(key, v),
+            |b| b.with_retry(quick_retry()).build(),
+        )?,
+        "gs" => cloud(
+            GoogleCloudStorageBuilder::from_env().with_url(location.uri()),
+            options,
+            |b, key: GoogleConfigKey, v| b.with_config(key, v),
+            |b| b.with_retry(quick_retry()).build(),
+        )?,
+        "az" | "abfs" | "abfss" => cloud(
+            MicrosoftAzureBuilder::from_env().with_url(location.uri()),
+            options,
+            |b, key: AzureConfigKey, v| b.with_config(key, v),
+            |b| b.with_retry(quick_retry()).build(),
+        )?,
         other => return Err(format!("no object store for `{other}://` stores")),
     };
     Ok((store, prefix))
+}
+
+/// A cloud store from its builder, the user's options its kind of store
+/// knows by name applied first (the rest are Lance's alone): the builders
+/// share no trait, so each cloud passes how it sets a key and builds.
+fn cloud<B, K: FromStr, S: ObjectStore>(
+    mut builder: B,
+    options: &BTreeMap<String, String>,
+    set: impl Fn(B, K, &String) -> B,
+    build: impl FnOnce(B) -> object_store::Result<S>,
+) -> Result<Arc<dyn ObjectStore>, String> {
+    for (k, v) in options {
+        if let Ok(key) = K::from_str(k) {
+            builder = set(builder, key, v);
+        }
+    }
+    Ok(Arc::new(build(builder).map_err(|e| e.to_string())?))
 }

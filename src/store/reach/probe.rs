@@ -172,20 +172,12 @@ async fn check_read(
         Ok::<_, object_store::Error>(bytes == body.as_bytes())
     }
     .await;
-    let ok = matches!(read, Ok(true));
-    record(
+    record_finding(
         report,
         "read",
-        match &read {
-            Ok(true) => Ok("read it back unchanged".to_string()),
-            Ok(false) => Ok("read back different bytes".to_string()),
-            Err(e) => Err(e),
-        },
-    );
-    if let Some(c) = report.checks.last_mut() {
-        c.ok = ok;
-    }
-    ok
+        &read,
+        ["read it back unchanged", "read back different bytes"],
+    )
 }
 
 /// Lists the probe folder; passes when the scratch object is in it.
@@ -200,20 +192,12 @@ async fn check_list(
         .try_collect::<Vec<_>>()
         .await
         .map(|objects| objects.iter().any(|o| &o.location == path));
-    let ok = matches!(listed, Ok(true));
-    record(
+    record_finding(
         report,
         "list",
-        match &listed {
-            Ok(true) => Ok("listed it".to_string()),
-            Ok(false) => Ok("the listing does not show it".to_string()),
-            Err(e) => Err(e),
-        },
-    );
-    if let Some(c) = report.checks.last_mut() {
-        c.ok = ok;
-    }
-    ok
+        &listed,
+        ["listed it", "the listing does not show it"],
+    )
 }
 
 /// Creates the scratch object a second time; passes when that is refused.
@@ -246,6 +230,23 @@ async fn check_conditional_put(
             Err(e) => format!("conditional create is not supported: {e}"),
         },
     });
+    ok
+}
+
+/// Appends a check whose step ran and then found what it looked for or
+/// not (`said`: what each finding reads as); only finding it passes.
+fn record_finding(
+    report: &mut ProbeReport,
+    name: &'static str,
+    found: &Result<bool, object_store::Error>,
+    said: [&str; 2],
+) -> bool {
+    let (ok, detail) = match found {
+        Ok(true) => (true, said[0].to_string()),
+        Ok(false) => (false, said[1].to_string()),
+        Err(e) => (false, e.to_string()),
+    };
+    report.checks.push(Check { name, ok, detail });
     ok
 }
 

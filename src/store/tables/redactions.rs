@@ -11,7 +11,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use chrono::{DateTime, Utc};
 
-use crate::store::tables::schema::{self, batch, key_field, strings, timestamps, utc};
+use crate::store::tables::schema::{batch, key_field, strings, timestamps, utc};
 use crate::store::{Store, StoreError, TableKind, sql_in};
 
 pub const REDACTIONS: &str = "redactions";
@@ -47,26 +47,12 @@ impl Store {
         session_ids: impl IntoIterator<Item = &'a str>,
     ) -> Result<HashSet<String>, StoreError> {
         let ids: Vec<&str> = session_ids.into_iter().collect();
-        let mut found = HashSet::new();
         if ids.is_empty() {
-            return Ok(found);
+            return Ok(HashSet::new());
         }
-        for b in self
-            .scan(
-                TableKind::Redactions,
-                Some(&sql_in("id", ids)),
-                Some(&["id"]),
-            )
-            .await?
-        {
-            found.extend(
-                schema::Columns::new(&b)
-                    .str("id")?
-                    .iter()
-                    .flatten()
-                    .map(str::to_string),
-            );
-        }
-        Ok(found)
+        let found = self
+            .scan_strings(TableKind::Redactions, Some(&sql_in("id", ids)), "id")
+            .await?;
+        Ok(found.into_iter().collect())
     }
 }

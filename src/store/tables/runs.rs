@@ -393,13 +393,8 @@ impl Store {
     /// Runs recorded per host (for checks and tests; scans the history).
     pub async fn run_counts(&self) -> Result<HashMap<String, u64>, StoreError> {
         let mut counts = HashMap::new();
-        for b in self
-            .scan(TableKind::SyncRuns, None, Some(&["host"]))
-            .await?
-        {
-            for h in Columns::new(&b).str("host")?.iter().flatten() {
-                *counts.entry(h.to_string()).or_insert(0) += 1;
-            }
+        for host in self.scan_strings(TableKind::SyncRuns, None, "host").await? {
+            *counts.entry(host).or_insert(0) += 1;
         }
         Ok(counts)
     }

@@ -253,6 +253,19 @@ fn rows_from_batch(
         .collect())
 }
 
+/// The rows among `within` (all, when `None`) with no vector of `model`:
+/// the embedding backlog, the same rows whether read or counted.
+fn without_vector_of(model: &str, within: Option<&str>) -> String {
+    let pending = format!(
+        "(embed_model IS NULL OR embed_model <> {})",
+        crate::store::sql_str(model)
+    );
+    match within {
+        Some(w) => format!("({w}) AND {pending}"),
+        None => pending,
+    }
+}
+
 /// What the index maintenance at the end of a sync did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct IndexMaintenance {
@@ -294,32 +307,23 @@ impl Store {
         filter: Option<&str>,
         limit: usize,
     ) -> Result<Vec<SearchRow>, StoreError> {
-        self.reading(TableKind::Search, || {
-            self.search_fts_once(query, filter, limit)
+        self.reading(TableKind::Search, move || async move {
+            let table = self.table(TableKind::Search)?;
+            let fts = FullTextSearchQuery::new(query.to_string())
+                .with_column("text".to_string())
+                .map_err(|e| lance_error(&self.location, "full-text query", e.into()))?;
+            let mut q = table
+                .query()
+                .full_text_search(fts)
+                .select(Select::columns(&[&HIT_COLUMNS[..], &["_score"]].concat()))
+                .limit(limit);
+            if let Some(f) = filter {
+                q = q.only_if(f);
+            }
+            self.collect_rows(q, "full-text search", Some("_score"))
+                .await
         })
         .await
-    }
-
-    async fn search_fts_once(
-        &self,
-        query: &str,
-        filter: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<SearchRow>, StoreError> {
-        let table = self.table(TableKind::Search)?;
-        let fts = FullTextSearchQuery::new(query.to_string())
-            .with_column("text".to_string())
-            .map_err(|e| lance_error(&self.location, "full-text query", e.into()))?;
-        let mut q = table
-            .query()
-            .full_text_search(fts)
-            .select(Select::columns(&[&HIT_COLUMNS[..], &["_score"]].concat()))
-            .limit(limit);
-        if let Some(f) = filter {
-            q = q.only_if(f);
-        }
-        self.collect_rows(q, "full-text search", Some("_score"))
-            .await
     }
 
     /// Nearest neighbours of `vector` by cosine distance, filtered before
@@ -330,41 +334,32 @@ impl Store {
         filter: Option<&str>,
         limit: usize,
     ) -> Result<Vec<SearchRow>, StoreError> {
-        self.reading(TableKind::Search, || {
-            self.search_vector_once(vector, filter, limit)
+        self.reading(TableKind::Search, move || async move {
+            let table = self.table(TableKind::Search)?;
+            let mut q = table
+                .query()
+                .nearest_to(vector)
+                .map_err(|e| lance_error(&self.location, "vector query", e))?
+                .column("vector")
+                .distance_type(DistanceType::Cosine)
+                .nprobes(24)
+                .map_err(|e| lance_error(&self.location, "vector query", e))?
+                .refine_factor(4)
+                .select(Select::columns(
+                    &[&HIT_COLUMNS[..], &["_distance"]].concat(),
+                ))
+                .limit(limit);
+            if let Some(f) = filter {
+                q = q.only_if(f);
+            }
+            let mut rows = self
+                .collect_rows(q, "vector search", Some("_distance"))
+                .await?;
+            // A row without a vector has no distance: it is not a neighbour.
+            rows.retain(|r| r.score.is_finite());
+            Ok(rows)
         })
         .await
-    }
-
-    async fn search_vector_once(
-        &self,
-        vector: &[f32],
-        filter: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<SearchRow>, StoreError> {
-        let table = self.table(TableKind::Search)?;
-        let mut q = table
-            .query()
-            .nearest_to(vector)
-            .map_err(|e| lance_error(&self.location, "vector query", e))?
-            .column("vector")
-            .distance_type(DistanceType::Cosine)
-            .nprobes(24)
-            .map_err(|e| lance_error(&self.location, "vector query", e))?
-            .refine_factor(4)
-            .select(Select::columns(
-                &[&HIT_COLUMNS[..], &["_distance"]].concat(),
-            ))
-            .limit(limit);
-        if let Some(f) = filter {
-            q = q.only_if(f);
-        }
-        let mut rows = self
-            .collect_rows(q, "vector search", Some("_distance"))
-            .await?;
-        // A row without a vector has no distance: it is not a neighbour.
-        rows.retain(|r| r.score.is_finite());
-        Ok(rows)
     }
 
     /// Up to `limit` rows whose vector is missing or from another model than
@@ -375,14 +370,7 @@ impl Store {
         limit: usize,
         within: Option<&str>,
     ) -> Result<Vec<SearchDoc>, StoreError> {
-        let pending = format!(
-            "(embed_model IS NULL OR embed_model <> {})",
-            crate::store::sql_str(model)
-        );
-        let filter = match within {
-            Some(w) => format!("({w}) AND {pending}"),
-            None => pending,
-        };
+        let filter = without_vector_of(model, within);
         let query = self
             .table(TableKind::Search)?
             .query()
@@ -402,14 +390,7 @@ impl Store {
         model: &str,
         filter: Option<&str>,
     ) -> Result<u64, StoreError> {
-        let pending = format!(
-            "(embed_model IS NULL OR embed_model <> {})",
-            crate::store::sql_str(model)
-        );
-        let predicate = match filter {
-            Some(f) => format!("({f}) AND {pending}"),
-            None => pending,
-        };
+        let predicate = without_vector_of(model, filter);
         Ok(self.count(TableKind::Search, Some(&predicate)).await? as u64)
     }
 

@@ -192,15 +192,7 @@ impl Store {
         }
         for chunk in ids.chunks(IDS_PER_QUERY) {
             let filter = crate::store::sql_in("id", chunk.iter().copied());
-            for b in self.scan(kind, Some(&filter), Some(&["id"])).await? {
-                found.extend(
-                    Columns::new(&b)
-                        .str("id")?
-                        .iter()
-                        .flatten()
-                        .map(str::to_string),
-                );
-            }
+            found.extend(self.scan_strings(kind, Some(&filter), "id").await?);
         }
         Ok(found)
     }

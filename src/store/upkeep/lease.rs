@@ -108,6 +108,12 @@ fn upkeep_dir(prefix: &ObjectPath) -> ObjectPath {
 /// The lease that makes store upkeep (and erasure) single-flight.
 pub const UPKEEP: &str = "upkeep";
 
+/// The store's objects and their root, reached as every lease operation
+/// reaches them: not reaching them is a failure of the lease operation.
+fn objects(location: &StoreLocation) -> Result<(Arc<dyn ObjectStore>, ObjectPath), StoreError> {
+    connect::object_store(location).map_err(|e| lease_error(location, "open", e))
+}
+
 /// Where the epochs of the lease named `scope` live: `_pond/<scope>`, whose
 /// `/`-separated parts become folders.
 fn lease_dir(prefix: &ObjectPath, scope: &str) -> ObjectPath {
@@ -129,8 +135,7 @@ pub(in crate::store) async fn store_now(
 /// How far this host's clock is ahead of the store's (negative: behind),
 /// measured around one small write the store stamps.
 pub async fn clock_offset(location: &StoreLocation) -> Result<chrono::Duration, StoreError> {
-    let (os, prefix) =
-        connect::object_store(location).map_err(|e| lease_error(location, "open", e))?;
+    let (os, prefix) = objects(location)?;
     let before = Utc::now();
     let theirs = store_now(os.as_ref(), &prefix)
         .await
@@ -180,8 +185,7 @@ pub async fn current(
     location: &StoreLocation,
     scope: &str,
 ) -> Result<Option<LeaseRecord>, StoreError> {
-    let (os, prefix) =
-        connect::object_store(location).map_err(|e| lease_error(location, "open", e))?;
+    let (os, prefix) = objects(location)?;
     let dir = lease_dir(&prefix, scope);
     let fail = |e| lease_error(location, &format!("read the {scope} lease"), e);
     let Some(found) = newest(os.as_ref(), &dir).await.map_err(fail)? else {
@@ -235,8 +239,7 @@ pub async fn take(
     holder: &str,
     ttl: Duration,
 ) -> Result<Taken, StoreError> {
-    let (os, prefix) =
-        connect::object_store(location).map_err(|e| lease_error(location, "open", e))?;
+    let (os, prefix) = objects(location)?;
     let dir = lease_dir(&prefix, scope);
     let fail = |e| lease_error(location, &format!("take the {scope} lease"), e);
     let current = newest(os.as_ref(), &dir).await.map_err(fail)?;
@@ -324,8 +327,7 @@ pub async fn read_json<T: for<'de> Deserialize<'de>>(
     scope: &str,
     name: &str,
 ) -> Result<Option<T>, StoreError> {
-    let (os, prefix) =
-        connect::object_store(location).map_err(|e| lease_error(location, "open", e))?;
+    let (os, prefix) = objects(location)?;
     let fail = |e| lease_error(location, &format!("read {scope}/{name}"), e);
     match os.get(&lease_dir(&prefix, scope).join(name)).await {
         Ok(got) => {
@@ -343,8 +345,7 @@ pub async fn read_all_json<T: for<'de> Deserialize<'de>>(
     location: &StoreLocation,
     scope: &str,
 ) -> Result<Vec<T>, StoreError> {
-    let (os, prefix) =
-        connect::object_store(location).map_err(|e| lease_error(location, "open", e))?;
+    let (os, prefix) = objects(location)?;
     let dir = lease_dir(&prefix, scope);
     let fail = |e| lease_error(location, &format!("read {scope}"), e);
     let listed: Vec<_> = os.list(Some(&dir)).try_collect().await.map_err(fail)?;
@@ -371,8 +372,7 @@ pub async fn list_marks(
     location: &StoreLocation,
     scope: &str,
 ) -> Result<Vec<DateTime<Utc>>, StoreError> {
-    let (os, prefix) =
-        connect::object_store(location).map_err(|e| lease_error(location, "open", e))?;
+    let (os, prefix) = objects(location)?;
     let listed: Vec<_> = os
         .list(Some(&lease_dir(&prefix, scope)))
         .try_collect()
@@ -389,8 +389,7 @@ pub async fn write_json<T: Serialize>(
     name: &str,
     value: &T,
 ) -> Result<(), StoreError> {
-    let (os, prefix) =
-        connect::object_store(location).map_err(|e| lease_error(location, "open", e))?;
+    let (os, prefix) = objects(location)?;
     let body = serde_json::to_vec_pretty(value).unwrap_or_default();
     os.put(
         &lease_dir(&prefix, scope).join(name),

@@ -25,8 +25,8 @@ use lance::dataset::optimize::{commit_compaction, plan_compaction};
 use lance::index::DatasetIndexExt;
 use lance::table::format::IndexMetadata;
 use lancedb::Table;
-use lancedb::index::Index;
 use lancedb::index::scalar::BTreeIndexBuilder;
+use lancedb::index::{Index, IndexConfig};
 use lancedb::table::{CompactionOptions, OptimizeAction, OptimizeOptions};
 use serde::Serialize;
 
@@ -147,10 +147,7 @@ impl Store {
                 .iter()
                 .max_by_key(|m| m.last_modified)
                 .map_or(0, |m| m.size);
-            let indices = table
-                .list_indices()
-                .await
-                .map_err(|e| lance_error(&self.location, &what, e))?;
+            let indices = self.list_indexes(table, &what).await?;
             for index in indices {
                 if let Some(s) = table
                     .index_stats(&index.name)
@@ -269,14 +266,24 @@ impl Store {
         })
     }
 
+    /// A table's indexes, listed before work on them, failing as the work
+    /// (`what`) would: every index chore starts from this list.
+    async fn list_indexes(
+        &self,
+        table: &Table,
+        what: &str,
+    ) -> Result<Vec<IndexConfig>, StoreError> {
+        table
+            .list_indices()
+            .await
+            .map_err(|e| lance_error(&self.location, what, e))
+    }
+
     /// Creates the key indexes a table lacks; returns how many it built.
     pub async fn ensure_key_indexes(&self, kind: TableKind) -> Result<u64, StoreError> {
         let table = self.table_to_write(kind).await?;
         let what = format!("index keys of {}", kind.name());
-        let existing = table
-            .list_indices()
-            .await
-            .map_err(|e| lance_error(&self.location, &what, e))?;
+        let existing = self.list_indexes(&table, &what).await?;
         let mut built = 0;
         for (_, column) in KEY_INDEXES.iter().filter(|(k, _)| *k == kind) {
             let indexed = existing
@@ -303,10 +310,7 @@ impl Store {
     pub async fn fold_indexes(&self, kind: TableKind, retrain: bool) -> Result<(), StoreError> {
         let table = self.table_for_attempts(kind).await?;
         let what = format!("fold indexes of {}", kind.name());
-        let indices = table
-            .list_indices()
-            .await
-            .map_err(|e| lance_error(&self.location, &what, e))?;
+        let indices = self.list_indexes(table, &what).await?;
         if indices.is_empty() {
             return Ok(());
         }
