@@ -25,6 +25,7 @@ use chrono::{DateTime, Utc};
 use crate::access::Limits;
 use crate::store::tables::runs::HostRow;
 use crate::store::tables::schema::Columns;
+use crate::store::upkeep::TableHealth;
 use crate::store::{Store, StoreError, TableKind};
 
 /// What the exposition covers and how it judges staleness.
@@ -119,120 +120,130 @@ fn seconds(t: DateTime<Utc>) -> f64 {
     t.timestamp_micros() as f64 / 1e6
 }
 
+/// A table of families: (name, type, help) each.
+type FamilyRows<const N: usize> = [(&'static str, &'static str, &'static str); N];
+
+/// The families a host row gives, in the order they are written.
+const HOST_ROW_FAMILIES: FamilyRows<6> = [
+    (
+        "pond_fleet_host_last_run_timestamp_seconds",
+        "gauge",
+        "When the host's latest sync finished (Unix seconds).",
+    ),
+    (
+        "pond_fleet_host_last_success_timestamp_seconds",
+        "gauge",
+        "When the host's latest successful sync finished (Unix seconds; 0: never).",
+    ),
+    (
+        "pond_fleet_host_consecutive_failures",
+        "gauge",
+        "Failed syncs of the host since its last success.",
+    ),
+    (
+        "pond_fleet_host_runs_total",
+        "counter",
+        "Syncs the host recorded in the store, by outcome.",
+    ),
+    (
+        "pond_fleet_host_last_run_commit_retries",
+        "gauge",
+        "Commits the host's latest sync had to retry after losing a race.",
+    ),
+    (
+        "pond_fleet_host_last_run_duration_seconds",
+        "gauge",
+        "How long the host's latest sync took.",
+    ),
+];
+
+/// The same families for a group row, in the same order.
+const GROUP_ROW_FAMILIES: FamilyRows<6> = [
+    (
+        "pond_fleet_group_last_run_timestamp_seconds",
+        "gauge",
+        "When the latest sync of any ephemeral host of the group finished (Unix seconds).",
+    ),
+    (
+        "pond_fleet_group_last_success_timestamp_seconds",
+        "gauge",
+        "When the group's latest successful sync finished (Unix seconds; 0: never).",
+    ),
+    (
+        "pond_fleet_group_consecutive_failures",
+        "gauge",
+        "Failed syncs in the group since its last success.",
+    ),
+    (
+        "pond_fleet_group_runs_total",
+        "counter",
+        "Syncs of the group's ephemeral hosts (one per CI job), by outcome.",
+    ),
+    (
+        "pond_fleet_group_last_run_commit_retries",
+        "gauge",
+        "Commits the group's latest sync had to retry.",
+    ),
+    (
+        "pond_fleet_group_last_run_duration_seconds",
+        "gauge",
+        "How long the group's latest sync took.",
+    ),
+];
+
+/// Empty families from a table, so each function declares its families as
+/// rows rather than one constructor call each.
+fn families<const N: usize>(rows: FamilyRows<N>) -> [Family; N] {
+    rows.map(|(name, kind, help)| Family::new(name, kind, help))
+}
+
+/// Writes families in order (an empty one writes nothing).
+fn write_all(families: &[Family], out: &mut String) {
+    for f in families {
+        f.write(out);
+    }
+}
+
 /// The families a host row and a group row share, under their own prefix
-/// and label.
+/// and label: [`HOST_ROW_FAMILIES`] or [`GROUP_ROW_FAMILIES`].
 struct RowFamilies {
     label: &'static str,
-    last_run: Family,
-    last_success: Family,
-    consecutive_failures: Family,
-    runs: Family,
-    retries: Family,
-    duration: Family,
+    families: [Family; 6],
 }
 
 impl RowFamilies {
-    fn hosts() -> RowFamilies {
+    fn new(label: &'static str, rows: FamilyRows<6>) -> RowFamilies {
         RowFamilies {
-            label: "host",
-            last_run: Family::new(
-                "pond_fleet_host_last_run_timestamp_seconds",
-                "gauge",
-                "When the host's latest sync finished (Unix seconds).",
-            ),
-            last_success: Family::new(
-                "pond_fleet_host_last_success_timestamp_seconds",
-                "gauge",
-                "When the host's latest successful sync finished (Unix seconds; 0: never).",
-            ),
-            consecutive_failures: Family::new(
-                "pond_fleet_host_consecutive_failures",
-                "gauge",
-                "Failed syncs of the host since its last success.",
-            ),
-            runs: Family::new(
-                "pond_fleet_host_runs_total",
-                "counter",
-                "Syncs the host recorded in the store, by outcome.",
-            ),
-            retries: Family::new(
-                "pond_fleet_host_last_run_commit_retries",
-                "gauge",
-                "Commits the host's latest sync had to retry after losing a race.",
-            ),
-            duration: Family::new(
-                "pond_fleet_host_last_run_duration_seconds",
-                "gauge",
-                "How long the host's latest sync took.",
-            ),
-        }
-    }
-
-    fn groups() -> RowFamilies {
-        RowFamilies {
-            label: "group",
-            last_run: Family::new(
-                "pond_fleet_group_last_run_timestamp_seconds",
-                "gauge",
-                "When the latest sync of any ephemeral host of the group finished (Unix seconds).",
-            ),
-            last_success: Family::new(
-                "pond_fleet_group_last_success_timestamp_seconds",
-                "gauge",
-                "When the group's latest successful sync finished (Unix seconds; 0: never).",
-            ),
-            consecutive_failures: Family::new(
-                "pond_fleet_group_consecutive_failures",
-                "gauge",
-                "Failed syncs in the group since its last success.",
-            ),
-            runs: Family::new(
-                "pond_fleet_group_runs_total",
-                "counter",
-                "Syncs of the group's ephemeral hosts (one per CI job), by outcome.",
-            ),
-            retries: Family::new(
-                "pond_fleet_group_last_run_commit_retries",
-                "gauge",
-                "Commits the group's latest sync had to retry.",
-            ),
-            duration: Family::new(
-                "pond_fleet_group_last_run_duration_seconds",
-                "gauge",
-                "How long the group's latest sync took.",
-            ),
+            label,
+            families: families(rows),
         }
     }
 
     fn add(&mut self, row: &HostRow) {
         let who = || vec![(self.label, row.host.clone())];
-        self.last_run.add(who(), seconds(row.last_run));
-        self.last_success
-            .add(who(), row.last_success.map_or(0.0, seconds));
-        self.consecutive_failures
-            .add(who(), row.consecutive_failures as f64);
+        let [
+            last_run,
+            last_success,
+            consecutive_failures,
+            runs,
+            retries,
+            duration,
+        ] = &mut self.families;
+        last_run.add(who(), seconds(row.last_run));
+        last_success.add(who(), row.last_success.map_or(0.0, seconds));
+        consecutive_failures.add(who(), row.consecutive_failures as f64);
         let mut succeeded = who();
         succeeded.push(("outcome", "succeeded".into()));
-        self.runs
-            .add(succeeded, row.runs.saturating_sub(row.failures) as f64);
+        runs.add(succeeded, row.runs.saturating_sub(row.failures) as f64);
         let mut failed = who();
         failed.push(("outcome", "failed".into()));
-        self.runs.add(failed, row.failures as f64);
-        self.retries.add(who(), row.commit_retries as f64);
-        self.duration.add(who(), row.duration_secs);
+        runs.add(failed, row.failures as f64);
+        retries.add(who(), row.commit_retries as f64);
+        duration.add(who(), row.duration_secs);
     }
 
     fn write(&self, out: &mut String) {
-        for f in [
-            &self.last_run,
-            &self.last_success,
-            &self.consecutive_failures,
-            &self.runs,
-            &self.retries,
-            &self.duration,
-        ] {
-            f.write(out);
-        }
+        write_all(&self.families, out);
     }
 }
 
@@ -275,11 +286,18 @@ pub async fn render(store: &Store, options: &MetricsOptions) -> Result<String, S
     };
     let mut out = String::new();
 
-    let mut stale_after = Family::new(
-        "pond_fleet_stale_after_seconds",
-        "gauge",
-        "A host without a successful sync this long is stale (what `pond status --all-hosts` uses).",
-    );
+    let [mut stale_after, mut took] = families([
+        (
+            "pond_fleet_stale_after_seconds",
+            "gauge",
+            "A host without a successful sync this long is stale (what `pond status --all-hosts` uses).",
+        ),
+        (
+            "pond_fleet_scrape_duration_seconds",
+            "gauge",
+            "How long computing this exposition from the store took.",
+        ),
+    ]);
     stale_after.add(Vec::new(), options.stale_after.as_secs_f64());
     stale_after.write(&mut out);
 
@@ -287,14 +305,18 @@ pub async fn render(store: &Store, options: &MetricsOptions) -> Result<String, S
     // its series, and a limited token sees only its own hosts.
     let host_rows = store.hosts().await?;
     host_families(&host_rows, &visible, &mut out);
-    let known: HashSet<&str> = host_rows.iter().map(|r| r.host.as_str()).collect();
-    stored_families(store, limits, &known, &mut out).await?;
-    usage_families(store, options, &known, &mut out).await?;
+    let scrape = Scrape {
+        store,
+        options,
+        known: host_rows.iter().map(|r| r.host.as_str()).collect(),
+    };
+    stored_families(&scrape, &mut out).await?;
+    usage_families(&scrape, &mut out).await?;
 
     // Groups and the store's shape say nothing about sessions, but they are
     // the whole fleet's: only for a caller who may see all of it.
     if limits.is_unlimited() {
-        let mut groups = RowFamilies::groups();
+        let mut groups = RowFamilies::new("group", GROUP_ROW_FAMILIES);
         for row in store.host_groups().await? {
             groups.add(&row);
         }
@@ -302,11 +324,6 @@ pub async fn render(store: &Store, options: &MetricsOptions) -> Result<String, S
         store_families(store, &mut out).await?;
     }
 
-    let mut took = Family::new(
-        "pond_fleet_scrape_duration_seconds",
-        "gauge",
-        "How long computing this exposition from the store took.",
-    );
     took.add(Vec::new(), started.elapsed().as_secs_f64());
     took.write(&mut out);
     Ok(out)
@@ -314,7 +331,7 @@ pub async fn render(store: &Store, options: &MetricsOptions) -> Result<String, S
 
 /// Each host's state from its stored row, and its pond version.
 fn host_families(host_rows: &[HostRow], visible: &dyn Fn(&str) -> bool, out: &mut String) {
-    let mut hosts = RowFamilies::hosts();
+    let mut hosts = RowFamilies::new("host", HOST_ROW_FAMILIES);
     let mut info = Family::new(
         "pond_fleet_host_info",
         "gauge",
@@ -334,27 +351,38 @@ fn host_families(host_rows: &[HostRow], visible: &dyn Fn(&str) -> bool, out: &mu
     hosts.write(out);
 }
 
+/// What the families of what hosts stored and spent read: the store, the
+/// caller's options, and the hosts with a row of their own (any other host
+/// is ephemeral, a CI job, and is summed with the rest, rule 46).
+struct Scrape<'a> {
+    store: &'a Store,
+    options: &'a MetricsOptions,
+    known: HashSet<&'a str>,
+}
+
 /// What each host stored. Rule 46: what ephemeral hosts (each CI job its
 /// own host name) stored is one summed series, not one per job.
-async fn stored_families(
-    store: &Store,
-    limits: &Limits,
-    known: &HashSet<&str>,
-    out: &mut String,
-) -> Result<(), StoreError> {
-    let mut sessions = Family::new(
-        "pond_fleet_host_sessions",
-        "gauge",
-        "Sessions in the store that the host synced.",
-    );
-    let mut messages = Family::new(
-        "pond_fleet_host_messages",
-        "gauge",
-        "Messages in the store that the host synced.",
-    );
+async fn stored_families(scrape: &Scrape<'_>, out: &mut String) -> Result<(), StoreError> {
+    let [mut sessions, mut messages, mut stored_by_jobs] = families([
+        (
+            "pond_fleet_host_sessions",
+            "gauge",
+            "Sessions in the store that the host synced.",
+        ),
+        (
+            "pond_fleet_host_messages",
+            "gauge",
+            "Messages in the store that the host synced.",
+        ),
+        (
+            "pond_fleet_ephemeral_stored",
+            "gauge",
+            "Sessions and messages in the store that ephemeral hosts (CI jobs) synced.",
+        ),
+    ]);
     let (mut ephemeral_sessions, mut ephemeral_messages) = (0u64, 0u64);
-    for (host, (s, m)) in stored_per_host(store, limits).await? {
-        if known.contains(host.as_str()) {
+    for (host, (s, m)) in stored_per_host(scrape.store, &scrape.options.limits).await? {
+        if scrape.known.contains(host.as_str()) {
             sessions.add(vec![("host", host.clone())], s as f64);
             messages.add(vec![("host", host)], m as f64);
         } else {
@@ -362,16 +390,9 @@ async fn stored_families(
             ephemeral_messages += m;
         }
     }
-    sessions.write(out);
-    messages.write(out);
-    let mut stored_by_jobs = Family::new(
-        "pond_fleet_ephemeral_stored",
-        "gauge",
-        "Sessions and messages in the store that ephemeral hosts (CI jobs) synced.",
-    );
     stored_by_jobs.add(vec![("kind", "sessions".into())], ephemeral_sessions as f64);
     stored_by_jobs.add(vec![("kind", "messages".into())], ephemeral_messages as f64);
-    stored_by_jobs.write(out);
+    write_all(&[sessions, messages, stored_by_jobs], out);
     Ok(())
 }
 
@@ -379,21 +400,17 @@ async fn stored_families(
 /// the costliest, so a fleet of many checkouts stays a bounded exposition.
 const TOP_PROJECTS: usize = 20;
 
-/// The calls the caller may see, all time, as `pond usage` counts and
-/// prices them (rules 47 and 48): tokens by kind and cost per host, client
-/// and model, and the cost of the costliest projects. Totals that only
-/// grow (but for an erasure), so `increase(...[1d])` is a day's spend.
 /// What the usage series call the hosts of ephemeral groups (CI jobs),
 /// summed as one, so ten thousand jobs are not ten thousand series (rule 46).
 const EPHEMERAL_HOSTS: &str = "(ephemeral)";
 
-async fn usage_families(
-    store: &Store,
-    options: &MetricsOptions,
-    hosts: &HashSet<&str>,
-    out: &mut String,
-) -> Result<(), StoreError> {
+/// The calls the caller may see, all time, as `pond usage` counts and
+/// prices them (rules 47 and 48): tokens by kind and cost per host, client
+/// and model, and the cost of the costliest projects. Totals that only
+/// grow (but for an erasure), so `increase(...[1d])` is a day's spend.
+async fn usage_families(scrape: &Scrape<'_>, out: &mut String) -> Result<(), StoreError> {
     use crate::spend::{Dimension, UsageQuery};
+    let (store, options) = (scrape.store, scrape.options);
     let query = UsageQuery {
         by: vec![Dimension::Host, Dimension::Client, Dimension::Model],
         limits: options.limits.clone(),
@@ -401,35 +418,31 @@ async fn usage_families(
         ..UsageQuery::default()
     };
     let report = crate::spend::report(store, &query, &options.prices).await?;
-    let mut tokens = Family::new(
-        "pond_fleet_usage_tokens",
-        "gauge",
-        "Tokens of the model calls stored, each call once, by host, client, model and kind.",
-    );
-    let mut cost = Family::new(
-        "pond_fleet_usage_cost_usd",
-        "gauge",
-        "What the model calls stored cost in US dollars, by host, client and model (priced calls only).",
-    );
-    let mut unpriced = Family::new(
-        "pond_fleet_usage_unpriced_calls",
-        "gauge",
-        "Model calls stored whose model has no price, by host, client and model.",
-    );
-    let folded = fold_ephemeral(report.rows, hosts);
+    let [mut tokens, mut cost, mut unpriced] = families([
+        (
+            "pond_fleet_usage_tokens",
+            "gauge",
+            "Tokens of the model calls stored, each call once, by host, client, model and kind.",
+        ),
+        (
+            "pond_fleet_usage_cost_usd",
+            "gauge",
+            "What the model calls stored cost in US dollars, by host, client and model (priced calls only).",
+        ),
+        (
+            "pond_fleet_usage_unpriced_calls",
+            "gauge",
+            "Model calls stored whose model has no price, by host, client and model.",
+        ),
+    ]);
+    let folded = fold_ephemeral(report.rows, &scrape.known);
     for ((host, client, model), t) in &folded {
         let labels = vec![
             ("host", host.clone()),
             ("client", client.clone()),
             ("model", model.clone()),
         ];
-        for (kind, n) in [
-            ("input", t.input_tokens),
-            ("output", t.output_tokens),
-            ("cache_write", t.cache_write_tokens),
-            ("cache_read", t.cache_read_tokens),
-            ("reasoning", t.reasoning_tokens),
-        ] {
+        for (kind, n) in crate::spend::token_kinds(&t.tokens()) {
             let mut with_kind = labels.clone();
             with_kind.push(("kind", kind.to_string()));
             tokens.add(with_kind, n as f64);
@@ -437,9 +450,7 @@ async fn usage_families(
         cost.add(labels.clone(), t.cost_usd.unwrap_or(0.0));
         unpriced.add(labels, t.unpriced_calls as f64);
     }
-    tokens.write(out);
-    cost.write(out);
-    unpriced.write(out);
+    write_all(&[tokens, cost, unpriced], out);
 
     project_family(store, options, query, out).await
 }
@@ -503,40 +514,45 @@ async fn project_family(
     Ok(())
 }
 
-/// Each table's shape and the last store upkeep: what upkeep keeps bounded.
-async fn store_families(store: &Store, out: &mut String) -> Result<(), StoreError> {
-    let mut rows = Family::new("pond_fleet_store_rows", "gauge", "Rows in each table.");
-    let mut fragments = Family::new(
+/// The per-table gauges, in the order of [`table_figures`].
+const TABLE_FAMILIES: FamilyRows<5> = [
+    ("pond_fleet_store_rows", "gauge", "Rows in each table."),
+    (
         "pond_fleet_store_fragments",
         "gauge",
         "Data fragments in each table (upkeep compacts them).",
-    );
-    let mut versions = Family::new(
+    ),
+    (
         "pond_fleet_store_versions",
         "gauge",
         "Versions (manifests) each table keeps (upkeep prunes them).",
-    );
-    let mut unindexed = Family::new(
+    ),
+    (
         "pond_fleet_store_unindexed_rows",
         "gauge",
         "Rows each table's indexes do not cover yet (upkeep folds them in).",
-    );
-    let mut bytes = Family::new(
+    ),
+    (
         "pond_fleet_store_bytes",
         "gauge",
         "Bytes of data each table's current version references.",
-    );
+    ),
+];
+
+/// What a table's [`TABLE_FAMILIES`] series show, in their order.
+fn table_figures(t: &TableHealth) -> [u64; 5] {
+    [t.rows, t.fragments, t.versions, t.unindexed_rows, t.bytes]
+}
+
+/// Each table's shape and the last store upkeep: what upkeep keeps bounded.
+async fn store_families(store: &Store, out: &mut String) -> Result<(), StoreError> {
+    let mut tables = families(TABLE_FAMILIES);
     for t in store.health().await? {
-        let table = || vec![("table", t.table.clone())];
-        rows.add(table(), t.rows as f64);
-        fragments.add(table(), t.fragments as f64);
-        versions.add(table(), t.versions as f64);
-        unindexed.add(table(), t.unindexed_rows as f64);
-        bytes.add(table(), t.bytes as f64);
+        for (family, n) in tables.iter_mut().zip(table_figures(&t)) {
+            family.add(vec![("table", t.table.clone())], n as f64);
+        }
     }
-    for f in [&rows, &fragments, &versions, &unindexed, &bytes] {
-        f.write(out);
-    }
+    write_all(&tables, out);
     search_families(store, out).await?;
     upkeep_families(store, out).await
 }
@@ -545,54 +561,56 @@ async fn store_families(store: &Store, out: &mut String) -> Result<(), StoreErro
 /// host's last drain of it.
 async fn search_families(store: &Store, out: &mut String) -> Result<(), StoreError> {
     let census = crate::search::backlog::census(store).await?;
-    let mut embedded = Family::new(
-        "pond_fleet_store_search_parts_embedded",
-        "gauge",
-        "Searchable parts holding each embedding model's vectors.",
-    );
+    let [mut embedded, mut waiting, mut drain_rate, mut drained_at] = families([
+        (
+            "pond_fleet_store_search_parts_embedded",
+            "gauge",
+            "Searchable parts holding each embedding model's vectors.",
+        ),
+        (
+            "pond_fleet_store_search_parts_waiting",
+            "gauge",
+            "Searchable parts no model has embedded yet: the embedding backlog (its fall is the drain rate).",
+        ),
+        (
+            "pond_fleet_backlog_drain_parts_per_second",
+            "gauge",
+            "Parts per second each host embedded in its last drain of the backlog.",
+        ),
+        (
+            "pond_fleet_backlog_last_drain_timestamp_seconds",
+            "gauge",
+            "When each host's last drain of the backlog ended (Unix seconds).",
+        ),
+    ]);
     for m in &census.by_model {
         embedded.add(vec![("model", m.model.clone())], m.parts as f64);
     }
-    let mut waiting = Family::new(
-        "pond_fleet_store_search_parts_waiting",
-        "gauge",
-        "Searchable parts no model has embedded yet: the embedding backlog (its fall is the drain rate).",
-    );
     waiting.add(Vec::new(), census.without_vectors as f64);
-    let mut drain_rate = Family::new(
-        "pond_fleet_backlog_drain_parts_per_second",
-        "gauge",
-        "Parts per second each host embedded in its last drain of the backlog.",
-    );
-    let mut drained_at = Family::new(
-        "pond_fleet_backlog_last_drain_timestamp_seconds",
-        "gauge",
-        "When each host's last drain of the backlog ended (Unix seconds).",
-    );
     for d in &census.drains {
         let host = || vec![("host", d.host.clone()), ("model", d.model.clone())];
         drain_rate.add(host(), d.parts_per_sec());
         drained_at.add(host(), d.finished_at.timestamp() as f64);
     }
-    for f in [&embedded, &waiting, &drain_rate, &drained_at] {
-        f.write(out);
-    }
+    write_all(&[embedded, waiting, drain_rate, drained_at], out);
     Ok(())
 }
 
 /// The latest store upkeep: when, by which host, how it ended.
 async fn upkeep_families(store: &Store, out: &mut String) -> Result<(), StoreError> {
     let (last, _) = crate::upkeep::state(store).await?;
-    let mut upkeep = Family::new(
-        "pond_fleet_upkeep_last_run_timestamp_seconds",
-        "gauge",
-        "When the latest store upkeep finished (Unix seconds).",
-    );
-    let mut upkeep_info = Family::new(
-        "pond_fleet_upkeep_last_run_info",
-        "gauge",
-        "The latest store upkeep: which host ran it and how it ended.",
-    );
+    let [mut upkeep, mut upkeep_info] = families([
+        (
+            "pond_fleet_upkeep_last_run_timestamp_seconds",
+            "gauge",
+            "When the latest store upkeep finished (Unix seconds).",
+        ),
+        (
+            "pond_fleet_upkeep_last_run_info",
+            "gauge",
+            "The latest store upkeep: which host ran it and how it ended.",
+        ),
+    ]);
     if let Some(l) = last {
         upkeep.add(Vec::new(), seconds(l.finished_at));
         upkeep_info.add(
@@ -600,8 +618,7 @@ async fn upkeep_families(store: &Store, out: &mut String) -> Result<(), StoreErr
             1.0,
         );
     }
-    upkeep.write(out);
-    upkeep_info.write(out);
+    write_all(&[upkeep, upkeep_info], out);
     Ok(())
 }
 

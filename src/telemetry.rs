@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::{Counter, Gauge, Histogram};
+use opentelemetry::metrics::{Counter, Gauge, Histogram, InstrumentBuilder, Meter};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{RetryPolicy, WithExportConfig, WithHttpConfig, WithTonicConfig};
 use opentelemetry_sdk::Resource;
@@ -294,70 +294,110 @@ pub mod names {
     pub const USAGE_COST: &str = "pond.usage.cost_usd";
 }
 
+/// An instrument as pond declares it: its name (from [`names`]), its unit
+/// where it has one, and its description.
+type Declared = (&'static str, Option<&'static str>, &'static str);
+
+/// A builder with a [`Declared`] row's description and unit, so every
+/// instrument's declaration is one row of a table.
+fn declared<'m, T>(
+    builder: InstrumentBuilder<'m, T>,
+    unit: Option<&'static str>,
+    description: &'static str,
+) -> InstrumentBuilder<'m, T> {
+    let builder = builder.with_description(description);
+    match unit {
+        Some(unit) => builder.with_unit(unit),
+        None => builder,
+    }
+}
+
+/// One counter per row, in the rows' order.
+fn u64_counters<const N: usize>(m: &Meter, rows: [Declared; N]) -> [Counter<u64>; N] {
+    rows.map(|(name, unit, description)| declared(m.u64_counter(name), unit, description).build())
+}
+
+/// One gauge per row, in the rows' order.
+fn u64_gauges<const N: usize>(m: &Meter, rows: [Declared; N]) -> [Gauge<u64>; N] {
+    rows.map(|(name, unit, description)| declared(m.u64_gauge(name), unit, description).build())
+}
+
+/// The counters of a sync's events: runs by outcome, skips for another
+/// sync's host lock, and waits for it.
+const SYNC_EVENTS: [Declared; 3] = [
+    (names::RUNS, None, "Sync runs, by outcome"),
+    (
+        names::LOCK_SKIPS,
+        None,
+        "Syncs skipped because another held this host's lock",
+    ),
+    (
+        names::LOCK_WAITS,
+        None,
+        "Syncs that waited for another sync's host lock",
+    ),
+];
+
+/// The counters a sync that ran adds its report's figures to, in the
+/// order of [`sync_figures`].
+const SYNC_COUNTS: [Declared; 7] = [
+    (names::SESSIONS, None, "Sessions inserted"),
+    (names::MESSAGES, None, "Messages inserted"),
+    (names::RECORDS, None, "Raw records inserted"),
+    (names::BYTES_READ, Some("By"), "Source bytes read"),
+    (
+        names::COMMIT_RETRIES,
+        None,
+        "Store writes retried after a conflict or transient failure",
+    ),
+    (
+        names::COMMIT_CONFLICTS,
+        None,
+        "Commit conflicts with other writers, resolved by Lance's rebase",
+    ),
+    (
+        names::UNPARSED,
+        None,
+        "Records kept as raw bytes only because they are not valid JSON",
+    ),
+];
+
+/// The report's figures for [`SYNC_COUNTS`], in its order.
+fn sync_figures(report: &SyncReport) -> [u64; 7] {
+    [
+        report.sessions_inserted,
+        report.messages_inserted,
+        report.records_inserted,
+        report.bytes_read,
+        report.commit_retries,
+        report.commit_conflicts,
+        report.unparsed_records,
+    ]
+}
+
 struct SyncMetrics {
     runs: Counter<u64>,
-    duration: Histogram<f64>,
-    sessions: Counter<u64>,
-    messages: Counter<u64>,
-    records: Counter<u64>,
-    bytes: Counter<u64>,
-    retries: Counter<u64>,
-    conflicts: Counter<u64>,
-    unparsed: Counter<u64>,
     lock_skips: Counter<u64>,
     lock_waits: Counter<u64>,
+    duration: Histogram<f64>,
+    /// [`SYNC_COUNTS`]'s counters, in its order.
+    counts: [Counter<u64>; 7],
     last_success: Gauge<f64>,
 }
 
 fn sync_metrics() -> SyncMetrics {
     let m = opentelemetry::global::meter("pond");
+    let [runs, lock_skips, lock_waits] = u64_counters(&m, SYNC_EVENTS);
     SyncMetrics {
-        runs: m
-            .u64_counter(names::RUNS)
-            .with_description("Sync runs, by outcome")
-            .build(),
+        runs,
+        lock_skips,
+        lock_waits,
         duration: m
             .f64_histogram(names::DURATION)
             .with_unit("s")
             .with_description("Wall time of a sync run")
             .build(),
-        sessions: m
-            .u64_counter(names::SESSIONS)
-            .with_description("Sessions inserted")
-            .build(),
-        messages: m
-            .u64_counter(names::MESSAGES)
-            .with_description("Messages inserted")
-            .build(),
-        records: m
-            .u64_counter(names::RECORDS)
-            .with_description("Raw records inserted")
-            .build(),
-        bytes: m
-            .u64_counter(names::BYTES_READ)
-            .with_unit("By")
-            .with_description("Source bytes read")
-            .build(),
-        retries: m
-            .u64_counter(names::COMMIT_RETRIES)
-            .with_description("Store writes retried after a conflict or transient failure")
-            .build(),
-        conflicts: m
-            .u64_counter(names::COMMIT_CONFLICTS)
-            .with_description("Commit conflicts with other writers, resolved by Lance's rebase")
-            .build(),
-        unparsed: m
-            .u64_counter(names::UNPARSED)
-            .with_description("Records kept as raw bytes only because they are not valid JSON")
-            .build(),
-        lock_skips: m
-            .u64_counter(names::LOCK_SKIPS)
-            .with_description("Syncs skipped because another held this host's lock")
-            .build(),
-        lock_waits: m
-            .u64_counter(names::LOCK_WAITS)
-            .with_description("Syncs that waited for another sync's host lock")
-            .build(),
+        counts: u64_counters(&m, SYNC_COUNTS),
         last_success: m
             .f64_gauge(names::LAST_SUCCESS)
             .with_unit("s")
@@ -380,18 +420,28 @@ pub fn record_sync(report: &SyncReport) {
         m.lock_waits.add(1, &[]);
     }
     m.duration.record(report.duration_secs, &outcome);
-    m.sessions.add(report.sessions_inserted, &[]);
-    m.messages.add(report.messages_inserted, &[]);
-    m.records.add(report.records_inserted, &[]);
-    m.bytes.add(report.bytes_read, &[]);
-    m.retries.add(report.commit_retries, &[]);
-    m.conflicts.add(report.commit_conflicts, &[]);
-    m.unparsed.add(report.unparsed_records, &[]);
+    for (counter, n) in m.counts.iter().zip(sync_figures(report)) {
+        counter.add(n, &[]);
+    }
     if matches!(report.outcome, Outcome::Ok | Outcome::Partial) {
         m.last_success
             .record(report.finished_at.timestamp() as f64, &[]);
     }
 }
+
+/// The counters of the model calls a run stored: tokens by kind, and calls.
+const USAGE_COUNTS: [Declared; 2] = [
+    (
+        names::USAGE_TOKENS,
+        None,
+        "Tokens of model calls stored, by client, model and kind",
+    ),
+    (
+        names::USAGE_CALLS,
+        None,
+        "Model calls stored, by client, model and whether a price covers them",
+    ),
+];
 
 /// Records the model calls a run stored first (rule 47: each once across
 /// the fleet, by the host that stored it): tokens by kind, calls and cost
@@ -404,14 +454,7 @@ pub fn record_usage(report: &SyncReport, prices: &crate::spend::PriceTable) {
         return;
     }
     let m = opentelemetry::global::meter("pond");
-    let tokens = m
-        .u64_counter(names::USAGE_TOKENS)
-        .with_description("Tokens of model calls stored, by client, model and kind")
-        .build();
-    let calls = m
-        .u64_counter(names::USAGE_CALLS)
-        .with_description("Model calls stored, by client, model and whether a price covers them")
-        .build();
+    let [tokens, calls] = u64_counters(&m, USAGE_COUNTS);
     let cost = m
         .f64_counter(names::USAGE_COST)
         .with_description("Cost in US dollars of model calls stored, by client and model")
@@ -423,13 +466,7 @@ pub fn record_usage(report: &SyncReport, prices: &crate::spend::PriceTable) {
             KeyValue::new("model", model.clone()),
         ];
         let t = &s.tokens;
-        for (kind, n) in [
-            ("input", t.input),
-            ("output", t.output),
-            ("cache_write", t.cache_write),
-            ("cache_read", t.cache_read),
-            ("reasoning", t.reasoning),
-        ] {
+        for (kind, n) in crate::spend::token_kinds(t) {
             let mut attrs = base.to_vec();
             attrs.push(KeyValue::new("kind", kind));
             tokens.add(n, &attrs);
@@ -447,6 +484,31 @@ pub fn record_usage(report: &SyncReport, prices: &crate::spend::PriceTable) {
         }
     }
 }
+
+/// The store's shape after an upkeep, per table: fragments, versions, bytes
+/// and rows not yet indexed, in that order.
+const STORE_GAUGES: [Declared; 4] = [
+    (
+        names::STORE_FRAGMENTS,
+        None,
+        "Fragments per table after upkeep",
+    ),
+    (
+        names::STORE_VERSIONS,
+        None,
+        "Versions kept per table after upkeep",
+    ),
+    (
+        names::STORE_BYTES,
+        Some("By"),
+        "Bytes the current version of each table references",
+    ),
+    (
+        names::STORE_UNINDEXED,
+        None,
+        "Rows not yet in every index of the table",
+    ),
+];
 
 /// Records one upkeep run and the store's shape after it.
 pub fn record_upkeep(report: &crate::upkeep::UpkeepReport) {
@@ -467,30 +529,14 @@ pub fn record_upkeep(report: &crate::upkeep::UpkeepReport) {
     if report.outcome == "done" {
         record_upkeep_age(chrono::Utc::now());
     }
-    let fragments = m
-        .u64_gauge(names::STORE_FRAGMENTS)
-        .with_description("Fragments per table after upkeep")
-        .build();
-    let versions = m
-        .u64_gauge(names::STORE_VERSIONS)
-        .with_description("Versions kept per table after upkeep")
-        .build();
-    let bytes = m
-        .u64_gauge(names::STORE_BYTES)
-        .with_unit("By")
-        .with_description("Bytes the current version of each table references")
-        .build();
-    let unindexed = m
-        .u64_gauge(names::STORE_UNINDEXED)
-        .with_description("Rows not yet in every index of the table")
-        .build();
+    let gauges = u64_gauges(&m, STORE_GAUGES);
     for t in &report.tables {
         let Some(h) = &t.after else { continue };
         let table = [KeyValue::new("table", h.table.clone())];
-        fragments.record(h.fragments, &table);
-        versions.record(h.versions, &table);
-        bytes.record(h.bytes, &table);
-        unindexed.record(h.unindexed_rows, &table);
+        let figures = [h.fragments, h.versions, h.bytes, h.unindexed_rows];
+        for (gauge, n) in gauges.iter().zip(figures) {
+            gauge.record(n, &table);
+        }
     }
 }
 

@@ -25,11 +25,7 @@ pub async fn run(ctx: &Context, args: MaintainArgs) -> anyhow::Result<ExitCode> 
     let report = crate::round::upkeep_recorded(&store, &opts, &progress).await;
     store.finish_writes().await;
     let report = report?;
-    if args.output.json {
-        output::print_json(&report)?;
-    } else {
-        print_human(&report);
-    }
+    output::print_report(args.output.json, &report, print_human)?;
     Ok(ExitCode::SUCCESS)
 }
 

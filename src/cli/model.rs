@@ -111,28 +111,29 @@ async fn reembed(ctx: &Context, batch: usize, json: bool) -> anyhow::Result<Exit
     .await;
     store.finish_writes().await;
     let report = report?;
-    if json {
-        output::print_json(&report)?;
-    } else {
-        println!(
-            "{} rows given vectors of {} ({} had nothing to embed) in {:.1}s",
-            report.rows,
-            report.model,
-            report.rows - report.with_vectors,
-            report.secs
-        );
-        for m in &report.forgotten_models {
-            println!("no vectors of {m} remain; it is no longer searched");
-        }
-        for busy in &report.busy_shards {
-            println!(
-                "shard {} of the backlog is being embedded by {}",
-                busy.shard, busy.holder
-            );
-        }
-        for lost in &report.lost_shards {
-            println!("shard {lost}: this host's claim lapsed; another host carries on");
-        }
-    }
+    output::print_report(json, &report, print_reembed)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a drain of the backlog did, for a person.
+fn print_reembed(report: &backlog::BacklogReport) {
+    println!(
+        "{} rows given vectors of {} ({} had nothing to embed) in {:.1}s",
+        report.rows,
+        report.model,
+        report.rows - report.with_vectors,
+        report.secs
+    );
+    for m in &report.forgotten_models {
+        println!("no vectors of {m} remain; it is no longer searched");
+    }
+    for busy in &report.busy_shards {
+        println!(
+            "shard {} of the backlog is being embedded by {}",
+            busy.shard, busy.holder
+        );
+    }
+    for lost in &report.lost_shards {
+        println!("shard {lost}: this host's claim lapsed; another host carries on");
+    }
 }

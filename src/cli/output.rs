@@ -10,6 +10,21 @@ pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A command's report as `--json` asks, or as `human` writes it for a
+/// person: the one switch every command's output goes through.
+pub fn print_report<T: Serialize>(
+    json: bool,
+    report: &T,
+    human: impl FnOnce(&T),
+) -> anyhow::Result<()> {
+    if json {
+        print_json(report)
+    } else {
+        human(report);
+        Ok(())
+    }
+}
+
 pub fn time(t: Option<DateTime<Utc>>) -> String {
     t.map(|t| t.format("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_else(|| "-".to_string())

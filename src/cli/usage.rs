@@ -27,11 +27,7 @@ pub async fn run(ctx: &Context, args: UsageArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("open the store")?;
     let report = spend::report(&store, &query, &ctx.prices).await?;
-    if args.output.json {
-        output::print_json(&report)?;
-    } else {
-        print_table(&report);
-    }
+    output::print_report(args.output.json, &report, print_table)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -158,25 +158,19 @@ impl Bert {
             let p = format!("encoder.layer.{layer}");
             let square = s.hidden * s.hidden;
             let wide = s.hidden * s.intermediate;
-            for (name, len) in [
-                ("attention.self.query.weight", square),
-                ("attention.self.query.bias", s.hidden),
-                ("attention.self.key.weight", square),
-                ("attention.self.key.bias", s.hidden),
-                ("attention.self.value.weight", square),
-                ("attention.self.value.bias", s.hidden),
-                ("attention.output.dense.weight", square),
-                ("attention.output.dense.bias", s.hidden),
-                ("attention.output.LayerNorm.weight", s.hidden),
-                ("attention.output.LayerNorm.bias", s.hidden),
-                ("intermediate.dense.weight", wide),
-                ("intermediate.dense.bias", s.intermediate),
-                ("output.dense.weight", wide),
-                ("output.dense.bias", s.hidden),
-                ("output.LayerNorm.weight", s.hidden),
-                ("output.LayerNorm.bias", s.hidden),
+            // Each module of a layer has a weight and a bias: their lengths.
+            for (module, weight, bias) in [
+                ("attention.self.query", square, s.hidden),
+                ("attention.self.key", square, s.hidden),
+                ("attention.self.value", square, s.hidden),
+                ("attention.output.dense", square, s.hidden),
+                ("attention.output.LayerNorm", s.hidden, s.hidden),
+                ("intermediate.dense", wide, s.intermediate),
+                ("output.dense", wide, s.hidden),
+                ("output.LayerNorm", s.hidden, s.hidden),
             ] {
-                expect.push((format!("{p}.{name}"), Some(len)));
+                expect.push((format!("{p}.{module}.weight"), Some(weight)));
+                expect.push((format!("{p}.{module}.bias"), Some(bias)));
             }
         }
         for (name, len) in expect {

@@ -356,50 +356,30 @@ mod tests {
     /// Issue 15: the forms the set used to miss.
     #[test]
     fn quoted_lower_case_and_json_assignments_are_masked() {
-        for (text, secret, kind) in [
-            (
-                r#"DB_PASSWORD="s3cr3t-value""#,
-                "s3cr3t-value",
-                "env-secret",
-            ),
-            ("DB_PASSWORD='s3cr3t-value'", "s3cr3t-value", "env-secret"),
-            (r#"DB_PASSWORD="two words""#, "two words", "env-secret"),
-            ("db_password=l0wer-s3cret", "l0wer-s3cret", "env-secret"),
-            (
-                "api_key: f4ke-api-key-0123",
-                "f4ke-api-key-0123",
-                "env-secret",
-            ),
-            ("password: 'hunter2'", "hunter2", "env-secret"),
-            ("POSTGRES_PASSWORD: example", "example", "env-secret"),
-            ("--password=s3cr3t-flag", "s3cr3t-flag", "env-secret"),
-            (
-                r#"{"password": "json-pass-1"}"#,
-                "json-pass-1",
-                "json-secret",
-            ),
-            (r#"{"api_key":"json-key-1"}"#, "json-key-1", "json-secret"),
-            (
-                r#"{"secret": "json-secret-1"}"#,
-                "json-secret-1",
-                "json-secret",
-            ),
-            (
-                r#"{"token": "json-token-1"}"#,
-                "json-token-1",
-                "json-secret",
-            ),
-            (
-                r#"{"DB_PASSWORD": "json-env-1"}"#,
-                "json-env-1",
-                "json-secret",
-            ),
-            (
-                r#"{"accessToken": "json-camel-1"}"#,
-                "json-camel-1",
-                "json-secret",
-            ),
-        ] {
+        // (text, the secret in it), by the kind of mask each gets.
+        let env_secrets = [
+            (r#"DB_PASSWORD="s3cr3t-value""#, "s3cr3t-value"),
+            ("DB_PASSWORD='s3cr3t-value'", "s3cr3t-value"),
+            (r#"DB_PASSWORD="two words""#, "two words"),
+            ("db_password=l0wer-s3cret", "l0wer-s3cret"),
+            ("api_key: f4ke-api-key-0123", "f4ke-api-key-0123"),
+            ("password: 'hunter2'", "hunter2"),
+            ("POSTGRES_PASSWORD: example", "example"),
+            ("--password=s3cr3t-flag", "s3cr3t-flag"),
+        ];
+        let json_secrets = [
+            (r#"{"password": "json-pass-1"}"#, "json-pass-1"),
+            (r#"{"api_key":"json-key-1"}"#, "json-key-1"),
+            (r#"{"secret": "json-secret-1"}"#, "json-secret-1"),
+            (r#"{"token": "json-token-1"}"#, "json-token-1"),
+            (r#"{"DB_PASSWORD": "json-env-1"}"#, "json-env-1"),
+            (r#"{"accessToken": "json-camel-1"}"#, "json-camel-1"),
+        ];
+        let cases = env_secrets
+            .iter()
+            .map(|c| (c, "env-secret"))
+            .chain(json_secrets.iter().map(|c| (c, "json-secret")));
+        for (&(text, secret), kind) in cases {
             let out = masked(text);
             assert!(!out.contains(secret), "{text} -> {out}");
             assert!(

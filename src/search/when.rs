@@ -262,22 +262,14 @@ mod tests {
     fn a_month_not_yet_begun_this_year_means_last_years() {
         let march = DateTime::parse_from_rfc3339("2026-03-10T09:00:00Z").unwrap();
         let since = |q: &str| read(q, march).map(|(_, p)| p.since.to_rfc3339());
-        assert_eq!(
-            since("notes in June").as_deref(),
-            Some("2025-06-01T00:00:00+00:00")
-        );
-        assert_eq!(
-            since("notes in March").as_deref(),
-            Some("2026-03-01T00:00:00+00:00")
-        );
-        assert_eq!(
-            since("notes in 2025").as_deref(),
-            Some("2025-01-01T00:00:00+00:00")
-        );
-        assert_eq!(
-            since("notes the past week").as_deref(),
-            Some("2026-03-03T00:00:00+00:00")
-        );
+        for (query, expected) in [
+            ("notes in June", "2025-06-01T00:00:00+00:00"),
+            ("notes in March", "2026-03-01T00:00:00+00:00"),
+            ("notes in 2025", "2025-01-01T00:00:00+00:00"),
+            ("notes the past week", "2026-03-03T00:00:00+00:00"),
+        ] {
+            assert_eq!(since(query).as_deref(), Some(expected), "{query}");
+        }
     }
 
     #[test]

@@ -218,41 +218,50 @@ mod tests {
         }
     }
 
+    /// Asserts `hosts` accepts every name of `ok` and refuses every one of
+    /// `refused`, naming the one that fails.
+    fn answers_to(hosts: &Hosts, ok: &[&str], refused: &[&str]) {
+        for name in ok {
+            assert!(hosts.accepts(&hp(name)), "{name}");
+        }
+        for name in refused {
+            assert!(!hosts.accepts(&hp(name)), "{name}");
+        }
+    }
+
     #[test]
     fn rule36_a_server_answers_to_its_own_names_only() {
         let loopback = Hosts::new("127.0.0.1:7474".parse().unwrap(), Vec::new());
-        for ok in [
-            "127.0.0.1:7474",
-            "localhost:7474",
-            "[::1]:7474",
-            "127.0.0.2:7474",
-        ] {
-            assert!(loopback.accepts(&hp(ok)), "{ok}");
-        }
-        for refused in [
-            "evil.example:7474",
-            "localhost.evil.example:7474",
-            "127.0.0.1:7475",
-            "localhost",
-            "10.0.0.5:7474",
-        ] {
-            assert!(!loopback.accepts(&hp(refused)), "{refused}");
-        }
+        answers_to(
+            &loopback,
+            &[
+                "127.0.0.1:7474",
+                "localhost:7474",
+                "[::1]:7474",
+                "127.0.0.2:7474",
+            ],
+            &[
+                "evil.example:7474",
+                "localhost.evil.example:7474",
+                "127.0.0.1:7475",
+                "localhost",
+                "10.0.0.5:7474",
+            ],
+        );
         let everywhere = Hosts::new(
             "0.0.0.0:7474".parse().unwrap(),
             Hosts::parse_allowed(&["Pond.Internal".into(), "proxy:8443".into()]).unwrap(),
         );
-        for ok in [
-            "10.0.0.5:7474",
-            "pond.internal",
-            "pond.internal:9999",
-            "proxy:8443",
-        ] {
-            assert!(everywhere.accepts(&hp(ok)), "{ok}");
-        }
-        for refused in ["proxy:8444", "other.internal:7474", "10.0.0.5:80"] {
-            assert!(!everywhere.accepts(&hp(refused)), "{refused}");
-        }
+        answers_to(
+            &everywhere,
+            &[
+                "10.0.0.5:7474",
+                "pond.internal",
+                "pond.internal:9999",
+                "proxy:8443",
+            ],
+            &["proxy:8444", "other.internal:7474", "10.0.0.5:80"],
+        );
         assert!(Hosts::parse_allowed(&["a b".into()]).is_err());
     }
 

@@ -324,23 +324,20 @@ async fn sync_mirror(
     // callback and cursors are not Send); it runs on a blocking thread
     // of its own, driving its I/O on this runtime.
     let runtime = tokio::runtime::Handle::current();
-    let (state, host, root) = (state.clone(), host.to_string(), root.to_string());
-    let (files, mirror) = (files.to_path_buf(), mirror.to_path_buf());
-    let host_limit = grant.limits.host_prefix.clone();
+    let run = IngestRun {
+        state: state.clone(),
+        adapter,
+        host: host.to_string(),
+        root: root.to_string(),
+        files: files.to_path_buf(),
+        mirror: mirror.to_path_buf(),
+        host_limit: grant.limits.host_prefix.clone(),
+    };
     let deadline = ingester.deadline;
     let ran = tokio::task::spawn_blocking(move || {
-        let report = runtime.block_on(run_within(
-            deadline,
-            &state,
-            adapter,
-            &host,
-            &root,
-            &files,
-            &mirror,
-            host_limit.as_deref(),
-        ));
+        let report = runtime.block_on(run_within(deadline, &run));
         // Rule 44: what the pipeline wrote into the mirror is owner-only.
-        spool::lock_down(&mirror);
+        spool::lock_down(&run.mirror);
         report
     })
     .await;
@@ -491,26 +488,26 @@ async fn foreign_session(
     Ok(None)
 }
 
+/// One ingest run's inputs, owned, so they can move to the blocking thread
+/// the pipeline runs on and be lent to each step from there.
+struct IngestRun {
+    state: Arc<AppState>,
+    adapter: Arc<dyn Adapter>,
+    host: String,
+    root: String,
+    files: PathBuf,
+    mirror: PathBuf,
+    host_limit: Option<String>,
+}
+
 /// [`run_pipeline`], stopped at `deadline`. Dropping the run at an await is
 /// what a killed sync is (rule 12): what it committed stays, its cursors
 /// were not saved, and the next run reads the rest again.
-#[allow(clippy::too_many_arguments)]
-async fn run_within(
-    deadline: std::time::Duration,
-    state: &AppState,
-    adapter: Arc<dyn Adapter>,
-    host: &str,
-    root: &str,
-    files: &Path,
-    mirror: &Path,
-    host_limit: Option<&str>,
-) -> SyncReport {
-    let client = adapter.name().to_string();
-    let run = run_pipeline(state, adapter, host, root, files, mirror, host_limit);
-    match tokio::time::timeout(deadline, run).await {
+async fn run_within(deadline: std::time::Duration, run: &IngestRun) -> SyncReport {
+    match tokio::time::timeout(deadline, run_pipeline(run)).await {
         Ok(report) => report,
         Err(_) => {
-            let mut report = new_report(state, host, client);
+            let mut report = new_report(run);
             report.finish(Some(format!(
                 "the ingest ran past its deadline of {} (--ingest-deadline) and was stopped; what it committed is kept, and sending again finishes it",
                 humantime::format_duration(deadline)
@@ -521,26 +518,27 @@ async fn run_within(
 }
 
 /// The report of one ingest run, before it ran.
-fn new_report(state: &AppState, host: &str, client: String) -> SyncReport {
+fn new_report(run: &IngestRun) -> SyncReport {
     SyncReport::new(
-        &state.shared.store.location().display,
-        host,
-        vec![client],
+        &run.state.shared.store.location().display,
+        &run.host,
+        vec![run.adapter.name().to_string()],
         false,
     )
 }
 
 /// The same pipeline `pond sync` runs, over the mirror, as the sending host.
-async fn run_pipeline(
-    state: &AppState,
-    adapter: Arc<dyn Adapter>,
-    host: &str,
-    root: &str,
-    files: &Path,
-    mirror: &Path,
-    host_limit: Option<&str>,
-) -> SyncReport {
-    let mut report = new_report(state, host, adapter.name().to_string());
+async fn run_pipeline(run: &IngestRun) -> SyncReport {
+    let IngestRun {
+        state,
+        adapter,
+        host,
+        root,
+        files,
+        mirror,
+        host_limit,
+    } = run;
+    let mut report = new_report(run);
     // The first ingest into a store nobody synced yet creates it.
     let store = match state.shared.store.for_writing().await {
         Ok(store) => store,
@@ -552,7 +550,7 @@ async fn run_pipeline(
     // Rule 37: an upload is ingested by the sync pipeline itself, as the sending
     // host and with its root, so the archive equals a direct sync's.
     let opts = SyncOptions {
-        adapters: vec![adapter],
+        adapters: vec![adapter.clone()],
         path: Some(files.to_path_buf()),
         host: host.to_string(),
         dry_run: false,
@@ -562,7 +560,7 @@ async fn run_pipeline(
         origin_root: Some(root.to_string()),
         redact: state.redact_at_ingest,
         host_locked: false,
-        host_limit: host_limit.map(str::to_string),
+        host_limit: host_limit.clone(),
     };
     let result = if files.is_dir() {
         crate::sync::run(store, &opts, &mut report, &|_| {})

@@ -102,6 +102,19 @@ fn responses(ok: Value, error: &Value, extra: &[(&str, &str)]) -> Value {
     Value::Object(r)
 }
 
+/// The answers of a route that serves bytes, not JSON: its own 200, then
+/// a malformed request's 400, the refusals, and its own 404, in that order.
+fn bytes_responses(ok: Value, error: &Value, missing: &str) -> Value {
+    let mut r = serde_json::Map::new();
+    r.insert("200".into(), ok);
+    r.insert(
+        "400".into(),
+        json!({"description": "The request is malformed.", "content": json_content(error.clone())}),
+    );
+    r.extend(refusals(error, &[("404", missing)]));
+    Value::Object(r)
+}
+
 /// The schemas and answers the routes refer to.
 struct Refs {
     error: Value,
@@ -351,25 +364,21 @@ fn caller_paths(refs: &Refs) -> Value {
         "operationId": "messageImage",
         "summary": "The n-th image (from 0) a message holds inline, decoded from the raw record it was read from; only PNG, JPEG, GIF and WebP are served.",
         "parameters": [path_id("Message"), {"name": "n", "in": "path", "required": true, "description": "Which of the message's images, from 0", "schema": {"type": "integer", "minimum": 0}}],
-        "responses": {
-            "200": {"description": "the image", "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}, "image/jpeg": {"schema": {"type": "string", "format": "binary"}}, "image/gif": {"schema": {"type": "string", "format": "binary"}}, "image/webp": {"schema": {"type": "string", "format": "binary"}}}},
-            "400": {"description": "The request is malformed.", "content": json_content(refs.error.clone())},
-            "401": {"description": "No token, or an unknown or revoked one.", "content": json_content(refs.error.clone())},
-            "403": {"description": "The token's scope or limits do not allow this.", "content": json_content(refs.error.clone())},
-            "404": {"description": "No such message or image, or one outside the token's limits.", "content": json_content(refs.error.clone())}
-        }
+        "responses": bytes_responses(
+            json!({"description": "the image", "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}, "image/jpeg": {"schema": {"type": "string", "format": "binary"}}, "image/gif": {"schema": {"type": "string", "format": "binary"}}, "image/webp": {"schema": {"type": "string", "format": "binary"}}}}),
+            &refs.error,
+            "No such message or image, or one outside the token's limits."
+        )
     }},
     "/v1/sessions/{id}/raw": {"get": {
         "operationId": "rawSessionFile",
         "summary": "One source file of a session, byte for byte as its client wrote it (secrets masked unless the server runs with --no-redact); the x-pond-source-files header says how many files the session has.",
         "parameters": with_path_id("Session (or a unique prefix)", query_parameters::<super::pages::RawQuery>()),
-        "responses": {
-            "200": {"description": "the file", "headers": {"x-pond-source-files": {"schema": {"type": "integer"}, "description": "The session's source files."}}, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
-            "400": {"description": "The request is malformed.", "content": json_content(refs.error.clone())},
-            "401": {"description": "No token, or an unknown or revoked one.", "content": json_content(refs.error.clone())},
-            "403": {"description": "The token's scope or limits do not allow this.", "content": json_content(refs.error.clone())},
-            "404": {"description": "No such session or file, or one outside the token's limits.", "content": json_content(refs.error.clone())}
-        }
+        "responses": bytes_responses(
+            json!({"description": "the file", "headers": {"x-pond-source-files": {"schema": {"type": "integer"}, "description": "The session's source files."}}, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}),
+            &refs.error,
+            "No such session or file, or one outside the token's limits."
+        )
     }},
     "/v1/events": {"get": {
         "operationId": "fleetEvents",

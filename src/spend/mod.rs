@@ -14,3 +14,4 @@ pub use report::{
     Dimension, UsageAsk, UsageGroup, UsageQuery, UsageReport, UsageTotals, parse_bound, parse_tz,
     report,
 };
+pub use totals::token_kinds;

@@ -92,12 +92,7 @@ impl UsageTotals {
     /// Adds another group's totals into this one.
     pub fn merge(&mut self, other: &UsageTotals) {
         self.calls += other.calls;
-        self.input_tokens += other.input_tokens;
-        self.output_tokens += other.output_tokens;
-        self.cache_write_tokens += other.cache_write_tokens;
-        self.cache_write_1h_tokens += other.cache_write_1h_tokens;
-        self.cache_read_tokens += other.cache_read_tokens;
-        self.reasoning_tokens += other.reasoning_tokens;
+        self.add_tokens(&other.tokens());
         if let Some(c) = other.femto_usd {
             *self.femto_usd.get_or_insert(0) += c;
         }
@@ -105,14 +100,22 @@ impl UsageTotals {
         self.cost_usd = self.femto_usd.map(|f| f as f64 / FEMTO);
     }
 
+    /// The token counts as one [`Tokens`]: what merging a group adds, and
+    /// what the metrics split by kind ([`token_kinds`]).
+    pub fn tokens(&self) -> Tokens {
+        Tokens {
+            input: self.input_tokens,
+            output: self.output_tokens,
+            cache_write: self.cache_write_tokens,
+            cache_write_1h: self.cache_write_1h_tokens,
+            cache_read: self.cache_read_tokens,
+            reasoning: self.reasoning_tokens,
+        }
+    }
+
     pub(super) fn add(&mut self, t: &Tokens, cost: Option<f64>) {
         self.calls += 1;
-        self.input_tokens += t.input;
-        self.output_tokens += t.output;
-        self.cache_write_tokens += t.cache_write;
-        self.cache_write_1h_tokens += t.cache_write_1h;
-        self.cache_read_tokens += t.cache_read;
-        self.reasoning_tokens += t.reasoning;
+        self.add_tokens(t);
         match cost {
             Some(c) => {
                 let sum = self.femto_usd.get_or_insert(0);
@@ -122,4 +125,30 @@ impl UsageTotals {
             None => self.unpriced_calls += 1,
         }
     }
+
+    /// Adds `t` to the token counts, a call's and a group's alike, by
+    /// [`Tokens::add`], so the kinds are summed in one place.
+    fn add_tokens(&mut self, t: &Tokens) {
+        let mut sum = self.tokens();
+        sum.add(t);
+        self.input_tokens = sum.input;
+        self.output_tokens = sum.output;
+        self.cache_write_tokens = sum.cache_write;
+        self.cache_write_1h_tokens = sum.cache_write_1h;
+        self.cache_read_tokens = sum.cache_read;
+        self.reasoning_tokens = sum.reasoning;
+    }
+}
+
+/// Tokens by the `kind` label the metrics give them, in one order for the
+/// Prometheus series and the OTLP counters alike (the hour-long cache
+/// writes are within `cache_write`).
+pub fn token_kinds(t: &Tokens) -> [(&'static str, u64); 5] {
+    [
+        ("input", t.input),
+        ("output", t.output),
+        ("cache_write", t.cache_write),
+        ("cache_read", t.cache_read),
+        ("reasoning", t.reasoning),
+    ]
 }
