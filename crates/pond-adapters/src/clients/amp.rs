@@ -209,7 +209,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::clients::testing::assert_ids_stable;
+    use crate::clients::testing::{assert_ids_stable, only_fixture, read_junk, roles};
     use crate::translate::translate_bytes;
 
     fn fixture_root() -> PathBuf {
@@ -262,14 +262,9 @@ mod tests {
 
     #[test]
     fn fixture_is_discovered_and_read() {
-        let found = Amp.discover(&fixture_root());
-        assert!(found.problems.is_empty());
-        let rels: Vec<&str> = found.files.iter().map(|f| f.rel_path.as_str()).collect();
-        assert_eq!(rels, ["threads/thread-001.json"]);
-        let file = &found.files[0];
+        let (file, bytes) = only_fixture(&Amp, "amp", "threads/thread-001.json");
         assert_eq!(file.layout, Layout::Document);
-        let bytes = std::fs::read(&file.path).expect("fixture readable");
-        let t = translate_bytes(&Amp, file, &bytes);
+        let t = translate_bytes(&Amp, &file, &bytes);
         assert_eq!(t.session_id, "thread-001");
         assert_eq!(t.unknown_records, 0);
         assert_eq!(t.messages.len(), 2);
@@ -287,7 +282,7 @@ mod tests {
             facts.last_seen,
             DateTime::from_timestamp_millis(1_700_000_005_000)
         );
-        assert_ids_stable(&Amp, file, &bytes, &t);
+        assert_ids_stable(&Amp, &file, &bytes, &t);
     }
 
     #[test]
@@ -296,9 +291,8 @@ mod tests {
         let t = translate_bytes(&Amp, &file, &real_shape(false));
         assert_eq!(t.session_id, "T-019b9d03-62e3-772f-9780-3e637f90eaec");
         assert_eq!(t.messages.len(), 4);
-        let roles: Vec<Role> = t.messages.iter().map(|m| m.role).collect();
         assert_eq!(
-            roles,
+            roles(&t),
             [Role::User, Role::Assistant, Role::Tool, Role::System]
         );
         let facts = &t.facts[0].1;
@@ -336,14 +330,16 @@ mod tests {
         }
         let fixture = std::fs::read(fixture_root().join("threads/thread-001.json")).expect("read");
         translate_bytes(&Amp, &file, &fixture[..fixture.len() / 2]);
-        for garbage in [
-            &b"\x00\xff{{"[..],
-            b"[1,2,3]",
-            b"\"str\"",
-            b"{\"messages\": 7}",
-        ] {
-            translate_bytes(&Amp, &file, garbage);
-        }
+        read_junk(
+            &Amp,
+            &file,
+            &[
+                &b"\x00\xff{{"[..],
+                b"[1,2,3]",
+                b"\"str\"",
+                b"{\"messages\": 7}",
+            ],
+        );
         let odd = br#"{"id":"T-y","messages":[7,{"role":5,"content":[{"type":null},3]},{"meta":{"sentAt":"x"}}]}"#;
         let t = translate_bytes(&Amp, &file, odd);
         assert_eq!(t.messages.len(), 2);

@@ -206,7 +206,7 @@ fn selected_model(content: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clients::testing::{assert_ids_stable, message_ids, role_counts};
+    use crate::clients::testing::{assert_ids_stable, message_ids, read_junk, role_counts};
     use crate::translate::translate_bytes;
 
     fn fixture() -> (SourceFile, Vec<u8>) {
@@ -281,14 +281,16 @@ mod tests {
             let t = translate_bytes(&Antigravity, &file, &bytes[..cut]);
             assert!(t.messages.len() <= 17);
         }
-        for garbage in [
-            &b"\x00\xff\n{{\n"[..],
-            b"[]\n{\"type\":\"USER_INPUT\"}\n",
-            b"{\"step_index\":0,\"type\":\"USER_INPUT\",\"content\":\"Model Selection to\"}\n",
-            b"{\"step_index\":1,\"type\":\"PLANNER_RESPONSE\",\"tool_calls\":[3]}\n",
-        ] {
-            translate_bytes(&Antigravity, &file, garbage);
-        }
+        read_junk(
+            &Antigravity,
+            &file,
+            &[
+                &b"\x00\xff\n{{\n"[..],
+                b"[]\n{\"type\":\"USER_INPUT\"}\n",
+                b"{\"step_index\":0,\"type\":\"USER_INPUT\",\"content\":\"Model Selection to\"}\n",
+                b"{\"step_index\":1,\"type\":\"PLANNER_RESPONSE\",\"tool_calls\":[3]}\n",
+            ],
+        );
         assert_eq!(conversation_id(Path::new("/.system_generated/x")), None);
     }
 }

@@ -23,7 +23,7 @@ use crate::adapter::{
 };
 use crate::discover::walk;
 use crate::formats::json::{items_of, json_text, str_field};
-use crate::formats::time::timestamp_field;
+use crate::formats::time::{saw_fields, timestamp_field};
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 
 pub struct ClaudeAiExport;
@@ -102,8 +102,7 @@ impl Adapter for ClaudeAiExport {
             title: str_field(record, "name").map(str::to_string),
             ..SessionFacts::default()
         };
-        facts.saw(timestamp_field(record, "created_at"));
-        facts.saw(timestamp_field(record, "updated_at"));
+        saw_fields(&mut facts, record, &["created_at", "updated_at"]);
         let messages = chat
             .iter()
             .enumerate()

@@ -235,7 +235,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::clients::testing::{assert_ids_stable, message_ids};
+    use crate::clients::testing::{
+        assert_discovers, assert_ids_stable, message_ids, read_junk, roles,
+    };
     use crate::translate::translate_bytes;
 
     fn fixture_root() -> PathBuf {
@@ -274,16 +276,17 @@ mod tests {
 
     #[test]
     fn fixture_task_is_one_session() {
-        let found = Cline.discover(&fixture_root());
-        assert!(found.problems.is_empty());
-        let rels: Vec<&str> = found.files.iter().map(|f| f.rel_path.as_str()).collect();
-        assert_eq!(
-            rels,
-            [
-                "tasks/task1/api_conversation_history.json",
-                "tasks/task1/task_metadata.json",
-                "tasks/task1/ui_messages.json",
-            ]
+        let found = assert_discovers(
+            &Cline,
+            &fixture_root(),
+            &[
+                (
+                    "tasks/task1/api_conversation_history.json",
+                    Layout::Document,
+                ),
+                ("tasks/task1/task_metadata.json", Layout::Document),
+                ("tasks/task1/ui_messages.json", Layout::Document),
+            ],
         );
         let mut messages = Vec::new();
         let mut facts = SessionFacts::default();
@@ -321,9 +324,8 @@ mod tests {
         let file = task_file("1712345678901", HISTORY);
         let t = translate_bytes(&Cline, &file, &history_doc(false));
         assert_eq!(t.session_id, "1712345678901");
-        let roles: Vec<Role> = t.messages.iter().map(|m| m.role).collect();
         assert_eq!(
-            roles,
+            roles(&t),
             [Role::User, Role::Assistant, Role::Tool, Role::Assistant]
         );
         let facts = &t.facts[0].1;
@@ -385,9 +387,11 @@ mod tests {
                 let t = translate_bytes(&Cline, &file, &bytes[..cut]);
                 assert!(t.messages.is_empty());
             }
-            for garbage in [&b"\x00\xff["[..], b"{}", b"7", b"[1,{\"content\":5},null]"] {
-                translate_bytes(&Cline, &file, garbage);
-            }
+            read_junk(
+                &Cline,
+                &file,
+                &[&b"\x00\xff["[..], b"{}", b"7", b"[1,{\"content\":5},null]"],
+            );
         }
         // A history entry of the wrong type is skipped, the others kept.
         let t = translate_bytes(

@@ -32,7 +32,7 @@ use crate::adapter::{Adapter, Discovery, Interpretation, Layout, RecordContext, 
 use crate::discover::{env_dir, walk};
 use crate::formats::json::{items_of, json_text, str_field};
 use crate::formats::openai::openai_tool_calls;
-use crate::formats::time::timestamp_field;
+use crate::formats::time::{saw_fields, timestamp_field};
 use crate::model::{Message, Part, PartKind, Role, SessionFacts, joined_text};
 use crate::naming::{first_or_hint, is_uuid, record_message, sha_id};
 
@@ -155,8 +155,7 @@ impl Adapter for CopilotCli {
                     facts.git_branch = str_field(c, "branch").map(str::to_string);
                 }
                 facts.model = str_field(data, "selectedModel").map(str::to_string);
-                facts.saw(timestamp_field(data, "startTime"));
-                facts.saw(timestamp_field(data, "resumeTime"));
+                saw_fields(&mut facts, data, &["startTime", "resumeTime"]);
                 Interpretation::facts(facts)
             }
             "session.model_change" => {
@@ -344,7 +343,7 @@ fn chat_message(
 mod tests {
     use super::*;
     use crate::clients::testing::assert_tool_pairs;
-    use crate::clients::testing::{Fixtures, role_counts, roles};
+    use crate::clients::testing::{Fixtures, read_junk, role_counts, roles};
     use crate::translate::translate_bytes;
 
     const FIXTURES: Fixtures = Fixtures::new(&CopilotCli, "copilot-cli");
@@ -353,9 +352,10 @@ mod tests {
 
     #[test]
     fn discovers_every_fixture() {
-        let found = CopilotCli.discover(&FIXTURES.dir());
-        let names: Vec<&str> = found.files.iter().map(|f| f.rel_path.as_str()).collect();
-        assert_eq!(names, ["agent-sessions-small.jsonl", EVENTS]);
+        let found = FIXTURES.assert_discovers(&[
+            ("agent-sessions-small.jsonl", Layout::Jsonl),
+            (EVENTS, Layout::Jsonl),
+        ]);
         assert_eq!(
             found.files[1].session_hint.as_deref(),
             Some("aaaabbbb-1111-2222-3333-ccccddddeeee")
@@ -364,9 +364,7 @@ mod tests {
 
     #[test]
     fn events_log() {
-        let (_, _, t) = FIXTURES.read(EVENTS);
-        assert_eq!(t.session_id, "aaaabbbb-1111-2222-3333-ccccddddeeee");
-        assert_eq!(t.unknown_records, 0);
+        let t = FIXTURES.read_session(EVENTS, "aaaabbbb-1111-2222-3333-ccccddddeeee");
         // user, assistant (tool request), tool result, assistant.
         assert_eq!(
             roles(&t),
@@ -385,9 +383,7 @@ mod tests {
 
     #[test]
     fn many_event_types() {
-        let (_, _, t) = FIXTURES.read("agent-sessions-small.jsonl");
-        assert_eq!(t.session_id, "copilot_stage0_small");
-        assert_eq!(t.unknown_records, 0);
+        let t = FIXTURES.read_session("agent-sessions-small.jsonl", "copilot_stage0_small");
         // 32 events: 2 user, 5 assistant.message + 1 reasoning,
         // 4 tool results, system.message, system.notification, session.error.
         assert_eq!(t.messages.len(), 15);
@@ -426,15 +422,15 @@ mod tests {
 
     #[test]
     fn truncated_and_garbage_input_do_not_panic() {
-        let (file, bytes, _) = FIXTURES.read("agent-sessions-small.jsonl");
-        let t = translate_bytes(&CopilotCli, &file, &bytes[..bytes.len() / 2 + 3]);
-        assert!(!t.messages.is_empty());
-        for junk in [
-            &b"\x00\xff{{not json\n[1]\n{\"type\":\"user.message\",\"data\":7}\n"[..],
-            b"{\"type\":\"assistant.message\",\"data\":{\"toolRequests\":[1,{\"arguments\":null}]}}\n",
-        ] {
-            let _ = translate_bytes(&CopilotCli, &file, junk);
-        }
+        let file = FIXTURES.assert_reads_cut("agent-sessions-small.jsonl", 3);
+        read_junk(
+            &CopilotCli,
+            &file,
+            &[
+                &b"\x00\xff{{not json\n[1]\n{\"type\":\"user.message\",\"data\":7}\n"[..],
+                b"{\"type\":\"assistant.message\",\"data\":{\"toolRequests\":[1,{\"arguments\":null}]}}\n",
+            ],
+        );
     }
 
     /// Written from the descriptions of the legacy format; no real file of

@@ -184,26 +184,22 @@ fn store_message(body: &Value) -> Option<(Role, Vec<Part>)> {
 mod tests {
     use super::*;
     use crate::clients::testing::assert_tool_pairs;
-    use crate::clients::testing::{Fixtures, roles};
+    use crate::clients::testing::{Fixtures, read_junk, roles};
     use crate::translate::translate_bytes;
 
     const FIXTURES: Fixtures = Fixtures::new(&FactoryDroid, "factory-droid");
 
     #[test]
     fn discovers_every_fixture() {
-        let found = FactoryDroid.discover(&FIXTURES.dir());
-        let names: Vec<&str> = found.files.iter().map(|f| f.rel_path.as_str()).collect();
-        assert_eq!(
-            names,
-            ["session_store_small.jsonl", "stream_json_small.jsonl"]
-        );
+        FIXTURES.assert_discovers(&[
+            ("session_store_small.jsonl", Layout::Jsonl),
+            ("stream_json_small.jsonl", Layout::Jsonl),
+        ]);
     }
 
     #[test]
     fn session_store() {
-        let (_, _, t) = FIXTURES.read("session_store_small.jsonl");
-        assert_eq!(t.session_id, "droid_s1");
-        assert_eq!(t.unknown_records, 0);
+        let t = FIXTURES.read_session("session_store_small.jsonl", "droid_s1");
         assert_eq!(roles(&t), [Role::User, Role::Assistant, Role::Tool]);
         assert_eq!(t.messages[0].id, "droid_s1/m1");
         assert!(t.messages.iter().all(|m| m.timestamp.is_some()));
@@ -217,9 +213,7 @@ mod tests {
 
     #[test]
     fn stream_json() {
-        let (_, _, t) = FIXTURES.read("stream_json_small.jsonl");
-        assert_eq!(t.session_id, "sid_stage0_small");
-        assert_eq!(t.unknown_records, 0);
+        let t = FIXTURES.read_session("stream_json_small.jsonl", "sid_stage0_small");
         assert_eq!(
             roles(&t),
             [Role::User, Role::Assistant, Role::Tool, Role::Assistant]
@@ -273,15 +267,15 @@ mod tests {
 
     #[test]
     fn truncated_and_garbage_input_do_not_panic() {
-        let (file, bytes, _) = FIXTURES.read("session_store_small.jsonl");
-        let t = translate_bytes(&FactoryDroid, &file, &bytes[..bytes.len() / 2]);
-        assert!(!t.messages.is_empty());
-        for junk in [
-            &b"\x00\xff{{not json\n[1]\n{\"type\":\"message\",\"message\":[]}\n"[..],
-            b"{\"type\":\"tool_result\",\"value\":{\"exitCode\":\"x\"},\"timestamp\":1e300}\n",
-            b"{\"type\":\"message\",\"message\":{\"role\":\"user\",\"content\":[5,{\"type\":\"tool_result\",\"content\":[1]}]}}\n",
-        ] {
-            let _ = translate_bytes(&FactoryDroid, &file, junk);
-        }
+        let file = FIXTURES.assert_reads_cut("session_store_small.jsonl", 0);
+        read_junk(
+            &FactoryDroid,
+            &file,
+            &[
+                &b"\x00\xff{{not json\n[1]\n{\"type\":\"message\",\"message\":[]}\n"[..],
+                b"{\"type\":\"tool_result\",\"value\":{\"exitCode\":\"x\"},\"timestamp\":1e300}\n",
+                b"{\"type\":\"message\",\"message\":{\"role\":\"user\",\"content\":[5,{\"type\":\"tool_result\",\"content\":[1]}]}}\n",
+            ],
+        );
     }
 }

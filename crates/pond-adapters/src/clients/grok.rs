@@ -32,7 +32,7 @@ use crate::discover::{Classified, client_home, discover_classified, file_name, p
 use crate::formats::json::percent_decode;
 use crate::formats::json::{items_of, json_text, str_field};
 use crate::formats::openai::reasoning_parts;
-use crate::formats::time::timestamp_field;
+use crate::formats::time::saw_fields;
 use crate::model::{Part, PartKind, Role, SessionFacts, joined_text};
 use crate::naming::{hint_or_first, is_uuid, record_message};
 
@@ -171,9 +171,11 @@ fn summary_facts(record: &Value) -> SessionFacts {
         git_branch: str_field(record, "head_branch").map(str::to_string),
         ..SessionFacts::default()
     };
-    for key in ["created_at", "updated_at", "last_active_at"] {
-        facts.saw(timestamp_field(record, key));
-    }
+    saw_fields(
+        &mut facts,
+        record,
+        &["created_at", "updated_at", "last_active_at"],
+    );
     facts
 }
 
@@ -182,7 +184,7 @@ mod tests {
     use crate::clients::testing::{assert_seen, paired_results};
 
     use super::*;
-    use crate::clients::testing::{assert_ids_stable, role_counts};
+    use crate::clients::testing::{assert_discovers, assert_ids_stable, read_junk, role_counts};
     use crate::translate::translate_bytes;
 
     const SESSION: &str = "019f6851-7ec4-7ef0-97d3-03f3eee38755";
@@ -214,12 +216,10 @@ mod tests {
 
     #[test]
     fn fixtures_are_discovered() {
-        let found = Grok.discover(&fixture_root());
-        assert!(found.problems.is_empty());
-        let rels = crate::clients::testing::placed(&found);
-        assert_eq!(
-            rels,
-            [(HISTORY, Layout::Jsonl), (SUMMARY, Layout::Document)]
+        let found = assert_discovers(
+            &Grok,
+            &fixture_root(),
+            &[(HISTORY, Layout::Jsonl), (SUMMARY, Layout::Document)],
         );
         // Outside a session folder the summary still names its session.
         let summary = &found.files[1];
@@ -291,13 +291,12 @@ mod tests {
         let summary = in_session_folder(SUMMARY);
         let s = read(SUMMARY);
         translate_bytes(&Grok, &summary, &s[..s.len() / 2]);
-        for garbage in [
-            &b"\x00\xff\n{{\n"[..],
+        let garbage: [&[u8]; 3] = [
+            b"\x00\xff\n{{\n",
             b"[]\n7\n",
             b"{\"type\":\"assistant\",\"tool_calls\":3,\"content\":[5]}\n",
-        ] {
-            translate_bytes(&Grok, &file, garbage);
-            translate_bytes(&Grok, &summary, garbage);
-        }
+        ];
+        read_junk(&Grok, &file, &garbage);
+        read_junk(&Grok, &summary, &garbage);
     }
 }

@@ -28,7 +28,7 @@ use crate::discover::{client_home, discover_files};
 use crate::formats::json::{str_field, tool_result_text};
 use crate::formats::openai::openai_tool_calls;
 use crate::formats::time::instant;
-use crate::formats::time::timestamp_field;
+use crate::formats::time::saw_fields;
 use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 use crate::naming::first_or_hint;
 
@@ -82,8 +82,7 @@ impl Adapter for Hermes {
             title: str_field(record, "title").map(str::to_string),
             ..SessionFacts::default()
         };
-        facts.saw(timestamp_field(record, "session_start"));
-        facts.saw(timestamp_field(record, "last_updated"));
+        saw_fields(&mut facts, record, &["session_start", "last_updated"]);
         let mut out = Vec::new();
         for (index, m) in messages.into_iter().flatten().enumerate() {
             if !m.is_object() {
@@ -139,12 +138,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::clients::testing::message_ids;
+    use crate::clients::testing::{message_ids, only_fixture, read_junk, roles};
     use crate::translate::translate_bytes;
-
-    fn fixture_root() -> PathBuf {
-        crate::clients::testing::fixtures("hermes")
-    }
 
     fn session_file() -> SourceFile {
         SourceFile::new(
@@ -178,17 +173,11 @@ mod tests {
 
     #[test]
     fn fixture_is_discovered_and_read() {
-        let found = Hermes.discover(&fixture_root());
-        assert!(found.problems.is_empty());
-        assert_eq!(found.files.len(), 1);
-        let file = &found.files[0];
-        assert_eq!(file.rel_path, "small.json");
-        let bytes = std::fs::read(&file.path).expect("fixture readable");
-        let t = translate_bytes(&Hermes, file, &bytes);
+        let (file, bytes) = only_fixture(&Hermes, "hermes", "small.json");
+        let t = translate_bytes(&Hermes, &file, &bytes);
         assert_eq!(t.session_id, "20260429_hermes_small");
         assert_eq!(t.unknown_records, 0);
-        let roles: Vec<Role> = t.messages.iter().map(|m| m.role).collect();
-        assert_eq!(roles, [Role::User, Role::Assistant]);
+        assert_eq!(roles(&t), [Role::User, Role::Assistant]);
         assert_eq!(
             t.messages[1].plain_text(),
             "This directory contains a small Hermes fixture."
@@ -199,16 +188,15 @@ mod tests {
         assert_seen(facts, "2026-04-29T20:00:00Z", "2026-04-29T20:00:04Z");
         assert_eq!(
             message_ids(&t),
-            message_ids(&translate_bytes(&Hermes, file, &bytes))
+            message_ids(&translate_bytes(&Hermes, &file, &bytes))
         );
     }
 
     #[test]
     fn tool_calls_pair_with_results() {
         let t = translate_bytes(&Hermes, &session_file(), &tool_session(false));
-        let roles: Vec<Role> = t.messages.iter().map(|m| m.role).collect();
         assert_eq!(
-            roles,
+            roles(&t),
             [
                 Role::System,
                 Role::User,
@@ -253,12 +241,14 @@ mod tests {
             let t = translate_bytes(&Hermes, &session_file(), &bytes[..cut]);
             assert!(t.messages.is_empty());
         }
-        for garbage in [
-            &b"\x00\xff{"[..],
-            b"[]",
-            b"{\"messages\":[1,{\"role\":7,\"tool_calls\":9}]}",
-        ] {
-            translate_bytes(&Hermes, &session_file(), garbage);
-        }
+        read_junk(
+            &Hermes,
+            &session_file(),
+            &[
+                &b"\x00\xff{"[..],
+                b"[]",
+                b"{\"messages\":[1,{\"role\":7,\"tool_calls\":9}]}",
+            ],
+        );
     }
 }

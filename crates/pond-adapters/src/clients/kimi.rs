@@ -35,7 +35,7 @@ use serde_json::Value;
 use crate::adapter::{Adapter, Discovery, Interpretation, Layout, RecordContext, SourceFile};
 use crate::discover::{Classified, discover_classified, file_name, file_stem};
 use crate::formats::json::{blocks_or_text, items_of, json_text, str_field};
-use crate::formats::time::{instant, timestamp_field};
+use crate::formats::time::{instant, saw_fields};
 use crate::model::{Message, Part, PartKind, Role, SessionFacts, joined_text};
 use crate::naming::{is_uuid, record_message};
 
@@ -374,8 +374,7 @@ fn state(ctx: RecordContext<'_>, doc: &Value) -> Interpretation {
         title: str_field(doc, "title").map(str::to_string),
         ..SessionFacts::default()
     };
-    facts.saw(timestamp_field(doc, "createdAt"));
-    facts.saw(timestamp_field(doc, "updatedAt"));
+    saw_fields(&mut facts, doc, &["createdAt", "updatedAt"]);
     let mut other_sessions = Vec::new();
     for (name, agent) in doc
         .get("agents")
@@ -413,8 +412,8 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
-    use crate::clients::testing::Fixtures;
     use crate::clients::testing::assert_tool_pairs;
+    use crate::clients::testing::{Fixtures, read_junk, roles};
     use crate::clients::testing::{assert_ids_stable, message_ids};
     use crate::translate::translate_bytes;
 
@@ -422,15 +421,10 @@ mod tests {
 
     #[test]
     fn discovers_every_fixture() {
-        let found = Kimi.discover(&FIXTURES.dir());
-        let names = crate::clients::testing::placed(&found);
-        assert_eq!(
-            names,
-            [
-                ("small.jsonl", Layout::Jsonl),
-                ("state.json", Layout::Document)
-            ]
-        );
+        FIXTURES.assert_discovers(&[
+            ("small.jsonl", Layout::Jsonl),
+            ("state.json", Layout::Document),
+        ]);
     }
 
     #[test]
@@ -537,9 +531,8 @@ mod tests {
         );
         let t = translate_bytes(&Kimi, file, wire.as_bytes());
         assert_eq!(t.unknown_records, 0);
-        let roles: Vec<Role> = t.messages.iter().map(|m| m.role).collect();
         assert_eq!(
-            roles,
+            roles(&t),
             [
                 Role::User,
                 Role::Assistant,
@@ -596,9 +589,7 @@ mod tests {
 
     #[test]
     fn truncated_and_garbage_input_do_not_panic() {
-        let (file, bytes, _) = FIXTURES.read("small.jsonl");
-        let t = translate_bytes(&Kimi, &file, &bytes[..bytes.len() / 2 + 5]);
-        assert!(!t.messages.is_empty());
+        let file = FIXTURES.assert_reads_cut("small.jsonl", 5);
         let (state_file, state_bytes, _) = FIXTURES.read("state.json");
         let _ = translate_bytes(&Kimi, &state_file, &state_bytes[..state_bytes.len() / 2]);
         let _ = translate_bytes(
@@ -606,12 +597,14 @@ mod tests {
             &state_file,
             br#"{"agents":{"x":5,"y":{"parentAgentId":3}}}"#,
         );
-        for junk in [
-            &b"\x00\xff{{not json\n[1]\n{\"type\":\"context.append_message\",\"message\":[]}\n"[..],
-            b"{\"type\":\"context.append_loop_event\",\"event\":{\"type\":\"tool.result\",\"result\":null},\"time\":-1e300}\n",
-            b"{\"role\":5}\n{\"role\":\"tool\",\"content\":{}}\n",
-        ] {
-            let _ = translate_bytes(&Kimi, &file, junk);
-        }
+        read_junk(
+            &Kimi,
+            &file,
+            &[
+                &b"\x00\xff{{not json\n[1]\n{\"type\":\"context.append_message\",\"message\":[]}\n"[..],
+                b"{\"type\":\"context.append_loop_event\",\"event\":{\"type\":\"tool.result\",\"result\":null},\"time\":-1e300}\n",
+                b"{\"role\":5}\n{\"role\":\"tool\",\"content\":{}}\n",
+            ],
+        );
     }
 }

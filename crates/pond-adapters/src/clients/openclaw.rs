@@ -30,11 +30,10 @@ use crate::adapter::{Adapter, Discovery, Interpretation, Layout, RecordContext, 
 use crate::discover::{client_home, discover_files};
 use crate::formats::json::{json_text, str_field};
 use crate::formats::pi::{
-    BOOKKEEPING, block_part, content_parts, entry_message_id, header_session_id, summary_message,
+    block_part, content_parts, entry_head, entry_message_id, header_session_id, shared_entry,
 };
 use crate::formats::time::instant;
-use crate::formats::time::timestamp_field;
-use crate::model::{Part, Role, SessionFacts};
+use crate::model::{Part, Role};
 use crate::naming::{record_message, uuid_stem};
 
 pub struct OpenClaw;
@@ -69,19 +68,12 @@ impl Adapter for OpenClaw {
     }
 
     fn interpret(&self, ctx: RecordContext<'_>, record: &Value) -> Interpretation {
-        let mut facts = SessionFacts::default();
-        let at = timestamp_field(record, "timestamp");
-        facts.saw(at);
-        let Some(kind) = str_field(record, "type") else {
+        let Some((kind, at, mut facts)) = entry_head(record) else {
             return Interpretation::unknown();
         };
         match kind {
             "session" => {
                 facts.project = str_field(record, "cwd").map(str::to_string);
-                Interpretation::facts(facts)
-            }
-            "model_change" => {
-                facts.model = str_field(record, "modelId").map(str::to_string);
                 Interpretation::facts(facts)
             }
             "message" => {
@@ -113,11 +105,7 @@ impl Adapter for OpenClaw {
                 let message = record_message(ctx, id, role, at, model, parts);
                 Interpretation::message(facts, message)
             }
-            "compaction" | "branch_summary" => {
-                Interpretation::message(facts, summary_message(ctx, record, kind, at))
-            }
-            k if BOOKKEEPING.contains(&k) => Interpretation::facts(facts),
-            _ => Interpretation::unknown_with_facts(facts),
+            _ => shared_entry(ctx, record, kind, at, facts),
         }
     }
 }
@@ -138,7 +126,7 @@ mod tests {
     use crate::clients::testing::{assert_seen, paired_results};
 
     use super::*;
-    use crate::clients::testing::{assert_ids_stable, message_ids};
+    use crate::clients::testing::{assert_ids_stable, message_ids, read_junk, roles};
     use crate::translate::translate_bytes;
 
     fn fixture() -> (SourceFile, Vec<u8>) {
@@ -151,8 +139,7 @@ mod tests {
         let t = translate_bytes(&OpenClaw, &file, &bytes);
         assert_eq!(t.session_id, "openclaw-stage0-small");
         assert_eq!(t.unknown_records, 0);
-        let roles: Vec<Role> = t.messages.iter().map(|m| m.role).collect();
-        assert_eq!(roles, [Role::User, Role::Assistant, Role::Tool]);
+        assert_eq!(roles(&t), [Role::User, Role::Assistant, Role::Tool]);
         assert!(t.messages.iter().all(|m| m.timestamp.is_some()));
         assert_eq!(t.messages[0].id, "openclaw-stage0-small/m1");
         let facts = &t.facts[0].1;
@@ -196,13 +183,15 @@ mod tests {
             let t = translate_bytes(&OpenClaw, &file, &bytes[..cut]);
             assert!(t.messages.len() < 3);
         }
-        for garbage in [
-            &b"\x00\xff\n{{\n"[..],
-            b"[]\n\"x\"\n",
-            b"{\"type\":\"message\",\"message\":{\"role\":3,\"content\":[7,{\"type\":null}]}}\n",
-            b"{\"type\":\"message\",\"message\":5}\n",
-        ] {
-            translate_bytes(&OpenClaw, &file, garbage);
-        }
+        read_junk(
+            &OpenClaw,
+            &file,
+            &[
+                &b"\x00\xff\n{{\n"[..],
+                b"[]\n\"x\"\n",
+                b"{\"type\":\"message\",\"message\":{\"role\":3,\"content\":[7,{\"type\":null}]}}\n",
+                b"{\"type\":\"message\",\"message\":5}\n",
+            ],
+        );
     }
 }

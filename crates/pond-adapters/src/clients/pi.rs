@@ -32,10 +32,10 @@ use crate::adapter::{Adapter, Discovery, Interpretation, RecordContext, SourceFi
 use crate::discover::discover_jsonl;
 use crate::formats::json::{json_text, str_field};
 use crate::formats::pi::{
-    BOOKKEEPING, content_parts, entry_message_id, header_session_id, summary_message,
+    content_parts, entry_head, entry_message_id, header_session_id, shared_entry,
 };
-use crate::formats::time::{instant, timestamp_field};
-use crate::model::{Message, Part, PartKind, Role, SessionFacts, joined_text};
+use crate::formats::time::instant;
+use crate::model::{Message, Part, PartKind, Role, joined_text};
 use crate::naming::{record_message, uuid_tail};
 use crate::usage::{Tokens, Usage, count};
 
@@ -62,10 +62,7 @@ impl Adapter for Pi {
     }
 
     fn interpret(&self, ctx: RecordContext<'_>, record: &Value) -> Interpretation {
-        let at = timestamp_field(record, "timestamp");
-        let mut facts = SessionFacts::default();
-        facts.saw(at);
-        let Some(kind) = str_field(record, "type") else {
+        let Some((kind, at, mut facts)) = entry_head(record) else {
             return Interpretation::unknown();
         };
         match kind {
@@ -95,24 +92,16 @@ impl Adapter for Pi {
                 }
                 None => Interpretation::unknown_with_facts(facts),
             },
-            "model_change" => {
-                facts.model = str_field(record, "modelId").map(str::to_string);
-                Interpretation::facts(facts)
-            }
             "session_info" => {
                 facts.title = str_field(record, "name").map(str::to_string);
                 Interpretation::facts(facts)
-            }
-            "compaction" | "branch_summary" => {
-                Interpretation::message(facts, summary_message(ctx, record, kind, at))
             }
             "custom_message" => {
                 let parts = content_parts(record.get("content"));
                 let message = new_message(ctx, record, Role::Developer, at, parts);
                 Interpretation::message(facts, message)
             }
-            k if BOOKKEEPING.contains(&k) => Interpretation::facts(facts),
-            _ => Interpretation::unknown_with_facts(facts),
+            _ => shared_entry(ctx, record, kind, at, facts),
         }
     }
 }
@@ -242,30 +231,26 @@ fn agent_message(
 mod tests {
     use super::*;
     use crate::adapter::Layout;
-    use crate::clients::testing::Fixtures;
     use crate::clients::testing::assert_tool_pairs;
-    use crate::clients::testing::role_counts;
+    use crate::clients::testing::{Fixtures, read_junk, role_counts, roles};
     use crate::translate::translate_bytes;
 
     const FIXTURES: Fixtures = Fixtures::new(&Pi, "pi");
 
     #[test]
     fn discovers_every_fixture() {
-        let found = Pi.discover(&FIXTURES.dir());
-        let names: Vec<&str> = found.files.iter().map(|f| f.rel_path.as_str()).collect();
-        assert_eq!(
-            names,
-            ["agent-sessions-small.jsonl", "large-session.jsonl"],
-            "{names:?}"
-        );
-        assert!(found.files.iter().all(|f| f.layout == Layout::Jsonl));
+        FIXTURES.assert_discovers(&[
+            ("agent-sessions-small.jsonl", Layout::Jsonl),
+            ("large-session.jsonl", Layout::Jsonl),
+        ]);
     }
 
     #[test]
     fn real_large_session() {
-        let (_, _, t) = FIXTURES.read("large-session.jsonl");
-        assert_eq!(t.session_id, "d703a1a9-1b7b-4fb1-b512-c9738b1fe617");
-        assert_eq!(t.unknown_records, 0);
+        let t = FIXTURES.read_session(
+            "large-session.jsonl",
+            "d703a1a9-1b7b-4fb1-b512-c9738b1fe617",
+        );
         assert_eq!(t.unparsed_records, 0);
         // 88 user + 453 assistant + 373 toolResult entries, no two alike.
         assert_eq!(t.messages.len(), 914);
@@ -299,14 +284,14 @@ mod tests {
 
     #[test]
     fn tree_session_with_compactions() {
-        let (_, _, t) = FIXTURES.read("agent-sessions-small.jsonl");
-        assert_eq!(t.session_id, "019e19b4-eb48-746a-aa6b-8dfcfa37954b");
-        assert_eq!(t.unknown_records, 0);
+        let t = FIXTURES.read_session(
+            "agent-sessions-small.jsonl",
+            "019e19b4-eb48-746a-aa6b-8dfcfa37954b",
+        );
         // 2 user, 2 assistant, 2 compaction summaries.
         assert_eq!(t.messages.len(), 6);
-        let roles: Vec<Role> = t.messages.iter().map(|m| m.role).collect();
         assert_eq!(
-            roles,
+            roles(&t),
             [
                 Role::User,
                 Role::Assistant,
@@ -351,16 +336,15 @@ mod tests {
 
     #[test]
     fn truncated_and_garbage_input_do_not_panic() {
-        let (file, bytes, _) = FIXTURES.read("large-session.jsonl");
-        let cut = &bytes[..bytes.len() / 2 + 7];
-        let t = translate_bytes(&Pi, &file, cut);
-        assert!(!t.messages.is_empty());
-        for junk in [
-            &b"\x00\xff{{not json\n[1,2]\n\"s\"\n{\"type\":\"message\",\"message\":5}\n"[..],
-            b"{\"type\":\"message\",\"message\":{\"role\":\"assistant\",\"content\":[{\"type\":7}],\"timestamp\":1e400}}\n",
-            b"{\"type\":\"session\",\"parentSession\":\"\"}\n{\"type\":\"compaction\"}\n",
-        ] {
-            let _ = translate_bytes(&Pi, &file, junk);
-        }
+        let file = FIXTURES.assert_reads_cut("large-session.jsonl", 7);
+        read_junk(
+            &Pi,
+            &file,
+            &[
+                &b"\x00\xff{{not json\n[1,2]\n\"s\"\n{\"type\":\"message\",\"message\":5}\n"[..],
+                b"{\"type\":\"message\",\"message\":{\"role\":\"assistant\",\"content\":[{\"type\":7}],\"timestamp\":1e400}}\n",
+                b"{\"type\":\"session\",\"parentSession\":\"\"}\n{\"type\":\"compaction\"}\n",
+            ],
+        );
     }
 }

@@ -202,19 +202,14 @@ mod tests {
 
     use super::*;
     use crate::adapter::Layout;
+    use crate::clients::testing::{only_fixture, roles};
     use crate::model::Part;
     use crate::translate::{Translation, translate_bytes};
 
     const SESSION: &str = "019f0000-0000-7000-8000-000000000001";
 
     fn fixture() -> (SourceFile, Vec<u8>) {
-        let root = crate::clients::testing::fixtures("qwen");
-        let found = Qwen.discover(&root);
-        assert!(found.problems.is_empty());
-        assert_eq!(found.files.len(), 1);
-        let file = found.files.into_iter().next().expect("fixture");
-        let bytes = std::fs::read(&file.path).expect("fixture bytes");
-        (file, bytes)
+        only_fixture(&Qwen, "qwen", &format!("{SESSION}.jsonl"))
     }
 
     fn read() -> Translation {
@@ -231,9 +226,8 @@ mod tests {
         assert_eq!(t.session_id, SESSION);
         assert_eq!(t.records.len(), 6);
         assert_eq!(t.unknown_records + t.unparsed_records, 0);
-        let roles: Vec<Role> = t.messages.iter().map(|m| m.role).collect();
         assert_eq!(
-            roles,
+            roles(&t),
             [
                 Role::User,
                 Role::Assistant,

@@ -1,8 +1,9 @@
-//! What every adapter's unit tests share: where the fixtures are, and the
-//! check that tool results pair with calls.
+//! What every adapter's unit tests share: where the fixtures are, how they
+//! are discovered and read, and the checks every adapter must pass (tool
+//! results pair with calls, ids are stable, damaged input never panics).
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::adapter::{Adapter, SourceFile};
 use crate::adapter::{Discovery, Layout};
@@ -109,6 +110,54 @@ impl Fixtures {
         let (file, bytes, t) = self.read(rel);
         assert_ids_stable(self.adapter, &file, &bytes, &t);
     }
+
+    /// [`assert_discovers`] in `tests/fixtures/<client>`.
+    #[track_caller]
+    pub(crate) fn assert_discovers(&self, expected: &[(&str, Layout)]) -> Discovery {
+        assert_discovers(self.adapter, &self.dir(), expected)
+    }
+
+    /// The fixture `rel`, read as the session `id` with every record known:
+    /// how a test of one real session starts.
+    #[track_caller]
+    pub(crate) fn read_session(&self, rel: &str, id: &str) -> Translation {
+        let (_, _, t) = self.read(rel);
+        assert_eq!(t.session_id, id);
+        assert_eq!(t.unknown_records, 0);
+        t
+    }
+
+    /// The fixture `rel` cut `past_middle` bytes after its middle (inside a
+    /// record) still yields its earlier messages; returns the file.
+    #[track_caller]
+    pub(crate) fn assert_reads_cut(&self, rel: &str, past_middle: usize) -> SourceFile {
+        let (file, bytes, _) = self.read(rel);
+        let t = translate_bytes(self.adapter, &file, &bytes[..bytes.len() / 2 + past_middle]);
+        assert!(!t.messages.is_empty());
+        file
+    }
+}
+
+/// Discovery under `root` finds exactly `expected` (relative paths with
+/// their layouts, in order) and no problems.
+#[track_caller]
+pub(crate) fn assert_discovers(
+    adapter: &dyn Adapter,
+    root: &Path,
+    expected: &[(&str, Layout)],
+) -> Discovery {
+    let found = adapter.discover(root);
+    assert!(found.problems.is_empty(), "{:?}", found.problems);
+    assert_eq!(placed(&found), expected);
+    found
+}
+
+/// Malformed input never panics an adapter: each of `junk` is translated
+/// as `file` and what comes of it is dropped.
+pub(crate) fn read_junk(adapter: &dyn Adapter, file: &SourceFile, junk: &[&[u8]]) {
+    for &bytes in junk {
+        let _ = translate_bytes(adapter, file, bytes);
+    }
 }
 
 /// Reading the same bytes again names every message as `t` did: ids come
@@ -159,7 +208,7 @@ pub(crate) fn assert_seen(facts: &SessionFacts, first: &str, last: &str) {
 }
 
 /// The files discovery found, each with its layout, in discovery order.
-pub(crate) fn placed(found: &Discovery) -> Vec<(&str, Layout)> {
+fn placed(found: &Discovery) -> Vec<(&str, Layout)> {
     found
         .files
         .iter()

@@ -9,7 +9,13 @@ use crate::adapter::{Adapter, Layout, SourceFile};
 use crate::translate::{Translation, translate_bytes};
 use crate::usage::Tokens;
 
-fn read(adapter: &dyn Adapter, client: &str, rel: &str, layout: Layout) -> (Vec<u8>, Translation) {
+/// Reads one fixture of `client` as sync would; its layout follows from its
+/// name, as it does for these clients' discovery.
+fn read(adapter: &dyn Adapter, client: &str, rel: &str) -> (Vec<u8>, Translation) {
+    let layout = match rel.ends_with(".jsonl") {
+        true => Layout::Jsonl,
+        false => Layout::Document,
+    };
     let path = fixtures(client).join(rel);
     let bytes = std::fs::read(&path).expect("fixture");
     let file = SourceFile::new(path, rel, layout).with_session("s");
@@ -33,7 +39,6 @@ fn codex_counts_each_request_once_though_most_events_are_written_twice() {
         &super::codex::Codex,
         "codex",
         "rtchess-rollout-019aad50.jsonl",
-        Layout::Jsonl,
     );
     // The session's own running total at its last event.
     let last_total = std::str::from_utf8(&bytes)
@@ -56,7 +61,6 @@ fn gemini_replies_split_cached_prompt_tokens_and_thoughts_out() {
         &super::gemini::Gemini,
         "gemini",
         "agent-sessions-jsonl_v040.jsonl",
-        Layout::Jsonl,
     );
     let calls: Vec<(&str, Tokens)> = t
         .usage
@@ -79,12 +83,7 @@ fn gemini_replies_split_cached_prompt_tokens_and_thoughts_out() {
 
 #[test]
 fn pi_messages_carry_their_usage_and_cost() {
-    let (_, t) = read(
-        &super::pi::Pi,
-        "pi",
-        "agent-sessions-small.jsonl",
-        Layout::Jsonl,
-    );
+    let (_, t) = read(&super::pi::Pi, "pi", "agent-sessions-small.jsonl");
     assert!(!t.usage.is_empty());
     let first = &t.usage[0];
     assert_eq!((first.tokens.input, first.tokens.output), (12, 7));
@@ -98,7 +97,6 @@ fn opencode_messages_carry_their_tokens_and_a_drifted_cost_is_no_cost() {
         &super::opencode::Opencode,
         "opencode",
         "agent-sessions-storage_v2/message/s_stage0_large/msg_0002.json",
-        Layout::Document,
     );
     assert_eq!(t.usage.len(), 1, "{:?}", t.usage);
     let u = &t.usage[0];

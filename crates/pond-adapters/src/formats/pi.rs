@@ -5,13 +5,14 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::adapter::{RecordContext, SourceFile};
+use crate::adapter::{Interpretation, RecordContext, SourceFile};
 use crate::formats::json::{blocks_or_text, json_text, str_field};
-use crate::model::{Message, Part, PartKind, Role};
+use crate::formats::time::timestamp_field;
+use crate::model::{Message, Part, PartKind, Role, SessionFacts};
 use crate::naming::{first_or_hint, record_message, sha_id};
 
 /// Entry types that change no conversation text but are known.
-pub(crate) const BOOKKEEPING: &[&str] = &["thinking_level_change", "custom", "label"];
+const BOOKKEEPING: &[&str] = &["thinking_level_change", "custom", "label"];
 
 /// The session a file holds: its `session` header's id, else the one the
 /// file's name carries.
@@ -31,9 +32,41 @@ pub(crate) fn entry_message_id(ctx: RecordContext<'_>, record: &Value) -> String
     }
 }
 
+/// An entry's type, and its time counted into fresh facts: how pi and
+/// OpenClaw start reading every entry. `None` for a record of no type.
+pub(crate) fn entry_head(record: &Value) -> Option<(&str, Option<DateTime<Utc>>, SessionFacts)> {
+    let kind = str_field(record, "type")?;
+    let at = timestamp_field(record, "timestamp");
+    let mut facts = SessionFacts::default();
+    facts.saw(at);
+    Some((kind, at, facts))
+}
+
+/// The entries pi and OpenClaw write alike besides the header and the
+/// messages, which each reads its own way; any other kind is unknown.
+pub(crate) fn shared_entry(
+    ctx: RecordContext<'_>,
+    record: &Value,
+    kind: &str,
+    at: Option<DateTime<Utc>>,
+    mut facts: SessionFacts,
+) -> Interpretation {
+    match kind {
+        "model_change" => {
+            facts.model = str_field(record, "modelId").map(str::to_string);
+            Interpretation::facts(facts)
+        }
+        "compaction" | "branch_summary" => {
+            Interpretation::message(facts, summary_message(ctx, record, kind, at))
+        }
+        k if BOOKKEEPING.contains(&k) => Interpretation::facts(facts),
+        _ => Interpretation::unknown_with_facts(facts),
+    }
+}
+
 /// A `compaction` or `branch_summary` entry (`kind`): its summary, kept as a
 /// system message, or the kind when it has none.
-pub(crate) fn summary_message(
+fn summary_message(
     ctx: RecordContext<'_>,
     record: &Value,
     kind: &str,

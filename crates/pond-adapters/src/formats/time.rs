@@ -8,6 +8,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
 
 use crate::formats::json::str_field;
+use crate::model::SessionFacts;
 
 /// Below this an epoch number is seconds, above it milliseconds: 10^11
 /// seconds is the year 5138, 10^11 milliseconds is March 1973, before any
@@ -27,6 +28,14 @@ pub(crate) fn instant(v: Option<&Value>) -> Option<DateTime<Utc>> {
 /// The instant at `key` of a record.
 pub(crate) fn timestamp_field(v: &Value, key: &str) -> Option<DateTime<Utc>> {
     str_field(v, key).and_then(text)
+}
+
+/// Counts the instants a record keeps under `keys` into the session's
+/// first and last seen: documents that note their start and last update.
+pub(crate) fn saw_fields(facts: &mut SessionFacts, record: &Value, keys: &[&str]) {
+    for key in keys {
+        facts.saw(timestamp_field(record, key));
+    }
 }
 
 fn text(s: &str) -> Option<DateTime<Utc>> {

@@ -328,41 +328,26 @@ pub(super) fn workspace_composers(
     record: &Value,
     value: &Value,
 ) -> Interpretation {
-    let Some(heads) = value.get("allComposers").and_then(Value::as_array) else {
-        return Interpretation::unknown();
-    };
-    let project = workspace_folder(record);
-    let mut out = Out::new(ctx);
-    for head in heads {
-        let Some(composer) = str_field(head, "composerId") else {
-            continue;
-        };
-        let inner = composer_record(ctx, composer, head, project.as_deref());
+    let keys = ("allComposers", "composerId");
+    each_listed(ctx, record, value, keys, |out, composer, head, project| {
+        let inner = composer_record(ctx, composer, head, project);
         out.interp.messages.extend(inner.messages);
         out.facts(ctx.session_id, inner.facts);
         for (s, f) in inner.other_sessions {
             out.facts(&s, f);
         }
-    }
-    out.interp
+    })
 }
 
 /// The old chat panel: one session per tab.
 pub(super) fn aichat_tabs(ctx: RecordContext<'_>, record: &Value, value: &Value) -> Interpretation {
-    let Some(tabs) = value.get("tabs").and_then(Value::as_array) else {
-        return Interpretation::unknown();
-    };
-    let project = workspace_folder(record);
-    let mut out = Out::new(ctx);
-    for tab in tabs {
-        let Some(tab_id) = str_field(tab, "tabId") else {
-            continue;
-        };
+    let keys = ("tabs", "tabId");
+    each_listed(ctx, record, value, keys, |out, tab_id, tab, project| {
         out.facts(
             tab_id,
             SessionFacts {
                 title: str_field(tab, "chatTitle").map(str::to_string),
-                project: project.clone(),
+                project: project.map(str::to_string),
                 ..SessionFacts::default()
             },
         );
@@ -370,7 +355,28 @@ pub(super) fn aichat_tabs(ctx: RecordContext<'_>, record: &Value, value: &Value)
             tab_id,
             tab.get("lastSendTime").and_then(|v| instant(Some(v))),
         );
-        inline_bubbles(&mut out, tab_id, items_of(tab, "bubbles"), "id");
+        inline_bubbles(out, tab_id, items_of(tab, "bubbles"), "id");
+    })
+}
+
+/// A workspace record listing sessions under `list`: each entry that names
+/// its id under `id_key` is read by `read`, with the workspace's folder.
+fn each_listed<'a>(
+    ctx: RecordContext<'a>,
+    record: &Value,
+    value: &Value,
+    (list, id_key): (&str, &str),
+    mut read: impl FnMut(&mut Out<'a>, &str, &Value, Option<&str>),
+) -> Interpretation {
+    let Some(entries) = value.get(list).and_then(Value::as_array) else {
+        return Interpretation::unknown();
+    };
+    let project = workspace_folder(record);
+    let mut out = Out::new(ctx);
+    for entry in entries {
+        if let Some(id) = str_field(entry, id_key) {
+            read(&mut out, id, entry, project.as_deref());
+        }
     }
     out.interp
 }

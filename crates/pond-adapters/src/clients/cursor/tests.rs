@@ -1,7 +1,7 @@
 //! Tests of every Cursor format, on the fixtures and on synthetic databases.
 
 use super::*;
-use crate::clients::testing::{message_ids, role_counts};
+use crate::clients::testing::{assert_discovers, message_ids, role_counts, roles};
 use crate::translate::{Translation, translate_bytes};
 
 mod ide;
@@ -44,10 +44,6 @@ fn db_file(path: &Path) -> SourceFile {
     )
 }
 
-fn roles(t: &Translation) -> Vec<Role> {
-    t.messages.iter().map(|m| m.role).collect()
-}
-
 fn facts<'a>(t: &'a Translation, session: &str) -> &'a SessionFacts {
     &t.facts
         .iter()
@@ -76,17 +72,15 @@ fn assert_results_paired(t: &Translation) {
 
 #[test]
 fn every_fixture_is_discovered() {
-    let found = Cursor.discover(&crate::clients::testing::fixtures("cursor"));
-    assert!(found.problems.is_empty(), "{:?}", found.problems);
-    let names = crate::clients::testing::placed(&found);
-    assert_eq!(
-        names,
-        vec![
+    assert_discovers(
+        &Cursor,
+        &crate::clients::testing::fixtures("cursor"),
+        &[
             ("agent-sessions-large.jsonl", Layout::Jsonl),
             ("agent-sessions-small.jsonl", Layout::Jsonl),
             ("agent-sessions-test-session.jsonl", Layout::Jsonl),
             ("agent-sessions-test-store.db", Layout::Database),
-        ]
+        ],
     );
 }
 
@@ -231,26 +225,41 @@ fn synthetic_store(dir: &Path, extra: Option<&str>) -> PathBuf {
         "subagentInfo": {"parentAgentId": "5e1d7c1a-0000-4000-8000-000000000001"}
     });
     let path = dir.join("store.db");
-    let _ = std::fs::remove_file(&path);
-    let conn = Connection::open(&path).unwrap();
-    conn.execute_batch(
+    let conn = fresh_db(
+        &path,
         "CREATE TABLE blobs (id TEXT PRIMARY KEY, data BLOB);
          CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);",
-    )
-    .unwrap();
+    );
     conn.execute(
         "INSERT INTO meta VALUES ('0', ?1)",
         [hex(meta.to_string().as_bytes())],
     )
     .unwrap();
-    for (id, data) in &blobs {
+    insert_pairs(&conn, "blobs", blobs);
+    path
+}
+
+/// A synthetic database at `path`, made anew with the tables of `schema`.
+fn fresh_db(path: &Path, schema: &str) -> Connection {
+    let _ = std::fs::remove_file(path);
+    let conn = Connection::open(path).unwrap();
+    conn.execute_batch(schema).unwrap();
+    conn
+}
+
+/// Fills the two-column `table` of a synthetic database with `rows`.
+fn insert_pairs<K: rusqlite::ToSql, V: rusqlite::ToSql>(
+    conn: &Connection,
+    table: &str,
+    rows: impl IntoIterator<Item = (K, V)>,
+) {
+    for (k, v) in rows {
         conn.execute(
-            "INSERT INTO blobs VALUES (?1, ?2)",
-            rusqlite::params![id, data],
+            &format!("INSERT INTO {table} VALUES (?1, ?2)"),
+            rusqlite::params![k, v],
         )
         .unwrap();
     }
-    path
 }
 
 #[test]

@@ -47,7 +47,7 @@ use crate::digest::sha256_hex;
 use crate::discover::{env_dir, file_name, parent_dir_lossy, walk};
 use crate::formats::genai;
 use crate::formats::json::{items_of, json_text, str_field};
-use crate::formats::time::timestamp_field;
+use crate::formats::time::{saw_fields, timestamp_field};
 use crate::model::{Message, Part, PartKind, Role, SessionFacts, joined_text};
 use crate::naming::{first_or_hint, is_uuid};
 use crate::usage::{Tokens, Usage, count};
@@ -219,8 +219,7 @@ fn header_facts(ctx: RecordContext<'_>, record: &Value) -> SessionFacts {
         ),
         ..SessionFacts::default()
     };
-    facts.saw(timestamp_field(record, "startTime"));
-    facts.saw(timestamp_field(record, "lastUpdated"));
+    saw_fields(&mut facts, record, &["startTime", "lastUpdated"]);
     facts
 }
 
@@ -235,8 +234,7 @@ fn metadata_update(ctx: RecordContext<'_>, set: &Value) -> Interpretation {
     if let Some(dirs) = set.get("directories") {
         facts.project = project_of(ctx.file, None, Some(dirs));
     }
-    facts.saw(timestamp_field(set, "lastUpdated"));
-    facts.saw(timestamp_field(set, "startTime"));
+    saw_fields(&mut facts, set, &["lastUpdated", "startTime"]);
     let (messages, usage) = match set.get("messages") {
         Some(Value::Array(list)) => (
             list.iter()

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::*;
-use crate::clients::testing::{message_ids, role_counts};
+use crate::clients::testing::{message_ids, role_counts, roles};
 use crate::digest::sha256_hex;
 use crate::translate::{Translation, translate_bytes};
 
@@ -210,8 +210,7 @@ fn jsonl_tool_result_text_comes_from_function_response() {
             .as_deref()
             .is_some_and(|t| t.contains("README.md"))
     );
-    let roles: Vec<Role> = t.messages.iter().map(|m| m.role).collect();
-    assert_eq!(roles, [Role::User, Role::Assistant, Role::Assistant]);
+    assert_eq!(roles(&t), [Role::User, Role::Assistant, Role::Assistant]);
     assert_eq!(
         t.facts[0].1.model.as_deref(),
         Some("gemini-3-flash-preview")
@@ -368,8 +367,7 @@ fn checkpoint_is_a_session_of_its_own() {
 ]}"#;
     let t = translate_bytes(&Gemini, &f, bytes);
     assert_eq!(t.session_id, "gemini-checkpoint/abc/v1");
-    let roles: Vec<Role> = t.messages.iter().map(|m| m.role).collect();
-    assert_eq!(roles, [Role::User, Role::Assistant, Role::Tool]);
+    assert_eq!(roles(&t), [Role::User, Role::Assistant, Role::Tool]);
     assert_eq!(t.messages[1].parts[0].kind, PartKind::Thinking);
     assert_eq!(t.facts[0].1.title.as_deref(), Some("checkpoint: v1"));
     assert_paired(&t);

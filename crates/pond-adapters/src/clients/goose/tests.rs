@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::clients::testing::assert_results_pair_per_session;
-use crate::clients::testing::message_ids;
+use crate::clients::testing::{assert_discovers, assert_results_pair_per_session};
+use crate::clients::testing::{message_ids, read_junk, roles};
 use crate::digest::sha256_hex;
 use crate::translate::{Translation, translate_bytes};
 
@@ -102,15 +102,13 @@ fn discovers_jsonl_sessions_and_the_database() {
     std::fs::write(dir.path().join("20250219_120000.jsonl"), SYNTHETIC_JSONL).unwrap();
     synthetic_db(&dir.path().join("sessions.db"));
     std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
-    let found = Goose.discover(dir.path());
-    assert!(found.problems.is_empty());
-    let seen = crate::clients::testing::placed(&found);
-    assert_eq!(
-        seen,
-        [
+    assert_discovers(
+        &Goose,
+        dir.path(),
+        &[
             ("20250219_120000.jsonl", Layout::Jsonl),
-            ("sessions.db", Layout::Database)
-        ]
+            ("sessions.db", Layout::Database),
+        ],
     );
 }
 
@@ -154,9 +152,8 @@ fn synthetic_jsonl_session() {
     );
     assert_eq!(t.session_id, sid);
     assert_eq!(t.unknown_records, 0);
-    let roles: Vec<Role> = t.messages.iter().map(|m| m.role).collect();
     assert_eq!(
-        roles,
+        roles(&t),
         [Role::User, Role::Assistant, Role::Tool, Role::Assistant]
     );
     assert!(t.messages.iter().all(|m| m.timestamp.is_some()));
@@ -282,14 +279,16 @@ fn same_bytes_same_ids_and_broken_inputs_do_not_panic() {
     let cut = &SYNTHETIC_JSONL.as_bytes()[..SYNTHETIC_JSONL.len() - 40];
     let t = translate_bytes(&Goose, &file, cut);
     assert_eq!(t.messages.len(), 3);
-    for junk in [
-        &b"\xff\xfe{{{\n"[..],
-        b"[1,2]\n{\"role\":\"user\",\"content\":7}\n",
-        b"{\"role\":\"user\",\"content\":[{\"type\":\"toolResponse\",\"toolResult\":5},3]}\n",
-        b"",
-    ] {
-        let _ = translate_bytes(&Goose, &file, junk);
-    }
+    read_junk(
+        &Goose,
+        &file,
+        &[
+            &b"\xff\xfe{{{\n"[..],
+            b"[1,2]\n{\"role\":\"user\",\"content\":7}\n",
+            b"{\"role\":\"user\",\"content\":[{\"type\":\"toolResponse\",\"toolResult\":5},3]}\n",
+            b"",
+        ],
+    );
     // A file without metadata line still names its session.
     let headless = SYNTHETIC_JSONL.split_once('\n').unwrap().1;
     let t = translate_bytes(&Goose, &file, headless.as_bytes());

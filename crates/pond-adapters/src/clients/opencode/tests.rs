@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
-use crate::clients::testing::assert_results_pair_per_session;
+use crate::clients::testing::{assert_results_pair_per_session, read_junk};
 
 #[test]
 fn ids_that_could_leave_the_storage_tree_are_never_paths() {
@@ -520,9 +520,11 @@ fn broken_inputs_do_not_panic() {
         let file = SourceFile::new(path, rel, Layout::Document);
         let t = translate_bytes(&Opencode, &file, &bytes[..bytes.len() / 2]);
         assert!(t.messages.is_empty());
-        for junk in [&b"\xff\xfe{{{"[..], b"[1,2,3]", b"\"text\"", b"{}", b""] {
-            let _ = translate_bytes(&Opencode, &file, junk);
-        }
+        read_junk(
+            &Opencode,
+            &file,
+            &[&b"\xff\xfe{{{"[..], b"[1,2,3]", b"\"text\"", b"{}", b""],
+        );
     }
     // Rows of unexpected shapes.
     let rows = [

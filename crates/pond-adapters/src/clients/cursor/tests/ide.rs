@@ -115,28 +115,18 @@ fn synthetic_vscdb(dir: &Path, extra_bubble: bool) -> PathBuf {
         ),
     ];
     let path = ws.join("state.vscdb");
-    let _ = std::fs::remove_file(&path);
-    let conn = Connection::open(&path).unwrap();
-    conn.execute_batch(
+    let conn = fresh_db(
+        &path,
         "CREATE TABLE ItemTable (key TEXT UNIQUE ON CONFLICT REPLACE, value BLOB);
          CREATE TABLE cursorDiskKV (key TEXT UNIQUE ON CONFLICT REPLACE, value BLOB);",
-    )
-    .unwrap();
-    for (k, v) in &kv {
-        // Cursor stores values as blobs of JSON text.
-        conn.execute(
-            "INSERT INTO cursorDiskKV VALUES (?1, ?2)",
-            rusqlite::params![k, v.as_bytes()],
-        )
-        .unwrap();
-    }
-    for (k, v) in &items {
-        conn.execute(
-            "INSERT INTO ItemTable VALUES (?1, ?2)",
-            rusqlite::params![k, v],
-        )
-        .unwrap();
-    }
+    );
+    // Cursor stores values as blobs of JSON text.
+    insert_pairs(
+        &conn,
+        "cursorDiskKV",
+        kv.iter().map(|(k, v)| (k, v.as_bytes())),
+    );
+    insert_pairs(&conn, "ItemTable", items);
     path
 }
 
