@@ -24,7 +24,7 @@ use serde::Serialize;
 use crate::store::tables::erasures::{ErasedFile, Erasure, ErasureKind, RowCounts};
 use crate::store::upkeep::lease::{self, Taken};
 use crate::store::upkeep::{Compacted, Pruned};
-use crate::store::{Store, StoreError, TableKind, sql_str, tables::schema};
+use crate::store::{Store, StoreError, TableKind, sql_eq, tables::schema};
 
 /// Set by the crash tests: after the named step (`recorded`, `deleted`,
 /// `compacted`, `pruned`) the process says so on stderr and waits to be
@@ -78,15 +78,9 @@ impl Selection {
 
     fn filter(&self) -> Option<String> {
         let mut clauses = Vec::new();
-        if let Some(p) = &self.project {
-            clauses.push(format!("project = {}", sql_str(p)));
-        }
-        if let Some(h) = &self.host {
-            clauses.push(format!("host = {}", sql_str(h)));
-        }
-        if let Some(c) = &self.client {
-            clauses.push(format!("client = {}", sql_str(c)));
-        }
+        clauses.extend(sql_eq("project", self.project.as_deref()));
+        clauses.extend(sql_eq("host", self.host.as_deref()));
+        clauses.extend(sql_eq("client", self.client.as_deref()));
         if let Some(before) = self.before {
             let at = format!("TIMESTAMP '{}'", before.format("%Y-%m-%d %H:%M:%S%.6f"));
             clauses.push(format!(

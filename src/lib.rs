@@ -4,9 +4,10 @@
 //! Layers, each ignorant of the ones above it (checked by
 //! `rule10_no_two_modules_import_each_other_even_through_others`):
 //!
-//! 1. [`paths`] and [`version`]; and from the `pond-adapters` crate, [`model`] (canonical
-//!    types), [`adapter`] (what a client's reader is), [`registry`] (the
-//!    clients, by name), [`formats`] (shapes several clients share) and [`digest`].
+//! 1. [`paths`], [`version`] and [`escape`]; and from the `pond-adapters`
+//!    crate, [`model`] (canonical types), [`adapter`] (what a client's reader
+//!    is), [`registry`] (the clients, by name), [`formats`] (shapes several
+//!    clients share) and [`digest`].
 //! 2. [`config`] (the file's schema), [`redact`] (over the model), and
 //!    [`store`] (model ↔ Lance tables; it knows no client).
 //! 3. [`access`] (tokens and what they see, over config and store) and
@@ -33,6 +34,7 @@ pub mod config;
 pub mod doctor;
 pub mod embed;
 pub mod erase;
+pub mod escape;
 pub mod export;
 pub mod mcp;
 pub mod paths;

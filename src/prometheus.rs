@@ -23,10 +23,10 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use crate::access::Limits;
+use crate::archive::sessions_and_messages_by;
 use crate::store::tables::runs::HostRow;
-use crate::store::tables::schema::Columns;
 use crate::store::upkeep::TableHealth;
-use crate::store::{Store, StoreError, TableKind};
+use crate::store::{Store, StoreError};
 
 /// What the exposition covers and how it judges staleness.
 #[derive(Debug, Clone)]
@@ -96,16 +96,7 @@ impl Family {
 /// A label value as the text format needs it: backslash, quote and newline
 /// escaped (host and group names come from users).
 fn escape_label(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::escape::escaped(value, crate::escape::PROMETHEUS_LABEL)
 }
 
 fn number(v: f64) -> String {
@@ -247,33 +238,6 @@ impl RowFamilies {
     }
 }
 
-/// Sessions and messages stored per host, from two columns of the
-/// sessions table (one row per session, not per message).
-async fn stored_per_host(
-    store: &Store,
-    limits: &Limits,
-) -> Result<BTreeMap<String, (u64, u64)>, StoreError> {
-    let filter = limits.to_sql();
-    let mut per_host: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    for b in store
-        .scan(
-            TableKind::Sessions,
-            filter.as_deref(),
-            Some(&["host", "message_count"]),
-        )
-        .await?
-    {
-        let c = Columns::new(&b);
-        let (hosts, counts) = (c.str("host")?, c.u64("message_count")?);
-        for i in 0..b.num_rows() {
-            let e = per_host.entry(hosts.value(i).to_string()).or_default();
-            e.0 += 1;
-            e.1 += counts.value(i);
-        }
-    }
-    Ok(per_host)
-}
-
 /// The exposition: every family with its samples, in the text format.
 pub async fn render(store: &Store, options: &MetricsOptions) -> Result<String, StoreError> {
     let started = Instant::now();
@@ -381,7 +345,9 @@ async fn stored_families(scrape: &Scrape<'_>, out: &mut String) -> Result<(), St
         ),
     ]);
     let (mut ephemeral_sessions, mut ephemeral_messages) = (0u64, 0u64);
-    for (host, (s, m)) in stored_per_host(scrape.store, &scrape.options.limits).await? {
+    let host_filter = scrape.options.limits.to_sql();
+    let stored = sessions_and_messages_by(scrape.store, "host", host_filter.as_deref()).await?;
+    for (host, (s, m)) in stored {
         if scrape.known.contains(host.as_str()) {
             sessions.add(vec![("host", host.clone())], s as f64);
             messages.add(vec![("host", host)], m as f64);

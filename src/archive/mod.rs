@@ -17,7 +17,10 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 pub use images::{images_at, message_image};
-pub use overview::{RunBucket, RunTimeline, RunsParams, client_counts, run_timeline, status};
+pub use overview::{
+    RunBucket, RunTimeline, RunsParams, client_counts, run_timeline, sessions_and_messages_by,
+    status,
+};
 pub use raw::{RawDownload, source_file as session_source_file};
 pub use shapes::*;
 
@@ -25,7 +28,7 @@ use crate::access::Limits;
 use crate::embed::Lazy;
 use crate::model::{Message, Part, PartKind, Session};
 use crate::search::{self, Filters, Mode, Request};
-use crate::store::{Store, StoreError, TableKind, sql_str, tables::schema};
+use crate::store::{Store, StoreError, TableKind, sql_eq, sql_str, tables::schema};
 
 /// Why a question got no answer. Each maps to one HTTP status and one MCP
 /// tool error.
@@ -263,18 +266,12 @@ pub async fn list_sessions_page(
         view.check_hosts(std::slice::from_ref(h))?;
     }
     let mut clauses: Vec<String> = Vec::new();
-    if let Some(c) = &params.client {
-        clauses.push(format!("client = {}", sql_str(c)));
-    }
-    if let Some(h) = &params.host {
-        clauses.push(format!("host = {}", sql_str(h)));
-    }
+    clauses.extend(sql_eq("client", params.client.as_deref()));
+    clauses.extend(sql_eq("host", params.host.as_deref()));
     if let Some(p) = &params.project {
         clauses.push(format!("contains(project, {})", sql_str(p)));
     }
-    if let Some(p) = &params.parent {
-        clauses.push(format!("parent_id = {}", sql_str(p)));
-    }
+    clauses.extend(sql_eq("parent_id", params.parent.as_deref()));
     clauses.extend(view.limits.to_sql());
     let filter = (!clauses.is_empty()).then(|| clauses.join(" AND "));
     let mut sessions = Vec::new();

@@ -109,24 +109,8 @@ pub async fn client_counts(
     store: &Store,
     filter: Option<&str>,
 ) -> Result<Vec<ClientCount>, StoreError> {
-    let mut per_client: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    for b in store
-        .scan(
-            TableKind::Sessions,
-            filter,
-            Some(&["client", "message_count"]),
-        )
+    Ok(sessions_and_messages_by(store, "client", filter)
         .await?
-    {
-        let c = schema::Columns::new(&b);
-        let (client, count) = (c.str("client")?, c.u64("message_count")?);
-        for i in 0..b.num_rows() {
-            let e = per_client.entry(client.value(i).to_string()).or_default();
-            e.0 += 1;
-            e.1 += count.value(i);
-        }
-    }
-    Ok(per_client
         .into_iter()
         .map(|(client, (sessions, messages))| ClientCount {
             client,
@@ -134,6 +118,35 @@ pub async fn client_counts(
             messages,
         })
         .collect())
+}
+
+/// Sessions and messages per value of `column` among the sessions `filter`
+/// keeps, from two columns of the sessions table (one row per session, not
+/// per message): the one count behind the status's clients and the
+/// metrics' hosts.
+pub async fn sessions_and_messages_by(
+    store: &Store,
+    column: &str,
+    filter: Option<&str>,
+) -> Result<BTreeMap<String, (u64, u64)>, StoreError> {
+    let mut per_value: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for b in store
+        .scan(
+            TableKind::Sessions,
+            filter,
+            Some(&[column, "message_count"]),
+        )
+        .await?
+    {
+        let c = schema::Columns::new(&b);
+        let (values, counts) = (c.str(column)?, c.u64("message_count")?);
+        for i in 0..b.num_rows() {
+            let e = per_value.entry(values.value(i).to_string()).or_default();
+            e.0 += 1;
+            e.1 += counts.value(i);
+        }
+    }
+    Ok(per_value)
 }
 
 /// What the archive holds, within the caller's view.

@@ -366,9 +366,7 @@ fn write_crontab(lines: &[String]) -> anyhow::Result<()> {
 }
 
 fn xml(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    crate::escape::escaped(s, crate::escape::XML_TEXT)
 }
 
 /// What keeps this host's syncs running, if anything is installed: for

@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::TokenEntry;
 use crate::archive::{self, ArchiveError, GetMessageParams, GetSessionParams};
 use crate::mcp::{ArchiveTools, Shared, Transport};
+use crate::store::Store;
 use extract::{Caller, JsonBody, PathId, QueryParams, Reader, TotalsReader};
 
 /// What the server needs beyond the open store.
@@ -256,12 +257,11 @@ async fn metrics(State(state): State<Arc<AppState>>, TotalsReader(view): TotalsR
         limits: view.limits,
         prices: state.shared.prices.clone(),
     };
-    let rendered = async {
-        let store = state.shared.store.or_empty().await?;
+    let rendered = read_store(&state, async |store| {
         crate::prometheus::render(store, &options)
             .await
             .map_err(ArchiveError::from)
-    }
+    })
     .await;
     match rendered {
         Ok(text) => (
@@ -494,13 +494,10 @@ async fn search(
     Reader(view): Reader,
     JsonBody(params): JsonBody<archive::SearchParams>,
 ) -> Response {
-    respond(
-        async {
-            let store = state.shared.store.or_empty().await?;
-            archive::search(store, &state.shared.embedder, &view, params).await
-        }
-        .await,
-    )
+    answer(&state, async |store| {
+        archive::search(store, &state.shared.embedder, &view, params).await
+    })
+    .await
 }
 
 async fn list_sessions(
@@ -508,13 +505,10 @@ async fn list_sessions(
     Reader(view): Reader,
     QueryParams(params): QueryParams<archive::ListSessionsParams>,
 ) -> Response {
-    respond(
-        async {
-            let store = state.shared.store.or_empty().await?;
-            archive::list_sessions(store, &view, params).await
-        }
-        .await,
-    )
+    answer(&state, async |store| {
+        archive::list_sessions(store, &view, params).await
+    })
+    .await
 }
 
 async fn usage(
@@ -522,13 +516,10 @@ async fn usage(
     TotalsReader(view): TotalsReader,
     QueryParams(params): QueryParams<archive::UsageParams>,
 ) -> Response {
-    respond(
-        async {
-            let store = state.shared.store.or_empty().await?;
-            archive::usage(store, &view, &state.shared.prices, params).await
-        }
-        .await,
-    )
+    answer(&state, async |store| {
+        archive::usage(store, &view, &state.shared.prices, params).await
+    })
+    .await
 }
 
 /// Query of `GET /v1/sessions/{id}`.
@@ -557,13 +548,10 @@ async fn get_session(
         limit: q.limit,
         full: q.full,
     };
-    respond(
-        async {
-            let store = state.shared.store.or_empty().await?;
-            archive::get_session(store, &view, params).await
-        }
-        .await,
-    )
+    answer(&state, async |store| {
+        archive::get_session(store, &view, params).await
+    })
+    .await
 }
 
 /// Query of `GET /v1/messages/{id}`.
@@ -585,31 +573,43 @@ async fn get_message(
         id,
         neighbours: q.neighbours,
     };
-    respond(
-        async {
-            let store = state.shared.store.or_empty().await?;
-            archive::get_message(store, &view, params).await
-        }
-        .await,
-    )
+    answer(&state, async |store| {
+        archive::get_message(store, &view, params).await
+    })
+    .await
 }
 
 async fn status(State(state): State<Arc<AppState>>, TotalsReader(view): TotalsReader) -> Response {
-    respond(
-        async {
-            let store = state.shared.store.or_empty().await?;
-            let mut status = archive::status(store, &view).await?;
-            status.stale_after_secs = Some(state.stale_after.as_secs());
-            // The store's shape says nothing of any session, but a limited
-            // token sees only its own part of the archive (as on /metrics).
-            if view.limits.project_prefix.is_none() && view.limits.host_prefix.is_none() {
-                status.store_health = store.health().await?;
-                status.search = Some(crate::search::backlog::census(store).await?);
-            }
-            Ok(status)
+    answer(&state, async |store| {
+        let mut status = archive::status(store, &view).await?;
+        status.stale_after_secs = Some(state.stale_after.as_secs());
+        // The store's shape says nothing of any session, but a limited
+        // token sees only its own part of the archive (as on /metrics).
+        if view.limits.project_prefix.is_none() && view.limits.host_prefix.is_none() {
+            status.store_health = store.health().await?;
+            status.search = Some(crate::search::backlog::census(store).await?);
         }
-        .await,
-    )
+        Ok(status)
+    })
+    .await
+}
+
+/// Runs a read against the store, an empty one before the first sync, so
+/// that every route answers then as for an archive with nothing in it.
+async fn read_store<T>(
+    state: &AppState,
+    read: impl AsyncFnOnce(&Store) -> Result<T, ArchiveError>,
+) -> Result<T, ArchiveError> {
+    let store = state.shared.store.or_empty().await?;
+    read(store).await
+}
+
+/// A JSON route's answer: its read of the store, or the API's error.
+async fn answer<T: Serialize>(
+    state: &AppState,
+    read: impl AsyncFnOnce(&Store) -> Result<T, ArchiveError>,
+) -> Response {
+    respond(read_store(state, read).await)
 }
 
 fn respond<T: Serialize>(result: Result<T, ArchiveError>) -> Response {

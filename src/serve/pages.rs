@@ -10,7 +10,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::{
-    AppState, Caller, JsonBody, PathId, QueryParams, Reader, TotalsReader, error, respond, web,
+    AppState, Caller, JsonBody, PathId, QueryParams, Reader, TotalsReader, answer, error,
+    read_store, web,
 };
 use crate::access::{self, Grant, Scope};
 use crate::archive;
@@ -75,13 +76,10 @@ pub(super) async fn runs(
     TotalsReader(view): TotalsReader,
     QueryParams(params): QueryParams<archive::RunsParams>,
 ) -> Response {
-    respond(
-        async {
-            let store = state.shared.store.or_empty().await?;
-            archive::run_timeline(store, &view, params, chrono::Utc::now()).await
-        }
-        .await,
-    )
+    answer(&state, async |store| {
+        archive::run_timeline(store, &view, params, chrono::Utc::now()).await
+    })
+    .await
 }
 
 /// `GET /v1/messages/{id}/images/{n}`: one image a message holds inline,
@@ -95,10 +93,9 @@ pub(super) async fn message_image(
         Ok(axum::extract::Path(found)) => found,
         Err(r) => return error(StatusCode::BAD_REQUEST, r.body_text()),
     };
-    let found = async {
-        let store = state.shared.store.or_empty().await?;
+    let found = read_store(&state, async |store| {
         archive::message_image(store, &view, &id, n).await
-    }
+    })
     .await;
     match found {
         Ok(image) => (
@@ -143,10 +140,9 @@ pub(super) async fn raw_file(
     PathId(id): PathId,
     QueryParams(q): QueryParams<RawQuery>,
 ) -> Response {
-    let file = async {
-        let store = state.shared.store.or_empty().await?;
+    let file = read_store(&state, async |store| {
         archive::session_source_file(store, &view, &id, q.file.unwrap_or(0)).await
-    }
+    })
     .await;
     match file {
         Ok(f) => source_file_response(f),

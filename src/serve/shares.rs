@@ -21,6 +21,7 @@ use super::{AppState, Caller, JsonBody, PathId, Reader, respond};
 use crate::access::Grant;
 use crate::archive::{self, ArchiveError, View};
 use crate::share::{self, Lookup, Share, ShareAsk};
+use crate::store::Store;
 use crate::transcript::{self, Framing};
 
 /// The `{id}` of a share route; a malformed one is looked up like any other.
@@ -228,6 +229,21 @@ async fn sharer<'a>(
     Ok((store, session.id))
 }
 
+/// Runs a share route's `work` on the store and the session `id` names, once
+/// [`sharer`] allows it; its refusal otherwise.
+async fn as_sharer(
+    state: &AppState,
+    grant: &Grant,
+    view: &View,
+    id: &str,
+    work: impl AsyncFnOnce(&Store, String) -> Response,
+) -> Response {
+    match sharer(state, grant, view, id).await {
+        Ok((store, session)) => work(store, session).await,
+        Err(refusal) => refusal,
+    }
+}
+
 /// `GET /v1/sessions/{id}/shares`: the session's shares, for a token that
 /// may share.
 pub(super) async fn list(
@@ -236,15 +252,14 @@ pub(super) async fn list(
     axum::Extension(grant): Caller,
     PathId(id): PathId,
 ) -> Response {
-    let (store, session) = match sharer(&state, &grant, &view, &id).await {
-        Ok(found) => found,
-        Err(refusal) => return refusal,
-    };
-    respond(
-        share::list(store, Some(&session))
-            .await
-            .map_err(ArchiveError::from),
-    )
+    as_sharer(&state, &grant, &view, &id, async |store, session| {
+        respond(
+            share::list(store, Some(&session))
+                .await
+                .map_err(ArchiveError::from),
+        )
+    })
+    .await
 }
 
 /// `POST /v1/sessions/{id}/shares`: a new link to the session, masked.
@@ -255,40 +270,39 @@ pub(super) async fn create(
     PathId(id): PathId,
     JsonBody(ask): JsonBody<NewShare>,
 ) -> Response {
-    let (store, session) = match sharer(&state, &grant, &view, &id).await {
-        Ok(found) => found,
-        Err(refusal) => return refusal,
-    };
-    let lasts = match ask.expires.as_deref().map(str::trim) {
-        Some("never") => None,
-        None | Some("") => Some(std::time::Duration::from_secs(7 * 86_400)),
-        Some(age) => match humantime::parse_duration(age) {
-            Ok(d) => Some(d),
-            Err(e) => {
-                return super::error(
-                    StatusCode::BAD_REQUEST,
-                    format!("`expires`: {e} (say 7d, 12h, or never)"),
-                );
-            }
-        },
-    };
-    let made = share::create(
-        store,
-        ShareAsk {
-            session_id: session,
-            lasts,
-            // The pages make masked links only; `pond share --no-redact`
-            // is for whoever holds the store.
-            redact: true,
-            raw: false,
-            created_by: grant.name.clone(),
-        },
-    )
-    .await;
-    match made {
-        Ok(share) => (StatusCode::CREATED, axum::Json(share)).into_response(),
-        Err(e) => failed_share(e),
-    }
+    as_sharer(&state, &grant, &view, &id, async |store, session| {
+        let lasts = match ask.expires.as_deref().map(str::trim) {
+            Some("never") => None,
+            None | Some("") => Some(std::time::Duration::from_secs(7 * 86_400)),
+            Some(age) => match humantime::parse_duration(age) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    return super::error(
+                        StatusCode::BAD_REQUEST,
+                        format!("`expires`: {e} (say 7d, 12h, or never)"),
+                    );
+                }
+            },
+        };
+        let made = share::create(
+            store,
+            ShareAsk {
+                session_id: session,
+                lasts,
+                // The pages make masked links only; `pond share --no-redact`
+                // is for whoever holds the store.
+                redact: true,
+                raw: false,
+                created_by: grant.name.clone(),
+            },
+        )
+        .await;
+        match made {
+            Ok(share) => (StatusCode::CREATED, axum::Json(share)).into_response(),
+            Err(e) => failed_share(e),
+        }
+    })
+    .await
 }
 
 /// `POST /v1/shares/{id}/revoke`: ends a share of a session the token may
@@ -331,18 +345,21 @@ pub(super) async fn preview(
     axum::Extension(grant): Caller,
     PathId(id): PathId,
 ) -> Response {
-    let (store, session) = match sharer(&state, &grant, &view, &id).await {
-        Ok(found) => found,
-        Err(refusal) => return refusal,
-    };
-    let unmasked = View {
-        limits: view.limits.clone(),
-        ..View::default()
-    };
-    let (_, messages) = match archive::transcript(store, &unmasked, &session).await {
-        Ok(found) => found,
-        Err(e) => return e.into_response(),
-    };
+    as_sharer(&state, &grant, &view, &id, async |store, session| {
+        let unmasked = View {
+            limits: view.limits.clone(),
+            ..View::default()
+        };
+        match archive::transcript(store, &unmasked, &session).await {
+            Ok((_, messages)) => axum::Json(preview_of(&messages)).into_response(),
+            Err(e) => e.into_response(),
+        }
+    })
+    .await
+}
+
+/// What masking would hide from these messages.
+fn preview_of(messages: &[crate::model::Message]) -> SharePreview {
     let mut preview = SharePreview {
         masked: 0,
         samples: Vec::new(),
@@ -361,7 +378,7 @@ pub(super) async fn preview(
             }
         }
     }
-    axum::Json(preview).into_response()
+    preview
 }
 
 /// Secrets shown in context by a preview.

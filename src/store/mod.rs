@@ -26,7 +26,8 @@ pub use reach::location::StoreLocation;
 use tables::meta::meta_batch;
 pub use tables::meta::{restamp_format_version, stamp_format_version};
 pub use tables::sql::{
-    key_or_prefix_sql, like_escape, scoped_key_sql, sql_in, sql_str, sql_time, starts_with_sql,
+    key_or_prefix_sql, like_escape, scoped_key_sql, sql_eq, sql_in, sql_str, sql_time,
+    starts_with_sql,
 };
 
 /// The on-store layout this binary reads and writes. Bump it when a change
@@ -635,13 +636,18 @@ impl Store {
 
 /// Bytes of the files below `dir` (a local store, or part of one).
 pub fn dir_size(dir: &std::path::Path) -> u64 {
+    file_sizes(dir).sum()
+}
+
+/// The size of each file below `dir`; what cannot be read counts as absent,
+/// as a store's size is a figure to show, not a check.
+pub fn file_sizes(dir: &std::path::Path) -> impl Iterator<Item = u64> {
     walkdir::WalkDir::new(dir)
         .into_iter()
         .filter_map(Result::ok)
         .filter_map(|e| e.metadata().ok())
         .filter(|m| m.is_file())
         .map(|m| m.len())
-        .sum()
 }
 
 /// Empties the search table and marks the store as needing its messages

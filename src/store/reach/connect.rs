@@ -3,7 +3,6 @@
 //! what it keeps beside the tables (leases, intents, records, the storage
 //! check), and every such use goes through here.
 
-use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +24,26 @@ fn quick_retry() -> RetryConfig {
     }
 }
 
+/// A cloud store from its builder, the user's options its kind of store
+/// knows by name applied first (the rest are Lance's alone). The three
+/// builders share their method names but no trait, so a macro writes the
+/// sequence once.
+macro_rules! cloud {
+    ($builder:ty, $key:ty, $location:expr, $options:expr) => {{
+        let mut builder = <$builder>::from_env().with_url($location.uri());
+        for (k, v) in $options {
+            if let Ok(key) = <$key as FromStr>::from_str(k) {
+                builder = builder.with_config(key, v);
+            }
+        }
+        let store = builder
+            .with_retry(quick_retry())
+            .build()
+            .map_err(|e| e.to_string())?;
+        Arc::new(store) as Arc<dyn ObjectStore>
+    }};
+}
+
 /// Builds an object store for the location, reading the standard `AWS_*`,
 /// `GOOGLE_*` and `AZURE_*` variables like Lance does, then the user's options.
 pub fn object_store(
@@ -42,42 +61,15 @@ pub fn object_store(
     let options = location.user_options();
     let store: Arc<dyn ObjectStore> = match location.scheme() {
         "memory" => Arc::new(object_store::memory::InMemory::new()),
-        "s3" => cloud(
-            AmazonS3Builder::from_env().with_url(location.uri()),
-            options,
-            |b, key: AmazonS3ConfigKey, v| b.with_config(key, v),
-            |b| b.with_retry(quick_retry()).build(),
-        )?,
-        "gs" => cloud(
-            GoogleCloudStorageBuilder::from_env().with_url(location.uri()),
-            options,
-            |b, key: GoogleConfigKey, v| b.with_config(key, v),
-            |b| b.with_retry(quick_retry()).build(),
-        )?,
-        "az" | "abfs" | "abfss" => cloud(
-            MicrosoftAzureBuilder::from_env().with_url(location.uri()),
-            options,
-            |b, key: AzureConfigKey, v| b.with_config(key, v),
-            |b| b.with_retry(quick_retry()).build(),
-        )?,
+        "s3" => cloud!(AmazonS3Builder, AmazonS3ConfigKey, location, options),
+        "gs" => cloud!(
+            GoogleCloudStorageBuilder,
+            GoogleConfigKey,
+            location,
+            options
+        ),
+        "az" | "abfs" | "abfss" => cloud!(MicrosoftAzureBuilder, AzureConfigKey, location, options),
         other => return Err(format!("no object store for `{other}://` stores")),
     };
     Ok((store, prefix))
-}
-
-/// A cloud store from its builder, the user's options its kind of store
-/// knows by name applied first (the rest are Lance's alone): the builders
-/// share no trait, so each cloud passes how it sets a key and builds.
-fn cloud<B, K: FromStr, S: ObjectStore>(
-    mut builder: B,
-    options: &BTreeMap<String, String>,
-    set: impl Fn(B, K, &String) -> B,
-    build: impl FnOnce(B) -> object_store::Result<S>,
-) -> Result<Arc<dyn ObjectStore>, String> {
-    for (k, v) in options {
-        if let Ok(key) = K::from_str(k) {
-            builder = set(builder, key, v);
-        }
-    }
-    Ok(Arc::new(build(builder).map_err(|e| e.to_string())?))
 }

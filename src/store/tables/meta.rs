@@ -182,8 +182,6 @@ pub(in crate::store) async fn read_meta(meta: &Table) -> lancedb::Result<Vec<(St
     Ok(entries)
 }
 
-/// Records `version` as the store's format. Used by upgrades, and by tests
-/// that need a store from the future.
 /// Stamps the store as written by exactly `version`, dropping any newer
 /// stamp: for tests of a store an older pond still writes to.
 pub async fn restamp_format_version(
@@ -195,22 +193,36 @@ pub async fn restamp_format_version(
     meta.delete(&format!("key = {}", sql_str(FORMAT_KEY)))
         .await
         .map_err(|e| lance_error(location, "restamp format version", e))?;
-    meta.add(meta_batch(FORMAT_KEY, &version.to_string())?)
-        .execute()
-        .await
-        .map_err(|e| lance_error(location, "restamp format version", e))?;
-    Ok(())
+    add_format_stamp(&meta, location, version, "restamp format version").await
 }
 
+/// Records `version` as the store's format. Used by upgrades, and by tests
+/// that need a store from the future.
 pub async fn stamp_format_version(
     location: &StoreLocation,
     version: u32,
 ) -> Result<(), StoreError> {
     let store = Store::open(location, OpenMode::Create).await?;
-    let meta = store.meta_table().await?;
+    add_format_stamp(
+        &store.meta_table().await?,
+        location,
+        version,
+        "stamp format version",
+    )
+    .await
+}
+
+/// The one place a format stamp's row is written, for stamping and
+/// restamping alike.
+async fn add_format_stamp(
+    meta: &Table,
+    location: &StoreLocation,
+    version: u32,
+    action: &str,
+) -> Result<(), StoreError> {
     meta.add(meta_batch(FORMAT_KEY, &version.to_string())?)
         .execute()
         .await
-        .map_err(|e| lance_error(location, "stamp format version", e))?;
+        .map_err(|e| lance_error(location, action, e))?;
     Ok(())
 }

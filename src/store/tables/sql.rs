@@ -6,6 +6,12 @@ pub fn sql_str(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
 
+/// `column = 'value'` when the filter is set: the one way an optional exact
+/// match narrows a query.
+pub fn sql_eq(column: &str, value: Option<&str>) -> Option<String> {
+    value.map(|v| format!("{column} = {}", sql_str(v)))
+}
+
 /// A UTC time as a literal a timestamp column compares with.
 pub fn sql_time(t: chrono::DateTime<chrono::Utc>) -> String {
     format!(
@@ -66,6 +72,8 @@ mod tests {
     #[test]
     fn quotes_are_doubled() {
         assert_eq!(sql_str("it's"), "'it''s'");
+        assert_eq!(sql_eq("host", Some("it's")), Some("host = 'it''s'".into()));
+        assert_eq!(sql_eq("host", None), None);
     }
 
     #[test]
