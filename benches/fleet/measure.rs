@@ -62,12 +62,7 @@ pub(super) fn time_get_message(
 
 /// (files, bytes) under a local store.
 pub(super) fn dir_usage(dir: &Path) -> (u64, u64) {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter_map(|e| e.metadata().ok())
-        .filter(|m| m.is_file())
-        .fold((0, 0), |(n, b), m| (n + 1, b + m.len()))
+    pond::store::file_sizes(dir).fold((0, 0), |(n, b), len| (n + 1, b + len))
 }
 
 /// (objects, bytes) under a remote store's prefix, from one listing.

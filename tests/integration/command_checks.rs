@@ -6,18 +6,21 @@
 use std::io::{Read, Write};
 use std::process::{Command, Output};
 
-/// Requires a finished command to have succeeded, with its stderr in the
+/// Requires a finished command to have succeeded, with its output in the
 /// failure message.
 pub fn assert_success(out: &Output) {
     assert_ran_ok(out, "the command");
 }
 
-/// Like [`assert_success`], naming the command so a failure says which.
+/// Like [`assert_success`], naming the command so a failure says which. Both
+/// streams are shown: what a command printed often explains a failure only
+/// together with what it logged.
 pub fn assert_ran_ok(out: &Output, what: &str) {
     assert!(
         out.status.success(),
-        "{what} failed ({}):\n{}",
+        "{what} failed ({}):\nstdout: {}\nstderr: {}",
         out.status,
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -8,9 +8,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::harness::{
-    Pond, assert_resync_adds_nothing, column, copy_dir, count, fixtures, open_store, tree,
-};
+use crate::harness::{Pond, assert_resync_adds_nothing, column, count, fixtures, open_store, tree};
 
 pub(crate) struct Client {
     pub adapter: &'static str,
@@ -167,8 +165,7 @@ fn show(pond: &Pond, session: &str) -> Value {
 
 fn check_client(c: &Client) {
     let pond = Pond::new();
-    let src = pond.root.join("src");
-    copy_dir(&fixtures(c.fixtures), &src);
+    let src = pond.copy_to_src(&fixtures(c.fixtures));
     let name = c.adapter;
 
     // Ingests, and the files' records are all understood or kept.
@@ -429,8 +426,7 @@ fn rule31_rewriting_a_file_with_one_more_message_inserts_exactly_one() {
     ];
     for (adapter, file, pointer) in cases {
         let pond = Pond::new();
-        let src = pond.root.join("src");
-        copy_dir(&fixtures(fixture_dir(adapter)), &src);
+        let src = pond.copy_to_src(&fixtures(fixture_dir(adapter)));
         let whole = std::fs::read(src.join(file)).unwrap();
         std::fs::write(src.join(file), without_last(&whole, pointer)).unwrap();
         let before = pond.sync(adapter, &src);

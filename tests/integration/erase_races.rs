@@ -4,7 +4,6 @@
 //! erasure lands, and the writer goes on: afterwards no table holds a row
 //! of the erased session, and the other session is whole.
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -73,7 +72,9 @@ fn rows_of(pond: &Pond, session: &str) -> Vec<(String, usize)> {
     .collect()
 }
 
-fn two_sessions(pond: &Pond) -> PathBuf {
+/// Writes and syncs the session to erase and the one to keep: the store
+/// every race here starts from.
+fn sync_two_sessions(pond: &Pond) {
     let src = pond.root.join("src");
     write_session(
         &src,
@@ -82,7 +83,7 @@ fn two_sessions(pond: &Pond) -> PathBuf {
         &["pangolin ledger", "second thought"],
     );
     write_session(&src, KEPT, "/work/b", &["heron notes"]);
-    src
+    pond.sync("claude-code", &src);
 }
 
 fn erase(pond: &Pond) {
@@ -107,8 +108,7 @@ fn assert_erased_and_kept(pond: &Pond, what: &str) {
 fn rule44_the_embedding_backlog_never_puts_back_an_erased_sessions_rows() {
     let mut pond = Pond::new();
     pond.env.push(("POND_EMBED_MODEL".into(), "off".into()));
-    let src = two_sessions(&pond);
-    pond.sync("claude-code", &src);
+    sync_two_sessions(&pond);
     let mut reembed = pond.cmd(&["model", "reembed", "--json"]);
     reembed.env(
         "POND_EMBED_MODEL",
@@ -144,8 +144,7 @@ fn rule44_a_sync_racing_an_erasure_keeps_nothing_of_it() {
 #[test]
 fn rule44_repair_never_restores_an_erased_sessions_rows() {
     let pond = Pond::new();
-    let src = two_sessions(&pond);
-    pond.sync("claude-code", &src);
+    sync_two_sessions(&pond);
     // A gap for repair to close: the session's messages are gone, its raw
     // records stay.
     {
@@ -165,8 +164,7 @@ fn rule44_repair_never_restores_an_erased_sessions_rows() {
 fn rule44_erase_and_forget_are_ordered_by_the_store_not_by_a_hosts_clock() {
     use pond::store::tables::erasures::{Erasure, ErasureKind};
     let pond = Pond::new();
-    let src = two_sessions(&pond);
-    pond.sync("claude-code", &src);
+    sync_two_sessions(&pond);
     // A host whose clock runs a day ahead lifted a tombstone of the session
     // (harmless: it was not erased yet).
     {

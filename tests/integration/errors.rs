@@ -6,7 +6,8 @@ use std::process::Output;
 use std::time::Duration;
 
 use crate::harness::{
-    Pond, copy_fixture, field_of_each, fixtures, output_within, s3_env_for, services, unique_bucket,
+    Pond, copy_fixture, field_of_each, fixtures, item_where, output_within, s3_env_for, services,
+    unique_bucket,
 };
 
 const BOUND: Duration = Duration::from_secs(120);
@@ -228,13 +229,10 @@ fn rule58_doctor_checks_everything_and_exits_by_the_worst() {
         assert!(names.contains(&name), "{name} missing: {report}");
     }
     let status_of = |name: &str| {
-        report["checks"]
-            .as_array()
+        item_where(&report["checks"], "name", name)["status"]
+            .as_str()
             .unwrap()
-            .iter()
-            .find(|c| c["name"] == name)
-            .map(|c| c["status"].as_str().unwrap().to_string())
-            .unwrap()
+            .to_string()
     };
     for name in ["store", "format", "clock", "state", "last sync"] {
         assert_eq!(status_of(name), "ok", "{name}: {report}");
@@ -255,13 +253,7 @@ fn rule58_doctor_checks_everything_and_exits_by_the_worst() {
     let out = output_within(&mut gone.cmd(&["doctor", "--json"]), BOUND);
     assert_eq!(out.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let store = &report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "store")
-        .unwrap()
-        .clone();
+    let store = item_where(&report["checks"], "name", "store");
     assert_eq!(store["status"], "failed", "{report}");
     assert!(
         store["next"].as_str().unwrap().contains("AWS_ENDPOINT_URL"),
@@ -283,13 +275,7 @@ fn rule58_doctor_tells_a_clock_far_off_the_stores() {
         String::from_utf8_lossy(&out.stderr)
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let clock = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "clock")
-        .cloned()
-        .unwrap();
+    let clock = item_where(&report["checks"], "name", "clock");
     assert_eq!(clock["status"], "failed", "{clock}");
     assert!(
         clock["detail"]

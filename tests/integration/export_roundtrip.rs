@@ -1,11 +1,10 @@
 //! Rule 1 (lossless) and rule 2 (idempotent) on every real fixture file.
 
-use crate::harness::{Pond, assert_resync_adds_nothing, copy_dir, count, fixtures};
+use crate::harness::{Pond, assert_resync_adds_nothing, count, fixtures, item_where};
 
 fn roundtrip(client: &str) {
     let pond = Pond::new();
-    let src = pond.root.join("src");
-    copy_dir(&fixtures(client), &src);
+    let src = pond.copy_to_src(&fixtures(client));
 
     let first = pond.sync(client, &src);
     assert_eq!(first["outcome"], "ok", "{first}");
@@ -34,8 +33,7 @@ fn rule1_every_codex_fixture_exports_byte_exact() {
 #[test]
 fn rule2_same_sessions_from_a_second_host_add_no_messages() {
     let pond = Pond::new();
-    let src = pond.root.join("src");
-    copy_dir(&fixtures("claude-code"), &src);
+    let src = pond.copy_to_src(&fixtures("claude-code"));
     let first = pond.sync("claude-code", &src);
     let sessions_before = pond.session_ids().len();
 
@@ -55,19 +53,10 @@ fn rule2_same_sessions_from_a_second_host_add_no_messages() {
 #[test]
 fn subagents_become_child_sessions_in_both_layouts() {
     let pond = Pond::new();
-    let src = pond.root.join("src");
-    copy_dir(&fixtures("claude-code"), &src);
+    let src = pond.copy_to_src(&fixtures("claude-code"));
     pond.sync("claude-code", &src);
     let sessions = pond.json(&["sessions", "--limit", "1000", "--json"]);
-    let parent_of = |id: &str| {
-        sessions
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["id"] == id)
-            .unwrap_or_else(|| panic!("no session {id} in {sessions}"))["parent_id"]
-            .clone()
-    };
+    let parent_of = |id: &str| item_where(&sessions, "id", id)["parent_id"].clone();
     // New layout: <session>/subagents/agent-<id>.jsonl
     assert_eq!(
         parent_of("claude-code:agent-a0ad4f44468bdf20d"),

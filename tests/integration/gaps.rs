@@ -10,6 +10,18 @@ use crate::harness::{Pond, copy_fixture, count, fixtures};
 const CLAUDE_SESSION: &str = "sample-project/1af7fc5e-8455-4414-9ccd-011d40f70b2a.jsonl";
 const OTHER_CLAUDE_SESSION: &str = "sample-project/fe5e1c67-53e7-4862-81ae-d0e013e3270b.jsonl";
 
+/// A fresh pond that has synced the Claude Code fixture files `rels`, copied
+/// to `ROOT/src` so that a test can add to them; returns that folder too.
+fn synced_claude_files(rels: &[&str]) -> (Pond, PathBuf) {
+    let pond = Pond::new();
+    let src = pond.root.join("src");
+    for rel in rels {
+        copy_fixture("claude-code", rel, &src);
+    }
+    pond.sync("claude-code", &src);
+    (pond, src)
+}
+
 /// Makes directories immutable (`chattr +i`, which binds root too) and
 /// undoes it when dropped, even when the test fails.
 struct Immutable(Vec<PathBuf>);
@@ -47,10 +59,7 @@ fn table_dir(pond: &Pond, table: pond::store::TableKind) -> PathBuf {
 #[test]
 fn rule12_a_first_commit_that_lands_in_part_never_hides_its_session() {
     use pond::store::TableKind;
-    let pond = Pond::new();
-    let src = pond.root.join("src");
-    copy_fixture("claude-code", CLAUDE_SESSION, &src);
-    pond.sync("claude-code", &src);
+    let (pond, src) = synced_claude_files(&[CLAUDE_SESSION]);
     let before = pond.session_ids();
 
     // A new session file arrives while every table but the raw records
@@ -108,11 +117,7 @@ fn delete_rows(pond: &Pond, table: pond::store::TableKind, filter: &str) {
 #[test]
 fn rule12_repair_rederives_what_is_missing_beside_stored_raw_records() {
     use pond::store::TableKind;
-    let pond = Pond::new();
-    let src = pond.root.join("src");
-    copy_fixture("claude-code", CLAUDE_SESSION, &src);
-    copy_fixture("claude-code", OTHER_CLAUDE_SESSION, &src);
-    pond.sync("claude-code", &src);
+    let (pond, _src) = synced_claude_files(&[CLAUDE_SESSION, OTHER_CLAUDE_SESSION]);
     let sessions_before = pond.json(&["sessions", "--json"]);
     let status_before = pond.json(&["status", "--json"]);
     let gone = "claude-code:fe5e1c67-53e7-4862-81ae-d0e013e3270b";
@@ -211,10 +216,7 @@ fn files_named(dir: &Path, prefix: &str) -> Vec<PathBuf> {
 #[test]
 fn rule11_a_store_made_before_a_table_existed_gets_it_from_the_next_sync() {
     use pond::store::TableKind;
-    let pond = Pond::new();
-    let src = pond.root.join("src");
-    copy_fixture("claude-code", CLAUDE_SESSION, &src);
-    pond.sync("claude-code", &src);
+    let (pond, src) = synced_claude_files(&[CLAUDE_SESSION]);
 
     // Make it a store of the release before the redactions table: that
     // table absent, and the creation markers of its table set in place.

@@ -105,13 +105,7 @@ impl Pond {
     /// Runs pond, requires success, returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.output(args);
-        assert!(
-            out.status.success(),
-            "pond {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_ran_ok(&out, &format!("pond {args:?}"));
         String::from_utf8(out.stdout).expect("utf-8 output")
     }
 
@@ -197,6 +191,22 @@ impl Pond {
         assert_same_tree(src, &out);
     }
 
+    /// Copies the fixture folder `dir` to `ROOT/src` and returns that path: a
+    /// source the test may change or grow without touching the shipped files.
+    pub fn copy_to_src(&self, dir: &Path) -> PathBuf {
+        let src = self.root.join("src");
+        copy_dir(dir, &src);
+        src
+    }
+
+    /// Writes `text` as `ROOT/pond.toml` and returns its path: the config a
+    /// test hands a command through `POND_CONFIG`, to see what it alone sets.
+    pub fn write_config(&self, text: &str) -> PathBuf {
+        let config = self.root.join("pond.toml");
+        std::fs::write(&config, text).expect("write pond.toml");
+        config
+    }
+
     /// Exports every session into `out`.
     pub fn export_all(&self, out: &Path) {
         for id in self.session_ids() {
@@ -279,6 +289,13 @@ pub fn count(v: &Value, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("`{key}` missing in {v}"))
 }
 
+/// The JSON that the finished command `what` printed, once
+/// [`assert_ran_ok`] holds.
+pub fn success_json(out: &Output, what: &str) -> Value {
+    assert_ran_ok(out, what);
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{what}: bad JSON ({e})"))
+}
+
 /// The string `field` of each item of the JSON array `list`, in order: most
 /// checks compare a response's ids, names or roles as one plain list.
 pub fn field_of_each<'a>(list: &'a Value, field: &str) -> Vec<&'a str> {
@@ -291,6 +308,16 @@ pub fn field_of_each<'a>(list: &'a Value, field: &str) -> Vec<&'a str> {
                 .unwrap_or_else(|| panic!("`{field}` missing in {item}"))
         })
         .collect()
+}
+
+/// The item of the JSON array `list` whose `field` is `value`: how a check
+/// picks one row or one check out of a report.
+pub fn item_where<'a>(list: &'a Value, field: &str, value: &str) -> &'a Value {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not an array: {list}"))
+        .iter()
+        .find(|item| item[field] == value)
+        .unwrap_or_else(|| panic!("no `{field}` {value:?} in {list}"))
 }
 
 /// Rule 2: syncing `src` again inserts and commits nothing, and each key of

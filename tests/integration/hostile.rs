@@ -11,7 +11,7 @@ use std::process::Output;
 use serde_json::Value;
 
 use crate::conformance::CLIENTS;
-use crate::harness::{Pond, column, copy_dir, fixtures, open_store, tree};
+use crate::harness::{Pond, column, fixtures, open_store, tree};
 
 fn no_panic(what: &str, out: &Output) -> Value {
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -57,8 +57,7 @@ fn rule32_damaged_files_are_reported_and_the_others_still_ingested() {
         let damaged: Vec<&String> = files.iter().take(3).collect();
 
         let hostile = Pond::new();
-        let src = hostile.root.join("src");
-        copy_dir(&fixtures(c.fixtures), &src);
+        let src = hostile.copy_to_src(&fixtures(c.fixtures));
         for (i, rel) in damaged.iter().enumerate() {
             let path = src.join(rel);
             let bytes = std::fs::read(&path).unwrap();
@@ -98,8 +97,7 @@ fn rule32_damaged_files_are_reported_and_the_others_still_ingested() {
 
         // Nothing else lost: every message of the intact files is there.
         let intact = Pond::new();
-        let clean = intact.root.join("src");
-        copy_dir(&fixtures(c.fixtures), &clean);
+        let clean = intact.copy_to_src(&fixtures(c.fixtures));
         for rel in &damaged {
             std::fs::remove_file(clean.join(rel)).unwrap();
         }
@@ -115,8 +113,7 @@ fn rule32_damaged_files_are_reported_and_the_others_still_ingested() {
 #[test]
 fn rule32_a_50_mb_line_is_stored_whole_and_searchable_text_is_capped() {
     let pond = Pond::new();
-    let src = pond.root.join("src");
-    copy_dir(&fixtures("claude-code").join("sample-project"), &src);
+    let src = pond.copy_to_src(&fixtures("claude-code").join("sample-project"));
     let path = src.join("1af7fc5e-8455-4414-9ccd-011d40f70b2a.jsonl");
     let huge = format!(
         "{{\"type\":\"user\",\"uuid\":\"5f0c1d2e-0000-4000-8000-000000000050\",\"sessionId\":\"1af7fc5e-8455-4414-9ccd-011d40f70b2a\",\"timestamp\":\"2026-01-01T00:00:00Z\",\"message\":{{\"role\":\"user\",\"content\":\"{}\"}}}}\n",
@@ -162,8 +159,7 @@ fn rule32_a_50_mb_line_is_stored_whole_and_searchable_text_is_capped() {
 #[test]
 fn rule32_a_locked_database_is_read_and_a_corrupt_one_is_reported() {
     let pond = Pond::new();
-    let src = pond.root.join("src");
-    copy_dir(&fixtures("opencode").join("opencode-db"), &src);
+    let src = pond.copy_to_src(&fixtures("opencode").join("opencode-db"));
     let db = src.join("opencode.db");
 
     // A writer holding an exclusive lock, as a running client may.
@@ -180,8 +176,7 @@ fn rule32_a_locked_database_is_read_and_a_corrupt_one_is_reported() {
 
     // A corrupt database beside a good one: reported, the good one kept.
     let other = Pond::new();
-    let both = other.root.join("src");
-    copy_dir(&fixtures("opencode").join("opencode-db"), &both);
+    let both = other.copy_to_src(&fixtures("opencode").join("opencode-db"));
     std::fs::create_dir_all(both.join("broken")).unwrap();
     let mut garbage = b"SQLite format 3\0".to_vec();
     garbage.extend(std::iter::repeat_n(0xa5u8, 8192));

@@ -4,30 +4,41 @@ use std::io::Write;
 
 use crate::harness::{Pond, assert_same_tree, count, fixtures};
 
-/// A real 438-line Claude Code session.
-fn real_session() -> Vec<u8> {
-    std::fs::read(
+/// A fresh pond and the lines of a real 438-line Claude Code session: what
+/// each test here cuts its source file from.
+fn pond_and_lines() -> (Pond, Vec<Vec<u8>>) {
+    let all = std::fs::read(
         fixtures("claude-code").join("sample-project/fe5e1c67-53e7-4862-81ae-d0e013e3270b.jsonl"),
     )
-    .expect("fixture")
-}
-
-fn lines(bytes: &[u8]) -> Vec<&[u8]> {
-    bytes.split_inclusive(|b| *b == b'\n').collect()
+    .expect("fixture");
+    let lines: Vec<Vec<u8>> = all
+        .split_inclusive(|b| *b == b'\n')
+        .map(<[u8]>::to_vec)
+        .collect();
+    (Pond::new(), lines)
 }
 
 const NAME: &str = "proj/fe5e1c67-53e7-4862-81ae-d0e013e3270b.jsonl";
 
-fn setup(pond: &Pond, content: &[u8]) -> std::path::PathBuf {
+/// Writes the session file holding `content` under `ROOT/src` and syncs it
+/// once: each test's first run. Returns the folder and that run's report.
+fn sync_first(pond: &Pond, content: &[u8]) -> (std::path::PathBuf, serde_json::Value) {
     let src = pond.root.join("src");
     std::fs::create_dir_all(src.join("proj")).unwrap();
     std::fs::write(src.join(NAME), content).unwrap();
-    src
+    let report = pond.sync("claude-code", &src);
+    (src, report)
 }
 
-fn append(path: &std::path::Path, bytes: &[u8]) {
-    let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+/// Appends `bytes` to the session file and syncs: how a session grows
+/// between two runs.
+fn append_and_sync(pond: &Pond, src: &std::path::Path, bytes: &[u8]) -> serde_json::Value {
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(src.join(NAME))
+        .unwrap();
     f.write_all(bytes).unwrap();
+    pond.sync("claude-code", src)
 }
 
 fn session_messages(pond: &Pond) -> u64 {
@@ -50,17 +61,12 @@ fn rand_suffix() -> u128 {
 
 #[test]
 fn rule3_appended_records_are_inserted_exactly_once() {
-    let pond = Pond::new();
-    let all = real_session();
-    let all_lines = lines(&all);
-    let src = setup(&pond, &all_lines[..100].concat());
-
-    let first = pond.sync("claude-code", &src);
+    let (pond, all_lines) = pond_and_lines();
+    let (src, first) = sync_first(&pond, &all_lines[..100].concat());
     assert_eq!(count(&first, "records_inserted"), 100);
     let after_first = session_messages(&pond);
 
-    append(&src.join(NAME), &all_lines[100..].concat());
-    let second = pond.sync("claude-code", &src);
+    let second = append_and_sync(&pond, &src, &all_lines[100..].concat());
     assert_eq!(
         count(&second, "records_inserted"),
         (all_lines.len() - 100) as u64,
@@ -74,22 +80,17 @@ fn rule3_appended_records_are_inserted_exactly_once() {
     );
     // Reading from the offset must equal reading the whole file at once.
     let whole = Pond::new();
-    let whole_src = setup(&whole, &all);
-    whole.sync("claude-code", &whole_src);
+    sync_first(&whole, &all_lines.concat());
     assert_eq!(session_messages(&pond), session_messages(&whole));
     export_matches(&pond, &src);
 }
 
 #[test]
 fn rule4_partial_last_line_is_ingested_once_after_completion() {
-    let pond = Pond::new();
-    let all = real_session();
-    let all_lines = lines(&all);
-    let eleventh = all_lines[10];
+    let (pond, all_lines) = pond_and_lines();
+    let eleventh = &all_lines[10];
     let (head, rest) = eleventh.split_at(eleventh.len() / 2);
-    let src = setup(&pond, &[all_lines[..10].concat(), head.to_vec()].concat());
-
-    let first = pond.sync("claude-code", &src);
+    let (src, first) = sync_first(&pond, &[all_lines[..10].concat(), head.to_vec()].concat());
     assert_eq!(count(&first, "records_inserted"), 10, "{first}");
     assert_eq!(
         count(&first, "unparsed_records"),
@@ -99,27 +100,22 @@ fn rule4_partial_last_line_is_ingested_once_after_completion() {
     let again = pond.sync("claude-code", &src);
     assert_eq!(count(&again, "records_inserted"), 0);
 
-    append(&src.join(NAME), rest);
-    let completed = pond.sync("claude-code", &src);
+    let completed = append_and_sync(&pond, &src, rest);
     assert_eq!(count(&completed, "records_inserted"), 1, "{completed}");
     export_matches(&pond, &src);
 }
 
 #[test]
 fn rule4_complete_line_without_newline_is_kept_and_continues_exactly() {
-    let pond = Pond::new();
-    let all = real_session();
-    let all_lines = lines(&all);
+    let (pond, all_lines) = pond_and_lines();
     let mut content = all_lines[..10].concat();
     content.pop(); // the tenth record, complete but unterminated
-    let src = setup(&pond, &content);
-
-    let first = pond.sync("claude-code", &src);
+    let (src, first) = sync_first(&pond, &content);
     assert_eq!(count(&first, "records_inserted"), 10);
     export_matches(&pond, &src);
 
-    append(&src.join(NAME), &[b"\n".as_slice(), all_lines[10]].concat());
-    let second = pond.sync("claude-code", &src);
+    let closing = [b"\n".as_slice(), all_lines[10].as_slice()].concat();
+    let second = append_and_sync(&pond, &src, &closing);
     // The newline that closes line 10 is kept as its own record, so no byte moves.
     assert_eq!(count(&second, "records_inserted"), 2, "{second}");
     assert_eq!(count(&second, "messages_inserted"), 1, "{second}");
@@ -128,11 +124,8 @@ fn rule4_complete_line_without_newline_is_kept_and_continues_exactly() {
 
 #[test]
 fn rule5_truncated_or_rewritten_file_is_reread_without_duplicates() {
-    let pond = Pond::new();
-    let all = real_session();
-    let all_lines = lines(&all);
-    let src = setup(&pond, &all_lines[..80].concat());
-    pond.sync("claude-code", &src);
+    let (pond, all_lines) = pond_and_lines();
+    let (src, _) = sync_first(&pond, &all_lines[..80].concat());
     let before = session_messages(&pond);
 
     // Truncated to a prefix: nothing new to insert, export follows the file.
@@ -160,8 +153,7 @@ fn rule5_truncated_or_rewritten_file_is_reread_without_duplicates() {
     export_matches(&pond, &src);
 
     // Appending after a rewrite resumes in the new generation.
-    append(&src.join(NAME), &all_lines[120..130].concat());
-    let fourth = pond.sync("claude-code", &src);
+    let fourth = append_and_sync(&pond, &src, &all_lines[120..130].concat());
     assert_eq!(count(&fourth, "records_inserted"), 10);
     assert_eq!(count(&fourth, "files_rewritten"), 0);
     export_matches(&pond, &src);
@@ -169,15 +161,11 @@ fn rule5_truncated_or_rewritten_file_is_reread_without_duplicates() {
 
 #[test]
 fn rule2_lost_cursors_are_rebuilt_from_the_store_without_duplicates() {
-    let pond = Pond::new();
-    let all = real_session();
-    let all_lines = lines(&all);
-    let src = setup(&pond, &all_lines[..200].concat());
-    pond.sync("claude-code", &src);
+    let (pond, all_lines) = pond_and_lines();
+    let (src, _) = sync_first(&pond, &all_lines[..200].concat());
     std::fs::remove_dir_all(&pond.state).unwrap();
 
-    append(&src.join(NAME), &all_lines[200..210].concat());
-    let after = pond.sync("claude-code", &src);
+    let after = append_and_sync(&pond, &src, &all_lines[200..210].concat());
     assert_eq!(count(&after, "records_inserted"), 10, "{after}");
     export_matches(&pond, &src);
 }

@@ -271,21 +271,43 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-#[test]
-fn rule51_the_contextual_model_installs_with_one_variable() {
+/// This build packed, published as the latest release and served: the
+/// packed files (`dist`), the release page's tree and the install base URL.
+struct ReleaseSite {
+    /// Where the machines and the release page live; removed on drop.
+    work: tempfile::TempDir,
+    dist: PathBuf,
+    releases: PathBuf,
+    base: String,
+}
+
+/// Where each install check starts: this build on a release page of its own.
+fn release_site() -> ReleaseSite {
     let work = tempfile::tempdir().expect("work dir");
     let dist = dist(work.path());
-    assert!(
-        dist.join(format!("pond-{VERSION}-{}-transformer.tar.gz", target()))
-            .exists(),
-        "scripts/dist.sh packed no transformer archive (are `make models`' sources there?)"
-    );
     let releases = work.path().join("releases");
     publish(&dist, &releases, VERSION, true);
     let base = format!("{}/releases", serve(work.path().to_path_buf()));
+    ReleaseSite {
+        work,
+        dist,
+        releases,
+        base,
+    }
+}
 
-    let laptop = Machine::new(work.path(), "laptop");
-    let out = laptop.install_with(&base, None, &[("POND_INSTALL_TRANSFORMER", "1")]);
+#[test]
+fn rule51_the_contextual_model_installs_with_one_variable() {
+    let site = release_site();
+    assert!(
+        site.dist
+            .join(format!("pond-{VERSION}-{}-transformer.tar.gz", target()))
+            .exists(),
+        "scripts/dist.sh packed no transformer archive (are `make models`' sources there?)"
+    );
+
+    let laptop = Machine::new(site.work.path(), "laptop");
+    let out = laptop.install_with(&site.base, None, &[("POND_INSTALL_TRANSFORMER", "1")]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("POND_EMBED_MODEL=transformer"),
@@ -329,15 +351,10 @@ fn rule51_the_contextual_model_installs_with_one_variable() {
 
 #[test]
 fn rule51_the_install_line_gives_a_working_pond_with_hybrid_search() {
-    let work = tempfile::tempdir().expect("work dir");
-    let dist = dist(work.path());
-    let releases = work.path().join("releases");
-    publish(&dist, &releases, VERSION, true);
-    let base = format!("{}/releases", serve(work.path().to_path_buf()));
-
-    let laptop = Machine::new(work.path(), "laptop");
+    let site = release_site();
+    let laptop = Machine::new(site.work.path(), "laptop");
     let started = Instant::now();
-    let out = laptop.install(&base, None);
+    let out = laptop.install(&site.base, None);
     assert!(out.status.success(), "{}", stderr(&out));
     let said = stderr(&out);
     assert!(said.contains("verified SHA-256"), "{said}");
@@ -384,9 +401,9 @@ fn rule51_the_install_line_gives_a_working_pond_with_hybrid_search() {
     assert!(laptop.home.join(".local/share/man/man1/pond.1").exists());
 
     // A second run upgrades in place to the latest release.
-    publish(&dist, &releases, "99.0.0", true);
+    publish(&site.dist, &site.releases, "99.0.0", true);
     let installed = std::fs::metadata(laptop.pond()).expect("installed");
-    let out = laptop.install(&base, None);
+    let out = laptop.install(&site.base, None);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("upgraded"), "{}", stderr(&out));
     let replaced = std::fs::metadata(laptop.pond()).expect("still installed");
@@ -402,14 +419,10 @@ fn rule51_the_install_line_gives_a_working_pond_with_hybrid_search() {
 
 #[test]
 fn rule51_a_tampered_or_missing_download_installs_nothing() {
-    let work = tempfile::tempdir().expect("work dir");
-    let dist = dist(work.path());
-    let releases = work.path().join("releases");
-    publish(&dist, &releases, VERSION, true);
-    let base = format!("{}/releases", serve(work.path().to_path_buf()));
-
+    let site = release_site();
     // One byte of the archive changed after SHA256SUMS was written.
-    let archive = releases
+    let archive = site
+        .releases
         .join("download")
         .join(format!("v{VERSION}"))
         .join(format!("pond-{VERSION}-{}.tar.gz", target()));
@@ -417,8 +430,8 @@ fn rule51_a_tampered_or_missing_download_installs_nothing() {
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0xff;
     std::fs::write(&archive, bytes).expect("tamper");
-    let laptop = Machine::new(work.path(), "tampered");
-    let out = laptop.install(&base, None);
+    let laptop = Machine::new(site.work.path(), "tampered");
+    let out = laptop.install(&site.base, None);
     assert!(!out.status.success(), "a tampered archive was installed");
     assert!(
         stderr(&out).contains("checksum mismatch"),
@@ -429,8 +442,8 @@ fn rule51_a_tampered_or_missing_download_installs_nothing() {
     assert!(laptop.untouched(), "a refused install left files");
 
     // A version that was never released, and a server that is not there.
-    let laptop = Machine::new(work.path(), "missing");
-    let out = laptop.install(&base, Some("0.0.1"));
+    let laptop = Machine::new(site.work.path(), "missing");
+    let out = laptop.install(&site.base, Some("0.0.1"));
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("could not download"),

@@ -208,17 +208,9 @@ fn rule36_a_proxied_loopback_server_without_tokens_refuses_to_start() {
     let reader = token(&pond, "reader", &["--scope", "read"]);
     let server = Server::start(&pond, "127.0.0.1:0", &["--allow-host", "pond.example.org"]);
     let headers = [("Host", "pond.example.org")];
-    let anonymous =
-        crate::serve::http_with(&server.addr, "GET", "/v1/status", None, None, &headers);
+    let anonymous = crate::serve::status_with(&server.addr, None, &headers);
     assert_eq!(anonymous.status, 401, "{}", anonymous.body);
-    let known = crate::serve::http_with(
-        &server.addr,
-        "GET",
-        "/v1/status",
-        Some(&reader),
-        None,
-        &headers,
-    );
+    let known = crate::serve::status_with(&server.addr, Some(&reader), &headers);
     assert_eq!(known.status, 200, "{}", known.body);
 }
 
@@ -226,14 +218,17 @@ fn config_file(pond: &Pond) -> PathBuf {
     pond.root.join("home/.config/pond/config.toml")
 }
 
+/// A pond holding one short session `id` and a token `reader` that may read
+/// it: where the checks that a server asks for a token start.
+fn pond_and_reader(id: &str) -> (Pond, String) {
+    let pond = pond_with_session(id, "/work/x", &["hello"]);
+    let reader = token(&pond, "reader", &["--scope", "read"]);
+    (pond, reader)
+}
+
 #[test]
 fn rule36_a_running_server_never_falls_back_to_no_authentication() {
-    let pond = pond_with_session(
-        "cccccccc-0000-4000-8000-000000000003",
-        "/work/x",
-        &["hello"],
-    );
-    let reader = token(&pond, "reader", &["--scope", "read"]);
+    let (pond, reader) = pond_and_reader("cccccccc-0000-4000-8000-000000000003");
     let config = config_file(&pond);
     assert!(config.is_file(), "no config at {}", config.display());
     let server = Server::start(&pond, "127.0.0.1:0", &[]);
@@ -314,24 +309,37 @@ impl Events {
     }
 }
 
+/// A host that syncs Claude Code sessions written under `dir`.
+struct SyncingHost<'a> {
+    name: &'a str,
+    dir: PathBuf,
+    cwd: &'a str,
+}
+
+impl SyncingHost<'_> {
+    /// Writes one more session on this host and syncs it: the sync that an
+    /// event stream hears of, or must not.
+    fn sync_new_session(&self, pond: &Pond, id: &str, text: &str) {
+        crate::serve::write_session(&self.dir, id, self.cwd, &[text]);
+        pond.sync_as(self.name, "claude-code", &self.dir);
+    }
+}
+
 #[test]
 fn rule36_a_host_limited_token_hears_only_of_its_own_hosts() {
     let pond = Pond::new();
-    let (ci, laptop) = (pond.root.join("ci"), pond.root.join("laptop"));
-    crate::serve::write_session(
-        &ci,
-        "dddddddd-0000-4000-8000-000000000004",
-        "/work/ci",
-        &["build"],
-    );
-    crate::serve::write_session(
-        &laptop,
-        "eeeeeeee-0000-4000-8000-000000000005",
-        "/work/l",
-        &["notes"],
-    );
-    pond.sync_as("ci-1", "claude-code", &ci);
-    pond.sync_as("laptop-2", "claude-code", &laptop);
+    let ci = SyncingHost {
+        name: "ci-1",
+        dir: pond.root.join("ci"),
+        cwd: "/work/ci",
+    };
+    let laptop = SyncingHost {
+        name: "laptop-2",
+        dir: pond.root.join("laptop"),
+        cwd: "/work/l",
+    };
+    ci.sync_new_session(&pond, "dddddddd-0000-4000-8000-000000000004", "build");
+    laptop.sync_new_session(&pond, "eeeeeeee-0000-4000-8000-000000000005", "notes");
     let ci_only = token(
         &pond,
         "ci-only",
@@ -350,13 +358,7 @@ fn rule36_a_host_limited_token_hears_only_of_its_own_hosts() {
     );
 
     // Another host's sync: only the caller without limits hears of it.
-    crate::serve::write_session(
-        &laptop,
-        "eeeeeeee-0000-4000-8000-000000000006",
-        "/work/l",
-        &["more"],
-    );
-    pond.sync_as("laptop-2", "claude-code", &laptop);
+    laptop.sync_new_session(&pond, "eeeeeeee-0000-4000-8000-000000000006", "more");
     assert!(
         whole.event_within(soon),
         "the unlimited stream missed a sync"
@@ -366,13 +368,7 @@ fn rule36_a_host_limited_token_hears_only_of_its_own_hosts() {
         "a token limited to ci- hosts heard of laptop-2's sync"
     );
     // Its own host's sync: it hears.
-    crate::serve::write_session(
-        &ci,
-        "dddddddd-0000-4000-8000-000000000007",
-        "/work/ci",
-        &["test"],
-    );
-    pond.sync_as("ci-1", "claude-code", &ci);
+    ci.sync_new_session(&pond, "dddddddd-0000-4000-8000-000000000007", "test");
     assert!(
         limited.event_within(soon),
         "the limited stream missed its own host's sync"
@@ -503,30 +499,24 @@ fn set_cookie(head: &str) -> String {
 
 fn sign_in(addr: &str, token: &str, extra: &[(&str, &str)]) -> crate::serve::Reply {
     let body = serde_json::json!({ "token": token }).to_string();
-    crate::serve::http_with(
-        addr,
-        "POST",
-        "/web/signin",
-        None,
-        Some(("application/json", body.as_bytes())),
-        extra,
-    )
+    let request = crate::serve::Request {
+        method: "POST",
+        path: "/web/signin",
+        token: None,
+        body: Some(("application/json", body.as_bytes())),
+        headers: extra,
+    };
+    crate::serve::send(addr, &request)
 }
 
 #[test]
 fn rule49_the_sign_in_cookie_is_a_session_that_ends_never_the_token() {
-    let pond = pond_with_session(
-        "c9c9c9c9-0000-4000-8000-00000000000c",
-        "/work/x",
-        &["hello"],
-    );
-    let reader = token(&pond, "reader", &["--scope", "read"]);
+    let (pond, reader) = pond_and_reader("c9c9c9c9-0000-4000-8000-00000000000c");
     let other = token(&pond, "other", &["--scope", "read"]);
     let server = Server::start(&pond, "127.0.0.1:0", &[]);
     let a = server.addr.as_str();
-    let with_cookie = |cookie: &str| {
-        crate::serve::http_with(a, "GET", "/v1/status", None, None, &[("Cookie", cookie)]).status
-    };
+    let with_cookie =
+        |cookie: &str| crate::serve::status_with(a, None, &[("Cookie", cookie)]).status;
 
     let signed = sign_in(a, &reader, &[]);
     assert_eq!(signed.status, 200, "{}", signed.body);
@@ -554,7 +544,14 @@ fn rule49_the_sign_in_cookie_is_a_session_that_ends_never_the_token() {
         .unwrap()
         .to_string();
     assert_eq!(with_cookie(&pair), 200);
-    let out = crate::serve::http_with(a, "POST", "/web/signout", None, None, &[("Cookie", &pair)]);
+    let signout = crate::serve::Request {
+        method: "POST",
+        path: "/web/signout",
+        token: None,
+        body: None,
+        headers: &[("Cookie", &pair)],
+    };
+    let out = crate::serve::send(a, &signout);
     assert_eq!(out.status, 204, "{}", out.body);
     assert_eq!(with_cookie(&pair), 401, "a signed-out session still works");
 

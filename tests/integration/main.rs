@@ -42,5 +42,6 @@ mod redaction;
 mod resume;
 mod schedule;
 mod search;
+mod search_models;
 mod serve;
 mod sweep_edges;

@@ -2,7 +2,7 @@
 //! a person reads, with its facts, usage and images, that fetches and runs
 //! nothing when opened.
 
-use crate::harness::{Pond, fixtures};
+use crate::harness::{Pond, fixtures, item_where};
 
 /// A Claude Code session of the shipped fixtures that pasted an image.
 const WITH_IMAGE: &str = "claude-code:062a8bdd-4322-4ffa-bc38-3e8b8bfb5a56";
@@ -61,12 +61,8 @@ fn rule54_a_markdown_export_prints_the_transcript_with_its_usage() {
     assert!(text.starts_with("# "), "{text}");
     assert!(text.contains("| Client | claude-code |"), "{text}");
     let usage = pond.json(&["usage", "--by", "session", "--json"]);
-    let calls = usage["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["session"] == WITH_IMAGE)
-        .and_then(|r| r["calls"].as_u64())
+    let calls = item_where(&usage["rows"], "session", WITH_IMAGE)["calls"]
+        .as_u64()
         .expect("the session made model calls");
     assert!(text.contains(&format!("({calls} calls)")), "{text}");
     // Every message's first words are in it.

@@ -166,39 +166,22 @@ fn rule33_no_seeded_secret_survives_redacted_search_show_or_export() {
 /// Every string and byte value of every column of every table.
 fn stored_values(pond: &Pond) -> Vec<Vec<u8>> {
     use arrow_array::cast::AsArray;
+    use arrow_array::types::{BinaryType, ByteArrayType, LargeBinaryType, LargeUtf8Type, Utf8Type};
     use arrow_array::{Array, ArrayRef};
     use arrow_schema::DataType;
     use pond::store::TableKind;
+    /// A string or binary column of either offset width holds its values
+    /// the same way; one reader takes them all.
+    fn bytes_of<T: ByteArrayType>(array: &ArrayRef, out: &mut Vec<Vec<u8>>) {
+        let values = array.as_bytes::<T>().iter().flatten();
+        out.extend(values.map(|v| AsRef::<[u8]>::as_ref(v).to_vec()));
+    }
     fn collect(array: &ArrayRef, out: &mut Vec<Vec<u8>>) {
         match array.data_type() {
-            DataType::Utf8 => out.extend(
-                array
-                    .as_string::<i32>()
-                    .iter()
-                    .flatten()
-                    .map(|s| s.as_bytes().to_vec()),
-            ),
-            DataType::LargeUtf8 => out.extend(
-                array
-                    .as_string::<i64>()
-                    .iter()
-                    .flatten()
-                    .map(|s| s.as_bytes().to_vec()),
-            ),
-            DataType::Binary => out.extend(
-                array
-                    .as_binary::<i32>()
-                    .iter()
-                    .flatten()
-                    .map(<[u8]>::to_vec),
-            ),
-            DataType::LargeBinary => out.extend(
-                array
-                    .as_binary::<i64>()
-                    .iter()
-                    .flatten()
-                    .map(<[u8]>::to_vec),
-            ),
+            DataType::Utf8 => bytes_of::<Utf8Type>(array, out),
+            DataType::LargeUtf8 => bytes_of::<LargeUtf8Type>(array, out),
+            DataType::Binary => bytes_of::<BinaryType>(array, out),
+            DataType::LargeBinary => bytes_of::<LargeBinaryType>(array, out),
             DataType::List(_) => {
                 let list = array.as_list::<i32>();
                 collect(list.values(), out);

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::harness::{Pond, copy_dir, fixtures, tree};
+use crate::harness::{Pond, fixtures, tree};
 
 /// What a conversion must keep, part by part: who said it, what kind of
 /// part it is, its text and the call it belongs to.
@@ -48,8 +48,7 @@ fn resume(pond: &Pond, session: &str, to: &str, out: &std::path::Path) -> Value 
 #[test]
 fn rule34_resuming_into_the_same_client_is_byte_exact_with_children_and_never_overwrites() {
     let pond = Pond::new();
-    let src = pond.root.join("src");
-    copy_dir(&fixtures("claude-code").join("subagent"), &src);
+    let src = pond.copy_to_src(&fixtures("claude-code").join("subagent"));
     pond.sync("claude-code", &src);
 
     let out = pond.root.join("resumed");
@@ -78,8 +77,7 @@ fn rule34_resuming_into_the_same_client_is_byte_exact_with_children_and_never_ov
 #[test]
 fn rule34_claude_code_to_codex_and_back_keeps_the_conversation() {
     let pond = Pond::new();
-    let src = pond.root.join("src");
-    copy_dir(&fixtures("claude-code").join("sample-project"), &src);
+    let src = pond.copy_to_src(&fixtures("claude-code").join("sample-project"));
     pond.sync("claude-code", &src);
     let original = "1af7fc5e-8455-4414-9ccd-011d40f70b2a";
     let before = conversation(&pond, original);

@@ -67,13 +67,7 @@ impl StoppedSync {
     fn finish(self) -> Value {
         std::fs::write(self.dir.path().join("write-commit.go"), b"").expect("go");
         let out = self.child.wait_with_output().expect("wait for sync");
-        assert!(
-            out.status.success(),
-            "the stopped sync failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("sync JSON")
+        crate::harness::success_json(&out, "the stopped sync")
     }
 }
 

@@ -15,7 +15,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 use prost::Message;
 
-use crate::harness::{Pond, assert_success, count, fixtures, output_within};
+use crate::harness::{Pond, assert_success, count, fixtures, item_where, output_within};
 
 #[derive(Default)]
 struct Received {
@@ -464,15 +464,10 @@ fn rule19_dashboard_alerts_and_collector_config_parse_and_query_only_emitted_met
 fn config_show_names_each_source_and_masks_secrets() {
     let (endpoint, received) = http_receiver();
     let pond = Pond::new();
-    let config = pond.root.join("pond.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[store]\nurl = \"{}\"\n[store.options]\naws_secret_access_key = \"TOPSECRET-99\"\naws_region = \"eu-west-1\"\n[telemetry]\nendpoint = \"{endpoint}\"\nservice_name = \"pond-ci\"\n",
-            pond.store.display()
-        ),
-    )
-    .unwrap();
+    let config = pond.write_config(&format!(
+        "[store]\nurl = \"{}\"\n[store.options]\naws_secret_access_key = \"TOPSECRET-99\"\naws_region = \"eu-west-1\"\n[telemetry]\nendpoint = \"{endpoint}\"\nservice_name = \"pond-ci\"\n",
+        pond.store.display()
+    ));
     let show = pond
         .cmd(&["config", "show", "--json"])
         .env("POND_CONFIG", &config)
@@ -483,15 +478,7 @@ fn config_show_names_each_source_and_masks_secrets() {
     let text = String::from_utf8_lossy(&show.stdout);
     assert!(!text.contains("TOPSECRET-99"), "{text}");
     let settings: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let get = |key: &str| {
-        settings
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["key"] == key)
-            .unwrap_or_else(|| panic!("{key} missing: {settings}"))
-            .clone()
-    };
+    let get = |key: &str| item_where(&settings, "key", key).clone();
     assert_eq!(get("store")["source"], "file");
     assert_eq!(
         get("host")["source"],

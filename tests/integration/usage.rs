@@ -10,7 +10,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::harness::{Pond, copy_dir, open_store, output_ok};
+use crate::harness::{Pond, copy_dir, item_where, open_store, output_ok};
 
 /// The shared bench corpus where this machine has it (it is not the
 /// repository's to carry), else the repository's Claude Code fixtures.
@@ -239,6 +239,19 @@ fn rule47_a_call_counts_once_however_many_files_and_syncs_report_it() {
     assert!(once["totals"]["calls"].as_u64().unwrap() > 0, "{once}");
 }
 
+/// A fresh pond that has synced one [`session_with_usage`] per
+/// `(id, cwd, model, calls)`: the start of the checks that compare usage
+/// across sessions.
+fn pond_with_usage(sessions: &[(&str, &str, &str, usize)]) -> Pond {
+    let pond = Pond::new();
+    let src = pond.root.join("src");
+    for &(id, cwd, model, calls) in sessions {
+        session_with_usage(&src, id, cwd, model, calls);
+    }
+    pond.sync("claude-code", &src);
+    pond
+}
+
 /// A Claude Code session in `cwd` whose replies report usage: `calls`
 /// responses of 100 input and 10 output tokens from `model`.
 fn session_with_usage(dir: &Path, id: &str, cwd: &str, model: &str, calls: usize) {
@@ -267,51 +280,37 @@ fn session_with_usage(dir: &Path, id: &str, cwd: &str, model: &str, calls: usize
 #[test]
 fn rule47_the_api_and_the_mcp_tool_answer_as_the_cli_within_a_tokens_limits() {
     use crate::serve::{Server, http, mcp_client, project_token, result_json, token};
-    let pond = Pond::new();
-    let src = pond.root.join("src");
-    session_with_usage(
-        &src,
-        "aaaaaaaa-0000-4000-8000-000000000001",
-        "/work/team-a/api",
-        "claude-sonnet-4-5-20250929",
-        3,
-    );
-    session_with_usage(
-        &src,
-        "bbbbbbbb-0000-4000-8000-000000000002",
-        "/work/team-b/web",
-        "claude-opus-4-5-20251101",
-        2,
-    );
-    session_with_usage(
-        &src,
-        "cccccccc-0000-4000-8000-000000000003",
-        "/work/team-b/web",
-        "claude-next-9",
-        1,
-    );
-    pond.sync("claude-code", &src);
+    let pond = pond_with_usage(&[
+        (
+            "aaaaaaaa-0000-4000-8000-000000000001",
+            "/work/team-a/api",
+            "claude-sonnet-4-5-20250929",
+            3,
+        ),
+        (
+            "bbbbbbbb-0000-4000-8000-000000000002",
+            "/work/team-b/web",
+            "claude-opus-4-5-20251101",
+            2,
+        ),
+        (
+            "cccccccc-0000-4000-8000-000000000003",
+            "/work/team-b/web",
+            "claude-next-9",
+            1,
+        ),
+    ]);
 
     let cli = pond.json(&["usage", "--by", "project,model", "--json"]);
     assert_eq!(cli["totals"]["calls"], 6, "{cli}");
     assert_eq!(cli["totals"]["input_tokens"], 600);
     // An unknown model is named and unpriced, never free.
     assert_eq!(cli["unpriced_models"], serde_json::json!(["claude-next-9"]));
-    let unknown = cli["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["model"] == "claude-next-9")
-        .unwrap();
+    let unknown = item_where(&cli["rows"], "model", "claude-next-9");
     assert_eq!(unknown["cost_usd"], Value::Null);
     assert_eq!(unknown["unpriced_calls"], 1);
     // Sonnet 4.5: 300 input at $3/M and 30 output at $15/M.
-    let sonnet = cli["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["model"] == "claude-sonnet-4-5-20250929")
-        .unwrap();
+    let sonnet = item_where(&cli["rows"], "model", "claude-sonnet-4-5-20250929");
     assert!(
         (sonnet["cost_usd"].as_f64().unwrap() - (300.0 * 3.0 + 30.0 * 15.0) / 1e6).abs() < 1e-12
     );
@@ -380,23 +379,20 @@ fn rule47_repair_fills_in_the_usage_of_sessions_stored_before_it_was_kept() {
 
 #[test]
 fn rule44_an_erased_sessions_usage_goes_with_it() {
-    let pond = Pond::new();
-    let src = pond.root.join("src");
-    session_with_usage(
-        &src,
-        "aaaaaaaa-0000-4000-8000-000000000001",
-        "/work/a",
-        "claude-sonnet-4-5-20250929",
-        3,
-    );
-    session_with_usage(
-        &src,
-        "bbbbbbbb-0000-4000-8000-000000000002",
-        "/work/b",
-        "claude-sonnet-4-5-20250929",
-        2,
-    );
-    pond.sync("claude-code", &src);
+    let pond = pond_with_usage(&[
+        (
+            "aaaaaaaa-0000-4000-8000-000000000001",
+            "/work/a",
+            "claude-sonnet-4-5-20250929",
+            3,
+        ),
+        (
+            "bbbbbbbb-0000-4000-8000-000000000002",
+            "/work/b",
+            "claude-sonnet-4-5-20250929",
+            2,
+        ),
+    ]);
     let erased = pond.json(&[
         "erase",
         "aaaaaaaa-0000-4000-8000-000000000001",

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::harness::{Pond, fixtures, open_store};
 use crate::prometheus::run_row;
-use crate::serve::{Server, project_token, token, write_session};
+use crate::serve::{Server, project_token, token, write_session, write_team_a_session};
 
 const TEAM_A: &str = "aaaaaaaa-0000-4000-8000-0000000000a1";
 const HOSTILE: &str = "bbbbbbbb-0000-4000-8000-0000000000b6";
@@ -47,12 +47,7 @@ fn archive() -> Pond {
     pond.sync_as("laptop", "claude-code", &fixtures("claude-code"));
     pond.sync_as("laptop", "codex", &fixtures("codex"));
     let src = pond.root.join("src");
-    write_session(
-        &src,
-        TEAM_A,
-        "/work/team-a/api",
-        &["flaky retry in the payment client", "zebra migration plan"],
-    );
+    write_team_a_session(&src, TEAM_A);
     let huge = "a long log line of the nightly build\n".repeat(5 * 1024 * 1024 / 37);
     write_session(
         &src,

@@ -130,26 +130,25 @@ fn rule36_beyond_loopback_a_server_without_tokens_refuses_to_start() {
 /// `POST /v1/search` with a JSON `body` as `token`, plus `headers`: the read
 /// route most of these checks probe.
 fn post_search(a: &str, token: Option<&str>, body: &[u8], headers: &[(&str, &str)]) -> Reply {
-    http_with(
-        a,
-        "POST",
-        "/v1/search",
+    let request = Request {
+        method: "POST",
+        path: "/v1/search",
         token,
-        Some(("application/json", body)),
+        body: Some(("application/json", body)),
         headers,
-    )
+    };
+    send(a, &request)
 }
 
 /// `GET /v1/status` as `token` with `host` as the Host header: how a request
 /// names the server it is meant for.
 fn status_naming(a: &str, token: Option<&str>, host: &str) -> Reply {
-    http_with(a, "GET", "/v1/status", token, None, &[("Host", host)])
+    status_with(a, token, &[("Host", host)])
 }
 
 #[test]
 fn rule36_a_server_answers_only_requests_naming_it() {
-    let pond = two_team_pond();
-    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let (pond, server) = two_team_server();
     let a = server.addr.as_str();
     let port = a.rsplit(':').next().unwrap();
     let status = |host: &str| status_naming(a, None, host);
@@ -200,8 +199,7 @@ fn rule36_a_server_answers_only_requests_naming_it() {
 
 #[test]
 fn rule36_a_request_from_another_sites_page_is_refused() {
-    let pond = two_team_pond();
-    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let (_pond, server) = two_team_server();
     let a = server.addr.as_str();
     let own = format!("http://{a}");
     let search = search_body("flaky retry");
@@ -221,13 +219,20 @@ fn rule36_a_request_from_another_sites_page_is_refused() {
             "null",
             "http://localhost",
         ] {
-            let r = http_with(a, method, path, None, *body, &[("Origin", origin)]);
+            let request = Request {
+                method,
+                path,
+                token: None,
+                body: *body,
+                headers: &[("Origin", origin)],
+            };
+            let r = send(a, &request);
             assert_eq!(r.status, 403, "{method} {path} from {origin}: {}", r.body);
             assert!(!r.body.contains("sessions"), "{}", r.body);
         }
     }
     // The server's own origin passes.
-    let r = http_with(a, "GET", "/v1/status", None, None, &[("Origin", &own)]);
+    let r = status_with(a, None, &[("Origin", &own)]);
     assert_eq!(r.status, 200, "{}", r.body);
     let r = post_search(a, None, &search, &[("Origin", &own)]);
     assert_eq!(r.status, 200, "{}", r.body);
@@ -258,8 +263,7 @@ fn rule36_ingest_takes_only_the_content_type_pond_sync_to_sends() {
 
 #[test]
 fn rule36_a_token_created_while_the_server_runs_is_required_from_the_next_request() {
-    let pond = two_team_pond();
-    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let (pond, server) = two_team_server();
     let a = server.addr.as_str();
     assert_eq!(http(a, "GET", "/v1/status", None, None).status, 200);
 
@@ -296,9 +300,7 @@ fn rule36_a_project_prefix_does_not_grant_a_sibling_whose_name_starts_alike() {
     let mut ids = field_of_each(&listed["sessions"], "id");
     ids.sort();
     assert_eq!(ids, vec![key(exact), key(TEAM_A)], "{listed}");
-    let body = json!({"query": "shared word", "mode": "fts"})
-        .to_string()
-        .into_bytes();
+    let body = search_body("shared word");
     let hits = post_search(a, Some(&team_a), &body, &[]).json();
     let mut found = field_of_each(&hits["hits"], "session_id");
     found.sort();
@@ -319,8 +321,7 @@ fn rule36_a_project_prefix_does_not_grant_a_sibling_whose_name_starts_alike() {
 
 #[test]
 fn rule36_readyz_tells_an_anonymous_caller_nothing_about_the_store() {
-    let pond = two_team_pond();
-    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let (pond, server) = two_team_server();
     let a = server.addr.as_str();
     assert_eq!(http(a, "GET", "/readyz", None, None).status, 200);
 
@@ -482,8 +483,7 @@ fn rule36_serve_started_before_any_sync_is_not_ready_and_answers_empty() {
 
 #[test]
 fn rule36_a_client_sending_its_request_head_slowly_is_cut_off_while_others_are_served() {
-    let pond = two_team_pond();
-    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let (_pond, server) = two_team_server();
     let a = server.addr.as_str();
     let mut slow = connect(a);
     slow.write_all(b"GET /v1/status HTTP/1.1\r\nHost: ")
@@ -515,21 +515,13 @@ fn rule36_a_client_sending_its_request_head_slowly_is_cut_off_while_others_are_s
 
 #[test]
 fn rule36_an_oversized_mcp_request_is_refused_before_it_is_read() {
-    let pond = two_team_pond();
-    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let (_pond, server) = two_team_server();
     let a = server.addr.as_str();
     let big = vec![b' '; 2 << 20];
     // The server may answer and close as soon as it has read the length,
     // while the body is still being sent: a write error here is that.
     let mut stream = connect(a);
-    let head = request_head(
-        a,
-        "POST",
-        "/mcp",
-        None,
-        Some(("application/json", &big)),
-        &[],
-    );
+    let head = post_head(a, "/mcp", ("application/json", &big));
     stream.write_all(head.as_bytes()).unwrap();
     let _ = stream.write_all(&big);
     let r = read_reply(stream);

@@ -145,7 +145,7 @@ fn rule37_two_uploads_of_one_path_never_touch_each_others_files() {
 
     // The good upload starts and stalls halfway, its file open on the server.
     let mut slow = connect(a);
-    let head = request_head(a, "POST", &path, None, Some((OCTETS, &good)), &[]);
+    let head = post_head(a, &path, (OCTETS, &good));
     slow.write_all(head.as_bytes()).unwrap();
     let half = good.len() / 2;
     slow.write_all(&good[..half]).unwrap();
@@ -251,18 +251,10 @@ fn rule37_an_ingest_token_cannot_change_a_session_of_a_host_outside_its_limit() 
 
 #[test]
 fn rule37_an_upload_that_stalls_is_refused_while_others_are_served() {
-    let pond = two_team_pond();
-    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    let (_pond, server) = two_team_server();
     let a = server.addr.as_str();
     let path = "/v1/ingest?client=codex&host=stalled&root=/r&path=x.jsonl&sync=false";
-    let mut head = request_head(
-        a,
-        "POST",
-        path,
-        None,
-        Some(("application/octet-stream", b"")),
-        &[],
-    );
+    let mut head = post_head(a, path, ("application/octet-stream", b""));
     // Promise a body, send a little of it, then nothing.
     head = head.replace("Content-Length: 0", "Content-Length: 100000");
     let mut stalled = connect(a);

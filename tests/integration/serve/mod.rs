@@ -114,7 +114,7 @@ impl Reply {
 }
 
 /// A request body and its content type.
-type Body<'a> = (&'a str, &'a [u8]);
+pub type Body<'a> = (&'a str, &'a [u8]);
 
 /// One HTTP/1.1 request on a fresh connection.
 pub fn http(
@@ -124,23 +124,38 @@ pub fn http(
     token: Option<&str>,
     body: Option<(&str, &[u8])>,
 ) -> Reply {
-    http_with(addr, method, path, token, body, &[])
+    let request = Request {
+        method,
+        path,
+        token,
+        body,
+        headers: &[],
+    };
+    send(addr, &request)
 }
 
-/// [`http`] with more headers; a `Host` among them replaces the usual one.
-pub fn http_with(
-    addr: &str,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<(&str, &[u8])>,
-    headers: &[(&str, &str)],
-) -> Reply {
+/// Sends `request` on a fresh connection: [`http`] for a request that needs
+/// more headers.
+pub fn send(addr: &str, request: &Request<'_>) -> Reply {
     let mut stream = connect(addr);
-    let head = request_head(addr, method, path, token, body, headers);
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body.map_or(&b""[..], |(_, b)| b)).unwrap();
+    stream.write_all(request.head(addr).as_bytes()).unwrap();
+    stream
+        .write_all(request.body.map_or(&b""[..], |(_, b)| b))
+        .unwrap();
     read_reply(stream)
+}
+
+/// `GET /v1/status` as `token` with `headers`: the route the header checks
+/// probe, as any token may read it.
+pub fn status_with(addr: &str, token: Option<&str>, headers: &[(&str, &str)]) -> Reply {
+    let request = Request {
+        method: "GET",
+        path: "/v1/status",
+        token,
+        body: None,
+        headers,
+    };
+    send(addr, &request)
 }
 
 fn connect(addr: &str) -> TcpStream {
@@ -151,38 +166,64 @@ fn connect(addr: &str) -> TcpStream {
     stream
 }
 
-/// The request line and headers, up to the body. An empty content type
-/// sends none, as a page's POST without a body does.
-fn request_head(
-    addr: &str,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<(&str, &[u8])>,
-    headers: &[(&str, &str)],
-) -> String {
-    let mut head = format!("{method} {path} HTTP/1.1\r\n");
-    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
-        head.push_str(&format!("Host: {addr}\r\n"));
-    }
-    head.push_str("Connection: close\r\n");
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    if let Some(t) = token {
-        head.push_str(&format!("Authorization: Bearer {t}\r\n"));
-    }
-    // The MCP endpoint wants both; the others ignore them.
-    head.push_str("Accept: application/json, text/event-stream\r\n");
-    let (ctype, bytes) = body.unwrap_or(("application/json", b""));
-    if body.is_some() || method == "POST" {
-        if !ctype.is_empty() {
-            head.push_str(&format!("Content-Type: {ctype}\r\n"));
+/// One request's parts, so that sending it whole and writing its head for a
+/// test that sends the body in pieces build the same head.
+pub struct Request<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub token: Option<&'a str>,
+    pub body: Option<Body<'a>>,
+    /// Sent after the usual ones; a `Host` among them replaces the usual one.
+    pub headers: &'a [(&'a str, &'a str)],
+}
+
+/// The head of a POST of `body` with no token: what the tests that send the
+/// body slowly, or not at all, write by hand.
+fn post_head(addr: &str, path: &str, body: Body<'_>) -> String {
+    let request = Request {
+        method: "POST",
+        path,
+        token: None,
+        body: Some(body),
+        headers: &[],
+    };
+    request.head(addr)
+}
+
+impl Request<'_> {
+    /// The request line and headers, up to the body. An empty content type
+    /// sends none, as a page's POST without a body does.
+    fn head(&self, addr: &str) -> String {
+        let Request {
+            method,
+            path,
+            token,
+            body,
+            headers,
+        } = *self;
+        let mut head = format!("{method} {path} HTTP/1.1\r\n");
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+            head.push_str(&format!("Host: {addr}\r\n"));
         }
-        head.push_str(&format!("Content-Length: {}\r\n", bytes.len()));
+        head.push_str("Connection: close\r\n");
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if let Some(t) = token {
+            head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        }
+        // The MCP endpoint wants both; the others ignore them.
+        head.push_str("Accept: application/json, text/event-stream\r\n");
+        let (ctype, bytes) = body.unwrap_or(("application/json", b""));
+        if body.is_some() || method == "POST" {
+            if !ctype.is_empty() {
+                head.push_str(&format!("Content-Type: {ctype}\r\n"));
+            }
+            head.push_str(&format!("Content-Length: {}\r\n", bytes.len()));
+        }
+        head.push_str("\r\n");
+        head
     }
-    head.push_str("\r\n");
-    head
 }
 
 /// Reads the whole answer. A server refusing a body it has not read may
@@ -275,6 +316,17 @@ pub fn write_session(dir: &Path, id: &str, cwd: &str, texts: &[&str]) {
     std::fs::write(project.join(format!("{id}.jsonl")), lines).unwrap();
 }
 
+/// Writes team A's session as `id`: the words that the access checks here
+/// and the browser checks of the pages look for.
+pub(crate) fn write_team_a_session(dir: &Path, id: &str) {
+    write_session(
+        dir,
+        id,
+        "/work/team-a/api",
+        &["flaky retry in the payment client", "zebra migration plan"],
+    );
+}
+
 const TEAM_A: &str = "aaaaaaaa-0000-4000-8000-000000000001";
 
 const TEAM_B: &str = "bbbbbbbb-0000-4000-8000-000000000002";
@@ -288,12 +340,7 @@ fn key(id: &str) -> String {
 fn two_team_pond() -> Pond {
     let pond = Pond::new();
     let src = pond.root.join("src");
-    write_session(
-        &src,
-        TEAM_A,
-        "/work/team-a/api",
-        &["flaky retry in the payment client", "zebra migration plan"],
-    );
+    write_team_a_session(&src, TEAM_A);
     write_session(
         &src,
         TEAM_B,
@@ -302,6 +349,14 @@ fn two_team_pond() -> Pond {
     );
     pond.sync("claude-code", &src);
     pond
+}
+
+/// A [`two_team_pond`] served on loopback with no token yet: where most
+/// access checks start.
+fn two_team_server() -> (Pond, Server) {
+    let pond = two_team_pond();
+    let server = Server::start(&pond, "127.0.0.1:0", &[]);
+    (pond, server)
 }
 
 /// `pond sync claude-code --path SRC --to SERVER --token TOKEN --json`,
@@ -379,13 +434,7 @@ pub(crate) fn mcp_client(pond: &Pond, calls: &Value, transport: &[&str]) -> Valu
         }
     }
     let out = crate::harness::output_within(&mut cmd, Duration::from_secs(180));
-    assert!(
-        out.status.success(),
-        "MCP client failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    serde_json::from_slice(&out.stdout).expect("client output is JSON")
+    crate::harness::success_json(&out, "MCP client")
 }
 
 pub(crate) fn result_json(result: &Value) -> Value {
@@ -403,11 +452,20 @@ fn mcp_initialize() -> Vec<u8> {
 
 /// The official MCP Python SDK, installed by `make test`.
 fn python() -> PathBuf {
-    std::env::var_os("POND_TEST_PYTHON")
+    test_tool(
+        "POND_TEST_PYTHON",
+        "the MCP tests need the official MCP SDK; ",
+    )
+}
+
+/// The tool `make test` installed where the variable `var` says; `why` opens
+/// the way out that a missing one prints.
+fn test_tool(var: &str, why: &str) -> PathBuf {
+    std::env::var_os(var)
         .map(PathBuf::from)
         .filter(|p| p.exists())
         .unwrap_or_else(|| {
-            panic!("POND_TEST_PYTHON is not set: the MCP tests need the official MCP SDK; run `make test`, or `scripts/test-services.sh start` and source the env file it prints")
+            panic!("{var} is not set: {why}run `make test`, or `scripts/test-services.sh start` and source the env file it prints")
         })
 }
 

@@ -6,12 +6,7 @@ use super::*;
 
 /// schemathesis from PyPI, installed by `make test`.
 fn schemathesis() -> PathBuf {
-    std::env::var_os("POND_TEST_SCHEMATHESIS")
-        .map(PathBuf::from)
-        .filter(|p| p.exists())
-        .unwrap_or_else(|| {
-            panic!("POND_TEST_SCHEMATHESIS is not set: run `make test`, or `scripts/test-services.sh start` and source the env file it prints")
-        })
+    test_tool("POND_TEST_SCHEMATHESIS", "")
 }
 
 #[test]
