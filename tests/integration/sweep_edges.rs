@@ -17,8 +17,13 @@ use crate::upkeep::{
     unreferenced_copy,
 };
 
-/// A sync of host 0's session, grown to `round`, started stopped at the
-/// first commit of its writes (its files put, the manifest naming them not).
+const PAUSE_STEP: &str = "write-commit-messages";
+
+/// A sync of host 0's session, grown to `round`, stopped at the commit of
+/// its messages (their files put, the manifest naming them not). The step
+/// names the table: a sync commits messages, search rows and usage at once,
+/// and a stop at whichever came first left, now and then, the messages'
+/// files not yet put (CI of f97f7f4).
 struct StoppedSync {
     child: Child,
     dir: tempfile::TempDir,
@@ -37,7 +42,7 @@ impl StoppedSync {
         let mut cmd: Command = pond.sync_cmd("claude-code", &src);
         let child = cmd
             .env("POND_HOST", "host-0")
-            .env("POND_PAUSE_AT", "write-commit")
+            .env("POND_PAUSE_AT", PAUSE_STEP)
             .env("POND_PAUSE_DIR", dir.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -49,7 +54,7 @@ impl StoppedSync {
     }
 
     fn wait_stopped(&mut self) {
-        let paused = self.dir.path().join("write-commit.paused");
+        let paused = self.dir.path().join(format!("{PAUSE_STEP}.paused"));
         let start = Instant::now();
         while !paused.exists() {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -65,7 +70,7 @@ impl StoppedSync {
 
     /// Lets the sync commit and requires it to end well.
     fn finish(self) -> Value {
-        std::fs::write(self.dir.path().join("write-commit.go"), b"").expect("go");
+        std::fs::write(self.dir.path().join(format!("{PAUSE_STEP}.go")), b"").expect("go");
         let out = self.child.wait_with_output().expect("wait for sync");
         crate::harness::success_json(&out, "the stopped sync")
     }

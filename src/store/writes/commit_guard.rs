@@ -102,13 +102,22 @@ fn is_manifest(path: &Path) -> bool {
     path.as_ref().ends_with(".manifest") && path.parts().any(|part| part.as_ref() == "_versions")
 }
 
+/// The table a manifest commits: the folder `<table>.lance` it sits under.
+fn table_of(manifest: &Path) -> String {
+    manifest
+        .parts()
+        .filter_map(|part| part.as_ref().strip_suffix(".lance").map(str::to_owned))
+        .next_back()
+        .unwrap_or_default()
+}
+
 impl Guarded {
     async fn may_commit(&self, path: &Path) -> object_store::Result<()> {
         if !is_manifest(path) {
             return Ok(());
         }
         self.intents
-            .check_before_commit()
+            .check_before_commit(&table_of(path))
             .await
             .map_err(|lost| object_store::Error::Generic {
                 store: "pond write intents",
@@ -199,7 +208,7 @@ impl ObjectStore for Guarded {
 
 #[cfg(test)]
 mod tests {
-    use super::is_manifest;
+    use super::{is_manifest, table_of};
     use object_store::path::Path;
 
     #[test]
@@ -212,5 +221,12 @@ mod tests {
         assert!(!is_manifest(&Path::from(
             "s/messages.lance/_transactions/1-x.txn"
         )));
+    }
+
+    #[test]
+    fn a_manifest_names_its_table() {
+        let manifest = Path::from("bucket/team.lance/messages.lance/_versions/7.manifest");
+        assert_eq!(table_of(&manifest), "messages");
+        assert_eq!(table_of(&Path::from("loose/_versions/1.manifest")), "");
     }
 }

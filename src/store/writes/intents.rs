@@ -214,8 +214,15 @@ impl WriteIntents {
     /// under is still in the store and young enough that no sweep takes it
     /// before the commit does. A refused commit's write is retried, and its
     /// next attempt finds a fresh intent ([`Self::hold`] replaces a lost one).
-    pub(in crate::store) async fn check_before_commit(&self) -> Result<(), IntentLost> {
-        crate::pause::at("write-commit");
+    ///
+    /// The stopping point names the table (`write-commit-messages`): a sync
+    /// commits several tables at once, and a test that stops "the first
+    /// commit" would stop whichever table's manifest came first.
+    pub(in crate::store) async fn check_before_commit(
+        &self,
+        table: &str,
+    ) -> Result<(), IntentLost> {
+        crate::pause::at(&format!("write-commit-{table}"));
         let in_flight: Vec<Arc<HeldIntent>> = self
             .held()
             .iter()
