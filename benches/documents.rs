@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 const FIXTURE: &str = "tests/fixtures/gemini/entire/9c_53780d06b7_0.json";
 
 fn pond(work: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pond"));
+    let mut cmd = Command::new(measure::binary());
     cmd.env("HOME", work.join("home"))
         .env("XDG_STATE_HOME", work.join("state"))
         .env("XDG_DATA_HOME", work.join("data"))

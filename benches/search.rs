@@ -91,7 +91,7 @@ fn build_corpus(out: &Path, copies: usize) -> u64 {
 }
 
 fn pond(store: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pond"));
+    let mut cmd = Command::new(measure::binary());
     cmd.args(args)
         .env("POND_STORE", store)
         .env("POND_HOST", "bench")

@@ -36,7 +36,7 @@ const QUERIES: [&str; 5] = [
 ];
 
 fn pond(store: &Path, state: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pond"));
+    let mut cmd = Command::new(measure::binary());
     cmd.env("POND_STORE", store)
         .env("POND_HOST", "bench")
         .env("XDG_STATE_HOME", state)

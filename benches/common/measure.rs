@@ -4,6 +4,13 @@
 //! next to its wall time.
 #![allow(dead_code)]
 
+/// The pond binary under test: this build's, or `POND_BENCH_BIN` (a
+/// release build, e.g. the `dist` profile's, timed by a bench built in the
+/// faster dev profile).
+pub fn binary() -> std::path::PathBuf {
+    std::env::var_os("POND_BENCH_BIN").map_or_else(|| env!("CARGO_BIN_EXE_pond").into(), Into::into)
+}
+
 /// The pond binary under test, on `store` with its own state directory, as
 /// host "bench" and with no config file of the machine's.
 pub fn pond(
@@ -11,7 +18,7 @@ pub fn pond(
     state: &std::path::Path,
     args: &[&str],
 ) -> std::process::Command {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pond"));
+    let mut cmd = std::process::Command::new(binary());
     cmd.args(args)
         .env("POND_STORE", store)
         .env("POND_HOST", "bench")

@@ -11,6 +11,7 @@ pub mod distill;
 pub mod linalg;
 mod static_model;
 mod transformer;
+pub mod wordpiece;
 
 use std::path::{Path, PathBuf};
 

@@ -106,11 +106,17 @@ impl TransformerEmbedder {
         let read = |name: &str| {
             std::fs::read(dir.join(name)).map_err(|e| load_error(format!("{name}: {e}")))
         };
-        let mut tokenizer = Tokenizer::from_bytes(read("tokenizer.json")?)
-            .map_err(|e| load_error(format!("tokenizer.json: {e}")))?;
+        let (mut tokenizer, pad_id) = match super::wordpiece::bert_from_parts(dir) {
+            Some(built) => built,
+            None => {
+                let tokenizer = Tokenizer::from_bytes(read("tokenizer.json")?)
+                    .map_err(|e| load_error(format!("tokenizer.json: {e}")))?;
+                let pad_id = tokenizer.get_padding().map_or(0, |p| p.pad_id);
+                (tokenizer, pad_id)
+            }
+        };
         // Exports ship a fixed padding and a shorter cut; pond pads each
         // batch itself and reads up to the length the model was trained at.
-        let pad_id = tokenizer.get_padding().map_or(0, |p| p.pad_id);
         tokenizer.with_padding(None);
         tokenizer
             .with_truncation(Some(TruncationParams {

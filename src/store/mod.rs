@@ -330,9 +330,18 @@ impl Store {
         if mode == OpenMode::Create && !store.all_tables_exist().await? {
             store.create_tables().await?;
         }
-        store.check_format().await?;
-        for &kind in kinds {
-            match store.db.open_table(kind.name()).execute().await {
+        // The format check reads `pond_meta` while the tables open: each is
+        // a manifest read, and a one-shot search waits for both.
+        let db = &store.db;
+        let opening = futures::future::join_all(
+            kinds
+                .iter()
+                .map(|&kind| async move { (kind, db.open_table(kind.name()).execute().await) }),
+        );
+        let (format, opened) = tokio::join!(store.check_format(), opening);
+        format?;
+        for (kind, opened) in opened {
+            match opened {
                 Ok(table) => {
                     store.tables.insert(kind, table);
                 }

@@ -306,3 +306,54 @@ fn rule59_a_query_embedded_in_process_matches_onnx_runtime() {
         .expect("a batch starts ONNX Runtime");
     assert_eq!(batch.len(), queries.len());
 }
+
+#[test]
+fn rule59_the_tokenizer_built_from_its_parts_is_tokenizer_json() {
+    let minilm = models_cache().join("pond/models/sources/minilm");
+    let (built, pad) =
+        pond::embed::wordpiece::bert_from_parts(&minilm).expect("MiniLM is a plain BERT tokenizer");
+    let parsed = tokenizers::Tokenizer::from_file(minilm.join("tokenizer.json"))
+        .expect("tokenizer.json parses");
+    assert_eq!(
+        Some(pad),
+        parsed.get_padding().map(|p| p.pad_id),
+        "the padding id"
+    );
+    let questions: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("benches/search-eval/questions.json"),
+        )
+        .expect("questions.json"),
+    )
+    .expect("questions.json parses");
+    let asked = questions["questions"]
+        .as_array()
+        .expect("questions")
+        .iter()
+        .filter_map(|q| q["query"].as_str().map(str::to_owned));
+    // What the questions lack: accents, CJK, emoji, control characters, a
+    // special token typed literally, a word past WordPiece's length limit.
+    let edges = [
+        "Héllo Wörld ÄÖÜ café naïve",
+        "数据库のテキスト 中文",
+        "emoji 🎉🚀 and ñ\t\ttabs\u{200b}zero\u{0}nul",
+        "ends with [SEP] and [MASK] typed by hand",
+        &"a".repeat(120),
+    ]
+    .map(str::to_owned);
+    let mut compared = 0;
+    for text in asked.chain(edges) {
+        let ours = built.encode(text.as_str(), true).expect("encode");
+        let theirs = parsed.encode(text.as_str(), true).expect("encode");
+        // tokenizer.json pads to a fixed length; the ids before it must agree.
+        let theirs = &theirs.get_ids()[..theirs
+            .get_attention_mask()
+            .iter()
+            .filter(|m| **m == 1)
+            .count()];
+        assert_eq!(ours.get_ids(), theirs, "{text:?}");
+        compared += 1;
+    }
+    assert!(compared > 80, "{compared} texts compared");
+}
