@@ -81,7 +81,9 @@ if [ "$target" = "$(rustc -vV | sed -n 's/^host: //p')" ] && [ -s "$sources/mini
     [ -s "$sources/onnxruntime/libonnxruntime.so" ]; then
     extra="$name-transformer"
     mkdir -p "$stage/$extra/share/pond/models/sources/minilm" "$stage/$extra/share/pond/models/sources/onnxruntime"
-    for f in model.onnx tokenizer.json config.json tokenizer_config.json special_tokens_map.json; do
+    # model.safetensors and vocab.txt: a one-shot search embeds its query
+    # from the float weights without starting ONNX Runtime (spec rule 59).
+    for f in model.onnx model.safetensors tokenizer.json vocab.txt config.json tokenizer_config.json special_tokens_map.json; do
         cp "$sources/minilm/$f" "$stage/$extra/share/pond/models/sources/minilm/"
     done
     lib=$(readlink "$sources/onnxruntime/libonnxruntime.so" || echo libonnxruntime.so)
