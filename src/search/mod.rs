@@ -334,12 +334,16 @@ async fn meaning_arm(
     };
     let pending = waiting_for_vectors(store, e, &model, filter);
     let (mine, standing_in, pending) = tokio::join!(mine, standing_in, pending);
-    let pending = pending?;
+    let (pending, standing_in) = (pending?, standing_in?);
+    // A static stand-in's similarities are not on the contextual model's
+    // scale: an arm holding any of its rows is fused by rank, as the static
+    // model's own arm is.
+    let contextual = e.contextual() && standing_in.is_empty();
     Ok(VectorArm::Rows {
-        rows: fusion::across_spaces(mine?, standing_in?),
+        rows: fusion::across_spaces(mine?, standing_in),
         notice: pending_notice(pending, &model, stand_in),
         model,
-        contextual: e.contextual(),
+        contextual,
         pending,
     })
 }

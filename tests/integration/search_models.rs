@@ -357,3 +357,44 @@ fn rule59_the_tokenizer_built_from_its_parts_is_tokenizer_json() {
     }
     assert!(compared > 80, "{compared} texts compared");
 }
+
+#[test]
+fn rule28_stand_in_vectors_rank_as_the_static_model_ranks_them() {
+    let mut pond = Pond::new();
+    pond.env
+        .push(("POND_EMBED_MODEL".into(), "transformer".into()));
+    pond.env.push((
+        "XDG_CACHE_HOME".into(),
+        models_cache().display().to_string(),
+    ));
+    let sessions = pond.root.join("sessions");
+    copy_fixture("codex", "agent-sessions-small.jsonl", &sessions);
+    pond.sync("codex", &sessions);
+    let queries = ["list the files", "git status", "which tests failed"];
+    // Every part of the one session, with its fused score: the fusion's
+    // own scale shows which fusion ran.
+    let ranked = |pond: &Pond, query: &str| -> Vec<(String, String, String)> {
+        let found = search(pond, &["--per-session", "10", query]);
+        hits(&found)
+            .iter()
+            .map(|h| {
+                let score = h["score"].as_f64().expect("a score");
+                (
+                    h["message_id"].to_string(),
+                    h["found_by"].to_string(),
+                    format!("{score:.4}"),
+                )
+            })
+            .collect()
+    };
+    // Every row still waits for the transformer: the vector arm is the
+    // static stand-in's, and a static model's arm is fused by rank.
+    let waiting: Vec<_> = queries.iter().map(|q| ranked(&pond, q)).collect();
+    pond.env
+        .push(("POND_EMBED_MODEL".into(), model_dir().display().to_string()));
+    let static_model: Vec<_> = queries.iter().map(|q| ranked(&pond, q)).collect();
+    for ((query, waiting), static_model) in queries.iter().zip(waiting).zip(static_model) {
+        assert!(!waiting.is_empty(), "{query}");
+        assert_eq!(waiting, static_model, "{query}");
+    }
+}
