@@ -119,8 +119,8 @@ fn rule27_messages_stored_before_search_existed_are_indexed_by_the_next_sync() {
     assert_eq!(third["search_rows_inserted"], 0);
 }
 
-#[test]
-fn rule28_the_opt_in_transformer_embeds_through_the_backlog_never_during_sync() {
+/// A pond that chose the transformer, and a codex session to sync with it.
+fn with_transformer() -> (Pond, std::path::PathBuf) {
     let mut pond = Pond::new();
     pond.env
         .push(("POND_EMBED_MODEL".into(), "transformer".into()));
@@ -130,6 +130,12 @@ fn rule28_the_opt_in_transformer_embeds_through_the_backlog_never_during_sync() 
     ));
     let sessions = pond.root.join("sessions");
     copy_fixture("codex", "agent-sessions-small.jsonl", &sessions);
+    (pond, sessions)
+}
+
+#[test]
+fn rule28_the_opt_in_transformer_embeds_through_the_backlog_never_during_sync() {
+    let (pond, sessions) = with_transformer();
 
     let status = pond.json(&["model", "status", "--json"]);
     let model = status["model_id"].as_str().expect("transformer loads");
@@ -360,15 +366,7 @@ fn rule59_the_tokenizer_built_from_its_parts_is_tokenizer_json() {
 
 #[test]
 fn rule28_stand_in_vectors_rank_as_the_static_model_ranks_them() {
-    let mut pond = Pond::new();
-    pond.env
-        .push(("POND_EMBED_MODEL".into(), "transformer".into()));
-    pond.env.push((
-        "XDG_CACHE_HOME".into(),
-        models_cache().display().to_string(),
-    ));
-    let sessions = pond.root.join("sessions");
-    copy_fixture("codex", "agent-sessions-small.jsonl", &sessions);
+    let (mut pond, sessions) = with_transformer();
     pond.sync("codex", &sessions);
     let queries = ["list the files", "git status", "which tests failed"];
     // Every part of the one session, with its fused score: the fusion's
